@@ -1,0 +1,9 @@
+import type { Command } from "commander";
+
+/**
+ * Every subcommand registers itself here, one line each.
+ * Keep this file a plain list: no logic.
+ */
+export function registerCommands(program: Command): void {
+  void program;
+}

@@ -1,0 +1,88 @@
+/**
+ * How alps turns a policy into fair-class weights (DESIGN §4). Defined once
+ * here; the simulator's `alps` policy uses these functions and the BPF
+ * program receives the same thresholds (computed here) through its config,
+ * so the kernel and the simulator pick the same nice level for the same state.
+ */
+
+/** Strategy by which a task's level is chosen. */
+export type Strategy = "dynamic" | "static" | "rt";
+export const STRATEGIES: readonly Strategy[] = ["dynamic", "static", "rt"];
+
+/** The band of nice levels that boosted tasks use, and the log-scale curve. */
+export interface LevelCurve {
+  /** Most boosted level (shortest predicted remaining time). */
+  niceMin: number;
+  /** Least boosted level that is still a boost. Must be < BASE_NICE. */
+  niceMax: number;
+  /** Remaining time at or below which a task gets `niceMin`, ms. */
+  loMs: number;
+  /** Remaining time above which a task gets `niceMax`, ms. */
+  hiMs: number;
+  /** Static strategy: nice levels between adjacent priority ranks. */
+  staticStep: number;
+}
+
+/** A task past its slice, or not a function task at all, runs at nice 0. */
+export const BASE_NICE = 0;
+
+export const DEFAULT_CURVE: LevelCurve = { niceMin: -20, niceMax: -1, loMs: 1, hiMs: 1000, staticStep: 3 };
+
+/**
+ * Upper bounds of predicted remaining time for each level of the band, ms:
+ * `thresholds[i]` is the largest remaining time that still earns level
+ * `niceMin + i`. Geometric between loMs and hiMs, so each level covers the
+ * same ratio of remaining time.
+ */
+export function levelThresholdsMs(curve: LevelCurve = DEFAULT_CURVE): number[] {
+  const n = curve.niceMax - curve.niceMin + 1;
+  if (n < 1) throw new RangeError(`level band is empty: niceMin ${curve.niceMin} > niceMax ${curve.niceMax}`);
+  if (!(curve.loMs > 0 && curve.hiMs >= curve.loMs)) {
+    throw new RangeError(`level curve needs 0 < loMs <= hiMs, got ${curve.loMs}..${curve.hiMs}`);
+  }
+  if (n === 1) return [curve.hiMs];
+  const ratio = curve.hiMs / curve.loMs;
+  return Array.from({ length: n }, (_, i) => curve.loMs * ratio ** (i / (n - 1)));
+}
+
+/**
+ * Strategy `dynamic`: the level for a task whose function predicts
+ * `predictedMs` of CPU per burst and which has used `usedMs` of it, with boost
+ * allowed for `sliceMs`. Past the slice it is BASE_NICE.
+ */
+export function dynamicLevel(
+  predictedMs: number,
+  usedMs: number,
+  sliceMs: number,
+  curve: LevelCurve = DEFAULT_CURVE,
+  thresholds: readonly number[] = levelThresholdsMs(curve),
+): number {
+  if (usedMs >= sliceMs) return BASE_NICE;
+  const remaining = Math.max(predictedMs - usedMs, 0);
+  for (let i = 0; i < thresholds.length; i++) {
+    if (remaining <= (thresholds[i] as number)) return curve.niceMin + i;
+  }
+  return curve.niceMax;
+}
+
+/** Strategy `static`: a fixed level by the function's rank, inside its slice. */
+export function staticLevel(priority: number, usedMs: number, sliceMs: number, curve: LevelCurve = DEFAULT_CURVE): number {
+  if (usedMs >= sliceMs) return BASE_NICE;
+  return Math.min(curve.niceMin + (priority - 1) * curve.staticStep, curve.niceMax);
+}
+
+/**
+ * Linux's nice-to-weight table (kernel/sched/core.c, sched_prio_to_weight):
+ * nice 0 = 1024, each level about ×1.25. Index = nice + 20.
+ */
+export const NICE_TO_WEIGHT: readonly number[] = [
+  88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904,
+  3906, 3121, 2501, 1991, 1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87,
+  70, 56, 45, 36, 29, 23, 18, 15,
+];
+
+export function niceWeight(nice: number): number {
+  const w = NICE_TO_WEIGHT[Math.round(nice) + 20];
+  if (w === undefined) throw new RangeError(`nice level out of range: ${nice}`);
+  return w;
+}

@@ -1,0 +1,35 @@
+import { z } from "zod";
+
+/**
+ * The policy JSON of DESIGN §3: what the learner produces, what
+ * `alps policy --json` prints, what `--policy-file` reads and what the
+ * backends enforce. Readers ignore unknown fields (explanations ride along).
+ */
+export const PolicyEntrySchema = z.looseObject({
+  /** Rank by predicted run, 1 = most urgent. */
+  priority: z.number().int().min(1).max(1_000_000),
+  /** CPU an invocation is predicted to use in one uninterrupted run, ms. */
+  predicted_ms: z.number().finite().nonnegative().max(3_600_000),
+  /** How long an invocation keeps its boost in one burst, ms. */
+  slice_ms: z.number().finite().nonnegative().max(3_600_000),
+});
+
+export const PolicySchema = z.looseObject({
+  functions: z.record(z.string().min(1).max(255), PolicyEntrySchema),
+  default: PolicyEntrySchema,
+});
+
+export type PolicyEntry = z.infer<typeof PolicyEntrySchema>;
+export type Policy = z.infer<typeof PolicySchema>;
+
+/** Used when nothing has been learned yet and no policy file was given. */
+export const DEFAULT_POLICY_ENTRY: PolicyEntry = { priority: 1, predicted_ms: 50, slice_ms: 20 };
+
+export function emptyPolicy(): Policy {
+  return { functions: {}, default: { ...DEFAULT_POLICY_ENTRY } };
+}
+
+/** The entry that governs `fn`: its own, else the default. */
+export function policyEntryFor(policy: Policy, fn: string): PolicyEntry {
+  return policy.functions[fn] ?? policy.default;
+}

@@ -1,0 +1,23 @@
+/**
+ * The project's own error for bad input: it always names where the problem
+ * is (file, 1-based line, field) so a user can fix the input. CLI commands
+ * print `error.message` and exit with code 2.
+ */
+export class InputError extends Error {
+  override readonly name = "InputError";
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    readonly field: string | undefined,
+    readonly problem: string,
+  ) {
+    super(
+      `${file}${line !== undefined ? `:${line}` : ""}${field !== undefined ? `: field '${field}'` : ""}: ${problem}`,
+    );
+  }
+}
+
+/** A problem with flags or configuration (not a file's content). */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
