@@ -1,0 +1,17 @@
+/**
+ * `npm run bench`: every benchmark of the project, one after the other,
+ * printing its figures. Speed and memory targets live here, never in tests.
+ * Run one with `npm run bench -- <name>`.
+ */
+type Bench = { name: string; run: () => Promise<void> };
+
+const benches: Bench[] = [
+  // one line per area, e.g. { name: "sim", run: async () => (await import("./sim.js")).benchSim() },
+];
+
+const only = process.argv.slice(2);
+for (const bench of benches) {
+  if (only.length > 0 && !only.includes(bench.name)) continue;
+  console.log(`\n== ${bench.name} ==`);
+  await bench.run();
+}
