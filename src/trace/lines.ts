@@ -15,14 +15,25 @@ export const CHUNK_BYTES = 1 << 20;
 export type LineHandler = (line: string, lineNo: number) => void;
 
 /**
- * Splits `text` into lines and hands them to `onLine`, starting at
- * `firstLineNo`. Returns the unterminated tail (not yet a whole line) and the
- * number of the line it will be.
+ * Called once per line with the line as a range `[start, end)` of `text`
+ * (terminator excluded). Hot parsers read fields straight out of the chunk
+ * this way instead of allocating a string per line.
+ */
+export type LineRangeHandler = (text: string, start: number, end: number, lineNo: number) => void;
+
+/** Adapts a per-string handler to the range form. */
+export function sliceLines(onLine: LineHandler): LineRangeHandler {
+  return (text, start, end, lineNo) => onLine(text.slice(start, end), lineNo);
+}
+
+/**
+ * Hands every terminated line of `text` to `onLine`, numbering from
+ * `firstLineNo`. Returns the unterminated tail and the number it will have.
  */
 function splitLines(
   text: string,
   firstLineNo: number,
-  onLine: LineHandler,
+  onLine: LineRangeHandler,
 ): { tail: string; nextLineNo: number } {
   let lineNo = firstLineNo;
   let start = 0;
@@ -30,21 +41,32 @@ function splitLines(
     const nl = text.indexOf("\n", start);
     if (nl < 0) break;
     const end = nl > start && text.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-    onLine(text.slice(start, end), lineNo);
+    onLine(text, start, end, lineNo);
     lineNo++;
     start = nl + 1;
   }
   return { tail: start === 0 ? text : text.slice(start), nextLineNo: lineNo };
 }
 
-/** Every line of `text`, the last one even when it has no terminator. */
-export function forEachLineOfText(text: string, onLine: LineHandler): void {
-  const { tail, nextLineNo } = splitLines(text, 1, onLine);
-  if (tail.length > 0) onLine(stripCr(tail), nextLineNo);
+/** The last line of a file may lack a terminator; it is still a line. */
+function finishTail(tail: string, lineNo: number, onLine: LineRangeHandler): void {
+  if (tail.length === 0) return;
+  const end = tail.charCodeAt(tail.length - 1) === 13 ? tail.length - 1 : tail.length;
+  onLine(tail, 0, end, lineNo);
 }
 
-/** Reads `path` synchronously in CHUNK_BYTES chunks and calls `onLine` per line. */
-export function forEachLineSync(path: string, onLine: LineHandler): void {
+/** Every line of `text`; returns the number of the last line (0 if none). */
+export function forEachLineOfText(text: string, onLine: LineRangeHandler): number {
+  const { tail, nextLineNo } = splitLines(text, 1, onLine);
+  finishTail(tail, nextLineNo, onLine);
+  return tail.length > 0 ? nextLineNo : nextLineNo - 1;
+}
+
+/**
+ * Reads `path` synchronously in CHUNK_BYTES chunks and calls `onLine` per
+ * line. Returns the number of the last line (0 for an empty file).
+ */
+export function forEachLineSync(path: string, onLine: LineRangeHandler): number {
   const fd = openSync(path, "r");
   try {
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
@@ -59,11 +81,9 @@ export function forEachLineSync(path: string, onLine: LineHandler): void {
       carry = r.tail;
       lineNo = r.nextLineNo;
     }
-    carry += decoder.end();
-    if (carry.length > 0) {
-      const r = splitLines(carry, lineNo, onLine);
-      if (r.tail.length > 0) onLine(stripCr(r.tail), r.nextLineNo);
-    }
+    const r = splitLines(carry + decoder.end(), lineNo, onLine);
+    finishTail(r.tail, r.nextLineNo, onLine);
+    return r.tail.length > 0 ? r.nextLineNo : r.nextLineNo - 1;
   } finally {
     closeSync(fd);
   }
@@ -77,29 +97,23 @@ export async function* readLines(path: string): AsyncGenerator<[string, number]>
     const decoder = new StringDecoder("utf8");
     let carry = "";
     let lineNo = 1;
+    let batch: [string, number][] = [];
+    const collect = sliceLines((line, no) => {
+      batch.push([line, no]);
+    });
     for (;;) {
       const { bytesRead } = await handle.read(buf, 0, CHUNK_BYTES, null);
       if (bytesRead === 0) break;
-      const batch: [string, number][] = [];
-      const r = splitLines(carry + decoder.write(buf.subarray(0, bytesRead)), lineNo, (l, no) => {
-        batch.push([l, no]);
-      });
+      const r = splitLines(carry + decoder.write(buf.subarray(0, bytesRead)), lineNo, collect);
       carry = r.tail;
       lineNo = r.nextLineNo;
       yield* batch;
+      batch = [];
     }
-    carry += decoder.end();
-    const batch: [string, number][] = [];
-    const r = splitLines(carry, lineNo, (l, no) => {
-      batch.push([l, no]);
-    });
-    if (r.tail.length > 0) batch.push([stripCr(r.tail), r.nextLineNo]);
+    const r = splitLines(carry + decoder.end(), lineNo, collect);
+    finishTail(r.tail, r.nextLineNo, collect);
     yield* batch;
   } finally {
     await handle.close();
   }
-}
-
-function stripCr(s: string): string {
-  return s.length > 0 && s.charCodeAt(s.length - 1) === 13 ? s.slice(0, -1) : s;
 }

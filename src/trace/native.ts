@@ -25,7 +25,7 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { InputError } from "../errors.js";
-import { parseDecimal, splitFields } from "./fields.js";
+import { parseDecimalRange, sliceTrimmed, splitFields } from "./fields.js";
 import { forEachLineOfText, forEachLineSync, readLines } from "./lines.js";
 
 export interface TraceReadOptions {
@@ -40,6 +40,15 @@ export const NATIVE_COLUMNS = ["arrival_ms", "function", "duration_ms", "cpu_ms"
 export type NativeColumn = (typeof NATIVE_COLUMNS)[number];
 const REQUIRED_COLUMNS: readonly NativeColumn[] = ["arrival_ms", "function", "duration_ms"];
 
+/** Column kinds by position in a row, for the per-row loop. */
+const KIND: Record<NativeColumn, number> = {
+  arrival_ms: 0,
+  function: 1,
+  duration_ms: 2,
+  cpu_ms: 3,
+  app: 4,
+};
+
 /**
  * Line-at-a-time parser of the native CSV. Feed it every line with its
  * number; it returns the invocation a data line holds, or undefined for
@@ -48,10 +57,15 @@ const REQUIRED_COLUMNS: readonly NativeColumn[] = ["arrival_ms", "function", "du
 export class NativeTraceParser {
   /** Bad rows skipped so far (only with `skipBad`). */
   skipped = 0;
-  #columns: Record<NativeColumn, number> | undefined;
-  #width = 0;
+  /** Column kind (see KIND) of each field position; undefined until the header is read. */
+  #kinds: number[] | undefined;
+  #hasCpu = false;
   #lastArrival = 0;
-  readonly #fields: string[] = [];
+  /**
+   * Function and app names seen so far, by a hash of their characters, so a
+   * row whose name is already known allocates no string for it.
+   */
+  readonly #names = new Map<number, string[]>();
 
   constructor(
     readonly file: string,
@@ -59,13 +73,18 @@ export class NativeTraceParser {
   ) {}
 
   line(text: string, lineNo: number): TraceInvocation | undefined {
-    if (isBlankOrComment(text)) return undefined;
-    if (this.#columns === undefined) {
-      this.#readHeader(text, lineNo);
+    return this.lineRange(text, 0, text.length, lineNo);
+  }
+
+  /** The line is `text[start, end)`: hot loops pass whole chunks and skip the slice. */
+  lineRange(text: string, start: number, end: number, lineNo: number): TraceInvocation | undefined {
+    if (isBlankOrComment(text, start, end)) return undefined;
+    if (this.#kinds === undefined) {
+      this.#readHeader(text.slice(start, end), lineNo);
       return undefined;
     }
     try {
-      return this.#readRow(text, lineNo, this.#columns);
+      return this.#readRow(text, start, end, lineNo, this.#kinds);
     } catch (error) {
       if (!(error instanceof InputError) || !this.options.skipBad) throw error;
       this.skipped++;
@@ -76,7 +95,7 @@ export class NativeTraceParser {
 
   /** Call after the last line: a file without a header is an error. */
   finish(lastLineNo: number): void {
-    if (this.#columns === undefined) {
+    if (this.#kinds === undefined) {
       throw new InputError(
         this.file,
         Math.max(lastLineNo, 1),
@@ -88,19 +107,22 @@ export class NativeTraceParser {
 
   #readHeader(text: string, lineNo: number): void {
     const names: string[] = [];
-    this.#width = splitFields(text, names);
-    const index: Partial<Record<NativeColumn, number>> = {};
+    splitFields(text, names);
+    const seen = new Set<NativeColumn>();
     const unknown: string[] = [];
-    names.forEach((name, i) => {
+    const kinds: number[] = [];
+    for (const name of names) {
       if (!(NATIVE_COLUMNS as readonly string[]).includes(name)) {
         unknown.push(name === "" ? "(empty)" : name);
-        return;
+        continue;
       }
       const col = name as NativeColumn;
-      if (index[col] !== undefined)
+      if (seen.has(col)) {
         throw new InputError(this.file, lineNo, col, "column appears twice in the header");
-      index[col] = i;
-    });
+      }
+      seen.add(col);
+      kinds.push(KIND[col]);
+    }
     if (unknown.length > 0) {
       throw new InputError(
         this.file,
@@ -110,32 +132,70 @@ export class NativeTraceParser {
       );
     }
     for (const col of REQUIRED_COLUMNS) {
-      if (index[col] === undefined)
+      if (!seen.has(col)) {
         throw new InputError(this.file, lineNo, col, "required column missing from header");
+      }
     }
-    this.#columns = {
-      arrival_ms: index.arrival_ms ?? -1,
-      function: index.function ?? -1,
-      duration_ms: index.duration_ms ?? -1,
-      cpu_ms: index.cpu_ms ?? -1,
-      app: index.app ?? -1,
-    };
+    this.#hasCpu = seen.has("cpu_ms");
+    this.#kinds = kinds;
   }
 
-  #readRow(text: string, lineNo: number, cols: Record<NativeColumn, number>): TraceInvocation {
-    const f = this.#fields;
-    const n = splitFields(text, f);
-    if (n !== this.#width) {
-      throw new InputError(
-        this.file,
-        lineNo,
-        undefined,
-        `expected ${this.#width} fields, got ${n}`,
-      );
+  #readRow(
+    text: string,
+    start: number,
+    end: number,
+    lineNo: number,
+    kinds: number[],
+  ): TraceInvocation {
+    const width = kinds.length;
+    let arrivalMs = 0;
+    let fn = "";
+    let durationMs = 0;
+    let cpuMs: number | undefined;
+    let app: string | undefined;
+    let pos = start;
+    for (let i = 0; i < width; i++) {
+      let stop = text.indexOf(",", pos);
+      if (stop < 0 || stop > end) stop = end;
+      if (stop === end && i < width - 1) {
+        throw new InputError(
+          this.file,
+          lineNo,
+          undefined,
+          `expected ${width} fields, got ${i + 1}`,
+        );
+      }
+      switch (kinds[i]) {
+        case 0:
+          arrivalMs = this.#number(text, pos, stop, lineNo, "arrival_ms");
+          break;
+        case 1:
+          fn = this.#name(text, pos, stop);
+          break;
+        case 2:
+          durationMs = this.#number(text, pos, stop, lineNo, "duration_ms");
+          break;
+        case 3:
+          // An empty cpu_ms means "all of the duration is CPU".
+          if (sliceTrimmed(text, pos, stop).length > 0) {
+            cpuMs = this.#number(text, pos, stop, lineNo, "cpu_ms");
+          }
+          break;
+        default: {
+          const name = this.#name(text, pos, stop);
+          if (name.length > 0) app = name;
+        }
+      }
+      pos = stop + 1;
     }
-    const arrivalMs = this.#number(f[cols.arrival_ms] as string, lineNo, "arrival_ms");
-    if (arrivalMs < 0)
+    if (pos <= end) {
+      let n = width;
+      for (let p = pos - 1; p >= 0 && p < end; p = text.indexOf(",", p + 1)) n++;
+      throw new InputError(this.file, lineNo, undefined, `expected ${width} fields, got ${n}`);
+    }
+    if (arrivalMs < 0) {
       throw new InputError(this.file, lineNo, "arrival_ms", `must be >= 0, got ${arrivalMs}`);
+    }
     if (arrivalMs < this.#lastArrival) {
       throw new InputError(
         this.file,
@@ -144,42 +204,53 @@ export class NativeTraceParser {
         `decreases: ${arrivalMs} after ${this.#lastArrival}`,
       );
     }
-    const fn = f[cols.function] as string;
     if (fn.length === 0) throw new InputError(this.file, lineNo, "function", "empty function name");
-    const durationMs = this.#number(f[cols.duration_ms] as string, lineNo, "duration_ms");
-    if (!(durationMs > 0))
+    if (!(durationMs > 0)) {
       throw new InputError(this.file, lineNo, "duration_ms", `must be > 0, got ${durationMs}`);
+    }
     const inv: TraceInvocation = { arrivalMs, fn, durationMs };
-    if (cols.cpu_ms >= 0) {
-      const raw = f[cols.cpu_ms] as string;
-      if (raw.length > 0) {
-        const cpuMs = this.#number(raw, lineNo, "cpu_ms");
-        if (cpuMs < 0)
-          throw new InputError(this.file, lineNo, "cpu_ms", `must be >= 0, got ${cpuMs}`);
-        if (cpuMs > durationMs) {
-          throw new InputError(
-            this.file,
-            lineNo,
-            "cpu_ms",
-            `${cpuMs} exceeds duration_ms ${durationMs}`,
-          );
-        }
-        inv.cpuMs = cpuMs;
+    if (this.#hasCpu && cpuMs !== undefined) {
+      if (cpuMs < 0)
+        throw new InputError(this.file, lineNo, "cpu_ms", `must be >= 0, got ${cpuMs}`);
+      if (cpuMs > durationMs) {
+        throw new InputError(
+          this.file,
+          lineNo,
+          "cpu_ms",
+          `${cpuMs} exceeds duration_ms ${durationMs}`,
+        );
       }
+      inv.cpuMs = cpuMs;
     }
-    if (cols.app >= 0) {
-      const app = f[cols.app] as string;
-      if (app.length > 0) inv.app = app;
-    }
+    if (app !== undefined) inv.app = app;
     // Only a row that passed every check moves the arrival clock forward, so
     // a skipped row cannot make the following good rows look out of order.
     this.#lastArrival = arrivalMs;
     return inv;
   }
 
-  #number(raw: string, lineNo: number, field: NativeColumn): number {
-    const v = parseDecimal(raw);
+  #name(text: string, start: number, end: number): string {
+    let s = start;
+    let e = end;
+    while (s < e && (text.charCodeAt(s) === 32 || text.charCodeAt(s) === 9)) s++;
+    while (e > s && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
+    let h = e - s;
+    for (let i = s; i < e; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0;
+    const bucket = this.#names.get(h);
+    if (bucket !== undefined) {
+      for (const name of bucket) if (name.length === e - s && text.startsWith(name, s)) return name;
+    }
+    // Copy out of the chunk so the kept name does not pin 1 MiB of text.
+    const own = Buffer.from(text.slice(s, e), "utf8").toString("utf8");
+    if (bucket === undefined) this.#names.set(h, [own]);
+    else bucket.push(own);
+    return own;
+  }
+
+  #number(text: string, start: number, end: number, lineNo: number, field: NativeColumn): number {
+    const v = parseDecimalRange(text, start, end);
     if (Number.isNaN(v)) {
+      const raw = sliceTrimmed(text, start, end);
       throw new InputError(
         this.file,
         lineNo,
@@ -191,8 +262,8 @@ export class NativeTraceParser {
   }
 }
 
-function isBlankOrComment(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
+function isBlankOrComment(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c === 32 || c === 9 || c === 13) continue;
     return c === 35; // '#'
@@ -212,10 +283,8 @@ export function parseTraceText(
 ): TraceInvocation[] {
   const parser = new NativeTraceParser(file, options);
   const out: TraceInvocation[] = [];
-  let last = 0;
-  forEachLineOfText(text, (line, no) => {
-    last = no;
-    const inv = parser.line(line, no);
+  const last = forEachLineOfText(text, (chunk, start, end, no) => {
+    const inv = parser.lineRange(chunk, start, end, no);
     if (inv !== undefined) out.push(inv);
   });
   parser.finish(last);
@@ -226,10 +295,8 @@ export function parseTraceText(
 export function readTraceFile(path: string, options?: TraceReadOptions): TraceInvocation[] {
   const parser = new NativeTraceParser(path, options);
   const out: TraceInvocation[] = [];
-  let last = 0;
-  forEachLineSync(path, (line, no) => {
-    last = no;
-    const inv = parser.line(line, no);
+  const last = forEachLineSync(path, (chunk, start, end, no) => {
+    const inv = parser.lineRange(chunk, start, end, no);
     if (inv !== undefined) out.push(inv);
   });
   parser.finish(last);
