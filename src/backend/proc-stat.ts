@@ -1,0 +1,103 @@
+/**
+ * Reading one task's scheduling facts from /proc: the proc sensor's only
+ * source of truth when BPF is unavailable, and what tests use to check the
+ * policy a task really has.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+
+export interface TaskStat {
+  /** One-letter state: R running/runnable, S sleeping, D disk sleep, T stopped, Z zombie... */
+  state: string;
+  /** stat field 19. */
+  nice: number;
+  /** stat field 41: 0 SCHED_OTHER, 1 SCHED_FIFO, 2 SCHED_RR... */
+  policy: number;
+  /** stat field 40: SCHED_FIFO/RR priority (0 for the fair class). */
+  rtPriority: number;
+}
+
+/**
+ * Parses /proc/<pid>/task/<tid>/stat. The command name (field 2) may hold
+ * spaces and parentheses, so fields are counted from the last ')'.
+ */
+export function parseStat(text: string): TaskStat {
+  const close = text.lastIndexOf(")");
+  if (close < 0) throw new Error(`not a /proc stat line: ${text.slice(0, 60)}`);
+  // After ") " comes field 3 (state), so field N is at index N - 3.
+  const fields = text.slice(close + 2).split(" ");
+  const field = (n: number): string => {
+    const value = fields[n - 3];
+    if (value === undefined) throw new Error(`/proc stat line has no field ${n}`);
+    return value;
+  };
+  return {
+    state: field(3),
+    nice: Number(field(19)),
+    rtPriority: Number(field(40)),
+    policy: Number(field(41)),
+  };
+}
+
+function taskDir(pid: number, tid: number): string {
+  return `/proc/${pid}/task/${tid}`;
+}
+
+/** The task's stat, or undefined when it is gone. */
+export function readTaskStat(pid: number, tid: number = pid): TaskStat | undefined {
+  try {
+    return parseStat(readFileSync(`${taskDir(pid, tid)}/stat`, "utf8"));
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+}
+
+/** CPU time the task has run, ns (schedstat field 1), or undefined when it is gone. */
+export function readTaskCpuNs(pid: number, tid: number = pid): number | undefined {
+  try {
+    const text = readFileSync(`${taskDir(pid, tid)}/schedstat`, "utf8");
+    const first = text.slice(0, text.indexOf(" "));
+    return Number(first);
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Thread ids of process `pid` (empty when it is gone). */
+export function listThreads(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch (error) {
+    if (isGone(error)) return [];
+    throw error;
+  }
+}
+
+/** Child processes of thread `tid` of `pid` (needs CONFIG_PROC_CHILDREN). */
+export function listChildren(pid: number, tid: number = pid): number[] {
+  try {
+    const text = readFileSync(`${taskDir(pid, tid)}/children`, "utf8").trim();
+    return text === "" ? [] : text.split(" ").map(Number);
+  } catch (error) {
+    if (isGone(error)) return [];
+    throw error;
+  }
+}
+
+/** Process id (tgid) a thread belongs to, or undefined when it is gone. */
+export function threadGroupOf(tid: number): number | undefined {
+  try {
+    const match = /^Tgid:\s+(\d+)$/m.exec(readFileSync(`/proc/${tid}/status`, "utf8"));
+    return match?.[1] === undefined ? undefined : Number(match[1]);
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+}
+
+/** A task that exited between listing and reading is not an error. */
+export function isGone(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ENOENT" || code === "ESRCH";
+}
