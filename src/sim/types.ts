@@ -1,0 +1,76 @@
+/**
+ * Public types of the simulator. Other modules (learner, replay, CLI) code
+ * against these; keep them stable.
+ */
+import type { LevelCurve, Strategy } from "../contracts/levels.js";
+import type { Policy } from "../contracts/policy.js";
+import type { Summary } from "../contracts/summary.js";
+
+export type SimPolicyName = "ps" | "cfs" | "fifo" | "srpt" | "sfs" | "alps" | "alps-ideal";
+export const SIM_POLICIES: readonly SimPolicyName[] = [
+  "ps",
+  "cfs",
+  "fifo",
+  "srpt",
+  "sfs",
+  "alps",
+  "alps-ideal",
+];
+
+export interface CfsOptions {
+  /** How long the least-vruntime invocation runs before the next pick, ms (default 3). */
+  baseSliceMs?: number;
+  /** Time a core loses each time it switches to a different invocation, ms (default 0). */
+  switchCostMs?: number;
+}
+
+export interface SfsOptions {
+  /** FILTER slice before the first recompute, ms (default 20). */
+  initialSliceMs?: number;
+  /** The slice never drops below this, ms (default 6). */
+  floorMs?: number;
+  /** Recompute the slice every this many arrivals (default 100). */
+  recomputeEvery?: number;
+  /** An invocation that waited more than this many slices for FILTER goes straight to cfs (default 3). */
+  overloadSlices?: number;
+}
+
+export interface AlpsOptions {
+  policy: Policy;
+  /** Default `dynamic`. */
+  strategy?: Strategy;
+  /** Default DEFAULT_CURVE of src/contracts/levels.ts. */
+  curve?: LevelCurve;
+}
+
+export interface SimOptions {
+  policy: SimPolicyName;
+  cores: number;
+  /** srpt: minimum run before an invocation may be preempted, ms (default 0). */
+  quantumMs?: number;
+  cfs?: CfsOptions;
+  sfs?: SfsOptions;
+  /** Required for `alps` and `alps-ideal`. */
+  alps?: AlpsOptions;
+  /** When true each outcome carries `runs`: the length, ms, of every uninterrupted run. */
+  recordRuns?: boolean;
+}
+
+export interface InvocationOutcome {
+  /** Position in the input trace. */
+  index: number;
+  fn: string;
+  arrivalMs: number;
+  durationMs: number;
+  firstStartMs: number;
+  completionMs: number;
+  /** CPU received; equals the invocation's CPU demand. */
+  cpuMs: number;
+  runs?: number[];
+}
+
+export interface SimResult {
+  outcomes: InvocationOutcome[];
+  summary: Summary;
+  contextSwitches: number;
+}
