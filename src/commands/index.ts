@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerRestore } from "./restore.js";
 
 /**
  * Every subcommand registers itself here, one line each.
@@ -6,4 +7,5 @@ import type { Command } from "commander";
  */
 export function registerCommands(program: Command): void {
   void program;
+  registerRestore(program);
 }

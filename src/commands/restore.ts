@@ -1,0 +1,51 @@
+/**
+ * `alps restore [--state-dir D] [--force] [--json]`: by hand, what the
+ * guardian does when the daemon dies: every task in the touched-task record
+ * that is still the recorded task goes back to SCHED_OTHER, nice 0.
+ */
+import type { Command } from "commander";
+import { type RestoreResult, restoreTasks } from "../backend/restore.js";
+import { createFfiSyscalls } from "../backend/syscalls-ffi.js";
+import { DEFAULT_STATE_DIR, touchedFilePath } from "../backend/touched.js";
+
+export interface RestoreCommandOptions {
+  stateDir: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+/** Runs the restore and returns what to print and the exit code. */
+export function runRestore(opts: RestoreCommandOptions): {
+  output: string;
+  exitCode: number;
+  result: RestoreResult;
+} {
+  const file = touchedFilePath(opts.stateDir);
+  const result = restoreTasks(file, createFfiSyscalls(), { force: opts.force === true });
+  const exitCode = result.failed.length === 0 ? 0 : 1;
+  if (opts.json === true)
+    return { output: `${JSON.stringify({ file, ...result })}\n`, exitCode, result };
+  const lines = [
+    `${file}: restored ${result.restored}, gone ${result.gone}, recycled tid (left alone) ${result.recycled}, failed ${result.failed.length}`,
+    ...result.failed.map((f) => `  tid ${f.tid}: ${f.error} (kept in the record)`),
+  ];
+  return { output: `${lines.join("\n")}\n`, exitCode, result };
+}
+
+export function registerRestore(program: Command): void {
+  program
+    .command("restore")
+    .description("put every task alps changed back on SCHED_OTHER, nice 0 (after the daemon died)")
+    .option(
+      "--state-dir <dir>",
+      "where the daemon keeps its touched-task record",
+      DEFAULT_STATE_DIR,
+    )
+    .option("--force", "restore even though the daemon that owns the record is still running")
+    .option("--json", "print the result as JSON")
+    .action((opts: RestoreCommandOptions) => {
+      const { output, exitCode } = runRestore(opts);
+      process.stdout.write(output);
+      process.exitCode = exitCode;
+    });
+}
