@@ -1,0 +1,36 @@
+/** Bodies of the control API (DESIGN §3), validated with zod; unknown fields are refused. */
+import { z } from "zod";
+
+const FunctionName = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9_.:@/-]+$/, "function names use letters, digits and _ . : @ / -");
+
+export const SandboxBody = z.strictObject({
+  function: FunctionName,
+  /** Absolute cgroup v2 directory of the sandbox. */
+  cgroup: z
+    .string()
+    .min(1)
+    .max(4096)
+    .refine(
+      (p) => p.startsWith("/") && !p.split("/").includes(".."),
+      "an absolute path without '..'",
+    ),
+});
+
+export const InvocationBody = z.strictObject({
+  function: FunctionName,
+  pid: z.number().int().min(1).max(4_194_304),
+});
+
+export const EndBody = z.strictObject({
+  /** CPU the invocation used, when the client measured it (e.g. `alps invoke`). */
+  cpu_ms: z.number().finite().nonnegative().max(86_400_000).optional(),
+  exit_code: z.number().int().optional(),
+});
+
+export type SandboxRequest = z.infer<typeof SandboxBody>;
+export type InvocationRequest = z.infer<typeof InvocationBody>;
+export type EndRequest = z.infer<typeof EndBody>;

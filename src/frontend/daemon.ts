@@ -1,0 +1,347 @@
+/**
+ * The daemon's loop (DESIGN §1): sources → window → learner → backend.
+ * Invocation boundaries come from the control API / `alps invoke` (or a
+ * library caller such as the replay); bursts reported by the backend are a
+ * source for sandboxes without explicit boundaries. Every `learnPeriodMs`
+ * the learner replays the window and the result goes to `backend.applyPolicy`.
+ * With a policy file, that policy is applied once and nothing is learned.
+ *
+ * Usable as a library: `new Daemon({ backend, config, clock })`, no sockets,
+ * no signals, no process-wide state here (the command adds those).
+ */
+import { availableParallelism } from "node:os";
+import type { Backend, BackendStatus, BurstSample } from "../backend/types.js";
+import { emptyPolicy, type Policy } from "../contracts/policy.js";
+import { type DaemonClock, realClock } from "./clock.js";
+import { type DaemonConfig, defaultConfig } from "./config.js";
+import {
+  DEFAULT_LEARNER_PARAMS,
+  type LearnedPolicy,
+  type LearnerParams,
+  learnPolicy,
+} from "./learner.js";
+import { readPolicyFile } from "./policy-file.js";
+import { readSchedstat } from "./proc-task.js";
+import { UtilizationMeter } from "./utilization.js";
+import { type InvocationRecord, InvocationWindow, type WindowCounters } from "./window.js";
+
+export interface OpenInvocation {
+  id: string;
+  fn: string;
+  pid: number;
+  startMs: number;
+  /** The task's schedstat when it was registered (a warm sandbox may have run before). */
+  startCpu: { cpuMs: number; waitMs: number } | undefined;
+}
+
+export interface FinishedRecord extends InvocationRecord {
+  id: string;
+  pid: number;
+  /** Where cpuMs came from. */
+  cpuSource: "client" | "schedstat" | "none";
+}
+
+export interface DaemonCounters {
+  invocations_started: number;
+  invocations_ended: number;
+  invocations_refused_open_limit: number;
+  invocations_without_cpu: number;
+  bursts_learned: number;
+  bursts_ignored_explicit: number;
+  learner_runs: number;
+  learner_errors: number;
+  policies_applied: number;
+}
+
+export interface DaemonStatus {
+  mode: BackendStatus["mode"];
+  sensor: BackendStatus["sensor"];
+  strategy: BackendStatus["strategy"] | null;
+  reasons: string[];
+  policy_source: "learned" | "file";
+  learn_period_ms: number;
+  open_invocations: number;
+  sandboxes: number;
+  last_learn_ms: number | null;
+  last_learn_duration_ms: number | null;
+  counters: DaemonCounters;
+  window: WindowCounters & { size: number };
+  backend: Record<string, number>;
+}
+
+export interface DaemonOptions {
+  backend: Backend;
+  config?: Partial<DaemonConfig>;
+  clock?: DaemonClock;
+  /** Cores the learner simulates; default: this host's. */
+  cores?: number;
+  /** Host utilization over the last period, %; default reads /proc/stat. `null` turns the overload rule off. */
+  utilization?: (() => number) | null;
+  /** Extra reasons (e.g. why the backend was chosen) shown in status. */
+  reasons?: string[];
+  log?: (message: string) => void;
+}
+
+export class OpenLimitError extends Error {
+  override readonly name = "OpenLimitError";
+}
+
+export class Daemon {
+  readonly config: DaemonConfig;
+  readonly backend: Backend;
+  readonly #clock: DaemonClock;
+  readonly #log: (m: string) => void;
+  readonly #window: InvocationWindow;
+  readonly #params: LearnerParams;
+  readonly #utilization: (() => number) | null;
+  readonly #reasons: string[];
+  readonly #open = new Map<string, OpenInvocation>();
+  readonly #sandboxes = new Map<string, string>(); // cgroup dir → fn
+  /** Functions with explicit boundaries: their bursts are not learned twice. */
+  readonly #explicitFns = new Set<string>();
+  readonly #finishedListeners: ((r: FinishedRecord) => void)[] = [];
+  readonly #policyListeners: ((p: Policy, learnMs: number | null) => void)[] = [];
+  #policy: Policy | LearnedPolicy;
+  readonly #source: "learned" | "file";
+  #nextId = 1;
+  #cancel: (() => void) | undefined;
+  #lastLearnMs: number | null = null;
+  #lastLearnDurationMs: number | null = null;
+  readonly #counters: DaemonCounters = {
+    invocations_started: 0,
+    invocations_ended: 0,
+    invocations_refused_open_limit: 0,
+    invocations_without_cpu: 0,
+    bursts_learned: 0,
+    bursts_ignored_explicit: 0,
+    learner_runs: 0,
+    learner_errors: 0,
+    policies_applied: 0,
+  };
+
+  constructor(opts: DaemonOptions) {
+    this.config = { ...defaultConfig(), ...opts.config };
+    this.backend = opts.backend;
+    this.#clock = opts.clock ?? realClock;
+    this.#log = opts.log ?? (() => {});
+    this.#reasons = opts.reasons ?? [];
+    const c = this.config;
+    this.#window = new InvocationWindow({
+      maxInvocations: c.windowInvocations,
+      maxAgeMs: c.windowSeconds * 1000,
+      functionTtlMs: c.functionTtlSeconds * 1000,
+      maxTrackedFunctions: c.maxTrackedFunctions,
+    });
+    this.#params = {
+      ...DEFAULT_LEARNER_PARAMS,
+      estimator: c.estimator,
+      ewmaWeight: c.ewmaWeight,
+      alpha: c.alpha,
+      beta: c.beta,
+      gamma: c.gamma,
+      theta: c.theta,
+      capMs: c.capMs,
+      smoothing: c.smoothing,
+      quantumMs: c.quantumMs,
+      maxFunctions: c.maxFunctions,
+      minSamples: c.minSamples,
+      cores: opts.cores ?? availableParallelism(),
+    };
+    if (opts.utilization === undefined) {
+      const meter = new UtilizationMeter();
+      this.#utilization = () => meter.sample();
+    } else this.#utilization = opts.utilization;
+    if (c.policyFile !== undefined) {
+      this.#policy = readPolicyFile(c.policyFile);
+      this.#source = "file";
+    } else {
+      this.#policy = emptyPolicy();
+      this.#source = "learned";
+    }
+    this.backend.onBurst((sample) => this.#onBurst(sample));
+  }
+
+  /** Apply the initial policy and, unless a policy file rules, start learning. */
+  start(): void {
+    if (this.#cancel !== undefined) return;
+    this.#apply(this.#policy, null);
+    if (this.#source === "file") {
+      this.#log(`policy from ${this.config.policyFile}: applied as is, learning off`);
+      this.#cancel = () => {};
+      return;
+    }
+    this.#cancel = this.#clock.every(this.config.learnPeriodMs, () => this.learnNow());
+  }
+
+  /** Stop learning. The backend stays open: its owner closes it. */
+  stop(): void {
+    this.#cancel?.();
+    this.#cancel = undefined;
+  }
+
+  /** Run the learner on the window now and apply the result. Errors are logged, counted, and keep the last policy. */
+  learnNow(): Policy {
+    if (this.#source === "file") return this.#policy;
+    const util = this.#utilization?.();
+    const now = this.#clock.now();
+    const records = this.#window.records(now);
+    if (records.length === 0) return this.#policy;
+    const t0 = performance.now();
+    try {
+      const previous = "learner" in this.#policy ? (this.#policy as LearnedPolicy) : undefined;
+      const learned = learnPolicy(records, this.#params, previous, util);
+      const took = performance.now() - t0;
+      this.#counters.learner_runs++;
+      this.#lastLearnMs = now;
+      this.#lastLearnDurationMs = took;
+      this.#apply(learned, took);
+    } catch (error) {
+      this.#counters.learner_errors++;
+      this.#log(
+        `learner failed, keeping the last policy: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    return this.#policy;
+  }
+
+  #apply(policy: Policy, learnMs: number | null): void {
+    this.#policy = policy;
+    this.backend.applyPolicy(policy);
+    this.#counters.policies_applied++;
+    for (const listener of this.#policyListeners) listener(policy, learnMs);
+  }
+
+  async addSandbox(fn: string, cgroupDir: string): Promise<void> {
+    await this.backend.addSandbox(fn, cgroupDir);
+    this.#sandboxes.set(cgroupDir, fn);
+  }
+
+  async removeSandbox(cgroupDir: string): Promise<void> {
+    await this.backend.removeSandbox(cgroupDir);
+    this.#sandboxes.delete(cgroupDir);
+  }
+
+  /** Declared sandboxes: cgroup dir → function. */
+  sandboxes(): ReadonlyMap<string, string> {
+    return this.#sandboxes;
+  }
+
+  /** An invocation of `fn` starts in `pid`. Returns its id. Throws OpenLimitError past `maxOpenInvocations`. */
+  startInvocation(fn: string, pid: number): string {
+    if (this.#open.size >= this.config.maxOpenInvocations) {
+      this.#counters.invocations_refused_open_limit++;
+      throw new OpenLimitError(
+        `${this.#open.size} invocations are open (limit ${this.config.maxOpenInvocations})`,
+      );
+    }
+    const id = String(this.#nextId++);
+    this.#open.set(id, { id, fn, pid, startMs: this.#clock.now(), startCpu: readSchedstat(pid) });
+    this.#explicitFns.add(fn);
+    this.#counters.invocations_started++;
+    this.backend.startInvocation(fn, pid);
+    return id;
+  }
+
+  openInvocation(id: string): OpenInvocation | undefined {
+    return this.#open.get(id);
+  }
+
+  /**
+   * The invocation ended. CPU time: what the client measured (`cpuMs`), else
+   * the task's schedstat since the start when it is still alive; without
+   * either the invocation is counted but not learned from.
+   */
+  endInvocation(id: string, report: { cpuMs?: number } = {}): FinishedRecord | undefined {
+    const inv = this.#open.get(id);
+    if (inv === undefined) return undefined;
+    this.#open.delete(id);
+    const now = this.#clock.now();
+    const turnaroundMs = Math.max(0, now - inv.startMs);
+    const endCpu = readSchedstat(inv.pid);
+    let cpuMs: number | undefined;
+    let cpuSource: FinishedRecord["cpuSource"] = "none";
+    let waitMs: number | undefined;
+    if (endCpu !== undefined && inv.startCpu !== undefined)
+      waitMs = endCpu.waitMs - inv.startCpu.waitMs;
+    if (report.cpuMs !== undefined) {
+      cpuMs = report.cpuMs;
+      cpuSource = "client";
+    } else if (endCpu !== undefined && inv.startCpu !== undefined) {
+      cpuMs = endCpu.cpuMs - inv.startCpu.cpuMs;
+      cpuSource = "schedstat";
+    }
+    this.backend.endInvocation(inv.pid);
+    this.#counters.invocations_ended++;
+    const record: FinishedRecord = {
+      id,
+      pid: inv.pid,
+      fn: inv.fn,
+      arrivalMs: inv.startMs,
+      cpuMs: cpuMs ?? 0,
+      // Without schedstat the wait is bounded by what was not CPU time.
+      waitMs: waitMs ?? Math.max(0, turnaroundMs - (cpuMs ?? 0)),
+      turnaroundMs,
+      cpuSource,
+    };
+    if (cpuMs === undefined) this.#counters.invocations_without_cpu++;
+    else this.#window.add(record);
+    for (const listener of this.#finishedListeners) listener(record);
+    return record;
+  }
+
+  #onBurst(sample: BurstSample): void {
+    if (this.#explicitFns.has(sample.fn)) {
+      this.#counters.bursts_ignored_explicit++;
+      return;
+    }
+    this.#counters.bursts_learned++;
+    this.#window.add({
+      fn: sample.fn,
+      arrivalMs: sample.atMs - sample.cpuMs,
+      cpuMs: sample.cpuMs,
+      waitMs: 0,
+      turnaroundMs: sample.cpuMs,
+    });
+  }
+
+  /** Record an invocation measured elsewhere (e.g. the replay's own accounting). */
+  recordFinished(record: InvocationRecord): void {
+    this.#window.add(record);
+  }
+
+  onInvocationEnd(listener: (record: FinishedRecord) => void): void {
+    this.#finishedListeners.push(listener);
+  }
+
+  /** Called after every policy applied, with the learner's run time (null for a file/initial policy). */
+  onPolicy(listener: (policy: Policy, learnMs: number | null) => void): void {
+    this.#policyListeners.push(listener);
+  }
+
+  policy(): Policy | LearnedPolicy {
+    return this.#policy;
+  }
+
+  windowCounters(): WindowCounters {
+    return this.#window.counters();
+  }
+
+  status(): DaemonStatus {
+    const b = this.backend.status();
+    return {
+      mode: b.mode,
+      sensor: b.sensor,
+      strategy: b.strategy ?? null,
+      reasons: [...this.#reasons, ...b.reasons],
+      policy_source: this.#source,
+      learn_period_ms: this.config.learnPeriodMs,
+      open_invocations: this.#open.size,
+      sandboxes: this.#sandboxes.size,
+      last_learn_ms: this.#lastLearnMs,
+      last_learn_duration_ms: this.#lastLearnDurationMs,
+      counters: { ...this.#counters },
+      window: { ...this.#window.counters(), size: this.#window.size },
+      backend: { ...b.counters },
+    };
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * The learner (DESIGN §4): replays the window in the simulator under SRPT and
+ * derives each function's predicted run, priority and slice. Pure: the
+ * caller supplies the window, the previous result and the utilization, so the
+ * same code runs on the daemon's clock and on simulated time in tests.
+ *
+ * Deliberate differences from the published ALPS artifact (issue 6): the
+ * computed rank is the `priority` in the output; the smoothed slice is the
+ * one kept (nothing later overwrites it); the overload factor is
+ * (100 + θ − util)/(100·γ), not a multiplication by β; every estimator
+ * handles 0/1 samples and constant input.
+ */
+import type { Policy, PolicyEntry } from "../contracts/policy.js";
+import type { TraceInvocation } from "../contracts/trace.js";
+import { simulate } from "../sim/index.js";
+import { type EstimatorName, estimate, mean, stddev } from "./estimators.js";
+import type { InvocationRecord } from "./window.js";
+
+export interface LearnerParams {
+  estimator: EstimatorName;
+  /** EWMA: share of the newest sample. */
+  ewmaWeight: number;
+  /** Widening of the estimate into a slice. */
+  alpha: number;
+  /** Weight of the run-length stddev subtracted from the slice. */
+  beta: number;
+  /** Overload divisor. */
+  gamma: number;
+  /** Utilization (%) above which slices shrink. */
+  theta: number;
+  /** Global slice cap, ms. */
+  capMs: number;
+  /** Weight of the previous slice when smoothing (0 = no smoothing). */
+  smoothing: number;
+  /** SRPT quantum of the replay, ms. */
+  quantumMs: number;
+  /** Cores the replay simulates (the host's). */
+  cores: number;
+  /** Functions the policy (the BPF map) can hold; the rest get the default entry. */
+  maxFunctions: number;
+  /** Runs a function needs before it gets its own entry. */
+  minSamples: number;
+  /** Entry for functions without their own (priority is set to last rank + 1). */
+  defaultPredictedMs: number;
+  defaultSliceMs: number;
+}
+
+export const DEFAULT_LEARNER_PARAMS: LearnerParams = {
+  estimator: "mean",
+  ewmaWeight: 0.3,
+  alpha: 1,
+  beta: 1,
+  gamma: 1,
+  theta: 50,
+  capMs: 200,
+  smoothing: 0.5,
+  quantumMs: 8,
+  cores: 1,
+  maxFunctions: 1024,
+  minSamples: 1,
+  defaultPredictedMs: 50,
+  defaultSliceMs: 20,
+};
+
+/** How one function's entry came about: `alps policy` prints it. */
+export interface Explanation {
+  invocations: number;
+  /** Uninterrupted runs observed in the SRPT replay (the estimator's samples). */
+  samples: number;
+  estimator: EstimatorName;
+  estimate_ms: number;
+  stddev_ms: number;
+  mean_wait_ms: number;
+  /** min(α·estimate, cap). */
+  widened_ms: number;
+  /** β·stddev, subtracted. */
+  stddev_penalty_ms: number;
+  /** max(widened − penalty, 0). */
+  raw_slice_ms: number;
+  /** Previous slice (before overload) that smoothing blended in, if any. */
+  previous_slice_ms: number | null;
+  smoothed_slice_ms: number;
+  /** Clamped to the slice of a more urgent function, when that was shorter. */
+  clamped_to_ms: number | null;
+  /** Slice before the overload factor: what the next period smooths against. */
+  slice_before_overload_ms: number;
+  overload_factor: number;
+  arithmetic: string;
+}
+
+export interface LearnedEntry extends PolicyEntry {
+  explain: Explanation;
+}
+
+export interface LearnerInfo {
+  cores: number;
+  window_invocations: number;
+  functions_seen: number;
+  /** Functions with fewer than `minSamples` runs: on the default entry for now. */
+  pending: string[];
+  /** Functions beyond `maxFunctions`: on the default entry, counted. */
+  overflow: string[];
+  utilization_pct: number | null;
+  overload_factor: number;
+  /** Invocations with no CPU time (nothing to replay). */
+  zero_cpu_invocations: number;
+}
+
+export interface LearnedPolicy extends Policy {
+  functions: Record<string, LearnedEntry>;
+  default: PolicyEntry;
+  learner: LearnerInfo;
+}
+
+/** (100 + θ − util)/(100·γ) when util > θ, else 1; never above 1 nor below 0. */
+export function overloadFactor(
+  utilizationPct: number | undefined,
+  theta: number,
+  gamma: number,
+): number {
+  if (utilizationPct === undefined || utilizationPct <= theta) return 1;
+  return Math.min(1, Math.max(0, (100 + theta - utilizationPct) / (100 * gamma)));
+}
+
+interface FunctionStats {
+  invocations: number;
+  runs: number[];
+  waits: number[];
+}
+
+/** Replay the window under SRPT and collect each function's runs and waits. */
+function replayWindow(
+  records: readonly InvocationRecord[],
+  params: LearnerParams,
+): { stats: Map<string, FunctionStats>; zeroCpu: number } {
+  const stats = new Map<string, FunctionStats>();
+  const statsOf = (fn: string): FunctionStats => {
+    let s = stats.get(fn);
+    if (s === undefined) {
+      s = { invocations: 0, runs: [], waits: [] };
+      stats.set(fn, s);
+    }
+    return s;
+  };
+  const sorted = [...records].sort((a, b) => a.arrivalMs - b.arrivalMs);
+  const t0 = sorted[0]?.arrivalMs ?? 0;
+  const trace: TraceInvocation[] = [];
+  let zeroCpu = 0;
+  for (const r of sorted) {
+    statsOf(r.fn).invocations++;
+    // Only CPU competes in the replay: blocking time does not delay others.
+    if (r.cpuMs > 0) trace.push({ arrivalMs: r.arrivalMs - t0, fn: r.fn, durationMs: r.cpuMs });
+    else zeroCpu++;
+  }
+  if (trace.length === 0) return { stats, zeroCpu };
+  const result = simulate(trace, {
+    policy: "srpt",
+    cores: params.cores,
+    quantumMs: params.quantumMs,
+    recordRuns: true,
+  });
+  for (const outcome of result.outcomes) {
+    const s = statsOf(outcome.fn);
+    if (outcome.runs === undefined)
+      throw new Error("simulator did not record runs (recordRuns: true was asked)");
+    for (const run of outcome.runs) s.runs.push(run);
+    s.waits.push(Math.max(0, outcome.completionMs - outcome.arrivalMs - outcome.cpuMs));
+  }
+  return { stats, zeroCpu };
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+export function learnPolicy(
+  records: readonly InvocationRecord[],
+  params: LearnerParams,
+  previous?: LearnedPolicy,
+  utilizationPct?: number,
+): LearnedPolicy {
+  const { stats, zeroCpu } = replayWindow(records, params);
+
+  // Who gets an entry: enough samples, and within the map size (most samples first, then name).
+  const pending: string[] = [];
+  const eligible: string[] = [];
+  for (const [fn, s] of stats)
+    (s.runs.length >= params.minSamples && s.runs.length > 0 ? eligible : pending).push(fn);
+  eligible.sort(
+    (a, b) =>
+      (stats.get(b)?.runs.length ?? 0) - (stats.get(a)?.runs.length ?? 0) ||
+      (a < b ? -1 : a > b ? 1 : 0),
+  );
+  const kept = eligible.slice(0, params.maxFunctions);
+  const overflow = eligible.slice(params.maxFunctions);
+
+  const estimates = new Map<string, number>();
+  for (const fn of kept)
+    estimates.set(fn, estimate(params.estimator, stats.get(fn)?.runs ?? [], params.ewmaWeight));
+  // Rank shortest predicted run first; ties by name so the order is stable.
+  kept.sort(
+    (a, b) => (estimates.get(a) ?? 0) - (estimates.get(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0),
+  );
+
+  const factor = overloadFactor(utilizationPct, params.theta, params.gamma);
+  const functions: Record<string, LearnedEntry> = {};
+  let moreUrgentSlice = Number.POSITIVE_INFINITY;
+  kept.forEach((fn, i) => {
+    const s = stats.get(fn) as FunctionStats;
+    const est = estimates.get(fn) ?? 0;
+    const sd = stddev(s.runs);
+    const widened = Math.min(params.alpha * est, params.capMs);
+    const penalty = params.beta * sd;
+    const raw = Math.max(widened - penalty, 0);
+    const prev = previous?.functions[fn]?.explain.slice_before_overload_ms;
+    const smoothed =
+      prev === undefined ? raw : params.smoothing * prev + (1 - params.smoothing) * raw;
+    const clamped = Math.min(smoothed, moreUrgentSlice, params.capMs);
+    moreUrgentSlice = clamped;
+    const slice = clamped * factor;
+    const arithmetic = [
+      `estimate ${round3(est)} ms (${params.estimator} of ${s.runs.length} runs)`,
+      `min(${params.alpha}×${round3(est)}, ${params.capMs}) − ${params.beta}×${round3(sd)} = ${round3(raw)}`,
+      prev === undefined
+        ? ""
+        : `smoothed ${params.smoothing}×${round3(prev)} + ${round3(1 - params.smoothing)}×${round3(raw)} = ${round3(smoothed)}`,
+      clamped < smoothed ? `clamped to ${round3(clamped)} (more urgent slice or cap)` : "",
+      factor < 1 ? `× overload ${round3(factor)} = ${round3(slice)}` : "",
+    ]
+      .filter((part) => part !== "")
+      .join("; ");
+    functions[fn] = {
+      priority: i + 1,
+      predicted_ms: est,
+      slice_ms: slice,
+      explain: {
+        invocations: s.invocations,
+        samples: s.runs.length,
+        estimator: params.estimator,
+        estimate_ms: est,
+        stddev_ms: sd,
+        mean_wait_ms: mean(s.waits),
+        widened_ms: widened,
+        stddev_penalty_ms: penalty,
+        raw_slice_ms: raw,
+        previous_slice_ms: prev ?? null,
+        smoothed_slice_ms: smoothed,
+        clamped_to_ms: clamped < smoothed ? clamped : null,
+        slice_before_overload_ms: clamped,
+        overload_factor: factor,
+        arithmetic,
+      },
+    };
+  });
+
+  return {
+    functions,
+    default: {
+      priority: kept.length + 1,
+      predicted_ms: params.defaultPredictedMs,
+      slice_ms: Math.min(params.defaultSliceMs, params.capMs) * factor,
+    },
+    learner: {
+      cores: params.cores,
+      window_invocations: records.length,
+      functions_seen: stats.size,
+      pending,
+      overflow,
+      utilization_pct: utilizationPct ?? null,
+      overload_factor: factor,
+      zero_cpu_invocations: zeroCpu,
+    },
+  };
+}

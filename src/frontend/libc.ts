@@ -1,0 +1,80 @@
+/**
+ * The two libc calls the frontend needs that Node does not expose, through
+ * ffi-rs (no native build needed):
+ *
+ * - getsockopt(fd, SOL_SOCKET, SO_PEERCRED): who is on the other end of an
+ *   accepted unix socket. The fd is `socket._handle.fd`, an undocumented but
+ *   long-stable field of net.Socket on Unix (libuv's pipe handle); we read it
+ *   right after accept, while the connection is open, so the fd cannot be
+ *   reused by another connection meanwhile. The kernel records the peer's
+ *   pid/uid/gid at connect() time, so the client cannot lie about them.
+ * - getrusage(RUSAGE_CHILDREN): CPU of the reaped children of this process,
+ *   µs precision (what `alps invoke` reports as cpu_ms; /proc's cutime is
+ *   only in clock ticks).
+ */
+import { DataType, load, open } from "ffi-rs";
+
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17;
+const RUSAGE_CHILDREN = -1;
+
+let opened = false;
+function libc(): string {
+  if (!opened) {
+    open({ library: "alps-libc", path: "libc.so.6" });
+    opened = true;
+  }
+  return "alps-libc";
+}
+
+interface FfiResult {
+  errnoCode: number;
+  errnoMessage: string;
+  value: number;
+}
+
+export interface PeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
+/** SO_PEERCRED of a connected unix socket fd. Throws with the errno message on failure. */
+export function peerCredOf(fd: number): PeerCred {
+  const cred = Buffer.alloc(12); // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(12);
+  const r = load({
+    library: libc(),
+    funcName: "getsockopt",
+    retType: DataType.I32,
+    paramsType: [DataType.I32, DataType.I32, DataType.I32, DataType.U8Array, DataType.U8Array],
+    paramsValue: [fd, SOL_SOCKET, SO_PEERCRED, cred, len],
+    errno: true,
+  }) as unknown as FfiResult;
+  if (r.value !== 0) throw new Error(`getsockopt(SO_PEERCRED) on fd ${fd}: ${r.errnoMessage}`);
+  return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
+}
+
+/** The fd behind a net.Socket (see the file comment), or undefined when it has none. */
+export function socketFd(socket: object): number | undefined {
+  const handle = (socket as { _handle?: { fd?: unknown } })._handle;
+  return typeof handle?.fd === "number" && handle.fd >= 0 ? handle.fd : undefined;
+}
+
+/** User + system CPU of this process's reaped children (and theirs), ms. */
+export function childrenCpuMs(): number {
+  const ru = Buffer.alloc(144); // struct rusage; ru_utime and ru_stime (struct timeval) come first
+  const r = load({
+    library: libc(),
+    funcName: "getrusage",
+    retType: DataType.I32,
+    paramsType: [DataType.I32, DataType.U8Array],
+    paramsValue: [RUSAGE_CHILDREN, ru],
+    errno: true,
+  }) as unknown as FfiResult;
+  if (r.value !== 0) throw new Error(`getrusage(RUSAGE_CHILDREN): ${r.errnoMessage}`);
+  const tv = (off: number): number =>
+    Number(ru.readBigInt64LE(off)) * 1000 + Number(ru.readBigInt64LE(off + 8)) / 1000;
+  return tv(0) + tv(16);
+}

@@ -1,0 +1,69 @@
+/**
+ * Platform adapters: how the daemon finds a FaaS platform's sandboxes.
+ * `alps daemon --platform openlambda|openwhisk|cgroup-pattern` builds one
+ * with createPlatformAdapter and, on each event, calls
+ * backend.addSandbox(e.fn, e.cgroupPath) / backend.removeSandbox(e.cgroupPath).
+ */
+import { UsageError } from "../../errors.js";
+import { CgroupPatternAdapter } from "./cgroup-pattern.js";
+import { OpenLambdaAdapter } from "./openlambda.js";
+import { OpenWhiskAdapter } from "./openwhisk.js";
+import type { AdapterErrorListener, PlatformAdapter, PlatformKind } from "./types.js";
+import { PLATFORM_KINDS } from "./types.js";
+
+export { CgroupPatternAdapter } from "./cgroup-pattern.js";
+export { OpenLambdaAdapter } from "./openlambda.js";
+export { OpenWhiskAdapter, parseActionContainerName } from "./openwhisk.js";
+export { parseCgroupPattern } from "./pattern.js";
+export type { AdapterErrorListener, PlatformAdapter, PlatformKind, SandboxEvent, SandboxInfo } from "./types.js";
+export { PLATFORM_KINDS } from "./types.js";
+
+/** Everything any adapter may be configured with (CLI flags map 1:1). */
+export interface PlatformOptions {
+  /** cgroup-pattern: `--pattern`. */
+  pattern?: string;
+  /** openlambda: `--ol-path` (the `ol` directory). */
+  olPath?: string;
+  /** openlambda: `--cgroup-root` (overrides the one derived from olPath). */
+  cgroupRoot?: string;
+  /** openwhisk: `--docker-socket` (default /var/run/docker.sock). */
+  dockerSocket?: string;
+  /** openwhisk: `--namespaces a,b` to split names whose namespace holds '_'. */
+  namespaces?: string[];
+  /** Rescan period for the cgroup-walking adapters (default 200 ms). */
+  pollMs?: number;
+  onError?: AdapterErrorListener;
+}
+
+export function isPlatformKind(s: string): s is PlatformKind {
+  return (PLATFORM_KINDS as readonly string[]).includes(s);
+}
+
+export function createPlatformAdapter(kind: string, opts: PlatformOptions = {}): PlatformAdapter {
+  const common = {
+    ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+    ...(opts.onError !== undefined ? { onError: opts.onError } : {}),
+  };
+  switch (kind) {
+    case "cgroup-pattern":
+      if (opts.pattern === undefined) throw new UsageError("--platform cgroup-pattern needs --pattern (e.g. /sys/fs/cgroup/kubepods.slice/*/{function}/*)");
+      return new CgroupPatternAdapter({ pattern: opts.pattern, ...common });
+    case "openlambda":
+      if (opts.olPath === undefined && opts.cgroupRoot === undefined) {
+        throw new UsageError("--platform openlambda needs --ol-path (the OpenLambda directory) or --cgroup-root");
+      }
+      return new OpenLambdaAdapter({
+        ...(opts.olPath !== undefined ? { olPath: opts.olPath } : {}),
+        ...(opts.cgroupRoot !== undefined ? { cgroupRoot: opts.cgroupRoot } : {}),
+        ...common,
+      });
+    case "openwhisk":
+      return new OpenWhiskAdapter({
+        ...(opts.dockerSocket !== undefined ? { dockerSocket: opts.dockerSocket } : {}),
+        ...(opts.namespaces !== undefined ? { namespaces: opts.namespaces } : {}),
+        ...(opts.onError !== undefined ? { onError: opts.onError } : {}),
+      });
+    default:
+      throw new UsageError(`--platform must be one of ${PLATFORM_KINDS.join(", ")}, got ${JSON.stringify(kind)}`);
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * OpenLambda adapter (SOCK sandboxes, cgroup v2).
+ *
+ * Matched against open-lambda/open-lambda on GitHub:
+ *   - go/worker/sandbox/cgroups/pool.go @ 0d9b124e: the worker's cgroup root is
+ *     PoolPath(olPath) = /sys/fs/cgroup/<basename(olPath)>-sandboxes, where
+ *     olPath = dirname(Worker_dir); it pre-creates a reserve of
+ *     CGROUP_RESERVE (16) empty cgroups named cg-<N> and recycles released
+ *     ones (cgroup.go: Release keeps the directory when Reuse_cgroups is on).
+ *     So a cg-<N> directory is a sandbox only while processes are in it.
+ *   - go/worker/lambda/lambdaInstance.go @ 03d3afc6: each sandbox gets
+ *     scratchDir = lmgr.scratchDirs.Make(f.name), and DirMaker.Make (go/common)
+ *     names it "<Worker_dir>/scratch/<seq>-<lambda name>"; the import cache's
+ *     Zygotes use Make("import-cache") (go/worker/lambda/zygote/importCache.go).
+ *   - go/worker/sandbox/sock.go @ 1efef090: populateRoot bind-mounts the
+ *     scratch dir at <containerRootDir>/host and the code dir at
+ *     <containerRootDir>/handler, and freshProc runs the sandbox's server
+ *     under `chroot <containerRootDir>` in the cgroup.
+ * Hence the lambda of cg-<N>: take a process in it whose root is not the
+ * host's, find the mount at /host in /proc/<pid>/mountinfo (mount points are
+ * shown relative to the process's root) and take the basename of its source
+ * path minus the "<seq>-" prefix. Zygotes ("import-cache") are not function
+ * sandboxes (their forked children move into the leaf's cgroup) and are
+ * skipped. Newer trees (sandboxset) name scratch dirs "sb"; then the code
+ * dir mounted at /handler names the lambda instead (not verified against a
+ * running worker). OpenLambda's docker sandbox is not covered.
+ */
+import { readdir, readFile, readlink } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { cgroup2Mount, decodeMountinfo } from "./cgroup-v2.js";
+import { DEFAULT_POLL_MS, DiffWatcher } from "./diff-watcher.js";
+import type { AdapterErrorListener, PlatformAdapter, SandboxEvent, SandboxInfo } from "./types.js";
+
+export interface OpenLambdaOptions {
+  /** The OpenLambda directory (`ol worker init -p DIR`; parent of Worker_dir). Used to derive the cgroup root. */
+  olPath?: string;
+  /** The worker's cgroup pool root; default <cgroup v2 mount>/<basename(olPath)>-sandboxes. */
+  cgroupRoot?: string;
+  pollMs?: number;
+  onError?: AdapterErrorListener;
+}
+
+/** Scratch-dir names that are not a lambda. */
+const NOT_A_LAMBDA = new Set(["import-cache", "tool"]);
+
+/** The source path's basename of the mount at `mountPoint` in mountinfo text, if mounted there. */
+export function mountSourceBasename(mountinfo: string, mountPoint: string): string | undefined {
+  let found: string | undefined;
+  for (const line of mountinfo.split("\n")) {
+    const f = line.split(" ");
+    // Fields: id parent maj:min root mount-point ...; the last mount on a point wins.
+    if (
+      f.length > 4 &&
+      f[4] !== undefined &&
+      decodeMountinfo(f[4]) === mountPoint &&
+      f[3] !== undefined
+    ) {
+      found = basename(decodeMountinfo(f[3]));
+    }
+  }
+  return found;
+}
+
+/** "<seq>-<name>" (DirMaker.Make) → name. */
+export function stripDirMakerSeq(dirName: string): string | undefined {
+  const m = /^\d+-(.+)$/.exec(dirName);
+  return m?.[1];
+}
+
+/** The lambda a sandbox process serves, from its mounts; undefined when it is not a lambda sandbox's process. */
+export async function lambdaOfPid(pid: number): Promise<string | undefined> {
+  const root = await readlink(`/proc/${pid}/root`);
+  if (root === "/") return undefined; // not chrooted: not a SOCK sandbox process (yet)
+  const mountinfo = await readFile(`/proc/${pid}/mountinfo`, "utf8");
+  const scratch = mountSourceBasename(mountinfo, "/host");
+  const fromScratch = scratch === undefined ? undefined : stripDirMakerSeq(scratch);
+  if (fromScratch !== undefined && NOT_A_LAMBDA.has(fromScratch)) return undefined;
+  if (fromScratch !== undefined && fromScratch !== "sb") return fromScratch;
+  const code = mountSourceBasename(mountinfo, "/handler");
+  return code === undefined ? undefined : (stripDirMakerSeq(code) ?? code);
+}
+
+async function pidsOf(cgroupDir: string): Promise<number[]> {
+  try {
+    const text = await readFile(join(cgroupDir, "cgroup.procs"), "utf8");
+    return text
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map(Number);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+}
+
+export async function scanOpenLambda(cgroupRoot: string): Promise<SandboxInfo[]> {
+  let names: string[];
+  try {
+    names = (await readdir(cgroupRoot, { withFileTypes: true }))
+      .filter((e) => e.isDirectory() && /^cg-\d+$/.test(e.name))
+      .map((e) => e.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new Error(
+        `OpenLambda cgroup root ${cgroupRoot} does not exist (is the worker initialised? see --ol-path / --cgroup-root)`,
+      );
+    }
+    throw err;
+  }
+  const found: SandboxInfo[] = [];
+  for (const name of names) {
+    const dir = join(cgroupRoot, name);
+    for (const pid of await pidsOf(dir)) {
+      let fn: string | undefined;
+      try {
+        fn = await lambdaOfPid(pid);
+      } catch (err) {
+        // The process exited between reading cgroup.procs and /proc: try the next one.
+        if (
+          (err as NodeJS.ErrnoException).code === "ENOENT" ||
+          (err as NodeJS.ErrnoException).code === "ESRCH"
+        )
+          continue;
+        throw err;
+      }
+      if (fn !== undefined) {
+        found.push({ fn, cgroupPath: dir, id: dir });
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+export function defaultOpenLambdaCgroupRoot(olPath: string, mount = cgroup2Mount()): string {
+  return join(mount, `${basename(olPath)}-sandboxes`);
+}
+
+export class OpenLambdaAdapter implements PlatformAdapter {
+  readonly kind = "openlambda" as const;
+  readonly cgroupRoot: string;
+  readonly #watcher: DiffWatcher;
+
+  constructor(opts: OpenLambdaOptions) {
+    if (opts.cgroupRoot === undefined && opts.olPath === undefined) {
+      throw new Error("openlambda adapter needs olPath (the `ol` directory) or cgroupRoot");
+    }
+    this.cgroupRoot = opts.cgroupRoot ?? defaultOpenLambdaCgroupRoot(opts.olPath ?? "");
+    const onError =
+      opts.onError ?? ((err: Error) => console.error(`openlambda adapter: ${err.message}`));
+    this.#watcher = new DiffWatcher(
+      () => scanOpenLambda(this.cgroupRoot),
+      opts.pollMs ?? DEFAULT_POLL_MS,
+      onError,
+    );
+  }
+
+  start(listener: (e: SandboxEvent) => void): Promise<void> {
+    return this.#watcher.start(listener);
+  }
+
+  stop(): Promise<void> {
+    return this.#watcher.stop();
+  }
+
+  snapshot(): SandboxInfo[] {
+    return this.#watcher.snapshot();
+  }
+}

@@ -1,0 +1,66 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { ESTIMATORS, estimate, ewma, linreg, mean, stddev } from "../../src/frontend/estimators.js";
+import { DEFAULT_LEARNER_PARAMS, learnPolicy } from "../../src/frontend/learner.js";
+import type { InvocationRecord } from "../../src/frontend/window.js";
+
+describe("estimators", () => {
+  it("mean, ewma and linreg give their textbook values", () => {
+    expect(mean([2, 4, 9])).toBe(5);
+    expect(stddev([2, 4, 4, 4, 5, 5, 7, 9])).toBe(2);
+    expect(ewma([10, 20], 0.5)).toBe(15);
+    expect(ewma([10, 20, 40], 0.5)).toBe(27.5);
+    expect(linreg([10, 20, 30])).toBeCloseTo(40, 12); // the next point on the line
+    expect(linreg([30, 20, 10, 5])).toBe(0); // floored: a run cannot be negative
+  });
+
+  it("never crash on 0 or 1 samples or constant input", () => {
+    for (const name of ESTIMATORS) {
+      expect(estimate(name, [])).toBe(0);
+      expect(estimate(name, [7])).toBe(7);
+      expect(estimate(name, [4, 4, 4, 4])).toBeCloseTo(4, 12);
+    }
+    expect(stddev([])).toBe(0);
+    expect(stddev([3])).toBe(0);
+  });
+
+  it("stay finite and within the samples' range (linreg: non-negative)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 1e6, noNaN: true }), { maxLength: 50 }),
+        (xs) => {
+          for (const name of ESTIMATORS) {
+            const e = estimate(name, xs);
+            expect(Number.isFinite(e)).toBe(true);
+            expect(e).toBeGreaterThanOrEqual(0);
+            if (name !== "linreg" && xs.length > 0) {
+              expect(e).toBeLessThanOrEqual(Math.max(...xs) * (1 + 1e-12));
+              expect(e).toBeGreaterThanOrEqual(Math.min(...xs) * (1 - 1e-12));
+            }
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("each estimator drives the learner: a growing function is predicted by linreg ahead of the mean", () => {
+    const w: InvocationRecord[] = [10, 20, 30, 40].map((cpu, i) => ({
+      fn: "grow",
+      arrivalMs: i * 10_000,
+      cpuMs: cpu,
+      waitMs: 0,
+      turnaroundMs: cpu,
+    }));
+    const got = Object.fromEntries(
+      ESTIMATORS.map((name) => [
+        name,
+        learnPolicy(w, { ...DEFAULT_LEARNER_PARAMS, estimator: name, ewmaWeight: 0.5 }).functions
+          .grow?.predicted_ms,
+      ]),
+    );
+    expect(got.mean).toBeCloseTo(25, 9);
+    expect(got.ewma).toBeCloseTo(31.25, 9);
+    expect(got.linreg).toBeCloseTo(50, 9);
+  });
+});
