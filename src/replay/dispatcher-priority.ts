@@ -1,0 +1,45 @@
+/**
+ * The dispatcher (this process: it starts invocations on time and timestamps
+ * them) runs on SCHED_FIFO above anything a function is given in any mode,
+ * so every mode is measured the same way and no function delays a dispatch.
+ *
+ * SCHED_RESET_ON_FORK is set with it: worker processes forked later start on
+ * SCHED_OTHER nice 0 as if the dispatcher were an ordinary task.
+ *
+ * Under RT throttling (sfs, strategy rt) the kernel stops every SCHED_FIFO
+ * task on a throttled CPU, this one too; the replay measures that as dispatch
+ * lag per invocation rather than hiding it.
+ */
+import { readdirSync } from "node:fs";
+import { SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK, type Syscalls, baseAttr } from "../backend/syscalls-types.js";
+
+/** Above SFS's FIFO level and alps's daemon helpers, below kernel threads at 99. */
+export const DISPATCHER_RT_PRIORITY = 80;
+
+function ownThreads(): number[] {
+  return readdirSync("/proc/self/task").map(Number).filter(Number.isInteger);
+}
+
+/** Raise every thread of this process; returns the function that puts them back on SCHED_OTHER nice 0. */
+export function raiseDispatcher(syscalls: Syscalls, priority = DISPATCHER_RT_PRIORITY): () => void {
+  const raised: number[] = [];
+  const restore = (): void => {
+    for (const tid of raised.splice(0)) {
+      try {
+        syscalls.setAttr(tid, baseAttr());
+      } catch {
+        // The thread is gone (ESRCH): nothing left to restore.
+      }
+    }
+  };
+  try {
+    for (const tid of ownThreads()) {
+      syscalls.setAttr(tid, { ...baseAttr(), policy: SCHED_FIFO, priority, flags: SCHED_FLAG_RESET_ON_FORK });
+      raised.push(tid);
+    }
+  } catch (error: unknown) {
+    restore();
+    throw error;
+  }
+  return restore;
+}

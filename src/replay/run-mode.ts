@@ -1,0 +1,262 @@
+/**
+ * One mode of a replay: start that mode's scheduler in this process, warm the
+ * sandboxes, dispatch every invocation at its arrival time, measure, and put
+ * everything back (workers killed by pid, cgroups removed, backend closed,
+ * dispatcher back on SCHED_OTHER) on every exit path, abort included.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import type { Strategy } from "../contracts/levels.js";
+import { type TraceInvocation, cpuDemandMs } from "../contracts/trace.js";
+import type { Backend, Mode } from "../backend/types.js";
+import type { Syscalls } from "../backend/syscalls-types.js";
+import { type DaemonLike, loadModule } from "./deps.js";
+import { raiseDispatcher } from "./dispatcher-priority.js";
+import { prewarmCounts } from "./prewarm.js";
+import { Sandboxes } from "./sandboxes.js";
+import type { MeasuredInvocation, ModeRun } from "./types.js";
+import { type RunResult, WorkerPool } from "./worker-pool.js";
+
+export interface RunModeOptions {
+  mode: Mode;
+  strategy?: Strategy;
+  /** Functions run on CPUs 0..cores−1 only (sched_setaffinity); undefined = all CPUs. */
+  cores?: number;
+  /** alps that cannot run here (no BPF) runs sfs instead, said in `reasons`. */
+  fallback?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  log?: (message: string) => void;
+  /** Delay between the end of warm-up and the trace's time 0, ms. */
+  leadMs?: number;
+}
+
+export class ModeUnavailableError extends Error {
+  override readonly name = "ModeUnavailableError";
+}
+
+function threadsOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number).filter(Number.isInteger);
+  } catch {
+    return [];
+  }
+}
+
+/** Preemptions of a worker's threads so far (nonvoluntary context switches). */
+function preemptions(pid: number): number {
+  let sum = 0;
+  for (const tid of threadsOf(pid)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+      const m = /nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status);
+      if (m?.[1] !== undefined) sum += Number(m[1]);
+    } catch {
+      // The thread ended: its switches are no longer counted anywhere.
+    }
+  }
+  return sum;
+}
+
+/** Create the backend for `mode`; alps must have the BPF sensor, or the fallback must be allowed. */
+async function openBackend(
+  opts: RunModeOptions,
+  reasons: string[],
+): Promise<{ backend: Backend; mode: Mode }> {
+  const { createBackend } = await loadModule("select");
+  const log = opts.log ?? (() => {});
+  if (opts.mode !== "alps") {
+    const { backend, reasons: why } = await createBackend({ mode: opts.mode, strategy: opts.strategy, log });
+    reasons.push(...why);
+    return { backend, mode: opts.mode };
+  }
+  let unavailable: string;
+  try {
+    const { backend, reasons: why } = await createBackend({ mode: "alps", strategy: opts.strategy, log });
+    reasons.push(...why);
+    if (backend.mode === "alps" && backend.sensor === "bpf") return { backend, mode: "alps" };
+    unavailable = `alps needs the BPF sensor, and backend selection gave mode ${backend.mode} with sensor ${backend.sensor}`;
+    await backend.close();
+  } catch (error: unknown) {
+    unavailable = `alps could not start: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  if (!opts.fallback) throw new ModeUnavailableError(`${unavailable} (pass --fallback to run sfs instead)`);
+  reasons.push(`${unavailable}; running sfs instead because --fallback was given`);
+  const { backend, reasons: why } = await createBackend({ mode: "sfs", log });
+  reasons.push(...why);
+  return { backend, mode: "sfs" };
+}
+
+function placer(sandbox: string, cgroups: { moveToCgroup(abs: string, pid: number): void }, syscalls: Syscalls, cpus?: number[]) {
+  return (pid: number): void => {
+    cgroups.moveToCgroup(sandbox, pid);
+    if (cpus === undefined) return;
+    for (const tid of threadsOf(pid)) syscalls.setAffinity(tid, cpus);
+  };
+}
+
+export async function runMode(trace: readonly TraceInvocation[], opts: RunModeOptions): Promise<ModeRun> {
+  const log = opts.log ?? (() => {});
+  const reasons: string[] = [];
+  const { syscalls, reason: syscallsReason } = await (await loadModule("syscalls")).loadSyscalls();
+  if (syscallsReason !== undefined) reasons.push(syscallsReason);
+  const cgroups = await loadModule("cgroups");
+  const hostCpus = availableParallelism();
+  const cpus = opts.cores === undefined ? undefined : Array.from({ length: opts.cores }, (_, i) => i);
+  if (opts.cores !== undefined && opts.cores > hostCpus) {
+    throw new ModeUnavailableError(`--cores ${opts.cores}: this host has ${hostCpus} CPUs`);
+  }
+
+  const functions = [...new Set(trace.map((inv) => inv.fn))];
+  const sandboxes = new Sandboxes(cgroups, process.pid);
+  const pools = new Map<string, WorkerPool>();
+  let backend: Backend | undefined;
+  let daemon: DaemonLike | undefined;
+  let restoreDispatcher: (() => void) | undefined;
+  const began = performance.now();
+  const measured: MeasuredInvocation[] = [];
+  let contextSwitches = 0;
+  let mode: Mode = opts.mode;
+  const cleanupFailures: string[] = [];
+  try {
+    const opened = await openBackend(opts, reasons);
+    backend = opened.backend;
+    mode = opened.mode;
+    // Every mode runs the daemon (cfs: observing only), so every mode pays the same for it;
+    // in alps it learns online from the invocations it sees finish, as on a real host.
+    const { Daemon } = await loadModule("daemon");
+    daemon = new Daemon({ backend, cores: opts.cores ?? hostCpus, log });
+    for (const [fn, abs] of sandboxes.create(functions)) {
+      await daemon.addSandbox(fn, abs);
+      pools.set(fn, new WorkerPool({ fn, cgroupPath: abs, replayPid: process.pid, place: placer(abs, cgroups, syscalls, cpus) }));
+    }
+    // Warm up a few pools at a time: every start is a Node process competing for the same 2 cores.
+    const counts = prewarmCounts(trace);
+    const queue = [...counts];
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let next = queue.shift(); next !== undefined; next = queue.shift()) await pools.get(next[0])?.prewarm(next[1]);
+      }),
+    );
+    opts.signal?.throwIfAborted();
+    const baseline = new Map<number, number>();
+    for (const pool of pools.values()) for (const pid of pool.pids()) baseline.set(pid, preemptions(pid));
+
+    daemon.start();
+    restoreDispatcher = raiseDispatcher(syscalls);
+    await dispatchAll(trace, pools, daemon, measured, opts);
+
+    for (const pool of pools.values()) {
+      for (const pid of pool.pids()) contextSwitches += preemptions(pid) - (baseline.get(pid) ?? 0);
+    }
+    const policy = mode === "alps" ? daemon.policy() : undefined;
+    const backendStatus = backend.status();
+    return {
+      requested: opts.mode,
+      mode,
+      strategy: opts.strategy,
+      reasons,
+      invocations: measured.sort((a, b) => a.index - b.index),
+      contextSwitches,
+      coldStarts: [...pools.values()].reduce((n, p) => n + p.coldStarts, 0),
+      backendStatus,
+      policy,
+      wallMs: performance.now() - began,
+    };
+  } finally {
+    restoreDispatcher?.();
+    daemon?.stop();
+    await Promise.all([...pools.values()].map((p) => p.close()));
+    if (backend !== undefined) {
+      for (const abs of sandboxes.paths.values()) {
+        await (daemon ?? backend).removeSandbox(abs).catch((error: unknown) => {
+          cleanupFailures.push(`remove sandbox ${abs}: ${error instanceof Error ? error.message : String(error)}`);
+        });
+      }
+      await backend.close();
+    }
+    cleanupFailures.push(...sandboxes.remove());
+    if (cleanupFailures.length > 0) log(`replay cleanup problems: ${cleanupFailures.join("; ")}`);
+  }
+}
+
+/** Send every invocation at its arrival time; resolves when all have finished. */
+function dispatchAll(
+  trace: readonly TraceInvocation[],
+  pools: Map<string, WorkerPool>,
+  daemon: DaemonLike,
+  measured: MeasuredInvocation[],
+  opts: RunModeOptions,
+): Promise<void> {
+  const total = trace.length;
+  const t0 = process.hrtime.bigint() + BigInt(Math.round((opts.leadMs ?? 200) * 1e6));
+  const scheduledNs = (inv: TraceInvocation): bigint => t0 + BigInt(Math.round(inv.arrivalMs * 1e6));
+  return new Promise<void>((resolve, reject) => {
+    let next = 0;
+    let done = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let failed = false;
+    const fail = (error: unknown): void => {
+      if (failed) return;
+      failed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      reject(error);
+    };
+    const onAbort = (): void => fail(opts.signal?.reason ?? new Error("replay aborted"));
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const finishOne = (): void => {
+      done++;
+      opts.onProgress?.(done, total);
+      if (done === total) {
+        opts.signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }
+    };
+    const dispatch = async (index: number, inv: TraceInvocation): Promise<void> => {
+      const due = scheduledNs(inv);
+      const sentNs = process.hrtime.bigint();
+      const pool = pools.get(inv.fn);
+      if (pool === undefined) throw new Error(`no sandbox for function '${inv.fn}'`);
+      const { worker, cold } = await pool.acquire();
+      const cpu = cpuDemandMs(inv);
+      // Registered before the worker starts burning, so its first instruction is already the function's.
+      const id = daemon.startInvocation(inv.fn, worker.pid);
+      let result: RunResult;
+      try {
+        result = await worker.run(cpu, Math.max(inv.durationMs - cpu, 0));
+      } catch (error: unknown) {
+        daemon.endInvocation(id);
+        throw error;
+      }
+      daemon.endInvocation(id, { cpuMs: result.cpuMs });
+      pool.release(worker);
+      measured.push({
+        index,
+        arrivalMs: inv.arrivalMs,
+        fn: inv.fn,
+        durationMs: inv.durationMs,
+        turnaroundMs: Number(result.endNs - due) / 1e6,
+        startMs: Number(result.startNs - due) / 1e6,
+        cpuMs: result.cpuMs,
+        dispatchLagMs: Number(sentNs - due) / 1e6,
+        cold,
+      });
+    };
+    const tick = (): void => {
+      timer = undefined;
+      if (failed) return;
+      const now = process.hrtime.bigint();
+      for (let inv = trace[next]; inv !== undefined && scheduledNs(inv) <= now; inv = trace[next]) {
+        const index = next++;
+        dispatch(index, inv).then(finishOne, fail);
+      }
+      const upcoming = trace[next];
+      if (upcoming !== undefined) {
+        const waitMs = Number(scheduledNs(upcoming) - process.hrtime.bigint()) / 1e6;
+        timer = setTimeout(tick, Math.max(0, Math.floor(waitMs)));
+      }
+    };
+    if (total === 0) resolve();
+    else tick();
+  });
+}
