@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerReplay } from "./replay.js";
 import { registerRestore } from "./restore.js";
 
 /**
@@ -7,5 +8,6 @@ import { registerRestore } from "./restore.js";
  */
 export function registerCommands(program: Command): void {
   void program;
+  registerReplay(program);
   registerRestore(program);
 }
