@@ -15,7 +15,13 @@ export { CgroupPatternAdapter } from "./cgroup-pattern.js";
 export { OpenLambdaAdapter } from "./openlambda.js";
 export { OpenWhiskAdapter, parseActionContainerName } from "./openwhisk.js";
 export { parseCgroupPattern } from "./pattern.js";
-export type { AdapterErrorListener, PlatformAdapter, PlatformKind, SandboxEvent, SandboxInfo } from "./types.js";
+export type {
+  AdapterErrorListener,
+  PlatformAdapter,
+  PlatformKind,
+  SandboxEvent,
+  SandboxInfo,
+} from "./types.js";
 export { PLATFORM_KINDS } from "./types.js";
 
 /** Everything any adapter may be configured with (CLI flags map 1:1). */
@@ -46,11 +52,16 @@ export function createPlatformAdapter(kind: string, opts: PlatformOptions = {}):
   };
   switch (kind) {
     case "cgroup-pattern":
-      if (opts.pattern === undefined) throw new UsageError("--platform cgroup-pattern needs --pattern (e.g. /sys/fs/cgroup/kubepods.slice/*/{function}/*)");
+      if (opts.pattern === undefined)
+        throw new UsageError(
+          "--platform cgroup-pattern needs --pattern (e.g. /sys/fs/cgroup/kubepods.slice/*/{function}/*)",
+        );
       return new CgroupPatternAdapter({ pattern: opts.pattern, ...common });
     case "openlambda":
       if (opts.olPath === undefined && opts.cgroupRoot === undefined) {
-        throw new UsageError("--platform openlambda needs --ol-path (the OpenLambda directory) or --cgroup-root");
+        throw new UsageError(
+          "--platform openlambda needs --ol-path (the OpenLambda directory) or --cgroup-root",
+        );
       }
       return new OpenLambdaAdapter({
         ...(opts.olPath !== undefined ? { olPath: opts.olPath } : {}),
@@ -64,6 +75,8 @@ export function createPlatformAdapter(kind: string, opts: PlatformOptions = {}):
         ...(opts.onError !== undefined ? { onError: opts.onError } : {}),
       });
     default:
-      throw new UsageError(`--platform must be one of ${PLATFORM_KINDS.join(", ")}, got ${JSON.stringify(kind)}`);
+      throw new UsageError(
+        `--platform must be one of ${PLATFORM_KINDS.join(", ")}, got ${JSON.stringify(kind)}`,
+      );
   }
 }

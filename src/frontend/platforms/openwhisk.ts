@@ -134,7 +134,7 @@ export class OpenWhiskAdapter implements PlatformAdapter {
   /** An action container's sandbox, or undefined if it is not one or is not running. */
   async #describe(id: string): Promise<SandboxInfo | undefined> {
     const c = await this.#docker.inspect(id);
-    if (!c || !c.State.Running || c.State.Pid <= 0) return undefined;
+    if (c === undefined || !c.State.Running || c.State.Pid <= 0) return undefined;
     const parsed = parseActionContainerName(c.Name, this.#namespaces);
     if (!parsed) return undefined;
     const cgroupPath = await cgroupDirOfPid(c.State.Pid, this.#mount);
