@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * alps.bpf.c - the kernel half of alps.
+ *
+ * What it decides: for every task that belongs to a function sandbox, the
+ * nice level it should run at *now*. A task's level comes from its
+ * function's policy entry (predicted run, slice) and the CPU it has used in
+ * its current burst (wake-up to block): under strategy dynamic the predicted
+ * remaining time (predicted - used) is mapped on a log scale onto the nice
+ * band (short remaining -> more negative nice); under static/rt it is the
+ * function's fixed level. Once a burst has used its slice the prediction was
+ * wrong, and the task drops to the base level (nice 0) until it blocks.
+ *
+ * Why here: the kernel already accounts every nanosecond of CPU a task runs
+ * (sched_stat_runtime), so it knows *when* a threshold is crossed to within
+ * one runtime update. User space only applies the change (setpriority /
+ * sched_setattr on that tid): a BPF tracing program cannot change a task's
+ * weight itself, and keeping the syscalls in the daemon keeps every change
+ * recorded (the touched-task list) and reversible.
+ *
+ * What it must never do:
+ *  - be expensive on sched_stat_runtime: it fires on every runtime update,
+ *    also on every read of a CPU-time clock (1.5M/s measured here). One hash
+ *    lookup for the task, two array lookups, a few compares; untracked tasks
+ *    leave after the first lookup. The ring buffer is touched only when the
+ *    level changes.
+ *  - track a task that is not in a registered sandbox or registered by tid
+ *    (safety invariant 1): the only ways in are the cgroup map, the daemon's
+ *    explicit registration and inheritance from a tracked parent.
+ *  - evict a tracked task silently: the task map is a plain hash; a full map
+ *    is counted (nr_task_map_full) and the daemon reports it.
+ *  - lose events silently: a full ring buffer is counted (nr_ringbuf_drops).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "alps.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define TASK_RUNNING 0
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct alps_config);
+} config_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ALPS_MAX_FNS);
+	__type(key, __u32);
+	__type(value, struct alps_policy);
+} policy_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ALPS_MAX_CGROUPS);
+	__type(key, __u64);
+	__type(value, __u32);
+} cgroup_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ALPS_MAX_TASKS);
+	__type(key, __u32);
+	__type(value, struct alps_task);
+} task_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, ALPS_RINGBUF_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ALPS_NR_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counter_map SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&counter_map, &idx);
+
+	if (c)
+		(*c)++;
+}
+
+static __always_inline struct alps_policy *policy_for(__u32 fn)
+{
+	struct alps_policy *p = bpf_map_lookup_elem(&policy_map, &fn);
+	__u32 zero = 0;
+
+	if (p && p->valid)
+		return p;
+	count(nr_policy_default);
+	return bpf_map_lookup_elem(&policy_map, &zero);
+}
+
+/* The level a task of policy `pol` has after `used` ns of its burst. Mirrors
+ * dynamicLevel()/staticLevel() of src/contracts/levels.ts. */
+static __always_inline __s32 level_for(const struct alps_config *cfg, const struct alps_policy *pol, __u64 used)
+{
+	__u64 remaining;
+	__u32 i;
+
+	if (used >= pol->slice_ns)
+		return cfg->base_nice;
+	if (cfg->strategy != ALPS_STRATEGY_DYNAMIC)
+		return pol->static_level;
+	remaining = pol->predicted_ns > used ? pol->predicted_ns - used : 0;
+	for (i = 0; i < ALPS_MAX_LEVELS; i++) {
+		if (i >= cfg->nr_levels)
+			break;
+		if (remaining <= cfg->thresholds_ns[i])
+			return cfg->nice_min + (__s32)i;
+	}
+	return cfg->nice_max;
+}
+
+static __always_inline void post(__u32 type, __u32 tid, const struct alps_task *t, __u64 cpu_ns)
+{
+	struct alps_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(nr_ringbuf_drops);
+		return;
+	}
+	e->type = type;
+	e->tid = tid;
+	e->fn = t->fn;
+	e->level = t->level;
+	e->cpu_ns = cpu_ns;
+	e->ts_ns = bpf_ktime_get_ns();
+	bpf_ringbuf_submit(e, 0);
+	count(nr_events);
+}
+
+static __always_inline __u64 cgroup_of(struct task_struct *p)
+{
+	return BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
+}
+
+/* Starts tracking `p` for function `fn` (fresh burst, base level). */
+static __always_inline struct alps_task *track(struct task_struct *p, __u32 fn)
+{
+	struct alps_task t = {};
+	__u32 tid = BPF_CORE_READ(p, pid);
+
+	t.fn = fn;
+	t.burst_start_ns = bpf_ktime_get_ns();
+	t.level = 0;
+	if (bpf_map_update_elem(&task_map, &tid, &t, BPF_NOEXIST) && !bpf_map_lookup_elem(&task_map, &tid)) {
+		count(nr_task_map_full);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&task_map, &tid);
+}
+
+SEC("tp_btf/sched_stat_runtime")
+int BPF_PROG(alps_runtime, struct task_struct *p, __u64 runtime)
+{
+	__u32 tid = p->pid, zero = 0;
+	struct alps_task *t = bpf_map_lookup_elem(&task_map, &tid);
+	struct alps_config *cfg;
+	struct alps_policy *pol;
+	__s32 level;
+
+	if (!t)
+		return 0;
+	t->burst_used_ns += runtime;
+	t->total_ns += runtime;
+	count(nr_runtime_updates);
+	if (t->flags & ALPS_TASK_EXPIRED)
+		return 0; /* at base level until it blocks: nothing to decide */
+	cfg = bpf_map_lookup_elem(&config_map, &zero);
+	pol = policy_for(t->fn);
+	if (!cfg || !pol)
+		return 0;
+	level = level_for(cfg, pol, t->burst_used_ns);
+	if (t->burst_used_ns >= pol->slice_ns) {
+		t->flags |= ALPS_TASK_EXPIRED;
+		t->level = level;
+		count(nr_expired);
+		post(ALPS_EV_EXPIRED, tid, t, t->burst_used_ns);
+		return 0;
+	}
+	if (level != t->level) {
+		t->level = level;
+		count(nr_level_changes);
+		post(ALPS_EV_LEVEL, tid, t, t->burst_used_ns);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(alps_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
+{
+	__u32 tid = prev->pid;
+	struct alps_task *t;
+
+	/* Preempted or yielding tasks are still runnable: same burst. */
+	if (prev_state == TASK_RUNNING)
+		return 0;
+	t = bpf_map_lookup_elem(&task_map, &tid);
+	if (!t)
+		return 0;
+	count(nr_blocked);
+	post(ALPS_EV_BLOCKED, tid, t, t->burst_used_ns);
+	t->burst_used_ns = 0;
+	t->flags &= ~ALPS_TASK_EXPIRED;
+	return 0;
+}
+
+/* A wake-up starts a new burst; it is also where a task that entered a
+ * sandbox cgroup without forking (moved by the daemon) is first seen. */
+static __always_inline int on_wakeup(struct task_struct *p)
+{
+	__u32 tid = p->pid, zero = 0;
+	struct alps_task *t = bpf_map_lookup_elem(&task_map, &tid);
+	struct alps_config *cfg;
+	struct alps_policy *pol;
+	__s32 level;
+
+	if (!t) {
+		__u64 cg = cgroup_of(p);
+		__u32 *fn = bpf_map_lookup_elem(&cgroup_map, &cg);
+
+		if (!fn)
+			return 0;
+		t = track(p, *fn);
+		if (!t)
+			return 0;
+		count(nr_cgroup_matches);
+	}
+	count(nr_woke);
+	t->burst_start_ns = bpf_ktime_get_ns();
+	t->burst_used_ns = 0;
+	t->flags &= ~ALPS_TASK_EXPIRED;
+	cfg = bpf_map_lookup_elem(&config_map, &zero);
+	pol = policy_for(t->fn);
+	if (!cfg || !pol)
+		return 0;
+	level = level_for(cfg, pol, 0);
+	if (level != t->level) {
+		t->level = level;
+		post(ALPS_EV_WOKE, tid, t, 0);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(alps_wakeup, struct task_struct *p)
+{
+	return on_wakeup(p);
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(alps_wakeup_new, struct task_struct *p)
+{
+	return on_wakeup(p);
+}
+
+/* Children (processes and threads) inherit the parent's function. They
+ * start at level 0: the actuator sets SCHED_RESET_ON_FORK on every task it
+ * boosts, so the kernel also gives the child nice 0, and the child's first
+ * wake-up posts its own boost. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(alps_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptid = parent->pid;
+	struct alps_task *pt = bpf_map_lookup_elem(&task_map, &ptid);
+	__u32 fn;
+
+	if (pt) {
+		fn = pt->fn;
+	} else {
+		__u64 cg = cgroup_of(child);
+		__u32 *cfn = bpf_map_lookup_elem(&cgroup_map, &cg);
+
+		if (!cfn)
+			return 0;
+		fn = *cfn;
+		count(nr_cgroup_matches);
+	}
+	if (track(child, fn))
+		count(nr_forks_inherited);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(alps_exit, struct task_struct *p)
+{
+	__u32 tid = p->pid;
+	struct alps_task *t = bpf_map_lookup_elem(&task_map, &tid);
+
+	if (!t)
+		return 0;
+	count(nr_exited);
+	post(ALPS_EV_EXITED, tid, t, t->total_ns);
+	bpf_map_delete_elem(&task_map, &tid);
+	return 0;
+}

@@ -1,0 +1,102 @@
+/**
+ * Function sandboxes as cgroup v2 directories. The BPF side maps a task to
+ * its function by the id of its cgroup v2 directory, which is the directory's
+ * inode number (kernfs node id), so `cgroupId` is just a stat.
+ *
+ * On hybrid hosts (this one) v2 is mounted at /sys/fs/cgroup/unified beside
+ * the v1 controllers; on pure v2 hosts it is /sys/fs/cgroup. The mount is
+ * read from /proc/self/mountinfo, never guessed.
+ */
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { isAbsolute, join, normalize, relative } from "node:path";
+
+let cachedMount: string | undefined;
+
+/** Parses mountinfo text; returns the first cgroup2 mount point, if any. */
+export function parseCgroup2Mount(mountinfo: string): string | undefined {
+  for (const line of mountinfo.split("\n")) {
+    // Fields: id parent maj:min root mountpoint opts [optional...] - fstype source superopts
+    const sep = line.indexOf(" - ");
+    if (sep < 0) continue;
+    const fstype = line.slice(sep + 3).split(" ")[0];
+    if (fstype !== "cgroup2") continue;
+    const mountPoint = line.slice(0, sep).split(" ")[4];
+    // mountinfo escapes spaces and other specials as octal (\040).
+    if (mountPoint)
+      return mountPoint.replace(/\\([0-7]{3})/g, (_, oct: string) =>
+        String.fromCharCode(Number.parseInt(oct, 8)),
+      );
+  }
+  return undefined;
+}
+
+/** The cgroup v2 mount point. Throws when this host has no cgroup v2 mounted. */
+export function cgroup2Mount(): string {
+  if (cachedMount !== undefined) return cachedMount;
+  const found = parseCgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8"));
+  if (!found)
+    throw new Error(
+      "no cgroup2 filesystem is mounted (see /proc/self/mountinfo); alps sandboxes need cgroup v2",
+    );
+  cachedMount = found;
+  return found;
+}
+
+/** Resolves `relPath` inside the v2 mount, refusing paths that climb out of it. */
+function resolveInside(relPath: string): string {
+  const mount = cgroup2Mount();
+  const abs = normalize(join(mount, relPath));
+  const rel = relative(mount, abs);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) {
+    throw new RangeError(
+      `cgroup path ${JSON.stringify(relPath)} must name a directory below ${mount}`,
+    );
+  }
+  return abs;
+}
+
+/** Creates (if needed) the cgroup v2 directory `relPath` below the mount; returns its absolute path. */
+export function createCgroup(relPath: string): string {
+  const abs = resolveInside(relPath);
+  mkdirSync(abs, { recursive: true });
+  return abs;
+}
+
+/** The cgroup id BPF sees for tasks in `absPath` (the directory's inode number). */
+export function cgroupId(absPath: string): bigint {
+  return statSync(absPath, { bigint: true }).ino;
+}
+
+/** Moves process `pid` (all its threads) into the cgroup. */
+export function moveToCgroup(absPath: string, pid: number): void {
+  if (!Number.isInteger(pid) || pid <= 0)
+    throw new RangeError(`pid must be a positive integer, got ${pid}`);
+  writeFileSync(join(absPath, "cgroup.procs"), `${pid}\n`);
+}
+
+/** Processes currently in the cgroup (not its descendants). */
+export function cgroupPids(absPath: string): number[] {
+  return readFileSync(join(absPath, "cgroup.procs"), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => Number(l));
+}
+
+/**
+ * Removes the cgroup. rmdir fails while tasks are inside, so leftovers are
+ * first moved to the mount's root cgroup (they keep running; killing them is
+ * the caller's decision, not ours).
+ */
+export function removeCgroup(absPath: string): void {
+  if (!existsSync(absPath)) return;
+  const root = cgroup2Mount();
+  for (const pid of cgroupPids(absPath)) {
+    try {
+      moveToCgroup(root, pid);
+    } catch (err) {
+      // The task exited between the read and the move: nothing to move.
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+    }
+  }
+  rmdirSync(absPath);
+}
