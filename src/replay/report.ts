@@ -72,7 +72,8 @@ function decileSpec(input: ReportInput): TopLevelSpec {
     encoding: {
       x: { field: "decile", type: "ordinal", title: "duration decile" },
       xOffset: { field: "series" },
-      y: { field: "mean_slowdown", type: "quantitative", scale: { type: "log" }, title: "mean slowdown (log)" },
+      // Bars need a zero baseline, so a linear scale (a log scale has none and draws nothing).
+      y: { field: "mean_slowdown", type: "quantitative", title: "mean slowdown" },
       color: { field: "series", type: "nominal", title: "mode" },
     },
   };
@@ -88,7 +89,7 @@ function functionSpec(input: ReportInput): TopLevelSpec {
     encoding: {
       y: { field: "function", type: "nominal", sort: { field: "invocations", order: "descending" }, title: null },
       yOffset: { field: "series" },
-      x: { field: "mean_turnaround_ms", type: "quantitative", scale: { type: "log" }, title: "mean turnaround (ms, log)" },
+      x: { field: "mean_turnaround_ms", type: "quantitative", title: "mean turnaround (ms)" },
       color: { field: "series", type: "nominal", title: "mode" },
     },
   };
@@ -102,8 +103,8 @@ function predictionSpec(input: ReportInput): TopLevelSpec {
     ];
     if ("summary" in m.predicted) {
       rows.push(
-        { mode: m.key, source: `simulated (${m.predicted.policy})`, stat: "mean", ms: m.predicted.summary.turnaround_ms.mean },
-        { mode: m.key, source: `simulated (${m.predicted.policy})`, stat: "p99", ms: m.predicted.summary.turnaround_ms.p99 },
+        { mode: m.key, source: "simulated", stat: "mean", ms: m.predicted.summary.turnaround_ms.mean },
+        { mode: m.key, source: "simulated", stat: "p99", ms: m.predicted.summary.turnaround_ms.p99 },
       );
     }
     return rows;
