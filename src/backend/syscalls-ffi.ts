@@ -119,7 +119,11 @@ export function createFfiSyscalls(): Syscalls {
   });
   const errnoBuf = ffi.createExternalBuffer(errnoPtr, 4);
 
-  /** Calls a libc function returning int/long; -1 with errno set is a failure. */
+  /**
+   * Calls a libc function; -1 with errno set is a failure. `syscall` returns
+   * a long, the others an int: reading an int as 64 bits would pick up
+   * garbage in the upper half.
+   */
   const call = (
     funcName: string,
     name: string,
@@ -128,10 +132,11 @@ export function createFfiSyscalls(): Syscalls {
     paramsValue: unknown[],
   ): number => {
     errnoBuf.writeInt32LE(0, 0);
+    const retType = funcName === "syscall" ? DataType.I64 : DataType.I32;
     const result = ffi.load({
       library: LIBRARY,
       funcName,
-      retType: DataType.I64,
+      retType,
       paramsType,
       paramsValue,
       errno: true as const,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSfsBackend } from "../../src/backend/sfs-backend.js";
 import { loadSyscalls } from "../../src/backend/syscalls.js";
 import { SCHED_FIFO, SCHED_OTHER, type Syscalls } from "../../src/backend/syscalls-types.js";
-import { cleanup, policyOf, spawnGated } from "../backend/fixtures/children.js";
+import { asDaemon, cleanup, policyOf, spawnGated } from "../backend/fixtures/children.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 
 const canRun = requireHost("root (SCHED_FIFO)", isRoot());
@@ -33,69 +33,72 @@ describe.skipIf(!canRun)("sfs FILTER on the real kernel, addon hidden", () => {
     expect(reason).toMatch(/ALPS_NO_ADDON=1/);
   });
 
-  it("runs a CPU-bound invocation on FIFO from its first instruction and on CFS after its slice", async () => {
-    // One FIFO slot: the other core stays free for the poller and the test runner.
-    const sfs = createSfsBackend({ syscalls, cores: 1, initialSliceMs: SLICE_MS });
-    const gated = await spawnGated([["spin", 80]]);
-    try {
-      sfs.startInvocation("spin", gated.pid);
-      expect(policyOf(gated.pid)).toBe(SCHED_FIFO);
-      const report = await gated.release();
-      expect(report.startPolicy).toBe(SCHED_FIFO);
-      expect(report.endPolicy).toBe(SCHED_OTHER);
-      const demoted = report.samples.find((s) => s.policy === SCHED_OTHER);
-      expect(demoted).toBeDefined();
-      // Demoted once its slice of CPU is used: not before, and within a
-      // generous margin after (1 ms polls on a shared 2-core machine).
-      expect(demoted?.cpuMs).toBeGreaterThanOrEqual(SLICE_MS - 1);
-      expect(demoted?.cpuMs).toBeLessThan(SLICE_MS + 30);
-      expect(sfs.status().counters.nr_expired).toBe(1);
-    } finally {
-      await sfs.close();
-      cleanup(syscalls, [gated.pid]);
-    }
-  });
+  it("runs a CPU-bound invocation on FIFO from its first instruction and on CFS after its slice", () =>
+    asDaemon(syscalls, async () => {
+      // One FIFO slot: the other core stays free for the poller and the test runner.
+      const sfs = createSfsBackend({ syscalls, cores: 1, initialSliceMs: SLICE_MS });
+      const gated = await spawnGated([["spin", 80]]);
+      try {
+        sfs.startInvocation("spin", gated.pid);
+        expect(policyOf(gated.pid)).toBe(SCHED_FIFO);
+        const report = await gated.release();
+        expect(report.startPolicy).toBe(SCHED_FIFO);
+        expect(report.endPolicy).toBe(SCHED_OTHER);
+        const demoted = report.samples.find((s) => s.policy === SCHED_OTHER);
+        expect(demoted).toBeDefined();
+        // Demoted once its slice of CPU is used: not before, and within a
+        // generous margin after (1 ms polls on a shared 2-core machine).
+        expect(demoted?.cpuMs).toBeGreaterThanOrEqual(SLICE_MS - 1);
+        expect(demoted?.cpuMs).toBeLessThan(SLICE_MS + 30);
+        expect(sfs.status().counters.nr_expired).toBe(1);
+      } finally {
+        await sfs.close();
+        cleanup(syscalls, [gated.pid]);
+      }
+    }));
 
-  it("promotes an invocation that slept inside its slice again, with the rest of its slice", async () => {
-    const sfs = createSfsBackend({ syscalls, cores: 1, initialSliceMs: SLICE_MS });
-    const gated = await spawnGated([
-      ["spin", 5],
-      ["sleep", 80],
-      ["spin", 60],
-    ]);
-    try {
-      sfs.startInvocation("io", gated.pid);
-      const report = await gated.release();
-      expect(report.startPolicy).toBe(SCHED_FIFO);
-      const second = report.samples.filter((s) => s.phase === 2);
-      // Back on FIFO after the wake-up...
-      expect(second.some((s) => s.policy === SCHED_FIFO)).toBe(true);
-      // ...until the whole slice (first burst + rest) is used, then CFS.
-      const demoted = second.find((s, i) => s.policy === SCHED_OTHER && i > 0);
-      expect(demoted).toBeDefined();
-      expect(demoted?.cpuMs).toBeGreaterThanOrEqual(SLICE_MS - 1);
-      expect(demoted?.cpuMs).toBeLessThan(SLICE_MS + 30);
-      expect(report.endPolicy).toBe(SCHED_OTHER);
-      expect(sfs.status().counters.nr_blocked_in_slice).toBeGreaterThanOrEqual(1);
-    } finally {
-      await sfs.close();
-      cleanup(syscalls, [gated.pid]);
-    }
-  });
+  it("promotes an invocation that slept inside its slice again, with the rest of its slice", () =>
+    asDaemon(syscalls, async () => {
+      const sfs = createSfsBackend({ syscalls, cores: 1, initialSliceMs: SLICE_MS });
+      const gated = await spawnGated([
+        ["spin", 5],
+        ["sleep", 80],
+        ["spin", 60],
+      ]);
+      try {
+        sfs.startInvocation("io", gated.pid);
+        const report = await gated.release();
+        expect(report.startPolicy).toBe(SCHED_FIFO);
+        const second = report.samples.filter((s) => s.phase === 2);
+        // Back on FIFO after the wake-up...
+        expect(second.some((s) => s.policy === SCHED_FIFO)).toBe(true);
+        // ...until the whole slice (first burst + rest) is used, then CFS.
+        const demoted = second.find((s, i) => s.policy === SCHED_OTHER && i > 0);
+        expect(demoted).toBeDefined();
+        expect(demoted?.cpuMs).toBeGreaterThanOrEqual(SLICE_MS - 1);
+        expect(demoted?.cpuMs).toBeLessThan(SLICE_MS + 30);
+        expect(report.endPolicy).toBe(SCHED_OTHER);
+        expect(sfs.status().counters.nr_blocked_in_slice).toBeGreaterThanOrEqual(1);
+      } finally {
+        await sfs.close();
+        cleanup(syscalls, [gated.pid]);
+      }
+    }));
 
-  it("close() leaves no task on SCHED_FIFO", async () => {
-    const sfs = createSfsBackend({ syscalls, cores: 1, initialSliceMs: 500 });
-    const gated = await spawnGated([["spin", 5]]);
-    try {
-      sfs.startInvocation("held", gated.pid);
-      expect(policyOf(gated.pid)).toBe(SCHED_FIFO);
-      await sfs.close();
-      expect(policyOf(gated.pid)).toBe(SCHED_OTHER);
-      const report = await gated.release();
-      expect(report.startPolicy).toBe(SCHED_OTHER);
-    } finally {
-      await sfs.close();
-      cleanup(syscalls, [gated.pid]);
-    }
-  });
+  it("close() leaves no task on SCHED_FIFO", () =>
+    asDaemon(syscalls, async () => {
+      const sfs = createSfsBackend({ syscalls, cores: 1, initialSliceMs: 500 });
+      const gated = await spawnGated([["spin", 5]]);
+      try {
+        sfs.startInvocation("held", gated.pid);
+        expect(policyOf(gated.pid)).toBe(SCHED_FIFO);
+        await sfs.close();
+        expect(policyOf(gated.pid)).toBe(SCHED_OTHER);
+        const report = await gated.release();
+        expect(report.startPolicy).toBe(SCHED_OTHER);
+      } finally {
+        await sfs.close();
+        cleanup(syscalls, [gated.pid]);
+      }
+    }));
 });
