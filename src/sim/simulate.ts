@@ -2,18 +2,118 @@
  * `simulate`: checks options, builds the shared invocation table, runs the
  * chosen policy's engine and summarizes.
  */
+import { DEFAULT_CURVE } from "../contracts/levels.js";
+import { type Policy, type PolicyEntry, policyEntryFor } from "../contracts/policy.js";
 import type { TraceInvocation } from "../contracts/trace.js";
+import { type FairParams, runFair } from "./fair.js";
+import { runFifo } from "./fifo.js";
 import { JobTable } from "./jobs.js";
 import { summarize } from "./metrics.js";
-import type { SimOptions, SimResult } from "./types.js";
+import { runPriority } from "./priority.js";
+import { runPs } from "./ps.js";
+import type { AlpsOptions, SimOptions, SimResult } from "./types.js";
+import { runWeighted } from "./weighted.js";
 
 /** What every engine returns besides the filled job table. */
 export interface EngineResult {
   contextSwitches: number;
 }
 
+/** A finite, non-negative number option, or its default. */
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!(Number.isFinite(v) && v >= 0))
+    throw new RangeError(`${name} must be a finite number >= 0, got ${v}`);
+  return v;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = nonNegative(name, value, fallback);
+  if (v === 0) throw new RangeError(`${name} must be > 0`);
+  return v;
+}
+
+function fairParams(opts: SimOptions): FairParams {
+  return {
+    baseSliceMs: positive("cfs.baseSliceMs", opts.cfs?.baseSliceMs, 3),
+    switchCostMs: nonNegative("cfs.switchCostMs", opts.cfs?.switchCostMs, 0),
+  };
+}
+
+/** Each invocation's policy entry (its function's, else the default), as typed arrays. */
+function entriesOf(
+  jobs: JobTable,
+  policy: Policy,
+): { predicted: Float64Array; slice: Float64Array; priority: Float64Array } {
+  const predicted = new Float64Array(jobs.n);
+  const slice = new Float64Array(jobs.n);
+  const priority = new Float64Array(jobs.n);
+  const cache = new Map<string, PolicyEntry>();
+  for (let i = 0; i < jobs.n; i++) {
+    const fn = (jobs.trace[i] as TraceInvocation).fn;
+    let entry = cache.get(fn);
+    if (entry === undefined) {
+      entry = policyEntryFor(policy, fn);
+      cache.set(fn, entry);
+    }
+    predicted[i] = entry.predicted_ms;
+    slice[i] = entry.slice_ms;
+    priority[i] = entry.priority;
+  }
+  return { predicted, slice, priority };
+}
+
+function alpsOptions(opts: SimOptions): AlpsOptions {
+  if (opts.alps === undefined)
+    throw new RangeError(`policy ${opts.policy} needs alps.policy (a policy JSON)`);
+  return opts.alps;
+}
+
 function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
-  throw new Error(`policy ${opts.policy} is not implemented yet (${jobs.n} invocations)`);
+  const cores = opts.cores;
+  switch (opts.policy) {
+    case "ps":
+      return runPs(jobs, cores);
+    case "fifo":
+      return runFifo(jobs, cores);
+    case "srpt":
+      return runPriority(jobs, cores, nonNegative("quantumMs", opts.quantumMs, 0));
+    case "cfs":
+      return runFair(jobs, cores, fairParams(opts), { kind: "none" });
+    case "sfs": {
+      const recomputeEvery = positive("sfs.recomputeEvery", opts.sfs?.recomputeEvery, 100);
+      if (!Number.isInteger(recomputeEvery))
+        throw new RangeError("sfs.recomputeEvery must be an integer");
+      return runFair(jobs, cores, fairParams(opts), {
+        kind: "sfs",
+        initialSliceMs: positive("sfs.initialSliceMs", opts.sfs?.initialSliceMs, 20),
+        floorMs: nonNegative("sfs.floorMs", opts.sfs?.floorMs, 6),
+        recomputeEvery,
+        overloadSlices: nonNegative("sfs.overloadSlices", opts.sfs?.overloadSlices, 3),
+      });
+    }
+    case "alps": {
+      const alps = alpsOptions(opts);
+      const entries = entriesOf(jobs, alps.policy);
+      const strategy = alps.strategy ?? "dynamic";
+      if (strategy === "rt") {
+        return runFair(jobs, cores, fairParams(opts), {
+          kind: "levels",
+          priority: entries.priority,
+          budget: entries.slice,
+        });
+      }
+      return runWeighted(jobs, cores, { strategy, curve: alps.curve ?? DEFAULT_CURVE, ...entries });
+    }
+    case "alps-ideal": {
+      const entries = entriesOf(jobs, alpsOptions(opts).policy);
+      return runPriority(jobs, cores, 0, { offset: entries.predicted, demoteAt: entries.slice });
+    }
+    default: {
+      const unknown: never = opts.policy;
+      throw new RangeError(`unknown policy ${String(unknown)}`);
+    }
+  }
 }
 
 export function simulate(trace: readonly TraceInvocation[], opts: SimOptions): SimResult {

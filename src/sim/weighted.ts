@@ -1,0 +1,225 @@
+/**
+ * `alps` strategies `dynamic` and `static`: what the alps backend does on a
+ * real host (DESIGN §4), modelled as weighted processor sharing. Each
+ * runnable invocation gets CPU in proportion to the weight of its nice level
+ * (Linux's table, src/contracts/levels.ts), capped at one core: the most
+ * heavily weighted invocations whose share would exceed a core get exactly
+ * one, the others share what is left in proportion to weight.
+ *
+ * Levels come from src/contracts/levels.ts:
+ * - `dynamic`: the level of dynamicLevel(predicted, used, slice): it rises as
+ *   predicted remaining time (predicted − used) crosses each threshold of the
+ *   curve, and drops to nice 0 once the invocation has used its slice.
+ * - `static`: staticLevel(priority, used, slice): one level until the slice
+ *   is used, then nice 0.
+ * Levels only change at known amounts of CPU used, so those are events.
+ *
+ * Each event recomputes rates over the runnable set (O(k)), so this engine
+ * is slower than srpt's; the learner does not use it. Sharing has no
+ * discrete dispatches: 0 context switches, one run per invocation.
+ */
+import {
+  BASE_NICE,
+  dynamicLevel,
+  type LevelCurve,
+  levelThresholdsMs,
+  niceWeight,
+  staticLevel,
+} from "../contracts/levels.js";
+import type { JobTable } from "./jobs.js";
+import type { EngineResult } from "./simulate.js";
+
+export interface LevelPlan {
+  strategy: "dynamic" | "static";
+  curve: LevelCurve;
+  /** Per invocation: its function's predicted_ms, slice_ms and priority. */
+  predicted: Float64Array;
+  slice: Float64Array;
+  priority: Float64Array;
+}
+
+const INF = Number.POSITIVE_INFINITY;
+const LEVELS = 40;
+
+/** Decides levels and the CPU use at which each changes next. */
+class LevelTracker {
+  private readonly thresholds: number[];
+  /** Band index (level − niceMin) for dynamic levels inside the slice. */
+  private readonly band: Int32Array;
+
+  constructor(
+    private readonly plan: LevelPlan,
+    n: number,
+  ) {
+    this.thresholds = levelThresholdsMs(plan.curve);
+    this.band = new Int32Array(n);
+  }
+
+  /** Level of j at `used` (used < slice), per the contract functions. */
+  initial(j: number, used: number): number {
+    const p = this.plan;
+    if (p.strategy === "static") {
+      // staticLevel is the contract; it already returns BASE_NICE past the slice.
+      return staticLevelOf(p, j, used);
+    }
+    const lvl = dynamicLevelOf(p, this.thresholds, j, used);
+    this.band[j] = lvl - p.curve.niceMin;
+    return lvl;
+  }
+
+  /** CPU use at which j's level changes next (Infinity when it never will). */
+  nextChange(j: number, level: number, used: number): number {
+    const p = this.plan;
+    const slice = p.slice[j] as number;
+    if (level === BASE_NICE && used >= slice) return INF;
+    if (p.strategy === "static") return slice;
+    const b = this.band[j] as number;
+    if (b <= 0) return slice;
+    const at = (p.predicted[j] as number) - (this.thresholds[b - 1] as number);
+    return Math.min(at, slice);
+  }
+
+  /**
+   * Level after j reached the change point `used` exactly. Moves one band
+   * step at a time (not a fresh lookup) so a point computed in floating point
+   * can never leave the level unchanged and stall the clock.
+   */
+  advance(j: number, used: number): number {
+    const p = this.plan;
+    if (used >= (p.slice[j] as number)) return BASE_NICE;
+    if (p.strategy === "static") return staticLevelOf(p, j, used);
+    let b = (this.band[j] as number) - 1;
+    while (b > 0 && used >= (p.predicted[j] as number) - (this.thresholds[b - 1] as number)) b--;
+    this.band[j] = b;
+    return p.curve.niceMin + b;
+  }
+}
+
+function staticLevelOf(p: LevelPlan, j: number, used: number): number {
+  return staticLevel(p.priority[j] as number, used, p.slice[j] as number, p.curve);
+}
+
+function dynamicLevelOf(
+  p: LevelPlan,
+  thresholds: readonly number[],
+  j: number,
+  used: number,
+): number {
+  return dynamicLevel(p.predicted[j] as number, used, p.slice[j] as number, p.curve, thresholds);
+}
+
+export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): EngineResult {
+  const { n, arrival, demand } = jobs;
+  const levels = new LevelTracker(plan, n);
+  const used = new Float64Array(n);
+  const level = new Int32Array(n);
+  const changeAt = new Float64Array(n);
+  const active = new Int32Array(n);
+  let k = 0;
+  const weightOfLevel = new Float64Array(LEVELS);
+  for (let l = 0; l < LEVELS; l++) weightOfLevel[l] = niceWeight(l - 20);
+  const countOfLevel = new Int32Array(LEVELS);
+  const rateOfLevel = new Float64Array(LEVELS);
+  const countLevel = (index: number, delta: number): void => {
+    countOfLevel[index] = (countOfLevel[index] as number) + delta;
+  };
+
+  /** Water-filling: heaviest levels capped at one core, the rest share the remainder by weight. */
+  const computeRates = (): void => {
+    if (k <= cores) {
+      rateOfLevel.fill(1);
+      return;
+    }
+    let weight = 0;
+    for (let l = 0; l < LEVELS; l++)
+      weight += (countOfLevel[l] as number) * (weightOfLevel[l] as number);
+    let free = cores;
+    let l = 0;
+    for (; l < LEVELS; l++) {
+      const m = countOfLevel[l] as number;
+      if (m === 0) continue;
+      const w = weightOfLevel[l] as number;
+      if (free * w < weight) break;
+      rateOfLevel[l] = 1;
+      free -= m;
+      weight -= m * w;
+    }
+    for (; l < LEVELS; l++) rateOfLevel[l] = (free * (weightOfLevel[l] as number)) / weight;
+  };
+
+  let now = 0;
+  let next = 0;
+  while (next < n || k > 0) {
+    const tArrive = next < n ? (arrival[next] as number) : INF;
+    let tEvent = INF;
+    let who = -1;
+    if (k > 0) {
+      computeRates();
+      for (let a = 0; a < k; a++) {
+        const j = active[a] as number;
+        const r = rateOfLevel[(level[j] as number) + 20] as number;
+        const u = used[j] as number;
+        const d = demand[j] as number;
+        const c = changeAt[j] as number;
+        const target = Math.min(c, d);
+        const t = now + (target - u) / r;
+        if (t < tEvent) {
+          tEvent = t;
+          who = a;
+        }
+      }
+    }
+    const t = Math.min(tArrive, tEvent);
+    const dt = t - now;
+    if (dt > 0) {
+      for (let a = 0; a < k; a++) {
+        const j = active[a] as number;
+        used[j] = (used[j] as number) + dt * (rateOfLevel[(level[j] as number) + 20] as number);
+      }
+    }
+    now = t;
+    if (tArrive <= tEvent) {
+      const j = next++;
+      if ((demand[j] as number) === 0) {
+        jobs.finishEmpty(j);
+        continue;
+      }
+      jobs.started(j, now);
+      const l = levels.initial(j, 0);
+      level[j] = l;
+      changeAt[j] = levels.nextChange(j, l, 0);
+      countLevel(l + 20, 1);
+      active[k++] = j;
+      continue;
+    }
+    // Snap the invocation whose event this is onto its target exactly, then
+    // settle every invocation that reached its own target within rounding.
+    const jw = active[who] as number;
+    used[jw] = Math.min(changeAt[jw] as number, demand[jw] as number);
+    for (let a = 0; a < k; ) {
+      const j = active[a] as number;
+      const d = demand[j] as number;
+      const u = used[j] as number;
+      const eps = 1e-9 * Math.max(d, 1);
+      if (u >= d - eps) {
+        used[j] = d;
+        countLevel((level[j] as number) + 20, -1);
+        jobs.finished(j, now);
+        jobs.ran(j, d);
+        active[a] = active[--k] as number;
+        continue;
+      }
+      const c = changeAt[j] as number;
+      if (u >= c - eps) {
+        used[j] = Math.max(c, u);
+        countLevel((level[j] as number) + 20, -1);
+        const l = levels.advance(j, used[j] as number);
+        level[j] = l;
+        changeAt[j] = levels.nextChange(j, l, used[j] as number);
+        countLevel(l + 20, 1);
+      }
+      a++;
+    }
+  }
+  return { contextSwitches: 0 };
+}
