@@ -4,6 +4,7 @@
  * The reason for the choice is always returned, never swallowed: `doctor`,
  * the daemon log and `/v1/status` print it (DESIGN §6, invariant 5).
  */
+import { addonSyscalls, loadAddon } from "./addon.js";
 import { createFfiSyscalls } from "./syscalls-ffi.js";
 import type { Syscalls } from "./syscalls-types.js";
 
@@ -13,49 +14,14 @@ export interface LoadedSyscalls {
   reason?: string;
 }
 
-/** What alps needs of src/backend/addon.ts (helper C's wrapper of the native addon). */
-interface AddonModule {
-  addonSyscalls?: () => Syscalls;
-}
-
-/** Resolved at run time so this module builds and works while the addon wrapper is absent. */
-const ADDON_MODULE = "./addon.js";
-
-/** Why the addon cannot be used, or undefined with its syscalls. */
-export async function loadAddonSyscalls(): Promise<{ syscalls?: Syscalls; reason?: string }> {
-  if (process.env.ALPS_NO_ADDON === "1")
-    return { reason: "native addon hidden by ALPS_NO_ADDON=1" };
-  let mod: AddonModule;
-  try {
-    mod = (await import(ADDON_MODULE)) as AddonModule;
-  } catch (error) {
-    return { reason: `native addon wrapper not loadable: ${describe(error)}` };
-  }
-  if (typeof mod.addonSyscalls !== "function")
-    return { reason: "native addon wrapper has no addonSyscalls()" };
-  try {
-    return { syscalls: mod.addonSyscalls() };
-  } catch (error) {
-    return { reason: `native addon unavailable: ${describe(error)}` };
-  }
-}
-
 /** The addon's syscalls when available, else ffi-rs (with the reason). Throws when neither works. */
-export async function loadSyscalls(): Promise<LoadedSyscalls> {
-  const addon = await loadAddonSyscalls();
-  if (addon.syscalls !== undefined) return { syscalls: addon.syscalls };
+export function loadSyscalls(): LoadedSyscalls {
+  const addon = loadAddon();
+  if (addon.ok) return { syscalls: addonSyscalls(addon.addon) };
   try {
-    return {
-      syscalls: createFfiSyscalls(),
-      reason: `${addon.reason ?? "addon unavailable"}; using ffi-rs syscalls`,
-    };
+    return { syscalls: createFfiSyscalls(), reason: `${addon.reason}; using ffi-rs syscalls` };
   } catch (error) {
-    throw new Error(
-      `no way to make scheduling syscalls: ${addon.reason}; ffi-rs: ${describe(error)}`,
-    );
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`no way to make scheduling syscalls: ${addon.reason}; ffi-rs: ${why}`);
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

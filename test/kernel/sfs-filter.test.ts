@@ -19,9 +19,9 @@ describe.skipIf(!canRun)("sfs FILTER on the real kernel, addon hidden", () => {
   let reason: string | undefined;
   const saved = process.env.ALPS_NO_ADDON;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     process.env.ALPS_NO_ADDON = "1";
-    ({ syscalls, reason } = await loadSyscalls());
+    ({ syscalls, reason } = loadSyscalls());
   });
   afterAll(() => {
     if (saved === undefined) delete process.env.ALPS_NO_ADDON;
