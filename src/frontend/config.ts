@@ -122,6 +122,31 @@ export const CONFIG_FIELDS = {
     default: undefined,
     help: "cgroup-pattern adapter's pattern",
   },
+  olPath: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    help: "openlambda adapter: the ol directory",
+  },
+  cgroupRoot: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    help: "openlambda adapter: cgroup root",
+  },
+  dockerSocket: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    help: "openwhisk adapter: Docker socket",
+  },
+  stateDir: {
+    schema: z.string().min(1),
+    default: "/run/alps",
+    help: "touched-task record and guardian state",
+  },
+  realtimePriority: {
+    schema: z.number().int().min(0).max(99),
+    default: 50,
+    help: "SCHED_FIFO priority of the daemon's threads (0 = stay fair)",
+  },
 } as const;
 
 type Fields = typeof CONFIG_FIELDS;

@@ -1,0 +1,184 @@
+/**
+ * `alps daemon`: run on a worker host. Thin: config → backend (mode
+ * selection) → Daemon → control API + metrics (+ platform adapter); the
+ * loop itself is src/frontend/daemon.ts.
+ */
+import { type Command, Option } from "commander";
+import { UsageError } from "../errors.js";
+import {
+  CONFIG_FIELDS,
+  CONFIG_KEYS,
+  type DaemonConfig,
+  flagName,
+  loadConfig,
+} from "../frontend/config.js";
+
+function log(message: string): void {
+  process.stderr.write(`${new Date().toISOString()} alps daemon: ${message}\n`);
+}
+
+export function registerDaemon(program: Command): void {
+  const cmd = program
+    .command("daemon")
+    .description("run on a worker host: learn per-function priorities and slices, enforce them")
+    .option(
+      "--config <file>",
+      "config file (JSON or YAML); keys are the long flag names in camelCase",
+    );
+  for (const key of CONFIG_KEYS) {
+    const f = CONFIG_FIELDS[key];
+    if (key === "noBpf") cmd.addOption(new Option("--no-bpf", f.help));
+    else
+      cmd.addOption(new Option(`--${flagName(key)} <value>`, `${f.help} [key ${key}, env ALPS_…]`));
+  }
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const flags: Record<string, unknown> = { ...opts };
+    delete flags.config;
+    delete flags.bpf;
+    if (opts.bpf === false) flags.noBpf = true;
+    const config = loadConfig({
+      ...(typeof opts.config === "string" ? { configFile: opts.config } : {}),
+      env: process.env,
+      flags,
+    });
+    await runDaemon(config);
+  });
+}
+
+async function runDaemon(config: DaemonConfig): Promise<void> {
+  const [
+    { Daemon },
+    { ApiServer },
+    { DaemonMetrics },
+    { loadCreateBackend, loadRaiseToRealtime },
+    touchedMod,
+    guardianMod,
+  ] = await Promise.all([
+    import("../frontend/daemon.js"),
+    import("../frontend/api/server.js"),
+    import("../frontend/metrics.js"),
+    import("../frontend/backend-loader.js"),
+    import("../backend/touched.js"),
+    import("../backend/guardian.js"),
+  ]);
+
+  // Every task the backend changes is recorded first, and a guardian restores them if we die (DESIGN §6.3).
+  const touched = touchedMod.createTouchedTasks({ stateDir: config.stateDir });
+  const guardian = await guardianMod.startGuardian({ file: touched.path });
+
+  const createBackend = await loadCreateBackend();
+  const noBpf = config.noBpf || process.env.ALPS_NO_BPF === "1";
+  const { backend, reasons } = await createBackend({
+    mode: config.mode,
+    ...(config.sensor !== undefined ? { sensor: config.sensor } : {}),
+    strategy: config.strategy,
+    noBpf,
+    touched,
+    log,
+  });
+  const st = backend.status();
+  log(
+    `mode ${backend.mode} (sensor ${backend.sensor}${st.strategy ? `, strategy ${st.strategy}` : ""}) because: ${reasons.join("; ") || "requested"}`,
+  );
+
+  if (config.realtimePriority > 0) {
+    try {
+      const raise = await loadRaiseToRealtime();
+      await raise(config.realtimePriority);
+      log(`daemon threads on SCHED_FIFO ${config.realtimePriority}`);
+    } catch (error) {
+      log(
+        `WARNING: daemon threads stay on the fair class: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+
+  const daemon = new Daemon({ backend, config, reasons, log });
+  const metrics = new DaemonMetrics(daemon, config.metricsMaxFunctions);
+  const api = new ApiServer({
+    daemon,
+    socketPath: config.socket,
+    socketGroup: config.socketGroup,
+    maxBodyBytes: config.apiMaxBodyBytes,
+    ratePerSecond: config.apiRatePerSecond,
+    log,
+    onRefusal: (reason) => metrics.refusal(reason),
+  });
+
+  let platform: { stop(): Promise<void> } | undefined;
+  let closing: Promise<void> | undefined;
+  const shutdown = (why: string): Promise<void> => {
+    closing ??= (async () => {
+      log(`${why}: restoring every task and exiting`);
+      daemon.stop();
+      await platform?.stop().catch(() => {});
+      await api.close().catch(() => {});
+      await metrics.close().catch(() => {});
+      await backend.close();
+      touched.close();
+      await guardian.stop();
+    })();
+    return closing;
+  };
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      shutdown(signal).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log(`shutdown failed: ${String(error)}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
+
+  try {
+    await api.listen();
+    log(`control API on ${config.socket}`);
+    if (config.metricsPort > 0) {
+      const port = await metrics.listen(config.metricsHost, config.metricsPort);
+      log(`metrics on http://${config.metricsHost}:${port}/metrics`);
+    }
+    if (config.platform !== undefined) {
+      const { createPlatformAdapter } = await import("../frontend/platforms/index.js");
+      const adapter = createPlatformAdapter(config.platform, {
+        ...(config.pattern !== undefined ? { pattern: config.pattern } : {}),
+        ...(config.olPath !== undefined ? { olPath: config.olPath } : {}),
+        ...(config.cgroupRoot !== undefined ? { cgroupRoot: config.cgroupRoot } : {}),
+        ...(config.dockerSocket !== undefined ? { dockerSocket: config.dockerSocket } : {}),
+        onError: (error: unknown) => log(`platform ${config.platform}: ${String(error)}`),
+      });
+      await adapter.start((event) => {
+        const op =
+          event.type === "add"
+            ? daemon.addSandbox(event.fn, event.cgroupPath)
+            : daemon.removeSandbox(event.cgroupPath);
+        op.catch((error: unknown) =>
+          log(`platform ${event.type} ${event.cgroupPath}: ${String(error)}`),
+        );
+      });
+      platform = adapter;
+      log(`platform adapter ${config.platform} started`);
+    }
+    daemon.start();
+    log(
+      config.policyFile !== undefined
+        ? `applying ${config.policyFile} as is (not learning)`
+        : `learning every ${config.learnPeriodMs} ms (estimator ${config.estimator}, α ${config.alpha}, β ${config.beta}, γ ${config.gamma}, θ ${config.theta}%, cap ${config.capMs} ms)`,
+    );
+    daemon.onPolicy((policy, learnMs) => {
+      if (learnMs === null) return;
+      const ranked = Object.entries(policy.functions)
+        .sort((a, b) => a[1].priority - b[1].priority)
+        .map(
+          ([fn, e]) =>
+            `${e.priority}:${fn} ${e.predicted_ms.toFixed(1)}/${e.slice_ms.toFixed(1)}ms`,
+        );
+      log(`policy (${learnMs.toFixed(1)} ms): ${ranked.join(", ") || "(no functions yet)"}`);
+    });
+  } catch (error) {
+    await shutdown("startup failed");
+    if (error instanceof UsageError) throw error;
+    throw error;
+  }
+}

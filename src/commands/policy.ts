@@ -1,0 +1,74 @@
+/**
+ * `alps policy [--socket S] [--json]`: the running daemon's policy. With
+ * --json the policy JSON (with explanation fields); otherwise a table that
+ * shows, per function, the numbers that produced its priority and slice.
+ */
+import type { Command } from "commander";
+import { type Policy, PolicySchema } from "../contracts/policy.js";
+
+export function registerPolicy(program: Command): void {
+  program
+    .command("policy")
+    .description("show the running daemon's policy, explained")
+    .option(
+      "--socket <path>",
+      "control API socket",
+      process.env.ALPS_SOCKET ?? "/run/alps/alps.sock",
+    )
+    .option("--json", "print the policy JSON")
+    .action(async (opts: { socket: string; json?: boolean }) => {
+      const { apiRequest, apiErrorMessage } = await import("../frontend/api/client.js");
+      const res = await apiRequest(opts.socket, "GET", "/v1/policy");
+      if (res.status !== 200)
+        throw new Error(`daemon answered ${res.status}: ${apiErrorMessage(res)}`);
+      const parsed = PolicySchema.safeParse(res.body);
+      if (!parsed.success)
+        throw new Error(
+          `daemon sent a policy that does not validate: ${parsed.error.issues[0]?.message}`,
+        );
+      process.stdout.write(
+        opts.json === true ? `${JSON.stringify(res.body, null, 2)}\n` : formatPolicy(parsed.data),
+      );
+    });
+}
+
+const n = (x: unknown): string =>
+  typeof x === "number" ? (Math.round(x * 100) / 100).toString() : "-";
+
+export function formatPolicy(policy: Policy): string {
+  const rows = Object.entries(policy.functions).sort((a, b) => a[1].priority - b[1].priority);
+  const header = ["prio", "function", "predicted_ms", "slice_ms", "samples", "stddev_ms", "how"];
+  const lines = [header.join("\t")];
+  for (const [fn, e] of rows) {
+    const ex = (e.explain ?? {}) as Record<string, unknown>;
+    lines.push(
+      [
+        e.priority,
+        fn,
+        n(e.predicted_ms),
+        n(e.slice_ms),
+        n(ex.samples),
+        n(ex.stddev_ms),
+        String(ex.arithmetic ?? ""),
+      ].join("\t"),
+    );
+  }
+  lines.push(
+    [
+      policy.default.priority,
+      "(default)",
+      n(policy.default.predicted_ms),
+      n(policy.default.slice_ms),
+      "",
+      "",
+      "functions without an entry",
+    ].join("\t"),
+  );
+  const learner = policy.learner as Record<string, unknown> | undefined;
+  if (learner !== undefined) {
+    lines.push(
+      `window: ${n(learner.window_invocations)} invocations on ${n(learner.cores)} cores; utilization ${n(learner.utilization_pct)}%, overload factor ${n(learner.overload_factor)}; pending ${JSON.stringify(learner.pending)}, over the map size ${JSON.stringify(learner.overflow)}`,
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
