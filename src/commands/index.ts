@@ -1,4 +1,7 @@
 import type { Command } from "commander";
+import { registerDaemon } from "./daemon.js";
+import { registerInvoke } from "./invoke.js";
+import { registerPolicy } from "./policy.js";
 import { registerReplay } from "./replay.js";
 import { registerRestore } from "./restore.js";
 
@@ -8,6 +11,9 @@ import { registerRestore } from "./restore.js";
  */
 export function registerCommands(program: Command): void {
   void program;
+  registerDaemon(program);
+  registerInvoke(program);
+  registerPolicy(program);
   registerReplay(program);
   registerRestore(program);
 }
