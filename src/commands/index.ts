@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import { registerDaemon } from "./daemon.js";
+import { registerDoctor } from "./doctor.js";
 import { registerInvoke } from "./invoke.js";
 import { registerPolicy } from "./policy.js";
 import { registerReplay } from "./replay.js";
 import { registerRestore } from "./restore.js";
+import { registerSimulate } from "./simulate.js";
 
 /**
  * Every subcommand registers itself here, one line each.
@@ -12,8 +14,10 @@ import { registerRestore } from "./restore.js";
 export function registerCommands(program: Command): void {
   void program;
   registerDaemon(program);
+  registerDoctor(program);
   registerInvoke(program);
   registerPolicy(program);
   registerReplay(program);
   registerRestore(program);
+  registerSimulate(program);
 }
