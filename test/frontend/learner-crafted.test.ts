@@ -109,8 +109,8 @@ describe("learner on crafted windows", () => {
       { ...P, smoothing: 0.25 },
       before,
     );
-    // 0.25 × 100 + 0.75 × 20 = 35, and that is what is output (not the raw 20).
-    expect(after.functions.f?.slice_ms).toBeCloseTo(35, 6);
+    // 0.25 × 100 + 0.75 × 20 = 40, and that is what is output (not the raw 20).
+    expect(after.functions.f?.slice_ms).toBeCloseTo(40, 6);
     expect(after.functions.f?.explain.previous_slice_ms).toBeCloseTo(100, 6);
     expect(after.functions.f?.explain.raw_slice_ms).toBeCloseTo(20, 6);
     // Under overload the smoothing memory is the slice before the factor, so overload does not compound.
@@ -120,8 +120,8 @@ describe("learner on crafted windows", () => {
       before,
       100,
     );
-    expect(overloaded.functions.f?.explain.slice_before_overload_ms).toBeCloseTo(35, 6);
-    expect(overloaded.functions.f?.slice_ms).toBeCloseTo(35 * 0.5, 6);
+    expect(overloaded.functions.f?.explain.slice_before_overload_ms).toBeCloseTo(40, 6);
+    expect(overloaded.functions.f?.slice_ms).toBeCloseTo(40 * 0.5, 6);
   });
 
   it("replays overlapping invocations under SRPT: a long run is cut when a shorter one arrives", () => {
