@@ -31,7 +31,10 @@ export function toFinished(measured: readonly MeasuredInvocation[]): FinishedInv
 }
 
 /** Trace indices of the shorter half (by duration; ties by index) and of the longest 10 % (at least one). */
-export function durationGroups(durations: readonly number[]): { short: Set<number>; long: Set<number> } {
+export function durationGroups(durations: readonly number[]): {
+  short: Set<number>;
+  long: Set<number>;
+} {
   const order = durations.map((d, i) => [d, i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const n = order.length;
   const short = new Set(order.slice(0, Math.floor(n / 2)).map(([, i]) => i));
@@ -40,7 +43,10 @@ export function durationGroups(durations: readonly number[]): { short: Set<numbe
   return { short, long };
 }
 
-function subset(measured: readonly MeasuredInvocation[], indices: Set<number>): MeasuredInvocation[] {
+function subset(
+  measured: readonly MeasuredInvocation[],
+  indices: Set<number>,
+): MeasuredInvocation[] {
   return measured.filter((m) => indices.has(m.index));
 }
 
@@ -51,7 +57,9 @@ export function compareWithCfs(
   cores: number,
 ): VsCfs {
   if (cfs.length !== other.length) {
-    throw new Error(`cannot compare runs of different traces: cfs ran ${cfs.length} invocations, the other ${other.length}`);
+    throw new Error(
+      `cannot compare runs of different traces: cfs ran ${cfs.length} invocations, the other ${other.length}`,
+    );
   }
   const byIndex = [...cfs].sort((a, b) => a.index - b.index).map((m) => m.durationMs);
   const { short, long } = durationGroups(byIndex);
@@ -71,7 +79,10 @@ export function compareWithCfs(
 }
 
 /** Mean turnaround of the invocations in `indices`, ms (for tests and the table). */
-export function meanTurnaround(measured: readonly MeasuredInvocation[], indices?: Set<number>): number {
+export function meanTurnaround(
+  measured: readonly MeasuredInvocation[],
+  indices?: Set<number>,
+): number {
   const chosen = indices === undefined ? measured : subset(measured, indices);
   if (chosen.length === 0) return Number.NaN;
   return chosen.reduce((s, m) => s + m.turnaroundMs, 0) / chosen.length;

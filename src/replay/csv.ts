@@ -25,7 +25,16 @@ export function modeCsv(measured: readonly MeasuredInvocation[]): string {
   const rows = [...measured]
     .sort((a, b) => a.index - b.index)
     .map((m) =>
-      [ms(m.arrivalMs), field(m.fn), ms(m.durationMs), ms(m.turnaroundMs), ms(m.startMs), ms(m.cpuMs), ms(m.dispatchLagMs), m.cold ? "1" : "0"].join(","),
+      [
+        ms(m.arrivalMs),
+        field(m.fn),
+        ms(m.durationMs),
+        ms(m.turnaroundMs),
+        ms(m.startMs),
+        ms(m.cpuMs),
+        ms(m.dispatchLagMs),
+        m.cold ? "1" : "0",
+      ].join(","),
     );
   return `${MODE_CSV_COLUMNS.join(",")}\n${rows.join("\n")}${rows.length > 0 ? "\n" : ""}`;
 }

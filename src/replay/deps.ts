@@ -4,18 +4,23 @@
  * so the replay compiles and its pure parts test on their own; a missing module
  * is an error naming the module and who provides it, never a silent fallback.
  */
+
+import type { Syscalls } from "../backend/syscalls-types.js";
+import type { Backend, Mode } from "../backend/types.js";
 import type { LevelCurve, Strategy } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
 import type { FinishedInvocation, Summary } from "../contracts/summary.js";
 import type { TraceInvocation } from "../contracts/trace.js";
-import type { Backend, Mode } from "../backend/types.js";
-import type { Syscalls } from "../backend/syscalls-types.js";
 
 /** src/sim/index.ts (the simulator). */
 export interface SimModule {
   simulate(
     trace: readonly TraceInvocation[],
-    opts: { policy: string; cores: number; alps?: { policy: Policy; strategy?: Strategy; curve?: LevelCurve } },
+    opts: {
+      policy: string;
+      cores: number;
+      alps?: { policy: Policy; strategy?: Strategy; curve?: LevelCurve };
+    },
   ): { summary: Summary };
   summarize(
     finished: readonly FinishedInvocation[],
@@ -62,21 +67,45 @@ export interface DaemonLike {
   policy(): Policy;
 }
 export interface DaemonModule {
-  Daemon: new (opts: { backend: Backend; cores?: number; log?: (message: string) => void }) => DaemonLike;
+  Daemon: new (opts: {
+    backend: Backend;
+    cores?: number;
+    log?: (message: string) => void;
+  }) => DaemonLike;
 }
 
 /** A module's location (relative to this file), who writes it, and its exports the replay needs. */
 const MODULES = {
-  sim: { spec: "../sim/index.js", owner: "the simulator (src/sim)", needs: ["simulate", "summarize"] },
-  trace: { spec: "../trace/native.js", owner: "the trace reader (src/trace)", needs: ["readTraceFile"] },
+  sim: {
+    spec: "../sim/index.js",
+    owner: "the simulator (src/sim)",
+    needs: ["simulate", "summarize"],
+  },
+  trace: {
+    spec: "../trace/native.js",
+    owner: "the trace reader (src/trace)",
+    needs: ["readTraceFile"],
+  },
   cgroups: {
     spec: "../backend/cgroups.js",
     owner: "the cgroup helpers (src/backend/cgroups.ts)",
     needs: ["createCgroup", "moveToCgroup", "removeCgroup"],
   },
-  select: { spec: "../backend/select.js", owner: "backend selection (src/backend/select.ts)", needs: ["createBackend"] },
-  syscalls: { spec: "../backend/syscalls.js", owner: "the syscalls loader (src/backend/syscalls.ts)", needs: ["loadSyscalls"] },
-  daemon: { spec: "../frontend/daemon.js", owner: "the daemon (src/frontend/daemon.ts)", needs: ["Daemon"] },
+  select: {
+    spec: "../backend/select.js",
+    owner: "backend selection (src/backend/select.ts)",
+    needs: ["createBackend"],
+  },
+  syscalls: {
+    spec: "../backend/syscalls.js",
+    owner: "the syscalls loader (src/backend/syscalls.ts)",
+    needs: ["loadSyscalls"],
+  },
+  daemon: {
+    spec: "../frontend/daemon.js",
+    owner: "the daemon (src/frontend/daemon.ts)",
+    needs: ["Daemon"],
+  },
 } as const;
 
 type ModuleName = keyof typeof MODULES;
@@ -103,11 +132,15 @@ export async function loadModule<K extends ModuleName>(name: K): Promise<ModuleT
     loaded = (await import(specifier)) as Record<string, unknown>;
   } catch (error: unknown) {
     const why = error instanceof Error ? error.message : String(error);
-    throw new MissingDependencyError(`replay needs ${owner} (${spec}), which could not be loaded: ${why}`);
+    throw new MissingDependencyError(
+      `replay needs ${owner} (${spec}), which could not be loaded: ${why}`,
+    );
   }
   for (const exported of needs) {
     if (typeof loaded[exported] !== "function") {
-      throw new MissingDependencyError(`replay needs ${owner} (${spec}) to export '${exported}', and it does not`);
+      throw new MissingDependencyError(
+        `replay needs ${owner} (${spec}) to export '${exported}', and it does not`,
+      );
     }
   }
   return loaded as unknown as ModuleTypes[K];

@@ -11,7 +11,12 @@
  * lag per invocation rather than hiding it.
  */
 import { readdirSync } from "node:fs";
-import { SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK, type Syscalls, baseAttr } from "../backend/syscalls-types.js";
+import {
+  baseAttr,
+  SCHED_FIFO,
+  SCHED_FLAG_RESET_ON_FORK,
+  type Syscalls,
+} from "../backend/syscalls-types.js";
 
 /** Above SFS's FIFO level and alps's daemon helpers, below kernel threads at 99. */
 export const DISPATCHER_RT_PRIORITY = 80;
@@ -34,7 +39,12 @@ export function raiseDispatcher(syscalls: Syscalls, priority = DISPATCHER_RT_PRI
   };
   try {
     for (const tid of ownThreads()) {
-      syscalls.setAttr(tid, { ...baseAttr(), policy: SCHED_FIFO, priority, flags: SCHED_FLAG_RESET_ON_FORK });
+      syscalls.setAttr(tid, {
+        ...baseAttr(),
+        policy: SCHED_FIFO,
+        priority,
+        flags: SCHED_FLAG_RESET_ON_FORK,
+      });
       raised.push(tid);
     }
   } catch (error: unknown) {

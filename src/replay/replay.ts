@@ -6,20 +6,22 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Mode } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import type { Summary } from "../contracts/summary.js";
 import type { TraceInvocation } from "../contracts/trace.js";
-import type { Mode } from "../backend/types.js";
-import { type VsCfs, compareWithCfs, toFinished } from "./compare.js";
+import { compareWithCfs, toFinished, type VsCfs } from "./compare.js";
 import { modeCsv } from "./csv.js";
-import { type SimModule, loadModule } from "./deps.js";
+import { loadModule, type SimModule } from "./deps.js";
 import { modeProgress } from "./progress.js";
 import { type ReportMode, renderReport } from "./report.js";
 import { fromMeasured } from "./report-data.js";
 import { runMode } from "./run-mode.js";
 import type { ModeRun } from "./types.js";
 
-export const DEFAULT_TRACE = fileURLToPath(new URL("../../workloads/azure-like.csv", import.meta.url));
+export const DEFAULT_TRACE = fileURLToPath(
+  new URL("../../workloads/azure-like.csv", import.meta.url),
+);
 
 export interface ReplayOptions {
   tracePath: string;
@@ -55,11 +57,17 @@ export interface ReplayResult {
 }
 
 /** The trace the modes replay: all of it, or what arrives within the time limit (never silently). */
-export function limitTrace(trace: readonly TraceInvocation[], timeLimitS: number | undefined, notes: string[]): TraceInvocation[] {
+export function limitTrace(
+  trace: readonly TraceInvocation[],
+  timeLimitS: number | undefined,
+  notes: string[],
+): TraceInvocation[] {
   if (timeLimitS === undefined) return [...trace];
   const kept = trace.filter((inv) => inv.arrivalMs < timeLimitS * 1000);
   if (kept.length < trace.length) {
-    notes.push(`--time-limit-s ${timeLimitS}: replayed the ${kept.length} of ${trace.length} invocations arriving in the first ${timeLimitS} s`);
+    notes.push(
+      `--time-limit-s ${timeLimitS}: replayed the ${kept.length} of ${trace.length} invocations arriving in the first ${timeLimitS} s`,
+    );
   }
   return kept;
 }
@@ -74,17 +82,41 @@ function simPolicyFor(run: ModeRun): string {
   return run.mode;
 }
 
-function predict(sim: SimModule, trace: readonly TraceInvocation[], run: ModeRun, cores: number): ReportMode["predicted"] {
+function predict(
+  sim: SimModule,
+  trace: readonly TraceInvocation[],
+  run: ModeRun,
+  cores: number,
+): ReportMode["predicted"] {
   const policy = simPolicyFor(run);
   try {
-    const alps = run.mode === "alps" && run.policy !== undefined ? { policy: run.policy, strategy: run.strategy } : undefined;
+    const alps =
+      run.mode === "alps" && run.policy !== undefined
+        ? { policy: run.policy, strategy: run.strategy }
+        : undefined;
     const result = sim.simulate(trace, { policy, cores, ...(alps === undefined ? {} : { alps }) });
     // The simulator's outcomes are in trace order; re-derive turnarounds for the CDF.
-    const outcomes = (result as { outcomes?: Array<{ index: number; fn: string; arrivalMs: number; durationMs: number; completionMs: number }> }).outcomes ?? [];
+    const outcomes =
+      (
+        result as {
+          outcomes?: Array<{
+            index: number;
+            fn: string;
+            arrivalMs: number;
+            durationMs: number;
+            completionMs: number;
+          }>;
+        }
+      ).outcomes ?? [];
     return {
       policy,
       summary: result.summary,
-      samples: outcomes.map((o) => ({ index: o.index, fn: o.fn, durationMs: o.durationMs, turnaroundMs: o.completionMs - o.arrivalMs })),
+      samples: outcomes.map((o) => ({
+        index: o.index,
+        fn: o.fn,
+        durationMs: o.durationMs,
+        turnaroundMs: o.completionMs - o.arrivalMs,
+      })),
     };
   } catch (error: unknown) {
     return { policy, error: error instanceof Error ? error.message : String(error) };
@@ -128,7 +160,11 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const predicted: ReplaySummary["predicted"] = {};
   const reportModes: ReportMode[] = [];
   for (const { key, run } of runs) {
-    const summary = sim.summarize(toFinished(run.invocations), { cores, label: { mode: key }, contextSwitches: run.contextSwitches });
+    const summary = sim.summarize(toFinished(run.invocations), {
+      cores,
+      label: { mode: key },
+      contextSwitches: run.contextSwitches,
+    });
     summaries[key] = summary;
     const prediction = predict(sim, trace, run, cores);
     predicted[key] = "summary" in prediction ? prediction.summary : { error: prediction.error };
@@ -143,7 +179,13 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       backend: run.backendStatus ?? null,
       policy: run.policy ?? null,
     };
-    reportModes.push({ key, run, summary, samples: fromMeasured(run.invocations), predicted: prediction });
+    reportModes.push({
+      key,
+      run,
+      summary,
+      samples: fromMeasured(run.invocations),
+      predicted: prediction,
+    });
   }
 
   const vsCfs: Record<string, VsCfs> = {};
@@ -151,23 +193,51 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   if (cfsRun === undefined) notes.push("cfs was not among the modes: no comparison with CFS");
   else {
     // cfs against itself too: its ratios are 1 and its shorter-half slowdown is the baseline's.
-    for (const { key, run } of runs) vsCfs[key] = compareWithCfs(cfsRun.run.invocations, run.invocations, sim.summarize, cores);
+    for (const { key, run } of runs)
+      vsCfs[key] = compareWithCfs(cfsRun.run.invocations, run.invocations, sim.summarize, cores);
   }
 
-  const summary: ReplaySummary = { trace: opts.tracePath, cores, modes: summaries, vs_cfs: vsCfs, details, predicted, notes };
+  const summary: ReplaySummary = {
+    trace: opts.tracePath,
+    cores,
+    modes: summaries,
+    vs_cfs: vsCfs,
+    details,
+    predicted,
+    notes,
+  };
   writeFileSync(join(opts.outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
-  const html = await renderReport({ trace: opts.tracePath, cores, modes: reportModes, vsCfs, notes });
+  const html = await renderReport({
+    trace: opts.tracePath,
+    cores,
+    modes: reportModes,
+    vsCfs,
+    notes,
+  });
   writeFileSync(join(opts.outDir, "report.html"), html);
   return { summary, runs, outDir: opts.outDir };
 }
 
 /** The comparison table printed at the end. */
 export function comparisonTable(summary: ReplaySummary): string {
-  const f = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(2));
-  const header = ["mode", "invocations", "mean ms", "p99 ms", "mean vs cfs", "p99 vs cfs", "short-half slowdown", "long-10% p99 vs cfs", "dispatch lag mean/max ms"];
+  const f = (n: number | undefined): string =>
+    n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(2);
+  const header = [
+    "mode",
+    "invocations",
+    "mean ms",
+    "p99 ms",
+    "mean vs cfs",
+    "p99 vs cfs",
+    "short-half slowdown",
+    "long-10% p99 vs cfs",
+    "dispatch lag mean/max ms",
+  ];
   const rows = Object.entries(summary.modes).map(([key, s]) => {
     const v = summary.vs_cfs[key];
-    const lag = (summary.details[key] as { dispatch_lag_ms?: { mean: number; max: number } } | undefined)?.dispatch_lag_ms;
+    const lag = (
+      summary.details[key] as { dispatch_lag_ms?: { mean: number; max: number } } | undefined
+    )?.dispatch_lag_ms;
     return [
       key,
       String(s.invocations),
@@ -181,6 +251,7 @@ export function comparisonTable(summary: ReplaySummary): string {
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ");
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ");
   return [line(header), ...rows.map(line)].join("\n");
 }

@@ -21,17 +21,39 @@ export interface TurnaroundSample {
 }
 
 export function fromMeasured(measured: readonly MeasuredInvocation[]): TurnaroundSample[] {
-  return measured.map((m) => ({ index: m.index, durationMs: m.durationMs, turnaroundMs: m.turnaroundMs, fn: m.fn }));
+  return measured.map((m) => ({
+    index: m.index,
+    durationMs: m.durationMs,
+    turnaroundMs: m.turnaroundMs,
+    fn: m.fn,
+  }));
 }
 
 /** Empirical CDF, thinned to at most `maxPoints` points so the SVG stays small. */
-export function cdfRows(series: string, source: CdfRow["source"], samples: readonly TurnaroundSample[], maxPoints = 300): CdfRow[] {
+export function cdfRows(
+  series: string,
+  source: CdfRow["source"],
+  samples: readonly TurnaroundSample[],
+  maxPoints = 300,
+): CdfRow[] {
   const sorted = samples.map((s) => s.turnaroundMs).sort((a, b) => a - b);
   const n = sorted.length;
   const step = Math.max(1, Math.ceil(n / maxPoints));
   const rows: CdfRow[] = [];
-  for (let i = 0; i < n; i += step) rows.push({ series, source, turnaround_ms: Math.max(sorted[i] as number, 0.01), fraction: (i + 1) / n });
-  if (n > 0 && (n - 1) % step !== 0) rows.push({ series, source, turnaround_ms: Math.max(sorted[n - 1] as number, 0.01), fraction: 1 });
+  for (let i = 0; i < n; i += step)
+    rows.push({
+      series,
+      source,
+      turnaround_ms: Math.max(sorted[i] as number, 0.01),
+      fraction: (i + 1) / n,
+    });
+  if (n > 0 && (n - 1) % step !== 0)
+    rows.push({
+      series,
+      source,
+      turnaround_ms: Math.max(sorted[n - 1] as number, 0.01),
+      fraction: 1,
+    });
   return rows;
 }
 
@@ -49,7 +71,8 @@ export function decileRows(series: string, samples: readonly TurnaroundSample[])
   for (let d = 0; d < 10; d++) {
     const part = order.slice(Math.floor((d * n) / 10), Math.floor(((d + 1) * n) / 10));
     if (part.length === 0) continue;
-    const mean = part.reduce((s, x) => s + x.turnaroundMs / Math.max(x.durationMs, 1e-6), 0) / part.length;
+    const mean =
+      part.reduce((s, x) => s + x.turnaroundMs / Math.max(x.durationMs, 1e-6), 0) / part.length;
     rows.push({ series, decile: d + 1, mean_slowdown: mean });
   }
   return rows;
@@ -63,7 +86,11 @@ export interface FunctionRow {
 }
 
 /** Mean turnaround per function, for the `limit` functions with the most invocations. */
-export function functionRows(series: string, samples: readonly TurnaroundSample[], limit = 25): FunctionRow[] {
+export function functionRows(
+  series: string,
+  samples: readonly TurnaroundSample[],
+  limit = 25,
+): FunctionRow[] {
   const byFn = new Map<string, number[]>();
   for (const s of samples) {
     const list = byFn.get(s.fn) ?? [];

@@ -7,7 +7,7 @@ import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { Summary } from "../contracts/summary.js";
 import type { VsCfs } from "./compare.js";
-import { type TurnaroundSample, cdfRows, decileRows, functionRows } from "./report-data.js";
+import { cdfRows, decileRows, functionRows, type TurnaroundSample } from "./report-data.js";
 import type { ModeRun } from "./types.js";
 
 export interface ReportMode {
@@ -17,7 +17,9 @@ export interface ReportMode {
   summary: Summary;
   samples: TurnaroundSample[];
   /** The simulator's prediction for the same trace under this mode's policy, or why there is none. */
-  predicted: { policy: string; summary: Summary; samples: TurnaroundSample[] } | { policy: string; error: string };
+  predicted:
+    | { policy: string; summary: Summary; samples: TurnaroundSample[] }
+    | { policy: string; error: string };
 }
 
 export interface ReportInput {
@@ -52,7 +54,12 @@ function cdfSpec(input: ReportInput): TopLevelSpec {
     data: { values },
     mark: { type: "line", interpolate: "step-after" },
     encoding: {
-      x: { field: "turnaround_ms", type: "quantitative", scale: { type: "log" }, title: "turnaround (ms, log)" },
+      x: {
+        field: "turnaround_ms",
+        type: "quantitative",
+        scale: { type: "log" },
+        title: "turnaround (ms, log)",
+      },
       y: { field: "fraction", type: "quantitative", title: "fraction of invocations" },
       color: { field: "series", type: "nominal", title: "mode" },
       strokeDash: { field: "source", type: "nominal", title: "source" },
@@ -87,7 +94,12 @@ function functionSpec(input: ReportInput): TopLevelSpec {
     data: { values },
     mark: "bar",
     encoding: {
-      y: { field: "function", type: "nominal", sort: { field: "invocations", order: "descending" }, title: null },
+      y: {
+        field: "function",
+        type: "nominal",
+        sort: { field: "invocations", order: "descending" },
+        title: null,
+      },
       yOffset: { field: "series" },
       x: { field: "mean_turnaround_ms", type: "quantitative", title: "mean turnaround (ms)" },
       color: { field: "series", type: "nominal", title: "mode" },
@@ -103,8 +115,18 @@ function predictionSpec(input: ReportInput): TopLevelSpec {
     ];
     if ("summary" in m.predicted) {
       rows.push(
-        { mode: m.key, source: "simulated", stat: "mean", ms: m.predicted.summary.turnaround_ms.mean },
-        { mode: m.key, source: "simulated", stat: "p99", ms: m.predicted.summary.turnaround_ms.p99 },
+        {
+          mode: m.key,
+          source: "simulated",
+          stat: "mean",
+          ms: m.predicted.summary.turnaround_ms.mean,
+        },
+        {
+          mode: m.key,
+          source: "simulated",
+          stat: "p99",
+          ms: m.predicted.summary.turnaround_ms.p99,
+        },
       );
     }
     return rows;
@@ -150,9 +172,13 @@ export async function renderReport(input: ReportInput): Promise<string> {
     ["prediction", predictionSpec(input)],
   ];
   const svgs: string[] = [];
-  for (const [id, spec] of charts) svgs.push(`<figure id="chart-${id}" class="chart">${await renderSvg(spec)}</figure>`);
+  for (const [id, spec] of charts)
+    svgs.push(`<figure id="chart-${id}" class="chart">${await renderSvg(spec)}</figure>`);
   const reasons = input.modes
-    .map((m) => `<li><b>${escapeHtml(m.key)}</b>: ${m.run.reasons.map(escapeHtml).join("; ") || "no notes"}${"error" in m.predicted ? ` — no simulation: ${escapeHtml(m.predicted.error)}` : ""}</li>`)
+    .map(
+      (m) =>
+        `<li><b>${escapeHtml(m.key)}</b>: ${m.run.reasons.map(escapeHtml).join("; ") || "no notes"}${"error" in m.predicted ? ` — no simulation: ${escapeHtml(m.predicted.error)}` : ""}</li>`,
+    )
     .join("");
   const notes = input.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("");
   return `<!doctype html>

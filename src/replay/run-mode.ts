@@ -6,10 +6,10 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import type { Strategy } from "../contracts/levels.js";
-import { type TraceInvocation, cpuDemandMs } from "../contracts/trace.js";
-import type { Backend, Mode } from "../backend/types.js";
 import type { Syscalls } from "../backend/syscalls-types.js";
+import type { Backend, Mode } from "../backend/types.js";
+import type { Strategy } from "../contracts/levels.js";
+import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
 import { type DaemonLike, loadModule } from "./deps.js";
 import { raiseDispatcher } from "./dispatcher-priority.js";
 import { prewarmCounts } from "./prewarm.js";
@@ -66,13 +66,21 @@ async function openBackend(
   const { createBackend } = await loadModule("select");
   const log = opts.log ?? (() => {});
   if (opts.mode !== "alps") {
-    const { backend, reasons: why } = await createBackend({ mode: opts.mode, strategy: opts.strategy, log });
+    const { backend, reasons: why } = await createBackend({
+      mode: opts.mode,
+      strategy: opts.strategy,
+      log,
+    });
     reasons.push(...why);
     return { backend, mode: opts.mode };
   }
   let unavailable: string;
   try {
-    const { backend, reasons: why } = await createBackend({ mode: "alps", strategy: opts.strategy, log });
+    const { backend, reasons: why } = await createBackend({
+      mode: "alps",
+      strategy: opts.strategy,
+      log,
+    });
     reasons.push(...why);
     if (backend.mode === "alps" && backend.sensor === "bpf") return { backend, mode: "alps" };
     unavailable = `alps needs the BPF sensor, and backend selection gave mode ${backend.mode} with sensor ${backend.sensor}`;
@@ -80,14 +88,20 @@ async function openBackend(
   } catch (error: unknown) {
     unavailable = `alps could not start: ${error instanceof Error ? error.message : String(error)}`;
   }
-  if (!opts.fallback) throw new ModeUnavailableError(`${unavailable} (pass --fallback to run sfs instead)`);
+  if (!opts.fallback)
+    throw new ModeUnavailableError(`${unavailable} (pass --fallback to run sfs instead)`);
   reasons.push(`${unavailable}; running sfs instead because --fallback was given`);
   const { backend, reasons: why } = await createBackend({ mode: "sfs", log });
   reasons.push(...why);
   return { backend, mode: "sfs" };
 }
 
-function placer(sandbox: string, cgroups: { moveToCgroup(abs: string, pid: number): void }, syscalls: Syscalls, cpus?: number[]) {
+function placer(
+  sandbox: string,
+  cgroups: { moveToCgroup(abs: string, pid: number): void },
+  syscalls: Syscalls,
+  cpus?: number[],
+) {
   return (pid: number): void => {
     cgroups.moveToCgroup(sandbox, pid);
     if (cpus === undefined) return;
@@ -95,14 +109,18 @@ function placer(sandbox: string, cgroups: { moveToCgroup(abs: string, pid: numbe
   };
 }
 
-export async function runMode(trace: readonly TraceInvocation[], opts: RunModeOptions): Promise<ModeRun> {
+export async function runMode(
+  trace: readonly TraceInvocation[],
+  opts: RunModeOptions,
+): Promise<ModeRun> {
   const log = opts.log ?? (() => {});
   const reasons: string[] = [];
   const { syscalls, reason: syscallsReason } = await (await loadModule("syscalls")).loadSyscalls();
   if (syscallsReason !== undefined) reasons.push(syscallsReason);
   const cgroups = await loadModule("cgroups");
   const hostCpus = availableParallelism();
-  const cpus = opts.cores === undefined ? undefined : Array.from({ length: opts.cores }, (_, i) => i);
+  const cpus =
+    opts.cores === undefined ? undefined : Array.from({ length: opts.cores }, (_, i) => i);
   if (opts.cores !== undefined && opts.cores > hostCpus) {
     throw new ModeUnavailableError(`--cores ${opts.cores}: this host has ${hostCpus} CPUs`);
   }
@@ -128,19 +146,29 @@ export async function runMode(trace: readonly TraceInvocation[], opts: RunModeOp
     daemon = new Daemon({ backend, cores: opts.cores ?? hostCpus, log });
     for (const [fn, abs] of sandboxes.create(functions)) {
       await daemon.addSandbox(fn, abs);
-      pools.set(fn, new WorkerPool({ fn, cgroupPath: abs, replayPid: process.pid, place: placer(abs, cgroups, syscalls, cpus) }));
+      pools.set(
+        fn,
+        new WorkerPool({
+          fn,
+          cgroupPath: abs,
+          replayPid: process.pid,
+          place: placer(abs, cgroups, syscalls, cpus),
+        }),
+      );
     }
     // Warm up a few pools at a time: every start is a Node process competing for the same 2 cores.
     const counts = prewarmCounts(trace);
     const queue = [...counts];
     await Promise.all(
       Array.from({ length: 4 }, async () => {
-        for (let next = queue.shift(); next !== undefined; next = queue.shift()) await pools.get(next[0])?.prewarm(next[1]);
+        for (let next = queue.shift(); next !== undefined; next = queue.shift())
+          await pools.get(next[0])?.prewarm(next[1]);
       }),
     );
     opts.signal?.throwIfAborted();
     const baseline = new Map<number, number>();
-    for (const pool of pools.values()) for (const pid of pool.pids()) baseline.set(pid, preemptions(pid));
+    for (const pool of pools.values())
+      for (const pid of pool.pids()) baseline.set(pid, preemptions(pid));
 
     daemon.start();
     restoreDispatcher = raiseDispatcher(syscalls);
@@ -170,7 +198,9 @@ export async function runMode(trace: readonly TraceInvocation[], opts: RunModeOp
     if (backend !== undefined) {
       for (const abs of sandboxes.paths.values()) {
         await (daemon ?? backend).removeSandbox(abs).catch((error: unknown) => {
-          cleanupFailures.push(`remove sandbox ${abs}: ${error instanceof Error ? error.message : String(error)}`);
+          cleanupFailures.push(
+            `remove sandbox ${abs}: ${error instanceof Error ? error.message : String(error)}`,
+          );
         });
       }
       await backend.close();
@@ -190,7 +220,8 @@ function dispatchAll(
 ): Promise<void> {
   const total = trace.length;
   const t0 = process.hrtime.bigint() + BigInt(Math.round((opts.leadMs ?? 200) * 1e6));
-  const scheduledNs = (inv: TraceInvocation): bigint => t0 + BigInt(Math.round(inv.arrivalMs * 1e6));
+  const scheduledNs = (inv: TraceInvocation): bigint =>
+    t0 + BigInt(Math.round(inv.arrivalMs * 1e6));
   return new Promise<void>((resolve, reject) => {
     let next = 0;
     let done = 0;

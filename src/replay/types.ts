@@ -1,7 +1,8 @@
 /** What one replay measures. Field names of the CSV and JSON outputs are set in csv.ts and summary.ts. */
+
+import type { BackendStatus, Mode } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
-import type { BackendStatus, Mode } from "../backend/types.js";
 
 /** One invocation as it ran on this host. Times in ms; arrival is the trace's scheduled arrival. */
 export interface MeasuredInvocation {

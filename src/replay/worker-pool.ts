@@ -8,7 +8,9 @@ import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 /** The function body the workers run (workloads/functions/burn.mjs), from src/replay or dist/replay. */
-export const WORKER_SCRIPT = fileURLToPath(new URL("../../workloads/functions/burn.mjs", import.meta.url));
+export const WORKER_SCRIPT = fileURLToPath(
+  new URL("../../workloads/functions/burn.mjs", import.meta.url),
+);
 
 /** Argument that marks a worker as belonging to one replay process (cleanup checks look for it). */
 export function workerTag(replayPid: number): string {
@@ -32,13 +34,20 @@ interface DoneMessage {
 }
 
 function isDone(message: unknown): message is DoneMessage {
-  return typeof message === "object" && message !== null && (message as { type?: unknown }).type === "done";
+  return (
+    typeof message === "object" &&
+    message !== null &&
+    (message as { type?: unknown }).type === "done"
+  );
 }
 
 /** One warm worker process. */
 export class Worker {
   readonly #child: ChildProcess;
-  readonly #pending = new Map<number, { resolve: (r: RunResult) => void; reject: (e: Error) => void }>();
+  readonly #pending = new Map<
+    number,
+    { resolve: (r: RunResult) => void; reject: (e: Error) => void }
+  >();
   #nextId = 1;
   #exited = false;
 
@@ -48,12 +57,18 @@ export class Worker {
       if (!isDone(message)) return;
       const waiter = this.#pending.get(message.id);
       this.#pending.delete(message.id);
-      waiter?.resolve({ startNs: BigInt(message.startNs), endNs: BigInt(message.endNs), cpuMs: message.cpuMs });
+      waiter?.resolve({
+        startNs: BigInt(message.startNs),
+        endNs: BigInt(message.endNs),
+        cpuMs: message.cpuMs,
+      });
     });
     child.on("exit", (code, signal) => {
       this.#exited = true;
       for (const waiter of this.#pending.values()) {
-        waiter.reject(new Error(`worker ${child.pid} exited (${signal ?? code}) during an invocation`));
+        waiter.reject(
+          new Error(`worker ${child.pid} exited (${signal ?? code}) during an invocation`),
+        );
       }
       this.#pending.clear();
     });
@@ -107,7 +122,10 @@ async function startWorker(opts: PoolOptions): Promise<Worker> {
   const timeoutMs = opts.startTimeoutMs ?? 30_000;
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker for '${opts.fn}' not ready after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`worker for '${opts.fn}' not ready after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       child.once("error", (error) => {
         clearTimeout(timer);
         reject(error);
@@ -117,7 +135,11 @@ async function startWorker(opts: PoolOptions): Promise<Worker> {
         reject(new Error(`worker for '${opts.fn}' exited while starting (${signal ?? code})`));
       });
       child.on("message", function onReady(message: unknown) {
-        if (typeof message === "object" && message !== null && (message as { type?: unknown }).type === "ready") {
+        if (
+          typeof message === "object" &&
+          message !== null &&
+          (message as { type?: unknown }).type === "ready"
+        ) {
           clearTimeout(timer);
           child.off("message", onReady);
           resolve();

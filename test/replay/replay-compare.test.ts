@@ -1,10 +1,20 @@
 import { describe, expect, it } from "vitest";
 import { compareWithCfs, durationGroups, toFinished } from "../../src/replay/compare.js";
-import { summarize } from "../../src/sim/index.js";
 import type { MeasuredInvocation } from "../../src/replay/types.js";
+import { summarize } from "../../src/sim/index.js";
 
 function inv(index: number, durationMs: number, turnaroundMs: number): MeasuredInvocation {
-  return { index, arrivalMs: index * 10, fn: `f${index % 3}`, durationMs, turnaroundMs, startMs: 0, cpuMs: durationMs, dispatchLagMs: 0, cold: false };
+  return {
+    index,
+    arrivalMs: index * 10,
+    fn: `f${index % 3}`,
+    durationMs,
+    turnaroundMs,
+    startMs: 0,
+    cpuMs: durationMs,
+    dispatchLagMs: 0,
+    cold: false,
+  };
 }
 
 describe("replay comparison with cfs", () => {
@@ -34,6 +44,12 @@ describe("replay comparison with cfs", () => {
 
   it("turns measurements into finished invocations with completion = arrival + turnaround", () => {
     const [f] = toFinished([{ ...inv(3, 5, 12), startMs: 2 }]);
-    expect(f).toEqual({ fn: "f0", arrivalMs: 30, durationMs: 5, completionMs: 42, firstStartMs: 32 });
+    expect(f).toEqual({
+      fn: "f0",
+      arrivalMs: 30,
+      durationMs: 5,
+      completionMs: 42,
+      firstStartMs: 32,
+    });
   });
 });

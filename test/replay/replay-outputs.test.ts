@@ -1,12 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { modeCsv } from "../../src/replay/csv.js";
 import { prewarmCounts } from "../../src/replay/prewarm.js";
-import { cdfRows, decileRows, functionRows } from "../../src/replay/report-data.js";
 import { limitTrace } from "../../src/replay/replay.js";
+import { cdfRows, decileRows, functionRows } from "../../src/replay/report-data.js";
 import { sandboxDirName } from "../../src/replay/sandboxes.js";
 import type { MeasuredInvocation } from "../../src/replay/types.js";
 
-const m = (index: number, fn: string, durationMs: number, turnaroundMs: number): MeasuredInvocation => ({
+const m = (
+  index: number,
+  fn: string,
+  durationMs: number,
+  turnaroundMs: number,
+): MeasuredInvocation => ({
   index,
   arrivalMs: index,
   fn,
@@ -36,9 +41,18 @@ describe("replay outputs", () => {
       { arrivalMs: 20, fn: "a", durationMs: 100 },
       { arrivalMs: 5000, fn: "b", durationMs: 1 },
     ];
-    expect(prewarmCounts(trace)).toEqual(new Map([["a", 3], ["b", 1]]));
+    expect(prewarmCounts(trace)).toEqual(
+      new Map([
+        ["a", 3],
+        ["b", 1],
+      ]),
+    );
     expect(prewarmCounts(trace, { maxPerFunction: 2 }).get("a")).toBe(2);
-    const many = Array.from({ length: 100 }, (_, i) => ({ arrivalMs: 0, fn: `f${i % 10}`, durationMs: 50 }));
+    const many = Array.from({ length: 100 }, (_, i) => ({
+      arrivalMs: 0,
+      fn: `f${i % 10}`,
+      durationMs: 50,
+    }));
     const total = [...prewarmCounts(many, { maxTotal: 20 }).values()].reduce((a, b) => a + b, 0);
     expect(total).toBeLessThanOrEqual(20);
   });
@@ -59,7 +73,12 @@ describe("replay outputs", () => {
   });
 
   it("computes the chart rows: CDF ends at 1, ten deciles, functions by invocation count", () => {
-    const samples = Array.from({ length: 100 }, (_, i) => ({ index: i, fn: i % 4 === 0 ? "busy" : `f${i}`, durationMs: i + 1, turnaroundMs: 2 * (i + 1) }));
+    const samples = Array.from({ length: 100 }, (_, i) => ({
+      index: i,
+      fn: i % 4 === 0 ? "busy" : `f${i}`,
+      durationMs: i + 1,
+      turnaroundMs: 2 * (i + 1),
+    }));
     const cdf = cdfRows("cfs", "measured", samples, 30);
     expect(cdf.at(-1)?.fraction).toBe(1);
     expect(cdf.length).toBeLessThanOrEqual(31);

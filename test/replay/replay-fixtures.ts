@@ -1,0 +1,93 @@
+/** Shared by the replay tests: a generated short trace and the checks that nothing was left behind. */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cgroup2Mount } from "../../src/backend/cgroups.js";
+import type { TraceInvocation } from "../../src/contracts/trace.js";
+import { replayCgroupRoot, workerTag } from "../../src/replay/index.js";
+
+/** mulberry32: a seeded PRNG, so the trace is the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A few long and many short functions, Poisson arrivals at `load` on `cores`
+ * for `spanS` seconds: 90 % of invocations are short (5–25 ms), 10 % long (300–700 ms).
+ */
+export function shortLongTrace(opts: {
+  spanS: number;
+  load: number;
+  cores: number;
+  seed: number;
+}): TraceInvocation[] {
+  const rand = prng(opts.seed);
+  const meanMs = 0.9 * 15 + 0.1 * 500;
+  const ratePerMs = (opts.load * opts.cores) / meanMs;
+  const trace: TraceInvocation[] = [];
+  for (let t = 0; ; ) {
+    t += -Math.log(1 - rand()) / ratePerMs;
+    if (t >= opts.spanS * 1000) break;
+    const long = rand() < 0.1;
+    const k = Math.floor(rand() * (long ? 2 : 4));
+    const durationMs = long ? 300 + rand() * 400 : 5 + rand() * 20;
+    trace.push({
+      arrivalMs: Math.round(t * 1000) / 1000,
+      fn: long ? `long${k}` : `short${k}`,
+      durationMs: Math.round(durationMs * 1000) / 1000,
+    });
+  }
+  return trace;
+}
+
+export function writeTrace(dir: string, trace: readonly TraceInvocation[]): string {
+  const file = join(dir, "trace.csv");
+  writeFileSync(
+    file,
+    `arrival_ms,function,duration_ms\n${trace.map((i) => `${i.arrivalMs},${i.fn},${i.durationMs}`).join("\n")}\n`,
+  );
+  return file;
+}
+
+/** Rows of a `<mode>.csv` as (arrival_ms, function) keys. */
+export function csvKeys(file: string): string[] {
+  const [header, ...rows] = readFileSync(file, "utf8").trim().split("\n");
+  if (!header?.startsWith("arrival_ms,function,duration_ms,turnaround_ms"))
+    throw new Error(`${file}: unexpected header ${header}`);
+  return rows.map((r) => r.split(",").slice(0, 2).join(","));
+}
+
+/** Worker processes of replay process `replayPid` still alive. */
+export function leftoverWorkers(replayPid: number): number[] {
+  const tag = workerTag(replayPid);
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(tag))
+        found.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return found;
+}
+
+export function leftoverCgroup(replayPid: number): boolean {
+  return existsSync(join(cgroup2Mount(), replayCgroupRoot(replayPid)));
+}
+
+/** Scheduling policy of every thread of this process (field 41 of /proc/<pid>/task/<tid>/stat). */
+export function ownThreadPolicies(): number[] {
+  return readdirSync("/proc/self/task").map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[38]);
+  });
+}
