@@ -1,0 +1,129 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/frontend/clock.js";
+import { Daemon, type FinishedRecord } from "../../src/frontend/daemon.js";
+import type { LearnedPolicy } from "../../src/frontend/learner.js";
+import { ObserveBackend } from "./observe-backend.js";
+
+function daemonOnSimulatedTime(extra: Partial<ConstructorParameters<typeof Daemon>[0]> = {}) {
+  const backend = new ObserveBackend();
+  const clock = new ManualClock(1_000_000);
+  const daemon = new Daemon({
+    backend,
+    clock,
+    cores: 2,
+    utilization: null,
+    config: { learnPeriodMs: 500 },
+    ...extra,
+  });
+  return { backend, clock, daemon };
+}
+
+describe("the daemon loop on simulated time", () => {
+  it("learns every period from finished invocations and applies the policy to the backend", () => {
+    const { backend, clock, daemon } = daemonOnSimulatedTime();
+    const finished: FinishedRecord[] = [];
+    daemon.onInvocationEnd((r) => finished.push(r));
+    daemon.start();
+    expect(backend.policies).toHaveLength(1); // the initial (empty) policy
+    // Alternate a 150 ms and a 5 ms function; the test process's pid stands in for the task (never changed: observe-only).
+    for (let i = 0; i < 6; i++) {
+      for (const [fn, cpu] of [
+        ["slow", 150],
+        ["quick", 5],
+      ] as const) {
+        const id = daemon.startInvocation(fn, process.pid);
+        clock.advance(cpu + 1);
+        daemon.endInvocation(id, { cpuMs: cpu });
+      }
+    }
+    expect(finished).toHaveLength(12);
+    expect(finished[0]).toMatchObject({
+      fn: "slow",
+      cpuMs: 150,
+      turnaroundMs: 151,
+      cpuSource: "client",
+    });
+    const appliedBefore = backend.policies.length;
+    clock.advance(500);
+    expect(backend.policies.length).toBeGreaterThan(appliedBefore);
+    const policy = daemon.policy() as LearnedPolicy;
+    expect(policy.functions.quick?.priority).toBe(1);
+    expect(policy.functions.slow?.priority).toBe(2);
+    expect(policy.functions.quick?.predicted_ms).toBeCloseTo(5, 6);
+    expect(backend.policies.at(-1)).toBe(policy);
+    expect(backend.started).toHaveLength(12);
+    expect(backend.ended).toHaveLength(12);
+    expect(daemon.status().counters.learner_runs).toBeGreaterThan(0);
+    daemon.stop();
+    const runs = daemon.status().counters.learner_runs;
+    clock.advance(5_000);
+    expect(daemon.status().counters.learner_runs).toBe(runs); // stopped means stopped
+  });
+
+  it("learns from backend bursts for functions without explicit boundaries, and not twice for the others", () => {
+    const { backend, clock, daemon } = daemonOnSimulatedTime();
+    daemon.start();
+    const id = daemon.startInvocation("explicit", process.pid);
+    daemon.endInvocation(id, { cpuMs: 30 });
+    for (let i = 0; i < 4; i++) {
+      clock.advance(100);
+      backend.emitBurst({ fn: "sandboxed", tid: 4242, cpuMs: 12, atMs: clock.now() });
+      backend.emitBurst({ fn: "explicit", tid: 4243, cpuMs: 999, atMs: clock.now() });
+    }
+    clock.advance(500);
+    const policy = daemon.policy() as LearnedPolicy;
+    expect(policy.functions.sandboxed?.predicted_ms).toBeCloseTo(12, 6);
+    expect(policy.functions.sandboxed?.explain.samples).toBe(4);
+    expect(policy.functions.explicit?.predicted_ms).toBeCloseTo(30, 6);
+    expect(daemon.status().counters.bursts_ignored_explicit).toBe(4);
+  });
+
+  it("applies a policy file as is and never learns", () => {
+    const dir = mkdtempSync(join(tmpdir(), "alps-daemon-"));
+    const file = join(dir, "policy.json");
+    const fixed = {
+      functions: { fib: { priority: 1, predicted_ms: 12, slice_ms: 18.5 } },
+      default: { priority: 2, predicted_ms: 50, slice_ms: 5 },
+    };
+    writeFileSync(file, JSON.stringify(fixed));
+    const backend = new ObserveBackend();
+    const clock = new ManualClock();
+    const daemon = new Daemon({
+      backend,
+      clock,
+      cores: 2,
+      utilization: null,
+      config: { learnPeriodMs: 100, policyFile: file },
+    });
+    daemon.start();
+    const id = daemon.startInvocation("other", process.pid);
+    daemon.endInvocation(id, { cpuMs: 1 });
+    clock.advance(1_000);
+    expect(backend.policies).toEqual([fixed]);
+    expect(daemon.status().policy_source).toBe("file");
+    expect(daemon.status().counters.learner_runs).toBe(0);
+  });
+
+  it("refuses invocations past the open limit, counted", () => {
+    const { daemon } = daemonOnSimulatedTime({ config: { maxOpenInvocations: 2 } });
+    daemon.startInvocation("a", process.pid);
+    daemon.startInvocation("a", process.pid);
+    expect(() => daemon.startInvocation("a", process.pid)).toThrow(/limit 2/);
+    expect(daemon.status().counters.invocations_refused_open_limit).toBe(1);
+  });
+
+  it("measures CPU from schedstat when the client does not report it", () => {
+    const { daemon } = daemonOnSimulatedTime();
+    const id = daemon.startInvocation("self", process.pid);
+    const end = process.cpuUsage().user + 30_000; // burn ≥ 30 ms of this process's CPU, bounded
+    let x = 0;
+    while (process.cpuUsage().user < end) for (let i = 0; i < 10_000; i++) x += i;
+    const rec = daemon.endInvocation(id);
+    expect(x).toBeGreaterThan(0);
+    expect(rec?.cpuSource).toBe("schedstat");
+    expect(rec?.cpuMs).toBeGreaterThan(20); // the main thread's schedstat; a bit below process CPU is fine
+  });
+});
