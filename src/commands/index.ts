@@ -6,6 +6,7 @@ import { registerPolicy } from "./policy.js";
 import { registerReplay } from "./replay.js";
 import { registerRestore } from "./restore.js";
 import { registerSimulate } from "./simulate.js";
+import { registerTrace } from "./trace.js";
 
 /**
  * Every subcommand registers itself here, one line each.
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerReplay(program);
   registerRestore(program);
   registerSimulate(program);
+  registerTrace(program);
 }
