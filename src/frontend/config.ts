@@ -197,7 +197,17 @@ export function readConfigFile(path: string): Partial<DaemonConfig> {
       `not valid JSON/YAML: ${parseError.message.split("\n")[0]}`,
     );
   }
-  const value: unknown = doc.toJS() ?? {};
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (error) {
+    throw new InputError(
+      path,
+      undefined,
+      undefined,
+      `cannot read config: ${(error as Error).message}`,
+    );
+  }
   const result = PartialConfigSchema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0] as z.core.$ZodIssue;

@@ -19,7 +19,18 @@ export function parsePolicyText(text: string, file: string): Policy {
       `not valid JSON: ${parseError.message.split("\n")[0]}`,
     );
   }
-  const result = PolicySchema.safeParse(doc.toJS());
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new InputError(
+      file,
+      undefined,
+      undefined,
+      `cannot read policy: ${(error as Error).message}`,
+    );
+  }
+  const result = PolicySchema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = (issue?.path ?? []) as (string | number)[];
