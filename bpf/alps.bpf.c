@@ -144,13 +144,14 @@ static __always_inline __u64 cgroup_of(struct task_struct *p)
 	return BPF_CORE_READ(p, cgroups, dfl_cgrp, kn, id);
 }
 
-/* Starts tracking `p` for function `fn` (fresh burst, base level). */
-static __always_inline struct alps_task *track(struct task_struct *p, __u32 fn)
+/* Starts tracking `p` for function `fn` of invocation `root` (fresh burst, base level). */
+static __always_inline struct alps_task *track(struct task_struct *p, __u32 fn, __u32 root)
 {
 	struct alps_task t = {};
 	__u32 tid = BPF_CORE_READ(p, pid);
 
 	t.fn = fn;
+	t.root = root;
 	t.burst_start_ns = bpf_ktime_get_ns();
 	t.level = 0;
 	if (bpf_map_update_elem(&task_map, &tid, &t, BPF_NOEXIST) && !bpf_map_lookup_elem(&task_map, &tid)) {
@@ -231,7 +232,7 @@ static __always_inline int on_wakeup(struct task_struct *p)
 
 		if (!fn)
 			return 0;
-		t = track(p, *fn);
+		t = track(p, *fn, 0);
 		if (!t)
 			return 0;
 		count(nr_cgroup_matches);
@@ -273,10 +274,11 @@ int BPF_PROG(alps_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptid = parent->pid;
 	struct alps_task *pt = bpf_map_lookup_elem(&task_map, &ptid);
-	__u32 fn;
+	__u32 fn, root = 0;
 
 	if (pt) {
 		fn = pt->fn;
+		root = pt->root;
 	} else {
 		__u64 cg = cgroup_of(child);
 		__u32 *cfn = bpf_map_lookup_elem(&cgroup_map, &cg);
@@ -286,7 +288,7 @@ int BPF_PROG(alps_fork, struct task_struct *parent, struct task_struct *child)
 		fn = *cfn;
 		count(nr_cgroup_matches);
 	}
-	if (track(child, fn))
+	if (track(child, fn, root))
 		count(nr_forks_inherited);
 	return 0;
 }
@@ -300,6 +302,12 @@ int BPF_PROG(alps_exit, struct task_struct *p)
 	if (!t)
 		return 0;
 	count(nr_exited);
+	/* Exiting ends the last burst too: post it as a sample before the exit
+	 * (the final switch-out happens after the entry is gone). */
+	if (t->burst_used_ns > 0) {
+		count(nr_blocked);
+		post(ALPS_EV_BLOCKED, tid, t, t->burst_used_ns);
+	}
 	post(ALPS_EV_EXITED, tid, t, t->total_ns);
 	bpf_map_delete_elem(&task_map, &tid);
 	return 0;

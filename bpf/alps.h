@@ -63,7 +63,8 @@ struct alps_task {
 	__u64 burst_used_ns;  /* CPU used in the current burst */
 	__u64 total_ns;       /* CPU used since tracking began */
 	__s32 level;          /* nice level last posted (what the actuator applied) */
-	__u32 _pad0;          /* explicit padding to 8 bytes */
+	__u32 root;           /* tid of the invocation it belongs to (registered task
+	                       * or its ancestor); 0 for tasks found by cgroup */
 };
 
 enum alps_event_type {

@@ -162,13 +162,15 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
     return env.Undefined();
   }
 
-  // registerTask(tid, fnId, level): tracks tid from now on, with a fresh
-  // burst whose level the caller has already applied.
+  // registerTask(tid, fnId, level, root): tracks tid from now on as part of
+  // invocation `root`, with a fresh burst whose level the caller has
+  // already applied.
   Napi::Value RegisterTask(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     __u32 tid = static_cast<__u32>(ArgInt32(info, 0, "tid", 1, 0x3fffffff));
     __u32 fn = static_cast<__u32>(ArgInt32(info, 1, "fnId", 0, ALPS_MAX_FNS - 1));
     __s32 level = ArgInt32(info, 2, "level", -20, 19);
+    __u32 root = static_cast<__u32>(ArgInt32(info, 3, "root", 0, 0x3fffffff));
     struct alps_task t;
     std::memset(&t, 0, sizeof(t));
     struct timespec ts;
@@ -177,6 +179,7 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
     t.flags = ALPS_TASK_REGISTERED;
     t.burst_start_ns = static_cast<__u64>(ts.tv_sec) * 1000000000ull + static_cast<__u64>(ts.tv_nsec);
     t.level = level;
+    t.root = root;
     RequireOpen(env);
     if (bpf_map_update_elem(fds_[kTask], &tid, &t, BPF_ANY) != 0) ThrowErrno(env, "update task_map", errno);
     return env.Undefined();
@@ -211,6 +214,7 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
     o.Set("burstUsedNs", Napi::BigInt::New(env, static_cast<uint64_t>(t.burst_used_ns)));
     o.Set("totalNs", Napi::BigInt::New(env, static_cast<uint64_t>(t.total_ns)));
     o.Set("level", Napi::Number::New(env, t.level));
+    o.Set("root", Napi::Number::New(env, t.root));
     return o;
   }
 

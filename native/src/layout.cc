@@ -43,6 +43,7 @@ static Napi::Value StructLayout(const Napi::CallbackInfo& info) {
   FIELD(task, struct alps_task, burst_used_ns);
   FIELD(task, struct alps_task, total_ns);
   FIELD(task, struct alps_task, level);
+  FIELD(task, struct alps_task, root);
   out.Set("alps_task", Entry(env, sizeof(struct alps_task), task));
 
   Napi::Object ev = Napi::Object::New(env);

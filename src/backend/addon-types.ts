@@ -96,6 +96,7 @@ export const STRUCTS: Record<
       burst_used_ns: { offset: 16, size: 8 },
       total_ns: { offset: 24, size: 8 },
       level: { offset: 32, size: 4 },
+      root: { offset: 36, size: 4 },
     },
   },
   alps_event: {
@@ -161,6 +162,8 @@ export interface BpfTaskState {
   burstUsedNs: bigint;
   totalNs: bigint;
   level: number;
+  /** Tid of the invocation the task belongs to; 0 for tasks found by cgroup. */
+  root: number;
 }
 
 /** An opened, loaded and attached BPF object. All methods throw once closed. */
@@ -170,8 +173,8 @@ export interface BpfHandle {
   clearPolicy(fnId: number): void;
   setCgroup(cgroupId: bigint, fnId: number): void;
   deleteCgroup(cgroupId: bigint): void;
-  /** Track `tid` as `fnId`, fresh burst, at `level` (already applied by the caller). */
-  registerTask(tid: number, fnId: number, level: number): void;
+  /** Track `tid` as `fnId` of invocation `root`, fresh burst, at `level` (already applied by the caller). */
+  registerTask(tid: number, fnId: number, level: number, root: number): void;
   unregisterTask(tid: number): boolean;
   readTask(tid: number): BpfTaskState | null;
   taskIds(): number[];

@@ -1,0 +1,208 @@
+/**
+ * The actuator applies the levels the BPF program decides: one syscall on
+ * the tid per LEVEL/EXPIRED/WOKE event, and the restore to SCHED_OTHER nice 0
+ * when an invocation ends or the daemon closes.
+ *
+ * Levels are fair-class nice values (DESIGN §4). A boost is applied with
+ * sched_setattr(SCHED_OTHER, nice, SCHED_FLAG_RESET_ON_FORK): the reset flag
+ * makes children start at nice 0 (they earn their own boost from the BPF
+ * program), and the same call requests the function's slice in
+ * sched_runtime where the kernel honours it (EEVDF, Linux >= 6.12; probed on
+ * first use by reading it back). Strategy `rt` (comparison only) applies the
+ * level as a SCHED_FIFO priority instead, also with RESET_ON_FORK.
+ *
+ * Every tid is marked in the touched-task record before its first change
+ * and released after it is restored. A task that vanished (ESRCH) is normal:
+ * counted, released, not an error.
+ */
+import { BASE_NICE, DEFAULT_CURVE, type LevelCurve, type Strategy } from "../contracts/levels.js";
+import {
+  baseAttr,
+  SCHED_FIFO,
+  SCHED_FLAG_RESET_ON_FORK,
+  SCHED_OTHER,
+  type SchedAttr,
+  type Syscalls,
+} from "./syscalls-types.js";
+import type { TouchedTasks } from "./touched-types.js";
+
+/** The kernel clamps a fair-class slice request to [0.1 ms, 100 ms]. */
+const SLICE_MIN_NS = 100_000n;
+const SLICE_MAX_NS = 100_000_000n;
+/** Highest SCHED_FIFO priority strategy `rt` gives a function (the daemon runs above it). */
+export const DEFAULT_RT_MAX_PRIORITY = 40;
+
+/** A TouchedTasks kept in memory only (tests, and when no state dir is configured). */
+export function memoryTouchedTasks(): TouchedTasks {
+  const tids = new Set<number>();
+  return {
+    mark: (tid) => void tids.add(tid),
+    release: (tid) => void tids.delete(tid),
+    list: () => [...tids],
+  };
+}
+
+export interface ActuatorCounters {
+  /** Levels applied (boosts and drops). */
+  applied: number;
+  /** Tasks restored to SCHED_OTHER nice 0. */
+  restored: number;
+  /** Tasks that were gone when a change was attempted (ESRCH). */
+  gone: number;
+  /** Syscalls refused for another reason (logged). */
+  errors: number;
+}
+
+export interface ActuatorOptions {
+  strategy: Strategy;
+  syscalls: Syscalls;
+  touched?: TouchedTasks;
+  curve?: LevelCurve;
+  /** Strategy rt: the priority of the most boosted level. */
+  rtMaxPriority?: number;
+  log?: (msg: string) => void;
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+export class Actuator {
+  readonly counters: ActuatorCounters = { applied: 0, restored: 0, gone: 0, errors: 0 };
+  readonly touched: TouchedTasks;
+  readonly #strategy: Strategy;
+  readonly #syscalls: Syscalls;
+  readonly #curve: LevelCurve;
+  readonly #rtMax: number;
+  readonly #log: (msg: string) => void;
+  /** undefined until the first slice request tells whether the kernel keeps it. */
+  #sliceSupported: boolean | undefined;
+  /** Level currently applied per tid (absent = base, untouched by us). */
+  readonly #applied = new Map<number, number>();
+  /** Tids marked in the touched record and not yet released. */
+  readonly #marked = new Set<number>();
+
+  constructor(opts: ActuatorOptions) {
+    this.#strategy = opts.strategy;
+    this.#syscalls = opts.syscalls;
+    this.touched = opts.touched ?? memoryTouchedTasks();
+    this.#curve = opts.curve ?? DEFAULT_CURVE;
+    this.#rtMax = opts.rtMaxPriority ?? DEFAULT_RT_MAX_PRIORITY;
+    this.#log = opts.log ?? (() => {});
+  }
+
+  /** Whether the kernel keeps a fair-class slice request (undefined: not probed yet). */
+  get sliceSupported(): boolean | undefined {
+    return this.#sliceSupported;
+  }
+
+  /** The level last applied to `tid`, or undefined when it is at base. */
+  appliedLevel(tid: number): number | undefined {
+    return this.#applied.get(tid);
+  }
+
+  /** Tids this actuator has changed and not restored (boosted or dropped to base after a boost). */
+  tids(): number[] {
+    return [...this.#marked];
+  }
+
+  /** The SCHED_FIFO priority strategy rt uses for `level` (1..rtMax). */
+  rtPriority(level: number): number {
+    return Math.max(1, Math.min(this.#rtMax, 1 + this.#curve.niceMax - level));
+  }
+
+  /**
+   * Puts `tid` at `level` (BASE_NICE = the unboosted state), requesting
+   * `sliceNs` as its fair-class slice when boosted. Returns false when the
+   * task is gone or the change was refused.
+   */
+  apply(tid: number, level: number, sliceNs = 0n): boolean {
+    if (level >= BASE_NICE) return this.#toBase(tid, false);
+    if (this.#applied.get(tid) === level) return true;
+    if (!this.#marked.has(tid)) {
+      this.touched.mark(tid);
+      this.#marked.add(tid);
+    }
+    const attr = this.#boostAttr(level, sliceNs);
+    try {
+      this.#syscalls.setAttr(tid, attr);
+      if (attr.runtimeNs > 0n && this.#sliceSupported === undefined) this.#probeSlice(tid, attr.runtimeNs);
+    } catch (err) {
+      if (attr.runtimeNs > 0n && errorCode(err) === "EINVAL" && this.#sliceSupported !== false) {
+        // A kernel that validates sched_runtime for SCHED_OTHER but refuses
+        // it: stop asking, apply the level alone.
+        this.#sliceSupported = false;
+        this.#log("actuator: kernel refused a fair-class slice request (EINVAL); levels only from now on");
+        return this.apply(tid, level, 0n);
+      }
+      return this.#failed(tid, err, `set level ${level}`);
+    }
+    this.#applied.set(tid, level);
+    this.counters.applied++;
+    return true;
+  }
+
+  /** Back to SCHED_OTHER nice 0 and released from the record. Returns false if the task is gone. */
+  restore(tid: number): boolean {
+    return this.#toBase(tid, true);
+  }
+
+  /** The task exited: forget it without a syscall. */
+  forget(tid: number): void {
+    this.#applied.delete(tid);
+    if (this.#marked.delete(tid)) this.touched.release(tid);
+  }
+
+  /** Restores every task this actuator changed. */
+  restoreAll(): void {
+    for (const tid of [...this.#marked]) this.restore(tid);
+  }
+
+  #boostAttr(level: number, sliceNs: bigint): SchedAttr {
+    if (this.#strategy === "rt") {
+      return { ...baseAttr(), policy: SCHED_FIFO, priority: this.rtPriority(level), flags: SCHED_FLAG_RESET_ON_FORK };
+    }
+    const wantSlice = this.#sliceSupported !== false && sliceNs > 0n;
+    const runtimeNs = wantSlice ? (sliceNs < SLICE_MIN_NS ? SLICE_MIN_NS : sliceNs > SLICE_MAX_NS ? SLICE_MAX_NS : sliceNs) : 0n;
+    return { ...baseAttr(), policy: SCHED_OTHER, nice: level, flags: SCHED_FLAG_RESET_ON_FORK, runtimeNs };
+  }
+
+  #probeSlice(tid: number, requested: bigint): void {
+    const back = this.#syscalls.getAttr(tid).runtimeNs;
+    this.#sliceSupported = back === requested;
+    this.#log(
+      this.#sliceSupported
+        ? "actuator: kernel honours fair-class slice requests (sched_runtime)"
+        : `actuator: kernel ignores fair-class slice requests (asked ${requested} ns, read back ${back}); levels only`,
+    );
+  }
+
+  /** EXPIRED and restores: SCHED_OTHER, nice 0, no flags, no slice. */
+  #toBase(tid: number, release: boolean): boolean {
+    const was = this.#applied.get(tid);
+    // Never changed by us: nothing to undo, and not ours to touch.
+    if (was === undefined && (!release || !this.#marked.has(tid))) return true;
+    try {
+      this.#syscalls.setAttr(tid, baseAttr());
+    } catch (err) {
+      return this.#failed(tid, err, "restore");
+    }
+    this.#applied.delete(tid);
+    if (release && this.#marked.delete(tid)) this.touched.release(tid);
+    if (was !== undefined) this.counters.applied++;
+    if (release) this.counters.restored++;
+    return true;
+  }
+
+  #failed(tid: number, err: unknown, what: string): boolean {
+    if (errorCode(err) === "ESRCH") {
+      this.counters.gone++;
+      this.forget(tid);
+      return false;
+    }
+    this.counters.errors++;
+    this.#log(`actuator: ${what} on tid ${tid} failed: ${(err as Error).message}`);
+    return false;
+  }
+}
