@@ -28,7 +28,10 @@ describe("SfsSlice", () => {
           const slice = new SfsSlice({ cores, recomputeEvery: 3 });
           let t = 0;
           slice.arrive(t);
-          for (const gap of gaps) slice.arrive((t += gap));
+          for (const gap of gaps) {
+            t += gap;
+            slice.arrive(t);
+          }
           const mean = gaps.reduce((a, b) => a + b, 0) / 3;
           expect(slice.ms).toBeCloseTo(Math.max(6, mean * cores), 9);
         },
