@@ -53,20 +53,22 @@ export const PROFILES: Record<SynthProfileName, SynthProfile> = {
     logMeanS: -0.38,
     logSigma: 2.36,
     zipf: 1.1,
-    popularityNoise: 2.0,
+    popularityNoise: 1.2,
     invocationCv: [0.1, 1.0],
     interarrivalCv: 2.0,
     phaseSwitch: 0.3,
   },
   // Huawei Cloud 2025 release: median execution times from 4 ms to 100 ms
-  // by region with long tails; alps takes 20 ms and σ 2.0 (p99 of function
-  // means ≈ 2 s), heavier popularity skew and burstier arrivals than Azure.
+  // depending on region, with long tails. Those are medians over
+  // invocations; with popular functions short, a per-function median of
+  // 200 ms and σ 2.0 puts the invocation median in that range (about
+  // 10–40 ms) and the p99 of function means near 20 s (the tail).
   huawei: {
     prefix: "hw",
-    logMeanS: Math.log(0.02),
+    logMeanS: Math.log(0.2),
     logSigma: 2.0,
     zipf: 1.3,
-    popularityNoise: 1.5,
+    popularityNoise: 2.0,
     invocationCv: [0.2, 1.5],
     interarrivalCv: 2.5,
     phaseSwitch: 0.2,
