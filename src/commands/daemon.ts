@@ -66,16 +66,26 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
   const touched = touchedMod.createTouchedTasks({ stateDir: config.stateDir });
   const guardian = await guardianMod.startGuardian({ file: touched.path });
 
-  const createBackend = await loadCreateBackend();
-  const noBpf = config.noBpf || process.env.ALPS_NO_BPF === "1";
-  const { backend, reasons } = await createBackend({
-    mode: config.mode,
-    ...(config.sensor !== undefined ? { sensor: config.sensor } : {}),
-    strategy: config.strategy,
-    noBpf,
-    touched,
-    log,
-  });
+  let created: Awaited<ReturnType<Awaited<ReturnType<typeof loadCreateBackend>>>>;
+  try {
+    const createBackend = await loadCreateBackend();
+    created = await createBackend({
+      mode: config.mode,
+      ...(config.sensor !== undefined ? { sensor: config.sensor } : {}),
+      strategy: config.strategy,
+      noBpf: config.noBpf || process.env.ALPS_NO_BPF === "1",
+      touched,
+      log,
+    });
+  } catch (error) {
+    // Nothing was changed yet: release the record and dismiss the guardian cleanly.
+    touched.close();
+    await guardian.stop();
+    throw new Error(
+      `no backend for mode ${config.mode}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const { backend, reasons } = created;
   const st = backend.status();
   log(
     `mode ${backend.mode} (sensor ${backend.sensor}${st.strategy ? `, strategy ${st.strategy}` : ""}) because: ${reasons.join("; ") || "requested"}`,
