@@ -23,7 +23,8 @@
  * priorities are first come, first served.
  *
  * Context switches: a core counts one each time it starts an invocation
- * other than the one it ran last.
+ * other than the one it ran last (its first invocation is not a switch);
+ * the switch cost is paid exactly on those.
  */
 import { IdHeap } from "./heap.js";
 import type { JobTable } from "./jobs.js";
@@ -100,8 +101,9 @@ export function runFair(
 
   const start = (c: number, j: number, klass: number, now: number): void => {
     let begin = now;
-    if (last[c] !== j) {
-      if (last[c] !== -1) switches++;
+    // Starting on an idle core that never ran anything is not a switch.
+    if (last[c] !== j && last[c] !== -1) {
+      switches++;
       begin += fair.switchCostMs;
     }
     last[c] = j;
