@@ -127,13 +127,16 @@ export class Actuator {
     const attr = this.#boostAttr(level, sliceNs);
     try {
       this.#syscalls.setAttr(tid, attr);
-      if (attr.runtimeNs > 0n && this.#sliceSupported === undefined) this.#probeSlice(tid, attr.runtimeNs);
+      if (attr.runtimeNs > 0n && this.#sliceSupported === undefined)
+        this.#probeSlice(tid, attr.runtimeNs);
     } catch (err) {
       if (attr.runtimeNs > 0n && errorCode(err) === "EINVAL" && this.#sliceSupported !== false) {
         // A kernel that validates sched_runtime for SCHED_OTHER but refuses
         // it: stop asking, apply the level alone.
         this.#sliceSupported = false;
-        this.#log("actuator: kernel refused a fair-class slice request (EINVAL); levels only from now on");
+        this.#log(
+          "actuator: kernel refused a fair-class slice request (EINVAL); levels only from now on",
+        );
         return this.apply(tid, level, 0n);
       }
       return this.#failed(tid, err, `set level ${level}`);
@@ -161,11 +164,28 @@ export class Actuator {
 
   #boostAttr(level: number, sliceNs: bigint): SchedAttr {
     if (this.#strategy === "rt") {
-      return { ...baseAttr(), policy: SCHED_FIFO, priority: this.rtPriority(level), flags: SCHED_FLAG_RESET_ON_FORK };
+      return {
+        ...baseAttr(),
+        policy: SCHED_FIFO,
+        priority: this.rtPriority(level),
+        flags: SCHED_FLAG_RESET_ON_FORK,
+      };
     }
     const wantSlice = this.#sliceSupported !== false && sliceNs > 0n;
-    const runtimeNs = wantSlice ? (sliceNs < SLICE_MIN_NS ? SLICE_MIN_NS : sliceNs > SLICE_MAX_NS ? SLICE_MAX_NS : sliceNs) : 0n;
-    return { ...baseAttr(), policy: SCHED_OTHER, nice: level, flags: SCHED_FLAG_RESET_ON_FORK, runtimeNs };
+    const runtimeNs = wantSlice
+      ? sliceNs < SLICE_MIN_NS
+        ? SLICE_MIN_NS
+        : sliceNs > SLICE_MAX_NS
+          ? SLICE_MAX_NS
+          : sliceNs
+      : 0n;
+    return {
+      ...baseAttr(),
+      policy: SCHED_OTHER,
+      nice: level,
+      flags: SCHED_FLAG_RESET_ON_FORK,
+      runtimeNs,
+    };
   }
 
   #probeSlice(tid: number, requested: bigint): void {

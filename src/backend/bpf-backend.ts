@@ -1,0 +1,378 @@
+/**
+ * The alps backend (mode "alps", sensor "bpf"): the BPF program decides
+ * each tracked task's level, this module feeds it (function ids, policy,
+ * sandboxes, registered invocations) and hands its events to the actuator
+ * and the learner.
+ *
+ * Flow: the daemon calls addSandbox / startInvocation / applyPolicy; they
+ * write the BPF maps. The kernel posts LEVEL / EXPIRED / WOKE when a task's
+ * level must change, BLOCKED when a burst ends, EXITED when a task exits.
+ * Events arrive on the Node event loop (uv_poll on the ring buffer's epoll
+ * fd); level events go to the actuator, bursts to onBurst listeners.
+ */
+import { readdirSync } from "node:fs";
+import {
+  BASE_NICE,
+  DEFAULT_CURVE,
+  dynamicLevel,
+  type LevelCurve,
+  levelThresholdsMs,
+  type Strategy,
+  staticLevel,
+} from "../contracts/levels.js";
+import { emptyPolicy, type Policy, type PolicyEntry, policyEntryFor } from "../contracts/policy.js";
+import { Actuator } from "./actuator.js";
+import { addonSyscalls, bpfObjectPath, loadAddon } from "./addon.js";
+import {
+  ALPS_MAX_FNS,
+  type AlpsAddon,
+  type AlpsEvent,
+  type BpfHandle,
+  type BpfTaskState,
+  COUNTER_NAMES,
+  EV_BLOCKED,
+  EV_EXITED,
+  EV_EXPIRED,
+  EV_LEVEL,
+  EV_WOKE,
+  STRATEGY_CODE,
+} from "./addon-types.js";
+import { cgroupId, cgroupPids } from "./cgroups.js";
+import type { Syscalls } from "./syscalls-types.js";
+import type { TouchedTasks } from "./touched-types.js";
+import type { Backend, BackendStatus, BurstSample } from "./types.js";
+
+export interface BpfBackendOptions {
+  strategy: Strategy;
+  curve?: LevelCurve;
+  /** Defaults to the addon's syscalls. */
+  syscalls?: Syscalls;
+  touched?: TouchedTasks;
+  log?: (msg: string) => void;
+  /** Defaults to native/build/alps.bpf.o. */
+  objectPath?: string;
+}
+
+/** What tests and the bench see beyond the Backend contract. */
+export interface BpfBackend extends Backend {
+  readonly actuator: Actuator;
+  /** The kernel's state of `tid`, or null when it is not tracked. */
+  taskState(tid: number): BpfTaskState | null;
+  /** The id given to `fn` in the BPF maps (0 = the default entry). */
+  fnId(fn: string): number | undefined;
+  /** Event-to-applied latencies of the most recent level changes, ns. */
+  latenciesNs(): number[];
+}
+
+const MAX_LATENCY_SAMPLES = 10_000;
+
+const msToNs = (ms: number): bigint => BigInt(Math.round(ms * 1e6));
+
+/** Threads of process `pid` (its tid alone when /proc cannot tell). */
+function threadsOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    return [pid];
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+export async function createBpfBackend(opts: BpfBackendOptions): Promise<BpfBackend> {
+  if (process.env.ALPS_NO_BPF === "1")
+    throw new Error("alps mode unavailable: BPF disabled by ALPS_NO_BPF=1");
+  const loaded = loadAddon();
+  if (!loaded.ok) throw new Error(`alps mode unavailable: ${loaded.reason}`);
+  const objectPath = opts.objectPath ?? bpfObjectPath();
+  let handle: BpfHandle;
+  try {
+    handle = loaded.addon.openBpf(objectPath);
+  } catch (err) {
+    throw new Error(
+      `alps mode unavailable: BPF load/attach of ${objectPath} failed: ${(err as Error).message}`,
+    );
+  }
+  try {
+    return new AlpsBpfBackend(loaded.addon, handle, objectPath, opts);
+  } catch (err) {
+    handle.close();
+    throw err;
+  }
+}
+
+class AlpsBpfBackend implements BpfBackend {
+  readonly mode = "alps" as const;
+  readonly sensor = "bpf" as const;
+  readonly actuator: Actuator;
+  readonly #addon: AlpsAddon;
+  readonly #handle: BpfHandle;
+  readonly #strategy: Strategy;
+  readonly #curve: LevelCurve;
+  readonly #log: (msg: string) => void;
+  readonly #reasons: string[];
+  readonly #listeners: ((s: BurstSample) => void)[] = [];
+  readonly #fnIds = new Map<string, number>();
+  readonly #fnNames = new Map<number, string>();
+  /** Function ids whose policy entry is written (to clear when a policy drops them). */
+  #policyIds = new Set<number>();
+  #policy: Policy = emptyPolicy();
+  /** Slice per function id, ns (for the actuator's slice request). */
+  #sliceNs = new Map<number, bigint>();
+  readonly #invocations = new Map<number, { fn: string; tids: Set<number> }>();
+  readonly #sandboxes = new Map<string, bigint>();
+  readonly #latencies: number[] = [];
+  #latencyNext = 0;
+  readonly #counts = {
+    nr_fn_overflow: 0,
+    nr_stale_events: 0,
+    nr_samples: 0,
+    nr_samples_unattributed: 0,
+    nr_invocations: 0,
+  };
+  #closed = false;
+
+  constructor(addon: AlpsAddon, handle: BpfHandle, objectPath: string, opts: BpfBackendOptions) {
+    this.#addon = addon;
+    this.#handle = handle;
+    this.#strategy = opts.strategy;
+    this.#curve = opts.curve ?? DEFAULT_CURVE;
+    this.#log = opts.log ?? (() => {});
+    this.actuator = new Actuator({
+      strategy: opts.strategy,
+      syscalls: opts.syscalls ?? addonSyscalls(addon),
+      touched: opts.touched,
+      curve: this.#curve,
+      log: this.#log,
+    });
+    handle.setConfig({
+      strategy: STRATEGY_CODE[opts.strategy],
+      niceMin: this.#curve.niceMin,
+      niceMax: this.#curve.niceMax,
+      baseNice: BASE_NICE,
+      thresholdsNs: levelThresholdsMs(this.#curve).map(msToNs),
+    });
+    this.#reasons = [`BPF programs attached from ${objectPath}`, `strategy ${opts.strategy}`];
+    this.#writePolicy(this.#policy);
+    handle.startEvents((events) => this.#onEvents(events));
+  }
+
+  fnId(fn: string): number | undefined {
+    return this.#fnIds.get(fn);
+  }
+
+  taskState(tid: number): BpfTaskState | null {
+    return this.#handle.readTask(tid);
+  }
+
+  latenciesNs(): number[] {
+    return [...this.#latencies];
+  }
+
+  /** Ids 1..ALPS_MAX_FNS-1 in order of first sight; past that, 0 (the default entry), counted. */
+  #ensureFn(fn: string): number {
+    const known = this.#fnIds.get(fn);
+    if (known !== undefined) return known;
+    const next = this.#fnNames.size + 1;
+    if (next >= ALPS_MAX_FNS) {
+      this.#counts.nr_fn_overflow++;
+      this.#log(
+        `bpf: more than ${ALPS_MAX_FNS - 1} functions; ${fn} uses the default policy entry`,
+      );
+      this.#fnIds.set(fn, 0);
+      return 0;
+    }
+    this.#fnIds.set(fn, next);
+    this.#fnNames.set(next, fn);
+    if (this.#policy.functions[fn])
+      this.#writeEntry(next, this.#policy.functions[fn] as PolicyEntry);
+    return next;
+  }
+
+  #staticLevelOf(entry: PolicyEntry): number {
+    return staticLevel(entry.priority, 0, Number.POSITIVE_INFINITY, this.#curve);
+  }
+
+  #writeEntry(id: number, entry: PolicyEntry): void {
+    const sliceNs = msToNs(entry.slice_ms);
+    this.#handle.setPolicy(id, {
+      predictedNs: msToNs(entry.predicted_ms),
+      sliceNs,
+      staticLevel: this.#staticLevelOf(entry),
+    });
+    this.#sliceNs.set(id, sliceNs);
+  }
+
+  #writePolicy(policy: Policy): void {
+    this.#writeEntry(0, policy.default);
+    const written = new Set<number>();
+    for (const [fn, entry] of Object.entries(policy.functions)) {
+      const id = this.#ensureFn(fn);
+      if (id === 0) continue; // overflow: counted in #ensureFn, governed by the default
+      this.#writeEntry(id, entry);
+      written.add(id);
+    }
+    for (const id of this.#policyIds) {
+      if (!written.has(id)) {
+        this.#handle.clearPolicy(id);
+        this.#sliceNs.delete(id);
+      }
+    }
+    this.#policyIds = written;
+  }
+
+  applyPolicy(policy: Policy): void {
+    this.#policy = policy;
+    this.#writePolicy(policy);
+  }
+
+  /** The level a fresh burst of `fn` starts at (what the kernel computes for used = 0). */
+  #initialLevel(fn: string): number {
+    const entry = policyEntryFor(this.#policy, fn);
+    if (this.#strategy === "dynamic")
+      return dynamicLevel(entry.predicted_ms, 0, entry.slice_ms, this.#curve);
+    return staticLevel(entry.priority, 0, entry.slice_ms, this.#curve);
+  }
+
+  async addSandbox(fn: string, cgroupPath: string): Promise<void> {
+    const id = this.#ensureFn(fn);
+    const cg = cgroupId(cgroupPath);
+    this.#handle.setCgroup(cg, id);
+    this.#sandboxes.set(cgroupPath, cg);
+  }
+
+  async removeSandbox(cgroupPath: string): Promise<void> {
+    const cg = this.#sandboxes.get(cgroupPath);
+    if (cg === undefined) return;
+    this.#handle.deleteCgroup(cg);
+    this.#sandboxes.delete(cgroupPath);
+    let pids: number[] = [];
+    try {
+      pids = cgroupPids(cgroupPath);
+    } catch (err) {
+      if (errorCode(err) !== "ENOENT") throw err; // directory already removed: nothing left inside
+    }
+    for (const pid of pids) for (const tid of threadsOf(pid)) this.#release(tid);
+  }
+
+  startInvocation(fn: string, pid: number): void {
+    if (!Number.isInteger(pid) || pid <= 0)
+      throw new RangeError(`pid must be a positive integer, got ${pid}`);
+    const id = this.#ensureFn(fn);
+    const level = this.#initialLevel(fn);
+    const sliceNs = this.#sliceNs.get(id) ?? this.#sliceNs.get(0) ?? 0n;
+    const tids = new Set<number>();
+    for (const tid of threadsOf(pid)) {
+      // Applied first, then registered with that level: a level the kernel
+      // posts after registration is newer and is applied after this.
+      if (!this.actuator.apply(tid, level, sliceNs) && level < BASE_NICE) continue; // gone
+      this.#handle.registerTask(tid, id, Math.min(level, BASE_NICE), pid);
+      tids.add(tid);
+    }
+    this.#invocations.set(pid, { fn, tids });
+    this.#counts.nr_invocations++;
+  }
+
+  endInvocation(pid: number): void {
+    const inv = this.#invocations.get(pid);
+    this.#invocations.delete(pid);
+    const tids = new Set<number>(inv?.tids ?? []);
+    // Children and threads it created carry the invocation's root tid in the task map.
+    for (const tid of this.#handle.taskIds()) {
+      if (this.#handle.readTask(tid)?.root === pid) tids.add(tid);
+    }
+    for (const tid of tids) this.#release(tid);
+  }
+
+  /** Stop tracking `tid`, then restore it: a stale event finds it untracked and is ignored. */
+  #release(tid: number): void {
+    this.#handle.unregisterTask(tid);
+    this.actuator.restore(tid);
+  }
+
+  onBurst(listener: (sample: BurstSample) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #onEvents(events: AlpsEvent[]): void {
+    for (const e of events) {
+      switch (e.type) {
+        case EV_LEVEL:
+        case EV_EXPIRED:
+        case EV_WOKE:
+          this.#applyEvent(e);
+          break;
+        case EV_BLOCKED:
+          this.#sample(e);
+          break;
+        case EV_EXITED:
+          this.actuator.forget(e.tid);
+          break;
+      }
+    }
+  }
+
+  #applyEvent(e: AlpsEvent): void {
+    const state = this.#handle.readTask(e.tid);
+    // Unregistered (invocation ended, task exited) since the kernel posted it.
+    if (state === null) {
+      this.#counts.nr_stale_events++;
+      return;
+    }
+    const sliceNs = this.#sliceNs.get(e.fn) ?? this.#sliceNs.get(0) ?? 0n;
+    if (this.actuator.apply(e.tid, e.level, sliceNs)) {
+      const latency = Number(this.#addon.monotonicNs()) - e.tsNs;
+      this.#latencies[this.#latencyNext] = latency;
+      this.#latencyNext = (this.#latencyNext + 1) % MAX_LATENCY_SAMPLES;
+    }
+  }
+
+  #sample(e: AlpsEvent): void {
+    if (e.cpuNs <= 0 || this.#listeners.length === 0) return;
+    const fn = this.#fnNames.get(e.fn);
+    if (fn === undefined) {
+      this.#counts.nr_samples_unattributed++;
+      return;
+    }
+    // The kernel's monotonic stamp, moved onto the wall clock the daemon uses.
+    const atMs = Date.now() - (Number(this.#addon.monotonicNs()) - e.tsNs) / 1e6;
+    const sample: BurstSample = { fn, tid: e.tid, cpuMs: e.cpuNs / 1e6, atMs };
+    this.#counts.nr_samples++;
+    for (const l of this.#listeners) l(sample);
+  }
+
+  status(): BackendStatus {
+    const counters: Record<string, number> = {};
+    if (!this.#closed) {
+      const values = this.#handle.counters();
+      COUNTER_NAMES.forEach((name, i) => {
+        counters[name] = Number(values[i] ?? 0n);
+      });
+    }
+    for (const [k, v] of Object.entries(this.#counts)) counters[k] = v;
+    counters.nr_applied = this.actuator.counters.applied;
+    counters.nr_restored = this.actuator.counters.restored;
+    counters.nr_task_gone = this.actuator.counters.gone;
+    counters.nr_apply_errors = this.actuator.counters.errors;
+    const slice = this.actuator.sliceSupported;
+    const reasons = [...this.#reasons];
+    if (slice !== undefined)
+      reasons.push(
+        `fair-class slice request ${slice ? "honoured" : "not honoured"} by this kernel`,
+      );
+    return { mode: this.mode, sensor: this.sensor, strategy: this.#strategy, reasons, counters };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Stop events first so nothing re-boosts a task after it is restored.
+    this.#handle.stopEvents();
+    for (const tid of this.#handle.taskIds()) this.#handle.unregisterTask(tid);
+    this.actuator.restoreAll();
+    this.#handle.close();
+  }
+}
