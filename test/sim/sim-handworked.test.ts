@@ -40,7 +40,9 @@ describe("2 cores", () => {
     // A 4/3, C 4/3. Then two at 1: both done at 5.
     const got = completions(TWO, { policy: "ps", cores: 2 });
     const want = [5, 8 / 3, 5, 11 / 3];
-    got.forEach((c, i) => expect(c).toBeCloseTo(want[i] as number, 10));
+    got.forEach((c, i) => {
+      expect(c).toBeCloseTo(want[i] as number, 10);
+    });
   });
 });
 
@@ -61,7 +63,9 @@ describe("4 cores", () => {
     // 3-4.875 five at 0.8: C, F done. Then three at 1: B 6.875, G 8.375, A 8.875.
     const got = completions(FOUR, { policy: "ps", cores: 4 });
     const want = [8.875, 6.875, 4.875, 2.5, 2.5, 4.875, 8.375];
-    got.forEach((c, i) => expect(c).toBeCloseTo(want[i] as number, 10));
+    got.forEach((c, i) => {
+      expect(c).toBeCloseTo(want[i] as number, 10);
+    });
   });
 });
 
@@ -134,7 +138,9 @@ describe("one core, the other policies", () => {
       recordRuns: true,
     });
     const want = [0, 0.2, 0.4, 0.6, 4];
-    r.outcomes.forEach((o, i) => expect(o.firstStartMs).toBeCloseTo(want[i] as number, 9));
+    r.outcomes.forEach((o, i) => {
+      expect(o.firstStartMs).toBeCloseTo(want[i] as number, 9);
+    });
     expect(r.outcomes[4]?.runs).toEqual([1]);
     expect(r.outcomes[3]?.runs?.length).toBe(2);
     expect(r.outcomes[3]?.runs?.[0]).toBeCloseTo(0.2, 9);
