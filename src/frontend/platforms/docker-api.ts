@@ -126,6 +126,11 @@ export class DockerClient {
       res.resume();
       throw new DockerApiError(`GET /events: HTTP ${res.statusCode}`);
     }
+    if (signal.aborted) {
+      // Aborted while the request was in flight: the listener below would never fire.
+      res.destroy();
+      return;
+    }
     onOpen();
     const close = (): void => {
       res.destroy();

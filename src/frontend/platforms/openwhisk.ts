@@ -103,9 +103,16 @@ export class OpenWhiskAdapter implements PlatformAdapter {
     // Subscribe before listing, so a container that starts or dies during
     // the listing is seen by the events queued behind it.
     const opened = this.#follow(this.#abort.signal);
-    await opened.connected;
     this.#streamDone = opened.done;
-    await this.#enqueue(() => this.#resync());
+    try {
+      await opened.connected;
+      await this.#enqueue(() => this.#resync());
+    } catch (err) {
+      // Leave no stream behind, and allow another start() once Docker is back.
+      await this.stop();
+      this.#abort = undefined;
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
