@@ -7,6 +7,7 @@ type Bench = { name: string; run: () => Promise<void> };
 
 const benches: Bench[] = [
   // one line per area, e.g. { name: "sim", run: async () => (await import("./sim.js")).benchSim() },
+  { name: "learner", run: async () => (await import("./learner.js")).benchLearner() },
 ];
 
 const only = process.argv.slice(2);
