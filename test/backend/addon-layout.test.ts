@@ -1,18 +1,29 @@
 import { describe, expect, it } from "vitest";
 import { loadAddon } from "../../src/backend/addon.js";
-import { ALPS_MAX_CGROUPS, ALPS_MAX_FNS, ALPS_MAX_LEVELS, ALPS_MAX_TASKS, COUNTER_NAMES, STRUCTS } from "../../src/backend/addon-types.js";
+import {
+  ALPS_MAX_CGROUPS,
+  ALPS_MAX_FNS,
+  ALPS_MAX_LEVELS,
+  ALPS_MAX_TASKS,
+  COUNTER_NAMES,
+  STRUCTS,
+} from "../../src/backend/addon-types.js";
 import { requireHost } from "../helpers/host.js";
 
 const loaded = loadAddon();
 
-describe.skipIf(!requireHost(`the built native addon (${loaded.ok ? "" : loaded.reason})`, loaded.ok))("addon struct layout", () => {
+describe.skipIf(
+  !requireHost(`the built native addon (${loaded.ok ? "" : loaded.reason})`, loaded.ok),
+)("addon struct layout", () => {
   const layout = loaded.ok ? loaded.addon.structLayout() : undefined;
 
   for (const [name, def] of Object.entries(STRUCTS)) {
     it(`${name}: C sizeof/offsetof equal the TypeScript definition`, () => {
       const native = layout?.[name as keyof typeof STRUCTS];
       expect(native?.size).toBe(def.size);
-      const tsOffsets = Object.fromEntries(Object.entries(def.fields).map(([f, l]) => [f, l.offset]));
+      const tsOffsets = Object.fromEntries(
+        Object.entries(def.fields).map(([f, l]) => [f, l.offset]),
+      );
       expect(native?.offsets).toEqual(tsOffsets);
     });
   }
@@ -48,6 +59,8 @@ describe.skipIf(!requireHost(`the built native addon (${loaded.ok ? "" : loaded.
   it("reports a vanished task as ESRCH", () => {
     if (!loaded.ok) return;
     // pid_max is at most 4194304; this tid cannot exist.
-    expect(() => loaded.addon.getNice(4_194_305)).toThrow(expect.objectContaining({ code: "ESRCH" }));
+    expect(() => loaded.addon.getNice(4_194_305)).toThrow(
+      expect.objectContaining({ code: "ESRCH" }),
+    );
   });
 });
