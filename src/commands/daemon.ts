@@ -50,14 +50,18 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     { Daemon },
     { ApiServer },
     { DaemonMetrics },
-    { loadCreateBackend, loadRaiseToRealtime },
+    { createBackend },
+    selfPriority,
+    { loadSyscalls },
     touchedMod,
     guardianMod,
   ] = await Promise.all([
     import("../frontend/daemon.js"),
     import("../frontend/api/server.js"),
     import("../frontend/metrics.js"),
-    import("../frontend/backend-loader.js"),
+    import("../backend/select.js"),
+    import("../backend/self-priority.js"),
+    import("../backend/syscalls.js"),
     import("../backend/touched.js"),
     import("../backend/guardian.js"),
   ]);
@@ -66,9 +70,8 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
   const touched = touchedMod.createTouchedTasks({ stateDir: config.stateDir });
   const guardian = await guardianMod.startGuardian({ file: touched.path });
 
-  let created: Awaited<ReturnType<Awaited<ReturnType<typeof loadCreateBackend>>>>;
+  let created: Awaited<ReturnType<typeof createBackend>>;
   try {
-    const createBackend = await loadCreateBackend();
     created = await createBackend({
       mode: config.mode,
       ...(config.sensor !== undefined ? { sensor: config.sensor } : {}),
@@ -91,11 +94,13 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     `mode ${backend.mode} (sensor ${backend.sensor}${st.strategy ? `, strategy ${st.strategy}` : ""}) because: ${reasons.join("; ") || "requested"}`,
   );
 
+  // The daemon's threads run above anything it gives a function, so it can always undo what it did (DESIGN §6.2).
   if (config.realtimePriority > 0) {
     try {
-      const raise = await loadRaiseToRealtime();
-      await raise(config.realtimePriority);
-      log(`daemon threads on SCHED_FIFO ${config.realtimePriority}`);
+      const tids = selfPriority.raiseToRealtime(config.realtimePriority, loadSyscalls().syscalls);
+      log(
+        `daemon threads (${tids.length}) on SCHED_FIFO ${config.realtimePriority}, reset on fork`,
+      );
     } catch (error) {
       log(
         `WARNING: daemon threads stay on the fair class: ${error instanceof Error ? error.message : String(error)}`,
