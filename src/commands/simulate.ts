@@ -5,7 +5,8 @@
  * when the command runs, so `alps` starts fast for every other command.
  */
 import type { Command } from "commander";
-import { UsageError } from "../errors.js";
+import type { TraceInvocation } from "../contracts/trace.js";
+import { InputError, UsageError } from "../errors.js";
 
 interface SimulateFlags {
   trace: string;
@@ -45,6 +46,19 @@ function optionalNumber(
   integer = false,
 ): number | undefined {
   return text === undefined ? undefined : flagNumber(flag, text, min, integer);
+}
+
+/** Reads the trace; a file that cannot be opened is bad input naming the file, not a crash. */
+function readTrace(read: (path: string) => TraceInvocation[], file: string): TraceInvocation[] {
+  try {
+    return read(file);
+  } catch (error) {
+    if (error instanceof InputError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === "string")
+      throw new InputError(file, undefined, undefined, `cannot read trace: ${code}`);
+    throw error;
+  }
 }
 
 export function registerSimulate(program: Command): void {
@@ -122,7 +136,7 @@ async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
       ? undefined
       : (await import("../frontend/policy-file.js")).readPolicyFile(flags.policyFile);
   const { readTraceFile } = await import("../trace/native.js");
-  const trace = readTraceFile(flags.trace);
+  const trace = readTrace(readTraceFile, flags.trace);
 
   const result = simulate(trace, {
     policy,
