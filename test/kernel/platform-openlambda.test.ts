@@ -94,6 +94,10 @@ describe.skipIf(!requireHost("root (cgroups, bind mounts, chroot)", isRoot()))(
       );
       expect(rmMs).toBeLessThan(1000);
       expect(adapter.snapshot()).toEqual([{ fn: "hello", cgroupPath: cg(1), id: cg(1) }]);
+      // The recycled cg-3 now serves another lambda: a new process, a new name.
+      start(sockRoot(worker, 5, "world", "world"), cg(3));
+      await waitFor(() => events.some((e) => e.fn === "world"), 1000, "world add in recycled cg-3");
+      expect(events.at(-1)).toEqual({ type: "add", fn: "world", cgroupPath: cg(3), id: cg(3) });
       // The newer sandboxset layout names the scratch dir "sb": the code dir names the lambda.
       start(sockRoot(worker, 4, "sb", "thumb"), cg(4));
       await waitFor(() => events.some((e) => e.fn === "thumb"), 1000, "thumb add");
@@ -102,7 +106,7 @@ describe.skipIf(!requireHost("root (cgroups, bind mounts, chroot)", isRoot()))(
           .snapshot()
           .map((s) => s.fn)
           .sort(),
-      ).toEqual(["hello", "thumb"]);
+      ).toEqual(["hello", "thumb", "world"]);
     });
 
     it("says where it looked when the worker's cgroup root is missing", async () => {

@@ -93,7 +93,17 @@ async function pidsOf(cgroupDir: string): Promise<number[]> {
   }
 }
 
-export async function scanOpenLambda(cgroupRoot: string): Promise<SandboxInfo[]> {
+/**
+ * What the last scan learnt per cgroup: the process it read and the lambda.
+ * A busy sandbox keeps its process, so rescans read one cgroup.procs per
+ * cgroup and re-read mountinfo only when that process is gone.
+ */
+export type LambdaCache = Map<string, { pid: number; fn: string }>;
+
+export async function scanOpenLambda(
+  cgroupRoot: string,
+  cache: LambdaCache = new Map(),
+): Promise<SandboxInfo[]> {
   let names: string[];
   try {
     names = (await readdir(cgroupRoot, { withFileTypes: true }))
@@ -108,9 +118,17 @@ export async function scanOpenLambda(cgroupRoot: string): Promise<SandboxInfo[]>
     throw err;
   }
   const found: SandboxInfo[] = [];
+  const seen = new Set<string>();
   for (const name of names) {
     const dir = join(cgroupRoot, name);
-    for (const pid of await pidsOf(dir)) {
+    const pids = await pidsOf(dir);
+    const cached = cache.get(dir);
+    if (cached && pids.includes(cached.pid)) {
+      found.push({ fn: cached.fn, cgroupPath: dir, id: dir });
+      seen.add(dir);
+      continue;
+    }
+    for (const pid of pids) {
       let fn: string | undefined;
       try {
         fn = await lambdaOfPid(pid);
@@ -125,10 +143,13 @@ export async function scanOpenLambda(cgroupRoot: string): Promise<SandboxInfo[]>
       }
       if (fn !== undefined) {
         found.push({ fn, cgroupPath: dir, id: dir });
+        cache.set(dir, { pid, fn });
+        seen.add(dir);
         break;
       }
     }
   }
+  for (const dir of cache.keys()) if (!seen.has(dir)) cache.delete(dir);
   return found;
 }
 
@@ -148,8 +169,9 @@ export class OpenLambdaAdapter implements PlatformAdapter {
     this.cgroupRoot = opts.cgroupRoot ?? defaultOpenLambdaCgroupRoot(opts.olPath ?? "");
     const onError =
       opts.onError ?? ((err: Error) => console.error(`openlambda adapter: ${err.message}`));
+    const cache: LambdaCache = new Map();
     this.#watcher = new DiffWatcher(
-      () => scanOpenLambda(this.cgroupRoot),
+      () => scanOpenLambda(this.cgroupRoot, cache),
       opts.pollMs ?? DEFAULT_POLL_MS,
       onError,
     );
