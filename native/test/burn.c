@@ -12,7 +12,7 @@
  * While burning, every ~100 us of CPU it samples its own thread's nice
  * (field 19 of /proc/thread-self/stat) and scheduling policy (field 41) and
  * prints a line whenever either changes, and at the start and end of each
- * step:  <who> <step> <thread_cpu_us> <nice> <policy>
+ * step:  <who> <step> <thread_cpu_us> <nice> <policy> <monotonic_us>
  * It checks its CPU clock only every ~100 us of work (DESIGN §5: polling a
  * CPU clock in a tight loop floods sched_stat_runtime).
  */
@@ -64,7 +64,8 @@ static void check_cap(void) {
 }
 
 static void report(const char *who, int step, int nice, int policy) {
-  printf("%s %d %lld %d %d\n", who, step, now_ns(CLOCK_THREAD_CPUTIME_ID) / 1000, nice, policy);
+  printf("%s %d %lld %d %d %lld\n", who, step, now_ns(CLOCK_THREAD_CPUTIME_ID) / 1000, nice, policy,
+         now_ns(CLOCK_MONOTONIC) / 1000);
   fflush(stdout);
 }
 

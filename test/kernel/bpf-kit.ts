@@ -30,6 +30,8 @@ export interface Sample {
   cpuUs: number;
   nice: number;
   policy: number;
+  /** CLOCK_MONOTONIC when sampled, µs. */
+  monoUs: number;
 }
 
 export interface BurnResult {
@@ -99,7 +101,7 @@ export async function spawnGatedBurner(plan: string, capMs = 3000): Promise<Gate
 export function parseSamples(out: string): Sample[] {
   const samples: Sample[] = [];
   for (const line of out.split("\n")) {
-    const m = /^(main|child|thread) (\d+) (\d+) (-?\d+) (-?\d+)$/.exec(line);
+    const m = /^(main|child|thread) (\d+) (\d+) (-?\d+) (-?\d+) (\d+)$/.exec(line);
     if (m) {
       samples.push({
         who: m[1] as Sample["who"],
@@ -107,6 +109,7 @@ export function parseSamples(out: string): Sample[] {
         cpuUs: Number(m[3]),
         nice: Number(m[4]),
         policy: Number(m[5]),
+        monoUs: Number(m[6]),
       });
     }
   }

@@ -1,0 +1,117 @@
+/**
+ * Must-show 5 and 6 of issue 4: close() (the daemon's SIGTERM/SIGINT path)
+ * leaves every task it touched at SCHED_OTHER nice 0 and releases it from
+ * the touched record; probeBpf() works here and honours ALPS_NO_BPF=1.
+ * Also: a task in a registered sandbox cgroup is tracked by cgroup id.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { memoryTouchedTasks } from "../../src/backend/actuator.js";
+import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
+import { createBpfBackend } from "../../src/backend/bpf-backend.js";
+import { probeBpf } from "../../src/backend/bpf-probe.js";
+import { createCgroup, moveToCgroup, removeCgroup } from "../../src/backend/cgroups.js";
+import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
+import { emptyPolicy } from "../../src/contracts/policy.js";
+import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
+import { cleanupChild, type GatedBurner, procSched, spawnGatedBurner } from "./bpf-kit.js";
+
+const loaded = loadAddon();
+const probe = probeBpf();
+const ready = requireHost(
+  `root, BTF and the alps BPF object (${probe.ok ? "ok" : probe.reason})`,
+  isRoot() && hasBtf() && loaded.ok && probe.ok,
+);
+const POLICY = {
+  ...emptyPolicy(),
+  functions: { f: { priority: 1, predicted_ms: 200, slice_ms: 1000 } },
+};
+
+describe.skipIf(!ready)("BPF backend close and probe", () => {
+  const syscalls = loaded.ok ? addonSyscalls(loaded.addon) : undefined;
+  const burners: GatedBurner[] = [];
+  afterEach(() => {
+    if (syscalls) for (const b of burners.splice(0)) cleanupChild(b.child, syscalls);
+    delete process.env.ALPS_NO_BPF;
+  });
+
+  it("probeBpf is ok here; with ALPS_NO_BPF=1 it is not, with the reason", () => {
+    expect(probeBpf()).toEqual({ ok: true });
+    process.env.ALPS_NO_BPF = "1";
+    expect(probeBpf()).toEqual({ ok: false, reason: "disabled by ALPS_NO_BPF=1" });
+  });
+
+  it("createBpfBackend refuses with the reason under ALPS_NO_BPF=1", async () => {
+    process.env.ALPS_NO_BPF = "1";
+    await expect(createBpfBackend({ strategy: "dynamic" })).rejects.toThrow(/ALPS_NO_BPF=1/);
+  });
+
+  it("close() puts every touched task (and its children) back on SCHED_OTHER nice 0", async () => {
+    const touched = memoryTouchedTasks();
+    raiseToRealtime(50);
+    let backend: Awaited<ReturnType<typeof createBpfBackend>> | undefined;
+    let tids: number[] = [];
+    try {
+      backend = await createBpfBackend({ strategy: "dynamic", touched });
+      backend.applyPolicy(POLICY);
+      const a = await spawnGatedBurner("b30,f1500,s1500", 4000);
+      const b = await spawnGatedBurner("b30,s1500", 4000);
+      burners.push(a, b);
+      backend.startInvocation("f", a.pid);
+      backend.startInvocation("f", b.pid);
+      const done = [a.release(), b.release()];
+      // Wait until a's forked child has been boosted by its own account.
+      const deadline = Date.now() + 2000;
+      while (touched.list().length < 3 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      tids = touched.list();
+      expect(tids.length).toBeGreaterThanOrEqual(3);
+      expect(tids.some((t) => procSched(t).nice < 0)).toBe(true);
+      await backend.close();
+      for (const tid of tids) expect(procSched(tid)).toEqual({ nice: 0, policy: 0 });
+      expect(touched.list()).toEqual([]);
+      // Closed means detached: the still-running child is not boosted again.
+      await new Promise((r) => setTimeout(r, 50));
+      for (const tid of tids) expect(procSched(tid).nice).toBe(0);
+      for (const b2 of burners) b2.child.kill("SIGKILL");
+      await Promise.all(done);
+    } finally {
+      await backend?.close();
+      restoreSelf();
+      // a's forked child is ours too: kill it by its pid.
+      for (const tid of tids) {
+        if (burners.some((b2) => b2.pid === tid)) continue;
+        try {
+          process.kill(tid, "SIGKILL");
+        } catch {
+          // already exited
+        }
+      }
+    }
+  });
+
+  it("a task in a registered sandbox cgroup is tracked by cgroup id, and only then", async () => {
+    const backend = await createBpfBackend({ strategy: "dynamic" });
+    const cg = createCgroup(`alps-test-c-${process.pid}`);
+    try {
+      backend.applyPolicy(POLICY);
+      const inside = await spawnGatedBurner("s300", 3000);
+      const outside = await spawnGatedBurner("s300", 3000);
+      burners.push(inside, outside);
+      moveToCgroup(cg, inside.pid);
+      await backend.addSandbox("f", cg);
+      const runs = [inside.release(), outside.release()];
+      // The wake-up that ends the gate finds it through the cgroup map.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(backend.taskState(inside.pid)?.fn).toBe(backend.fnId("f"));
+      expect(backend.taskState(inside.pid)?.root).toBe(0);
+      expect(backend.taskState(outside.pid)).toBeNull();
+      expect(backend.status().counters.nr_cgroup_matches).toBeGreaterThanOrEqual(1);
+      await backend.removeSandbox(cg);
+      expect(backend.taskState(inside.pid)).toBeNull();
+      await Promise.all(runs);
+    } finally {
+      await backend.close();
+      removeCgroup(cg);
+    }
+  });
+});
