@@ -48,7 +48,8 @@ describe.skipIf(!canRun)("sfs FILTER on the real kernel, addon hidden", () => {
         expect(demoted).toBeDefined();
         // Demoted once its slice of CPU is used: not before, and within a
         // generous margin after (1 ms polls on a shared 2-core machine).
-        expect(demoted?.cpuMs).toBeGreaterThanOrEqual(SLICE_MS - 1);
+        // The child starts its CPU clock a little after it wakes: 3 ms of slack below.
+        expect(demoted?.cpuMs).toBeGreaterThanOrEqual(SLICE_MS - 3);
         expect(demoted?.cpuMs).toBeLessThan(SLICE_MS + 30);
         expect(sfs.status().counters.nr_expired).toBe(1);
       } finally {
@@ -75,7 +76,8 @@ describe.skipIf(!canRun)("sfs FILTER on the real kernel, addon hidden", () => {
         // ...until the whole slice (first burst + rest) is used, then CFS.
         const demoted = second.find((s, i) => s.policy === SCHED_OTHER && i > 0);
         expect(demoted).toBeDefined();
-        expect(demoted?.cpuMs).toBeGreaterThanOrEqual(SLICE_MS - 1);
+        // The child starts its CPU clock a little after it wakes: 3 ms of slack below.
+        expect(demoted?.cpuMs).toBeGreaterThanOrEqual(SLICE_MS - 3);
         expect(demoted?.cpuMs).toBeLessThan(SLICE_MS + 30);
         expect(report.endPolicy).toBe(SCHED_OTHER);
         expect(sfs.status().counters.nr_blocked_in_slice).toBeGreaterThanOrEqual(1);

@@ -1,0 +1,89 @@
+/**
+ * One backend per mode, and the choice `--mode auto` makes: alps with the
+ * BPF sensor when the BPF programs load, sfs otherwise. Every step down is
+ * logged and returned in `reasons` (DESIGN §6, invariant 5: no silent
+ * fallback); the daemon shows them in `/v1/status` and its metrics.
+ */
+import type { Strategy } from "../contracts/levels.js";
+import { UsageError } from "../errors.js";
+import { createAlpsProcBackend } from "./alps-proc-backend.js";
+import { createBpfBackend } from "./bpf-backend.js";
+import { probeBpf } from "./bpf-probe.js";
+import { createCfsBackend } from "./cfs-backend.js";
+import { createSfsBackend, type SfsOptions } from "./sfs-backend.js";
+import { loadSyscalls } from "./syscalls.js";
+import type { TouchedTasks } from "./touched-types.js";
+import type { Backend, Mode } from "./types.js";
+
+export interface CreateBackendOptions {
+  mode: "auto" | Mode;
+  /** alps only: where task CPU time comes from. Default bpf. */
+  sensor?: "bpf" | "proc";
+  strategy?: Strategy;
+  /** `--no-bpf`: BPF counts as unavailable (as ALPS_NO_BPF=1 does). */
+  noBpf?: boolean;
+  touched?: TouchedTasks;
+  log?: (message: string) => void;
+  /** SFS tuning (slots, slice, overload). */
+  sfs?: Omit<SfsOptions, "syscalls" | "touched" | "log" | "reasons">;
+}
+
+/** Why BPF cannot be used, or undefined when it can. */
+function bpfUnavailable(noBpf: boolean | undefined): string | undefined {
+  if (noBpf === true) return "BPF disabled by --no-bpf";
+  const probe = probeBpf();
+  return probe.ok ? undefined : probe.reason;
+}
+
+export async function createBackend(
+  opts: CreateBackendOptions,
+): Promise<{ backend: Backend; reasons: string[] }> {
+  const reasons: string[] = [];
+  const log = opts.log ?? (() => {});
+  const say = (reason: string): void => {
+    reasons.push(reason);
+    log(reason);
+  };
+  const touched = opts.touched === undefined ? {} : { touched: opts.touched };
+  const strategy = opts.strategy ?? "dynamic";
+
+  let mode: Mode;
+  if (opts.mode === "auto") {
+    const why = opts.sensor === "proc" ? "--sensor proc asked for" : bpfUnavailable(opts.noBpf);
+    if (why === undefined) {
+      mode = "alps";
+      say("mode auto: BPF programs load here, running alps with the BPF sensor");
+    } else if (opts.sensor === "proc") {
+      mode = "alps";
+      say("mode auto with --sensor proc: running alps on the proc sensor");
+    } else {
+      mode = "sfs";
+      say(`mode auto: alps (BPF sensor) unavailable: ${why}; falling back to sfs`);
+    }
+  } else {
+    mode = opts.mode;
+    say(`mode ${mode} asked for`);
+  }
+
+  if (mode === "cfs") return { backend: createCfsBackend({ reasons }), reasons };
+
+  if (mode === "alps" && opts.sensor !== "proc") {
+    const why = bpfUnavailable(opts.noBpf);
+    if (why !== undefined) {
+      throw new UsageError(
+        `alps mode with the BPF sensor is unavailable: ${why} (use --sensor proc, or --mode sfs/auto)`,
+      );
+    }
+    const backend = await createBpfBackend({ strategy, ...touched, log });
+    return { backend, reasons };
+  }
+
+  const { syscalls, reason } = loadSyscalls();
+  if (reason !== undefined) say(`syscalls: ${reason}`);
+  if (mode === "alps") {
+    const backend = createAlpsProcBackend({ syscalls, strategy, ...touched, log, reasons });
+    return { backend, reasons };
+  }
+  const backend = createSfsBackend({ ...(opts.sfs ?? {}), syscalls, ...touched, log, reasons });
+  return { backend, reasons };
+}
