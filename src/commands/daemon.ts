@@ -181,6 +181,8 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
         ? `applying ${config.policyFile} as is (not learning)`
         : `learning every ${config.learnPeriodMs} ms (estimator ${config.estimator}, α ${config.alpha}, β ${config.beta}, γ ${config.gamma}, θ ${config.theta}%, cap ${config.capMs} ms)`,
     );
+    // Log each learned policy once: a line per change, not per period.
+    let lastLogged = "";
     daemon.onPolicy((policy, learnMs) => {
       if (learnMs === null) return;
       const ranked = Object.entries(policy.functions)
@@ -188,8 +190,13 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
         .map(
           ([fn, e]) =>
             `${e.priority}:${fn} ${e.predicted_ms.toFixed(1)}/${e.slice_ms.toFixed(1)}ms`,
-        );
-      log(`policy (${learnMs.toFixed(1)} ms): ${ranked.join(", ") || "(no functions yet)"}`);
+        )
+        .join(", ");
+      if (ranked === lastLogged) return;
+      lastLogged = ranked;
+      log(
+        `policy (learned in ${learnMs.toFixed(1)} ms; rank:function predicted/slice): ${ranked || "(none)"}`,
+      );
     });
   } catch (error) {
     await shutdown("startup failed");
