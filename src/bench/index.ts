@@ -8,6 +8,10 @@ type Bench = { name: string; run: () => Promise<void> };
 const benches: Bench[] = [
   // one line per area, e.g. { name: "sim", run: async () => (await import("./sim.js")).benchSim() },
   { name: "learner", run: async () => (await import("./learner.js")).benchLearner() },
+  { name: "trace", run: async () => (await import("./trace.js")).benchTrace() },
+  { name: "sim", run: async () => (await import("./sim.js")).benchSim() },
+  { name: "soak", run: async () => (await import("./soak.js")).benchSoak() },
+  { name: "bpf", run: async () => (await import("./bpf.js")).benchBpf() },
 ];
 
 const only = process.argv.slice(2);

@@ -339,6 +339,18 @@ export async function soak(opts: SoakOptions): Promise<void> {
   }
 }
 
+/**
+ * The short soak `npm run bench -- soak` runs (20 s). A failure is printed,
+ * not thrown, so the other benches still run.
+ */
+export async function benchSoak(): Promise<void> {
+  try {
+    await soak(parseOptions(["--seconds", "20", "--interval", "5"]));
+  } catch (error) {
+    console.log(`soak: FAILED: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   soak(parseOptions(process.argv.slice(2))).catch((error: unknown) => {
     console.error(`soak: ${error instanceof Error ? error.message : String(error)}`);
