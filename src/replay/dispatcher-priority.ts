@@ -3,8 +3,11 @@
  * them) runs on SCHED_FIFO above anything a function is given in any mode,
  * so every mode is measured the same way and no function delays a dispatch.
  *
- * SCHED_RESET_ON_FORK is set with it: worker processes forked later start on
- * SCHED_OTHER nice 0 as if the dispatcher were an ordinary task.
+ * SCHED_RESET_ON_FORK is deliberately NOT set: libuv's spawn blocks the
+ * parent until the child has exec'd, and a child reset to nice 0 on a loaded
+ * host may wait seconds for a CPU to get there, holding the dispatcher. The
+ * child inherits this RT level for that moment instead, and the pool puts it
+ * on SCHED_OTHER nice 0 right after spawn returns (see worker-pool.ts).
  *
  * Under RT throttling (sfs, strategy rt) the kernel stops every SCHED_FIFO
  * task on a throttled CPU, this one too; the replay measures that as dispatch

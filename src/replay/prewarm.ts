@@ -10,8 +10,8 @@ export function prewarmCounts(
   trace: readonly TraceInvocation[],
   opts: { stretch?: number; padMs?: number; maxPerFunction?: number; maxTotal?: number } = {},
 ): Map<string, number> {
-  const stretch = opts.stretch ?? 3;
-  const padMs = opts.padMs ?? 50;
+  const stretch = opts.stretch ?? 4;
+  const padMs = opts.padMs ?? 100;
   const cap = opts.maxPerFunction ?? 12;
   const byFn = new Map<string, Array<[number, number]>>();
   for (const inv of trace) {

@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import type { Syscalls } from "../backend/syscalls-types.js";
+import { baseAttr, type Syscalls } from "../backend/syscalls-types.js";
 import type { Backend, Mode } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
@@ -96,6 +96,12 @@ async function openBackend(
   return { backend, mode: "sfs" };
 }
 
+/**
+ * Put a fresh worker in its sandbox: first back on SCHED_OTHER nice 0 (it may
+ * have inherited the dispatcher's RT level at fork; main thread first, so
+ * threads it starts afterwards inherit the normal policy, then every thread
+ * seen after that), then into its cgroup and onto its cores.
+ */
 function placer(
   sandbox: string,
   cgroups: { moveToCgroup(abs: string, pid: number): void },
@@ -103,6 +109,8 @@ function placer(
   cpus?: number[],
 ) {
   return (pid: number): void => {
+    syscalls.setAttr(pid, baseAttr());
+    for (const tid of threadsOf(pid)) if (tid !== pid) syscalls.setAttr(tid, baseAttr());
     cgroups.moveToCgroup(sandbox, pid);
     if (cpus === undefined) return;
     for (const tid of threadsOf(pid)) syscalls.setAffinity(tid, cpus);

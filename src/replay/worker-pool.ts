@@ -119,7 +119,8 @@ async function startWorker(opts: PoolOptions): Promise<Worker> {
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
   const worker = new Worker(child);
-  const timeoutMs = opts.startTimeoutMs ?? 30_000;
+  // Generous: on a loaded host (8 busy tenants on 2 cores) a Node process can take seconds to start.
+  const timeoutMs = opts.startTimeoutMs ?? 120_000;
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
@@ -159,11 +160,12 @@ export class WorkerPool {
   readonly #opts: PoolOptions;
   readonly #idle: Worker[] = [];
   readonly #all = new Set<Worker>();
-  #spares = 0;
+  /** Invocations waiting for a worker, first come first served. */
+  readonly #waiters: Array<{ resolve: (w: Worker) => void; reject: (e: Error) => void }> = [];
   /** Workers still starting: close() waits for them so none outlives the pool. */
-  readonly #starting = new Set<Promise<Worker>>();
+  readonly #starting = new Set<Promise<void>>();
   #closed = false;
-  /** Invocations that found no idle worker and waited for a new one. */
+  /** Invocations that found no idle worker and waited for one. */
   coldStarts = 0;
 
   constructor(opts: PoolOptions) {
@@ -178,63 +180,78 @@ export class WorkerPool {
     return [...this.#all].filter((w) => !w.exited).map((w) => w.pid);
   }
 
-  #grow(): Promise<Worker> {
-    const growing = this.#growOnce();
+  /** Give a free worker to the longest waiting invocation, else keep it idle. */
+  #offer(worker: Worker): void {
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) waiter.resolve(worker);
+    else this.#idle.push(worker);
+  }
+
+  /**
+   * Start one more worker. Whoever waits longest gets the first worker that
+   * becomes free (a new one or a released one), so a slow start on a busy
+   * host never starts more workers than there are waiting invocations.
+   */
+  #grow(): Promise<void> {
+    const growing = (async () => {
+      if (this.#closed) throw new Error("worker pool is closed");
+      const worker = await startWorker(this.#opts);
+      this.#all.add(worker);
+      if (this.#closed) await worker.kill();
+      else this.#offer(worker);
+    })();
     this.#starting.add(growing);
     const forget = (): void => {
       this.#starting.delete(growing);
     };
-    growing.then(forget, forget);
+    growing.then(
+      () => {
+        forget();
+        // Still invocations waiting: start the next one (one at a time, see acquire()).
+        if (!this.#closed && this.#waiters.length > 0 && this.#starting.size === 0)
+          this.#grow().catch(() => {});
+      },
+      (error: unknown) => {
+        forget();
+        // A failed start fails an invocation that needed it, never silently.
+        this.#waiters.shift()?.reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
     return growing;
-  }
-
-  async #growOnce(): Promise<Worker> {
-    if (this.#closed) throw new Error("worker pool is closed");
-    const worker = await startWorker(this.#opts);
-    this.#all.add(worker);
-    if (this.#closed) {
-      await worker.kill();
-      throw new Error("worker pool closed while a worker started");
-    }
-    return worker;
   }
 
   /** Start `count` workers before the replay begins. */
   async prewarm(count: number): Promise<void> {
-    const started = await Promise.all(Array.from({ length: count }, () => this.#grow()));
-    this.#idle.push(...started);
+    for (let i = 0; i < count; i++) await this.#grow();
   }
 
-  /** An idle worker, or a new one (cold). Keeps a spare warming when the last idle one is taken. */
-  async acquire(): Promise<{ worker: Worker; cold: boolean }> {
+  /** An idle worker, or the next one to become free (cold). Keeps one spare warming behind the last idle worker. */
+  acquire(): Promise<{ worker: Worker; cold: boolean }> {
+    if (this.#closed) return Promise.reject(new Error("worker pool is closed"));
     const idle = this.#idle.pop();
-    if (this.#idle.length === 0 && this.#spares === 0) this.#warmSpare();
-    if (idle !== undefined) return { worker: idle, cold: false };
+    if (idle !== undefined) {
+      if (this.#idle.length === 0 && this.#starting.size === 0) this.#grow().catch(() => {});
+      return Promise.resolve({ worker: idle, cold: false });
+    }
     this.coldStarts++;
-    return { worker: await this.#grow(), cold: true };
-  }
-
-  #warmSpare(): void {
-    if (this.#closed) return;
-    this.#spares++;
-    this.#grow()
-      .then((worker) => this.#idle.push(worker))
-      .catch(() => {
-        // A spare that fails to start is not needed: acquire() starts one and reports its error.
-      })
-      .finally(() => {
-        this.#spares--;
-      });
+    const waiting = new Promise<Worker>((resolve, reject) =>
+      this.#waiters.push({ resolve, reject }),
+    );
+    // One start at a time per function: on a loaded host starts are slow and each one adds load,
+    // so starting one per waiting invocation runs away. Waiters also take released workers.
+    if (this.#starting.size === 0) this.#grow().catch(() => {});
+    return waiting.then((worker) => ({ worker, cold: true }));
   }
 
   release(worker: Worker): void {
-    if (!this.#closed && !worker.exited) this.#idle.push(worker);
+    if (!this.#closed && !worker.exited) this.#offer(worker);
   }
 
   /** Kill every worker (by pid) and wait for each to be reaped. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#idle.length = 0;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error("worker pool closed"));
     await Promise.allSettled([...this.#starting]);
     await Promise.all([...this.#all].map((w) => w.kill()));
   }

@@ -7,7 +7,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { replay } from "../../src/replay/index.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import {
@@ -29,18 +29,19 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
   }
 }
 
-describe.skipIf(!CAN_RUN)("replay cleanup", () => {
-  beforeAll(() => {
-    // The SIGINT case drives the built CLI. tsc emits even when another area has type errors; we need only ours.
-    try {
-      execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "ignore" });
-    } catch {
-      // Errors elsewhere in the tree: checked below by the files we need.
-    }
-    if (!existsSync(CLI) || !existsSync(join(process.cwd(), "dist", "replay", "index.js")))
-      throw new Error("build did not produce dist/cli.js");
-  }, 120_000);
+/** The SIGINT case drives the built CLI. tsc emits even when another area has type errors; we need only ours. */
+function buildCli(): void {
+  try {
+    execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "ignore" });
+  } catch {
+    // Errors elsewhere in the tree: what we need is checked by the files below.
+  }
+  if (!existsSync(CLI) || !existsSync(join(process.cwd(), "dist", "replay", "index.js"))) {
+    throw new Error("build did not produce dist/cli.js and dist/replay/");
+  }
+}
 
+describe.skipIf(!CAN_RUN)("replay cleanup", () => {
   it("leaves no worker, no cgroup and no raised thread after a replay", async () => {
     const dir = mkdtempSync(join(tmpdir(), "alps-replay-clean-"));
     const tracePath = writeTrace(dir, shortLongTrace({ spanS: 2, load: 0.5, cores: 2, seed: 3 }));
@@ -52,6 +53,7 @@ describe.skipIf(!CAN_RUN)("replay cleanup", () => {
   }, 60_000);
 
   it("cleans up when interrupted with SIGINT in the middle of a mode", async () => {
+    buildCli();
     const dir = mkdtempSync(join(tmpdir(), "alps-replay-sigint-"));
     const tracePath = writeTrace(dir, shortLongTrace({ spanS: 20, load: 0.6, cores: 2, seed: 5 }));
     const child = spawn(
@@ -90,5 +92,5 @@ describe.skipIf(!CAN_RUN)("replay cleanup", () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       for (const worker of leftoverWorkers(pid)) process.kill(worker, "SIGKILL");
     }
-  }, 60_000);
+  }, 120_000);
 });
