@@ -12,14 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import pidusage from "pidusage";
-import {
-  isGone,
-  listChildren,
-  listThreads,
-  readTaskCpuNs,
-  readTaskStat,
-  threadGroupOf,
-} from "./proc-stat.js";
+import { isGone, listChildren, listThreads, TaskFiles, threadGroupOf } from "./proc-stat.js";
 
 /** One task the sensor follows. Mutable view, owned by the sensor. */
 export interface SensedTask {
@@ -73,6 +66,8 @@ const DEFAULT_DISCOVER_MS = 10;
 
 export class ProcSensor {
   readonly #tasks = new Map<number, SensedTask>();
+  /** Open /proc files of each task, re-read every poll. */
+  readonly #files = new Map<number, TaskFiles>();
   readonly #invocations = new Map<number, string>();
   readonly #cgroups = new Map<string, string>();
   readonly #listeners: SensorListener[] = [];
@@ -102,7 +97,7 @@ export class ProcSensor {
   /** Stop following an invocation's tasks (they are not reported as exited). */
   untrackInvocation(pid: number): void {
     this.#invocations.delete(pid);
-    for (const [tid, task] of this.#tasks) if (task.invocation === pid) this.#tasks.delete(tid);
+    for (const [tid, task] of this.#tasks) if (task.invocation === pid) this.#drop(tid);
   }
 
   addCgroup(fn: string, cgroupPath: string): void {
@@ -143,9 +138,17 @@ export class ProcSensor {
     this.start();
   }
 
+  /** Stops polling and closes every file; the sensor can be started again. */
   stop(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    for (const tid of [...this.#tasks.keys()]) this.#drop(tid);
+  }
+
+  #drop(tid: number): void {
+    this.#tasks.delete(tid);
+    this.#files.get(tid)?.close();
+    this.#files.delete(tid);
   }
 
   /** One round: discover new tasks if due, sample every known task, report changes. */
@@ -199,9 +202,13 @@ export class ProcSensor {
   ): SensedTask | undefined {
     const known = this.#tasks.get(tid);
     if (known !== undefined) return known;
-    const cpuNs = readTaskCpuNs(pid, tid);
-    const stat = readTaskStat(pid, tid);
-    if (cpuNs === undefined || stat === undefined) return undefined;
+    const files = TaskFiles.open(pid, tid);
+    const first = files?.read();
+    if (files === undefined || first === undefined) {
+      files?.close();
+      return undefined;
+    }
+    const { cpuNs, stat } = first;
     // A task first seen is treated as starting a burst: a new invocation is
     // about to run, and a new thread or child was just created to run.
     const task: SensedTask = {
@@ -216,15 +223,17 @@ export class ProcSensor {
       burstStartMs: now,
     };
     this.#tasks.set(tid, task);
+    this.#files.set(tid, files);
     for (const l of this.#listeners) l.taskAdded?.(task);
     return task;
   }
 
   #sample(task: SensedTask, now: number): void {
-    const cpuNs = readTaskCpuNs(task.pid, task.tid);
-    const stat = cpuNs === undefined ? undefined : readTaskStat(task.pid, task.tid);
+    const sample = this.#files.get(task.tid)?.read();
+    const cpuNs = sample?.cpuNs;
+    const stat = sample?.stat;
     if (cpuNs === undefined || stat === undefined || stat.state === "Z" || stat.state === "X") {
-      this.#tasks.delete(task.tid);
+      this.#drop(task.tid);
       if (task.running) {
         if (cpuNs !== undefined) task.cpuNs = cpuNs;
         task.running = false;

@@ -12,6 +12,7 @@ const benches: Bench[] = [
   { name: "sim", run: async () => (await import("./sim.js")).benchSim() },
   { name: "soak", run: async () => (await import("./soak.js")).benchSoak() },
   { name: "bpf", run: async () => (await import("./bpf.js")).benchBpf() },
+  { name: "sfs", run: async () => (await import("./sfs.js")).benchSfs() },
 ];
 
 const only = process.argv.slice(2);
