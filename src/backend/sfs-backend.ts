@@ -15,7 +15,7 @@
  */
 import { availableParallelism } from "node:os";
 import type { Policy } from "../contracts/policy.js";
-import { ProcSensor, type SensedTask } from "./proc-sensor.js";
+import { type ProcessUsage, ProcSensor, type SensedTask } from "./proc-sensor.js";
 import { readTaskCpuNs } from "./proc-stat.js";
 import { createMemoryTouched } from "./proc-touched.js";
 import { SFS_DEFAULTS, SfsSlice } from "./sfs-slice.js";
@@ -64,6 +64,8 @@ export interface SfsBackend extends Backend {
   sliceMs(): number;
   /** CPU each expired invocation ran past its slice before it was demoted, ms (bench). */
   expiryOvershootMs(): number[];
+  /** Per-process CPU and memory of the tasks followed (pidusage), for metrics. */
+  processUsage(): Promise<ProcessUsage[]>;
 }
 
 const FAST_POLL_MS = 1;
@@ -157,8 +159,12 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
       }
       counters.nr_refused++;
       inv.phase = { kind: "cfs", why: "refused" };
+      const hint =
+        errorCode(error) === "EPERM"
+          ? " (is it in a v1 cpu cgroup with cpu.rt_runtime_us 0, or does the daemon lack CAP_SYS_NICE? see `alps doctor`)"
+          : "";
       log(
-        `sfs: SCHED_FIFO refused for pid ${inv.pid} (${inv.fn}): ${describe(error)}; it runs on CFS`,
+        `sfs: SCHED_FIFO refused for pid ${inv.pid} (${inv.fn}): ${describe(error)}${hint}; it runs on CFS`,
       );
       return false;
     }
@@ -323,6 +329,9 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
     },
     expiryOvershootMs() {
       return [...overshootMs];
+    },
+    processUsage() {
+      return sensor.processUsage();
     },
   };
   return backend;
