@@ -97,6 +97,7 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
     nr_overload: 0,
     nr_refused: 0,
     nr_restore_failed: 0,
+    nr_gone_at_start: 0,
   };
   const invocations = new Map<number, SfsInvocation>();
   /** Arrival order of queued invocations (pids). */
@@ -284,6 +285,10 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
       if (sensor.trackInvocation(fn, pid) === undefined) {
         invocations.delete(pid);
         sensor.untrackInvocation(pid);
+        counters.nr_gone_at_start++;
+        log(
+          `sfs: pid ${pid} (${fn}) was gone before its invocation was registered; nothing to schedule`,
+        );
         return;
       }
       enqueue(inv, Math.round(slice.ms * 1e6), nowMs);
