@@ -9,6 +9,11 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { Policy } from "../contracts/policy.js";
 import type { Daemon, FinishedRecord } from "./daemon.js";
 
+/** What a backend with kernel events offers for latency (src/backend/bpf-backend.ts). */
+interface LatencySource {
+  latenciesNs(): number[];
+}
+
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 export class FunctionLabels {
@@ -154,6 +159,25 @@ export class DaemonMetrics {
         this.reset();
         for (const [name, value] of Object.entries(daemon.status().window))
           this.set({ name }, value);
+      },
+    });
+    // The BPF backend keeps the event-to-applied latency of its recent level changes (ns);
+    // other backends have no kernel events, so the gauge stays empty for them.
+    const latencies = (daemon.backend as Partial<LatencySource>).latenciesNs;
+    new Gauge({
+      name: "alps_event_to_applied_latency_seconds",
+      help: "Kernel event to level applied, over the backend's recent level changes",
+      labelNames: ["quantile"],
+      registers: [r],
+      collect() {
+        this.reset();
+        if (typeof latencies !== "function") return;
+        const ns = latencies.call(daemon.backend).sort((a, b) => a - b);
+        if (ns.length === 0) return;
+        for (const q of [0.5, 0.9, 0.99]) {
+          const v = ns[Math.min(ns.length - 1, Math.ceil(q * ns.length) - 1)] as number;
+          this.set({ quantile: String(q) }, v / 1e9);
+        }
       },
     });
     new Gauge({

@@ -1,13 +1,15 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { ApiServer, type RefusalReason } from "../../src/frontend/api/server.js";
 import { ManualClock } from "../../src/frontend/clock.js";
 import { Daemon } from "../../src/frontend/daemon.js";
+import { isRoot } from "../helpers/host.js";
 import { ObserveBackend } from "./observe-backend.js";
 
 const dir = mkdtempSync(join(tmpdir(), "alps-api-"));
@@ -78,19 +80,15 @@ describe("control API access control", () => {
     expect(again.status).toBe(404);
   });
 
-  it("accepts a pid inside a declared sandbox", async () => {
-    // Declare this process's own cgroup as the sandbox; then our parent (same cgroup, not a descendant) becomes acceptable.
-    const { cgroupDirOf } = await import("../../src/frontend/proc-task.js");
-    const cg = cgroupDirOf(process.ppid);
-    expect(cg).toBeDefined();
-    const decl = await apiRequest(socket, "POST", "/v1/sandboxes", { function: "g", cgroup: cg });
-    expect(decl.status).toBe(201);
-    const res = await apiRequest(socket, "POST", "/v1/invocations", {
-      function: "g",
-      pid: process.ppid,
-    });
-    expect(res.status).toBe(201);
-    await daemon.removeSandbox(cg as string);
+  it("refuses sandboxes that are not a directory strictly inside the cgroup v2 hierarchy", async () => {
+    const { cgroupV2Mount } = await import("../../src/frontend/proc-task.js");
+    const mount = cgroupV2Mount() as string;
+    for (const cgroup of ["/tmp", mount, `${mount}/alps-no-such-sandbox`]) {
+      const res = await apiRequest(socket, "POST", "/v1/sandboxes", { function: "g", cgroup });
+      expect(res.status, cgroup).toBe(400);
+      expect(JSON.stringify(res.body)).toMatch(/cgroup/);
+    }
+    expect(daemon.sandboxes().size).toBe(0);
   });
 
   it("refuses bad bodies with 400 naming the field, and unknown routes with 404", async () => {
@@ -196,5 +194,76 @@ describe("control API rate limit", () => {
       ratePerSecond: 10,
     });
     await expect(twin.listen()).rejects.toThrow(/another daemon/);
+  });
+});
+
+describe("control API socket permissions and fuzzing", () => {
+  it.skipIf(!isRoot())("a non-root client cannot open the default 0600 socket", async () => {
+    const code = `require("net").connect(${JSON.stringify(socket)}).on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(0); });`;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ["-e", code],
+        { uid: 65534, gid: 65534, timeout: 20_000 },
+        (error, stdout) => (error ? reject(error) : resolve(stdout.trim())),
+      ),
+    );
+    expect(out).toBe("EACCES");
+  });
+
+  it.skipIf(!isRoot())("a configured group gets a 0660 socket owned by that group", async () => {
+    const sock = join(dir, "group.sock");
+    const d = new Daemon({
+      backend: new ObserveBackend(),
+      clock: new ManualClock(),
+      cores: 2,
+      utilization: null,
+    });
+    const grouped = new ApiServer({
+      daemon: d,
+      socketPath: sock,
+      socketGroup: "65534",
+      maxBodyBytes: 1024,
+      ratePerSecond: 10,
+    });
+    await grouped.listen();
+    try {
+      const st = statSync(sock);
+      expect(st.mode & 0o777).toBe(0o660);
+      expect(st.gid).toBe(65534);
+    } finally {
+      await grouped.close();
+    }
+  });
+
+  it("answers arbitrary bodies with 201 (only for our own descendants) or a clear 4xx, and keeps serving", async () => {
+    const started = backend.started.length;
+    const statuses = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.record(
+            {
+              function: fc.oneof(fc.string(), fc.integer()),
+              pid: fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(child?.pid)),
+            },
+            { requiredKeys: [] },
+          ),
+          fc.jsonValue(),
+        ),
+        fc.constantFrom("/v1/invocations", "/v1/sandboxes"),
+        async (body, path) => {
+          const res = await apiRequest(socket, "POST", path, body);
+          statuses.add(res.status);
+          expect([201, 400, 403, 413]).toContain(res.status);
+          if (res.status !== 201) expect(res.body).toHaveProperty("error.message");
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    // Every task that reached the backend is our own child (the only pid the rule lets through here).
+    for (const s of backend.started.slice(started)) expect(s.pid).toBe(child?.pid);
+    expect((await apiRequest(socket, "GET", "/v1/status")).status).toBe(200);
+    expect(statuses.has(400)).toBe(true);
   });
 });

@@ -62,6 +62,41 @@ describe("daemon metrics", () => {
     expect(sampleValue(fams, "alps_metric_label_overflow_total")).toBeGreaterThanOrEqual(7);
   });
 
+  it("exports the backend's event-to-applied latency quantiles when it has kernel events", async () => {
+    class WithLatency extends ObserveBackend {
+      latenciesNs(): number[] {
+        return Array.from({ length: 100 }, (_, i) => (i + 1) * 1000); // 1..100 µs
+      }
+    }
+    const daemon = new Daemon({
+      backend: new WithLatency(),
+      clock: new ManualClock(),
+      cores: 2,
+      utilization: null,
+    });
+    const fams = parsePrometheusText(await new DaemonMetrics(daemon, 5).registry.metrics());
+    expect(
+      sampleValue(fams, "alps_event_to_applied_latency_seconds", { quantile: "0.5" }),
+    ).toBeCloseTo(50e-6, 12);
+    expect(
+      sampleValue(fams, "alps_event_to_applied_latency_seconds", { quantile: "0.99" }),
+    ).toBeCloseTo(99e-6, 12);
+    const plain = parsePrometheusText(
+      await new DaemonMetrics(
+        new Daemon({
+          backend: new ObserveBackend(),
+          clock: new ManualClock(),
+          cores: 2,
+          utilization: null,
+        }),
+        5,
+      ).registry.metrics(),
+    );
+    expect(
+      sampleValue(plain, "alps_event_to_applied_latency_seconds", { quantile: "0.5" }),
+    ).toBeUndefined();
+  });
+
   it("the parser rejects what is not exposition format", () => {
     expect(() => parsePrometheusText("x 1\n")).toThrow(/undeclared/);
     expect(() => parsePrometheusText("# TYPE x gauge\nx{a=b} 1\n")).toThrow(/quoted/);

@@ -5,7 +5,15 @@
  * Who the client is comes from SO_PEERCRED on the accepted socket, read once
  * per connection (see ../libc.ts).
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+} from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
 import { dirname } from "node:path";
@@ -23,6 +31,7 @@ export type RefusalReason =
   | "bad_json"
   | "invalid_body"
   | "forbidden_pid"
+  | "forbidden_sandbox"
   | "not_found"
   | "method_not_allowed"
   | "no_peer_credentials"
@@ -64,6 +73,14 @@ class TokenBucket {
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 
@@ -260,6 +277,21 @@ export class ApiServer {
     if (path === "/v1/sandboxes") {
       if (method !== "POST") this.#refuse(405, "method_not_allowed", `${method} ${path}`);
       const body = await this.#readJson(req, SandboxBody);
+      // A sandbox widens the pid rule to every task in it: only the daemon's own user (root) may
+      // declare one, and only an existing directory strictly inside the cgroup v2 hierarchy.
+      if (peer.uid !== 0 && peer.uid !== process.getuid?.()) {
+        this.#refuse(403, "forbidden_sandbox", `uid ${peer.uid} may not declare sandboxes`);
+      }
+      const mount = this.#cgroupMount;
+      if (mount === undefined)
+        this.#refuse(400, "invalid_body", "no cgroup v2 hierarchy is mounted");
+      if (!body.cgroup.startsWith(`${mount}/`) || !isDirectory(body.cgroup)) {
+        this.#refuse(
+          400,
+          "invalid_body",
+          `field 'cgroup': ${body.cgroup} is not a directory inside ${mount}`,
+        );
+      }
       await daemon.addSandbox(body.function, body.cgroup);
       this.#opts.log?.(
         `api: sandbox ${body.cgroup} runs ${body.function} (declared by pid ${peer.pid}, uid ${peer.uid})`,
