@@ -62,6 +62,8 @@ export interface BpfBackend extends Backend {
   fnId(fn: string): number | undefined;
   /** Event-to-applied latencies of the most recent level changes, ns. */
   latenciesNs(): number[];
+  /** Forget the latencies recorded so far (a bench starts measuring). */
+  resetLatencies(): void;
 }
 
 const MAX_LATENCY_SAMPLES = 10_000;
@@ -170,6 +172,11 @@ class AlpsBpfBackend implements BpfBackend {
 
   latenciesNs(): number[] {
     return [...this.#latencies];
+  }
+
+  resetLatencies(): void {
+    this.#latencies.length = 0;
+    this.#latencyNext = 0;
   }
 
   /** Ids 1..ALPS_MAX_FNS-1 in order of first sight; past that, 0 (the default entry), counted. */
