@@ -1,0 +1,119 @@
+/**
+ * The actuator on real tasks: the dynamic boost carries SCHED_RESET_ON_FORK
+ * and the slice request, strategy rt uses SCHED_FIFO below the daemon,
+ * restore returns SCHED_OTHER nice 0 and releases the record, a vanished
+ * task is counted, not an error. And strategy static in the kernel: a
+ * fixed level for the whole slice.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { Actuator, memoryTouchedTasks } from "../../src/backend/actuator.js";
+import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
+import { createBpfBackend } from "../../src/backend/bpf-backend.js";
+import { probeBpf } from "../../src/backend/bpf-probe.js";
+import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
+import {
+  SCHED_FIFO,
+  SCHED_FLAG_RESET_ON_FORK,
+  SCHED_OTHER,
+} from "../../src/backend/syscalls-types.js";
+import { staticLevel } from "../../src/contracts/levels.js";
+import { emptyPolicy } from "../../src/contracts/policy.js";
+import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
+import { cleanupChild, type GatedBurner, procSched, spawnGatedBurner } from "./bpf-kit.js";
+
+const loaded = loadAddon();
+const probe = probeBpf();
+const ready = requireHost(
+  `root and the native addon (${loaded.ok ? "ok" : loaded.reason})`,
+  isRoot() && loaded.ok,
+);
+
+describe.skipIf(!ready)("actuator strategies", () => {
+  const syscalls = loaded.ok ? addonSyscalls(loaded.addon) : undefined;
+  const burners: GatedBurner[] = [];
+  afterEach(() => {
+    if (syscalls) for (const b of burners.splice(0)) cleanupChild(b.child, syscalls);
+  });
+
+  it("dynamic: nice level with RESET_ON_FORK and a slice request; restore releases", async () => {
+    if (!syscalls) return;
+    const b = await spawnGatedBurner("s10", 2000);
+    burners.push(b);
+    const touched = memoryTouchedTasks();
+    const act = new Actuator({ strategy: "dynamic", syscalls, touched });
+    expect(act.apply(b.pid, -7, 20_000_000n)).toBe(true);
+    expect(touched.list()).toEqual([b.pid]);
+    const attr = syscalls.getAttr(b.pid);
+    expect(attr.policy).toBe(SCHED_OTHER);
+    expect(attr.nice).toBe(-7);
+    expect(attr.flags & SCHED_FLAG_RESET_ON_FORK).toBe(SCHED_FLAG_RESET_ON_FORK);
+    // This kernel (>= 6.12) keeps the fair-class slice request (DESIGN §5).
+    expect(act.sliceSupported).toBe(true);
+    expect(attr.runtimeNs).toBe(20_000_000n);
+    expect(act.restore(b.pid)).toBe(true);
+    expect(procSched(b.pid)).toEqual({ nice: 0, policy: 0 });
+    expect(syscalls.getAttr(b.pid).flags).toBe(0n);
+    expect(touched.list()).toEqual([]);
+  });
+
+  it("rt: SCHED_FIFO at a priority below the daemon's, with RESET_ON_FORK", async () => {
+    if (!syscalls) return;
+    const b = await spawnGatedBurner("s10", 2000);
+    burners.push(b);
+    const act = new Actuator({ strategy: "rt", syscalls });
+    try {
+      expect(act.apply(b.pid, -20)).toBe(true);
+      const attr = syscalls.getAttr(b.pid);
+      expect(attr.policy).toBe(SCHED_FIFO);
+      expect(attr.priority).toBe(act.rtPriority(-20));
+      expect(attr.priority).toBeLessThanOrEqual(40);
+      expect(attr.flags & SCHED_FLAG_RESET_ON_FORK).toBe(SCHED_FLAG_RESET_ON_FORK);
+    } finally {
+      act.restoreAll();
+    }
+    expect(procSched(b.pid)).toEqual({ nice: 0, policy: 0 });
+  });
+
+  it("a task that is gone is counted (ESRCH), not thrown", async () => {
+    if (!syscalls) return;
+    const b = await spawnGatedBurner("s1", 2000);
+    const touched = memoryTouchedTasks();
+    const act = new Actuator({ strategy: "dynamic", syscalls, touched });
+    await b.release();
+    expect(act.apply(b.pid, -5)).toBe(false);
+    expect(act.counters.gone).toBe(1);
+    expect(act.counters.errors).toBe(0);
+    expect(touched.list()).toEqual([]);
+  });
+
+  it.skipIf(!(probe.ok && hasBtf()))(
+    "static strategy: the function's fixed level for the whole slice",
+    async () => {
+      raiseToRealtime(50);
+      const backend = await createBpfBackend({ strategy: "static" });
+      try {
+        backend.applyPolicy({
+          ...emptyPolicy(),
+          functions: { s: { priority: 3, predicted_ms: 300, slice_ms: 40 } },
+        });
+        const b = await spawnGatedBurner("b80", 3000);
+        burners.push(b);
+        backend.startInvocation("s", b.pid);
+        const { samples, exitCode } = await b.release();
+        expect(exitCode).toBe(0);
+        const level = staticLevel(3, 0, 40);
+        expect(level).toBeLessThan(0);
+        const main = samples.filter((s) => s.who === "main");
+        expect(main[0]?.nice).toBe(level);
+        const drop = main.findIndex((s) => s.nice === 0);
+        expect(drop).toBeGreaterThan(0);
+        // Fixed level until the slice, nothing in between.
+        expect(main.slice(0, drop).every((s) => s.nice === level)).toBe(true);
+        backend.endInvocation(b.pid);
+      } finally {
+        await backend.close();
+        restoreSelf();
+      }
+    },
+  );
+});
