@@ -28,6 +28,7 @@ export function registerDaemon(program: Command): void {
   for (const key of CONFIG_KEYS) {
     const f = CONFIG_FIELDS[key];
     if (key === "noBpf") cmd.addOption(new Option("--no-bpf", f.help));
+    else if (key === "sliceClamp") cmd.addOption(new Option("--slice-clamp <bool>", f.help));
     else
       cmd.addOption(new Option(`--${flagName(key)} <value>`, `${f.help} [key ${key}, env ALPS_…]`));
   }

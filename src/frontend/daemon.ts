@@ -145,6 +145,7 @@ export class Daemon {
       quantumMs: c.quantumMs,
       maxFunctions: c.maxFunctions,
       minSamples: c.minSamples,
+      clampToMoreUrgent: c.sliceClamp,
       cores: opts.cores ?? availableParallelism(),
     };
     if (opts.utilization === undefined) {

@@ -38,6 +38,13 @@ export interface LearnerParams {
   cores: number;
   /** Functions the policy (the BPF map) can hold; the rest get the default entry. */
   maxFunctions: number;
+  /**
+   * Clamp each slice to the slice of the more urgent function before it
+   * (DESIGN §4). On long-tailed workloads this pulls every slice down to the
+   * shortest function's; `false` keeps each function's own slice (see the
+   * feedback test and the report).
+   */
+  clampToMoreUrgent: boolean;
   /** Runs a function needs before it gets its own entry. */
   minSamples: number;
   /** Entry for functions without their own (priority is set to last rank + 1). */
@@ -57,6 +64,7 @@ export const DEFAULT_LEARNER_PARAMS: LearnerParams = {
   quantumMs: 8,
   cores: 1,
   maxFunctions: 1024,
+  clampToMoreUrgent: true,
   minSamples: 1,
   defaultPredictedMs: 50,
   defaultSliceMs: 20,
@@ -218,7 +226,11 @@ export function learnPolicy(
     const prev = previous?.functions[fn]?.explain.slice_before_overload_ms;
     const smoothed =
       prev === undefined ? raw : params.smoothing * prev + (1 - params.smoothing) * raw;
-    const clamped = Math.min(smoothed, moreUrgentSlice, params.capMs);
+    const clamped = Math.min(
+      smoothed,
+      params.clampToMoreUrgent ? moreUrgentSlice : Number.POSITIVE_INFINITY,
+      params.capMs,
+    );
     moreUrgentSlice = clamped;
     const slice = clamped * factor;
     const arithmetic = [
