@@ -200,11 +200,16 @@ int BPF_PROG(alps_runtime, struct task_struct *p, __u64 runtime)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(alps_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
-	__u32 tid = prev->pid;
+	__u32 tid = prev->pid, zero = 0;
+	struct alps_config *cfg;
+	struct alps_policy *pol;
 	struct alps_task *t;
+	__s32 level;
 
-	/* Preempted or yielding tasks are still runnable: same burst. */
-	if (prev_state == TASK_RUNNING)
+	/* Preempted or yielding tasks are still runnable: same burst. A task
+	 * preempted between setting a sleep state and calling schedule() has a
+	 * non-zero prev_state but stays queued, so `preempt` is checked too. */
+	if (preempt || prev_state == TASK_RUNNING)
 		return 0;
 	t = bpf_map_lookup_elem(&task_map, &tid);
 	if (!t)
@@ -213,6 +218,19 @@ int BPF_PROG(alps_switch, bool preempt, struct task_struct *prev, struct task_st
 	post(ALPS_EV_BLOCKED, tid, t, t->burst_used_ns);
 	t->burst_used_ns = 0;
 	t->flags &= ~ALPS_TASK_EXPIRED;
+	/* The next burst's starting level is known now: post it while the task
+	 * sleeps, so the daemon has applied it before the wake-up and the new
+	 * burst is boosted from its first instruction. */
+	cfg = bpf_map_lookup_elem(&config_map, &zero);
+	pol = policy_for(t->fn);
+	if (!cfg || !pol)
+		return 0;
+	level = level_for(cfg, pol, 0);
+	if (level != t->level) {
+		t->level = level;
+		count(nr_level_changes);
+		post(ALPS_EV_LEVEL, tid, t, 0);
+	}
 	return 0;
 }
 

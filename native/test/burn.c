@@ -110,7 +110,9 @@ int main(int argc, char **argv) {
     if (tok[0] == 'b') {
       burn("main", step, ms);
     } else if (tok[0] == 's') {
-      report("main", step, 0, 0);
+      int nice, policy;
+      read_sched(&nice, &policy);
+      report("main", step, nice, policy);
       usleep((useconds_t)(ms * 1000));
     } else if (tok[0] == 'f') {
       pid_t pid = fork();
