@@ -3,7 +3,7 @@
  * chosen policy's engine and summarizes.
  */
 import { DEFAULT_CURVE } from "../contracts/levels.js";
-import { type Policy, type PolicyEntry, policyEntryFor } from "../contracts/policy.js";
+import type { Policy, PolicyEntry } from "../contracts/policy.js";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { type FairParams, runFair } from "./fair.js";
 import { runFifo } from "./fifo.js";
@@ -53,7 +53,12 @@ function entriesOf(
     const fn = (jobs.trace[i] as TraceInvocation).fn;
     let entry = cache.get(fn);
     if (entry === undefined) {
-      entry = policyEntryFor(policy, fn);
+      // Own properties only: a function named "constructor" must not find Object's.
+      // (Not policyEntryFor: importing contracts/policy.js loads zod, which the
+      // simulator must not pay for at CLI start-up.)
+      entry = Object.hasOwn(policy.functions, fn)
+        ? (policy.functions[fn] as PolicyEntry)
+        : policy.default;
       cache.set(fn, entry);
     }
     predicted[i] = entry.predicted_ms;
