@@ -135,7 +135,10 @@ static __always_inline void post(__u32 type, __u32 tid, const struct alps_task *
 	e->level = t->level;
 	e->cpu_ns = cpu_ns;
 	e->ts_ns = bpf_ktime_get_ns();
-	bpf_ringbuf_submit(e, 0);
+	/* Force the wake-up: events are rare (level changes only) and the
+	 * daemon must see each one at once, not when the adaptive heuristic
+	 * decides the consumer is idle. */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	count(nr_events);
 }
 

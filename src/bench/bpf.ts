@@ -53,18 +53,24 @@ export async function benchBpf(): Promise<void> {
       ...emptyPolicy(),
       functions: { busy: { priority: 1, predicted_ms: 10, slice_ms: 2 } },
     });
-    const before = backend.status().counters;
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
+    // Spawn every task gated (sh blocked on its stdin, then exec of the
+    // burner) and register it, so nothing runs while the spawning keeps
+    // the event loop busy; then release them together and measure.
     const exits: Promise<void>[] = [];
     for (let i = 0; i < TASKS; i++) {
-      const child = spawn(bin, [PLAN, String(CAP_MS)], { stdio: "ignore" });
+      const child = spawn("sh", ["-c", 'read _gate; exec "$0" "$@"', bin, PLAN, String(CAP_MS)], {
+        stdio: ["pipe", "ignore", "ignore"],
+      });
       children.push(child);
       exits.push(new Promise((resolve) => child.on("exit", () => resolve())));
       if (child.pid !== undefined) backend.startInvocation("busy", child.pid);
     }
-    // Spawning 50 processes keeps the event loop busy: measure from here.
+    await new Promise((r) => setTimeout(r, 50));
     backend.resetLatencies();
+    const before = backend.status().counters;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (const c of children) c.stdin?.end("go\n");
     await Promise.all(exits);
     // Let the last events drain.
     await new Promise((r) => setTimeout(r, 100));
