@@ -3,7 +3,13 @@
  * CPU scheduling policies over a trace, and the summary metrics shared with
  * the real-host replay. Pure library: no I/O.
  */
-export { percentileNearestRank, summarize } from "./metrics.js";
+export type { FinishedColumns } from "./metrics.js";
+export {
+  percentileNearestRank,
+  percentilesNearestRank,
+  summarize,
+  summarizeColumns,
+} from "./metrics.js";
 export { simulate } from "./simulate.js";
 export type {
   AlpsOptions,

@@ -9,6 +9,8 @@ import type { InvocationOutcome } from "./types.js";
 export class JobTable {
   readonly n: number;
   readonly arrival: Float64Array;
+  /** Service time (CPU + blocking), ms. */
+  readonly duration: Float64Array;
   /** CPU demand, ms. */
   readonly demand: Float64Array;
   /** When the invocation first got a CPU (NaN until then). */
@@ -25,6 +27,7 @@ export class JobTable {
     const n = trace.length;
     this.n = n;
     this.arrival = new Float64Array(n);
+    this.duration = new Float64Array(n);
     this.demand = new Float64Array(n);
     this.firstStart = new Float64Array(n).fill(Number.NaN);
     this.cpuDone = new Float64Array(n).fill(Number.NaN);
@@ -49,6 +52,7 @@ export class JobTable {
       }
       previous = inv.arrivalMs;
       this.arrival[i] = inv.arrivalMs;
+      this.duration[i] = inv.durationMs;
       this.demand[i] = cpu;
     }
   }
@@ -74,21 +78,29 @@ export class JobTable {
     this.cpuDone[j] = t;
   }
 
-  outcomes(): InvocationOutcome[] {
+  /** Completion = CPU work done + the blocking time that follows it. */
+  completions(): Float64Array {
+    const out = new Float64Array(this.n);
+    for (let i = 0; i < this.n; i++) {
+      const cpuDone = this.cpuDone[i] as number;
+      if (Number.isNaN(cpuDone)) throw new Error(`simulator bug: invocation ${i} never finished`);
+      out[i] = cpuDone + ((this.duration[i] as number) - (this.demand[i] as number));
+    }
+    return out;
+  }
+
+  outcomes(completion: Float64Array): InvocationOutcome[] {
     const out: InvocationOutcome[] = new Array(this.n);
     for (let i = 0; i < this.n; i++) {
       const inv = this.trace[i] as TraceInvocation;
-      const cpuDone = this.cpuDone[i] as number;
-      if (Number.isNaN(cpuDone)) throw new Error(`simulator bug: invocation ${i} never finished`);
-      const cpu = this.demand[i] as number;
       const outcome: InvocationOutcome = {
         index: i,
         fn: inv.fn,
         arrivalMs: inv.arrivalMs,
         durationMs: inv.durationMs,
         firstStartMs: this.firstStart[i] as number,
-        completionMs: cpuDone + (inv.durationMs - cpu),
-        cpuMs: cpu,
+        completionMs: completion[i] as number,
+        cpuMs: this.demand[i] as number,
       };
       if (this.runs !== undefined) outcome.runs = this.runs[i] as number[];
       out[i] = outcome;

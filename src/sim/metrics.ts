@@ -1,18 +1,78 @@
 /**
  * Summary metrics of DESIGN §3, shared by the simulator and the replay.
  *
- * Percentiles use the nearest-rank method: the p-th percentile of n sorted
- * values is the value at rank ceil(p/100 · n) (1-based), so it is always one
- * of the observed values and p100 is the maximum.
+ * Percentiles use the nearest-rank method: the p-th percentile of n values
+ * is the value at rank ceil(p/100 · n) (1-based) of the ascending order, so
+ * it is always one of the observed values and p100 is the maximum. Ranks are
+ * found by selection (quickselect), not a full sort: the simulator
+ * summarizes millions of invocations per run.
  */
 import type { FinishedInvocation, Summary } from "../contracts/summary.js";
+
+/** 1-based nearest rank of the p-th percentile among n values (n ≥ 1). */
+function nearestRank(n: number, p: number): number {
+  return Math.min(Math.max(Math.ceil((p / 100) * n), 1), n);
+}
 
 /** Nearest-rank percentile of ascending-sorted `sorted`; 0 for an empty list. */
 export function percentileNearestRank(sorted: ArrayLike<number>, p: number): number {
   const n = sorted.length;
   if (n === 0) return 0;
-  const rank = Math.min(Math.max(Math.ceil((p / 100) * n), 1), n);
-  return sorted[rank - 1] as number;
+  return sorted[nearestRank(n, p) - 1] as number;
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i] as number;
+  a[i] = a[j] as number;
+  a[j] = t;
+}
+
+/**
+ * Rearranges a[lo, hi] so a[k] is the value a full sort would put there,
+ * smaller-or-equal values before it, greater-or-equal after (Hoare partition
+ * around a median of three).
+ */
+function select(a: Float64Array, k: number, lo: number, hi: number): void {
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1;
+    if ((a[mid] as number) < (a[lo] as number)) swap(a, mid, lo);
+    if ((a[hi] as number) < (a[lo] as number)) swap(a, hi, lo);
+    if ((a[hi] as number) < (a[mid] as number)) swap(a, hi, mid);
+    const pivot = a[mid] as number;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] as number) < pivot) i++;
+      while ((a[j] as number) > pivot) j--;
+      if (i <= j) {
+        swap(a, i, j);
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+}
+
+/**
+ * Nearest-rank percentiles of `values` (reordered in place), one per entry
+ * of `ps`; 0 for an empty array.
+ */
+export function percentilesNearestRank(values: Float64Array, ps: readonly number[]): number[] {
+  const n = values.length;
+  if (n === 0) return ps.map(() => 0);
+  const order = ps.map((p, i) => ({ i, k: nearestRank(n, p) - 1 })).sort((x, y) => y.k - x.k);
+  const out = new Array<number>(ps.length);
+  // Largest rank first; each later (smaller) rank lies in the part left of it.
+  let hi = n - 1;
+  for (const { i, k } of order) {
+    select(values, k, 0, hi);
+    out[i] = values[k] as number;
+    hi = k;
+  }
+  return out;
 }
 
 function mean(values: Float64Array): number {
@@ -21,36 +81,51 @@ function mean(values: Float64Array): number {
   return values.length === 0 ? 0 : sum / values.length;
 }
 
-/**
- * Summary object of a finished run. Turnaround = completion − arrival;
- * slowdown = turnaround ÷ duration; wait = first start − arrival (0 when the
- * source cannot tell when an invocation first ran).
- */
-export function summarize(
-  finished: readonly FinishedInvocation[],
-  opts: { cores: number; label: { policy?: string; mode?: string }; contextSwitches?: number },
-): Summary {
-  const n = finished.length;
+/** Per-invocation columns a summary is computed from (all the same length). */
+export interface FinishedColumns {
+  arrival: Float64Array;
+  duration: Float64Array;
+  completion: Float64Array;
+  /** NaN where the source cannot tell when an invocation first ran (its wait counts as 0). */
+  firstStart: Float64Array;
+}
+
+type SummaryOptions = {
+  cores: number;
+  label: { policy?: string; mode?: string };
+  contextSwitches?: number;
+};
+
+/** The summary from columns; the simulator calls this directly (no per-invocation objects). */
+export function summarizeColumns(cols: FinishedColumns, opts: SummaryOptions): Summary {
+  const n = cols.arrival.length;
   const turnaround = new Float64Array(n);
   const slowdown = new Float64Array(n);
   const wait = new Float64Array(n);
   let firstArrival = Number.POSITIVE_INFINITY;
   let lastCompletion = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) {
-    const inv = finished[i] as FinishedInvocation;
-    const t = inv.completionMs - inv.arrivalMs;
+    const a = cols.arrival[i] as number;
+    const c = cols.completion[i] as number;
+    const t = c - a;
     turnaround[i] = t;
-    slowdown[i] = t / inv.durationMs;
-    wait[i] = inv.firstStartMs === undefined ? 0 : inv.firstStartMs - inv.arrivalMs;
-    if (inv.arrivalMs < firstArrival) firstArrival = inv.arrivalMs;
-    if (inv.completionMs > lastCompletion) lastCompletion = inv.completionMs;
+    slowdown[i] = t / (cols.duration[i] as number);
+    const s = cols.firstStart[i] as number;
+    wait[i] = Number.isNaN(s) ? 0 : s - a;
+    if (a < firstArrival) firstArrival = a;
+    if (c > lastCompletion) lastCompletion = c;
   }
   const tMean = mean(turnaround);
   const sMean = mean(slowdown);
   const wMean = mean(wait);
-  turnaround.sort();
-  slowdown.sort();
-  wait.sort();
+  const [t50, t90, t99, tMax] = percentilesNearestRank(turnaround, [50, 90, 99, 100]) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const [s50, s99] = percentilesNearestRank(slowdown, [50, 99]) as [number, number];
+  const [w99] = percentilesNearestRank(wait, [99]) as [number];
   const label: { policy?: string; mode?: string } = {};
   if (opts.label.policy !== undefined) label.policy = opts.label.policy;
   if (opts.label.mode !== undefined) label.mode = opts.label.mode;
@@ -58,20 +133,33 @@ export function summarize(
     ...label,
     cores: opts.cores,
     invocations: n,
-    turnaround_ms: {
-      mean: tMean,
-      p50: percentileNearestRank(turnaround, 50),
-      p90: percentileNearestRank(turnaround, 90),
-      p99: percentileNearestRank(turnaround, 99),
-      max: percentileNearestRank(turnaround, 100),
-    },
-    slowdown: {
-      mean: sMean,
-      p50: percentileNearestRank(slowdown, 50),
-      p99: percentileNearestRank(slowdown, 99),
-    },
-    wait_ms: { mean: wMean, p99: percentileNearestRank(wait, 99) },
+    turnaround_ms: { mean: tMean, p50: t50, p90: t90, p99: t99, max: tMax },
+    slowdown: { mean: sMean, p50: s50, p99: s99 },
+    wait_ms: { mean: wMean, p99: w99 },
     context_switches: opts.contextSwitches ?? 0,
     makespan_ms: n === 0 ? 0 : lastCompletion - firstArrival,
   };
+}
+
+/**
+ * Summary object of a finished run. Turnaround = completion − arrival;
+ * slowdown = turnaround ÷ duration; wait = first start − arrival (0 when the
+ * source cannot tell when an invocation first ran).
+ */
+export function summarize(finished: readonly FinishedInvocation[], opts: SummaryOptions): Summary {
+  const n = finished.length;
+  const cols: FinishedColumns = {
+    arrival: new Float64Array(n),
+    duration: new Float64Array(n),
+    completion: new Float64Array(n),
+    firstStart: new Float64Array(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const inv = finished[i] as FinishedInvocation;
+    cols.arrival[i] = inv.arrivalMs;
+    cols.duration[i] = inv.durationMs;
+    cols.completion[i] = inv.completionMs;
+    cols.firstStart[i] = inv.firstStartMs ?? Number.NaN;
+  }
+  return summarizeColumns(cols, opts);
 }

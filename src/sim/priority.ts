@@ -49,7 +49,12 @@ export function runPriority(
   const doneAt = new Float64Array(cores).fill(INF);
   const quantumEnd = new Float64Array(cores).fill(INF);
   const demoteTime = new Float64Array(cores).fill(INF);
+  /** min(doneAt, quantumEnd, demoteTime): the main loop scans one array. */
+  const nextAt = new Float64Array(cores).fill(INF);
   const preemptible = new Uint8Array(cores);
+  const refresh = (c: number): void => {
+    nextAt[c] = Math.min(doneAt[c] as number, quantumEnd[c] as number, demoteTime[c] as number);
+  };
   const last = new Int32Array(cores).fill(-1);
   let busy = 0;
   let switches = 0;
@@ -72,6 +77,7 @@ export function runPriority(
     quantumEnd[c] = quantumMs > 0 ? now + quantumMs : INF;
     demoteTime[c] =
       rule !== undefined && demoted[j] === 0 ? now + ((rule.demoteAt[j] as number) - u) : INF;
+    refresh(c);
     if (last[c] !== -1 && last[c] !== j) switches++;
     last[c] = j;
     busy++;
@@ -92,6 +98,7 @@ export function runPriority(
     doneAt[c] = INF;
     quantumEnd[c] = INF;
     demoteTime[c] = INF;
+    nextAt[c] = INF;
     busy--;
   };
 
@@ -132,10 +139,7 @@ export function runPriority(
     let c = -1;
     let t = INF;
     for (let i = 0; i < cores; i++) {
-      const d = doneAt[i] as number;
-      const q = quantumEnd[i] as number;
-      const m = demoteTime[i] as number;
-      const e = d < q ? Math.min(d, m) : Math.min(q, m);
+      const e = nextAt[i] as number;
       if (e < t) {
         t = e;
         c = i;
@@ -163,13 +167,16 @@ export function runPriority(
       doneAt[c] = INF;
       quantumEnd[c] = INF;
       demoteTime[c] = INF;
+      nextAt[c] = INF;
       busy--;
     } else if ((quantumEnd[c] as number) <= t) {
       quantumEnd[c] = INF;
       preemptible[c] = 1;
+      refresh(c);
     } else {
       demoteTime[c] = INF;
       demoted[j] = 1;
+      refresh(c);
     }
     rebalance(t);
   }

@@ -8,7 +8,7 @@ import type { TraceInvocation } from "../contracts/trace.js";
 import { type FairParams, runFair } from "./fair.js";
 import { runFifo } from "./fifo.js";
 import { JobTable } from "./jobs.js";
-import { summarize } from "./metrics.js";
+import { summarizeColumns } from "./metrics.js";
 import { runPriority } from "./priority.js";
 import { runPs } from "./ps.js";
 import type { AlpsOptions, SimOptions, SimResult } from "./types.js";
@@ -127,8 +127,15 @@ export function simulate(trace: readonly TraceInvocation[], opts: SimOptions): S
   }
   const jobs = new JobTable(trace, opts.recordRuns === true);
   const { contextSwitches } = runEngine(jobs, opts);
-  const outcomes = jobs.outcomes();
-  const summary = summarize(outcomes, {
+  const completion = jobs.completions();
+  const outcomes = jobs.outcomes(completion);
+  const cols = {
+    arrival: jobs.arrival,
+    duration: jobs.duration,
+    completion,
+    firstStart: jobs.firstStart,
+  };
+  const summary = summarizeColumns(cols, {
     cores: opts.cores,
     label: { policy: opts.policy },
     contextSwitches,
