@@ -109,6 +109,17 @@ export function numberField(path: string, lineNo: number, column: string, raw: s
 
 /** A count of invocations: an integer ≥ 0 (written `3` or `3.0`). */
 export function countField(path: string, lineNo: number, column: string, raw: string): number {
+  // Fast path: wide count tables are mostly short runs of digits ("0").
+  if (raw.length > 0 && raw.length <= 9) {
+    let n = 0;
+    let i = 0;
+    for (; i < raw.length; i++) {
+      const c = raw.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      n = n * 10 + (c - 48);
+    }
+    if (i === raw.length) return n;
+  }
   const v = parseDecimal(raw);
   if (!(v >= 0) || !Number.isInteger(v)) {
     throw new InputError(

@@ -89,30 +89,35 @@ export function forEachLineSync(path: string, onLine: LineRangeHandler): number 
   }
 }
 
-/** Async variant for very large files: yields `[line, lineNo]` pairs. */
-export async function* readLines(path: string): AsyncGenerator<[string, number]> {
+/**
+ * Async chunked reading for very large files: calls `onLine` for every line
+ * of each chunk, then yields, so a consumer can hand out what the chunk
+ * produced before the next read. Yields once per chunk, not per line (an
+ * async step per line would dominate the cost). The final value is the
+ * number of the last line.
+ */
+export async function* forEachLineAsync(
+  path: string,
+  onLine: LineRangeHandler,
+): AsyncGenerator<void, number> {
   const handle = await open(path, "r");
   try {
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
     const decoder = new StringDecoder("utf8");
     let carry = "";
     let lineNo = 1;
-    let batch: [string, number][] = [];
-    const collect = sliceLines((line, no) => {
-      batch.push([line, no]);
-    });
     for (;;) {
       const { bytesRead } = await handle.read(buf, 0, CHUNK_BYTES, null);
       if (bytesRead === 0) break;
-      const r = splitLines(carry + decoder.write(buf.subarray(0, bytesRead)), lineNo, collect);
+      const r = splitLines(carry + decoder.write(buf.subarray(0, bytesRead)), lineNo, onLine);
       carry = r.tail;
       lineNo = r.nextLineNo;
-      yield* batch;
-      batch = [];
+      yield;
     }
-    const r = splitLines(carry + decoder.end(), lineNo, collect);
-    finishTail(r.tail, r.nextLineNo, collect);
-    yield* batch;
+    const r = splitLines(carry + decoder.end(), lineNo, onLine);
+    finishTail(r.tail, r.nextLineNo, onLine);
+    yield;
+    return r.tail.length > 0 ? r.nextLineNo : r.nextLineNo - 1;
   } finally {
     await handle.close();
   }

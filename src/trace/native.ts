@@ -26,7 +26,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { InputError } from "../errors.js";
 import { parseDecimalRange, sliceTrimmed, splitFields } from "./fields.js";
-import { forEachLineOfText, forEachLineSync, readLines } from "./lines.js";
+import { forEachLineAsync, forEachLineOfText, forEachLineSync } from "./lines.js";
 
 export interface TraceReadOptions {
   /** Skip bad data rows instead of failing on the first one. */
@@ -303,19 +303,30 @@ export function readTraceFile(path: string, options?: TraceReadOptions): TraceIn
   return out;
 }
 
-/** Streams a native trace file: for traces too large to hold as an array. */
+/**
+ * Streams a native trace file: for traces too large to hold as an array.
+ * Memory stays at about one 1 MiB chunk and the invocations it holds.
+ */
 export async function* streamTrace(
   path: string,
   options?: TraceReadOptions,
 ): AsyncGenerator<TraceInvocation> {
   const parser = new NativeTraceParser(path, options);
-  let last = 0;
-  for await (const [line, no] of readLines(path)) {
-    last = no;
-    const inv = parser.line(line, no);
-    if (inv !== undefined) yield inv;
+  let batch: TraceInvocation[] = [];
+  const chunks = forEachLineAsync(path, (chunk, start, end, no) => {
+    const inv = parser.lineRange(chunk, start, end, no);
+    if (inv !== undefined) batch.push(inv);
+  });
+  for (;;) {
+    const step = await chunks.next();
+    const ready = batch;
+    batch = [];
+    yield* ready;
+    if (step.done) {
+      parser.finish(step.value);
+      return;
+    }
   }
-  parser.finish(last);
 }
 
 /** Which optional columns a written trace carries. */
