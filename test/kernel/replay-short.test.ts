@@ -27,7 +27,7 @@ describe("replay of a short trace", () => {
     "favours short functions over CFS and records every invocation",
     async () => {
       const dir = mkdtempSync(join(tmpdir(), "alps-replay-short-"));
-      const trace = shortLongTrace({ spanS: 12, load: 0.85, cores: 2, seed: 7 });
+      const trace = shortLongTrace({ spanS: 8, load: 0.85, cores: 2, seed: 7 });
       const tracePath = writeTrace(dir, trace);
       const result = await replay({
         tracePath,
