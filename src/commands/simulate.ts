@@ -144,6 +144,7 @@ async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
     quantumMs,
     cfs: { baseSliceMs, switchCostMs },
     sfs: { initialSliceMs, floorMs, recomputeEvery },
+    keepOutcomes: false,
     ...(alpsPolicy === undefined ? {} : { alps: { policy: alpsPolicy, strategy } }),
   });
   const s = result.summary;

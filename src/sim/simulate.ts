@@ -128,7 +128,7 @@ export function simulate(trace: readonly TraceInvocation[], opts: SimOptions): S
   const jobs = new JobTable(trace, opts.recordRuns === true);
   const { contextSwitches } = runEngine(jobs, opts);
   const completion = jobs.completions();
-  const outcomes = jobs.outcomes(completion);
+  const outcomes = opts.keepOutcomes === false ? [] : jobs.outcomes(completion);
   const cols = {
     arrival: jobs.arrival,
     duration: jobs.duration,

@@ -54,6 +54,8 @@ export interface SimOptions {
   alps?: AlpsOptions;
   /** When true each outcome carries `runs`: the length, ms, of every uninterrupted run. */
   recordRuns?: boolean;
+  /** Default true. False leaves `outcomes` empty: callers that only want the summary skip building one object per invocation. */
+  keepOutcomes?: boolean;
 }
 
 export interface InvocationOutcome {

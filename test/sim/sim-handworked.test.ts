@@ -215,3 +215,13 @@ describe("one core, the other policies", () => {
     expect(r.outcomes[0]?.completionMs).toBeCloseTo(20, 9);
   });
 });
+
+describe("keepOutcomes: false", () => {
+  it("gives the same summary with no per-invocation objects", () => {
+    const full = simulate(FOUR, { policy: "srpt", cores: 4 });
+    const lean = simulate(FOUR, { policy: "srpt", cores: 4, keepOutcomes: false });
+    expect(lean.outcomes).toEqual([]);
+    expect(lean.summary).toEqual(full.summary);
+    expect(lean.summary.turnaround_ms.max).toBe(10);
+  });
+});
