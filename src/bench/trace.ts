@@ -28,7 +28,7 @@ function writeNative(path: string, n: number): void {
       yield {
         arrivalMs: Math.round(t * 1000) / 1000,
         fn: `fn-${rng.int(300)}`,
-        durationMs: Math.round(rng.exponential(50) * 1000) / 1000 + 0.001,
+        durationMs: Math.round(rng.exponential(50) * 1000 + 1) / 1000,
       };
     }
   }

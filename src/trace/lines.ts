@@ -7,6 +7,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
+import { InputError } from "../errors.js";
 
 /** Bytes read per system call: large enough to be fast, small enough to stream. */
 export const CHUNK_BYTES = 1 << 20;
@@ -67,7 +68,7 @@ export function forEachLineOfText(text: string, onLine: LineRangeHandler): numbe
  * line. Returns the number of the last line (0 for an empty file).
  */
 export function forEachLineSync(path: string, onLine: LineRangeHandler): number {
-  const fd = openSync(path, "r");
+  const fd = explainFsErrors(path, () => openSync(path, "r"));
   try {
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
     // The decoder keeps a multi-byte UTF-8 character split across chunks whole.
@@ -75,7 +76,7 @@ export function forEachLineSync(path: string, onLine: LineRangeHandler): number 
     let carry = "";
     let lineNo = 1;
     for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK_BYTES, null);
+      const n = explainFsErrors(path, () => readSync(fd, buf, 0, CHUNK_BYTES, null));
       if (n === 0) break;
       const r = splitLines(carry + decoder.write(buf.subarray(0, n)), lineNo, onLine);
       carry = r.tail;
@@ -100,14 +101,19 @@ export async function* forEachLineAsync(
   path: string,
   onLine: LineRangeHandler,
 ): AsyncGenerator<void, number> {
-  const handle = await open(path, "r");
+  const handle = await openOrExplainAsync(path);
   try {
     const buf = Buffer.allocUnsafe(CHUNK_BYTES);
     const decoder = new StringDecoder("utf8");
     let carry = "";
     let lineNo = 1;
     for (;;) {
-      const { bytesRead } = await handle.read(buf, 0, CHUNK_BYTES, null);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buf, 0, CHUNK_BYTES, null));
+      } catch (error) {
+        throw explainOpenError(path, error);
+      }
       if (bytesRead === 0) break;
       const r = splitLines(carry + decoder.write(buf.subarray(0, bytesRead)), lineNo, onLine);
       carry = r.tail;
@@ -120,5 +126,35 @@ export async function* forEachLineAsync(
     return r.tail.length > 0 ? r.nextLineNo : r.nextLineNo - 1;
   } finally {
     await handle.close();
+  }
+}
+
+/** A file that cannot be opened or read is bad input naming the file, not a crash with a stack. */
+function explainOpenError(path: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const why: Record<string, string> = {
+    ENOENT: "no such file",
+    EISDIR: "is a directory, expected a file",
+    EACCES: "permission denied",
+    ENOTDIR: "a parent of this path is not a directory",
+  };
+  return code !== undefined && why[code] !== undefined
+    ? new InputError(path, undefined, undefined, why[code])
+    : error;
+}
+
+function explainFsErrors<T>(path: string, io: () => T): T {
+  try {
+    return io();
+  } catch (error) {
+    throw explainOpenError(path, error);
+  }
+}
+
+async function openOrExplainAsync(path: string): ReturnType<typeof open> {
+  try {
+    return await open(path, "r");
+  } catch (error) {
+    throw explainOpenError(path, error);
   }
 }

@@ -113,3 +113,12 @@ describe("native trace reader", () => {
     expect([e.file, e.line, e.field]).toEqual([path, 3, "duration_ms"]);
   });
 });
+
+describe("native trace reader on unreadable paths", () => {
+  it("a missing file or a directory is an InputError naming the path", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "alps-trace-"));
+    expect(errorOf(() => readTraceFile(join(dir, "nope.csv"))).problem).toBe("no such file");
+    expect(errorOf(() => readTraceFile(dir)).file).toBe(dir);
+    await expect(streamTrace(join(dir, "nope.csv")).next()).rejects.toBeInstanceOf(InputError);
+  });
+});
