@@ -24,7 +24,7 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { TraceInvocation } from "../contracts/trace.js";
-import { InputError } from "../errors.js";
+import { InputError, UsageError } from "../errors.js";
 import { parseDecimalRange, sliceTrimmed, splitFields } from "./fields.js";
 import { forEachLineAsync, forEachLineOfText, forEachLineSync } from "./lines.js";
 
@@ -423,7 +423,15 @@ export function writeTraceFile(
   columns?: TraceWriteColumns,
 ): void {
   const cols = columns ?? columnsFor(invocations);
-  const fd = openSync(path, "w");
+  let fd: number;
+  try {
+    fd = openSync(path, "w");
+  } catch (error) {
+    // The output path is a flag the user gave: say so plainly, no stack.
+    throw new UsageError(
+      `cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
   try {
     let pending = headerLines(comments, cols);
     let lineNo = pending.split("\n").length;
