@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TraceInvocation } from "../../src/contracts/trace.js";
 import { formatTrace } from "../../src/trace/native.js";
@@ -87,5 +89,24 @@ describe("trace synth", () => {
       expect(m).toBeGreaterThanOrEqual(4);
       expect(m).toBeLessThanOrEqual(100);
     }
+  });
+});
+
+describe("bundled workloads", () => {
+  it.each([
+    ["azure-like.csv", "azure" as const, 300, 4],
+    ["huawei-like.csv", "huawei" as const, 700, 3],
+  ])("workloads/%s is what its documented command produces", (file, profile, invocations, seed) => {
+    const bundled = readFileSync(join(process.cwd(), "workloads", file), "utf8");
+    const made = formatTrace(
+      synthesize({ profile, invocations, cores: 2, load: 0.85, seed, maxDurationMs: 1500 })
+        .invocations,
+    );
+    // The first line is the '#' comment recording the command; the rest must match byte for byte.
+    expect(bundled.slice(bundled.indexOf("\n") + 1)).toBe(made);
+    const readme = readFileSync(join(process.cwd(), "workloads", "README.md"), "utf8");
+    expect(readme).toContain(
+      `--profile ${profile} --invocations ${invocations} --cores 2 --load 0.85 --seed ${seed} --max-duration-ms 1500 --out workloads/${file}`,
+    );
   });
 });
