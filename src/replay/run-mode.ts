@@ -10,6 +10,7 @@ import { baseAttr, type Syscalls } from "../backend/syscalls-types.js";
 import type { Backend, Mode } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
+import { UsageError } from "../errors.js";
 import { type DaemonLike, loadModule } from "./deps.js";
 import { raiseDispatcher } from "./dispatcher-priority.js";
 import { prewarmCounts } from "./prewarm.js";
@@ -31,7 +32,8 @@ export interface RunModeOptions {
   leadMs?: number;
 }
 
-export class ModeUnavailableError extends Error {
+/** A UsageError: the CLI prints its message and exits 2, without a stack. */
+export class ModeUnavailableError extends UsageError {
   override readonly name = "ModeUnavailableError";
 }
 
