@@ -33,9 +33,7 @@ export interface RunModeOptions {
 }
 
 /** A UsageError: the CLI prints its message and exits 2, without a stack. */
-export class ModeUnavailableError extends UsageError {
-  override readonly name = "ModeUnavailableError";
-}
+export class ModeUnavailableError extends UsageError {}
 
 function threadsOf(pid: number): number[] {
   try {
