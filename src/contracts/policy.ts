@@ -31,5 +31,6 @@ export function emptyPolicy(): Policy {
 
 /** The entry that governs `fn`: its own, else the default. */
 export function policyEntryFor(policy: Policy, fn: string): PolicyEntry {
-  return policy.functions[fn] ?? policy.default;
+  // Own properties only: a function called "constructor" must not find Object's.
+  return Object.hasOwn(policy.functions, fn) ? (policy.functions[fn] ?? policy.default) : policy.default;
 }

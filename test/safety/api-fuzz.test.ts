@@ -212,11 +212,9 @@ describe("control API fuzzing", () => {
     expect(backend.started.at(-1)).toEqual({ fn: "fib", pid: childPid });
   });
 
-  // KNOWN BUG (src/frontend/api/server.ts, helper E's area): a request path
-  // starting with "//" makes `new URL(path, base)` throw, answered as 500
-  // backend_error instead of a 4xx. `it.fails` while it exists; drop
-  // `.fails` once fixed.
-  it.fails("a path starting with // is a 4xx, not a 500 (known bug)", async () => {
+  // Regression: a path starting with "//" made `new URL(path, base)` throw,
+  // answered as 500 instead of a 4xx.
+  it("a path starting with // is a 4xx, not a 500", async () => {
     const res = await send(socketPath, "POST", "//", "{}");
     expect(res.status).toBeLessThan(500);
   });

@@ -259,8 +259,11 @@ export class ApiServer {
       );
     }
     const daemon = this.#opts.daemon;
-    const url = new URL(req.url ?? "/", "http://alps");
-    const path = url.pathname;
+    // Only the path matters; parse it as a path, never as a URL that could
+    // name another authority ("//x" would make `new URL` throw).
+    const rawPath = req.url ?? "/";
+    const query = rawPath.indexOf("?");
+    const path = query < 0 ? rawPath : rawPath.slice(0, query);
     const method = req.method ?? "GET";
 
     if (path === "/v1/policy" || path === "/v1/status") {
