@@ -13,7 +13,7 @@ const program = new Command()
   .version("0.1.0")
   .showHelpAfterError();
 
-registerCommands(program);
+await registerCommands(program, process.argv);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof InputError || error instanceof UsageError) {

@@ -1,25 +1,29 @@
 import type { Command } from "commander";
-import { registerDaemon } from "./daemon.js";
-import { registerDoctor } from "./doctor.js";
-import { registerInvoke } from "./invoke.js";
-import { registerPolicy } from "./policy.js";
-import { registerReplay } from "./replay.js";
-import { registerRestore } from "./restore.js";
-import { registerSimulate } from "./simulate.js";
-import { registerTrace } from "./trace.js";
+
+type Register = (program: Command) => void;
 
 /**
- * Every subcommand registers itself here, one line each.
- * Keep this file a plain list: no logic.
+ * Every subcommand, loaded on demand: `alps simulate` must start fast, so a
+ * run imports only the module of the command it names (zod, ffi-rs and the
+ * daemon's modules cost ~0.2 s to load). Help and unknown commands load all.
+ * Keep this a plain list: one line per command, no logic.
  */
-export function registerCommands(program: Command): void {
-  void program;
-  registerDaemon(program);
-  registerDoctor(program);
-  registerInvoke(program);
-  registerPolicy(program);
-  registerReplay(program);
-  registerRestore(program);
-  registerSimulate(program);
-  registerTrace(program);
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  daemon: async () => (await import("./daemon.js")).registerDaemon,
+  doctor: async () => (await import("./doctor.js")).registerDoctor,
+  invoke: async () => (await import("./invoke.js")).registerInvoke,
+  policy: async () => (await import("./policy.js")).registerPolicy,
+  replay: async () => (await import("./replay.js")).registerReplay,
+  restore: async () => (await import("./restore.js")).registerRestore,
+  simulate: async () => (await import("./simulate.js")).registerSimulate,
+  trace: async () => (await import("./trace.js")).registerTrace,
+};
+
+export async function registerCommands(program: Command, argv: readonly string[]): Promise<void> {
+  const named = argv[2];
+  const names = named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
+  for (const name of names) {
+    const load = COMMANDS[name];
+    if (load !== undefined) (await load())(program);
+  }
 }
