@@ -6,9 +6,13 @@
  * Levels are fair-class nice values (DESIGN §4). A boost is applied with
  * sched_setattr(SCHED_OTHER, nice, SCHED_FLAG_RESET_ON_FORK): the reset flag
  * makes children start at nice 0 (they earn their own boost from the BPF
- * program), and the same call requests the function's slice in
- * sched_runtime where the kernel honours it (EEVDF, Linux >= 6.12; probed on
- * first use by reading it back). Strategy `rt` (comparison only) applies the
+ * program). With `sliceRequest` on, the same call also asks for the
+ * function's slice in sched_runtime where the kernel honours it (EEVDF,
+ * Linux >= 6.12; probed on first use by reading it back). It is off by
+ * default: an EEVDF slice is not alps's boost window but a protection from
+ * preemption, and on this host a long function holding a 100 ms request kept
+ * the core for ~60 ms after a far more boosted short one woke (the short one
+ * waited the whole protected run; see test/kernel/bpf-inherit.test.ts). Strategy `rt` (comparison only) applies the
  * level as a SCHED_FIFO priority instead, also with RESET_ON_FORK.
  *
  * Every tid is marked in the touched-task record before its first change
@@ -61,6 +65,8 @@ export interface ActuatorOptions {
   /** Strategy rt: the priority of the most boosted level. */
   rtMaxPriority?: number;
   log?: (msg: string) => void;
+  /** Also request the function's slice as the task's EEVDF slice. Default false. */
+  sliceRequest?: boolean;
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -76,6 +82,7 @@ export class Actuator {
   readonly #curve: LevelCurve;
   readonly #rtMax: number;
   readonly #log: (msg: string) => void;
+  readonly #sliceRequest: boolean;
   /** undefined until the first slice request tells whether the kernel keeps it. */
   #sliceSupported: boolean | undefined;
   /** Level currently applied per tid (absent = base, untouched by us). */
@@ -90,6 +97,12 @@ export class Actuator {
     this.#curve = opts.curve ?? DEFAULT_CURVE;
     this.#rtMax = opts.rtMaxPriority ?? DEFAULT_RT_MAX_PRIORITY;
     this.#log = opts.log ?? (() => {});
+    this.#sliceRequest = opts.sliceRequest ?? false;
+  }
+
+  /** Whether boosts also carry an EEVDF slice request (the `eevdfSlice` setting). */
+  get sliceRequest(): boolean {
+    return this.#sliceRequest;
   }
 
   /** Whether the kernel keeps a fair-class slice request (undefined: not probed yet). */
@@ -171,7 +184,7 @@ export class Actuator {
         flags: SCHED_FLAG_RESET_ON_FORK,
       };
     }
-    const wantSlice = this.#sliceSupported !== false && sliceNs > 0n;
+    const wantSlice = this.#sliceRequest && this.#sliceSupported !== false && sliceNs > 0n;
     const runtimeNs = wantSlice
       ? sliceNs < SLICE_MIN_NS
         ? SLICE_MIN_NS
@@ -225,4 +238,13 @@ export class Actuator {
     this.#log(`actuator: ${what} on tid ${tid} failed: ${(err as Error).message}`);
     return false;
   }
+}
+
+/** What the status says about EEVDF slice requests. */
+export function sliceRequestReason(actuator: Actuator): string {
+  if (!actuator.sliceRequest)
+    return "fair-class slice request off (levels only; --eevdf-slice turns it on)";
+  const slice = actuator.sliceSupported;
+  if (slice === undefined) return "fair-class slice request on, not yet probed";
+  return `fair-class slice request on, ${slice ? "honoured" : "not honoured"} by this kernel`;
 }

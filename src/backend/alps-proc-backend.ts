@@ -17,7 +17,7 @@ import {
   staticLevel,
 } from "../contracts/levels.js";
 import { emptyPolicy, type Policy, policyEntryFor } from "../contracts/policy.js";
-import { Actuator } from "./actuator.js";
+import { Actuator, sliceRequestReason } from "./actuator.js";
 import { ProcSensor, type SensedTask } from "./proc-sensor.js";
 import type { Syscalls } from "./syscalls-types.js";
 import type { TouchedTasks } from "./touched-types.js";
@@ -34,6 +34,8 @@ export interface AlpsProcOptions {
   idlePollMs?: number;
   reasons?: string[];
   log?: (message: string) => void;
+  /** Also request each function's slice as an EEVDF slice (see Actuator). */
+  sliceRequest?: boolean;
 }
 
 export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
@@ -46,6 +48,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     strategy,
     syscalls: opts.syscalls,
     curve,
+    sliceRequest: opts.sliceRequest ?? false,
     ...(opts.touched === undefined ? {} : { touched: opts.touched }),
     ...(opts.log === undefined ? {} : { log: opts.log }),
   });
@@ -133,7 +136,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
         mode: "alps",
         sensor: "proc",
         strategy,
-        reasons,
+        reasons: [...reasons, sliceRequestReason(actuator)],
         counters: { ...counters, ...prefixed(actuator.counters), nr_polls: sensor.polls },
       };
     },

@@ -21,7 +21,7 @@ import {
   staticLevel,
 } from "../contracts/levels.js";
 import { emptyPolicy, type Policy, type PolicyEntry, policyEntryFor } from "../contracts/policy.js";
-import { Actuator } from "./actuator.js";
+import { Actuator, sliceRequestReason } from "./actuator.js";
 import { addonSyscalls, bpfObjectPath, loadAddon } from "./addon.js";
 import {
   ALPS_MAX_FNS,
@@ -49,6 +49,8 @@ export interface BpfBackendOptions {
   syscalls?: Syscalls;
   touched?: TouchedTasks;
   log?: (msg: string) => void;
+  /** Also request each function's slice as an EEVDF slice (see Actuator). */
+  sliceRequest?: boolean;
   /** Defaults to native/build/alps.bpf.o. */
   objectPath?: string;
 }
@@ -149,6 +151,7 @@ class AlpsBpfBackend implements BpfBackend {
       touched: opts.touched,
       curve: this.#curve,
       log: this.#log,
+      sliceRequest: opts.sliceRequest ?? false,
     });
     handle.setConfig({
       strategy: STRATEGY_CODE[opts.strategy],
@@ -364,12 +367,7 @@ class AlpsBpfBackend implements BpfBackend {
     counters.nr_restored = this.actuator.counters.restored;
     counters.nr_task_gone = this.actuator.counters.gone;
     counters.nr_apply_errors = this.actuator.counters.errors;
-    const slice = this.actuator.sliceSupported;
-    const reasons = [...this.#reasons];
-    if (slice !== undefined)
-      reasons.push(
-        `fair-class slice request ${slice ? "honoured" : "not honoured"} by this kernel`,
-      );
+    const reasons = [...this.#reasons, sliceRequestReason(this.actuator)];
     return { mode: this.mode, sensor: this.sensor, strategy: this.#strategy, reasons, counters };
   }
 

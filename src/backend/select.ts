@@ -24,6 +24,8 @@ export interface CreateBackendOptions {
   noBpf?: boolean;
   touched?: TouchedTasks;
   log?: (message: string) => void;
+  /** alps: also request each function's slice as an EEVDF slice. */
+  sliceRequest?: boolean;
   /** SFS tuning (slots, slice, overload). */
   sfs?: Omit<SfsOptions, "syscalls" | "touched" | "log" | "reasons">;
 }
@@ -46,6 +48,7 @@ export async function createBackend(
   };
   const touched = opts.touched === undefined ? {} : { touched: opts.touched };
   const strategy = opts.strategy ?? "dynamic";
+  const sliceRequest = opts.sliceRequest ?? false;
 
   let mode: Mode;
   if (opts.mode === "auto") {
@@ -74,14 +77,21 @@ export async function createBackend(
         `alps mode with the BPF sensor is unavailable: ${why} (use --sensor proc, or --mode sfs/auto)`,
       );
     }
-    const backend = await createBpfBackend({ strategy, ...touched, log });
+    const backend = await createBpfBackend({ strategy, ...touched, log, sliceRequest });
     return { backend, reasons };
   }
 
   const { syscalls, reason } = loadSyscalls();
   if (reason !== undefined) say(`syscalls: ${reason}`);
   if (mode === "alps") {
-    const backend = createAlpsProcBackend({ syscalls, strategy, ...touched, log, reasons });
+    const backend = createAlpsProcBackend({
+      syscalls,
+      strategy,
+      ...touched,
+      log,
+      reasons,
+      sliceRequest,
+    });
     return { backend, reasons };
   }
   const backend = createSfsBackend({ ...(opts.sfs ?? {}), syscalls, ...touched, log, reasons });

@@ -42,5 +42,13 @@ export interface Syscalls {
 
 /** The state every task alps touched must be back in when alps lets go of it. */
 export function baseAttr(): SchedAttr {
-  return { policy: SCHED_OTHER, flags: 0n, nice: 0, priority: 0, runtimeNs: 0n, deadlineNs: 0n, periodNs: 0n };
+  return {
+    policy: SCHED_OTHER,
+    flags: 0n,
+    nice: 0,
+    priority: 0,
+    runtimeNs: 0n,
+    deadlineNs: 0n,
+    periodNs: 0n,
+  };
 }

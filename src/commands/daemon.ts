@@ -77,6 +77,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       mode: config.mode,
       ...(config.sensor !== undefined ? { sensor: config.sensor } : {}),
       strategy: config.strategy,
+      sliceRequest: config.eevdfSlice,
       noBpf: config.noBpf || process.env.ALPS_NO_BPF === "1",
       touched,
       log,

@@ -30,6 +30,11 @@ export const CONFIG_FIELDS = {
     default: "dynamic",
     help: "how levels are chosen",
   },
+  eevdfSlice: {
+    schema: z.boolean(),
+    default: false,
+    help: "also request each function's slice as its EEVDF slice (sched_runtime)",
+  },
   noBpf: {
     schema: z.boolean(),
     default: false,

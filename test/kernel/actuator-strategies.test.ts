@@ -40,7 +40,7 @@ describe.skipIf(!ready)("actuator strategies", () => {
     const b = await spawnGatedBurner("s10", 2000);
     burners.push(b);
     const touched = memoryTouchedTasks();
-    const act = new Actuator({ strategy: "dynamic", syscalls, touched });
+    const act = new Actuator({ strategy: "dynamic", syscalls, touched, sliceRequest: true });
     expect(act.apply(b.pid, -7, 20_000_000n)).toBe(true);
     expect(touched.list()).toEqual([b.pid]);
     const attr = syscalls.getAttr(b.pid);
@@ -54,6 +54,23 @@ describe.skipIf(!ready)("actuator strategies", () => {
     expect(procSched(b.pid)).toEqual({ nice: 0, policy: 0 });
     expect(syscalls.getAttr(b.pid).flags).toBe(0n);
     expect(touched.list()).toEqual([]);
+  });
+
+  it("dynamic without sliceRequest (the default): the level alone, no EEVDF slice", async () => {
+    if (!syscalls) return;
+    const b = await spawnGatedBurner("s10", 2000);
+    burners.push(b);
+    const act = new Actuator({ strategy: "dynamic", syscalls });
+    try {
+      expect(act.apply(b.pid, -7, 20_000_000n)).toBe(true);
+      const attr = syscalls.getAttr(b.pid);
+      expect(attr.nice).toBe(-7);
+      expect(act.sliceSupported).toBeUndefined();
+      // The kernel reports its default slice when none was requested: not ours.
+      expect(attr.runtimeNs).not.toBe(20_000_000n);
+    } finally {
+      act.restoreAll();
+    }
   });
 
   it("rt: SCHED_FIFO at a priority below the daemon's, with RESET_ON_FORK", async () => {
