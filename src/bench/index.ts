@@ -8,6 +8,7 @@ type Bench = { name: string; run: () => Promise<void> };
 const benches: Bench[] = [
   // one line per area, e.g. { name: "sim", run: async () => (await import("./sim.js")).benchSim() },
   { name: "learner", run: async () => (await import("./learner.js")).benchLearner() },
+  { name: "feedback", run: async () => (await import("./feedback.js")).benchFeedback() },
   { name: "trace", run: async () => (await import("./trace.js")).benchTrace() },
   { name: "sim", run: async () => (await import("./sim.js")).benchSim() },
   { name: "soak", run: async () => (await import("./soak.js")).benchSoak() },

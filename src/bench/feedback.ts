@@ -1,0 +1,103 @@
+/**
+ * `npm run bench -- feedback`: how close the learned policy brings the
+ * simulated `alps` to `srpt`, on the bundled workloads (issue 6's last
+ * must-show; docs/learning.md reports the figures).
+ *
+ * The window holds what the daemon records for each invocation (arrival,
+ * CPU, turnaround); the policy it learns goes through JSON, as
+ * `alps policy --json` → `alps simulate --policy-file` does. Beside the
+ * learner's settings, an oracle: each function's true mean CPU as its
+ * predicted run and a boost that never expires. That is the best any
+ * per-function policy can do with fair-class weights (strategy dynamic), so it
+ * says whether a miss is the learner's or the mechanism's.
+ */
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Policy, PolicySchema } from "../contracts/policy.js";
+import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
+import { DEFAULT_LEARNER_PARAMS, type LearnerParams, learnPolicy } from "../frontend/learner.js";
+import type { InvocationRecord } from "../frontend/window.js";
+import { simulate } from "../sim/index.js";
+import { readTraceFile } from "../trace/native.js";
+
+const WORKLOADS = fileURLToPath(new URL("../../workloads/", import.meta.url));
+const CORES = 2;
+const QUANTUM_MS = 8;
+
+const SETTINGS: { label: string; params: Partial<LearnerParams> }[] = [
+  { label: "learned, defaults (DESIGN §4: clamp to the more urgent slice)", params: {} },
+  { label: "learned, --slice-clamp false", params: { clampToMoreUrgent: false } },
+  {
+    label: "learned, --slice-clamp false --alpha 2",
+    params: { clampToMoreUrgent: false, alpha: 2 },
+  },
+];
+
+function learned(trace: TraceInvocation[], params: Partial<LearnerParams>): Policy {
+  const window: InvocationRecord[] = trace.map((inv) => ({
+    fn: inv.fn,
+    arrivalMs: inv.arrivalMs,
+    cpuMs: cpuDemandMs(inv),
+    waitMs: 0,
+    turnaroundMs: inv.durationMs,
+  }));
+  const policy = learnPolicy(window, { ...DEFAULT_LEARNER_PARAMS, cores: CORES, ...params });
+  return PolicySchema.parse(JSON.parse(JSON.stringify(policy)));
+}
+
+function oracle(trace: TraceInvocation[]): Policy {
+  const cpu = new Map<string, number[]>();
+  for (const inv of trace) {
+    const list = cpu.get(inv.fn) ?? [];
+    list.push(cpuDemandMs(inv));
+    cpu.set(inv.fn, list);
+  }
+  const means = [...cpu].map(
+    ([fn, xs]) => [fn, xs.reduce((a, b) => a + b, 0) / xs.length] as const,
+  );
+  means.sort((a, b) => a[1] - b[1]);
+  const functions: Policy["functions"] = {};
+  means.forEach(([fn, mean], i) => {
+    functions[fn] = { priority: i + 1, predicted_ms: mean, slice_ms: 1e9 };
+  });
+  return { functions, default: { priority: means.length + 1, predicted_ms: 100, slice_ms: 0 } };
+}
+
+function turnaround(
+  trace: TraceInvocation[],
+  name: "srpt" | "cfs" | "alps",
+  policy?: Policy,
+): { mean: number; p50: number } {
+  return simulate(trace, {
+    policy: name,
+    cores: CORES,
+    quantumMs: QUANTUM_MS,
+    ...(policy === undefined ? {} : { alps: { policy } }),
+  }).summary.turnaround_ms;
+}
+
+export async function benchFeedback(): Promise<void> {
+  for (const workload of ["azure-like.csv", "huawei-like.csv"]) {
+    const trace = readTraceFile(join(WORKLOADS, workload));
+    const srpt = turnaround(trace, "srpt");
+    const cfs = turnaround(trace, "cfs");
+    const midpoint = (srpt.mean + cfs.mean) / 2;
+    console.log(
+      `${workload} on ${CORES} cores: turnaround mean/p50 srpt ${srpt.mean.toFixed(0)}/${srpt.p50.toFixed(0)} ms, ` +
+        `cfs ${cfs.mean.toFixed(0)}/${cfs.p50.toFixed(0)} ms; ` +
+        `alps is closer to srpt than cfs is below ${midpoint.toFixed(0)} ms`,
+    );
+    const rows = [
+      ...SETTINGS.map((s) => ({ label: s.label, policy: learned(trace, s.params) })),
+      { label: "oracle: true mean CPU per function, boost never expires", policy: oracle(trace) },
+    ];
+    for (const row of rows) {
+      const alps = turnaround(trace, "alps", row.policy);
+      const verdict = alps.mean < midpoint ? "closer to srpt" : "not closer";
+      console.log(
+        `  ${row.label}: alps mean ${alps.mean.toFixed(0)} ms (${(alps.mean / cfs.mean).toFixed(2)} x cfs, ${verdict}), ` +
+          `p50 ${alps.p50.toFixed(0)} ms`,
+      );
+    }
+  }
+}
