@@ -5,7 +5,8 @@ type Register = (program: Command) => void;
 /**
  * Every subcommand, loaded on demand: `alps simulate` must start fast, so a
  * run imports only the module of the command it names (zod, ffi-rs and the
- * daemon's modules cost ~0.2 s to load). Help and unknown commands load all.
+ * daemon's modules cost ~0.2 s to load). --version loads none; help and
+ * unknown commands load all.
  * Keep this a plain list: one line per command, no logic.
  */
 const COMMANDS: Record<string, () => Promise<Register>> = {
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
 
 export async function registerCommands(program: Command, argv: readonly string[]): Promise<void> {
   const named = argv[2];
+  if (named === "--version" || named === "-V") return;
   const names = named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
   for (const name of names) {
     const load = COMMANDS[name];
