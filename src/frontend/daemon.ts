@@ -333,7 +333,8 @@ export class Daemon {
       mode: b.mode,
       sensor: b.sensor,
       strategy: b.strategy ?? null,
-      reasons: [...this.#reasons, ...b.reasons],
+      // The selection's reasons are also handed to the backend that was chosen: say each once.
+      reasons: [...new Set([...this.#reasons, ...b.reasons])],
       policy_source: this.#source,
       learn_period_ms: this.config.learnPeriodMs,
       open_invocations: this.#open.size,
