@@ -32,7 +32,7 @@ export interface CreateBackendOptions {
 
 /** Why BPF cannot be used, or undefined when it can. */
 function bpfUnavailable(noBpf: boolean | undefined): string | undefined {
-  if (noBpf === true) return "BPF disabled by --no-bpf";
+  if (noBpf === true) return "BPF disabled by --no-bpf or ALPS_NO_BPF=1";
   const probe = probeBpf();
   return probe.ok ? undefined : probe.reason;
 }

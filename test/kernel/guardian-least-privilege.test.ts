@@ -33,7 +33,10 @@ interface Started {
   log: () => string;
 }
 
-async function startDaemon(caps: readonly string[]): Promise<Started> {
+async function startDaemon(
+  caps: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Started> {
   const dir = mkdtempSync(join(tmpdir(), "alps-leastpriv-"));
   const socket = join(dir, "alps.sock");
   const policyFile = join(dir, "policy.json");
@@ -59,7 +62,7 @@ async function startDaemon(caps: readonly string[]): Promise<Started> {
       "--policy-file",
       policyFile,
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { stdio: ["ignore", "ignore", "pipe"], env },
   );
   let log = "";
   daemon.stderr?.on("data", (c: Buffer) => {
@@ -142,6 +145,29 @@ describe.skipIf(!runs)("least privilege", () => {
       };
       expect(status.mode, s.log()).toBe("sfs");
       expect(status.reasons.join(" "), s.log()).toMatch(/BPF/);
+      expect(new Set(status.reasons).size, status.reasons.join("\n")).toBe(status.reasons.length);
+      const exited = new Promise((r) => s.daemon.once("exit", r));
+      s.daemon.kill("SIGTERM");
+      await exited;
+    } finally {
+      killPids([s.daemon.pid, ...guardians]);
+      rmSync(s.dir, { recursive: true, force: true });
+    }
+  });
+
+  it("with ALPS_NO_BPF=1 (issue 5): mode auto runs sfs and /v1/status says why, once", async () => {
+    const s = await startDaemon(alpsCaps, { ...process.env, ALPS_NO_BPF: "1" });
+    let guardians: number[] = [];
+    try {
+      expect(s.daemon.exitCode, s.log()).toBeNull();
+      guardians = childrenOf(s.daemon.pid as number);
+      const status = (await apiRequest(s.socket, "GET", "/v1/status")).body as {
+        mode: string;
+        reasons: string[];
+      };
+      expect(status.mode, s.log()).toBe("sfs");
+      expect(status.reasons.join("\n")).toMatch(/mode auto: .*ALPS_NO_BPF=1.*falling back to sfs/);
+      expect(new Set(status.reasons).size, status.reasons.join("\n")).toBe(status.reasons.length);
       const exited = new Promise((r) => s.daemon.once("exit", r));
       s.daemon.kill("SIGTERM");
       await exited;

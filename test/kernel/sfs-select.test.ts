@@ -32,7 +32,7 @@ describe.skipIf(!canRun)("createBackend", () => {
     expect(backend.mode).toBe("sfs");
     expect(backend.sensor).toBe("proc");
     expect(reasons.join("\n")).toMatch(
-      /alps \(BPF sensor\) unavailable: BPF disabled by --no-bpf; falling back to sfs/,
+      /alps \(BPF sensor\) unavailable: BPF disabled by --no-bpf or ALPS_NO_BPF=1; falling back to sfs/,
     );
     expect(logged).toEqual(reasons);
     expect(backend.status().reasons.join("\n")).toMatch(/--no-bpf/);
