@@ -239,9 +239,13 @@ class AlpsBpfBackend implements BpfBackend {
     this.#writePolicy(policy);
   }
 
-  /** The level a fresh burst of `fn` starts at (what the kernel computes for used = 0). */
-  #initialLevel(fn: string): number {
-    const entry = policyEntryFor(this.#policy, fn);
+  /**
+   * The level a fresh burst of `fn` (map id `id`) starts at: what the kernel computes for
+   * used = 0. A function past the map size (id 0) is governed by the default entry in the
+   * kernel even when the policy names it, so it starts from the default too.
+   */
+  #initialLevel(fn: string, id: number): number {
+    const entry = id === 0 ? this.#policy.default : policyEntryFor(this.#policy, fn);
     if (this.#strategy === "dynamic")
       return dynamicLevel(entry.predicted_ms, 0, entry.slice_ms, this.#curve);
     return staticLevel(entry.priority, 0, entry.slice_ms, this.#curve);
@@ -272,7 +276,7 @@ class AlpsBpfBackend implements BpfBackend {
     if (!Number.isInteger(pid) || pid <= 0)
       throw new RangeError(`pid must be a positive integer, got ${pid}`);
     const id = this.#ensureFn(fn);
-    const level = this.#initialLevel(fn);
+    const level = this.#initialLevel(fn, id);
     const sliceNs = this.#sliceNs.get(id) ?? this.#sliceNs.get(0) ?? 0n;
     const tids = new Set<number>();
     for (const tid of threadsOf(pid)) {
