@@ -51,6 +51,12 @@ export interface DaemonCounters {
   learner_runs: number;
   learner_errors: number;
   policies_applied: number;
+  /**
+   * Functions the policy in force leaves on the default entry because more
+   * than `maxFunctions` were learned (the learner's `overflow`): a level, not
+   * a running total, so it reads as "how many are over the map size now".
+   */
+  policy_overflow_functions: number;
 }
 
 export interface DaemonStatus {
@@ -117,6 +123,7 @@ export class Daemon {
     learner_runs: 0,
     learner_errors: 0,
     policies_applied: 0,
+    policy_overflow_functions: 0,
   };
 
   constructor(opts: DaemonOptions) {
@@ -206,6 +213,12 @@ export class Daemon {
   }
 
   #apply(policy: Policy, learnMs: number | null): void {
+    const overflow = "learner" in policy ? (policy as LearnedPolicy).learner.overflow : [];
+    if (overflow.length !== this.#counters.policy_overflow_functions && overflow.length > 0)
+      this.#log(
+        `policy: ${overflow.length} functions over maxFunctions ${this.config.maxFunctions} use the default entry: ${overflow.slice(0, 10).join(", ")}${overflow.length > 10 ? ", ..." : ""}`,
+      );
+    this.#counters.policy_overflow_functions = overflow.length;
     this.#policy = policy;
     this.backend.applyPolicy(policy);
     this.#counters.policies_applied++;
