@@ -11,7 +11,13 @@ import { UsageError } from "../../errors.js";
 import { cgroup2Mount } from "./cgroup-v2.js";
 import { DEFAULT_POLL_MS, DiffWatcher } from "./diff-watcher.js";
 import { type CgroupPattern, matchSegment, parseCgroupPattern } from "./pattern.js";
-import type { AdapterErrorListener, PlatformAdapter, SandboxEvent, SandboxInfo } from "./types.js";
+import type {
+  AdapterErrorListener,
+  PlatformAdapter,
+  PlatformSource,
+  SandboxEvent,
+  SandboxInfo,
+} from "./types.js";
 
 export interface CgroupPatternOptions {
   /** e.g. "/sys/fs/cgroup/kubepods.slice/*\/{function}/*" */
@@ -71,10 +77,16 @@ export class CgroupPatternAdapter implements PlatformAdapter {
     );
   }
 
-  async start(listener: (e: SandboxEvent) => void): Promise<void> {
-    // A pattern outside the v2 hierarchy (say /sys/fs/cgroup/... on a hybrid
-    // host whose v2 is at /sys/fs/cgroup/unified) would match v1 directories
-    // the BPF side cannot use: refuse it instead of finding nothing silently.
+  get source(): PlatformSource {
+    return { kind: "pattern", path: this.pattern.source };
+  }
+
+  /**
+   * A pattern outside the v2 hierarchy (say /sys/fs/cgroup/... on a hybrid
+   * host whose v2 is at /sys/fs/cgroup/unified) would match v1 directories
+   * the BPF side cannot use: refuse it instead of finding nothing silently.
+   */
+  #checkInsideV2(): void {
     const mount = this.#mount ?? cgroup2Mount();
     const rel = relative(mount, this.pattern.root);
     if (rel.startsWith("..") || isAbsolute(rel)) {
@@ -82,7 +94,16 @@ export class CgroupPatternAdapter implements PlatformAdapter {
         `--pattern ${JSON.stringify(this.pattern.source)}: ${this.pattern.root} is not inside the cgroup v2 mount ${mount}`,
       );
     }
+  }
+
+  async start(listener: (e: SandboxEvent) => void): Promise<void> {
+    this.#checkInsideV2();
     await this.#watcher.start(listener);
+  }
+
+  async scan(): Promise<SandboxInfo[]> {
+    this.#checkInsideV2();
+    return scanPattern(this.pattern);
   }
 
   stop(): Promise<void> {

@@ -37,6 +37,20 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** Why the socket could not be used, naming it, in words an operator can act on. */
+function socketProblem(socketPath: string, err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case "ENOENT":
+      return `docker socket ${socketPath} does not exist (is Docker running on this host? --docker-socket names another)`;
+    case "ECONNREFUSED":
+      return `docker socket ${socketPath} refuses connections (is Docker running?)`;
+    case "EACCES":
+      return `docker socket ${socketPath}: permission denied (run as root or in the socket's group)`;
+    default:
+      return `docker socket ${socketPath}: ${err.message}`;
+  }
+}
+
 export class DockerApiError extends Error {
   override readonly name = "DockerApiError";
 }
@@ -50,8 +64,8 @@ export class DockerClient {
         { socketPath: this.socketPath, path, method: "GET", headers: { Host: "docker" } },
         resolve,
       );
-      req.on("error", (err) =>
-        reject(new DockerApiError(`docker socket ${this.socketPath}: GET ${path}: ${err.message}`)),
+      req.on("error", (err: NodeJS.ErrnoException) =>
+        reject(new DockerApiError(`${socketProblem(this.socketPath, err)} (GET ${path})`)),
       );
       req.end();
     });

@@ -29,7 +29,13 @@ import { readdir, readFile, readlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { cgroup2Mount, decodeMountinfo } from "./cgroup-v2.js";
 import { DEFAULT_POLL_MS, DiffWatcher } from "./diff-watcher.js";
-import type { AdapterErrorListener, PlatformAdapter, SandboxEvent, SandboxInfo } from "./types.js";
+import type {
+  AdapterErrorListener,
+  PlatformAdapter,
+  PlatformSource,
+  SandboxEvent,
+  SandboxInfo,
+} from "./types.js";
 
 export interface OpenLambdaOptions {
   /** The OpenLambda directory (`ol worker init -p DIR`; parent of Worker_dir). Used to derive the cgroup root. */
@@ -177,8 +183,16 @@ export class OpenLambdaAdapter implements PlatformAdapter {
     );
   }
 
+  get source(): PlatformSource {
+    return { kind: "cgroup-root", path: this.cgroupRoot };
+  }
+
   start(listener: (e: SandboxEvent) => void): Promise<void> {
     return this.#watcher.start(listener);
+  }
+
+  scan(): Promise<SandboxInfo[]> {
+    return scanOpenLambda(this.cgroupRoot);
   }
 
   stop(): Promise<void> {

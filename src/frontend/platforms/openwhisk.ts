@@ -21,7 +21,13 @@
  */
 import { cgroupDirOfPid } from "./cgroup-v2.js";
 import { DEFAULT_DOCKER_SOCKET, DockerClient, type DockerEvent } from "./docker-api.js";
-import type { AdapterErrorListener, PlatformAdapter, SandboxEvent, SandboxInfo } from "./types.js";
+import type {
+  AdapterErrorListener,
+  PlatformAdapter,
+  PlatformSource,
+  SandboxEvent,
+  SandboxInfo,
+} from "./types.js";
 
 export interface OpenWhiskOptions {
   dockerSocket?: string;
@@ -96,6 +102,10 @@ export class OpenWhiskAdapter implements PlatformAdapter {
       opts.onError ?? ((err: Error) => console.error(`openwhisk adapter: ${err.message}`));
   }
 
+  get source(): PlatformSource {
+    return { kind: "docker-socket", path: this.#docker.socketPath };
+  }
+
   async start(listener: (e: SandboxEvent) => void): Promise<void> {
     if (this.#abort) throw new Error("adapter already started");
     this.#listener = listener;
@@ -124,6 +134,22 @@ export class OpenWhiskAdapter implements PlatformAdapter {
 
   snapshot(): SandboxInfo[] {
     return [...this.#known.values()].map((s) => ({ ...s }));
+  }
+
+  async scan(): Promise<SandboxInfo[]> {
+    const found: SandboxInfo[] = [];
+    for (const id of await this.#actionContainerIds()) {
+      let s: SandboxInfo | undefined;
+      try {
+        s = await this.#describe(id);
+      } catch (err) {
+        // The container's init exited between inspect and reading /proc: it is gone.
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+        throw err;
+      }
+      if (s) found.push(s);
+    }
+    return found;
   }
 
   #enqueue(step: () => Promise<void>): Promise<void> {
@@ -165,13 +191,18 @@ export class OpenWhiskAdapter implements PlatformAdapter {
 
   /** Brings the known set in line with what Docker runs now (at start and after a lost stream). */
   async #resync(): Promise<void> {
-    const running = await this.#docker.listContainers();
-    const wanted = running.filter((c) =>
-      c.Names.some((n) => parseActionContainerName(n, this.#namespaces)),
-    );
-    const ids = new Set(wanted.map((c) => c.Id));
+    const wanted = await this.#actionContainerIds();
+    const ids = new Set(wanted);
     for (const id of [...this.#known.keys()]) if (!ids.has(id)) this.#remove(id);
-    for (const c of wanted) await this.#add(c.Id);
+    for (const id of wanted) await this.#add(id);
+  }
+
+  /** Ids of the running containers named like an invoker's action containers. */
+  async #actionContainerIds(): Promise<string[]> {
+    const running = await this.#docker.listContainers();
+    return running
+      .filter((c) => c.Names.some((n) => parseActionContainerName(n, this.#namespaces)))
+      .map((c) => c.Id);
   }
 
   #onEvent(e: DockerEvent): void {

@@ -6,7 +6,7 @@
  *
  * The daemon calls `backend.addSandbox(e.fn, e.cgroupPath)` on "add" and
  * `backend.removeSandbox(e.cgroupPath)` on "remove"; `alps doctor` prints
- * `snapshot()`.
+ * one `scan()` (and where the adapter looked, `source`).
  */
 
 export type PlatformKind = "openlambda" | "openwhisk" | "cgroup-pattern";
@@ -33,8 +33,15 @@ export interface SandboxInfo {
   id: string;
 }
 
+/** Where an adapter looks for sandboxes: its cgroup root, the Docker socket, or the pattern. */
+export interface PlatformSource {
+  kind: "cgroup-root" | "docker-socket" | "pattern";
+  path: string;
+}
+
 export interface PlatformAdapter {
   readonly kind: PlatformKind;
+  readonly source: PlatformSource;
   /**
    * Discovers the sandboxes that exist now (an "add" for each, before the
    * promise resolves) and follows creation and removal until `stop()`.
@@ -42,8 +49,14 @@ export interface PlatformAdapter {
   start(listener: (e: SandboxEvent) => void): Promise<void>;
   /** Stops following; emits nothing afterwards. Idempotent. */
   stop(): Promise<void>;
-  /** The sandboxes seen now. */
+  /** The sandboxes seen now (by a started adapter; empty before start). */
   snapshot(): SandboxInfo[];
+  /**
+   * One look, with the same discovery code start() uses: the sandboxes the
+   * platform shows now. Follows nothing, emits nothing, needs no start();
+   * rejects when the platform cannot be read (missing root or socket...).
+   */
+  scan(): Promise<SandboxInfo[]>;
 }
 
 /** Problems an adapter met while following (unreadable metadata, lost Docker stream...): reported, never silent. */
