@@ -8,6 +8,7 @@ import { UsageError } from "../errors.js";
 import {
   CONFIG_FIELDS,
   CONFIG_KEYS,
+  type ConfigKey,
   type DaemonConfig,
   flagName,
   loadConfig,
@@ -15,6 +16,14 @@ import {
 
 function log(message: string): void {
   process.stderr.write(`${new Date().toISOString()} alps daemon: ${message}\n`);
+}
+
+/** The flag for one config key; `alps doctor` takes the platform ones from here too. */
+export function configOption(key: ConfigKey): Option {
+  const f = CONFIG_FIELDS[key];
+  if (key === "noBpf") return new Option("--no-bpf", f.help);
+  if (key === "sliceClamp") return new Option("--slice-clamp <bool>", f.help);
+  return new Option(`--${flagName(key)} <value>`, `${f.help} [key ${key}, env ALPS_…]`);
 }
 
 export function registerDaemon(program: Command): void {
@@ -25,13 +34,7 @@ export function registerDaemon(program: Command): void {
       "--config <file>",
       "config file (JSON or YAML); keys are the long flag names in camelCase",
     );
-  for (const key of CONFIG_KEYS) {
-    const f = CONFIG_FIELDS[key];
-    if (key === "noBpf") cmd.addOption(new Option("--no-bpf", f.help));
-    else if (key === "sliceClamp") cmd.addOption(new Option("--slice-clamp <bool>", f.help));
-    else
-      cmd.addOption(new Option(`--${flagName(key)} <value>`, `${f.help} [key ${key}, env ALPS_…]`));
-  }
+  for (const key of CONFIG_KEYS) cmd.addOption(configOption(key));
   cmd.action(async (opts: Record<string, unknown>) => {
     const flags: Record<string, unknown> = { ...opts };
     delete flags.config;
@@ -157,14 +160,15 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       log(`metrics on http://${config.metricsHost}:${port}/metrics`);
     }
     if (config.platform !== undefined) {
-      const { createPlatformAdapter } = await import("../frontend/platforms/index.js");
-      const adapter = createPlatformAdapter(config.platform, {
-        ...(config.pattern !== undefined ? { pattern: config.pattern } : {}),
-        ...(config.olPath !== undefined ? { olPath: config.olPath } : {}),
-        ...(config.cgroupRoot !== undefined ? { cgroupRoot: config.cgroupRoot } : {}),
-        ...(config.dockerSocket !== undefined ? { dockerSocket: config.dockerSocket } : {}),
-        onError: (error: unknown) => log(`platform ${config.platform}: ${String(error)}`),
-      });
+      const { createPlatformAdapter, platformOptionsOf } = await import(
+        "../frontend/platforms/index.js"
+      );
+      const adapter = createPlatformAdapter(
+        config.platform,
+        platformOptionsOf(config, (error: unknown) =>
+          log(`platform ${config.platform}: ${String(error)}`),
+        ),
+      );
       await adapter.start((event) => {
         const op =
           event.type === "add"

@@ -254,9 +254,12 @@ function validateOne(key: ConfigKey, value: unknown, where: string): unknown {
   return r.data;
 }
 
-export function configFromEnv(env: NodeJS.ProcessEnv): Partial<DaemonConfig> {
+export function configFromEnv(
+  env: NodeJS.ProcessEnv,
+  keys: readonly ConfigKey[] = CONFIG_KEYS,
+): Partial<DaemonConfig> {
   const out: Record<string, unknown> = {};
-  for (const key of CONFIG_KEYS) {
+  for (const key of keys) {
     const raw = env[envName(key)];
     if (raw !== undefined)
       out[key] = validateOne(key, coerce(key, raw), `environment ${envName(key)}`);
@@ -265,9 +268,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv): Partial<DaemonConfig> {
 }
 
 /** Flags as commander gives them (strings, or booleans for switches). */
-export function configFromFlags(flags: Record<string, unknown>): Partial<DaemonConfig> {
+export function configFromFlags(
+  flags: Record<string, unknown>,
+  keys: readonly ConfigKey[] = CONFIG_KEYS,
+): Partial<DaemonConfig> {
   const out: Record<string, unknown> = {};
-  for (const key of CONFIG_KEYS) {
+  for (const key of keys) {
     const raw = flags[key];
     if (raw === undefined) continue;
     const value = typeof raw === "string" ? coerce(key, raw) : raw;
@@ -294,4 +300,33 @@ export function loadConfig(opts: {
     throw new UsageError(`config: ${issue?.path.join(".") ?? ""}: ${issue?.message ?? "invalid"}`);
   }
   return r.data as DaemonConfig;
+}
+
+/**
+ * The platform adapter's settings: `alps daemon` and `alps doctor --platform`
+ * take these same keys, flags and variables (doctor uses nothing else).
+ */
+export const PLATFORM_KEYS = [
+  "platform",
+  "pattern",
+  "olPath",
+  "cgroupRoot",
+  "dockerSocket",
+] as const satisfies readonly ConfigKey[];
+export type PlatformKey = (typeof PLATFORM_KEYS)[number];
+export type PlatformConfig = Pick<DaemonConfig, PlatformKey>;
+
+/** Only the platform keys, with the daemon's sources and precedence: file < environment < flags. */
+export function loadPlatformConfig(opts: {
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: Record<string, unknown>;
+}): PlatformConfig {
+  const file = opts.configFile !== undefined ? readConfigFile(opts.configFile) : {};
+  const merged: Partial<DaemonConfig> = {
+    ...Object.fromEntries(PLATFORM_KEYS.map((k) => [k, file[k]])),
+    ...configFromEnv(opts.env ?? {}, PLATFORM_KEYS),
+    ...configFromFlags(opts.flags ?? {}, PLATFORM_KEYS),
+  };
+  return Object.fromEntries(PLATFORM_KEYS.map((k) => [k, merged[k]])) as PlatformConfig;
 }

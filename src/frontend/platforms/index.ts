@@ -5,6 +5,7 @@
  * backend.addSandbox(e.fn, e.cgroupPath) / backend.removeSandbox(e.cgroupPath).
  */
 import { UsageError } from "../../errors.js";
+import type { PlatformConfig } from "../config.js";
 import { CgroupPatternAdapter } from "./cgroup-pattern.js";
 import { OpenLambdaAdapter } from "./openlambda.js";
 import { OpenWhiskAdapter } from "./openwhisk.js";
@@ -19,6 +20,7 @@ export type {
   AdapterErrorListener,
   PlatformAdapter,
   PlatformKind,
+  PlatformSource,
   SandboxEvent,
   SandboxInfo,
 } from "./types.js";
@@ -43,6 +45,20 @@ export interface PlatformOptions {
 
 export function isPlatformKind(s: string): s is PlatformKind {
   return (PLATFORM_KINDS as readonly string[]).includes(s);
+}
+
+/** The adapter options a daemon config (or `alps doctor`'s same flags) names. */
+export function platformOptionsOf(
+  config: Omit<PlatformConfig, "platform">,
+  onError?: AdapterErrorListener,
+): PlatformOptions {
+  return {
+    ...(config.pattern !== undefined ? { pattern: config.pattern } : {}),
+    ...(config.olPath !== undefined ? { olPath: config.olPath } : {}),
+    ...(config.cgroupRoot !== undefined ? { cgroupRoot: config.cgroupRoot } : {}),
+    ...(config.dockerSocket !== undefined ? { dockerSocket: config.dockerSocket } : {}),
+    ...(onError !== undefined ? { onError } : {}),
+  };
 }
 
 export function createPlatformAdapter(kind: string, opts: PlatformOptions = {}): PlatformAdapter {
