@@ -1,23 +1,65 @@
 /**
- * `alps doctor [--json] [--no-bpf]`: what this host supports, which mode
- * `--mode auto` picks and every reason (DESIGN §3; issues 4 and 5).
+ * `alps doctor [--json] [--no-bpf] [--platform … and its options]`: what
+ * this host supports, which mode `--mode auto` picks and every reason
+ * (DESIGN §3; issues 4 and 5); with `--platform`, what that adapter sees now
+ * (issue 9): one scan, no daemon needed, nothing changed.
  */
 import type { Command } from "commander";
 import { detectHost, type HostReport } from "../backend/detect.js";
+import { UsageError } from "../errors.js";
+import { flagName, loadPlatformConfig, PLATFORM_KEYS } from "../frontend/config.js";
+import { formatPlatformReport, platformReport } from "../frontend/platforms/report.js";
+import type { PlatformAdapter } from "../frontend/platforms/types.js";
+import { configOption } from "./daemon.js";
 
 export function registerDoctor(program: Command): void {
-  program
+  const cmd = program
     .command("doctor")
-    .description("what this host supports and which mode `auto` picks, and why")
+    .description(
+      "what this host supports and which mode `auto` picks, and why; with --platform, the sandboxes and functions that adapter sees",
+    )
     .option("--json", "print the report as JSON")
     .option("--no-bpf", "treat BPF as unavailable (test the fallback)")
-    .action((opts: { json?: boolean; bpf: boolean }) => {
-      // ALPS_NO_BPF=1 is honoured (and named as the reason) by the BPF probe itself.
-      const report = detectHost({ noBpf: opts.bpf === false });
-      process.stdout.write(
-        opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report),
-      );
+    .option("--config <file>", "take the platform options from this daemon config file");
+  // The daemon's own platform flags (and ALPS_PLATFORM… variables), one definition for both.
+  for (const key of PLATFORM_KEYS) cmd.addOption(configOption(key));
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const platformConfig = loadPlatformConfig({
+      ...(typeof opts.config === "string" ? { configFile: opts.config } : {}),
+      env: process.env,
+      flags: opts,
     });
+    if (platformConfig.platform === undefined) {
+      const stray = PLATFORM_KEYS.find((k) => k !== "platform" && opts[k] !== undefined);
+      if (stray !== undefined) throw new UsageError(`--${flagName(stray)} needs --platform`);
+    }
+    // Build the adapter before probing: a bad or missing platform flag is a usage error.
+    let adapter: PlatformAdapter | undefined;
+    if (platformConfig.platform !== undefined) {
+      const { createPlatformAdapter, platformOptionsOf } = await import(
+        "../frontend/platforms/index.js"
+      );
+      adapter = createPlatformAdapter(platformConfig.platform, platformOptionsOf(platformConfig));
+    }
+    // ALPS_NO_BPF=1 is honoured (and named as the reason) by the BPF probe itself.
+    const report = detectHost({ noBpf: opts.bpf === false });
+    const platform = adapter === undefined ? undefined : await platformReport(adapter);
+    if (opts.json === true) {
+      const out = platform === undefined ? report : { ...report, platform };
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    } else {
+      process.stdout.write(
+        formatReport(report) + (platform === undefined ? "" : formatPlatformReport(platform)),
+      );
+    }
+    if (platform !== undefined && !platform.ok) {
+      // Asked for and unusable: say so on stderr too, and fail.
+      process.stderr.write(
+        `alps doctor: platform ${platform.platform} is unusable: ${platform.error ?? "unknown error"}\n`,
+      );
+      process.exitCode = 1;
+    }
+  });
 }
 
 function verdict(v: { ok: boolean; reason?: string }): string {
@@ -41,11 +83,9 @@ export function formatReport(r: HostReport): string {
           (v1.self_rt_runtime_us === undefined
             ? ""
             : `, own cgroup ${v1.self_cgroup} rt_runtime_us ${v1.self_rt_runtime_us}`) +
-          (
-            v1.zero_runtime_cgroups.length > 0
-              ? `, FIFO refused in: ${v1.zero_runtime_cgroups.join(" ")}`
-              : ""
-          )
+          (v1.zero_runtime_cgroups.length > 0
+            ? `, FIFO refused in: ${v1.zero_runtime_cgroups.join(" ")}`
+            : "")
     }`,
     `fair slice     ${r.fair_slice ? "yes (sched_runtime for SCHED_OTHER accepted)" : "no"}`,
     `sched_ext      ${r.sched_ext ? "yes" : "no"}`,
