@@ -234,7 +234,7 @@ sleep($end - time) if time < $end;`;
       flood.stdin?.end("go\n"); // libuv writes a pipe at once: the loop can stall right after
       const stalledMs = stallEventLoop(
         () => count("nr_blocked") - before.blocked >= tasks * perTask,
-        2500,
+        3500,
       );
       const during = {
         events: count("nr_events"),
@@ -249,7 +249,9 @@ sleep($end - time) if time < $end;`;
       expect(tree.length, `process tree of ${pid}`).toBe(tasks);
       expect(blocked, `stalled ${stalledMs.toFixed(0)} ms`).toBeGreaterThanOrEqual(tasks * perTask);
       // Nothing was consumed while stalled: the ring took exactly its capacity, the rest was dropped.
-      expect(posted).toBe(RING_RECORDS);
+      // (A few records may be consumed in the instant between reading `before` and the stall.)
+      expect(posted).toBeGreaterThanOrEqual(RING_RECORDS);
+      expect(posted).toBeLessThanOrEqual(RING_RECORDS + 16);
       expect(dropped).toBeGreaterThanOrEqual(blocked - RING_RECORDS);
       expect(posted + dropped, "every BLOCKED was either posted or counted").toBeGreaterThanOrEqual(
         blocked,
@@ -288,7 +290,11 @@ sleep($end - time) if time < $end;`;
       expect(main.at(-1)?.nice, result.out).toBe(0);
       const expiredAt = main.find((s) => s.nice === 0)?.cpuUs ?? Number.NaN;
       expect(expiredAt / 1000, result.out).toBeGreaterThanOrEqual(entry.slice_ms * 0.9);
-      expect(expiredAt / 1000, result.out).toBeLessThan(entry.slice_ms + 15);
+      // Liveness, not latency (bpf-levels checks slice + tick + 1 ms): the
+      // expiry was applied, well before the 60 ms burn ended. The in-process
+      // daemon is not raised to RT here (its stall loop would then take a
+      // whole core from the flood), so a loaded host delays it.
+      expect(expiredAt / 1000, result.out).toBeLessThan(entry.slice_ms + 25);
       expect(count("nr_applied")).toBeGreaterThan(appliedBefore + 1);
     });
   });
