@@ -69,6 +69,8 @@ export interface BpfBackend extends Backend {
 }
 
 const MAX_LATENCY_SAMPLES = 10_000;
+/** How often the backend checks the kernel's ring-buffer drop counter, ms. */
+const RESYNC_CHECK_MS = 250;
 
 const msToNs = (ms: number): bigint => BigInt(Math.round(ms * 1e6));
 
@@ -136,8 +138,12 @@ class AlpsBpfBackend implements BpfBackend {
     nr_samples: 0,
     nr_samples_unattributed: 0,
     nr_invocations: 0,
+    nr_resyncs: 0,
   };
   #closed = false;
+  /** Ring-buffer drops already answered with a resync. */
+  #dropsSeen = 0;
+  readonly #resyncTimer: NodeJS.Timeout;
 
   constructor(addon: AlpsAddon, handle: BpfHandle, objectPath: string, opts: BpfBackendOptions) {
     this.#addon = addon;
@@ -163,6 +169,30 @@ class AlpsBpfBackend implements BpfBackend {
     this.#reasons = [`BPF programs attached from ${objectPath}`, `strategy ${opts.strategy}`];
     this.#writePolicy(this.#policy);
     handle.startEvents((events) => this.#onEvents(events));
+    // A dropped LEVEL or EXPIRED event would leave a task at a stale level
+    // until its next event. The kernel's task map still holds the level it
+    // decided, so after any drop the daemon re-applies every tracked task's.
+    this.#resyncTimer = setInterval(() => this.#resyncAfterDrops(), RESYNC_CHECK_MS);
+    this.#resyncTimer.unref();
+  }
+
+  #resyncAfterDrops(): void {
+    if (this.#closed) return;
+    const drops = Number(this.#handle.counters()[COUNTER_NAMES.indexOf("nr_ringbuf_drops")] ?? 0n);
+    if (drops <= this.#dropsSeen) return;
+    let reapplied = 0;
+    for (const tid of this.#handle.taskIds()) {
+      const state = this.#handle.readTask(tid);
+      if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
+      if (state.level >= BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
+      const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
+      if (this.actuator.apply(tid, state.level, sliceNs)) reapplied++;
+    }
+    this.#counts.nr_resyncs++;
+    this.#log(
+      `bpf: the ring buffer dropped ${drops - this.#dropsSeen} event(s); re-applied the kernel's level to ${reapplied} task(s) from the task map`,
+    );
+    this.#dropsSeen = drops;
   }
 
   fnId(fn: string): number | undefined {
@@ -378,6 +408,7 @@ class AlpsBpfBackend implements BpfBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#resyncTimer);
     // Stop events first so nothing re-boosts a task after it is restored.
     this.#handle.stopEvents();
     for (const tid of this.#handle.taskIds()) this.#handle.unregisterTask(tid);
