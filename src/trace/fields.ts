@@ -51,7 +51,7 @@ export function parseDecimal(s: string): number {
 }
 
 /** Exact powers of ten: every one up to 1e22 is a double without rounding. */
-const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+export const POW10 = Float64Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /**
  * `parseDecimal(text.slice(start, end).trim())` without allocating in the

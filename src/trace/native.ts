@@ -25,8 +25,9 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { InputError, UsageError } from "../errors.js";
-import { parseDecimalRange, sliceTrimmed, splitFields } from "./fields.js";
-import { forEachLineAsync, forEachLineOfText, forEachLineSync } from "./lines.js";
+import { markChecked, type TraceColumns, toInvocations } from "./columns.js";
+import { POW10, parseDecimalRange, sliceTrimmed, splitFields } from "./fields.js";
+import { forEachLineAsync, forEachLineBlockSync, forEachLineOfText } from "./lines.js";
 
 export interface TraceReadOptions {
   /** Skip bad data rows instead of failing on the first one. */
@@ -60,7 +61,8 @@ export class NativeTraceParser {
   /** Column kind (see KIND) of each field position; undefined until the header is read. */
   #kinds: number[] | undefined;
   #hasCpu = false;
-  #lastArrival = 0;
+  /** -0, not 0: a field that starts as a double stays one, so V8 need not re-optimize. */
+  #lastArrival = -0;
   /**
    * Function and app names seen so far, by a hash of their characters, so a
    * row whose name is already known allocates no string for it.
@@ -91,6 +93,118 @@ export class NativeTraceParser {
       this.options.onSkip?.(error);
       return undefined;
     }
+  }
+
+  /**
+   * Every line of a block of whole lines as UTF-8 bytes (see
+   * LineBlockHandler) into `out`; returns the number of the next line.
+   */
+  block(buf: Buffer, start: number, end: number, lineNo: number, out: ColumnBuilder): number {
+    let no = lineNo;
+    let p = start;
+    while (p < end) {
+      let nl = this.bytesRow(buf, p, end, out);
+      if (nl < 0) {
+        nl = p;
+        while (nl < end && buf[nl] !== 10) nl++;
+        const e = nl > p && buf[nl - 1] === 13 ? nl - 1 : nl;
+        const inv = this.line(buf.toString("utf8", p, e), no);
+        if (inv !== undefined) out.pushInvocation(inv);
+      }
+      no++;
+      p = nl + 1;
+    }
+    return no;
+  }
+
+  /**
+   * The fast path for the line starting at `buf[start]` in a block ending
+   * at `end` (UTF-8 bytes): a blank or comment line is passed over, and a
+   * valid data row of plain numbers (digits and one '.', at most 15 digits,
+   * so the value is computed exactly as `parseDecimalRange` does) goes
+   * straight into `out`; either way it returns where the line ends (its
+   * '\n', or `end`). Anything else returns -1 and changes nothing: the
+   * header, a sign, an exponent, a long number, a stray '\r', a wrong field
+   * count or any rule broken. The caller then decodes the line and calls
+   * `lineRange`, which gives the result, error or skip the text path always
+   * gave, so both paths agree on every input.
+   */
+  bytesRow(buf: Uint8Array, start: number, end: number, out: ColumnBuilder): number {
+    const kinds = this.#kinds;
+    if (kinds === undefined) return -1;
+    let p = start;
+    while (p < end) {
+      const c = buf[p] as number;
+      if (c !== 32 && c !== 9 && c !== 13) break;
+      p++;
+    }
+    if (p === end || buf[p] === 10) return p;
+    if (buf[p] === 35) {
+      while (p < end && buf[p] !== 10) p++;
+      return p;
+    }
+    let arrival = Number.NaN;
+    let duration = Number.NaN;
+    let cpu = Number.NaN;
+    let fn = -1;
+    let app = -1;
+    const last = kinds.length - 1;
+    let pos = start;
+    for (let i = 0; ; i++) {
+      const kind = kinds[i] as number;
+      let q: number;
+      if (kind === 1 || kind === 4) {
+        q = scanName(buf, pos, end);
+        let s = pos;
+        let e = q;
+        let h = scanned;
+        if (s < e && (buf[s] === 32 || buf[s] === 9 || buf[e - 1] === 32 || buf[e - 1] === 9)) {
+          while (s < e && (buf[s] === 32 || buf[s] === 9)) s++;
+          while (e > s && (buf[e - 1] === 32 || buf[e - 1] === 9)) e--;
+          scanName(buf, s, e);
+          h = scanned;
+        }
+        if (s < e) {
+          const id = out.idOfBytes(buf, s, e, h);
+          if (kind === 1) fn = id;
+          else app = id;
+        } else if (kind === 1) {
+          return -1;
+        }
+      } else {
+        const v = plainNumber(buf, pos, end);
+        q = scanned;
+        if (v >= 0) {
+          if (kind === 0) arrival = v;
+          else if (kind === 2) duration = v;
+          else cpu = v;
+        } else if (v !== EMPTY || kind !== 3) {
+          // Only an empty cpu_ms is valid ("all of the duration is CPU").
+          return -1;
+        }
+      }
+      // q is at the ',' ending field i, or at the line's end: '\n', a '\r'
+      // before one (or before the block's end), or the block's end.
+      const c = q < end ? (buf[q] as number) : 10;
+      if (c === 44) {
+        if (i === last) return -1;
+        pos = q + 1;
+        continue;
+      }
+      if (c === 13) {
+        q++;
+        if (q < end && buf[q] !== 10) return -1;
+      } else if (c !== 10) {
+        return -1;
+      }
+      if (i !== last) return -1;
+      p = q;
+      break;
+    }
+    if (arrival < this.#lastArrival || !(duration > 0) || cpu > duration) return -1;
+    this.#lastArrival = arrival;
+    out.push(arrival, duration, cpu, fn, app);
+    return p;
   }
 
   /** Call after the last line: a file without a header is an error. */
@@ -262,6 +376,71 @@ export class NativeTraceParser {
   }
 }
 
+/**
+ * The byte loops of `bytesRow`, kept small and apart so V8 optimizes them
+ * within the first rows of a file, long before the whole row parser. Each
+ * returns one value and leaves its second in `scanned` (no allocation).
+ */
+let scanned = 0;
+
+/**
+ * The end of the name starting at `q` (its ',', '\n' or '\r', or `end`);
+ * its hash in `scanned`. The hash keeps 25 bits so that h * 31 + byte stays
+ * a small integer for V8 whatever the names' length.
+ */
+function scanName(buf: Uint8Array, q: number, end: number): number {
+  let h = 0;
+  for (; q < end; q++) {
+    const c = buf[q] as number;
+    if (c === 44 || c === 10 || c === 13) break;
+    h = (h * 31 + c) & 0x1ffffff;
+  }
+  scanned = h;
+  return q;
+}
+
+/** `plainNumber`'s answer for a field of spaces only. */
+const EMPTY = -1;
+/** `plainNumber`'s answer for a field that is not a plain number (the text path decides). */
+const NOT_PLAIN = -2;
+
+/**
+ * The plain decimal starting at `q`: spaces, at most 15 digits with at most
+ * one '.', spaces, computed exactly as `parseDecimalRange` does; EMPTY or
+ * NOT_PLAIN otherwise. Leaves in `scanned` where it stopped (after the
+ * trailing spaces); the caller checks that a ',' or the line's end is there.
+ */
+function plainNumber(buf: Uint8Array, q: number, end: number): number {
+  while (q < end && (buf[q] === 32 || buf[q] === 9)) q++;
+  // -0 rather than 0: starting as a double, the value may outgrow a small
+  // integer without making V8 de-optimize (and -0 * 10 + d = d).
+  let mantissa = -0;
+  let dot = -1;
+  const from = q;
+  for (; q < end; q++) {
+    const d = (buf[q] as number) - 48; // '.' is -2
+    if (d >= 0 && d <= 9) {
+      mantissa = mantissa * 10 + d;
+    } else if (d === -2 && dot < 0) {
+      dot = q;
+    } else {
+      break;
+    }
+  }
+  // (Arithmetic every number does, so no path is new to V8 mid-file.)
+  let digits = q - from;
+  let fraction = -1; // digits after '.'
+  if (dot >= 0) {
+    digits--;
+    fraction = q - dot - 1;
+  }
+  while (q < end && (buf[q] === 32 || buf[q] === 9)) q++;
+  scanned = q;
+  if (digits === 0) return fraction < 0 ? EMPTY : NOT_PLAIN;
+  if (digits > 15) return NOT_PLAIN;
+  return fraction > 0 ? mantissa / (POW10[fraction] as number) : mantissa;
+}
+
 function isBlankOrComment(text: string, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
@@ -291,16 +470,201 @@ export function parseTraceText(
   return out;
 }
 
+/**
+ * Grows the columns of a trace as rows are read, and numbers function and
+ * app names: a name already seen is found by its bytes (an open-addressing
+ * table over typed arrays), so a row allocates nothing.
+ */
+class ColumnBuilder {
+  // Every column exists from the start (cpu NaN-filled, app -1-filled) and
+  // `hasCpu`/`hasApp` say whether to hand it out, so no field changes type.
+  // Arrays start small on purpose: V8 treats a field never re-assigned as a
+  // constant, and the first re-assignment after it optimized the row loop
+  // would throw that code away; doubling from 16 re-assigns them within the
+  // first rows, before any optimization.
+  length = 0;
+  arrival = new Float64Array(16);
+  duration = new Float64Array(16);
+  cpu = new Float64Array(16).fill(Number.NaN);
+  fn = new Int32Array(16);
+  app = new Int32Array(16).fill(-1);
+  hasCpu = false;
+  hasApp = false;
+  readonly names: string[] = [];
+  readonly #idOfName = new Map<string, number>();
+  /** Hash table: entry number + 1 per slot, 0 for empty. */
+  #slots = new Int32Array(16);
+  /** Per entry: hash, where its bytes are in #pool, their count, the name's id. */
+  #entryHash = new Int32Array(8);
+  #entryAt = new Int32Array(8);
+  #entryLen = new Int32Array(8);
+  #entryId = new Int32Array(8);
+  #entries = 0;
+  #pool = new Uint8Array(256);
+  #poolUsed = 0;
+
+  push(arrival: number, duration: number, cpu: number, fn: number, app: number): void {
+    const i = this.length;
+    if (i === this.arrival.length) this.#grow();
+    this.arrival[i] = arrival;
+    this.duration[i] = duration;
+    this.fn[i] = fn;
+    if (!Number.isNaN(cpu)) {
+      this.cpu[i] = cpu;
+      this.hasCpu = true;
+    }
+    if (app >= 0) {
+      this.app[i] = app;
+      this.hasApp = true;
+    }
+    this.length = i + 1;
+  }
+
+  pushInvocation(inv: TraceInvocation): void {
+    this.push(
+      inv.arrivalMs,
+      inv.durationMs,
+      inv.cpuMs ?? Number.NaN,
+      this.idOf(inv.fn),
+      inv.app === undefined ? -1 : this.idOf(inv.app),
+    );
+  }
+
+  idOf(name: string): number {
+    let id = this.#idOfName.get(name);
+    if (id === undefined) {
+      id = this.names.length;
+      this.names.push(name);
+      this.#idOfName.set(name, id);
+    }
+    return id;
+  }
+
+  /**
+   * The id of the name held as UTF-8 in `buf[s, e)` (e > s), whose bytes
+   * hash to `h` (see scanName).
+   */
+  idOfBytes(buf: Uint8Array, s: number, e: number, h: number): number {
+    const len = e - s;
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    let slot = (h ^ (h >>> 15)) & mask;
+    for (;;) {
+      const k = (slots[slot] as number) - 1;
+      if (k < 0) break;
+      if (this.#entryHash[k] === h && this.#entryLen[k] === len) {
+        const pool = this.#pool;
+        let at = this.#entryAt[k] as number;
+        let i = s;
+        while (i < e && pool[at] === buf[i]) {
+          at++;
+          i++;
+        }
+        if (i === e) return this.#entryId[k] as number;
+      }
+      slot = (slot + 1) & mask;
+    }
+    // A new byte sequence. Decoding copies, so the name does not pin `buf`;
+    // two sequences may decode alike (invalid UTF-8), hence the string map.
+    const id = this.idOf(Buffer.from(buf.buffer, buf.byteOffset + s, len).toString("utf8"));
+    this.#addEntry(h, buf, s, e, id);
+    return id;
+  }
+
+  #addEntry(h: number, buf: Uint8Array, s: number, e: number, id: number): void {
+    const k = this.#entries++;
+    if (k === this.#entryId.length) {
+      this.#entryHash = grownInt32(this.#entryHash, k * 2, 0);
+      this.#entryAt = grownInt32(this.#entryAt, k * 2, 0);
+      this.#entryLen = grownInt32(this.#entryLen, k * 2, 0);
+      this.#entryId = grownInt32(this.#entryId, k * 2, 0);
+    }
+    const len = e - s;
+    if (this.#poolUsed + len > this.#pool.length) {
+      const pool = new Uint8Array(Math.max(this.#pool.length * 2, this.#poolUsed + len));
+      pool.set(this.#pool.subarray(0, this.#poolUsed));
+      this.#pool = pool;
+    }
+    this.#pool.set(buf.subarray(s, e), this.#poolUsed);
+    this.#entryHash[k] = h;
+    this.#entryAt[k] = this.#poolUsed;
+    this.#entryLen[k] = len;
+    this.#entryId[k] = id;
+    this.#poolUsed += len;
+    if (this.#entries * 2 > this.#slots.length) {
+      this.#slots = new Int32Array(this.#slots.length * 2);
+      for (let j = 0; j < this.#entries; j++) this.#place(j);
+    } else {
+      this.#place(k);
+    }
+  }
+
+  #place(k: number): void {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    const h = this.#entryHash[k] as number;
+    let slot = (h ^ (h >>> 15)) & mask;
+    while (slots[slot] !== 0) slot = (slot + 1) & mask;
+    slots[slot] = k + 1;
+  }
+
+  #grow(): void {
+    const size = this.arrival.length * 2;
+    this.arrival = grownFloat64(this.arrival, size, 0);
+    this.duration = grownFloat64(this.duration, size, 0);
+    this.fn = grownInt32(this.fn, size, 0);
+    this.cpu = grownFloat64(this.cpu, size, Number.NaN);
+    this.app = grownInt32(this.app, size, -1);
+  }
+
+  /** The columns, trimmed to the rows read (every row passed the native rules). */
+  finish(): TraceColumns {
+    const n = this.length;
+    return markChecked({
+      length: n,
+      arrival: this.arrival.slice(0, n),
+      duration: this.duration.slice(0, n),
+      cpu: this.hasCpu ? this.cpu.slice(0, n) : undefined,
+      fn: this.fn.slice(0, n),
+      app: this.hasApp ? this.app.slice(0, n) : undefined,
+      names: this.names,
+    });
+  }
+}
+
+function grownFloat64(a: Float64Array, size: number, fill: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(size);
+  if (fill !== 0) b.fill(fill, a.length);
+  b.set(a);
+  return b;
+}
+
+function grownInt32(a: Int32Array, size: number, fill: number): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(size);
+  if (fill !== 0) b.fill(fill, a.length);
+  b.set(a);
+  return b;
+}
+
+/**
+ * Reads a native trace file as columns, streaming (one 1 MiB buffer; the
+ * columns take ~30 bytes per invocation). Plain rows are parsed from the
+ * bytes; any other line goes through the text parser, so the result and
+ * every error are the same as `parseTraceText` on the file's text.
+ */
+export function readTraceColumns(path: string, options?: TraceReadOptions): TraceColumns {
+  const parser = new NativeTraceParser(path, options);
+  const out = new ColumnBuilder();
+  const last = forEachLineBlockSync(path, (buf, start, end, no) =>
+    parser.block(buf, start, end, no, out),
+  );
+  parser.finish(last);
+  return out.finish();
+}
+
 /** Reads a native trace file (synchronously, in 1 MiB chunks). */
 export function readTraceFile(path: string, options?: TraceReadOptions): TraceInvocation[] {
-  const parser = new NativeTraceParser(path, options);
-  const out: TraceInvocation[] = [];
-  const last = forEachLineSync(path, (chunk, start, end, no) => {
-    const inv = parser.lineRange(chunk, start, end, no);
-    if (inv !== undefined) out.push(inv);
-  });
-  parser.finish(last);
-  return out;
+  return toInvocations(readTraceColumns(path, options));
 }
 
 /**
