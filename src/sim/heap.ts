@@ -1,70 +1,86 @@
 /**
  * A binary min-heap of invocation ids (dense ints) ordered by a key the
  * caller keeps in a Float64Array, ties broken by the smaller id (= earlier
- * arrival, since ids are trace positions). Storage is a preallocated
- * Int32Array: no allocation per push/pop in the simulator's hot loops.
- * A key must not change while its id is in the heap.
+ * arrival, since ids are trace positions). Storage is preallocated typed
+ * arrays: no allocation per push/pop in the simulator's hot loops.
+ * A key must not change while its id is in the heap: the heap keeps a copy
+ * of each key beside its id, so sifting compares neighbouring memory instead
+ * of looking keys up all over the caller's array.
  */
 export class IdHeap {
   private readonly ids: Int32Array;
-  private count = 0;
+  private readonly heapKeys: Float64Array;
+  /** How many ids are in the heap. A field, not a getter: read once per event. Do not assign. */
+  size = 0;
 
   constructor(
     capacity: number,
     private readonly keys: Float64Array,
   ) {
     this.ids = new Int32Array(Math.max(capacity, 1));
-  }
-
-  get size(): number {
-    return this.count;
+    this.heapKeys = new Float64Array(Math.max(capacity, 1));
   }
 
   /** Smallest id, or -1 when empty. */
   peek(): number {
-    return this.count === 0 ? -1 : (this.ids[0] as number);
-  }
-
-  /** Whether (key a, id a) comes before (key b, id b). */
-  private before(a: number, b: number): boolean {
-    const ka = this.keys[a] as number;
-    const kb = this.keys[b] as number;
-    return ka < kb || (ka === kb && a < b);
+    return this.size === 0 ? -1 : (this.ids[0] as number);
   }
 
   push(id: number): void {
     const ids = this.ids;
-    let i = this.count++;
+    const hk = this.heapKeys;
+    const key = this.keys[id] as number;
+    let i = this.size++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
+      const pk = hk[parent] as number;
       const p = ids[parent] as number;
-      if (!this.before(id, p)) break;
+      // Stop unless (key, id) comes before (pk, p).
+      if (!(key < pk || (key === pk && id < p))) break;
       ids[i] = p;
+      hk[i] = pk;
       i = parent;
     }
     ids[i] = id;
+    hk[i] = key;
   }
 
   /** Removes and returns the smallest id, or -1 when empty. */
   pop(): number {
-    if (this.count === 0) return -1;
+    if (this.size === 0) return -1;
     const ids = this.ids;
+    const hk = this.heapKeys;
     const top = ids[0] as number;
-    const last = ids[--this.count] as number;
-    const n = this.count;
+    const n = --this.size;
+    const last = ids[n] as number;
+    const lastKey = hk[n] as number;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
-      const r = l + 1;
       let c = l;
-      if (r < n && this.before(ids[r] as number, ids[l] as number)) c = r;
-      const child = ids[c] as number;
-      if (!this.before(child, last)) break;
-      ids[i] = child;
+      let ck = hk[l] as number;
+      let cid = ids[l] as number;
+      const r = l + 1;
+      if (r < n) {
+        const rk = hk[r] as number;
+        const rid = ids[r] as number;
+        if (rk < ck || (rk === ck && rid < cid)) {
+          c = r;
+          ck = rk;
+          cid = rid;
+        }
+      }
+      // Stop unless the child comes before the moved element.
+      if (!(ck < lastKey || (ck === lastKey && cid < last))) break;
+      ids[i] = cid;
+      hk[i] = ck;
       i = c;
     }
-    if (n > 0) ids[i] = last;
+    if (n > 0) {
+      ids[i] = last;
+      hk[i] = lastKey;
+    }
     return top;
   }
 }

@@ -24,6 +24,7 @@ export {
   summarize,
   summarizeColumns,
 } from "./metrics.js";
+export type { SimInput } from "./jobs.js";
 export { simulate } from "./simulate.js";
 export type {
   AlpsOptions,

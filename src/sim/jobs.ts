@@ -4,7 +4,50 @@
  * blocking time (duration − cpu) is added after the CPU work here.
  */
 import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
+import { isChecked, type TraceColumns } from "../trace/columns.js";
 import type { InvocationOutcome } from "./types.js";
+
+/** A trace as the simulator takes it: invocation objects, or the reader's columns. */
+export type SimInput = readonly TraceInvocation[] | TraceColumns;
+
+function isColumns(input: SimInput): input is TraceColumns {
+  return !Array.isArray(input);
+}
+
+const INF = Number.POSITIVE_INFINITY;
+
+/** The engines trust the table; a bad trace here is a caller bug, so say which invocation. */
+function check(i: number, arrival: number, previous: number, duration: number, cpu: number): void {
+  if (!Number.isFinite(arrival) || arrival < previous) {
+    throw new RangeError(`invocation ${i}: arrivalMs ${arrival} is not finite and non-decreasing`);
+  }
+  if (!(Number.isFinite(duration) && duration > 0)) {
+    throw new RangeError(`invocation ${i}: durationMs ${duration} must be finite and > 0`);
+  }
+  if (!(Number.isFinite(cpu) && cpu >= 0 && cpu <= duration)) {
+    throw new RangeError(`invocation ${i}: cpuMs ${cpu} must be within [0, durationMs]`);
+  }
+}
+
+/** `check` over columns: one cheap expression per invocation, `check` only to explain a failure. */
+function checkColumns(
+  n: number,
+  arrival: Float64Array,
+  duration: Float64Array,
+  demand: Float64Array,
+): void {
+  let previous = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const a = arrival[i] as number;
+    const d = duration[i] as number;
+    const c = demand[i] as number;
+    // The rules `check` states, in one expression (NaN fails every comparison).
+    if (!(a >= previous && a > -INF && a < INF && d > 0 && d < INF && c >= 0 && c <= d)) {
+      check(i, a, previous, d, c);
+    }
+    previous = a;
+  }
+}
 
 export class JobTable {
   readonly n: number;
@@ -19,42 +62,58 @@ export class JobTable {
   readonly cpuDone: Float64Array;
   /** Lengths of uninterrupted runs, only when asked for. */
   readonly runs: number[][] | undefined;
+  readonly #input: SimInput;
 
-  constructor(
-    readonly trace: readonly TraceInvocation[],
-    recordRuns: boolean,
-  ) {
-    const n = trace.length;
-    this.n = n;
-    this.arrival = new Float64Array(n);
-    this.duration = new Float64Array(n);
-    this.demand = new Float64Array(n);
-    this.firstStart = new Float64Array(n).fill(Number.NaN);
-    this.cpuDone = new Float64Array(n).fill(Number.NaN);
-    this.runs = recordRuns ? Array.from({ length: n }, () => []) : undefined;
-    let previous = Number.NEGATIVE_INFINITY;
-    for (let i = 0; i < n; i++) {
-      const inv = trace[i] as TraceInvocation;
-      const cpu = cpuDemandMs(inv);
-      // The engines trust these; a bad trace here is a caller bug, so say which invocation.
-      if (!Number.isFinite(inv.arrivalMs) || inv.arrivalMs < previous) {
-        throw new RangeError(
-          `invocation ${i}: arrivalMs ${inv.arrivalMs} is not finite and non-decreasing`,
-        );
+  /** Columns are read, not copied: the caller must not change them during the run. */
+  constructor(input: SimInput, recordRuns: boolean) {
+    this.#input = input;
+    if (isColumns(input)) {
+      const n = input.length;
+      this.n = n;
+      this.arrival = input.arrival;
+      this.duration = input.duration;
+      const { arrival, duration, cpu } = input;
+      // Without a cpu column the demand is the duration: share the array.
+      let demand = duration;
+      if (cpu !== undefined) {
+        demand = new Float64Array(n);
+        for (let i = 0; i < n; i++) {
+          const c = cpu[i] as number;
+          demand[i] = Number.isNaN(c) ? (duration[i] as number) : c;
+        }
       }
-      if (!(Number.isFinite(inv.durationMs) && inv.durationMs > 0)) {
-        throw new RangeError(
-          `invocation ${i}: durationMs ${inv.durationMs} must be finite and > 0`,
-        );
+      // Columns from the native reader obey the rules already; others are checked.
+      if (!isChecked(input)) checkColumns(n, arrival, duration, demand);
+      this.demand = demand;
+    } else {
+      const n = input.length;
+      this.n = n;
+      this.arrival = new Float64Array(n);
+      this.duration = new Float64Array(n);
+      this.demand = new Float64Array(n);
+      let previous = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < n; i++) {
+        const inv = input[i] as TraceInvocation;
+        const a = inv.arrivalMs;
+        const d = inv.durationMs;
+        const c = cpuDemandMs(inv);
+        check(i, a, previous, d, c);
+        previous = a;
+        this.arrival[i] = a;
+        this.duration[i] = d;
+        this.demand[i] = c;
       }
-      if (!(Number.isFinite(cpu) && cpu >= 0 && cpu <= inv.durationMs)) {
-        throw new RangeError(`invocation ${i}: cpuMs ${cpu} must be within [0, durationMs]`);
-      }
-      previous = inv.arrivalMs;
-      this.arrival[i] = inv.arrivalMs;
-      this.duration[i] = inv.durationMs;
-      this.demand[i] = cpu;
     }
+    this.firstStart = new Float64Array(this.n).fill(Number.NaN);
+    this.cpuDone = new Float64Array(this.n).fill(Number.NaN);
+    this.runs = recordRuns ? Array.from({ length: this.n }, () => []) : undefined;
+  }
+
+  /** The function of invocation `i`. */
+  fnAt(i: number): string {
+    const input = this.#input;
+    if (isColumns(input)) return input.names[input.fn[i] as number] as string;
+    return (input[i] as TraceInvocation).fn;
   }
 
   /** Marks that `j` is on a CPU at `t` (only the first call counts). */
@@ -92,12 +151,11 @@ export class JobTable {
   outcomes(completion: Float64Array): InvocationOutcome[] {
     const out: InvocationOutcome[] = new Array(this.n);
     for (let i = 0; i < this.n; i++) {
-      const inv = this.trace[i] as TraceInvocation;
       const outcome: InvocationOutcome = {
         index: i,
-        fn: inv.fn,
-        arrivalMs: inv.arrivalMs,
-        durationMs: inv.durationMs,
+        fn: this.fnAt(i),
+        arrivalMs: this.arrival[i] as number,
+        durationMs: this.duration[i] as number,
         firstStartMs: this.firstStart[i] as number,
         completionMs: completion[i] as number,
         cpuMs: this.demand[i] as number,

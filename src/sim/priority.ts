@@ -30,13 +30,20 @@ export interface UrgencyRule {
 
 const INF = Number.POSITIVE_INFINITY;
 
+/**
+ * One function with no closures: start, stop and rebalance are written out
+ * where they happen, so V8 optimizes a single loop early in a short run.
+ */
 export function runPriority(
   jobs: JobTable,
   cores: number,
   quantumMs: number,
   rule?: UrgencyRule,
 ): EngineResult {
-  const { n, arrival, demand } = jobs;
+  const { n, arrival, demand, firstStart, runs } = jobs;
+  const ideal = rule !== undefined;
+  const offset = rule?.offset ?? demand;
+  const demoteAt = rule?.demoteAt ?? demand;
   const used = new Float64Array(n);
   const key = new Float64Array(n);
   const demoted = new Uint8Array(n);
@@ -52,87 +59,9 @@ export function runPriority(
   /** min(doneAt, quantumEnd, demoteTime): the main loop scans one array. */
   const nextAt = new Float64Array(cores).fill(INF);
   const preemptible = new Uint8Array(cores);
-  const refresh = (c: number): void => {
-    nextAt[c] = Math.min(doneAt[c] as number, quantumEnd[c] as number, demoteTime[c] as number);
-  };
   const last = new Int32Array(cores).fill(-1);
   let busy = 0;
   let switches = 0;
-
-  /** Current key of j having used `u` ms of CPU. */
-  const keyOf = (j: number, u: number): number => {
-    if (rule === undefined) return (demand[j] as number) - u;
-    if (demoted[j] === 1) return INF;
-    const k = (rule.offset[j] as number) - u;
-    return Math.max(k, 0);
-  };
-
-  const start = (c: number, j: number, now: number): void => {
-    job[c] = j;
-    runStart[c] = now;
-    const u = used[j] as number;
-    usedAtStart[c] = u;
-    doneAt[c] = now + ((demand[j] as number) - u);
-    preemptible[c] = quantumMs > 0 ? 0 : 1;
-    quantumEnd[c] = quantumMs > 0 ? now + quantumMs : INF;
-    demoteTime[c] =
-      rule !== undefined && demoted[j] === 0 ? now + ((rule.demoteAt[j] as number) - u) : INF;
-    refresh(c);
-    if (last[c] !== -1 && last[c] !== j) switches++;
-    last[c] = j;
-    busy++;
-    jobs.started(j, now);
-  };
-
-  /** Takes j off core c at `now` (preempted) and queues it. */
-  const stop = (c: number, now: number): void => {
-    const j = job[c] as number;
-    const ran = now - (runStart[c] as number);
-    let u = (usedAtStart[c] as number) + ran;
-    if (u > (demand[j] as number)) u = demand[j] as number;
-    used[j] = u;
-    jobs.ran(j, ran);
-    key[j] = keyOf(j, u);
-    waiting.push(j);
-    job[c] = -1;
-    doneAt[c] = INF;
-    quantumEnd[c] = INF;
-    demoteTime[c] = INF;
-    nextAt[c] = INF;
-    busy--;
-  };
-
-  /** Restores "the C most urgent run", as far as quanta allow. */
-  const rebalance = (now: number): void => {
-    while (waiting.size > 0) {
-      if (busy < cores) {
-        let c = 0;
-        while (job[c] !== -1) c++;
-        start(c, waiting.pop(), now);
-        continue;
-      }
-      // The least urgent preemptible running invocation.
-      let worst = -1;
-      let worstKey = Number.NEGATIVE_INFINITY;
-      let worstJob = -1;
-      for (let c = 0; c < cores; c++) {
-        if (preemptible[c] === 0) continue;
-        const j = job[c] as number;
-        const k = keyOf(j, (usedAtStart[c] as number) + (now - (runStart[c] as number)));
-        if (k > worstKey || (k === worstKey && j > worstJob)) {
-          worst = c;
-          worstKey = k;
-          worstJob = j;
-        }
-      }
-      if (worst < 0) return;
-      const w = waiting.peek();
-      const wk = key[w] as number;
-      if (!(wk < worstKey || (wk === worstKey && w < worstJob))) return;
-      stop(worst, now);
-      start(worst, waiting.pop(), now);
-    }
-  };
 
   let next = 0;
   while (next < n || busy > 0) {
@@ -146,39 +75,109 @@ export function runPriority(
       }
     }
     const tArrive = next < n ? (arrival[next] as number) : INF;
+    let now = t;
     if (tArrive <= t) {
+      now = tArrive;
       const j = next++;
       if ((demand[j] as number) === 0) {
         jobs.finishEmpty(j);
         continue;
       }
-      if (rule !== undefined && (rule.demoteAt[j] as number) <= 0) demoted[j] = 1;
-      key[j] = keyOf(j, 0);
+      if (ideal && (demoteAt[j] as number) <= 0) demoted[j] = 1;
+      // Key of j having used no CPU.
+      key[j] = !ideal
+        ? (demand[j] as number)
+        : demoted[j] === 1
+          ? INF
+          : Math.max(offset[j] as number, 0);
       waiting.push(j);
-      rebalance(tArrive);
-      continue;
-    }
-    const j = job[c] as number;
-    if ((doneAt[c] as number) <= t) {
-      used[j] = demand[j] as number;
-      jobs.ran(j, t - (runStart[c] as number));
-      jobs.finished(j, t);
-      job[c] = -1;
-      doneAt[c] = INF;
-      quantumEnd[c] = INF;
-      demoteTime[c] = INF;
-      nextAt[c] = INF;
-      busy--;
-    } else if ((quantumEnd[c] as number) <= t) {
-      quantumEnd[c] = INF;
-      preemptible[c] = 1;
-      refresh(c);
     } else {
-      demoteTime[c] = INF;
-      demoted[j] = 1;
-      refresh(c);
+      const j = job[c] as number;
+      if ((doneAt[c] as number) <= t) {
+        used[j] = demand[j] as number;
+        const ran = t - (runStart[c] as number);
+        if (runs !== undefined && ran > 0) (runs[j] as number[]).push(ran);
+        jobs.finished(j, t);
+        job[c] = -1;
+        doneAt[c] = INF;
+        quantumEnd[c] = INF;
+        demoteTime[c] = INF;
+        nextAt[c] = INF;
+        busy--;
+      } else if ((quantumEnd[c] as number) <= t) {
+        quantumEnd[c] = INF;
+        preemptible[c] = 1;
+        nextAt[c] = Math.min(doneAt[c] as number, demoteTime[c] as number);
+      } else {
+        demoteTime[c] = INF;
+        demoted[j] = 1;
+        nextAt[c] = Math.min(doneAt[c] as number, quantumEnd[c] as number);
+      }
     }
-    rebalance(t);
+
+    // Restore "the C most urgent run", as far as quanta allow.
+    while (waiting.size > 0) {
+      let target = -1;
+      if (busy < cores) {
+        target = 0;
+        while (job[target] !== -1) target++;
+      } else {
+        // The least urgent preemptible running invocation.
+        let worstKey = Number.NEGATIVE_INFINITY;
+        let worstJob = -1;
+        for (let r = 0; r < cores; r++) {
+          if (preemptible[r] === 0) continue;
+          const rj = job[r] as number;
+          const u = (usedAtStart[r] as number) + (now - (runStart[r] as number));
+          const rk = !ideal
+            ? (demand[rj] as number) - u
+            : demoted[rj] === 1
+              ? INF
+              : Math.max((offset[rj] as number) - u, 0);
+          if (rk > worstKey || (rk === worstKey && rj > worstJob)) {
+            target = r;
+            worstKey = rk;
+            worstJob = rj;
+          }
+        }
+        if (target < 0) break;
+        const w = waiting.peek();
+        const wk = key[w] as number;
+        if (!(wk < worstKey || (wk === worstKey && w < worstJob))) break;
+        // Preempt: take worstJob off the core, account its run, queue it.
+        const ran = now - (runStart[target] as number);
+        let u = (usedAtStart[target] as number) + ran;
+        if (u > (demand[worstJob] as number)) u = demand[worstJob] as number;
+        used[worstJob] = u;
+        if (runs !== undefined && ran > 0) (runs[worstJob] as number[]).push(ran);
+        key[worstJob] = !ideal
+          ? (demand[worstJob] as number) - u
+          : demoted[worstJob] === 1
+            ? INF
+            : Math.max((offset[worstJob] as number) - u, 0);
+        waiting.push(worstJob);
+        job[target] = -1;
+        busy--;
+      }
+      // Start the most urgent waiting invocation on core `target`.
+      const j = waiting.pop();
+      const u = used[j] as number;
+      job[target] = j;
+      runStart[target] = now;
+      usedAtStart[target] = u;
+      const done = now + ((demand[j] as number) - u);
+      doneAt[target] = done;
+      preemptible[target] = quantumMs > 0 ? 0 : 1;
+      const qEnd = quantumMs > 0 ? now + quantumMs : INF;
+      quantumEnd[target] = qEnd;
+      const dTime = ideal && demoted[j] === 0 ? now + ((demoteAt[j] as number) - u) : INF;
+      demoteTime[target] = dTime;
+      nextAt[target] = Math.min(done, qEnd, dTime);
+      if (last[target] !== -1 && last[target] !== j) switches++;
+      last[target] = j;
+      busy++;
+      if (Number.isNaN(firstStart[j] as number)) firstStart[j] = now;
+    }
   }
   return { contextSwitches: switches };
 }

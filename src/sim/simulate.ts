@@ -4,10 +4,9 @@
  */
 import { DEFAULT_CURVE } from "../contracts/levels.js";
 import type { Policy, PolicyEntry } from "../contracts/policy.js";
-import type { TraceInvocation } from "../contracts/trace.js";
 import { type FairParams, runFair } from "./fair.js";
 import { runFifo } from "./fifo.js";
-import { JobTable } from "./jobs.js";
+import { JobTable, type SimInput } from "./jobs.js";
 import { summarizeColumns } from "./metrics.js";
 import { runPriority } from "./priority.js";
 import { runPs } from "./ps.js";
@@ -50,7 +49,7 @@ function entriesOf(
   const priority = new Float64Array(jobs.n);
   const cache = new Map<string, PolicyEntry>();
   for (let i = 0; i < jobs.n; i++) {
-    const fn = (jobs.trace[i] as TraceInvocation).fn;
+    const fn = jobs.fnAt(i);
     let entry = cache.get(fn);
     if (entry === undefined) {
       // Own properties only: a function named "constructor" must not find Object's.
@@ -121,7 +120,11 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
   }
 }
 
-export function simulate(trace: readonly TraceInvocation[], opts: SimOptions): SimResult {
+/**
+ * Runs `opts.policy` over `trace`: invocation objects, or the columns
+ * `readTraceColumns` gives (the CLI's path: no object per invocation).
+ */
+export function simulate(trace: SimInput, opts: SimOptions): SimResult {
   if (!(Number.isInteger(opts.cores) && opts.cores >= 1)) {
     throw new RangeError(`cores must be an integer >= 1, got ${opts.cores}`);
   }
