@@ -5,7 +5,6 @@
  * when the command runs, so `alps` starts fast for every other command.
  */
 import type { Command } from "commander";
-import type { TraceInvocation } from "../contracts/trace.js";
 import { InputError, UsageError } from "../errors.js";
 
 interface SimulateFlags {
@@ -49,7 +48,7 @@ function optionalNumber(
 }
 
 /** Reads the trace; a file that cannot be opened is bad input naming the file, not a crash. */
-function readTrace(read: (path: string) => TraceInvocation[], file: string): TraceInvocation[] {
+function readTrace<T>(read: (path: string) => T, file: string): T {
   try {
     return read(file);
   } catch (error) {
@@ -89,9 +88,11 @@ export function registerSimulate(program: Command): void {
 }
 
 async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
-  const [{ SIM_POLICIES, simulate }, { STRATEGIES }] = await Promise.all([
+  // Loaded together: module loading is a fair share of a short run.
+  const [{ SIM_POLICIES, simulate }, { STRATEGIES }, { readTraceColumns }] = await Promise.all([
     import("../sim/index.js"),
     import("../contracts/levels.js"),
+    import("../trace/native.js"),
   ]);
   const policy = SIM_POLICIES.find((p) => p === flags.policy);
   if (policy === undefined) {
@@ -135,8 +136,8 @@ async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
     flags.policyFile === undefined
       ? undefined
       : (await import("../frontend/policy-file.js")).readPolicyFile(flags.policyFile);
-  const { readTraceFile } = await import("../trace/native.js");
-  const trace = readTrace(readTraceFile, flags.trace);
+  // Columns, not an object per invocation: the simulator reads them as they are.
+  const trace = readTrace(readTraceColumns, flags.trace);
 
   const result = simulate(trace, {
     policy,
