@@ -22,7 +22,7 @@
  * With `skipBad`, a bad data row is skipped, reported through `onSkip` and
  * counted; a bad header is always fatal.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, statSync, writeSync } from "node:fs";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { InputError, UsageError } from "../errors.js";
 import { markChecked, type TraceColumns, toInvocations } from "./columns.js";
@@ -478,16 +478,16 @@ export function parseTraceText(
 class ColumnBuilder {
   // Every column exists from the start (cpu NaN-filled, app -1-filled) and
   // `hasCpu`/`hasApp` say whether to hand it out, so no field changes type.
-  // Arrays start small on purpose: V8 treats a field never re-assigned as a
-  // constant, and the first re-assignment after it optimized the row loop
-  // would throw that code away; doubling from 16 re-assigns them within the
-  // first rows, before any optimization.
+  // The columns are sized for the whole file up front (see readTraceColumns)
+  // rather than grown as rows come: growing copies every column each time,
+  // and V8 treats a field never re-assigned as a constant, so re-assigning
+  // one after it optimized the row loop throws that code away.
   length = 0;
-  arrival = new Float64Array(16);
-  duration = new Float64Array(16);
-  cpu = new Float64Array(16).fill(Number.NaN);
-  fn = new Int32Array(16);
-  app = new Int32Array(16).fill(-1);
+  arrival: Float64Array<ArrayBuffer>;
+  duration: Float64Array<ArrayBuffer>;
+  cpu: Float64Array<ArrayBuffer>;
+  fn: Int32Array<ArrayBuffer>;
+  app: Int32Array<ArrayBuffer>;
   hasCpu = false;
   hasApp = false;
   readonly names: string[] = [];
@@ -502,6 +502,15 @@ class ColumnBuilder {
   #entries = 0;
   #pool = new Uint8Array(256);
   #poolUsed = 0;
+
+  constructor(capacity: number) {
+    const size = Math.max(capacity, 16);
+    this.arrival = new Float64Array(size);
+    this.duration = new Float64Array(size);
+    this.cpu = new Float64Array(size).fill(Number.NaN);
+    this.fn = new Int32Array(size);
+    this.app = new Int32Array(size).fill(-1);
+  }
 
   push(arrival: number, duration: number, cpu: number, fn: number, app: number): void {
     const i = this.length;
@@ -620,13 +629,17 @@ class ColumnBuilder {
   /** The columns, trimmed to the rows read (every row passed the native rules). */
   finish(): TraceColumns {
     const n = this.length;
+    // Views when most of each array is used; copies, freeing the rest, when not.
+    const view = n * 2 >= this.arrival.length;
+    const trim = <T extends Float64Array | Int32Array>(a: T): T =>
+      (view ? a.subarray(0, n) : a.slice(0, n)) as T;
     return markChecked({
       length: n,
-      arrival: this.arrival.slice(0, n),
-      duration: this.duration.slice(0, n),
-      cpu: this.hasCpu ? this.cpu.slice(0, n) : undefined,
-      fn: this.fn.slice(0, n),
-      app: this.hasApp ? this.app.slice(0, n) : undefined,
+      arrival: trim(this.arrival),
+      duration: trim(this.duration),
+      cpu: this.hasCpu ? trim(this.cpu) : undefined,
+      fn: trim(this.fn),
+      app: this.hasApp ? trim(this.app) : undefined,
       names: this.names,
     });
   }
@@ -646,15 +659,31 @@ function grownInt32(a: Int32Array, size: number, fill: number): Int32Array<Array
   return b;
 }
 
+/** Most rows reserved up front (~40 MB of columns); a longer file grows them. */
+const MAX_RESERVED_ROWS = 1 << 20;
+
+/**
+ * Rows to reserve for the file at `path`: one per 12 bytes (native rows are
+ * rarely shorter), at most MAX_RESERVED_ROWS; 0 if it cannot be stat'ed (the
+ * read that follows reports why).
+ */
+function estimatedRows(path: string): number {
+  try {
+    return Math.min(Math.ceil(statSync(path).size / 12), MAX_RESERVED_ROWS);
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Reads a native trace file as columns, streaming (one 1 MiB buffer; the
- * columns take ~30 bytes per invocation). Plain rows are parsed from the
+ * columns, 32 bytes a row, are reserved from the file's size). Plain rows are parsed from the
  * bytes; any other line goes through the text parser, so the result and
  * every error are the same as `parseTraceText` on the file's text.
  */
 export function readTraceColumns(path: string, options?: TraceReadOptions): TraceColumns {
   const parser = new NativeTraceParser(path, options);
-  const out = new ColumnBuilder();
+  const out = new ColumnBuilder(estimatedRows(path));
   const last = forEachLineBlockSync(path, (buf, start, end, no) =>
     parser.block(buf, start, end, no, out),
   );
