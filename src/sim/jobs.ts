@@ -63,6 +63,9 @@ export class JobTable {
   /** Lengths of uninterrupted runs, only when asked for. */
   readonly runs: number[][] | undefined;
   readonly #input: SimInput;
+  readonly #completion: Float64Array;
+  /** Invocations whose CPU work has finished. */
+  #finishedCount = 0;
 
   /** Columns are read, not copied: the caller must not change them during the run. */
   constructor(input: SimInput, recordRuns: boolean) {
@@ -106,6 +109,7 @@ export class JobTable {
     }
     this.firstStart = new Float64Array(this.n).fill(Number.NaN);
     this.cpuDone = new Float64Array(this.n).fill(Number.NaN);
+    this.#completion = new Float64Array(this.n);
     this.runs = recordRuns ? Array.from({ length: this.n }, () => []) : undefined;
   }
 
@@ -126,26 +130,29 @@ export class JobTable {
     if (this.runs !== undefined && lengthMs > 0) (this.runs[j] as number[]).push(lengthMs);
   }
 
+  /** `j`'s CPU work finished at `t`; its completion follows after its blocking time. */
   finished(j: number, t: number): void {
+    if (Number.isNaN(this.cpuDone[j] as number)) this.#finishedCount++;
     this.cpuDone[j] = t;
+    this.#completion[j] = t + ((this.duration[j] as number) - (this.demand[j] as number));
   }
 
   /** An invocation with no CPU demand is done with its CPU work on arrival. */
   finishEmpty(j: number): void {
-    const t = this.arrival[j] as number;
-    this.firstStart[j] = t;
-    this.cpuDone[j] = t;
+    this.firstStart[j] = this.arrival[j] as number;
+    this.finished(j, this.arrival[j] as number);
   }
 
-  /** Completion = CPU work done + the blocking time that follows it. */
+  /**
+   * Completion = CPU work done + the blocking time that follows it, kept as
+   * invocations finish (so no pass at the end); the table's own array.
+   */
   completions(): Float64Array {
-    const out = new Float64Array(this.n);
-    for (let i = 0; i < this.n; i++) {
-      const cpuDone = this.cpuDone[i] as number;
-      if (Number.isNaN(cpuDone)) throw new Error(`simulator bug: invocation ${i} never finished`);
-      out[i] = cpuDone + ((this.duration[i] as number) - (this.demand[i] as number));
+    if (this.#finishedCount < this.n) {
+      const i = this.cpuDone.findIndex(Number.isNaN);
+      throw new Error(`simulator bug: invocation ${i} never finished`);
     }
-    return out;
+    return this.#completion;
   }
 
   outcomes(completion: Float64Array): InvocationOutcome[] {

@@ -30,11 +30,23 @@ export interface UrgencyRule {
 
 const INF = Number.POSITIVE_INFINITY;
 
-/**
- * One function with no closures: start, stop and rebalance are written out
- * where they happen, so V8 optimizes a single loop early in a short run.
- */
 export function runPriority(
+  jobs: JobTable,
+  cores: number,
+  quantumMs: number,
+  rule?: UrgencyRule,
+): EngineResult {
+  return cores === 1 && rule === undefined
+    ? runSrptOneCore(jobs, quantumMs)
+    : runPriorityOnCores(jobs, cores, quantumMs, rule);
+}
+
+/**
+ * The engine for any C and either rule. One function with no closures:
+ * start, stop and rebalance are written out where they happen, so V8
+ * optimizes one loop early in a short run.
+ */
+export function runPriorityOnCores(
   jobs: JobTable,
   cores: number,
   quantumMs: number,
@@ -176,6 +188,93 @@ export function runPriority(
       if (last[target] !== -1 && last[target] !== j) switches++;
       last[target] = j;
       busy++;
+      if (Number.isNaN(firstStart[j] as number)) firstStart[j] = now;
+    }
+  }
+  return { contextSwitches: switches };
+}
+
+/**
+ * `runPriorityOnCores(jobs, 1, quantumMs)` with its per-core arrays as plain
+ * variables and its core scans gone: the same events in the same order and
+ * the same arithmetic, so the same result to the bit (a test holds the two
+ * together). One core is the CLI's default and the common case, and this
+ * loop is small enough for V8 to optimize within the first few thousand
+ * events of a short run.
+ */
+export function runSrptOneCore(jobs: JobTable, quantumMs: number): EngineResult {
+  const { n, arrival, demand, firstStart, runs } = jobs;
+  const used = new Float64Array(n);
+  const key = new Float64Array(n);
+  const waiting = new IdHeap(n, key);
+  let job = -1; // running invocation, -1 when idle
+  let runStart = 0;
+  let usedAtStart = 0;
+  let doneAt = INF;
+  let quantumEnd = INF;
+  let nextAt = INF; // min(doneAt, quantumEnd)
+  let preemptible = false;
+  let last = -1;
+  let switches = 0;
+
+  let next = 0;
+  while (next < n || job >= 0) {
+    const t = nextAt;
+    const tArrive = next < n ? (arrival[next] as number) : INF;
+    let now = t;
+    if (tArrive <= t) {
+      now = tArrive;
+      const j = next++;
+      if ((demand[j] as number) === 0) {
+        jobs.finishEmpty(j);
+        continue;
+      }
+      key[j] = demand[j] as number;
+      waiting.push(j);
+    } else if (doneAt <= t) {
+      used[job] = demand[job] as number;
+      const ran = t - runStart;
+      if (runs !== undefined && ran > 0) (runs[job] as number[]).push(ran);
+      jobs.finished(job, t);
+      job = -1;
+      doneAt = INF;
+      quantumEnd = INF;
+      nextAt = INF;
+    } else {
+      // The quantum ended.
+      quantumEnd = INF;
+      preemptible = true;
+      nextAt = doneAt;
+    }
+
+    while (waiting.size > 0) {
+      if (job >= 0) {
+        if (!preemptible) break;
+        const rk = (demand[job] as number) - (usedAtStart + (now - runStart));
+        const w = waiting.peek();
+        const wk = key[w] as number;
+        if (!(wk < rk || (wk === rk && w < job))) break;
+        // Preempt: take the running invocation off, account its run, queue it.
+        const ran = now - runStart;
+        let u = usedAtStart + ran;
+        if (u > (demand[job] as number)) u = demand[job] as number;
+        used[job] = u;
+        if (runs !== undefined && ran > 0) (runs[job] as number[]).push(ran);
+        key[job] = (demand[job] as number) - u;
+        waiting.push(job);
+      }
+      // Start the most urgent waiting invocation.
+      const j = waiting.pop();
+      const u = used[j] as number;
+      job = j;
+      runStart = now;
+      usedAtStart = u;
+      doneAt = now + ((demand[j] as number) - u);
+      preemptible = quantumMs <= 0;
+      quantumEnd = quantumMs > 0 ? now + quantumMs : INF;
+      nextAt = Math.min(doneAt, quantumEnd);
+      if (last !== -1 && last !== j) switches++;
+      last = j;
       if (Number.isNaN(firstStart[j] as number)) firstStart[j] = now;
     }
   }
