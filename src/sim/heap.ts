@@ -1,24 +1,37 @@
 /**
  * A binary min-heap of invocation ids (dense ints) ordered by a key the
  * caller keeps in a Float64Array, ties broken by the smaller id (= earlier
- * arrival, since ids are trace positions). Storage is preallocated typed
- * arrays: no allocation per push/pop in the simulator's hot loops.
+ * arrival, since ids are trace positions). Storage is typed arrays that
+ * double when full (a queue is usually far shorter than the trace, so they
+ * start small): no allocation per push/pop in the simulator's hot loops.
  * A key must not change while its id is in the heap: the heap keeps a copy
  * of each key beside its id, so sifting compares neighbouring memory instead
  * of looking keys up all over the caller's array.
  */
 export class IdHeap {
-  private readonly ids: Int32Array;
-  private readonly heapKeys: Float64Array;
+  private ids: Int32Array;
+  private heapKeys: Float64Array;
   /** How many ids are in the heap. A field, not a getter: read once per event. Do not assign. */
   size = 0;
 
+  /** `capacity`: the most ids the heap will hold at once (it grows towards that as needed). */
   constructor(
-    capacity: number,
+    private readonly capacity: number,
     private readonly keys: Float64Array,
   ) {
-    this.ids = new Int32Array(Math.max(capacity, 1));
-    this.heapKeys = new Float64Array(Math.max(capacity, 1));
+    const initial = Math.max(Math.min(capacity, 64), 1);
+    this.ids = new Int32Array(initial);
+    this.heapKeys = new Float64Array(initial);
+  }
+
+  #grow(): void {
+    const size = Math.min(this.ids.length * 2, this.capacity);
+    const ids = new Int32Array(size);
+    ids.set(this.ids);
+    const heapKeys = new Float64Array(size);
+    heapKeys.set(this.heapKeys);
+    this.ids = ids;
+    this.heapKeys = heapKeys;
   }
 
   /** Smallest id, or -1 when empty. */
@@ -27,6 +40,7 @@ export class IdHeap {
   }
 
   push(id: number): void {
+    if (this.size === this.ids.length) this.#grow();
     const ids = this.ids;
     const hk = this.heapKeys;
     const key = this.keys[id] as number;

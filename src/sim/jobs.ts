@@ -58,11 +58,10 @@ export class JobTable {
   readonly demand: Float64Array;
   /** When the invocation first got a CPU (NaN until then). */
   readonly firstStart: Float64Array;
-  /** When its CPU work finished (NaN until then). */
-  readonly cpuDone: Float64Array;
   /** Lengths of uninterrupted runs, only when asked for. */
   readonly runs: number[][] | undefined;
   readonly #input: SimInput;
+  /** When each invocation completes (NaN until its CPU work finishes). */
   readonly #completion: Float64Array;
   /** Invocations whose CPU work has finished. */
   #finishedCount = 0;
@@ -108,8 +107,7 @@ export class JobTable {
       }
     }
     this.firstStart = new Float64Array(this.n).fill(Number.NaN);
-    this.cpuDone = new Float64Array(this.n).fill(Number.NaN);
-    this.#completion = new Float64Array(this.n);
+    this.#completion = new Float64Array(this.n).fill(Number.NaN);
     this.runs = recordRuns ? Array.from({ length: this.n }, () => []) : undefined;
   }
 
@@ -132,8 +130,7 @@ export class JobTable {
 
   /** `j`'s CPU work finished at `t`; its completion follows after its blocking time. */
   finished(j: number, t: number): void {
-    if (Number.isNaN(this.cpuDone[j] as number)) this.#finishedCount++;
-    this.cpuDone[j] = t;
+    if (Number.isNaN(this.#completion[j] as number)) this.#finishedCount++;
     this.#completion[j] = t + ((this.duration[j] as number) - (this.demand[j] as number));
   }
 
@@ -149,7 +146,7 @@ export class JobTable {
    */
   completions(): Float64Array {
     if (this.#finishedCount < this.n) {
-      const i = this.cpuDone.findIndex(Number.isNaN);
+      const i = this.#completion.findIndex(Number.isNaN);
       throw new Error(`simulator bug: invocation ${i} never finished`);
     }
     return this.#completion;

@@ -74,17 +74,27 @@ export function runPriorityOnCores(
   const last = new Int32Array(cores).fill(-1);
   let busy = 0;
   let switches = 0;
+  // The next core event: the first core with the least nextAt (c = -1 when
+  // every core is idle), as a scan would find it. Kept between events and
+  // rescanned only after the core holding it changed (`known` false): an
+  // arrival that starts an idle core only needs a comparison.
+  let c = -1;
+  let t = INF;
+  let known = true;
 
   let next = 0;
   while (next < n || busy > 0) {
-    let c = -1;
-    let t = INF;
-    for (let i = 0; i < cores; i++) {
-      const e = nextAt[i] as number;
-      if (e < t) {
-        t = e;
-        c = i;
+    if (!known) {
+      c = -1;
+      t = INF;
+      for (let i = 0; i < cores; i++) {
+        const e = nextAt[i] as number;
+        if (e < t) {
+          t = e;
+          c = i;
+        }
       }
+      known = true;
     }
     const tArrive = next < n ? (arrival[next] as number) : INF;
     let now = t;
@@ -125,6 +135,7 @@ export function runPriorityOnCores(
         demoted[j] = 1;
         nextAt[c] = Math.min(doneAt[c] as number, quantumEnd[c] as number);
       }
+      known = false;
     }
 
     // Restore "the C most urgent run", as far as quanta allow.
@@ -184,7 +195,15 @@ export function runPriorityOnCores(
       quantumEnd[target] = qEnd;
       const dTime = ideal && demoted[j] === 0 ? now + ((demoteAt[j] as number) - u) : INF;
       demoteTime[target] = dTime;
-      nextAt[target] = Math.min(done, qEnd, dTime);
+      const e = Math.min(done, qEnd, dTime);
+      nextAt[target] = e;
+      if (target === c) {
+        if (e > t) known = false;
+        else t = e;
+      } else if (e < t || (e === t && target < c)) {
+        t = e;
+        c = target;
+      }
       if (last[target] !== -1 && last[target] !== j) switches++;
       last[target] = j;
       busy++;

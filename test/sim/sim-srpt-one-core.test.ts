@@ -46,7 +46,7 @@ describe("srpt on one core", () => {
         const g = runPriorityOnCores(general, 1, quantumMs);
         const s = runSrptOneCore(single, quantumMs);
         expect(s.contextSwitches).toBe(g.contextSwitches);
-        expect(Array.from(single.cpuDone)).toEqual(Array.from(general.cpuDone));
+        expect(Array.from(single.completions())).toEqual(Array.from(general.completions()));
         expect(Array.from(single.firstStart)).toEqual(Array.from(general.firstStart));
         expect(single.runs).toEqual(general.runs);
       }),
