@@ -153,13 +153,17 @@ export class JobTable {
   }
 
   outcomes(completion: Float64Array): InvocationOutcome[] {
+    const input = this.#input;
     const out: InvocationOutcome[] = new Array(this.n);
     for (let i = 0; i < this.n; i++) {
+      // From invocation objects, reuse their values (no new number objects
+      // for a million outcomes); from columns, read them.
+      const inv = isColumns(input) ? undefined : (input[i] as TraceInvocation);
       const outcome: InvocationOutcome = {
         index: i,
-        fn: this.fnAt(i),
-        arrivalMs: this.arrival[i] as number,
-        durationMs: this.duration[i] as number,
+        fn: inv === undefined ? this.fnAt(i) : inv.fn,
+        arrivalMs: inv === undefined ? (this.arrival[i] as number) : inv.arrivalMs,
+        durationMs: inv === undefined ? (this.duration[i] as number) : inv.durationMs,
         firstStartMs: this.firstStart[i] as number,
         completionMs: completion[i] as number,
         cpuMs: this.demand[i] as number,
