@@ -20,6 +20,8 @@ program.parseAsync(process.argv).catch((error: unknown) => {
     process.stderr.write(`alps: ${error.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`alps: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `alps: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

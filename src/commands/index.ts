@@ -23,7 +23,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
 export async function registerCommands(program: Command, argv: readonly string[]): Promise<void> {
   const named = argv[2];
   if (named === "--version" || named === "-V") return;
-  const names = named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
+  const names =
+    named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
   for (const name of names) {
     const load = COMMANDS[name];
     if (load !== undefined) (await load())(program);

@@ -32,5 +32,7 @@ export function emptyPolicy(): Policy {
 /** The entry that governs `fn`: its own, else the default. */
 export function policyEntryFor(policy: Policy, fn: string): PolicyEntry {
   // Own properties only: a function called "constructor" must not find Object's.
-  return Object.hasOwn(policy.functions, fn) ? (policy.functions[fn] ?? policy.default) : policy.default;
+  return Object.hasOwn(policy.functions, fn)
+    ? (policy.functions[fn] ?? policy.default)
+    : policy.default;
 }
