@@ -7,9 +7,10 @@
  * function's policy entry (predicted run, slice) and the CPU it has used in
  * its current burst (wake-up to block): under strategy dynamic the predicted
  * remaining time (predicted - used) is mapped on a log scale onto the nice
- * band (short remaining -> more negative nice); under static/rt it is the
+ * band (short remaining -> negative nice, a boost; long remaining ->
+ * positive nice, a yield); under static/rt it is the
  * function's fixed level. Once a burst has used its slice the prediction was
- * wrong, and the task drops to the base level (nice 0) until it blocks.
+ * wrong: the task loses its boost (never below nice 0) until it blocks.
  *
  * Why here: the kernel already accounts every nanosecond of CPU a task runs
  * (sched_stat_runtime), so it knows *when* a threshold is crossed to within
@@ -105,20 +106,25 @@ static __always_inline struct alps_policy *policy_for(__u32 fn)
 static __always_inline __s32 level_for(const struct alps_config *cfg, const struct alps_policy *pol, __u64 used)
 {
 	__u64 remaining;
+	__s32 level = cfg->nice_max;
 	__u32 i;
 
-	if (used >= pol->slice_ns)
-		return cfg->base_nice;
 	if (cfg->strategy != ALPS_STRATEGY_DYNAMIC)
-		return pol->static_level;
+		return used >= pol->slice_ns ? cfg->base_nice : pol->static_level;
 	remaining = pol->predicted_ns > used ? pol->predicted_ns - used : 0;
 	for (i = 0; i < ALPS_MAX_LEVELS; i++) {
 		if (i >= cfg->nr_levels)
 			break;
-		if (remaining <= cfg->thresholds_ns[i])
-			return cfg->nice_min + (__s32)i;
+		if (remaining <= cfg->thresholds_ns[i]) {
+			level = cfg->nice_min + (__s32)i;
+			break;
+		}
 	}
-	return cfg->nice_max;
+	/* Past the slice the boost is gone; a task still far from its
+	 * predicted end keeps yielding (a level above base). */
+	if (used >= pol->slice_ns && level < cfg->base_nice)
+		level = cfg->base_nice;
+	return level;
 }
 
 static __always_inline void post(__u32 type, __u32 tid, const struct alps_task *t, __u64 cpu_ns)
@@ -178,14 +184,18 @@ int BPF_PROG(alps_runtime, struct task_struct *p, __u64 runtime)
 	t->burst_used_ns += runtime;
 	t->total_ns += runtime;
 	count(nr_runtime_updates);
-	if (t->flags & ALPS_TASK_EXPIRED)
-		return 0; /* at base level until it blocks: nothing to decide */
 	cfg = bpf_map_lookup_elem(&config_map, &zero);
+	if (!cfg)
+		return 0;
+	/* Past the slice and at base: stays there until it blocks. A task
+	 * past its slice that still yields moves down to base as it runs. */
+	if ((t->flags & ALPS_TASK_EXPIRED) && t->level <= cfg->base_nice)
+		return 0;
 	pol = policy_for(t->fn);
-	if (!cfg || !pol)
+	if (!pol)
 		return 0;
 	level = level_for(cfg, pol, t->burst_used_ns);
-	if (t->burst_used_ns >= pol->slice_ns) {
+	if (t->burst_used_ns >= pol->slice_ns && !(t->flags & ALPS_TASK_EXPIRED)) {
 		t->flags |= ALPS_TASK_EXPIRED;
 		t->level = level;
 		count(nr_expired);
@@ -286,20 +296,29 @@ int BPF_PROG(alps_wakeup_new, struct task_struct *p)
 	return on_wakeup(p);
 }
 
-/* Children (processes and threads) inherit the parent's function. They
- * start at level 0: the actuator sets SCHED_RESET_ON_FORK on every task it
- * boosts, so the kernel also gives the child nice 0, and the child's first
- * wake-up posts its own boost. */
+/* Children (processes and threads) inherit the parent's function. A boosted
+ * parent's child starts at level 0: the actuator sets SCHED_RESET_ON_FORK on
+ * every task it changes, and the kernel resets a negative nice to 0 in the
+ * child; the child's first wake-up posts its own level. A yielding parent's
+ * positive nice is not reset but inherited, so the child starts at the
+ * parent's level and that is posted: the daemon then knows it changed the
+ * child too and restores it with the invocation. */
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(alps_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptid = parent->pid;
+	__u32 ptid = parent->pid, ctid = child->pid, zero = 0;
 	struct alps_task *pt = bpf_map_lookup_elem(&task_map, &ptid);
+	struct alps_config *cfg;
+	struct alps_task *ct;
+	__s32 inherited = 0;
 	__u32 fn, root = 0;
 
 	if (pt) {
 		fn = pt->fn;
 		root = pt->root;
+		cfg = bpf_map_lookup_elem(&config_map, &zero);
+		if (cfg && pt->level > cfg->base_nice)
+			inherited = pt->level;
 	} else {
 		__u64 cg = cgroup_of(child);
 		__u32 *cfn = bpf_map_lookup_elem(&cgroup_map, &cg);
@@ -309,8 +328,14 @@ int BPF_PROG(alps_fork, struct task_struct *parent, struct task_struct *child)
 		fn = *cfn;
 		count(nr_cgroup_matches);
 	}
-	if (track(child, fn, root))
-		count(nr_forks_inherited);
+	ct = track(child, fn, root);
+	if (!ct)
+		return 0;
+	count(nr_forks_inherited);
+	if (inherited) {
+		ct->level = inherited;
+		post(ALPS_EV_LEVEL, ctid, ct, 0);
+	}
 	return 0;
 }
 

@@ -35,7 +35,7 @@ struct alps_config {
 	__u32 strategy;   /* enum alps_strategy */
 	__u32 nr_levels;  /* levels in the band: nice_max - nice_min + 1 (<= ALPS_MAX_LEVELS) */
 	__s32 nice_min;   /* most boosted nice level */
-	__s32 nice_max;   /* least boosted nice level that is still a boost */
+	__s32 nice_max;   /* level for the longest remaining time (may be > base: a yield) */
 	__s32 base_nice;  /* level of a task past its slice (0) */
 	__u32 _pad0;      /* explicit padding: keeps thresholds_ns 8-aligned */
 	/* thresholds_ns[i]: the largest predicted remaining time (ns) that
@@ -68,8 +68,8 @@ struct alps_task {
 };
 
 enum alps_event_type {
-	ALPS_EV_LEVEL = 1,   /* level changed inside a burst */
-	ALPS_EV_EXPIRED = 2, /* burst passed its slice: level is base_nice */
+	ALPS_EV_LEVEL = 1,   /* level changed inside a burst, or inherited at fork */
+	ALPS_EV_EXPIRED = 2, /* burst passed its slice: boost gone, level >= base_nice */
 	ALPS_EV_BLOCKED = 3, /* burst ended by sleeping; cpu_ns = burst CPU */
 	ALPS_EV_WOKE = 4,    /* new burst began with a different level */
 	ALPS_EV_EXITED = 5,  /* task exited; cpu_ns = total CPU */

@@ -122,16 +122,19 @@ export class Actuator {
 
   /** The SCHED_FIFO priority strategy rt uses for `level` (1..rtMax). */
   rtPriority(level: number): number {
-    return Math.max(1, Math.min(this.#rtMax, 1 + this.#curve.niceMax - level));
+    // rt levels are static levels, never above BASE_NICE − 1 (the band's yield part is dynamic only).
+    const leastBoost = Math.min(this.#curve.niceMax, BASE_NICE - 1);
+    return Math.max(1, Math.min(this.#rtMax, 1 + leastBoost - level));
   }
 
   /**
-   * Puts `tid` at `level` (BASE_NICE = the unboosted state), requesting
-   * `sliceNs` as its fair-class slice when boosted. Returns false when the
-   * task is gone or the change was refused.
+   * Puts `tid` at `level` (BASE_NICE = the unchanged state; above it a task
+   * yields, below it is boosted), requesting `sliceNs` as its fair-class
+   * slice when boosted. Returns false when the task is gone or the change was
+   * refused.
    */
   apply(tid: number, level: number, sliceNs = 0n): boolean {
-    if (level >= BASE_NICE) return this.#toBase(tid, false);
+    if (level === BASE_NICE) return this.#toBase(tid, false);
     if (this.#applied.get(tid) === level) return true;
     if (!this.#marked.has(tid)) {
       this.touched.mark(tid);
@@ -184,7 +187,9 @@ export class Actuator {
         flags: SCHED_FLAG_RESET_ON_FORK,
       };
     }
-    const wantSlice = this.#sliceRequest && this.#sliceSupported !== false && sliceNs > 0n;
+    // A slice request only goes with a boost: a yielding task asks for nothing.
+    const wantSlice =
+      level < BASE_NICE && this.#sliceRequest && this.#sliceSupported !== false && sliceNs > 0n;
     const runtimeNs = wantSlice
       ? sliceNs < SLICE_MIN_NS
         ? SLICE_MIN_NS

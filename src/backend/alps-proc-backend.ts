@@ -76,7 +76,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     const level = levelOf(task);
     // A task that blocked keeps its level until it runs again, as in the BPF program.
     if (!task.running) return;
-    if (actuator.appliedLevel(task.tid) === (level < BASE_NICE ? level : undefined)) return;
+    if (actuator.appliedLevel(task.tid) === (level !== BASE_NICE ? level : undefined)) return;
     actuator.apply(task.tid, level, sliceNsOf(task));
   };
 

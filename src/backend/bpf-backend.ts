@@ -184,7 +184,7 @@ class AlpsBpfBackend implements BpfBackend {
     for (const tid of this.#handle.taskIds()) {
       const state = this.#handle.readTask(tid);
       if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
-      if (state.level >= BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
+      if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
       const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
       if (this.actuator.apply(tid, state.level, sliceNs)) reapplied++;
     }
@@ -312,8 +312,8 @@ class AlpsBpfBackend implements BpfBackend {
     for (const tid of threadsOf(pid)) {
       // Applied first, then registered with that level: a level the kernel
       // posts after registration is newer and is applied after this.
-      if (!this.actuator.apply(tid, level, sliceNs) && level < BASE_NICE) continue; // gone
-      this.#handle.registerTask(tid, id, Math.min(level, BASE_NICE), pid);
+      if (!this.actuator.apply(tid, level, sliceNs) && level !== BASE_NICE) continue; // gone
+      this.#handle.registerTask(tid, id, level, pid);
       tids.add(tid);
     }
     this.#invocations.set(pid, { fn, tids });

@@ -9,11 +9,26 @@
 export type Strategy = "dynamic" | "static" | "rt";
 export const STRATEGIES: readonly Strategy[] = ["dynamic", "static", "rt"];
 
-/** The band of nice levels that boosted tasks use, and the log-scale curve. */
+/**
+ * The band of nice levels strategy `dynamic` maps predicted remaining time
+ * onto (log scale), and the levels of the other strategies.
+ *
+ * The band may reach past BASE_NICE: levels above it are not a boost but a
+ * yield. Why: weights only share a core, they never stop a task, so a band
+ * of boosts alone (-20..-1, a weight ratio of 70 end to end, 1.25 between
+ * neighbours) leaves invocations with seconds of work left sharing the cores
+ * almost evenly, the way CFS does; SRPT runs them one after the other. Using
+ * the whole table (-20..19, a ratio of about 5900) lets the invocation nearest
+ * completion take nearly all of a core (docs/learning.md has the figures).
+ */
 export interface LevelCurve {
   /** Most boosted level (shortest predicted remaining time). */
   niceMin: number;
-  /** Least boosted level that is still a boost. Must be < BASE_NICE. */
+  /**
+   * Level for the longest predicted remaining time (above `hiMs`). At most
+   * 19; may be above BASE_NICE (a yield, see above). Static and rt levels
+   * never go past BASE_NICE - 1.
+   */
   niceMax: number;
   /** Remaining time at or below which a task gets `niceMin`, ms. */
   loMs: number;
@@ -26,7 +41,13 @@ export interface LevelCurve {
 /** A task past its slice, or not a function task at all, runs at nice 0. */
 export const BASE_NICE = 0;
 
-export const DEFAULT_CURVE: LevelCurve = { niceMin: -20, niceMax: -1, loMs: 1, hiMs: 1000, staticStep: 3 };
+export const DEFAULT_CURVE: LevelCurve = {
+  niceMin: -20,
+  niceMax: 19,
+  loMs: 5,
+  hiMs: 2000,
+  staticStep: 3,
+};
 
 /**
  * Upper bounds of predicted remaining time for each level of the band, ms:
@@ -36,7 +57,10 @@ export const DEFAULT_CURVE: LevelCurve = { niceMin: -20, niceMax: -1, loMs: 1, h
  */
 export function levelThresholdsMs(curve: LevelCurve = DEFAULT_CURVE): number[] {
   const n = curve.niceMax - curve.niceMin + 1;
-  if (n < 1) throw new RangeError(`level band is empty: niceMin ${curve.niceMin} > niceMax ${curve.niceMax}`);
+  if (n < 1)
+    throw new RangeError(
+      `level band is empty: niceMin ${curve.niceMin} > niceMax ${curve.niceMax}`,
+    );
   if (!(curve.loMs > 0 && curve.hiMs >= curve.loMs)) {
     throw new RangeError(`level curve needs 0 < loMs <= hiMs, got ${curve.loMs}..${curve.hiMs}`);
   }
@@ -46,9 +70,26 @@ export function levelThresholdsMs(curve: LevelCurve = DEFAULT_CURVE): number[] {
 }
 
 /**
+ * The band level of a predicted remaining time: niceMin for at most
+ * thresholds[0], then one level per threshold, niceMax above the last.
+ */
+export function curveLevel(
+  remainingMs: number,
+  curve: LevelCurve = DEFAULT_CURVE,
+  thresholds: readonly number[] = levelThresholdsMs(curve),
+): number {
+  for (let i = 0; i < thresholds.length; i++) {
+    if (remainingMs <= (thresholds[i] as number)) return curve.niceMin + i;
+  }
+  return curve.niceMax;
+}
+
+/**
  * Strategy `dynamic`: the level for a task whose function predicts
  * `predictedMs` of CPU per burst and which has used `usedMs` of it, with boost
- * allowed for `sliceMs`. Past the slice it is BASE_NICE.
+ * allowed for `sliceMs`. Past the slice the boost is gone: the level is never
+ * below BASE_NICE, but a task still far from its predicted end keeps yielding
+ * (a level above BASE_NICE) until it gets close. Expiry never raises a task.
  */
 export function dynamicLevel(
   predictedMs: number,
@@ -57,18 +98,19 @@ export function dynamicLevel(
   curve: LevelCurve = DEFAULT_CURVE,
   thresholds: readonly number[] = levelThresholdsMs(curve),
 ): number {
-  if (usedMs >= sliceMs) return BASE_NICE;
-  const remaining = Math.max(predictedMs - usedMs, 0);
-  for (let i = 0; i < thresholds.length; i++) {
-    if (remaining <= (thresholds[i] as number)) return curve.niceMin + i;
-  }
-  return curve.niceMax;
+  const level = curveLevel(Math.max(predictedMs - usedMs, 0), curve, thresholds);
+  return usedMs >= sliceMs ? Math.max(level, BASE_NICE) : level;
 }
 
 /** Strategy `static`: a fixed level by the function's rank, inside its slice. */
-export function staticLevel(priority: number, usedMs: number, sliceMs: number, curve: LevelCurve = DEFAULT_CURVE): number {
+export function staticLevel(
+  priority: number,
+  usedMs: number,
+  sliceMs: number,
+  curve: LevelCurve = DEFAULT_CURVE,
+): number {
   if (usedMs >= sliceMs) return BASE_NICE;
-  return Math.min(curve.niceMin + (priority - 1) * curve.staticStep, curve.niceMax);
+  return Math.min(curve.niceMin + (priority - 1) * curve.staticStep, curve.niceMax, BASE_NICE - 1);
 }
 
 /**

@@ -9,7 +9,8 @@
  * Levels come from src/contracts/levels.ts:
  * - `dynamic`: the level of dynamicLevel(predicted, used, slice): it rises as
  *   predicted remaining time (predicted − used) crosses each threshold of the
- *   curve, and drops to nice 0 once the invocation has used its slice.
+ *   curve; once the invocation has used its slice it loses any boost (never
+ *   below nice 0) but keeps yielding while the curve puts it above nice 0.
  * - `static`: staticLevel(priority, used, slice): one level until the slice
  *   is used, then nice 0.
  * Levels only change at known amounts of CPU used, so those are events.
@@ -20,6 +21,7 @@
  */
 import {
   BASE_NICE,
+  curveLevel,
   dynamicLevel,
   type LevelCurve,
   levelThresholdsMs,
@@ -44,7 +46,7 @@ const LEVELS = 40;
 /** Decides levels and the CPU use at which each changes next. */
 class LevelTracker {
   private readonly thresholds: number[];
-  /** Band index (level − niceMin) for dynamic levels inside the slice. */
+  /** Dynamic: band index (curve level − niceMin) of predicted remaining time. */
   private readonly band: Int32Array;
 
   constructor(
@@ -55,7 +57,7 @@ class LevelTracker {
     this.band = new Int32Array(n);
   }
 
-  /** Level of j at `used` (used < slice), per the contract functions. */
+  /** Level of j at `used`, per the contract functions. */
   initial(j: number, used: number): number {
     const p = this.plan;
     if (p.strategy === "static") {
@@ -63,35 +65,46 @@ class LevelTracker {
       return staticLevelOf(p, j, used);
     }
     const lvl = dynamicLevelOf(p, this.thresholds, j, used);
-    this.band[j] = lvl - p.curve.niceMin;
+    this.band[j] =
+      curveLevel(Math.max((p.predicted[j] as number) - used, 0), p.curve, this.thresholds) -
+      p.curve.niceMin;
     return lvl;
+  }
+
+  /** Dynamic level from the band index: past the slice never below BASE_NICE. */
+  private dynamicOf(j: number, used: number): number {
+    const l = this.plan.curve.niceMin + (this.band[j] as number);
+    return used >= (this.plan.slice[j] as number) ? Math.max(l, BASE_NICE) : l;
   }
 
   /** CPU use at which j's level changes next (Infinity when it never will). */
   nextChange(j: number, level: number, used: number): number {
     const p = this.plan;
     const slice = p.slice[j] as number;
-    if (level === BASE_NICE && used >= slice) return INF;
-    if (p.strategy === "static") return slice;
+    const inSlice = used < slice;
+    if (p.strategy === "static") return inSlice ? slice : INF;
     const b = this.band[j] as number;
-    if (b <= 0) return slice;
-    const at = (p.predicted[j] as number) - (this.thresholds[b - 1] as number);
-    return Math.min(at, slice);
+    // The next threshold crossing changes the level unless the task is past
+    // its slice and already at BASE_NICE (where it stays).
+    const crossing =
+      b > 0 && (inSlice || level > BASE_NICE)
+        ? (p.predicted[j] as number) - (this.thresholds[b - 1] as number)
+        : INF;
+    return Math.min(crossing, inSlice ? slice : INF);
   }
 
   /**
-   * Level after j reached the change point `used` exactly. Moves one band
+   * Level after j reached the change point `used` exactly. Moves the band one
    * step at a time (not a fresh lookup) so a point computed in floating point
-   * can never leave the level unchanged and stall the clock.
+   * can never leave the state unchanged and stall the clock.
    */
   advance(j: number, used: number): number {
     const p = this.plan;
-    if (used >= (p.slice[j] as number)) return BASE_NICE;
     if (p.strategy === "static") return staticLevelOf(p, j, used);
-    let b = (this.band[j] as number) - 1;
+    let b = this.band[j] as number;
     while (b > 0 && used >= (p.predicted[j] as number) - (this.thresholds[b - 1] as number)) b--;
     this.band[j] = b;
-    return p.curve.niceMin + b;
+    return this.dynamicOf(j, used);
   }
 }
 

@@ -196,12 +196,14 @@ describe("one core, the other policies", () => {
   });
 
   it("alps dynamic: equal levels share equally until a slice runs out, then nice 0 (1024) vs -7 (4904)", () => {
-    // Remaining 100 and 98 ms both map to nice -7 on the default curve. Both run at 1/2
-    // until A has used its 2 ms slice (t=4); then B needs 8 ms at 4904/5928.
+    // A boost-only band: -20..-1 over 1..1000 ms. Remaining 100 and 98 ms both map to
+    // nice -7. Both run at 1/2 until A has used its 2 ms slice (t=4); then B needs 8 ms
+    // at 4904/5928.
     const r = simulate([inv(0, 10, "a"), inv(0, 10, "b")], {
       policy: "alps",
       cores: 1,
       alps: {
+        curve: { niceMin: -20, niceMax: -1, loMs: 1, hiMs: 1000, staticStep: 3 },
         policy: {
           functions: {
             a: { priority: 1, predicted_ms: 100, slice_ms: 2 },
@@ -213,6 +215,48 @@ describe("one core, the other policies", () => {
     });
     expect(r.outcomes[1]?.completionMs).toBeCloseTo(4 + (8 * (1024 + 4904)) / 4904, 9);
     expect(r.outcomes[0]?.completionMs).toBeCloseTo(20, 9);
+  });
+
+  it("alps dynamic, default band: a long prediction yields at nice 19 (15) to a short one at -20 (88761)", () => {
+    // Default curve -20..19 over 5..2000 ms: predicted 2000 ms remaining is nice 19 and
+    // stays there for the 10 ms A runs (the next threshold is ~1716 ms); B's remaining
+    // is at most 5 ms, nice -20. B gets 88761/88776 of the core until it is done.
+    const r = simulate([inv(0, 10, "a"), inv(0, 10, "b")], {
+      policy: "alps",
+      cores: 1,
+      alps: {
+        policy: {
+          functions: {
+            a: { priority: 2, predicted_ms: 2000, slice_ms: 1000 },
+            b: { priority: 1, predicted_ms: 5, slice_ms: 1000 },
+          },
+          default: { priority: 3, predicted_ms: 100, slice_ms: 100 },
+        },
+      },
+    });
+    expect(r.outcomes[1]?.completionMs).toBeCloseTo((10 * (88761 + 15)) / 88761, 9);
+    expect(r.outcomes[0]?.completionMs).toBeCloseTo(20, 9);
+  });
+
+  it("alps dynamic: running out of its slice never raises a yielding invocation to nice 0", () => {
+    // Both predicted 2000 ms (nice 19). A's 2 ms slice runs out at t=4, but a yielding
+    // level is not a boost: A stays at 19, so both keep sharing equally and finish at 20.
+    // (Dropping A to nice 0 would finish it at 4 + 6·(1024+15)/1024 ≈ 10.1.)
+    const r = simulate([inv(0, 10, "a"), inv(0, 10, "b")], {
+      policy: "alps",
+      cores: 1,
+      alps: {
+        policy: {
+          functions: {
+            a: { priority: 1, predicted_ms: 2000, slice_ms: 2 },
+            b: { priority: 1, predicted_ms: 2000, slice_ms: 1000 },
+          },
+          default: { priority: 1, predicted_ms: 2000, slice_ms: 1000 },
+        },
+      },
+    });
+    expect(r.outcomes[0]?.completionMs).toBeCloseTo(20, 9);
+    expect(r.outcomes[1]?.completionMs).toBeCloseTo(20, 9);
   });
 });
 
