@@ -73,10 +73,16 @@ export const DEFAULT_LEARNER_PARAMS: LearnerParams = {
 /** How one function's entry came about: `alps policy` prints it. */
 export interface Explanation {
   invocations: number;
-  /** Uninterrupted runs observed in the SRPT replay (the estimator's samples). */
+  /** Bursts (invocations with CPU) the prediction is estimated from. */
   samples: number;
   estimator: EstimatorName;
+  /** The predicted run: the estimator over the bursts' CPU. */
   estimate_ms: number;
+  /** Uninterrupted runs SRPT gave the function in the replay. */
+  runs: number;
+  /** The estimator over those runs: what the slice starts from. */
+  run_estimate_ms: number;
+  /** Stddev of those runs. */
   stddev_ms: number;
   mean_wait_ms: number;
   /** min(α·estimate, cap). */
@@ -104,7 +110,7 @@ export interface LearnerInfo {
   cores: number;
   window_invocations: number;
   functions_seen: number;
-  /** Functions with fewer than `minSamples` runs: on the default entry for now. */
+  /** Functions with fewer than `minSamples` bursts: on the default entry for now. */
   pending: string[];
   /** Functions beyond `maxFunctions`: on the default entry, counted. */
   overflow: string[];
@@ -132,6 +138,9 @@ export function overloadFactor(
 
 interface FunctionStats {
   invocations: number;
+  /** CPU of each invocation's burst, in arrival order: what predicted_ms estimates. */
+  bursts: number[];
+  /** Uninterrupted runs SRPT gave f's invocations: what the slice starts from. */
   runs: number[];
   waits: number[];
 }
@@ -145,7 +154,7 @@ function replayWindow(
   const statsOf = (fn: string): FunctionStats => {
     let s = stats.get(fn);
     if (s === undefined) {
-      s = { invocations: 0, runs: [], waits: [] };
+      s = { invocations: 0, bursts: [], runs: [], waits: [] };
       stats.set(fn, s);
     }
     return s;
@@ -177,6 +186,7 @@ function replayWindow(
     if (outcome.runs === undefined)
       throw new Error("simulator did not record runs (recordRuns: true was asked)");
     for (const run of outcome.runs) s.runs.push(run);
+    s.bursts.push(outcome.cpuMs);
     s.waits.push(Math.max(0, outcome.completionMs - outcome.arrivalMs - outcome.cpuMs));
   }
   return { stats, zeroCpu };
@@ -196,18 +206,22 @@ export function learnPolicy(
   const pending: string[] = [];
   const eligible: string[] = [];
   for (const [fn, s] of stats)
-    (s.runs.length >= params.minSamples && s.runs.length > 0 ? eligible : pending).push(fn);
+    (s.bursts.length >= params.minSamples && s.bursts.length > 0 ? eligible : pending).push(fn);
   eligible.sort(
     (a, b) =>
-      (stats.get(b)?.runs.length ?? 0) - (stats.get(a)?.runs.length ?? 0) ||
+      (stats.get(b)?.bursts.length ?? 0) - (stats.get(a)?.bursts.length ?? 0) ||
       (a < b ? -1 : a > b ? 1 : 0),
   );
   const kept = eligible.slice(0, params.maxFunctions);
   const overflow = eligible.slice(params.maxFunctions);
 
+  // The predicted run is a whole burst: the kernel counts a task's CPU from
+  // the start of its burst, so predicted remaining = predicted − used only
+  // means something if `predicted` is the burst's CPU, not the piece SRPT
+  // ran before a preemption (those pieces decide the slice).
   const estimates = new Map<string, number>();
   for (const fn of kept)
-    estimates.set(fn, estimate(params.estimator, stats.get(fn)?.runs ?? [], params.ewmaWeight));
+    estimates.set(fn, estimate(params.estimator, stats.get(fn)?.bursts ?? [], params.ewmaWeight));
   // Rank shortest predicted run first; ties by name so the order is stable.
   kept.sort(
     (a, b) => (estimates.get(a) ?? 0) - (estimates.get(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0),
@@ -219,8 +233,9 @@ export function learnPolicy(
   kept.forEach((fn, i) => {
     const s = stats.get(fn) as FunctionStats;
     const est = estimates.get(fn) ?? 0;
+    const runEst = estimate(params.estimator, s.runs, params.ewmaWeight);
     const sd = stddev(s.runs);
-    const widened = Math.min(params.alpha * est, params.capMs);
+    const widened = Math.min(params.alpha * runEst, params.capMs);
     const penalty = params.beta * sd;
     const raw = Math.max(widened - penalty, 0);
     const prev = previous?.functions[fn]?.explain.slice_before_overload_ms;
@@ -234,8 +249,8 @@ export function learnPolicy(
     moreUrgentSlice = clamped;
     const slice = clamped * factor;
     const arithmetic = [
-      `estimate ${round3(est)} ms (${params.estimator} of ${s.runs.length} runs)`,
-      `min(${params.alpha}×${round3(est)}, ${params.capMs}) − ${params.beta}×${round3(sd)} = ${round3(raw)}`,
+      `predicted ${round3(est)} ms (${params.estimator} of ${s.bursts.length} bursts)`,
+      `slice min(${params.alpha}×${round3(runEst)}, ${params.capMs}) − ${params.beta}×${round3(sd)} = ${round3(raw)} (${params.estimator} and stddev of ${s.runs.length} SRPT runs)`,
       prev === undefined
         ? ""
         : `smoothed ${params.smoothing}×${round3(prev)} + ${round3(1 - params.smoothing)}×${round3(raw)} = ${round3(smoothed)}`,
@@ -250,9 +265,11 @@ export function learnPolicy(
       slice_ms: slice,
       explain: {
         invocations: s.invocations,
-        samples: s.runs.length,
+        samples: s.bursts.length,
         estimator: params.estimator,
         estimate_ms: est,
+        runs: s.runs.length,
+        run_estimate_ms: runEst,
         stddev_ms: sd,
         mean_wait_ms: mean(s.waits),
         widened_ms: widened,

@@ -131,8 +131,12 @@ describe("learner on crafted windows", () => {
       { fn: "short", arrivalMs: 50, cpuMs: 10, waitMs: 0, turnaroundMs: 10 },
     ];
     const p = learnPolicy(w, { ...P, cores: 1 });
-    expect(p.functions.long?.explain.samples).toBe(2);
-    expect(p.functions.long?.predicted_ms).toBeCloseTo(50, 6); // runs 50 and 50
+    // The prediction is the whole burst (the kernel counts CPU from the burst's start)...
+    expect(p.functions.long?.explain.samples).toBe(1);
+    expect(p.functions.long?.predicted_ms).toBeCloseTo(100, 6);
+    // ...while the slice starts from the runs SRPT cut it into: 50 and 50.
+    expect(p.functions.long?.explain.runs).toBe(2);
+    expect(p.functions.long?.explain.run_estimate_ms).toBeCloseTo(50, 6);
     expect(p.functions.short?.predicted_ms).toBeCloseTo(10, 6);
     expect(p.functions.long?.explain.mean_wait_ms).toBeCloseTo(10, 6);
   });

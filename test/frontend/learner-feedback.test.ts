@@ -4,14 +4,10 @@
  * (arrival, CPU, turnaround); `alps policy --json` output is a valid policy
  * for `alps simulate --policy alps --policy-file`.
  *
- * Measured (and reported as NOT met): with the DESIGN §4 defaults the
- * simulated `alps` is barely better than `cfs` and far from `srpt` — the
- * "never longer than a more urgent function's slice" clamp pulls every slice
- * down to the shortest function's (about 1 ms here; 0 on huawei-like, where
- * the most urgent-but-one function's stddev exceeds its mean). What is
- * asserted is what holds: the learned policy never makes alps worse than
- * cfs, and without the clamp (`--slice-clamp false`, α = 2) it is clearly
- * better than cfs on both workloads.
+ * What it must show: with the learner's defaults (DESIGN §4, the clamp to the
+ * more urgent slice included) the simulated `alps` mean turnaround is closer
+ * to `srpt`'s than `cfs`'s is. Measured: 0.68 × cfs on azure-like and 0.55 ×
+ * cfs on huawei-like, against midpoints of 0.77 and 0.71 (docs/learning.md).
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -53,16 +49,16 @@ function means(workload: string, params: Partial<LearnerParams>) {
 
 describe("learned policy in the simulator", () => {
   for (const workload of ["azure-like.csv", "huawei-like.csv"]) {
-    it(`never makes alps worse than cfs on ${workload} (defaults)`, () => {
+    it(`brings alps closer to srpt than cfs is on ${workload} (defaults)`, () => {
       const m = means(workload, {});
       expect(m.cfs).toBeGreaterThan(m.srpt);
-      expect(m.alps).toBeLessThanOrEqual(m.cfs * 1.005);
+      expect(m.alps).toBeGreaterThan(m.srpt);
+      expect(m.alps - m.srpt).toBeLessThan(m.cfs - m.alps);
     });
 
-    it(`beats cfs clearly on ${workload} without the more-urgent clamp`, () => {
+    it(`keeps that without the more-urgent clamp on ${workload}`, () => {
       const m = means(workload, { clampToMoreUrgent: false, alpha: 2 });
-      expect(m.alps).toBeLessThan(m.cfs * 0.98);
-      expect(m.alps).toBeGreaterThan(m.srpt);
+      expect(m.alps - m.srpt).toBeLessThan(m.cfs - m.alps);
     });
   }
 });
