@@ -109,6 +109,8 @@ static __always_inline __s32 level_for(const struct alps_config *cfg, const stru
 	__s32 level = cfg->nice_max;
 	__u32 i;
 
+	if (cfg->strategy == ALPS_STRATEGY_OBSERVE)
+		return cfg->base_nice;
 	if (cfg->strategy != ALPS_STRATEGY_DYNAMIC)
 		return used >= pol->slice_ns ? cfg->base_nice : pol->static_level;
 	remaining = pol->predicted_ns > used ? pol->predicted_ns - used : 0;
@@ -185,7 +187,7 @@ int BPF_PROG(alps_runtime, struct task_struct *p, __u64 runtime)
 	t->total_ns += runtime;
 	count(nr_runtime_updates);
 	cfg = bpf_map_lookup_elem(&config_map, &zero);
-	if (!cfg)
+	if (!cfg || cfg->strategy == ALPS_STRATEGY_OBSERVE)
 		return 0;
 	/* Past the slice and at base: stays there until it blocks. A task
 	 * past its slice that still yields moves down to base as it runs. */

@@ -28,6 +28,7 @@ enum alps_strategy {
 	ALPS_STRATEGY_DYNAMIC = 0, /* log scale of predicted remaining time */
 	ALPS_STRATEGY_STATIC = 1,  /* fixed level per function (rank) */
 	ALPS_STRATEGY_RT = 2,      /* static level, applied as SCHED_FIFO by the actuator */
+	ALPS_STRATEGY_OBSERVE = 3, /* cfs mode: count bursts, never change a level */
 };
 
 /* Single entry of the config map; written by the daemon before attaching. */

@@ -94,7 +94,7 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
     Napi::Object o = ArgObject(info, 0, "config");
     struct alps_config cfg;
     std::memset(&cfg, 0, sizeof(cfg));
-    cfg.strategy = static_cast<__u32>(PropInt32(env, o, "strategy", 0, 2));
+    cfg.strategy = static_cast<__u32>(PropInt32(env, o, "strategy", 0, 3));
     cfg.nice_min = PropInt32(env, o, "niceMin", -20, 19);
     cfg.nice_max = PropInt32(env, o, "niceMax", -20, 19);
     cfg.base_nice = PropInt32(env, o, "baseNice", -20, 19);

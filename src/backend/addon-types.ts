@@ -23,6 +23,8 @@ export type AlpsEventType =
 
 /** `enum alps_strategy`. */
 export const STRATEGY_CODE = { dynamic: 0, static: 1, rt: 2 } as const;
+/** Config strategy of cfs mode on the BPF sensor: bursts are counted, no level ever changes. */
+export const STRATEGY_OBSERVE = 3;
 
 /** Task flags (ALPS_TASK_*). */
 export const TASK_EXPIRED = 1;

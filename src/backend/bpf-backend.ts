@@ -36,6 +36,7 @@ import {
   EV_LEVEL,
   EV_WOKE,
   STRATEGY_CODE,
+  STRATEGY_OBSERVE,
 } from "./addon-types.js";
 import { cgroupId, cgroupPids } from "./cgroups.js";
 import type { Syscalls } from "./syscalls-types.js";
@@ -53,6 +54,12 @@ export interface BpfBackendOptions {
   sliceRequest?: boolean;
   /** Defaults to native/build/alps.bpf.o. */
   objectPath?: string;
+  /**
+   * cfs mode: the same programs and events, bursts counted and reported,
+   * but no task's level ever changes. Lets a replay observe CFS at the cost
+   * alps itself has, instead of polling /proc.
+   */
+  observeOnly?: boolean;
 }
 
 /** What tests and the bench see beyond the Backend contract. */
@@ -111,8 +118,9 @@ export async function createBpfBackend(opts: BpfBackendOptions): Promise<BpfBack
 }
 
 class AlpsBpfBackend implements BpfBackend {
-  readonly mode = "alps" as const;
+  readonly mode: "alps" | "cfs";
   readonly sensor = "bpf" as const;
+  readonly #observeOnly: boolean;
   readonly actuator: Actuator;
   readonly #addon: AlpsAddon;
   readonly #handle: BpfHandle;
@@ -148,6 +156,8 @@ class AlpsBpfBackend implements BpfBackend {
   constructor(addon: AlpsAddon, handle: BpfHandle, objectPath: string, opts: BpfBackendOptions) {
     this.#addon = addon;
     this.#handle = handle;
+    this.#observeOnly = opts.observeOnly ?? false;
+    this.mode = this.#observeOnly ? "cfs" : "alps";
     this.#strategy = opts.strategy;
     this.#curve = opts.curve ?? DEFAULT_CURVE;
     this.#log = opts.log ?? (() => {});
@@ -160,13 +170,18 @@ class AlpsBpfBackend implements BpfBackend {
       sliceRequest: opts.sliceRequest ?? false,
     });
     handle.setConfig({
-      strategy: STRATEGY_CODE[opts.strategy],
+      strategy: this.#observeOnly ? STRATEGY_OBSERVE : STRATEGY_CODE[opts.strategy],
       niceMin: this.#curve.niceMin,
       niceMax: this.#curve.niceMax,
       baseNice: BASE_NICE,
       thresholdsNs: levelThresholdsMs(this.#curve).map(msToNs),
     });
-    this.#reasons = [`BPF programs attached from ${objectPath}`, `strategy ${opts.strategy}`];
+    this.#reasons = this.#observeOnly
+      ? [
+          `BPF programs attached from ${objectPath}`,
+          "cfs: observe only (BPF sensor, as alps uses), no task is changed",
+        ]
+      : [`BPF programs attached from ${objectPath}`, `strategy ${opts.strategy}`];
     this.#writePolicy(this.#policy);
     handle.startEvents((events) => this.#onEvents(events));
     // A dropped LEVEL or EXPIRED event would leave a task at a stale level
@@ -275,6 +290,7 @@ class AlpsBpfBackend implements BpfBackend {
    * kernel even when the policy names it, so it starts from the default too.
    */
   #initialLevel(fn: string, id: number): number {
+    if (this.#observeOnly) return BASE_NICE;
     const entry = id === 0 ? this.#policy.default : policyEntryFor(this.#policy, fn);
     if (this.#strategy === "dynamic")
       return dynamicLevel(entry.predicted_ms, 0, entry.slice_ms, this.#curve);
@@ -401,7 +417,9 @@ class AlpsBpfBackend implements BpfBackend {
     counters.nr_restored = this.actuator.counters.restored;
     counters.nr_task_gone = this.actuator.counters.gone;
     counters.nr_apply_errors = this.actuator.counters.errors;
-    const reasons = [...this.#reasons, sliceRequestReason(this.actuator)];
+    const reasons = this.#observeOnly
+      ? [...this.#reasons]
+      : [...this.#reasons, sliceRequestReason(this.actuator)];
     return { mode: this.mode, sensor: this.sensor, strategy: this.#strategy, reasons, counters };
   }
 

@@ -68,7 +68,18 @@ export async function createBackend(
     say(`mode ${mode} asked for`);
   }
 
-  if (mode === "cfs") return { backend: createCfsBackend({ reasons }), reasons };
+  if (mode === "cfs") {
+    // Observed the way alps observes where BPF is there: polling /proc for
+    // every worker thread would cost CFS CPU that alps does not pay, and
+    // the replay compares the two.
+    const why = opts.sensor === "proc" ? "--sensor proc asked for" : bpfUnavailable(opts.noBpf);
+    if (why === undefined) {
+      const backend = await createBpfBackend({ strategy, ...touched, log, observeOnly: true });
+      return { backend, reasons: [...reasons, ...backend.status().reasons] };
+    }
+    say(`cfs: observing with the proc sensor (BPF sensor unavailable: ${why})`);
+    return { backend: createCfsBackend({ reasons }), reasons };
+  }
 
   if (mode === "alps" && opts.sensor !== "proc") {
     const why = bpfUnavailable(opts.noBpf);

@@ -53,9 +53,13 @@ describe.skipIf(!canRun)("createBackend", () => {
   });
 
   it("forced modes give the backend asked for", async () => {
-    const cfs = await createBackend({ mode: "cfs" });
+    // cfs observes with the BPF sensor where it loads (as alps does), else with /proc, saying why.
+    const cfs = await createBackend({ mode: "cfs", noBpf: true });
     open.push(cfs.backend);
     expect([cfs.backend.mode, cfs.backend.sensor]).toEqual(["cfs", "proc"]);
+    expect(cfs.reasons.join("\n")).toMatch(
+      /proc sensor \(BPF sensor unavailable: BPF disabled by --no-bpf/,
+    );
     const proc = await createBackend({ mode: "alps", sensor: "proc" });
     open.push(proc.backend);
     expect([proc.backend.mode, proc.backend.sensor]).toEqual(["alps", "proc"]);
