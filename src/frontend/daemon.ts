@@ -47,6 +47,11 @@ export interface DaemonCounters {
   invocations_refused_open_limit: number;
   invocations_without_cpu: number;
   bursts_learned: number;
+  /**
+   * Bursts of functions with explicit boundaries, not learned: those reported
+   * after the first explicit invocation, and those recorded before it
+   * (dropped from the window then).
+   */
   bursts_ignored_explicit: number;
   learner_runs: number;
   learner_errors: number;
@@ -250,7 +255,14 @@ export class Daemon {
     }
     const id = String(this.#nextId++);
     this.#open.set(id, { id, fn, pid, startMs: this.#clock.now(), startCpu: readSchedstat(pid) });
-    this.#explicitFns.add(fn);
+    if (!this.#explicitFns.has(fn)) {
+      this.#explicitFns.add(fn);
+      // Bursts seen before the first explicit invocation (a sandbox warming
+      // up: runtime start-up, every helper thread's wake-ups) are not this
+      // function's invocations; learning from them predicted a 500 ms
+      // function at 17 ms in a replay. From now on only invocations count.
+      this.#counters.bursts_ignored_explicit += this.#window.forget(fn);
+    }
     this.#counters.invocations_started++;
     this.backend.startInvocation(fn, pid);
     return id;

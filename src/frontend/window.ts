@@ -138,6 +138,13 @@ export class InvocationWindow {
     return [...this.#byFn.keys()];
   }
 
+  /** Drop every record of `fn` (the caller counts why). Returns how many were dropped. */
+  forget(fn: string): number {
+    const n = this.#byFn.get(fn)?.records.length ?? 0;
+    this.#byFn.delete(fn);
+    return n;
+  }
+
   get size(): number {
     let n = 0;
     for (const history of this.#byFn.values()) n += history.records.length;

@@ -81,6 +81,27 @@ describe("the daemon loop on simulated time", () => {
     expect(daemon.status().counters.bursts_ignored_explicit).toBe(4);
   });
 
+  it("drops a function's warm-up bursts from the window at its first explicit invocation", () => {
+    const { backend, clock, daemon } = daemonOnSimulatedTime();
+    daemon.start();
+    // A sandbox warming up: many short bursts of its runtime's threads.
+    for (let i = 0; i < 20; i++) {
+      clock.advance(10);
+      backend.emitBurst({ fn: "warm", tid: 5000 + i, cpuMs: 0.5, atMs: clock.now() });
+    }
+    for (let i = 0; i < 3; i++) {
+      clock.advance(100);
+      const id = daemon.startInvocation("warm", process.pid);
+      daemon.endInvocation(id, { cpuMs: 400 });
+    }
+    clock.advance(500);
+    const policy = daemon.policy() as LearnedPolicy;
+    expect(policy.functions.warm?.explain.samples).toBe(3);
+    expect(policy.functions.warm?.predicted_ms).toBeCloseTo(400, 6);
+    expect(daemon.status().counters.bursts_learned).toBe(20);
+    expect(daemon.status().counters.bursts_ignored_explicit).toBe(20);
+  });
+
   it("applies a policy file as is and never learns", () => {
     const dir = mkdtempSync(join(tmpdir(), "alps-daemon-"));
     const file = join(dir, "policy.json");
