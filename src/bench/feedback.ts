@@ -25,12 +25,12 @@ const CORES = 2;
 const QUANTUM_MS = 8;
 
 const SETTINGS: { label: string; params: Partial<LearnerParams> }[] = [
-  { label: "learned, defaults (DESIGN §4: clamp to the more urgent slice)", params: {} },
-  { label: "learned, --slice-clamp false", params: { clampToMoreUrgent: false } },
+  { label: "learned, defaults", params: {} },
   {
-    label: "learned, --slice-clamp false --alpha 2",
-    params: { clampToMoreUrgent: false, alpha: 2 },
+    label: "learned, --slice-clamp true (DESIGN §4: clamp to the more urgent slice)",
+    params: { clampToMoreUrgent: true },
   },
+  { label: "learned, --alpha 2", params: { alpha: 2 } },
 ];
 
 function learned(trace: TraceInvocation[], params: Partial<LearnerParams>): Policy {

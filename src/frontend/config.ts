@@ -79,8 +79,8 @@ export const CONFIG_FIELDS = {
   quantumMs: { schema: nonNeg, default: 8, help: "SRPT quantum of the replay, ms" },
   sliceClamp: {
     schema: z.boolean(),
-    default: true,
-    help: "clamp each slice to the more urgent function's (DESIGN §4)",
+    default: false,
+    help: "clamp each slice to the more urgent function's (DESIGN §4; off: see docs/learning.md)",
   },
   maxFunctions: { schema: posInt, default: 1024, help: "functions the policy map holds" },
   minSamples: { schema: posInt, default: 1, help: "runs before a function gets its own entry" },

@@ -53,14 +53,14 @@ describe("learner on crafted windows", () => {
     expect(p.default.priority).toBe(4);
   });
 
-  it("keeps slices non-increasing with rank (never longer than a more urgent function's)", () => {
+  it("with the clamp on, keeps slices non-increasing with rank (never longer than a more urgent function's)", () => {
     // "steady" is longer than "noisy" on average but far more predictable: its raw slice would be the larger.
     const w = spaced([
       { fn: "noisy", cpu: [10, 90, 10, 90] }, // mean 50, sd 40 → raw 10
       { fn: "steady", cpu: [100, 100, 100, 100] }, // mean 100, sd 0 → raw 100, clamped to 10
       { fn: "huge", cpu: [400, 400] }, // capped at 200, clamped to 10
     ]);
-    const p = learnPolicy(w, P);
+    const p = learnPolicy(w, { ...P, clampToMoreUrgent: true });
     const ranked = Object.values(p.functions).sort((x, y) => x.priority - y.priority);
     expect(ranked.map((e) => e.priority)).toEqual([1, 2, 3]);
     for (let i = 1; i < ranked.length; i++) {
@@ -69,6 +69,11 @@ describe("learner on crafted windows", () => {
     expect(p.functions.steady?.explain.raw_slice_ms).toBeCloseTo(100, 6);
     expect(p.functions.steady?.slice_ms).toBeCloseTo(10, 6);
     expect(p.functions.huge?.explain.widened_ms).toBe(200);
+    // Off (the default, see DEFAULT_LEARNER_PARAMS), each function keeps its own slice.
+    const own = learnPolicy(w, P);
+    expect(own.functions.steady?.slice_ms).toBeCloseTo(100, 6);
+    expect(own.functions.huge?.slice_ms).toBeCloseTo(200, 6);
+    expect(own.functions.steady?.explain.clamped_to_ms).toBeNull();
   });
 
   it("gives an unpredictable function a shorter slice than a steady one with the same mean", () => {
