@@ -39,6 +39,25 @@ function fairParams(opts: SimOptions): FairParams {
   };
 }
 
+/**
+ * The policy schema (contracts/policy.ts) already demands this; the
+ * simulator checks again because a caller may hand it an object that never
+ * went through the schema, and a priority below 1 or a NaN would stall the
+ * event loop instead of failing.
+ */
+function checkEntry(fn: string, e: PolicyEntry): void {
+  if (!(Number.isInteger(e.priority) && e.priority >= 1))
+    throw new RangeError(
+      `policy entry of '${fn}': priority must be an integer >= 1, got ${e.priority}`,
+    );
+  if (!(e.predicted_ms >= 0 && Number.isFinite(e.predicted_ms)))
+    throw new RangeError(
+      `policy entry of '${fn}': predicted_ms must be finite and >= 0, got ${e.predicted_ms}`,
+    );
+  if (!(e.slice_ms >= 0))
+    throw new RangeError(`policy entry of '${fn}': slice_ms must be >= 0, got ${e.slice_ms}`);
+}
+
 /** Each invocation's policy entry (its function's, else the default), as typed arrays. */
 function entriesOf(
   jobs: JobTable,
@@ -58,6 +77,7 @@ function entriesOf(
       entry = Object.hasOwn(policy.functions, fn)
         ? (policy.functions[fn] as PolicyEntry)
         : policy.default;
+      checkEntry(fn, entry);
       cache.set(fn, entry);
     }
     predicted[i] = entry.predicted_ms;

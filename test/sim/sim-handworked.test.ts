@@ -269,3 +269,24 @@ describe("keepOutcomes: false", () => {
     expect(lean.summary.turnaround_ms.max).toBe(10);
   });
 });
+
+describe("alps policy entries the schema would refuse", () => {
+  it("throw a RangeError naming the function instead of stalling the clock", () => {
+    const policy = {
+      functions: { a: { priority: 0, predicted_ms: 10, slice_ms: 10 } },
+      default: { priority: 1, predicted_ms: 10, slice_ms: 10 },
+    };
+    for (const strategy of ["static", "dynamic"] as const) {
+      expect(() =>
+        simulate([inv(0, 10, "a")], { policy: "alps", cores: 1, alps: { policy, strategy } }),
+      ).toThrow(/policy entry of 'a': priority must be an integer >= 1, got 0/);
+    }
+    const nan = {
+      ...policy,
+      functions: { a: { priority: 1, predicted_ms: Number.NaN, slice_ms: 1 } },
+    };
+    expect(() =>
+      simulate([inv(0, 10, "a")], { policy: "alps", cores: 1, alps: { policy: nan } }),
+    ).toThrow(/predicted_ms must be finite/);
+  });
+});
