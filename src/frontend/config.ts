@@ -71,6 +71,11 @@ export const CONFIG_FIELDS = {
   gamma: { schema: z.number().positive(), default: 1, help: "overload divisor γ" },
   theta: { schema: z.number().min(0).max(100), default: 50, help: "overload threshold θ, % CPU" },
   capMs: { schema: z.number().positive(), default: 200, help: "global slice cap, ms" },
+  sliceFloorMs: {
+    schema: nonNeg,
+    default: 8,
+    help: "smallest learned slice, ms (SRPT's quantum: it never preempts a run sooner)",
+  },
   smoothing: {
     schema: z.number().min(0).max(1),
     default: 0.5,

@@ -153,6 +153,7 @@ export class Daemon {
       gamma: c.gamma,
       theta: c.theta,
       capMs: c.capMs,
+      sliceFloorMs: c.sliceFloorMs,
       smoothing: c.smoothing,
       quantumMs: c.quantumMs,
       maxFunctions: c.maxFunctions,

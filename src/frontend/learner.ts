@@ -30,6 +30,15 @@ export interface LearnerParams {
   theta: number;
   /** Global slice cap, ms. */
   capMs: number;
+  /**
+   * Smallest slice, ms (before smoothing, clamp and overload). SRPT with
+   * quantum Q never preempts a run before Q ms, so a shorter boost has no
+   * counterpart in the replay the slice is learned from. Without it, a
+   * short function whose runs vary more than their mean (slice = estimate −
+   * stddev ≤ 0) was never boosted at all: on the huawei-like replay its
+   * invocations ran at nice 0 beside everything else.
+   */
+  sliceFloorMs: number;
   /** Weight of the previous slice when smoothing (0 = no smoothing). */
   smoothing: number;
   /** SRPT quantum of the replay, ms. */
@@ -64,6 +73,7 @@ export const DEFAULT_LEARNER_PARAMS: LearnerParams = {
   gamma: 1,
   theta: 50,
   capMs: 200,
+  sliceFloorMs: 8,
   smoothing: 0.5,
   quantumMs: 8,
   cores: 1,
@@ -93,7 +103,7 @@ export interface Explanation {
   widened_ms: number;
   /** β·stddev, subtracted. */
   stddev_penalty_ms: number;
-  /** max(widened − penalty, 0). */
+  /** max(widened − penalty, floor), at most the cap. */
   raw_slice_ms: number;
   /** Previous slice (before overload) that smoothing blended in, if any. */
   previous_slice_ms: number | null;
@@ -241,7 +251,7 @@ export function learnPolicy(
     const sd = stddev(s.runs);
     const widened = Math.min(params.alpha * runEst, params.capMs);
     const penalty = params.beta * sd;
-    const raw = Math.max(widened - penalty, 0);
+    const raw = Math.min(Math.max(widened - penalty, params.sliceFloorMs, 0), params.capMs);
     const prev = previous?.functions[fn]?.explain.slice_before_overload_ms;
     const smoothed =
       prev === undefined ? raw : params.smoothing * prev + (1 - params.smoothing) * raw;
@@ -254,7 +264,7 @@ export function learnPolicy(
     const slice = clamped * factor;
     const arithmetic = [
       `predicted ${round3(est)} ms (${params.estimator} of ${s.bursts.length} bursts)`,
-      `slice min(${params.alpha}×${round3(runEst)}, ${params.capMs}) − ${params.beta}×${round3(sd)} = ${round3(raw)} (${params.estimator} and stddev of ${s.runs.length} SRPT runs)`,
+      `slice max(min(${params.alpha}×${round3(runEst)}, ${params.capMs}) − ${params.beta}×${round3(sd)}, floor ${params.sliceFloorMs}) = ${round3(raw)} (${params.estimator} and stddev of ${s.runs.length} SRPT runs)`,
       prev === undefined
         ? ""
         : `smoothed ${params.smoothing}×${round3(prev)} + ${round3(1 - params.smoothing)}×${round3(raw)} = ${round3(smoothed)}`,

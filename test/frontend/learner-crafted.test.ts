@@ -86,6 +86,18 @@ describe("learner on crafted windows", () => {
     expect(noisy.functions.f?.explain.stddev_penalty_ms).toBeCloseTo(30, 6);
   });
 
+  it("never learns a slice below the floor (SRPT's quantum), unless the floor is 0", () => {
+    // Runs 1 and 9 ms: mean 5, stddev 4 → 5 − 4 = 1 ms, raised to the 8 ms floor.
+    const w = spaced([{ fn: "jumpy", cpu: [1, 9, 1, 9] }]);
+    const floored = learnPolicy(w, { ...P, sliceFloorMs: 8 });
+    expect(floored.functions.jumpy?.explain.raw_slice_ms).toBeCloseTo(8, 6);
+    const bare = learnPolicy(w, { ...P, sliceFloorMs: 0 });
+    expect(bare.functions.jumpy?.explain.raw_slice_ms).toBeCloseTo(1, 6);
+    // The floor never lifts a slice above the cap.
+    const capped = learnPolicy(w, { ...P, sliceFloorMs: 50, capMs: 20 });
+    expect(capped.functions.jumpy?.slice_ms).toBeCloseTo(20, 6);
+  });
+
   it("shrinks slices by (100 + θ − util)/(100·γ) under overload, not by β", () => {
     const w = spaced([
       { fn: "a", cpu: [10, 10] },
