@@ -23,7 +23,7 @@ const ready = requireHost(
 );
 const POLICY = {
   ...emptyPolicy(),
-  functions: { f: { priority: 1, predicted_ms: 200, slice_ms: 1000 } },
+  functions: { f: { priority: 1, predicted_ms: 80, slice_ms: 1000 } },
 };
 
 describe.skipIf(!ready)("BPF backend close and probe", () => {

@@ -215,10 +215,8 @@ describe.skipIf(!runs)("alps daemon learns from alps invoke (real host)", () => 
     expect(policy.functions.quick?.priority).toBe(1);
     expect(policy.functions.slow?.priority).toBe(2);
     expect(policy.functions.quick?.predicted_ms).toBeLessThan(60);
-    expect(policy.functions.slow?.predicted_ms).toBeGreaterThan(40); // runs may be cut by SRPT preemption in the replay
-    expect(policy.functions.slow?.slice_ms).toBeLessThanOrEqual(
-      policy.functions.quick?.slice_ms as number,
-    );
+    // The predicted run is a whole burst (150 ms of CPU), not a piece SRPT's preemption cut.
+    expect(policy.functions.slow?.predicted_ms).toBeGreaterThan(100);
 
     const table = await cli(["policy", "--socket", socket]);
     expect(table.stdout).toMatch(/^1\tquick\t/m);
