@@ -185,7 +185,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     log(
       config.policyFile !== undefined
         ? `applying ${config.policyFile} as is (not learning)`
-        : `learning every ${config.learnPeriodMs} ms (estimator ${config.estimator}, α ${config.alpha}, β ${config.beta}, γ ${config.gamma}, θ ${config.theta}%, cap ${config.capMs} ms)`,
+        : `learning every ${config.learnPeriodMs} ms, a new function within ${config.newFunctionLearnMs} ms (estimator ${config.estimator}, α ${config.alpha}, β ${config.beta}, γ ${config.gamma}, θ ${config.theta}%, cap ${config.capMs} ms)`,
     );
     // Log each learned policy once: a line per change, not per period.
     let lastLogged = "";

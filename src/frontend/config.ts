@@ -56,6 +56,11 @@ export const CONFIG_FIELDS = {
     help: "group allowed on the socket (mode becomes 0660)",
   },
   learnPeriodMs: { schema: posInt.min(10), default: 2000, help: "learning period, ms" },
+  newFunctionLearnMs: {
+    schema: nonNeg,
+    default: 250,
+    help: "learn again this soon after a function without an entry has samples, ms (0 = wait for the period)",
+  },
   estimator: {
     schema: z.enum(["mean", "ewma", "linreg"]),
     default: "mean",

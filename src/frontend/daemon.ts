@@ -117,6 +117,10 @@ export class Daemon {
   #nextId = 1;
   #cancel: (() => void) | undefined;
   #lastLearnMs: number | null = null;
+  /** A record arrived for a function the last learning run had not seen. */
+  #newFunctionSeen = false;
+  /** Functions the last learning run saw (with an entry, pending or over the map size). */
+  #seenByLearner = new Set<string>();
   #lastLearnDurationMs: number | null = null;
   readonly #counters: DaemonCounters = {
     invocations_started: 0,
@@ -184,7 +188,21 @@ export class Daemon {
       this.#cancel = () => {};
       return;
     }
-    this.#cancel = this.#clock.every(this.config.learnPeriodMs, () => this.learnNow());
+    const periodic = this.#clock.every(this.config.learnPeriodMs, () => this.learnNow());
+    // A function the policy does not know yet sits on the default entry until the
+    // next period: up to 2 s, the first 10 s of a replay's short invocations
+    // suffered most from that. Learn again soon after such a function has samples.
+    const soon = this.config.newFunctionLearnMs;
+    const early =
+      soon > 0 && soon < this.config.learnPeriodMs
+        ? this.#clock.every(soon, () => {
+            if (this.#newFunctionSeen) this.learnNow();
+          })
+        : () => {};
+    this.#cancel = () => {
+      periodic();
+      early();
+    };
   }
 
   /** Stop learning. The backend stays open: its owner closes it. */
@@ -206,6 +224,12 @@ export class Daemon {
       const learned = learnPolicy(records, this.#params, previous, util);
       const took = performance.now() - t0;
       this.#counters.learner_runs++;
+      this.#newFunctionSeen = false;
+      this.#seenByLearner = new Set([
+        ...Object.keys(learned.functions),
+        ...learned.learner.pending,
+        ...learned.learner.overflow,
+      ]);
       this.#lastLearnMs = now;
       this.#lastLearnDurationMs = took;
       this.#apply(learned, took);
@@ -216,6 +240,15 @@ export class Daemon {
       );
     }
     return this.#policy;
+  }
+
+  /** Into the window; notes a function the policy does not know yet. */
+  #record(record: InvocationRecord): boolean {
+    // Only functions the learner has never seen: one it saw and left on the
+    // default entry (too few samples, over the map size) waits for the period,
+    // so the early run cannot repeat every tick.
+    if (!this.#seenByLearner.has(record.fn)) this.#newFunctionSeen = true;
+    return this.#window.add(record);
   }
 
   #apply(policy: Policy, learnMs: number | null): void {
@@ -311,7 +344,7 @@ export class Daemon {
       cpuSource,
     };
     if (cpuMs === undefined) this.#counters.invocations_without_cpu++;
-    else this.#window.add(record);
+    else this.#record(record);
     for (const listener of this.#finishedListeners) listener(record);
     return record;
   }
@@ -322,7 +355,7 @@ export class Daemon {
       return;
     }
     this.#counters.bursts_learned++;
-    this.#window.add({
+    this.#record({
       fn: sample.fn,
       arrivalMs: sample.atMs - sample.cpuMs,
       cpuMs: sample.cpuMs,
@@ -333,7 +366,7 @@ export class Daemon {
 
   /** Record an invocation measured elsewhere (e.g. the replay's own accounting). */
   recordFinished(record: InvocationRecord): void {
-    this.#window.add(record);
+    this.#record(record);
   }
 
   onInvocationEnd(listener: (record: FinishedRecord) => void): void {

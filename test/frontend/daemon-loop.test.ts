@@ -82,6 +82,43 @@ describe("the daemon loop on simulated time", () => {
     expect(daemon.status().counters.bursts_ignored_explicit).toBe(4);
   });
 
+  it("learns a new function within newFunctionLearnMs, and never re-runs early for one it left pending", () => {
+    const { clock, daemon } = daemonOnSimulatedTime({
+      config: { learnPeriodMs: 2000, newFunctionLearnMs: 250, minSamples: 3 },
+    });
+    daemon.start();
+    const invoke = (fn: string, cpuMs: number): void => {
+      const id = daemon.startInvocation(fn, process.pid);
+      daemon.endInvocation(id, { cpuMs });
+    };
+    for (let i = 0; i < 3; i++) invoke("fresh", 5);
+    clock.advance(300);
+    // Well before the 2 s period: one early run gave it its entry.
+    expect(daemon.policy().functions.fresh?.predicted_ms).toBeCloseTo(5, 6);
+    expect(daemon.status().counters.learner_runs).toBe(1);
+    // A function with too few samples stays pending; more records of it do not
+    // trigger another early run, only the period does.
+    invoke("rare", 7);
+    clock.advance(300);
+    expect(daemon.status().counters.learner_runs).toBe(2); // the run that first saw it
+    for (let i = 0; i < 5; i++) {
+      clock.advance(250);
+      invoke("rare", 7);
+    }
+    expect(daemon.status().counters.learner_runs).toBe(2);
+    clock.advance(1000); // the 2 s period
+    expect(daemon.status().counters.learner_runs).toBe(3);
+    // newFunctionLearnMs 0: only the period.
+    const periodOnly = daemonOnSimulatedTime({
+      config: { learnPeriodMs: 2000, newFunctionLearnMs: 0 },
+    });
+    periodOnly.daemon.start();
+    const id = periodOnly.daemon.startInvocation("fresh", process.pid);
+    periodOnly.daemon.endInvocation(id, { cpuMs: 5 });
+    periodOnly.clock.advance(1500);
+    expect(periodOnly.daemon.status().counters.learner_runs).toBe(0);
+  });
+
   it("drops a function's warm-up bursts from the window at its first explicit invocation", () => {
     const { backend, clock, daemon } = daemonOnSimulatedTime();
     daemon.start();
