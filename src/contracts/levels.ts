@@ -38,7 +38,7 @@ export interface LevelCurve {
   staticStep: number;
 }
 
-/** A task past its slice, or not a function task at all, runs at nice 0. */
+/** The unchanged level: a task that is no function's, or past its slice and no longer yielding. */
 export const BASE_NICE = 0;
 
 export const DEFAULT_CURVE: LevelCurve = {

@@ -242,7 +242,7 @@ export class Daemon {
     return this.#policy;
   }
 
-  /** Into the window; notes a function the policy does not know yet. */
+  /** Into the window; notes a function the last learning run had not seen. */
   #record(record: InvocationRecord): boolean {
     // Only functions the learner has never seen: one it saw and left on the
     // default entry (too few samples, over the map size) waits for the period,
