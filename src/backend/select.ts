@@ -37,6 +37,11 @@ function bpfUnavailable(noBpf: boolean | undefined): string | undefined {
   return probe.ok ? undefined : probe.reason;
 }
 
+/** Why the BPF sensor will not be used: the proc sensor was asked for, or BPF is unavailable. */
+function bpfSensorUnavailable(opts: CreateBackendOptions): string | undefined {
+  return opts.sensor === "proc" ? "--sensor proc asked for" : bpfUnavailable(opts.noBpf);
+}
+
 export async function createBackend(
   opts: CreateBackendOptions,
 ): Promise<{ backend: Backend; reasons: string[] }> {
@@ -52,7 +57,7 @@ export async function createBackend(
 
   let mode: Mode;
   if (opts.mode === "auto") {
-    const why = opts.sensor === "proc" ? "--sensor proc asked for" : bpfUnavailable(opts.noBpf);
+    const why = bpfSensorUnavailable(opts);
     if (why === undefined) {
       mode = "alps";
       say("mode auto: BPF programs load here, running alps with the BPF sensor");
@@ -72,7 +77,7 @@ export async function createBackend(
     // Observed the way alps observes where BPF is there: polling /proc for
     // every worker thread would cost CFS CPU that alps does not pay, and
     // the replay compares the two.
-    const why = opts.sensor === "proc" ? "--sensor proc asked for" : bpfUnavailable(opts.noBpf);
+    const why = bpfSensorUnavailable(opts);
     if (why === undefined) {
       const backend = await createBpfBackend({ strategy, ...touched, log, observeOnly: true });
       return { backend, reasons: [...reasons, ...backend.status().reasons] };

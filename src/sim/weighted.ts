@@ -22,7 +22,6 @@
 import {
   BASE_NICE,
   curveLevel,
-  dynamicLevel,
   type LevelCurve,
   levelThresholdsMs,
   niceWeight,
@@ -64,14 +63,13 @@ class LevelTracker {
       // staticLevel is the contract; it already returns BASE_NICE past the slice.
       return staticLevelOf(p, j, used);
     }
-    const lvl = dynamicLevelOf(p, this.thresholds, j, used);
     this.band[j] =
       curveLevel(Math.max((p.predicted[j] as number) - used, 0), p.curve, this.thresholds) -
       p.curve.niceMin;
-    return lvl;
+    return this.dynamicOf(j, used);
   }
 
-  /** Dynamic level from the band index: past the slice never below BASE_NICE. */
+  /** Dynamic level from the band index: past the slice never below BASE_NICE (as dynamicLevel). */
   private dynamicOf(j: number, used: number): number {
     const l = this.plan.curve.niceMin + (this.band[j] as number);
     return used >= (this.plan.slice[j] as number) ? Math.max(l, BASE_NICE) : l;
@@ -110,15 +108,6 @@ class LevelTracker {
 
 function staticLevelOf(p: LevelPlan, j: number, used: number): number {
   return staticLevel(p.priority[j] as number, used, p.slice[j] as number, p.curve);
-}
-
-function dynamicLevelOf(
-  p: LevelPlan,
-  thresholds: readonly number[],
-  j: number,
-  used: number,
-): number {
-  return dynamicLevel(p.predicted[j] as number, used, p.slice[j] as number, p.curve, thresholds);
 }
 
 export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): EngineResult {

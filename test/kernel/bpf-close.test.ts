@@ -23,7 +23,10 @@ const ready = requireHost(
 );
 const POLICY = {
   ...emptyPolicy(),
-  functions: { f: { priority: 1, predicted_ms: 80, slice_ms: 1000 } },
+  functions: {
+    f: { priority: 1, predicted_ms: 80, slice_ms: 1000 }, // a boost (nice < 0)
+    g: { priority: 2, predicted_ms: 2000, slice_ms: 1000 }, // a yield (nice 19)
+  },
 };
 
 describe.skipIf(!ready)("BPF backend close and probe", () => {
@@ -45,7 +48,7 @@ describe.skipIf(!ready)("BPF backend close and probe", () => {
     await expect(createBpfBackend({ strategy: "dynamic" })).rejects.toThrow(/ALPS_NO_BPF=1/);
   });
 
-  it("close() puts every touched task (and its children) back on SCHED_OTHER nice 0", async () => {
+  it("close() puts every touched task (and its children), boosted or yielding, back on SCHED_OTHER nice 0", async () => {
     const touched = memoryTouchedTasks();
     raiseToRealtime(50);
     let backend: Awaited<ReturnType<typeof createBpfBackend>> | undefined;
@@ -57,7 +60,7 @@ describe.skipIf(!ready)("BPF backend close and probe", () => {
       const b = await spawnGatedBurner("b30,s1500", 4000);
       burners.push(a, b);
       backend.startInvocation("f", a.pid);
-      backend.startInvocation("f", b.pid);
+      backend.startInvocation("g", b.pid);
       const done = [a.release(), b.release()];
       // Wait until a's forked child has been boosted by its own account.
       const deadline = Date.now() + 2000;
@@ -66,6 +69,7 @@ describe.skipIf(!ready)("BPF backend close and probe", () => {
       tids = touched.list();
       expect(tids.length).toBeGreaterThanOrEqual(3);
       expect(tids.some((t) => procSched(t).nice < 0)).toBe(true);
+      expect(procSched(b.pid).nice).toBe(19);
       await backend.close();
       for (const tid of tids) expect(procSched(tid)).toEqual({ nice: 0, policy: 0 });
       expect(touched.list()).toEqual([]);

@@ -1,7 +1,8 @@
 /**
  * Issue 8 must-show 1 end to end with the real daemon: `alps daemon --mode
- * alps` (BPF sensor) boosts four real invocations; SIGKILL of the daemon
- * leaves its guardian to put all four back on SCHED_OTHER nice 0 within 1 s.
+ * alps` (BPF sensor) changes four real invocations (two boosted, two
+ * yielding at a positive nice); SIGKILL of the daemon leaves its guardian to
+ * put all four back on SCHED_OTHER nice 0 within 1 s.
  * Needs the built CLI (dist/, `npm run build`, which `npm test` runs first).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -33,14 +34,19 @@ function childrenOf(pid: number): number[] {
 }
 
 describe.skipIf(!runs)("the real daemon's guardian", () => {
-  it("SIGKILL of alps daemon while four invocations are boosted: all back at SCHED_OTHER nice 0 within 1 s", async () => {
+  it("SIGKILL of alps daemon while four invocations are boosted or yielding: all back at SCHED_OTHER nice 0 within 1 s", async () => {
     const dir = mkdtempSync(join(tmpdir(), "alps-daemon-kill-"));
     const socket = join(dir, "alps.sock");
     const policyFile = join(dir, "policy.json");
     // A long slice, so the boost holds through the whole test; predicted
     // 80 ms is a boost (nice -1) from the first instruction, rising as it runs.
     const entry = { priority: 1, predicted_ms: 80, slice_ms: 5000 };
-    writeFileSync(policyFile, JSON.stringify({ functions: { killme: entry }, default: entry }));
+    // Predicted 2000 ms: a yield (nice 19), which the guardian must undo as well.
+    const yields = { priority: 2, predicted_ms: 2000, slice_ms: 5000 };
+    writeFileSync(
+      policyFile,
+      JSON.stringify({ functions: { killme: entry, yields }, default: entry }),
+    );
     let daemon: ChildProcess | undefined;
     let guardians: number[] = [];
     const workers: number[] = [];
@@ -74,17 +80,19 @@ describe.skipIf(!runs)("the real daemon's guardian", () => {
       expect(guardians.length, log).toBe(1);
 
       for (let i = 0; i < 4; i++) workers.push(startWorker(5, 5, 3000, 20_000).pid as number);
-      for (const pid of workers) {
-        const res = await apiRequest(socket, "POST", "/v1/invocations", {
-          function: "killme",
-          pid,
-        });
+      const fnOf = (i: number): string => (i < 2 ? "killme" : "yields");
+      for (const [i, pid] of workers.entries()) {
+        const res = await apiRequest(socket, "POST", "/v1/invocations", { function: fnOf(i), pid });
         expect(res.status, JSON.stringify(res.body)).toBe(201);
       }
       await waitFor(
-        () => workers.every((pid) => (readSched(pid)?.nice ?? 0) < 0),
+        () =>
+          workers.every((pid, i) => {
+            const nice = readSched(pid)?.nice ?? 0;
+            return fnOf(i) === "killme" ? nice < 0 : nice === 19;
+          }),
         5000,
-        "all four workers boosted by the daemon",
+        "two workers boosted and two yielding, by the daemon",
       );
 
       d.kill("SIGKILL");

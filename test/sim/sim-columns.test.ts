@@ -10,8 +10,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Policy } from "../../src/contracts/policy.js";
 import type { TraceInvocation } from "../../src/contracts/trace.js";
-import { type SimOptions, simulate } from "../../src/sim/index.js";
+import { simulate } from "../../src/sim/index.js";
 import { readTraceColumns, readTraceFile, writeTraceFile } from "../../src/trace/native.js";
+import { allConfigs } from "./sim-configs.js";
 
 const policy: Policy = {
   functions: {
@@ -20,21 +21,6 @@ const policy: Policy = {
   },
   default: { priority: 3, predicted_ms: 50, slice_ms: 10 },
 };
-
-function configs(cores: number): SimOptions[] {
-  return [
-    { policy: "ps", cores },
-    { policy: "fifo", cores },
-    { policy: "srpt", cores },
-    { policy: "srpt", cores, quantumMs: 2 },
-    { policy: "cfs", cores, cfs: { baseSliceMs: 1.5, switchCostMs: 0.25 } },
-    { policy: "sfs", cores, sfs: { initialSliceMs: 2, recomputeEvery: 3, floorMs: 0.5 } },
-    { policy: "alps", cores, alps: { policy, strategy: "dynamic" } },
-    { policy: "alps", cores, alps: { policy, strategy: "static" } },
-    { policy: "alps", cores, alps: { policy, strategy: "rt" } },
-    { policy: "alps-ideal", cores, alps: { policy } },
-  ];
-}
 
 const traceArb = fc
   .array(
@@ -67,7 +53,7 @@ describe("simulate on columns", () => {
         writeTraceFile(file, trace);
         const objects = readTraceFile(file);
         const columns = readTraceColumns(file);
-        for (const opts of configs(cores)) {
+        for (const opts of allConfigs(cores, policy)) {
           const want = simulate(objects, { ...opts, recordRuns: true });
           const got = simulate(columns, { ...opts, recordRuns: true });
           expect(got).toEqual(want);

@@ -3,7 +3,8 @@
  * against the simulator's completion and first-start times.
  */
 import { describe, expect, it } from "vitest";
-import type { Policy } from "../../src/contracts/policy.js";
+import type { LevelCurve } from "../../src/contracts/levels.js";
+import type { Policy, PolicyEntry } from "../../src/contracts/policy.js";
 import type { TraceInvocation } from "../../src/contracts/trace.js";
 import { type SimOptions, simulate } from "../../src/sim/index.js";
 
@@ -17,6 +18,18 @@ const completions = (trace: TraceInvocation[], opts: SimOptions): number[] =>
 const TWO = [inv(0, 4), inv(0, 2), inv(1, 3), inv(2, 1)];
 // A@0 (8), B@0 (6), C@0 (4), D@0 (2), E@1 (1), F@1 (3), G@3 (5)
 const FOUR = [inv(0, 8), inv(0, 6), inv(0, 4), inv(0, 2), inv(1, 1), inv(1, 3), inv(3, 5)];
+
+/** Two 10 ms invocations, of functions a and b, arriving together on one core under alps dynamic. */
+function alpsPair(a: PolicyEntry, b: PolicyEntry, curve?: LevelCurve) {
+  return simulate([inv(0, 10, "a"), inv(0, 10, "b")], {
+    policy: "alps",
+    cores: 1,
+    alps: {
+      policy: { functions: { a, b }, default: b },
+      ...(curve === undefined ? {} : { curve }),
+    },
+  });
+}
 
 describe("2 cores", () => {
   it("fifo: C takes the core B frees at 2, D the core A frees at 4", () => {
@@ -199,20 +212,11 @@ describe("one core, the other policies", () => {
     // A boost-only band: -20..-1 over 1..1000 ms. Remaining 100 and 98 ms both map to
     // nice -7. Both run at 1/2 until A has used its 2 ms slice (t=4); then B needs 8 ms
     // at 4904/5928.
-    const r = simulate([inv(0, 10, "a"), inv(0, 10, "b")], {
-      policy: "alps",
-      cores: 1,
-      alps: {
-        curve: { niceMin: -20, niceMax: -1, loMs: 1, hiMs: 1000, staticStep: 3 },
-        policy: {
-          functions: {
-            a: { priority: 1, predicted_ms: 100, slice_ms: 2 },
-            b: { priority: 1, predicted_ms: 100, slice_ms: 100 },
-          },
-          default: { priority: 1, predicted_ms: 100, slice_ms: 100 },
-        },
-      },
-    });
+    const r = alpsPair(
+      { priority: 1, predicted_ms: 100, slice_ms: 2 },
+      { priority: 1, predicted_ms: 100, slice_ms: 100 },
+      { niceMin: -20, niceMax: -1, loMs: 1, hiMs: 1000, staticStep: 3 },
+    );
     expect(r.outcomes[1]?.completionMs).toBeCloseTo(4 + (8 * (1024 + 4904)) / 4904, 9);
     expect(r.outcomes[0]?.completionMs).toBeCloseTo(20, 9);
   });
@@ -221,19 +225,10 @@ describe("one core, the other policies", () => {
     // Default curve -20..19 over 5..2000 ms: predicted 2000 ms remaining is nice 19 and
     // stays there for the 10 ms A runs (the next threshold is ~1716 ms); B's remaining
     // is at most 5 ms, nice -20. B gets 88761/88776 of the core until it is done.
-    const r = simulate([inv(0, 10, "a"), inv(0, 10, "b")], {
-      policy: "alps",
-      cores: 1,
-      alps: {
-        policy: {
-          functions: {
-            a: { priority: 2, predicted_ms: 2000, slice_ms: 1000 },
-            b: { priority: 1, predicted_ms: 5, slice_ms: 1000 },
-          },
-          default: { priority: 3, predicted_ms: 100, slice_ms: 100 },
-        },
-      },
-    });
+    const r = alpsPair(
+      { priority: 2, predicted_ms: 2000, slice_ms: 1000 },
+      { priority: 1, predicted_ms: 5, slice_ms: 1000 },
+    );
     expect(r.outcomes[1]?.completionMs).toBeCloseTo((10 * (88761 + 15)) / 88761, 9);
     expect(r.outcomes[0]?.completionMs).toBeCloseTo(20, 9);
   });
@@ -242,19 +237,10 @@ describe("one core, the other policies", () => {
     // Both predicted 2000 ms (nice 19). A's 2 ms slice runs out at t=4, but a yielding
     // level is not a boost: A stays at 19, so both keep sharing equally and finish at 20.
     // (Dropping A to nice 0 would finish it at 4 + 6·(1024+15)/1024 ≈ 10.1.)
-    const r = simulate([inv(0, 10, "a"), inv(0, 10, "b")], {
-      policy: "alps",
-      cores: 1,
-      alps: {
-        policy: {
-          functions: {
-            a: { priority: 1, predicted_ms: 2000, slice_ms: 2 },
-            b: { priority: 1, predicted_ms: 2000, slice_ms: 1000 },
-          },
-          default: { priority: 1, predicted_ms: 2000, slice_ms: 1000 },
-        },
-      },
-    });
+    const r = alpsPair(
+      { priority: 1, predicted_ms: 2000, slice_ms: 2 },
+      { priority: 1, predicted_ms: 2000, slice_ms: 1000 },
+    );
     expect(r.outcomes[0]?.completionMs).toBeCloseTo(20, 9);
     expect(r.outcomes[1]?.completionMs).toBeCloseTo(20, 9);
   });

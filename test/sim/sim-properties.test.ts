@@ -10,7 +10,8 @@ import { describe, expect, it } from "vitest";
 import type { LevelCurve } from "../../src/contracts/levels.js";
 import type { Policy } from "../../src/contracts/policy.js";
 import type { TraceInvocation } from "../../src/contracts/trace.js";
-import { type InvocationOutcome, type SimOptions, simulate } from "../../src/sim/index.js";
+import { type InvocationOutcome, simulate } from "../../src/sim/index.js";
+import { allConfigs } from "./sim-configs.js";
 
 const FUNCTIONS = ["f0", "f1", "f2"] as const;
 
@@ -45,23 +46,6 @@ const policyArb = fc.record({
 }) as fc.Arbitrary<Policy>;
 
 const coresArb = fc.integer({ min: 1, max: 4 });
-
-/** Every policy configuration the properties run over. */
-function allConfigs(cores: number, policy: Policy): SimOptions[] {
-  return [
-    { policy: "ps", cores },
-    { policy: "fifo", cores },
-    { policy: "srpt", cores },
-    { policy: "srpt", cores, quantumMs: 2 },
-    { policy: "cfs", cores },
-    { policy: "cfs", cores, cfs: { baseSliceMs: 1.5, switchCostMs: 0.25 } },
-    { policy: "sfs", cores, sfs: { initialSliceMs: 2, recomputeEvery: 3, floorMs: 0.5 } },
-    { policy: "alps", cores, alps: { policy, strategy: "dynamic" } },
-    { policy: "alps", cores, alps: { policy, strategy: "static" } },
-    { policy: "alps", cores, alps: { policy, strategy: "rt" } },
-    { policy: "alps-ideal", cores, alps: { policy } },
-  ];
-}
 
 /** CPU work ends `duration − cpu` before completion (blocking comes last). */
 const cpuDone = (o: InvocationOutcome): number => o.completionMs - (o.durationMs - o.cpuMs);
