@@ -180,6 +180,8 @@ export interface BpfHandle {
   unregisterTask(tid: number): boolean;
   readTask(tid: number): BpfTaskState | null;
   taskIds(): number[];
+  /** Tids tracked as part of invocation `root` (registered or forked from one), in one batched read of the map. */
+  tasksOfRoot(root: number): number[];
   /** Counters summed over CPUs, indexed like COUNTER_NAMES. */
   counters(): bigint[];
   /** Deliver ring-buffer records on the event loop (uv_poll on the epoll fd). */
