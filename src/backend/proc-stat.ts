@@ -4,6 +4,7 @@
  * policy a task really has.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { readProcFile } from "./proc-file.js";
 
 export interface TaskStat {
   /** One-letter state: R running/runnable, S sleeping, D disk sleep, T stopped, Z zombie... */
@@ -45,7 +46,7 @@ function taskDir(pid: number, tid: number): string {
 /** The task's stat, or undefined when it is gone. */
 export function readTaskStat(pid: number, tid: number = pid): TaskStat | undefined {
   try {
-    return parseStat(readFileSync(`${taskDir(pid, tid)}/stat`, "utf8"));
+    return parseStat(readProcFile(`${taskDir(pid, tid)}/stat`));
   } catch (error) {
     if (isGone(error)) return undefined;
     throw error;
@@ -55,7 +56,7 @@ export function readTaskStat(pid: number, tid: number = pid): TaskStat | undefin
 /** CPU time the task has run, ns (schedstat field 1), or undefined when it is gone. */
 export function readTaskCpuNs(pid: number, tid: number = pid): number | undefined {
   try {
-    const text = readFileSync(`${taskDir(pid, tid)}/schedstat`, "utf8");
+    const text = readProcFile(`${taskDir(pid, tid)}/schedstat`);
     const first = text.slice(0, text.indexOf(" "));
     return Number(first);
   } catch (error) {

@@ -36,6 +36,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { InputError, UsageError } from "../errors.js";
+import { readProcFile } from "./proc-file.js";
 import type { TouchedTasks } from "./touched-types.js";
 
 export const DEFAULT_STATE_DIR = "/run/alps";
@@ -80,7 +81,7 @@ export function touchedFilePath(stateDir: string = DEFAULT_STATE_DIR): string {
 export function taskStartTime(tid: number): number | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${tid}/stat`, "utf8");
+    text = readProcFile(`/proc/${tid}/stat`);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === "ENOENT" || code === "ESRCH") return undefined;

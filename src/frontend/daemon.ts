@@ -30,7 +30,11 @@ export interface OpenInvocation {
   fn: string;
   pid: number;
   startMs: number;
-  /** The task's schedstat when it was registered (a warm sandbox may have run before). */
+  /**
+   * The task's schedstat when it was registered (a warm sandbox may have run
+   * before); read in a microtask after startInvocation returns, so an
+   * invocation ended before its caller yields has none.
+   */
   startCpu: { cpuMs: number; waitMs: number } | undefined;
 }
 
@@ -288,7 +292,15 @@ export class Daemon {
       );
     }
     const id = String(this.#nextId++);
-    this.#open.set(id, { id, fn, pid, startMs: this.#clock.now(), startCpu: readSchedstat(pid) });
+    const open: OpenInvocation = { id, fn, pid, startMs: this.#clock.now(), startCpu: undefined };
+    this.#open.set(id, open);
+    // The CPU baseline is read once the caller has let the invocation go (a
+    // microtask: before any I/O callback). The first /proc read of a warm
+    // worker cost 0.25 ms on this host, on the path to the function's first
+    // instruction; a few microseconds later the task has not run yet.
+    queueMicrotask(() => {
+      if (this.#open.get(id) === open) open.startCpu = readSchedstat(pid);
+    });
     if (!this.#explicitFns.has(fn)) {
       this.#explicitFns.add(fn);
       // Bursts seen before the first explicit invocation (a sandbox warming

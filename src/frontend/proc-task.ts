@@ -3,11 +3,11 @@
  * (schedstat, ns precision), its parent (stat) and its cgroup v2 path.
  * Every reader returns undefined when the task is gone, never throws for that.
  */
-import { readFileSync } from "node:fs";
+import { readProcFile } from "../backend/proc-file.js";
 
 function readOrUndefined(path: string): string | undefined {
   try {
-    return readFileSync(path, "utf8");
+    return readProcFile(path);
   } catch {
     return undefined;
   }

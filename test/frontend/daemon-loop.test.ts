@@ -174,9 +174,11 @@ describe("the daemon loop on simulated time", () => {
     expect(daemon.status().counters.invocations_refused_open_limit).toBe(1);
   });
 
-  it("measures CPU from schedstat when the client does not report it", () => {
+  it("measures CPU from schedstat when the client does not report it", async () => {
     const { daemon } = daemonOnSimulatedTime();
     const id = daemon.startInvocation("self", process.pid);
+    // The baseline is read once the caller yields (off the path to the function's first instruction).
+    await Promise.resolve();
     // Burn 30 ms of the main thread's own CPU (what schedstat of the pid counts; process
     // CPU also holds GC and worker threads), bounded by 5 s of wall time.
     const mainCpuMs = (): number => readSchedstat(process.pid)?.cpuMs ?? Number.NaN;

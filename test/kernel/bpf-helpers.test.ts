@@ -1,0 +1,105 @@
+/**
+ * An invocation's other threads (a runtime's helpers) and its end: the
+ * invocation's own thread gets its level and registration before
+ * startInvocation returns; the helpers are registered once the caller yields
+ * (off the path to the first instruction), at the level they have, and are
+ * released with the invocation. The end finds them, and anything forked
+ * from the invocation, by the root the task map carries (one batched read).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
+import { createBpfBackend } from "../../src/backend/bpf-backend.js";
+import { probeBpf } from "../../src/backend/bpf-probe.js";
+import { emptyPolicy } from "../../src/contracts/policy.js";
+import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
+import { cleanupChild, procSched } from "./bpf-kit.js";
+
+const loaded = loadAddon();
+const probe = probeBpf();
+const ready = requireHost(
+  `root, BTF and the alps BPF object (${probe.ok ? "ok" : probe.reason})`,
+  isRoot() && hasBtf() && loaded.ok && probe.ok,
+);
+const POLICY = {
+  ...emptyPolicy(),
+  functions: { f: { priority: 1, predicted_ms: 80, slice_ms: 1000 } }, // a boost (nice < 0)
+};
+
+/** A sleeping Node process: a main thread and several runtime helper threads, no CPU used. */
+async function sleeper(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["-e", "setTimeout(() => {}, 20000)"], {
+    stdio: "ignore",
+  });
+  // Node starts its helper threads before running the script.
+  for (let i = 0; i < 200 && threads(child.pid as number).length < 3; i++)
+    await new Promise((r) => setTimeout(r, 10));
+  return child;
+}
+
+function threads(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe.skipIf(!ready)("BPF: an invocation's helper threads", () => {
+  const syscalls = loaded.ok ? addonSyscalls(loaded.addon) : undefined;
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    if (syscalls) for (const c of children.splice(0)) cleanupChild(c, syscalls);
+  });
+
+  it("boosts the invocation's thread at once, registers helpers after the caller yields, releases all at the end", async () => {
+    const backend = await createBpfBackend({ strategy: "dynamic" });
+    try {
+      backend.applyPolicy(POLICY);
+      const child = await sleeper();
+      children.push(child);
+      const pid = child.pid as number;
+      const helpers = threads(pid).filter((tid) => tid !== pid);
+      expect(helpers.length).toBeGreaterThanOrEqual(2);
+
+      backend.startInvocation("f", pid);
+      // Before the caller yields: the invocation's thread is boosted and
+      // registered, no helper is registered yet.
+      expect(procSched(pid).nice).toBeLessThan(0);
+      expect(backend.taskState(pid)?.root).toBe(pid);
+      for (const tid of helpers) expect(backend.taskState(tid)?.root).not.toBe(pid);
+      await Promise.resolve();
+      // After: every helper belongs to the invocation, at the level it has
+      // (nice 0: asleep, nothing applied to it).
+      for (const tid of helpers) {
+        expect(backend.taskState(tid)).toMatchObject({ root: pid, level: 0 });
+        expect(procSched(pid, tid)).toEqual({ nice: 0, policy: 0 });
+      }
+
+      backend.endInvocation(pid);
+      expect(procSched(pid)).toEqual({ nice: 0, policy: 0 });
+      for (const tid of [pid, ...helpers]) expect(backend.taskState(tid)).toBeNull();
+      expect(backend.actuator.tids()).not.toContain(pid);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it("an invocation ended before its caller yields never registers its helpers", async () => {
+    const backend = await createBpfBackend({ strategy: "dynamic" });
+    try {
+      backend.applyPolicy(POLICY);
+      const child = await sleeper();
+      children.push(child);
+      const pid = child.pid as number;
+      backend.startInvocation("f", pid);
+      backend.endInvocation(pid);
+      await Promise.resolve();
+      for (const tid of threads(pid)) expect(backend.taskState(tid)).toBeNull();
+      expect(procSched(pid)).toEqual({ nice: 0, policy: 0 });
+    } finally {
+      await backend.close();
+    }
+  });
+});
