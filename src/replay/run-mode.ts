@@ -267,7 +267,9 @@ function dispatchAll(
       const sentNs = process.hrtime.bigint();
       const pool = pools.get(inv.fn);
       if (pool === undefined) throw new Error(`no sandbox for function '${inv.fn}'`);
-      const { worker, cold } = await pool.acquire();
+      const idle = pool.takeIdle();
+      const { worker, cold } =
+        idle !== undefined ? { worker: idle, cold: false } : await pool.acquire();
       const cpu = cpuDemandMs(inv);
       // Registered before the worker starts burning, so its first instruction is already the function's.
       const id = daemon.startInvocation(inv.fn, worker.pid);

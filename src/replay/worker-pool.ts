@@ -4,7 +4,9 @@
  * no worker is idle, counted) so overlapping invocations of one function run
  * as separate tasks, and it keeps one spare warm behind the last idle worker.
  */
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 
 /** The function body the workers run (workloads/functions/burn.mjs), from src/replay or dist/replay. */
@@ -25,44 +27,49 @@ export interface RunResult {
   cpuMs: number;
 }
 
-interface DoneMessage {
-  type: "done";
-  id: number;
-  startNs: string;
-  endNs: string;
-  cpuMs: number;
+/** A line the worker wrote on its channel (see burn.mjs for the protocol). */
+interface WorkerMessage {
+  type: "ready" | "done";
+  id?: number;
+  startNs?: string;
+  endNs?: string;
+  cpuMs?: number;
 }
 
-function isDone(message: unknown): message is DoneMessage {
-  return (
-    typeof message === "object" &&
-    message !== null &&
-    (message as { type?: unknown }).type === "done"
-  );
+function parseMessage(pid: number | undefined, line: string): WorkerMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new Error(`worker ${pid}: not a JSON line: '${line.slice(0, 200)}'`);
+  }
+  const type = (value as { type?: unknown } | null)?.type;
+  if (type !== "ready" && type !== "done")
+    throw new Error(`worker ${pid}: unknown message '${line.slice(0, 200)}'`);
+  return value as WorkerMessage;
 }
 
-/** One warm worker process. */
+/** One warm worker process, driven over the socket on its fd 3. */
 export class Worker {
   readonly #child: ChildProcess;
+  readonly #channel: Duplex;
   readonly #pending = new Map<
     number,
     { resolve: (r: RunResult) => void; reject: (e: Error) => void }
   >();
   #nextId = 1;
   #exited = false;
+  #onReady: (() => void) | undefined;
 
   constructor(child: ChildProcess) {
     this.#child = child;
-    child.on("message", (message: unknown) => {
-      if (!isDone(message)) return;
-      const waiter = this.#pending.get(message.id);
-      this.#pending.delete(message.id);
-      waiter?.resolve({
-        startNs: BigInt(message.startNs),
-        endNs: BigInt(message.endNs),
-        cpuMs: message.cpuMs,
-      });
-    });
+    const channel = child.stdio[3];
+    if (channel === null || channel === undefined || !("write" in channel))
+      throw new Error("worker was started without its channel on fd 3");
+    this.#channel = channel as Duplex;
+    // A write after the worker died fails with EPIPE; the exit handler reports it.
+    this.#channel.on("error", () => {});
+    createInterface({ input: this.#channel }).on("line", (line) => this.#onLine(line));
     child.on("exit", (code, signal) => {
       this.#exited = true;
       for (const waiter of this.#pending.values()) {
@@ -71,6 +78,41 @@ export class Worker {
         );
       }
       this.#pending.clear();
+    });
+  }
+
+  #onLine(line: string): void {
+    let message: WorkerMessage;
+    try {
+      message = parseMessage(this.#child.pid, line);
+    } catch (error: unknown) {
+      // A worker that speaks nonsense is broken: fail what waits on it, never guess.
+      for (const waiter of this.#pending.values()) waiter.reject(error as Error);
+      this.#pending.clear();
+      this.#child.kill("SIGKILL");
+      return;
+    }
+    if (message.type === "ready") {
+      this.#onReady?.();
+      return;
+    }
+    const id = message.id ?? -1;
+    const waiter = this.#pending.get(id);
+    this.#pending.delete(id);
+    waiter?.resolve({
+      startNs: BigInt(message.startNs ?? "0"),
+      endNs: BigInt(message.endNs ?? "0"),
+      cpuMs: Number(message.cpuMs),
+    });
+  }
+
+  /** Resolves at the worker's `ready` line. */
+  ready(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#onReady = () => {
+        this.#onReady = undefined;
+        resolve();
+      };
     });
   }
 
@@ -88,8 +130,12 @@ export class Worker {
   run(cpuMs: number, blockMs: number): Promise<RunResult> {
     const id = this.#nextId++;
     return new Promise<RunResult>((resolve, reject) => {
+      if (this.#exited) {
+        reject(new Error(`worker ${this.#child.pid} has exited`));
+        return;
+      }
       this.#pending.set(id, { resolve, reject });
-      this.#child.send({ type: "run", id, cpuMs, blockMs });
+      this.#channel.write(`${JSON.stringify({ type: "run", id, cpuMs, blockMs })}\n`);
     });
   }
 
@@ -115,10 +161,13 @@ export interface PoolOptions {
 
 /** Start a worker and wait for its `ready`. */
 async function startWorker(opts: PoolOptions): Promise<Worker> {
-  const child = fork(WORKER_SCRIPT, [workerTag(opts.replayPid), `--function=${opts.fn}`], {
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
-  });
+  const child = spawn(
+    process.execPath,
+    [WORKER_SCRIPT, workerTag(opts.replayPid), `--function=${opts.fn}`],
+    { stdio: ["ignore", "ignore", "inherit", "pipe"] },
+  );
   const worker = new Worker(child);
+  const ready = worker.ready();
   // Generous: on a loaded host (8 busy tenants on 2 cores) a Node process can take seconds to start.
   const timeoutMs = opts.startTimeoutMs ?? 120_000;
   try {
@@ -135,17 +184,10 @@ async function startWorker(opts: PoolOptions): Promise<Worker> {
         clearTimeout(timer);
         reject(new Error(`worker for '${opts.fn}' exited while starting (${signal ?? code})`));
       });
-      child.on("message", function onReady(message: unknown) {
-        if (
-          typeof message === "object" &&
-          message !== null &&
-          (message as { type?: unknown }).type === "ready"
-        ) {
-          clearTimeout(timer);
-          child.off("message", onReady);
-          resolve();
-        }
-      });
+      ready.then(() => {
+        clearTimeout(timer);
+        resolve();
+      }, reject);
       // Placed at once: threads the worker starts later inherit the cgroup and the affinity.
       if (child.pid !== undefined) opts.place(child.pid);
     });
@@ -225,14 +267,24 @@ export class WorkerPool {
     for (let i = 0; i < count; i++) await this.#grow();
   }
 
-  /** An idle worker, or the next one to become free (cold). Keeps one spare warming behind the last idle worker. */
+  /**
+   * An idle worker now, without waiting (the dispatcher's path to an
+   * invocation's first instruction has no await on it), or undefined.
+   * Keeps one spare warming behind the last idle worker.
+   */
+  takeIdle(): Worker | undefined {
+    if (this.#closed) return undefined;
+    const idle = this.#idle.pop();
+    if (idle !== undefined && this.#idle.length === 0 && this.#starting.size === 0)
+      this.#grow().catch(() => {});
+    return idle;
+  }
+
+  /** An idle worker, or the next one to become free (cold). */
   acquire(): Promise<{ worker: Worker; cold: boolean }> {
     if (this.#closed) return Promise.reject(new Error("worker pool is closed"));
-    const idle = this.#idle.pop();
-    if (idle !== undefined) {
-      if (this.#idle.length === 0 && this.#starting.size === 0) this.#grow().catch(() => {});
-      return Promise.resolve({ worker: idle, cold: false });
-    }
+    const idle = this.takeIdle();
+    if (idle !== undefined) return Promise.resolve({ worker: idle, cold: false });
     this.coldStarts++;
     const waiting = new Promise<Worker>((resolve, reject) =>
       this.#waiters.push({ resolve, reject }),
