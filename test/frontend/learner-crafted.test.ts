@@ -4,6 +4,7 @@ import {
   type LearnerParams,
   learnPolicy,
   overloadFactor,
+  overloadedSlice,
 } from "../../src/frontend/learner.js";
 import type { InvocationRecord } from "../../src/frontend/window.js";
 
@@ -103,7 +104,8 @@ describe("learner on crafted windows", () => {
       { fn: "a", cpu: [10, 10] },
       { fn: "b", cpu: [100, 100] },
     ]);
-    const params = { ...P, theta: 50, gamma: 1.25, beta: 0.5 };
+    // No floor here: this is the factor alone (the floor's own case is below).
+    const params = { ...P, theta: 50, gamma: 1.25, beta: 0.5, sliceFloorMs: 0 };
     const calm = learnPolicy(w, params, undefined, 40);
     const busy = learnPolicy(w, params, undefined, 90);
     const factor = (100 + 50 - 90) / (100 * 1.25); // 0.48
@@ -116,6 +118,25 @@ describe("learner on crafted windows", () => {
       );
     }
     expect(busy.default.slice_ms).toBeCloseTo(calm.default.slice_ms * factor, 9);
+  });
+
+  it("never shrinks a slice below the floor under overload, nor lifts one that was below it", () => {
+    const w = spaced([
+      { fn: "a", cpu: [10, 10] },
+      { fn: "b", cpu: [100, 100] },
+    ]);
+    const params = { ...P, theta: 50, gamma: 1, sliceFloorMs: 8, defaultSliceMs: 10 };
+    const busy = learnPolicy(w, params, undefined, 100); // factor 0.5
+    expect(busy.learner.overload_factor).toBeCloseTo(0.5, 12);
+    // a: 10 ms → 5 ms by the factor, held at the 8 ms floor; b: 100 → 50, above the floor.
+    expect(busy.functions.a?.slice_ms).toBeCloseTo(8, 9);
+    expect(busy.functions.a?.explain.arithmetic).toContain("floor 8");
+    expect(busy.functions.b?.slice_ms).toBeCloseTo(
+      (busy.functions.b?.explain.slice_before_overload_ms as number) * 0.5,
+      9,
+    );
+    expect(busy.default.slice_ms).toBeCloseTo(8, 9); // default 10 ms → 5, held at 8
+    expect(overloadedSlice(4, 0.5, 8)).toBe(4); // a slice already below the floor (clamp on) is not raised
   });
 
   it("smooths the slice with the previous one and keeps the smoothed value", () => {
