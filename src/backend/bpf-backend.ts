@@ -149,6 +149,8 @@ class AlpsBpfBackend implements BpfBackend {
     nr_samples_unattributed: 0,
     nr_invocations: 0,
     nr_resyncs: 0,
+    /** Helper threads a full task map (or another map error) kept out of their invocation. */
+    nr_helper_register_errors: 0,
   };
   #closed = false;
   /** Ring-buffer drops already answered with a resync. */
@@ -350,7 +352,17 @@ class AlpsBpfBackend implements BpfBackend {
       if (this.#closed || this.#invocations.get(pid) !== inv) return; // ended (or restarted) already
       for (const tid of threadsOf(pid)) {
         if (tid === pid || tids.has(tid)) continue;
-        this.#handle.registerTask(tid, id, this.actuator.appliedLevel(tid) ?? BASE_NICE, pid);
+        try {
+          this.#handle.registerTask(tid, id, this.actuator.appliedLevel(tid) ?? BASE_NICE, pid);
+        } catch (err) {
+          // Nobody awaits this: an error is counted and logged here, never thrown
+          // out of a microtask (that would end the daemon).
+          this.#counts.nr_helper_register_errors++;
+          this.#log(
+            `bpf: helper thread ${tid} of invocation ${pid} not registered: ${(err as Error).message}`,
+          );
+          continue;
+        }
         tids.add(tid);
       }
     });
