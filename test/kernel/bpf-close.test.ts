@@ -6,21 +6,15 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryTouchedTasks } from "../../src/backend/actuator.js";
-import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
+import { addonSyscalls } from "../../src/backend/addon.js";
 import { createBpfBackend } from "../../src/backend/bpf-backend.js";
 import { probeBpf } from "../../src/backend/bpf-probe.js";
 import { createCgroup, moveToCgroup, removeCgroup } from "../../src/backend/cgroups.js";
 import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
 import { emptyPolicy } from "../../src/contracts/policy.js";
-import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { cleanupChild, type GatedBurner, procSched, spawnGatedBurner } from "./bpf-kit.js";
+import { bpfHost, cleanupChild, type GatedBurner, procSched, spawnGatedBurner } from "./bpf-kit.js";
 
-const loaded = loadAddon();
-const probe = probeBpf();
-const ready = requireHost(
-  `root, BTF and the alps BPF object (${probe.ok ? "ok" : probe.reason})`,
-  isRoot() && hasBtf() && loaded.ok && probe.ok,
-);
+const { loaded, ready } = bpfHost();
 const POLICY = {
   ...emptyPolicy(),
   functions: {

@@ -9,19 +9,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
-import { createBpfBackend } from "../../src/backend/bpf-backend.js";
-import { probeBpf } from "../../src/backend/bpf-probe.js";
+import { addonSyscalls } from "../../src/backend/addon.js";
+import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
 import { emptyPolicy } from "../../src/contracts/policy.js";
-import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { cleanupChild, procSched } from "./bpf-kit.js";
+import { bpfHost, cleanupChild, procSched } from "./bpf-kit.js";
 
-const loaded = loadAddon();
-const probe = probeBpf();
-const ready = requireHost(
-  `root, BTF and the alps BPF object (${probe.ok ? "ok" : probe.reason})`,
-  isRoot() && hasBtf() && loaded.ok && probe.ok,
-);
+const { loaded, ready } = bpfHost();
 const POLICY = {
   ...emptyPolicy(),
   functions: { f: { priority: 1, predicted_ms: 80, slice_ms: 1000 } }, // a boost (nice < 0)
@@ -53,13 +46,21 @@ describe.skipIf(!ready)("BPF: an invocation's helper threads", () => {
     if (syscalls) for (const c of children.splice(0)) cleanupChild(c, syscalls);
   });
 
-  it("boosts the invocation's thread at once, registers helpers after the caller yields, releases all at the end", async () => {
+  /** A backend with POLICY and a sleeping Node process to invoke in; the backend is closed after `body`. */
+  async function withSleeper(body: (backend: BpfBackend, pid: number) => Promise<void>) {
     const backend = await createBpfBackend({ strategy: "dynamic" });
     try {
       backend.applyPolicy(POLICY);
       const child = await sleeper();
       children.push(child);
-      const pid = child.pid as number;
+      await body(backend, child.pid as number);
+    } finally {
+      await backend.close();
+    }
+  }
+
+  it("boosts the invocation's thread at once, registers helpers after the caller yields, releases all at the end", () =>
+    withSleeper(async (backend, pid) => {
       const helpers = threads(pid).filter((tid) => tid !== pid);
       expect(helpers.length).toBeGreaterThanOrEqual(2);
 
@@ -81,25 +82,14 @@ describe.skipIf(!ready)("BPF: an invocation's helper threads", () => {
       expect(procSched(pid)).toEqual({ nice: 0, policy: 0 });
       for (const tid of [pid, ...helpers]) expect(backend.taskState(tid)).toBeNull();
       expect(backend.actuator.tids()).not.toContain(pid);
-    } finally {
-      await backend.close();
-    }
-  });
+    }));
 
-  it("an invocation ended before its caller yields never registers its helpers", async () => {
-    const backend = await createBpfBackend({ strategy: "dynamic" });
-    try {
-      backend.applyPolicy(POLICY);
-      const child = await sleeper();
-      children.push(child);
-      const pid = child.pid as number;
+  it("an invocation ended before its caller yields never registers its helpers", () =>
+    withSleeper(async (backend, pid) => {
       backend.startInvocation("f", pid);
       backend.endInvocation(pid);
       await Promise.resolve();
       for (const tid of threads(pid)) expect(backend.taskState(tid)).toBeNull();
       expect(procSched(pid)).toEqual({ nice: 0, policy: 0 });
-    } finally {
-      await backend.close();
-    }
-  });
+    }));
 });

@@ -8,7 +8,25 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type AddonResult, loadAddon } from "../../src/backend/addon.js";
+import { probeBpf } from "../../src/backend/bpf-probe.js";
 import { baseAttr, type Syscalls } from "../../src/backend/syscalls-types.js";
+import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
+
+/**
+ * The addon, and whether this host runs the BPF tests (root, BTF, the addon
+ * and the alps BPF object). With CI set, a missing one fails the run
+ * (requireHost) instead of skipping the tests.
+ */
+export function bpfHost(): { loaded: AddonResult; ready: boolean } {
+  const loaded = loadAddon();
+  const probe = probeBpf();
+  const ready = requireHost(
+    `root, BTF and the alps BPF object (${probe.ok ? "ok" : probe.reason})`,
+    isRoot() && hasBtf() && loaded.ok && probe.ok,
+  );
+  return { loaded, ready };
+}
 
 const SOURCE = fileURLToPath(new URL("../../native/test/burn.c", import.meta.url));
 

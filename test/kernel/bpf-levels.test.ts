@@ -7,14 +7,13 @@
  * longer one a yield (positive nice), so the boosted cases predict 80 ms.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
+import { addonSyscalls } from "../../src/backend/addon.js";
 import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
-import { probeBpf } from "../../src/backend/bpf-probe.js";
 import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
 import { dynamicLevel } from "../../src/contracts/levels.js";
 import { emptyPolicy, type Policy } from "../../src/contracts/policy.js";
-import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
 import {
+  bpfHost,
   cleanupChild,
   type GatedBurner,
   procCpuNs,
@@ -22,12 +21,7 @@ import {
   spawnGatedBurner,
 } from "./bpf-kit.js";
 
-const loaded = loadAddon();
-const probe = probeBpf();
-const ready = requireHost(
-  `root, BTF and the alps BPF object (${probe.ok ? "ok" : probe.reason})`,
-  isRoot() && hasBtf() && loaded.ok && probe.ok,
-);
+const { loaded, ready } = bpfHost();
 const TICK_MS = 4;
 
 function policyFor(fn: string, predicted_ms: number, slice_ms: number): Policy {

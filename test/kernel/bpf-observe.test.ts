@@ -5,20 +5,13 @@
  * /proc poller at the dispatcher's priority took ~0.7 of a core here).
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
-import { probeBpf } from "../../src/backend/bpf-probe.js";
+import { addonSyscalls } from "../../src/backend/addon.js";
 import { createBackend } from "../../src/backend/select.js";
 import type { Backend } from "../../src/backend/types.js";
 import { emptyPolicy } from "../../src/contracts/policy.js";
-import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { cleanupChild, spawnGatedBurner } from "./bpf-kit.js";
+import { bpfHost, cleanupChild, spawnGatedBurner } from "./bpf-kit.js";
 
-const loaded = loadAddon();
-const probe = probeBpf();
-const ready = requireHost(
-  `root, BTF and the alps BPF object (${probe.ok ? "ok" : probe.reason})`,
-  isRoot() && hasBtf() && loaded.ok && probe.ok,
-);
+const { loaded, ready } = bpfHost();
 
 describe.skipIf(!ready)("cfs mode on the BPF sensor", () => {
   let backend: Backend | undefined;
