@@ -12,18 +12,30 @@
  * default: an EEVDF slice is not alps's boost window but a protection from
  * preemption, and on this host a long function holding a 100 ms request kept
  * the core for ~60 ms after a far more boosted short one woke (the short one
- * waited the whole protected run; see test/kernel/bpf-inherit.test.ts). Strategy `rt` (comparison only) applies the
+ * waited the whole protected run; see test/kernel/bpf-inherit.test.ts).
+ * Under strategy dynamic the deepest yields (from `idleFrom`, default
+ * DEFAULT_IDLE_FROM) are applied as SCHED_IDLE instead: a waking task then
+ * preempts them at once and may take their CPU as if it were idle (the why
+ * is at DEFAULT_IDLE_FROM). Strategy `rt` (comparison only) applies the
  * level as a SCHED_FIFO priority instead, also with RESET_ON_FORK.
  *
  * Every tid is marked in the touched-task record before its first change
  * and released after it is restored. A task that vanished (ESRCH) is normal:
  * counted, released, not an error.
  */
-import { BASE_NICE, DEFAULT_CURVE, type LevelCurve, type Strategy } from "../contracts/levels.js";
+import {
+  BASE_NICE,
+  DEFAULT_CURVE,
+  DEFAULT_IDLE_FROM,
+  type LevelCurve,
+  runsIdle,
+  type Strategy,
+} from "../contracts/levels.js";
 import {
   baseAttr,
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
+  SCHED_IDLE,
   SCHED_OTHER,
   type SchedAttr,
   type Syscalls,
@@ -67,6 +79,8 @@ export interface ActuatorOptions {
   log?: (msg: string) => void;
   /** Also request the function's slice as the task's EEVDF slice. Default false. */
   sliceRequest?: boolean;
+  /** Strategy dynamic: yields at or above this level run under SCHED_IDLE (runsIdle). */
+  idleFrom?: number;
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -83,6 +97,7 @@ export class Actuator {
   readonly #rtMax: number;
   readonly #log: (msg: string) => void;
   readonly #sliceRequest: boolean;
+  readonly #idleFrom: number;
   /** undefined until the first slice request tells whether the kernel keeps it. */
   #sliceSupported: boolean | undefined;
   /** Level currently applied per tid (absent = base, untouched by us). */
@@ -98,6 +113,12 @@ export class Actuator {
     this.#rtMax = opts.rtMaxPriority ?? DEFAULT_RT_MAX_PRIORITY;
     this.#log = opts.log ?? (() => {});
     this.#sliceRequest = opts.sliceRequest ?? false;
+    this.#idleFrom = opts.idleFrom ?? DEFAULT_IDLE_FROM;
+  }
+
+  /** The level from which strategy dynamic's yields run under SCHED_IDLE. */
+  get idleFrom(): number {
+    return this.#idleFrom;
   }
 
   /** Whether boosts also carry an EEVDF slice request (the `eevdfSlice` setting). */
@@ -199,7 +220,10 @@ export class Actuator {
       : 0n;
     return {
       ...baseAttr(),
-      policy: SCHED_OTHER,
+      // Under SCHED_IDLE the kernel ignores the nice (the weight is fixed);
+      // the task keeps the one it had until a later level sets it again.
+      policy:
+        this.#strategy === "dynamic" && runsIdle(level, this.#idleFrom) ? SCHED_IDLE : SCHED_OTHER,
       nice: level,
       flags: SCHED_FLAG_RESET_ON_FORK,
       runtimeNs,
@@ -243,6 +267,13 @@ export class Actuator {
     this.#log(`actuator: ${what} on tid ${tid} failed: ${(err as Error).message}`);
     return false;
   }
+}
+
+/** What the status says about SCHED_IDLE yields (strategy dynamic). */
+export function idleReason(idleFrom: number): string {
+  return idleFrom > 19
+    ? "yields stay on SCHED_OTHER (idle-from-nice 20)"
+    : `yields at level ${idleFrom} and above run under SCHED_IDLE`;
 }
 
 /** What the status says about EEVDF slice requests. */

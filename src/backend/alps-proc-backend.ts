@@ -9,6 +9,7 @@
  */
 import {
   BASE_NICE,
+  curveForPolicy,
   DEFAULT_CURVE,
   dynamicLevel,
   type LevelCurve,
@@ -17,7 +18,7 @@ import {
   staticLevel,
 } from "../contracts/levels.js";
 import { emptyPolicy, type Policy, policyEntryFor } from "../contracts/policy.js";
-import { Actuator, sliceRequestReason } from "./actuator.js";
+import { Actuator, idleReason, sliceRequestReason } from "./actuator.js";
 import { ProcSensor, type SensedTask } from "./proc-sensor.js";
 import type { Syscalls } from "./syscalls-types.js";
 import type { TouchedTasks } from "./touched-types.js";
@@ -27,6 +28,7 @@ export interface AlpsProcOptions {
   syscalls: Syscalls;
   strategy?: Strategy;
   touched?: TouchedTasks;
+  /** A fixed band; by default each policy's own (curveForPolicy), as in the BPF backend. */
   curve?: LevelCurve;
   /** Poll period while a boosted task runs, ms. */
   fastPollMs?: number;
@@ -36,28 +38,32 @@ export interface AlpsProcOptions {
   log?: (message: string) => void;
   /** Also request each function's slice as an EEVDF slice (see Actuator). */
   sliceRequest?: boolean;
+  /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
+  idleFrom?: number;
 }
 
 export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
   const strategy = opts.strategy ?? "dynamic";
-  const curve = opts.curve ?? DEFAULT_CURVE;
-  const thresholds = levelThresholdsMs(curve);
+  let policy: Policy = emptyPolicy();
+  let curve = opts.curve ?? curveForPolicy(policy);
+  let thresholds = levelThresholdsMs(curve);
   const fastPollMs = opts.fastPollMs ?? 2;
   const idlePollMs = opts.idlePollMs ?? 20;
   const actuator = new Actuator({
     strategy,
     syscalls: opts.syscalls,
-    curve,
+    curve: opts.curve ?? DEFAULT_CURVE,
     sliceRequest: opts.sliceRequest ?? false,
+    ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
     ...(opts.touched === undefined ? {} : { touched: opts.touched }),
     ...(opts.log === undefined ? {} : { log: opts.log }),
   });
-  let policy: Policy = emptyPolicy();
   const listeners: ((sample: BurstSample) => void)[] = [];
   const counters = { nr_invocations: 0, nr_bursts: 0 };
   const reasons = [
     ...(opts.reasons ?? []),
     `alps: strategy ${strategy} on the proc sensor, syscalls via ${opts.syscalls.kind}`,
+    ...(strategy === "dynamic" ? [idleReason(actuator.idleFrom)] : []),
   ];
   let closed = false;
 
@@ -127,6 +133,10 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     },
     applyPolicy(next) {
       policy = next;
+      if (opts.curve === undefined) {
+        curve = curveForPolicy(next);
+        thresholds = levelThresholdsMs(curve);
+      }
     },
     onBurst(listener) {
       listeners.push(listener);

@@ -13,6 +13,7 @@
 import { readdirSync } from "node:fs";
 import {
   BASE_NICE,
+  curveForPolicy,
   DEFAULT_CURVE,
   dynamicLevel,
   type LevelCurve,
@@ -21,7 +22,7 @@ import {
   staticLevel,
 } from "../contracts/levels.js";
 import { emptyPolicy, type Policy, type PolicyEntry, policyEntryFor } from "../contracts/policy.js";
-import { Actuator, sliceRequestReason } from "./actuator.js";
+import { Actuator, idleReason, sliceRequestReason } from "./actuator.js";
 import { addonSyscalls, bpfObjectPath, loadAddon } from "./addon.js";
 import {
   ALPS_MAX_FNS,
@@ -45,6 +46,7 @@ import type { Backend, BackendStatus, BurstSample } from "./types.js";
 
 export interface BpfBackendOptions {
   strategy: Strategy;
+  /** A fixed band; by default each policy's own (curveForPolicy). */
   curve?: LevelCurve;
   /** Defaults to the addon's syscalls. */
   syscalls?: Syscalls;
@@ -52,6 +54,8 @@ export interface BpfBackendOptions {
   log?: (msg: string) => void;
   /** Also request each function's slice as an EEVDF slice (see Actuator). */
   sliceRequest?: boolean;
+  /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
+  idleFrom?: number;
   /** Defaults to native/build/alps.bpf.o. */
   objectPath?: string;
   /**
@@ -65,6 +69,8 @@ export interface BpfBackendOptions {
 /** What tests and the bench see beyond the Backend contract. */
 export interface BpfBackend extends Backend {
   readonly actuator: Actuator;
+  /** The band the kernel's config holds now. */
+  curve(): LevelCurve;
   /** The kernel's state of `tid`, or null when it is not tracked. */
   taskState(tid: number): BpfTaskState | null;
   /** The id given to `fn` in the BPF maps (0 = the default entry). */
@@ -125,9 +131,11 @@ class AlpsBpfBackend implements BpfBackend {
   readonly #addon: AlpsAddon;
   readonly #handle: BpfHandle;
   readonly #strategy: Strategy;
-  readonly #curve: LevelCurve;
-  /** The curve's thresholds, computed once: startInvocation needs them on every invocation. */
-  readonly #thresholdsMs: readonly number[];
+  /** A configured fixed curve; without one, each policy's band (curveForPolicy). */
+  readonly #fixedCurve: LevelCurve | undefined;
+  #curve: LevelCurve;
+  /** The curve's thresholds, computed once per curve: startInvocation needs them on every invocation. */
+  #thresholdsMs: readonly number[];
   readonly #log: (msg: string) => void;
   readonly #reasons: string[];
   readonly #listeners: ((s: BurstSample) => void)[] = [];
@@ -163,30 +171,30 @@ class AlpsBpfBackend implements BpfBackend {
     this.#observeOnly = opts.observeOnly ?? false;
     this.mode = this.#observeOnly ? "cfs" : "alps";
     this.#strategy = opts.strategy;
-    this.#curve = opts.curve ?? DEFAULT_CURVE;
+    this.#fixedCurve = opts.curve;
+    this.#curve = opts.curve ?? curveForPolicy(this.#policy);
     this.#thresholdsMs = levelThresholdsMs(this.#curve);
     this.#log = opts.log ?? (() => {});
     this.actuator = new Actuator({
       strategy: opts.strategy,
       syscalls: opts.syscalls ?? addonSyscalls(addon),
       touched: opts.touched,
-      curve: this.#curve,
+      curve: opts.curve ?? DEFAULT_CURVE,
       log: this.#log,
       sliceRequest: opts.sliceRequest ?? false,
+      ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
     });
-    handle.setConfig({
-      strategy: this.#observeOnly ? STRATEGY_OBSERVE : STRATEGY_CODE[opts.strategy],
-      niceMin: this.#curve.niceMin,
-      niceMax: this.#curve.niceMax,
-      baseNice: BASE_NICE,
-      thresholdsNs: this.#thresholdsMs.map(msToNs),
-    });
+    this.#writeConfig();
     this.#reasons = this.#observeOnly
       ? [
           `BPF programs attached from ${objectPath}`,
           "cfs: observe only (BPF sensor, as alps uses), no task is changed",
         ]
-      : [`BPF programs attached from ${objectPath}`, `strategy ${opts.strategy}`];
+      : [
+          `BPF programs attached from ${objectPath}`,
+          `strategy ${opts.strategy}`,
+          ...(opts.strategy === "dynamic" ? [idleReason(this.actuator.idleFrom)] : []),
+        ];
     this.#writePolicy(this.#policy);
     handle.startEvents((events) => this.#onEvents(events));
     // A dropped LEVEL or EXPIRED event would leave a task at a stale level
@@ -194,6 +202,25 @@ class AlpsBpfBackend implements BpfBackend {
     // decided, so after any drop the daemon re-applies every tracked task's.
     this.#resyncTimer = setInterval(() => this.#resyncAfterDrops(), RESYNC_CHECK_MS);
     this.#resyncTimer.unref();
+  }
+
+  /**
+   * The kernel computes every level from this config on the task's next
+   * runtime update, so a new band takes effect for running tasks too.
+   */
+  #writeConfig(): void {
+    this.#handle.setConfig({
+      strategy: this.#observeOnly ? STRATEGY_OBSERVE : STRATEGY_CODE[this.#strategy],
+      niceMin: this.#curve.niceMin,
+      niceMax: this.#curve.niceMax,
+      baseNice: BASE_NICE,
+      thresholdsNs: this.#thresholdsMs.map(msToNs),
+    });
+  }
+
+  /** The band the kernel uses now. */
+  curve(): LevelCurve {
+    return { ...this.#curve };
   }
 
   #resyncAfterDrops(): void {
@@ -286,6 +313,14 @@ class AlpsBpfBackend implements BpfBackend {
 
   applyPolicy(policy: Policy): void {
     this.#policy = policy;
+    if (this.#fixedCurve === undefined) {
+      const curve = curveForPolicy(policy);
+      if (curve.loMs !== this.#curve.loMs || curve.hiMs !== this.#curve.hiMs) {
+        this.#curve = curve;
+        this.#thresholdsMs = levelThresholdsMs(curve);
+        this.#writeConfig();
+      }
+    }
     this.#writePolicy(policy);
   }
 

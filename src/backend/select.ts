@@ -26,6 +26,8 @@ export interface CreateBackendOptions {
   log?: (message: string) => void;
   /** alps: also request each function's slice as an EEVDF slice. */
   sliceRequest?: boolean;
+  /** alps, strategy dynamic: yields at or above this level run under SCHED_IDLE. */
+  idleFrom?: number;
   /** SFS tuning (slots, slice, overload). */
   sfs?: Omit<SfsOptions, "syscalls" | "touched" | "log" | "reasons">;
 }
@@ -54,6 +56,7 @@ export async function createBackend(
   const touched = opts.touched === undefined ? {} : { touched: opts.touched };
   const strategy = opts.strategy ?? "dynamic";
   const sliceRequest = opts.sliceRequest ?? false;
+  const idleFrom = opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom };
 
   let mode: Mode;
   if (opts.mode === "auto") {
@@ -93,7 +96,13 @@ export async function createBackend(
         `alps mode with the BPF sensor is unavailable: ${why} (use --sensor proc, or --mode sfs/auto)`,
       );
     }
-    const backend = await createBpfBackend({ strategy, ...touched, log, sliceRequest });
+    const backend = await createBpfBackend({
+      strategy,
+      ...touched,
+      log,
+      sliceRequest,
+      ...idleFrom,
+    });
     return { backend, reasons };
   }
 
@@ -107,6 +116,7 @@ export async function createBackend(
       log,
       reasons,
       sliceRequest,
+      ...idleFrom,
     });
     return { backend, reasons };
   }

@@ -31,6 +31,10 @@ const SETTINGS: { label: string; params: Partial<LearnerParams> }[] = [
     params: { clampToMoreUrgent: true },
   },
   { label: "learned, --alpha 2", params: { alpha: 2 } },
+  {
+    label: "learned, --band-ratio 30 (the band fitted to the policy; docs/learning.md item 6)",
+    params: { bandRatio: 30 },
+  },
 ];
 
 function learned(trace: TraceInvocation[], params: Partial<LearnerParams>): Policy {

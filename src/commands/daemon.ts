@@ -81,6 +81,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       ...(config.sensor !== undefined ? { sensor: config.sensor } : {}),
       strategy: config.strategy,
       sliceRequest: config.eevdfSlice,
+      idleFrom: config.idleFromNice,
       noBpf: config.noBpf || process.env.ALPS_NO_BPF === "1",
       touched,
       log,

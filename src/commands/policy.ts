@@ -64,6 +64,11 @@ export function formatPolicy(policy: Policy): string {
       "functions without an entry",
     ].join("\t"),
   );
+  lines.push(
+    policy.band === undefined
+      ? "level band: fixed (no band in the policy)"
+      : `level band: remaining ${n(policy.band.lo_ms)} ms or less is the most boosted, over ${n(policy.band.hi_ms)} ms the most yielding`,
+  );
   const learner = policy.learner as Record<string, unknown> | undefined;
   if (learner !== undefined) {
     lines.push(

@@ -4,6 +4,7 @@
  * program receives the same thresholds (computed here) through its config,
  * so the kernel and the simulator pick the same nice level for the same state.
  */
+import type { Policy } from "./policy.js";
 
 /** Strategy by which a task's level is chosen. */
 export type Strategy = "dynamic" | "static" | "rt";
@@ -41,6 +42,35 @@ export interface LevelCurve {
 /** The unchanged level: a task that is no function's, or past its slice and no longer yielding. */
 export const BASE_NICE = 0;
 
+/**
+ * Strategy `dynamic`'s yields at or above this level run under SCHED_IDLE
+ * rather than SCHED_OTHER at that nice (20 = never). SCHED_IDLE is still the
+ * fair class, its weight (3) only a little below nice 19's (15); what it buys
+ * is how the kernel treats the *other* tasks. A task waking up preempts a
+ * SCHED_IDLE task at once, and when it picks a CPU, one running only
+ * SCHED_IDLE tasks counts as idle. With nice levels alone a boosted
+ * invocation that wakes on a CPU where another boosted one runs shares that
+ * CPU while a long invocation keeps the other one; the simulator shares all
+ * cores at once and never sees that. On the host (azure-like, side by side
+ * with CFS) this took the mean from 0.68-0.71 to 0.65 × CFS and the longest
+ * 10 %'s p99 from 1.19-1.27 to 1.05 × CFS (docs/results.md, session 6). At
+ * 15 it covers predicted remaining times above about 0.9 s on the fixed band.
+ */
+export const DEFAULT_IDLE_FROM = 15;
+
+/** The weight of a SCHED_IDLE task (the kernel's WEIGHT_IDLEPRIO), whatever its nice. */
+export const IDLE_WEIGHT = 3;
+
+/** Whether a task at `level` runs under SCHED_IDLE (a yield at or above `idleFrom`). */
+export function runsIdle(level: number, idleFrom: number = DEFAULT_IDLE_FROM): boolean {
+  return level > BASE_NICE && level >= idleFrom;
+}
+
+/**
+ * The levels and static step alps uses. Its loMs..hiMs are the band of a
+ * policy that brings none; the learner's policies bring one fitted to their
+ * predicted runs (curveForPolicy).
+ */
 export const DEFAULT_CURVE: LevelCurve = {
   niceMin: -20,
   niceMax: 19,
@@ -48,6 +78,18 @@ export const DEFAULT_CURVE: LevelCurve = {
   hiMs: 2000,
   staticStep: 3,
 };
+
+/**
+ * The curve strategy `dynamic` uses under `policy`: `base` over the policy's
+ * band when it has one (the learner fits it to the predicted runs, see
+ * fitBand in src/frontend/learner.ts). The BPF backend, the proc backend and
+ * the simulator all call this on the same policy, so they keep picking the
+ * same level for the same state.
+ */
+export function curveForPolicy(policy: Policy, base: LevelCurve = DEFAULT_CURVE): LevelCurve {
+  const band = policy.band;
+  return band === undefined ? base : { ...base, loMs: band.lo_ms, hiMs: band.hi_ms };
+}
 
 /**
  * Upper bounds of predicted remaining time for each level of the band, ms:

@@ -14,10 +14,25 @@ export const PolicyEntrySchema = z.looseObject({
   slice_ms: z.number().finite().nonnegative().max(3_600_000),
 });
 
+/**
+ * The predicted remaining times strategy `dynamic` spreads its levels over
+ * (src/contracts/levels.ts): at most `lo_ms` gets the most boosted level,
+ * above `hi_ms` the most yielding. Absent: the fixed DEFAULT_CURVE band.
+ */
+export const PolicyBandSchema = z
+  .object({
+    lo_ms: z.number().finite().positive().max(3_600_000),
+    hi_ms: z.number().finite().positive().max(3_600_000),
+  })
+  .refine((b) => b.hi_ms >= b.lo_ms, { message: "hi_ms must be at least lo_ms", path: ["hi_ms"] });
+
 export const PolicySchema = z.looseObject({
   functions: z.record(z.string().min(1).max(255), PolicyEntrySchema),
   default: PolicyEntrySchema,
+  band: PolicyBandSchema.optional(),
 });
+
+export type PolicyBand = z.infer<typeof PolicyBandSchema>;
 
 export type PolicyEntry = z.infer<typeof PolicyEntrySchema>;
 export type Policy = z.infer<typeof PolicySchema>;

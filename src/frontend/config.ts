@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { DEFAULT_IDLE_FROM } from "../contracts/levels.js";
 import { InputError, UsageError } from "../errors.js";
 
 const posInt = z.number().int().positive();
@@ -34,6 +35,11 @@ export const CONFIG_FIELDS = {
     schema: z.boolean(),
     default: false,
     help: "also request each function's slice as its EEVDF slice (sched_runtime)",
+  },
+  idleFromNice: {
+    schema: z.number().int().min(1).max(20),
+    default: DEFAULT_IDLE_FROM,
+    help: "strategy dynamic: yields at this nice level and above run under SCHED_IDLE (20 = never)",
   },
   noBpf: {
     schema: z.boolean(),
@@ -94,6 +100,16 @@ export const CONFIG_FIELDS = {
   },
   maxFunctions: { schema: posInt, default: 1024, help: "functions the policy map holds" },
   minSamples: { schema: posInt, default: 1, help: "runs before a function gets its own entry" },
+  bandRatio: {
+    schema: nonNeg,
+    default: 0,
+    help: "level band fitted to the policy: longest predicted run over the band's start (0 = the fixed 5..2000 ms band; see docs/learning.md)",
+  },
+  bandLoMaxMs: {
+    schema: z.number().positive(),
+    default: 50,
+    help: "level band: its start never above this, ms",
+  },
   windowInvocations: {
     schema: posInt,
     default: 1000,

@@ -166,6 +166,8 @@ export class Daemon {
       quantumMs: c.quantumMs,
       maxFunctions: c.maxFunctions,
       minSamples: c.minSamples,
+      bandRatio: c.bandRatio,
+      bandLoMaxMs: c.bandLoMaxMs,
       clampToMoreUrgent: c.sliceClamp,
       cores: opts.cores ?? availableParallelism(),
     };

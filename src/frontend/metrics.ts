@@ -40,6 +40,7 @@ export class DaemonMetrics {
   readonly #predicted: Gauge<"function">;
   readonly #priority: Gauge<"function">;
   readonly #slice: Gauge<"function">;
+  readonly #band: Gauge<"end">;
   readonly #learnerSeconds: Histogram;
   readonly #refusals: Counter<"reason">;
   #server: Server | undefined;
@@ -86,6 +87,12 @@ export class DaemonMetrics {
       name: "alps_policy_slice_ms",
       help: "Slice, ms",
       labelNames: ["function"],
+      registers: [r],
+    });
+    this.#band = new Gauge({
+      name: "alps_policy_band_ms",
+      help: "Level band of the policy: remaining time of the most boosted level (end=lo) and above which the most yielding (end=hi), ms; absent: the fixed band",
+      labelNames: ["end"],
       registers: [r],
     });
     this.#learnerSeconds = new Histogram({
@@ -204,6 +211,11 @@ export class DaemonMetrics {
     this.#predicted.reset();
     this.#priority.reset();
     this.#slice.reset();
+    this.#band.reset();
+    if (policy.band !== undefined) {
+      this.#band.set({ end: "lo" }, policy.band.lo_ms);
+      this.#band.set({ end: "hi" }, policy.band.hi_ms);
+    }
     const entries: [string, { priority: number; predicted_ms: number; slice_ms: number }][] = [
       ...Object.entries(policy.functions),
       ["default", policy.default],

@@ -2,7 +2,7 @@
  * `simulate`: checks options, builds the shared invocation table, runs the
  * chosen policy's engine and summarizes.
  */
-import { DEFAULT_CURVE } from "../contracts/levels.js";
+import { curveForPolicy, DEFAULT_IDLE_FROM } from "../contracts/levels.js";
 import type { Policy, PolicyEntry } from "../contracts/policy.js";
 import { type FairParams, runFair } from "./fair.js";
 import { runFifo } from "./fifo.js";
@@ -127,7 +127,12 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
           budget: entries.slice,
         });
       }
-      return runWeighted(jobs, cores, { strategy, curve: alps.curve ?? DEFAULT_CURVE, ...entries });
+      return runWeighted(jobs, cores, {
+        strategy,
+        curve: alps.curve ?? curveForPolicy(alps.policy),
+        idleFrom: alps.idleFrom ?? DEFAULT_IDLE_FROM,
+        ...entries,
+      });
     }
     case "alps-ideal": {
       const entries = entriesOf(jobs, alpsOptions(opts).policy);

@@ -39,8 +39,10 @@ export interface AlpsOptions {
   policy: Policy;
   /** Default `dynamic`. */
   strategy?: Strategy;
-  /** Default DEFAULT_CURVE of src/contracts/levels.ts. */
+  /** A fixed curve; default: curveForPolicy(policy) of src/contracts/levels.ts, as the backends. */
   curve?: LevelCurve;
+  /** Dynamic: levels from here up run under SCHED_IDLE (default DEFAULT_IDLE_FROM, 20 = never). */
+  idleFrom?: number;
 }
 
 export interface SimOptions {

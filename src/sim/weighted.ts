@@ -14,6 +14,10 @@
  * - `static`: staticLevel(priority, used, slice): one level until the slice
  *   is used, then nice 0.
  * Levels only change at known amounts of CPU used, so those are events.
+ * Dynamic levels from `idleFrom` up weigh IDLE_WEIGHT, as the SCHED_IDLE the
+ * actuator applies there. What SCHED_IDLE also changes on a host (a waking
+ * task preempts it at once and treats its CPU as idle) has no counterpart
+ * here: this engine shares all cores at every instant.
  *
  * Each event recomputes rates over the runnable set (O(k)), so this engine
  * is slower than srpt's; the learner does not use it. Sharing has no
@@ -22,9 +26,11 @@
 import {
   BASE_NICE,
   curveLevel,
+  IDLE_WEIGHT,
   type LevelCurve,
   levelThresholdsMs,
   niceWeight,
+  runsIdle,
   staticLevel,
 } from "../contracts/levels.js";
 import type { JobTable } from "./jobs.js";
@@ -33,6 +39,8 @@ import type { EngineResult } from "./simulate.js";
 export interface LevelPlan {
   strategy: "dynamic" | "static";
   curve: LevelCurve;
+  /** Dynamic: levels from here up weigh IDLE_WEIGHT (SCHED_IDLE, as the actuator applies them). */
+  idleFrom: number;
   /** Per invocation: its function's predicted_ms, slice_ms and priority. */
   predicted: Float64Array;
   slice: Float64Array;
@@ -119,7 +127,11 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
   const active = new Int32Array(n);
   let k = 0;
   const weightOfLevel = new Float64Array(LEVELS);
-  for (let l = 0; l < LEVELS; l++) weightOfLevel[l] = niceWeight(l - 20);
+  for (let l = 0; l < LEVELS; l++)
+    weightOfLevel[l] =
+      plan.strategy === "dynamic" && runsIdle(l - 20, plan.idleFrom)
+        ? IDLE_WEIGHT
+        : niceWeight(l - 20);
   const countOfLevel = new Int32Array(LEVELS);
   const rateOfLevel = new Float64Array(LEVELS);
   const countLevel = (index: number, delta: number): void => {

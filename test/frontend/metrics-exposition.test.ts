@@ -13,7 +13,7 @@ describe("daemon metrics", () => {
       clock,
       cores: 2,
       utilization: null,
-      config: { learnPeriodMs: 100 },
+      config: { learnPeriodMs: 100, bandRatio: 30 },
     });
     const metrics = new DaemonMetrics(daemon, 50);
     daemon.start();
@@ -36,6 +36,9 @@ describe("daemon metrics", () => {
     expect(sampleValue(fams, "alps_policy_priority", { function: "quick" })).toBe(1);
     expect(sampleValue(fams, "alps_policy_priority", { function: "slow" })).toBe(2);
     expect(sampleValue(fams, "alps_policy_predicted_ms", { function: "quick" })).toBeCloseTo(5, 6);
+    // The band fitted to the predicted runs: the longest (150 ms) and 30 times lower.
+    expect(sampleValue(fams, "alps_policy_band_ms", { end: "hi" })).toBeCloseTo(150, 6);
+    expect(sampleValue(fams, "alps_policy_band_ms", { end: "lo" })).toBeCloseTo(5, 6);
     expect(sampleValue(fams, "alps_mode_info", { mode: "cfs", sensor: "none" })).toBe(1);
     expect(sampleValue(fams, "alps_api_refusals_total", { reason: "forbidden_pid" })).toBe(1);
     expect(sampleValue(fams, "alps_learner_run_seconds_count")).toBeGreaterThanOrEqual(1);

@@ -1,6 +1,7 @@
 /**
  * The actuator on real tasks: the dynamic boost carries SCHED_RESET_ON_FORK
- * and the slice request, strategy rt uses SCHED_FIFO below the daemon,
+ * and the slice request, its deepest yields run under SCHED_IDLE, strategy
+ * rt uses SCHED_FIFO below the daemon,
  * restore returns SCHED_OTHER nice 0 and releases the record, a vanished
  * task is counted, not an error. And strategy static in the kernel: a
  * fixed level for the whole slice.
@@ -14,9 +15,10 @@ import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js
 import {
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
+  SCHED_IDLE,
   SCHED_OTHER,
 } from "../../src/backend/syscalls-types.js";
-import { staticLevel } from "../../src/contracts/levels.js";
+import { DEFAULT_IDLE_FROM, staticLevel } from "../../src/contracts/levels.js";
 import { emptyPolicy } from "../../src/contracts/policy.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
 import { cleanupChild, type GatedBurner, procSched, spawnGatedBurner } from "./bpf-kit.js";
@@ -71,6 +73,45 @@ describe.skipIf(!ready)("actuator strategies", () => {
     } finally {
       act.restoreAll();
     }
+  });
+
+  it("dynamic: a yield from idleFrom up runs under SCHED_IDLE, one below it at its nice; restore undoes both", async () => {
+    if (!syscalls) return;
+    const b = await spawnGatedBurner("s10", 2000);
+    burners.push(b);
+    const act = new Actuator({ strategy: "dynamic", syscalls });
+    try {
+      expect(act.idleFrom).toBe(DEFAULT_IDLE_FROM);
+      expect(act.apply(b.pid, 14)).toBe(true);
+      expect(procSched(b.pid)).toEqual({ nice: 14, policy: SCHED_OTHER });
+      expect(act.apply(b.pid, DEFAULT_IDLE_FROM)).toBe(true);
+      expect(procSched(b.pid).policy).toBe(SCHED_IDLE);
+      expect(syscalls.getAttr(b.pid).flags & SCHED_FLAG_RESET_ON_FORK).toBe(
+        SCHED_FLAG_RESET_ON_FORK,
+      );
+      // Back down the band: plain SCHED_OTHER at the new nice.
+      expect(act.apply(b.pid, 9)).toBe(true);
+      expect(procSched(b.pid)).toEqual({ nice: 9, policy: SCHED_OTHER });
+      expect(act.apply(b.pid, 19)).toBe(true);
+      expect(procSched(b.pid).policy).toBe(SCHED_IDLE);
+    } finally {
+      act.restoreAll();
+    }
+    expect(procSched(b.pid)).toEqual({ nice: 0, policy: SCHED_OTHER });
+  });
+
+  it("dynamic with idleFrom 20: every yield stays on SCHED_OTHER", async () => {
+    if (!syscalls) return;
+    const b = await spawnGatedBurner("s10", 2000);
+    burners.push(b);
+    const act = new Actuator({ strategy: "dynamic", syscalls, idleFrom: 20 });
+    try {
+      expect(act.apply(b.pid, 19)).toBe(true);
+      expect(procSched(b.pid)).toEqual({ nice: 19, policy: SCHED_OTHER });
+    } finally {
+      act.restoreAll();
+    }
+    expect(procSched(b.pid)).toEqual({ nice: 0, policy: SCHED_OTHER });
   });
 
   it("rt: SCHED_FIFO at a priority below the daemon's, with RESET_ON_FORK", async () => {

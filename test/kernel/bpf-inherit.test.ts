@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addonSyscalls } from "../../src/backend/addon.js";
 import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
 import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
+import { SCHED_IDLE } from "../../src/backend/syscalls-types.js";
 import { dynamicLevel } from "../../src/contracts/levels.js";
 import { emptyPolicy, type Policy } from "../../src/contracts/policy.js";
 import {
@@ -114,10 +115,11 @@ describe.skipIf(!ready)("BPF: pinned core and inheritance", () => {
   });
 
   it("a yielding parent's child keeps its inherited positive nice, and is restored with the invocation", async () => {
-    // Predicted 2000 ms: nice 19 (a yield). The kernel's reset-on-fork only
-    // resets a negative nice, so the child starts at 19 too (the BPF program
-    // records and posts that level at fork); the daemon must count the child
-    // as changed, or ending the invocation would leave it at 19.
+    // Predicted 2000 ms: level 19 (a yield, run under SCHED_IDLE). The
+    // kernel's reset-on-fork only resets RT policies and a negative nice, so
+    // the child starts under SCHED_IDLE too (the BPF program records and
+    // posts that level at fork); the daemon must count the child as changed,
+    // or ending the invocation would leave it there.
     const burner = await spawnGatedBurner("b20,f600,b20", 4000);
     try {
       backend.startInvocation("yielding", burner.pid);
@@ -130,7 +132,7 @@ describe.skipIf(!ready)("BPF: pinned core and inheritance", () => {
       expect(childPid).toBeDefined();
       const child = childPid as number;
       await new Promise((r) => setTimeout(r, 100));
-      expect(procSched(child)).toEqual({ nice: 19, policy: 0 });
+      expect(procSched(child).policy).toBe(SCHED_IDLE);
       expect(backend.actuator.tids()).toContain(child);
       backend.endInvocation(burner.pid);
       expect(procSched(child)).toEqual({ nice: 0, policy: 0 });

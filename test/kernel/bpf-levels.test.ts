@@ -5,12 +5,19 @@
  * new burst after a sleep is boosted again. On the default band (-20..19
  * over 5..2000 ms) a predicted remaining time up to ~108 ms is a boost and a
  * longer one a yield (positive nice), so the boosted cases predict 80 ms.
+ * A policy that carries its own band moves those thresholds in the kernel.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addonSyscalls } from "../../src/backend/addon.js";
 import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
 import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
-import { dynamicLevel } from "../../src/contracts/levels.js";
+import { SCHED_IDLE, SCHED_OTHER } from "../../src/backend/syscalls-types.js";
+import {
+  curveForPolicy,
+  DEFAULT_CURVE,
+  dynamicLevel,
+  runsIdle,
+} from "../../src/contracts/levels.js";
 import { emptyPolicy, type Policy } from "../../src/contracts/policy.js";
 import {
   bpfHost,
@@ -54,15 +61,17 @@ describe.skipIf(!ready)("BPF levels (dynamic strategy)", () => {
     const burner = await spawnGatedBurner(plan);
     try {
       backend.startInvocation("spin", burner.pid);
-      // Boosted before it ran a single instruction of the burner.
-      const before = procSched(burner.pid);
-      expect(before.nice).toBe(
-        dynamicLevel(
-          policy.functions.spin?.predicted_ms ?? 0,
-          0,
-          policy.functions.spin?.slice_ms ?? 0,
-        ),
+      // At its level before it ran a single instruction of the burner.
+      const level = dynamicLevel(
+        policy.functions.spin?.predicted_ms ?? 0,
+        0,
+        policy.functions.spin?.slice_ms ?? 0,
+        curveForPolicy(policy),
       );
+      const before = procSched(burner.pid);
+      // A deep yield runs under SCHED_IDLE, whose nice the kernel leaves alone.
+      if (runsIdle(level)) expect(before.policy).toBe(SCHED_IDLE);
+      else expect(before).toEqual({ nice: level, policy: SCHED_OTHER });
       const baseUs = procCpuNs(burner.pid) / 1000;
       const result = await burner.release();
       backend.endInvocation(burner.pid);
@@ -150,7 +159,8 @@ describe.skipIf(!ready)("BPF levels (dynamic strategy)", () => {
     expect(result.exitCode).toBe(0);
     const main = result.samples.filter((s) => s.who === "main");
     expect(main.length).toBeGreaterThan(1);
-    expect(main.every((s) => s.nice === 19)).toBe(true);
+    // Level 19 throughout: a yield that deep runs under SCHED_IDLE.
+    expect(main.every((s) => s.policy === SCHED_IDLE)).toBe(true);
     expect(backend.status().counters.nr_expired).toBeGreaterThan(0);
   });
 
@@ -164,6 +174,29 @@ describe.skipIf(!ready)("BPF levels (dynamic strategy)", () => {
     // Burst 2 begins boosted, then expires again.
     expect(second[0]?.nice).toBeLessThan(0);
     expect(second.at(-1)?.nice).toBe(0);
+  });
+
+  it("a policy's band reaches the kernel: predicted 80 ms over a 2..80 ms band yields all the way", async () => {
+    // Over the fixed band 80 ms remaining is a boost (nice -1) and 20 ms
+    // remaining nice -10; over 2..80 ms they are 19 (SCHED_IDLE) and nice 5.
+    const banded: Policy = { ...policyFor("spin", 80, 1000), band: { lo_ms: 2, hi_ms: 80 } };
+    try {
+      const { result } = await run("b60", banded);
+      expect(backend.curve()).toMatchObject({ loMs: 2, hiMs: 80 });
+      expect(result.exitCode).toBe(0);
+      const main = result.samples.filter((s) => s.who === "main");
+      expect(main.length).toBeGreaterThan(2);
+      expect(main[0]?.policy).toBe(SCHED_IDLE);
+      // The kernel moved it down the band as it ran, out of SCHED_IDLE and
+      // never into a boost.
+      expect(main.at(-1)?.policy).toBe(SCHED_OTHER);
+      expect(main.at(-1)?.nice).toBeGreaterThan(0);
+      expect(main.every((s) => s.policy === SCHED_IDLE || s.nice > 0)).toBe(true);
+    } finally {
+      // A policy without a band puts the fixed band back.
+      backend.applyPolicy(policyFor("spin", 80, 400));
+    }
+    expect(backend.curve()).toEqual(DEFAULT_CURVE);
   });
 
   it("reports burst samples from BLOCKED events", async () => {

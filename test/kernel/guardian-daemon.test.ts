@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SCHED_OTHER } from "../../src/backend/syscalls-types.js";
+import { SCHED_IDLE, SCHED_OTHER } from "../../src/backend/syscalls-types.js";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
 import { isRunning, killPids, readSched, startWorker, waitFor } from "../safety/processes.js";
@@ -88,8 +88,9 @@ describe.skipIf(!runs)("the real daemon's guardian", () => {
       await waitFor(
         () =>
           workers.every((pid, i) => {
-            const nice = readSched(pid)?.nice ?? 0;
-            return fnOf(i) === "killme" ? nice < 0 : nice === 19;
+            const sched = readSched(pid);
+            // A yield at 19 runs under SCHED_IDLE (DEFAULT_IDLE_FROM).
+            return fnOf(i) === "killme" ? (sched?.nice ?? 0) < 0 : sched?.policy === SCHED_IDLE;
           }),
         5000,
         "two workers boosted and two yielding, by the daemon",

@@ -221,15 +221,16 @@ describe("one core, the other policies", () => {
     expect(r.outcomes[0]?.completionMs).toBeCloseTo(20, 9);
   });
 
-  it("alps dynamic, default band: a long prediction yields at nice 19 (15) to a short one at -20 (88761)", () => {
-    // Default curve -20..19 over 5..2000 ms: predicted 2000 ms remaining is nice 19 and
-    // stays there for the 10 ms A runs (the next threshold is ~1716 ms); B's remaining
-    // is at most 5 ms, nice -20. B gets 88761/88776 of the core until it is done.
+  it("alps dynamic, default band: a long prediction yields at 19 (SCHED_IDLE, 3) to a short one at -20 (88761)", () => {
+    // Default curve -20..19 over 5..2000 ms: predicted 2000 ms remaining is level 19
+    // (SCHED_IDLE from DEFAULT_IDLE_FROM, weight 3) and stays there for the 10 ms A runs
+    // (the next threshold is ~1716 ms); B's remaining is at most 5 ms, nice -20. B gets
+    // 88761/88764 of the core until it is done.
     const r = alpsPair(
       { priority: 2, predicted_ms: 2000, slice_ms: 1000 },
       { priority: 1, predicted_ms: 5, slice_ms: 1000 },
     );
-    expect(r.outcomes[1]?.completionMs).toBeCloseTo((10 * (88761 + 15)) / 88761, 9);
+    expect(r.outcomes[1]?.completionMs).toBeCloseTo((10 * (88761 + 3)) / 88761, 9);
     expect(r.outcomes[0]?.completionMs).toBeCloseTo(20, 9);
   });
 
