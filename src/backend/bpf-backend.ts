@@ -141,13 +141,17 @@ class AlpsBpfBackend implements BpfBackend {
   readonly #listeners: ((s: BurstSample) => void)[] = [];
   readonly #fnIds = new Map<string, number>();
   readonly #fnNames = new Map<number, string>();
+  /** Ids given back by functions that left (#forgetUnused), handed out again first. */
+  readonly #freeIds: number[] = [];
+  /** The next id never handed out yet. */
+  #nextId = 1;
   /** Function ids whose policy entry is written (to clear when a policy drops them). */
   #policyIds = new Set<number>();
   #policy: Policy = emptyPolicy();
   /** Slice per function id, ns (for the actuator's slice request). */
   #sliceNs = new Map<number, bigint>();
   readonly #invocations = new Map<number, { fn: string; tids: Set<number> }>();
-  readonly #sandboxes = new Map<string, bigint>();
+  readonly #sandboxes = new Map<string, { cg: bigint; fn: string }>();
   readonly #latencies: number[] = [];
   #latencyNext = 0;
   readonly #counts = {
@@ -259,15 +263,19 @@ class AlpsBpfBackend implements BpfBackend {
     this.#latencyNext = 0;
   }
 
-  /** Ids 1..ALPS_MAX_FNS-1 in order of first sight; past that, 0 (the default entry), counted. */
+  /**
+   * Ids 1..ALPS_MAX_FNS-1: a freed one first, else the next unused; when all
+   * are taken, 0 (the default entry), counted. A function keeps its id until
+   * #forgetUnused gives it back.
+   */
   #ensureFn(fn: string): number {
     const known = this.#fnIds.get(fn);
     if (known !== undefined) return known;
-    const next = this.#fnNames.size + 1;
-    if (next >= ALPS_MAX_FNS) {
+    const next = this.#freeIds.pop() ?? (this.#nextId < ALPS_MAX_FNS ? this.#nextId++ : 0);
+    if (next === 0) {
       this.#counts.nr_fn_overflow++;
       this.#log(
-        `bpf: more than ${ALPS_MAX_FNS - 1} functions; ${fn} uses the default policy entry`,
+        `bpf: more than ${ALPS_MAX_FNS - 1} functions at once; ${fn} uses the default policy entry`,
       );
       this.#fnIds.set(fn, 0);
       return 0;
@@ -294,6 +302,8 @@ class AlpsBpfBackend implements BpfBackend {
   }
 
   #writePolicy(policy: Policy): void {
+    // First, so the functions this policy brings can take the ids others gave back.
+    this.#forgetUnused(policy);
     this.#writeEntry(0, policy.default);
     const written = new Set<number>();
     for (const [fn, entry] of Object.entries(policy.functions)) {
@@ -309,6 +319,39 @@ class AlpsBpfBackend implements BpfBackend {
       }
     }
     this.#policyIds = written;
+  }
+
+  /**
+   * Gives back the ids of functions nothing refers to any more: not in the
+   * policy, no sandbox, no open invocation, no task in the kernel's map. The
+   * window forgets functions unseen for a while, so over a long-running
+   * daemon's life far more than ALPS_MAX_FNS - 1 functions come and go; without
+   * this, every one after that ran on the default entry. A function on entry
+   * 0 (overflow) is forgotten too, so it gets an id when it is seen again.
+   */
+  #forgetUnused(policy: Policy): void {
+    const held = new Set<string>();
+    for (const sandbox of this.#sandboxes.values()) held.add(sandbox.fn);
+    for (const inv of this.#invocations.values()) held.add(inv.fn);
+    const unused: [string, number][] = [];
+    for (const [fn, id] of this.#fnIds)
+      if (!Object.hasOwn(policy.functions, fn) && !held.has(fn)) unused.push([fn, id]);
+    if (unused.length === 0) return;
+    // Tasks still tracked (a sandbox's leftovers, a child that outlived its
+    // invocation) carry the id: reusing it would give them another function's
+    // level. The map is read only when some id could be given back.
+    const tracked = new Set<number>();
+    for (const tid of this.#handle.taskIds()) {
+      const state = this.#handle.readTask(tid);
+      if (state !== null) tracked.add(state.fn);
+    }
+    for (const [fn, id] of unused) {
+      if (id !== 0 && tracked.has(id)) continue;
+      this.#fnIds.delete(fn);
+      if (id === 0) continue;
+      this.#fnNames.delete(id);
+      this.#freeIds.push(id);
+    }
   }
 
   applyPolicy(policy: Policy): void {
@@ -341,11 +384,11 @@ class AlpsBpfBackend implements BpfBackend {
     const id = this.#ensureFn(fn);
     const cg = cgroupId(cgroupPath);
     this.#handle.setCgroup(cg, id);
-    this.#sandboxes.set(cgroupPath, cg);
+    this.#sandboxes.set(cgroupPath, { cg, fn });
   }
 
   async removeSandbox(cgroupPath: string): Promise<void> {
-    const cg = this.#sandboxes.get(cgroupPath);
+    const cg = this.#sandboxes.get(cgroupPath)?.cg;
     if (cg === undefined) return;
     this.#handle.deleteCgroup(cg);
     this.#sandboxes.delete(cgroupPath);

@@ -421,7 +421,9 @@ sleep($end - time) if time < $end;`;
       expect(status.backend.nr_fn_overflow).toBe(over);
       const metrics = await stack.metrics();
       expect(sampleValue(metrics, "alps_backend_counter", { name: "nr_fn_overflow" })).toBe(over);
-      expect(stack.log.join("\n")).toMatch(/more than 1023 functions; fn1032 uses the default/);
+      expect(stack.log.join("\n")).toMatch(
+        /more than 1023 functions at once; fn1032 uses the default/,
+      );
 
       const last = names.at(-1) as string;
       expect(stack.backend.fnId(names[0] as string)).toBe(1);
