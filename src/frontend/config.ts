@@ -173,6 +173,13 @@ export const CONFIG_FIELDS = {
     default: undefined,
     help: "openwhisk adapter: Docker socket",
   },
+  namespaces: {
+    schema: z.array(z.string().min(1).max(256)).max(1000).optional(),
+    default: undefined,
+    // A list: comma-separated in a flag or variable, a list in a file.
+    list: true,
+    help: "openwhisk adapter: namespaces that hold '_', comma-separated (to split <namespace>_<action> container names)",
+  },
   stateDir: {
     schema: z.string().min(1),
     default: "/run/alps",
@@ -261,7 +268,13 @@ export function readConfigFile(path: string): Partial<DaemonConfig> {
 
 /** Turn a string (environment or flag) into the type the key's schema wants. */
 function coerce(key: ConfigKey, raw: string): unknown {
-  const d = CONFIG_FIELDS[key].default;
+  const field = CONFIG_FIELDS[key];
+  if ("list" in field)
+    return raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
+  const d = field.default;
   if (typeof d === "number") return raw.trim() === "" ? Number.NaN : Number(raw);
   if (typeof d === "boolean") {
     if (/^(1|true|yes)$/i.test(raw)) return true;
@@ -338,6 +351,7 @@ export const PLATFORM_KEYS = [
   "olPath",
   "cgroupRoot",
   "dockerSocket",
+  "namespaces",
 ] as const satisfies readonly ConfigKey[];
 export type PlatformKey = (typeof PLATFORM_KEYS)[number];
 export type PlatformConfig = Pick<DaemonConfig, PlatformKey>;

@@ -53,6 +53,16 @@ describe("daemon configuration", () => {
     expect(loadConfig({ env: { ALPS_NO_BPF: "1" } }).noBpf).toBe(true);
   });
 
+  it("reads a list (OpenWhisk namespaces) from a file, or comma-separated from a variable or flag", () => {
+    const yaml = file("ns.yaml", "namespaces:\n  - BobsOrg_dev\n  - guest\n");
+    expect(readConfigFile(yaml)).toEqual({ namespaces: ["BobsOrg_dev", "guest"] });
+    expect(loadConfig({ env: { ALPS_NAMESPACES: "a_b, c" } }).namespaces).toEqual(["a_b", "c"]);
+    expect(loadConfig({ flags: { namespaces: "x_y" } }).namespaces).toEqual(["x_y"]);
+    expect(defaultConfig().namespaces).toBeUndefined();
+    const bad = file("ns-bad.yaml", "namespaces: guest\n");
+    expect(() => readConfigFile(bad)).toThrow(`${bad}:1: field 'namespaces'`);
+  });
+
   it("names the file, line and key path of a bad value", () => {
     const bad = file("bad.yaml", "alpha: 1\ntheta: 150\n");
     expect(() => readConfigFile(bad)).toThrow(InputError);

@@ -4,6 +4,7 @@ import {
   createPlatformAdapter,
   isPlatformKind,
   PLATFORM_KINDS,
+  platformOptionsOf,
 } from "../../src/frontend/platforms/index.js";
 
 describe("createPlatformAdapter", () => {
@@ -32,6 +33,17 @@ describe("createPlatformAdapter", () => {
     expect(() => createPlatformAdapter("cgroup-pattern", { pattern: "/x/*" })).toThrow(
       /no \{function\}/,
     );
+  });
+
+  it("takes the daemon config's platform keys, the OpenWhisk namespaces included", () => {
+    const opts = platformOptionsOf({
+      pattern: undefined,
+      olPath: undefined,
+      cgroupRoot: undefined,
+      dockerSocket: "/run/docker.sock",
+      namespaces: ["BobsOrg_dev"],
+    });
+    expect(opts).toEqual({ dockerSocket: "/run/docker.sock", namespaces: ["BobsOrg_dev"] });
   });
 
   it("snapshots nothing before start", () => {

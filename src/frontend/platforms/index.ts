@@ -57,6 +57,7 @@ export function platformOptionsOf(
     ...(config.olPath !== undefined ? { olPath: config.olPath } : {}),
     ...(config.cgroupRoot !== undefined ? { cgroupRoot: config.cgroupRoot } : {}),
     ...(config.dockerSocket !== undefined ? { dockerSocket: config.dockerSocket } : {}),
+    ...(config.namespaces !== undefined ? { namespaces: config.namespaces } : {}),
     ...(onError !== undefined ? { onError } : {}),
   };
 }
