@@ -14,9 +14,8 @@
  * the core for ~60 ms after a far more boosted short one woke (the short one
  * waited the whole protected run; see test/kernel/bpf-inherit.test.ts).
  * Under strategy dynamic the deepest yields (from `idleFrom`, default
- * DEFAULT_IDLE_FROM) are applied as SCHED_IDLE instead: a waking task then
- * preempts them at once and may take their CPU as if it were idle (the why
- * is at DEFAULT_IDLE_FROM). Strategy `rt` (comparison only) applies the
+ * DEFAULT_IDLE_FROM) are applied as SCHED_IDLE instead: a weight of 3, below
+ * anything a nice level gives (the why is at DEFAULT_IDLE_FROM). Strategy `rt` (comparison only) applies the
  * level as a SCHED_FIFO priority instead, also with RESET_ON_FORK.
  *
  * Every tid is marked in the touched-task record before its first change

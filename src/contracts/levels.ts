@@ -45,16 +45,17 @@ export const BASE_NICE = 0;
 /**
  * Strategy `dynamic`'s yields at or above this level run under SCHED_IDLE
  * rather than SCHED_OTHER at that nice (20 = never). SCHED_IDLE is still the
- * fair class, its weight (3) only a little below nice 19's (15); what it buys
- * is how the kernel treats the *other* tasks. A task waking up preempts a
- * SCHED_IDLE task at once, and when it picks a CPU, one running only
- * SCHED_IDLE tasks counts as idle. With nice levels alone a boosted
- * invocation that wakes on a CPU where another boosted one runs shares that
- * CPU while a long invocation keeps the other one; the simulator shares all
- * cores at once and never sees that. On the host (azure-like, side by side
- * with CFS) this took the mean from 0.68-0.71 to 0.65 × CFS and the longest
- * 10 %'s p99 from 1.19-1.27 to 1.05 × CFS (docs/results.md, session 6). At
- * 15 it covers predicted remaining times above about 0.9 s on the fixed band.
+ * fair class, with a weight of 3 against 36..15 for nice 15..19: it carries
+ * the band past the end of the nice table, so the invocations furthest from
+ * done yield 5-12 × harder and the ones nearest done run more nearly one
+ * after the other, as under SRPT. (The kernel also lets any waking task
+ * preempt a SCHED_IDLE one at once; the simulator models the weight only.)
+ * The simulator put it at 0.68 → 0.63 × CFS on azure-like, and the host
+ * agreed: 0.68-0.71 → 0.63-0.65, the longest 10 %'s p99 still within 1.5 ×
+ * CFS (docs/results.md, session 6). From 10 the medium invocations yield
+ * that hard too and the mean gains less; from 17 the longest are starved
+ * and the tail breaks. At 15 it covers predicted remaining times above
+ * about 0.93 s on the fixed band.
  */
 export const DEFAULT_IDLE_FROM = 15;
 
