@@ -151,7 +151,7 @@ export interface LearnedPolicy extends Policy {
   learner: LearnerInfo;
 }
 
-/** The band's lo never goes below this, ms (a tick of CPU is 4 ms; finer is noise). */
+/** The band's lo never goes below this, ms, however short the longest predicted run. */
 export const BAND_LO_MIN_MS = 1;
 
 /**
@@ -168,7 +168,8 @@ export const BAND_LO_MIN_MS = 1;
  * longest run (which then starts well below the top and barely yields) or
  * saturates below it. The cap on lo keeps short functions apart when one
  * very long function stretches the band. Measured in the simulator on eight
- * synthesized traces: docs/learning.md, "The band follows the policy".
+ * synthesized traces and on the host: docs/learning.md, item 6 (the host did
+ * not gain, so it is off by default).
  */
 export function fitBand(
   predictedMs: Iterable<number>,
