@@ -15,8 +15,9 @@
  * waited the whole protected run; see test/kernel/bpf-inherit.test.ts).
  * Under strategy dynamic the deepest yields (from `idleFrom`, default
  * DEFAULT_IDLE_FROM) are applied as SCHED_IDLE instead: a weight of 3, below
- * anything a nice level gives (the why is at DEFAULT_IDLE_FROM). Strategy `rt` (comparison only) applies the
- * level as a SCHED_FIFO priority instead, also with RESET_ON_FORK.
+ * anything a nice level gives (the why is at DEFAULT_IDLE_FROM). Strategy
+ * `rt` (comparison only) applies the level as a SCHED_FIFO priority instead,
+ * also with RESET_ON_FORK.
  *
  * Every tid is marked in the touched-task record before its first change
  * and released after it is restored. A task that vanished (ESRCH) is normal:
