@@ -177,11 +177,14 @@ describe.skipIf(!ready)("BPF levels (dynamic strategy)", () => {
   });
 
   it("a policy's band reaches the kernel: predicted 80 ms over a 2..80 ms band yields all the way", async () => {
-    // Over the fixed band 80 ms remaining is a boost (nice -1) and 20 ms
-    // remaining nice -10; over 2..80 ms they are 19 (SCHED_IDLE) and nice 5.
+    // Over the fixed band 80 ms remaining is a boost (nice -1) and 35 ms
+    // remaining nice -7; over 2..80 ms they are 19 (SCHED_IDLE) and nice 11.
+    // 45 ms of burn leaves margin both ways: SCHED_IDLE ends below about
+    // 50 ms remaining, and the band only reaches nice 0 at 13 ms, which the
+    // shell's exec and the sampling (same burst) would need 22 ms more CPU to reach.
     const banded: Policy = { ...policyFor("spin", 80, 1000), band: { lo_ms: 2, hi_ms: 80 } };
     try {
-      const { result } = await run("b60", banded);
+      const { result } = await run("b45", banded);
       expect(backend.curve()).toMatchObject({ loMs: 2, hiMs: 80 });
       expect(result.exitCode).toBe(0);
       const main = result.samples.filter((s) => s.who === "main");
