@@ -271,9 +271,9 @@ export class Actuator {
 
 /** What the status says about SCHED_IDLE yields (strategy dynamic). */
 export function idleReason(idleFrom: number): string {
-  return idleFrom > 19
-    ? "yields stay on SCHED_OTHER (idle-from-nice 20)"
-    : `yields at level ${idleFrom} and above run under SCHED_IDLE`;
+  return runsIdle(DEFAULT_CURVE.niceMax, idleFrom)
+    ? `yields at level ${idleFrom} and above run under SCHED_IDLE`
+    : `yields stay on SCHED_OTHER (idle-from-nice ${idleFrom} is past the last level)`;
 }
 
 /** What the status says about EEVDF slice requests. */

@@ -15,6 +15,7 @@ import { SCHED_IDLE, SCHED_OTHER } from "../../src/backend/syscalls-types.js";
 import {
   curveForPolicy,
   DEFAULT_CURVE,
+  DEFAULT_IDLE_FROM,
   dynamicLevel,
   runsIdle,
 } from "../../src/contracts/levels.js";
@@ -200,6 +201,12 @@ describe.skipIf(!ready)("BPF levels (dynamic strategy)", () => {
       backend.applyPolicy(policyFor("spin", 80, 400));
     }
     expect(backend.curve()).toEqual(DEFAULT_CURVE);
+  });
+
+  it("says in its status from which level yields run under SCHED_IDLE", () => {
+    expect(backend.status().reasons).toContain(
+      `yields at level ${DEFAULT_IDLE_FROM} and above run under SCHED_IDLE`,
+    );
   });
 
   it("reports burst samples from BLOCKED events", async () => {
