@@ -1,5 +1,9 @@
-/** A minimal client of the control API over its unix socket (used by `alps invoke` and `alps policy`). */
-import { request } from "node:http";
+/**
+ * A minimal client of the control API over its unix socket (used by `alps
+ * invoke`, `alps policy`, the replay and the benchmarks). A caller that
+ * sends many requests passes a keep-alive agent, as a platform would.
+ */
+import { type Agent, request } from "node:http";
 
 export interface ApiResponse {
   status: number;
@@ -11,12 +15,14 @@ export function apiRequest(
   method: "GET" | "POST",
   path: string,
   body?: unknown,
+  opts: { agent?: Agent } = {},
 ): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
       {
         socketPath,
+        ...(opts.agent === undefined ? {} : { agent: opts.agent }),
         method,
         path,
         headers:
