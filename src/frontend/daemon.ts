@@ -120,6 +120,8 @@ export class Daemon {
   readonly #source: "learned" | "file";
   #nextId = 1;
   #cancel: (() => void) | undefined;
+  /** Schedules the early learning run for a function the learner has not seen (see start). */
+  #armEarlyLearn: (() => void) | undefined;
   #lastLearnMs: number | null = null;
   /** A record arrived for a function the last learning run had not seen. */
   #newFunctionSeen = false;
@@ -197,17 +199,29 @@ export class Daemon {
     const periodic = this.#clock.every(this.config.learnPeriodMs, () => this.learnNow());
     // A function the policy does not know yet sits on the default entry until the
     // next period: up to 2 s, the first 10 s of a replay's short invocations
-    // suffered most from that. Learn again soon after such a function has samples.
+    // suffered most from that. Learn again soon after such a function has samples:
+    // at the next multiple of newFunctionLearnMs since start. A one-shot timer armed
+    // by the record (not an interval polling a flag), so an idle daemon has no
+    // timer firing four times a second for nothing.
     const soon = this.config.newFunctionLearnMs;
-    const early =
+    const startedAt = this.#clock.now();
+    let cancelEarly: (() => void) | undefined;
+    this.#armEarlyLearn =
       soon > 0 && soon < this.config.learnPeriodMs
-        ? this.#clock.every(soon, () => {
-            if (this.#newFunctionSeen) this.learnNow();
-          })
-        : () => {};
+        ? () => {
+            if (cancelEarly !== undefined) return;
+            const sinceStart = this.#clock.now() - startedAt;
+            cancelEarly = this.#clock.after(soon - (sinceStart % soon), () => {
+              cancelEarly = undefined;
+              if (this.#newFunctionSeen) this.learnNow();
+            });
+          }
+        : undefined;
     this.#cancel = () => {
       periodic();
-      early();
+      cancelEarly?.();
+      cancelEarly = undefined;
+      this.#armEarlyLearn = undefined;
     };
   }
 
@@ -253,7 +267,10 @@ export class Daemon {
     // Only functions the learner has never seen: one it saw and left on the
     // default entry (too few samples, over the map size) waits for the period,
     // so the early run cannot repeat every tick.
-    if (!this.#seenByLearner.has(record.fn)) this.#newFunctionSeen = true;
+    if (!this.#seenByLearner.has(record.fn)) {
+      this.#newFunctionSeen = true;
+      this.#armEarlyLearn?.();
+    }
     return this.#window.add(record);
   }
 

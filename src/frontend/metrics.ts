@@ -16,6 +16,9 @@ interface LatencySource {
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
+/** How often the event-loop delay metric samples the loop, ms. */
+const EVENT_LOOP_SAMPLE_MS = 1000;
+
 export class FunctionLabels {
   readonly #known = new Set<string>();
   overflowed = 0;
@@ -49,7 +52,14 @@ export class DaemonMetrics {
   constructor(daemon: Daemon, maxFunctions: number) {
     this.#labels = new FunctionLabels(maxFunctions);
     const r = this.registry;
-    collectDefaultMetrics({ register: r, prefix: "alps_process_" });
+    // The event-loop delay is sampled once a second, not every 10 ms (prom-client's
+    // default): that timer alone woke an idle daemon 100 times a second, most of
+    // its idle CPU (docs/results.md, "Daemon cost").
+    collectDefaultMetrics({
+      register: r,
+      prefix: "alps_process_",
+      eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
+    });
     this.#invocations = new Counter({
       name: "alps_invocations_total",
       help: "Finished invocations",
