@@ -3,7 +3,7 @@
  * (schedstat, ns precision), its parent (stat) and its cgroup v2 path.
  * Every reader returns undefined when the task is gone, never throws for that.
  */
-import { readProcFile } from "../backend/proc-file.js";
+import { readProcFile } from "./proc-file.js";
 
 function readOrUndefined(path: string): string | undefined {
   try {

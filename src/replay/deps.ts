@@ -5,7 +5,7 @@
  * is an error naming the module and who provides it, never a silent fallback.
  */
 
-import type { Syscalls } from "../backend/syscalls-types.js";
+import type { Syscalls } from "../host/syscalls-types.js";
 import type { Backend, Mode } from "../backend/types.js";
 import type { LevelCurve, Strategy } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";

@@ -19,7 +19,7 @@ import {
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
   type Syscalls,
-} from "../backend/syscalls-types.js";
+} from "../host/syscalls-types.js";
 
 /** Above SFS's FIFO level and alps's daemon helpers, below kernel threads at 99. */
 export const DISPATCHER_RT_PRIORITY = 80;

@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { baseAttr, type Syscalls } from "../backend/syscalls-types.js";
+import { baseAttr, type Syscalls } from "../host/syscalls-types.js";
 import type { Backend, Mode } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";

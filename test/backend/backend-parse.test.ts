@@ -1,7 +1,7 @@
 /** Pure parsers of the proc sensor and doctor: /proc stat lines, mountinfo, /proc/self/cgroup. */
 import { describe, expect, it } from "vitest";
 import { parseV1CgroupPath, parseV1CpuMount } from "../../src/backend/detect.js";
-import { parseStat } from "../../src/backend/proc-stat.js";
+import { parseStat } from "../../src/host/proc-stat.js";
 
 describe("parseStat", () => {
   it("counts fields after the last ')' so odd command names do not shift them", () => {

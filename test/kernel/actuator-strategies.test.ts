@@ -7,17 +7,17 @@
  * fixed level for the whole slice.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { Actuator, memoryTouchedTasks } from "../../src/backend/actuator.js";
-import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
-import { createBpfBackend } from "../../src/backend/bpf-backend.js";
-import { probeBpf } from "../../src/backend/bpf-probe.js";
-import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
+import { Actuator, memoryTouchedTasks } from "../../src/backend/actuator/actuator.js";
+import { addonSyscalls, loadAddon } from "../../src/host/addon.js";
+import { createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
+import { probeBpf } from "../../src/backend/bpf/bpf-probe.js";
+import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
 import {
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
   SCHED_IDLE,
   SCHED_OTHER,
-} from "../../src/backend/syscalls-types.js";
+} from "../../src/host/syscalls-types.js";
 import { DEFAULT_IDLE_FROM, staticLevel } from "../../src/contracts/levels.js";
 import { emptyPolicy } from "../../src/contracts/policy.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";

@@ -12,7 +12,7 @@ import { apiRequest } from "../../src/frontend/api/client.js";
 import { ApiServer } from "../../src/frontend/api/server.js";
 import { ManualClock } from "../../src/frontend/clock.js";
 import { Daemon } from "../../src/frontend/daemon.js";
-import { cgroupV2Mount, isSelfOrDescendant } from "../../src/frontend/proc-task.js";
+import { cgroupV2Mount, isSelfOrDescendant } from "../../src/host/proc-task.js";
 import { ObserveBackend } from "../frontend/observe-backend.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 

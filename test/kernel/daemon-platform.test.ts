@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
-import { cgroupV2Mount } from "../../src/frontend/proc-task.js";
+import { cgroupV2Mount } from "../../src/host/proc-task.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 
 const ROOT = join(import.meta.dirname, "../..");

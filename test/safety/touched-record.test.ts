@@ -14,7 +14,7 @@ import {
   taskStartTime,
   touchedFilePath,
   writeTouchedRecord,
-} from "../../src/backend/touched.js";
+} from "../../src/backend/guardian/touched.js";
 import { InputError, UsageError } from "../../src/errors.js";
 
 let dir = "";

@@ -30,7 +30,7 @@ import {
   type LevelCurve,
   runsIdle,
   type Strategy,
-} from "../contracts/levels.js";
+} from "../../contracts/levels.js";
 import {
   baseAttr,
   SCHED_FIFO,
@@ -39,8 +39,8 @@ import {
   SCHED_OTHER,
   type SchedAttr,
   type Syscalls,
-} from "./syscalls-types.js";
-import type { TouchedTasks } from "./touched-types.js";
+} from "../../host/syscalls-types.js";
+import type { TouchedTasks } from "../guardian/touched-types.js";
 
 /** The kernel clamps a fair-class slice request to [0.1 ms, 100 ms]. */
 const SLICE_MIN_NS = 100_000n;

@@ -9,8 +9,13 @@
  * on SCHED_OTHER; call it again after starting worker threads.
  */
 import { readdirSync } from "node:fs";
-import { addonSyscalls, loadAddon } from "./addon.js";
-import { baseAttr, SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK, type Syscalls } from "./syscalls-types.js";
+import { addonSyscalls, loadAddon } from "../../host/addon.js";
+import {
+  baseAttr,
+  SCHED_FIFO,
+  SCHED_FLAG_RESET_ON_FORK,
+  type Syscalls,
+} from "../../host/syscalls-types.js";
 
 /** Real-time priorities are 1..99; the actuator's rt strategy stays at or below 40. */
 const MIN_PRIORITY = 1;

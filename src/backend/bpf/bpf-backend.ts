@@ -20,10 +20,15 @@ import {
   levelThresholdsMs,
   type Strategy,
   staticLevel,
-} from "../contracts/levels.js";
-import { emptyPolicy, type Policy, type PolicyEntry, policyEntryFor } from "../contracts/policy.js";
-import { Actuator, idleReason, sliceRequestReason } from "./actuator.js";
-import { addonSyscalls, bpfObjectPath, loadAddon } from "./addon.js";
+} from "../../contracts/levels.js";
+import {
+  emptyPolicy,
+  type Policy,
+  type PolicyEntry,
+  policyEntryFor,
+} from "../../contracts/policy.js";
+import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
+import { addonSyscalls, bpfObjectPath, loadAddon } from "../../host/addon.js";
 import {
   ALPS_MAX_FNS,
   type AlpsAddon,
@@ -38,11 +43,11 @@ import {
   EV_WOKE,
   STRATEGY_CODE,
   STRATEGY_OBSERVE,
-} from "./addon-types.js";
-import { cgroupId, cgroupPids } from "./cgroups.js";
-import type { Syscalls } from "./syscalls-types.js";
-import type { TouchedTasks } from "./touched-types.js";
-import type { Backend, BackendStatus, BurstSample } from "./types.js";
+} from "../../host/addon-types.js";
+import { cgroupId, cgroupPids } from "../../host/cgroups.js";
+import type { Syscalls } from "../../host/syscalls-types.js";
+import type { TouchedTasks } from "../guardian/touched-types.js";
+import type { Backend, BackendStatus, BurstSample } from "../types.js";
 
 export interface BpfBackendOptions {
   strategy: Strategy;

@@ -14,8 +14,8 @@
 import { existsSync, readdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { restoreTasks } from "./restore.js";
-import { createFfiSyscalls } from "./syscalls-ffi.js";
-import { baseAttr, type Syscalls } from "./syscalls-types.js";
+import { createFfiSyscalls } from "../../host/syscalls-ffi.js";
+import { baseAttr, type Syscalls } from "../../host/syscalls-types.js";
 
 /**
  * The guardian's own nice level: fair class (never real-time, so it can

@@ -5,8 +5,8 @@
  * changed; a recycled tid belongs to someone else and is left alone.
  */
 import { existsSync, unlinkSync } from "node:fs";
-import { UsageError } from "../errors.js";
-import { baseAttr, type Syscalls } from "./syscalls-types.js";
+import { UsageError } from "../../errors.js";
+import { baseAttr, type Syscalls } from "../../host/syscalls-types.js";
 import {
   isSameTask,
   readTouchedRecord,

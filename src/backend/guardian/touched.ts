@@ -35,8 +35,8 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { InputError, UsageError } from "../errors.js";
-import { readProcFile } from "./proc-file.js";
+import { InputError, UsageError } from "../../errors.js";
+import { readProcFile } from "../../host/proc-file.js";
 import type { TouchedTasks } from "./touched-types.js";
 
 export const DEFAULT_STATE_DIR = "/run/alps";

@@ -12,7 +12,13 @@
  */
 import { readFileSync } from "node:fs";
 import pidusage from "pidusage";
-import { isGone, listChildren, listThreads, TaskFiles, threadGroupOf } from "./proc-stat.js";
+import {
+  isGone,
+  listChildren,
+  listThreads,
+  TaskFiles,
+  threadGroupOf,
+} from "../../host/proc-stat.js";
 
 /** One task the sensor follows. Mutable view, owned by the sensor. */
 export interface SensedTask {

@@ -14,14 +14,19 @@
  * recorded in `touched` before it is made and released once undone.
  */
 import { availableParallelism } from "node:os";
-import type { Policy } from "../contracts/policy.js";
-import { type ProcessUsage, ProcSensor, type SensedTask } from "./proc-sensor.js";
-import { readTaskCpuNs } from "./proc-stat.js";
-import { createMemoryTouched } from "./proc-touched.js";
+import type { Policy } from "../../contracts/policy.js";
+import { type ProcessUsage, ProcSensor, type SensedTask } from "../proc/proc-sensor.js";
+import { readTaskCpuNs } from "../../host/proc-stat.js";
+import { createMemoryTouched } from "../guardian/touched-memory.js";
 import { SFS_DEFAULTS, SfsSlice } from "./sfs-slice.js";
-import { baseAttr, SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK, type Syscalls } from "./syscalls-types.js";
-import type { TouchedTasks } from "./touched-types.js";
-import type { Backend, BackendStatus, BurstSample } from "./types.js";
+import {
+  baseAttr,
+  SCHED_FIFO,
+  SCHED_FLAG_RESET_ON_FORK,
+  type Syscalls,
+} from "../../host/syscalls-types.js";
+import type { TouchedTasks } from "../guardian/touched-types.js";
+import type { Backend, BackendStatus, BurstSample } from "../types.js";
 
 export interface SfsOptions {
   syscalls: Syscalls;

@@ -20,8 +20,8 @@ import { dirname } from "node:path";
 import type { z } from "zod";
 import type { Daemon } from "../daemon.js";
 import { OpenLimitError } from "../daemon.js";
-import { type PeerCred, peerCredOf, socketFd } from "../libc.js";
-import { cgroupV2Mount } from "../proc-task.js";
+import { type PeerCred, peerCredOf, socketFd } from "../../host/libc.js";
+import { cgroupV2Mount } from "../../host/proc-task.js";
 import { checkPid } from "./access.js";
 import { EndBody, InvocationBody, SandboxBody } from "./schemas.js";
 
