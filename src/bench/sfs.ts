@@ -16,7 +16,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createBpfBackend } from "../backend/bpf/bpf-backend.js";
 import { probeBpf } from "../backend/bpf/bpf-probe.js";
-import { listThreads } from "../host/proc-stat.js";
+import { threadsOf } from "../host/proc-stat.js";
 import { createSfsBackend } from "../backend/sfs/sfs-backend.js";
 import { loadSyscalls } from "../host/syscalls.js";
 import {
@@ -156,7 +156,7 @@ export async function benchSfs(): Promise<void> {
   // priority 1), as the daemon runs: a fair-class GC helper thread the main
   // thread waits for would otherwise starve behind FIFO functions.
   // Reset-on-fork, so the spinners do not inherit it.
-  const threads = listThreads(process.pid);
+  const threads = threadsOf(process.pid);
   for (const tid of threads) {
     syscalls.setAttr(tid, {
       ...baseAttr(),

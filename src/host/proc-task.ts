@@ -1,9 +1,11 @@
 /**
- * What the daemon reads of a task in /proc: its CPU and run-queue wait time
- * (schedstat, ns precision), its parent (stat) and its cgroup v2 path.
+ * What the daemon reads of a process in /proc: its CPU and run-queue wait
+ * time (schedstat, ns precision), its parent and its start time (stat).
  * Every reader returns undefined when the task is gone, never throws for that.
  */
+import { isGone } from "./errno.js";
 import { readProcFile } from "./proc-file.js";
+import { parseSchedstat, parseStat } from "./proc-stat.js";
 
 function readOrUndefined(path: string): string | undefined {
   try {
@@ -17,28 +19,22 @@ function readOrUndefined(path: string): string | undefined {
 export function readSchedstat(pid: number): { cpuMs: number; waitMs: number } | undefined {
   const text = readOrUndefined(`/proc/${pid}/schedstat`);
   if (text === undefined) return undefined;
-  const [run, wait] = text.trim().split(/\s+/).map(Number);
-  if (run === undefined || wait === undefined || !Number.isFinite(run) || !Number.isFinite(wait))
-    return undefined;
-  return { cpuMs: run / 1e6, waitMs: wait / 1e6 };
+  const { cpuNs, waitNs } = parseSchedstat(text);
+  if (!Number.isFinite(cpuNs) || !Number.isFinite(waitNs)) return undefined;
+  return { cpuMs: cpuNs / 1e6, waitMs: waitNs / 1e6 };
 }
 
-/** Parent pid from /proc/<pid>/stat (the comm field may contain spaces and parens). */
+/** Parent pid from /proc/<pid>/stat. */
 export function readParentPid(pid: number): number | undefined {
   const text = readOrUndefined(`/proc/${pid}/stat`);
   if (text === undefined) return undefined;
-  const close = text.lastIndexOf(")");
-  const fields = text.slice(close + 2).split(" ");
-  const ppid = Number(fields[1]);
+  let ppid: number;
+  try {
+    ppid = parseStat(text).ppid;
+  } catch {
+    return undefined;
+  }
   return Number.isInteger(ppid) ? ppid : undefined;
-}
-
-/** The task's cgroup v2 path (the `0::` line of /proc/<pid>/cgroup), e.g. "/alps/fn-a". */
-export function readCgroupV2Path(pid: number): string | undefined {
-  const text = readOrUndefined(`/proc/${pid}/cgroup`);
-  if (text === undefined) return undefined;
-  const line = text.split("\n").find((l) => l.startsWith("0::"));
-  return line?.slice(3);
 }
 
 /** Is `pid` `ancestor` or one of its descendants? Walks the ppid chain (bounded). */
@@ -52,23 +48,25 @@ export function isSelfOrDescendant(pid: number, ancestor: number): boolean {
   return false;
 }
 
-/** Where the cgroup v2 hierarchy is mounted (first cgroup2 entry of /proc/self/mountinfo). */
-export function cgroupV2Mount(): string | undefined {
-  const text = readOrUndefined("/proc/self/mountinfo");
-  if (text === undefined) return undefined;
-  for (const line of text.split("\n")) {
-    const [left, right] = line.split(" - ");
-    if (right?.startsWith("cgroup2 ")) return left?.split(" ")[4];
+/**
+ * Start time of a task (stat field 22, clock ticks after boot), or
+ * undefined when it is gone: with the tid, it names one task even after the
+ * kernel recycles the tid.
+ */
+export function taskStartTime(tid: number): number | undefined {
+  let text: string;
+  try {
+    text = readProcFile(`/proc/${tid}/stat`);
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
   }
-  return undefined;
-}
-
-/** Absolute cgroup v2 directory of `pid`, or undefined. */
-export function cgroupDirOf(
-  pid: number,
-  mount: string | undefined = cgroupV2Mount(),
-): string | undefined {
-  const rel = readCgroupV2Path(pid);
-  if (rel === undefined || mount === undefined) return undefined;
-  return rel === "/" ? mount : `${mount}${rel}`;
+  let value: number;
+  try {
+    value = parseStat(text).startTime;
+  } catch {
+    value = Number.NaN;
+  }
+  if (!Number.isSafeInteger(value)) throw new Error(`/proc/${tid}/stat has no start time`);
+  return value;
 }

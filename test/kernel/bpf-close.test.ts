@@ -5,7 +5,7 @@
  * Also: a task in a registered sandbox cgroup is tracked by cgroup id.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { memoryTouchedTasks } from "../../src/backend/actuator/actuator.js";
+import { createMemoryTouched } from "../../src/backend/guardian/touched-memory.js";
 import { addonSyscalls } from "../../src/host/addon.js";
 import { createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
 import { probeBpf } from "../../src/backend/bpf/bpf-probe.js";
@@ -44,7 +44,7 @@ describe.skipIf(!ready)("BPF backend close and probe", () => {
   });
 
   it("close() puts every touched task (and its children), boosted or yielding, back on SCHED_OTHER nice 0", async () => {
-    const touched = memoryTouchedTasks();
+    const touched = createMemoryTouched();
     raiseToRealtime(50);
     let backend: Awaited<ReturnType<typeof createBpfBackend>> | undefined;
     let tids: number[] = [];

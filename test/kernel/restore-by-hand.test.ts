@@ -14,11 +14,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { restoreTasks } from "../../src/backend/guardian/restore.js";
 import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
 import { SCHED_OTHER } from "../../src/host/syscalls-types.js";
-import {
-  taskStartTime,
-  touchedFilePath,
-  writeTouchedRecord,
-} from "../../src/backend/guardian/touched.js";
+import { touchedFilePath, writeTouchedRecord } from "../../src/backend/guardian/touched.js";
+import { taskStartTime } from "../../src/host/proc-task.js";
 import { UsageError } from "../../src/errors.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { buildSafetyJs, firstLine, killPids, readSched, startWorker } from "../safety/processes.js";
