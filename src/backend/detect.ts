@@ -16,7 +16,7 @@ import {
   neededCapabilities,
   rtThrottling,
 } from "./capabilities.js";
-import { parseCgroup2Mount } from "../host/cgroups.js";
+import { parseCgroup2Mount, parseV1CgroupPath, parseV1CpuMount } from "../host/cgroups.js";
 import { loadSyscalls } from "../host/syscalls.js";
 import { baseAttr, SCHED_OTHER, type Syscalls } from "../host/syscalls-types.js";
 import type { Mode } from "./types.js";
@@ -71,27 +71,8 @@ export interface DetectOptions {
   noBpf?: boolean;
 }
 
-/** Mount point of the v1 hierarchy holding the `cpu` controller, from mountinfo text. */
-export function parseV1CpuMount(mountinfo: string): string | undefined {
-  for (const line of mountinfo.split("\n")) {
-    const sep = line.indexOf(" - ");
-    if (sep < 0) continue;
-    const [fstype, , superOpts] = line.slice(sep + 3).split(" ");
-    if (fstype !== "cgroup" || superOpts === undefined) continue;
-    if (superOpts.split(",").includes("cpu")) return line.slice(0, sep).split(" ")[4];
-  }
-  return undefined;
-}
-
-/** This process's path in the v1 hierarchy with controller `controller`, from /proc/self/cgroup text. */
-export function parseV1CgroupPath(procCgroup: string, controller: string): string | undefined {
-  for (const line of procCgroup.split("\n")) {
-    const [, controllers, path] = line.split(":");
-    if (controllers === undefined || path === undefined) continue;
-    if (controllers.split(",").includes(controller)) return path;
-  }
-  return undefined;
-}
+// The v1 mount facts live in the host layer (shared with the replay's sandbox layout).
+export { parseV1CgroupPath, parseV1CpuMount };
 
 function readNumber(file: string): number | undefined {
   try {
