@@ -12,6 +12,7 @@
 import { availableParallelism } from "node:os";
 import type { Backend, BackendStatus, BurstSample } from "../backend/types.js";
 import { emptyPolicy, type Policy } from "../contracts/policy.js";
+import { type BurstPage, BurstLog } from "./burst-log.js";
 import { type DaemonClock, realClock } from "./clock.js";
 import { type DaemonConfig, defaultConfig } from "./config.js";
 import {
@@ -114,6 +115,7 @@ export class Daemon {
   readonly #sandboxes = new Map<string, string>(); // cgroup dir → fn
   /** Functions with explicit boundaries: their bursts are not learned twice. */
   readonly #explicitFns = new Set<string>();
+  readonly #burstLog = new BurstLog();
   readonly #finishedListeners: ((r: FinishedRecord) => void)[] = [];
   readonly #policyListeners: ((p: Policy, learnMs: number | null) => void)[] = [];
   #policy: Policy | LearnedPolicy;
@@ -381,7 +383,9 @@ export class Daemon {
   }
 
   #onBurst(sample: BurstSample): void {
-    if (this.#explicitFns.has(sample.fn)) {
+    const explicit = this.#explicitFns.has(sample.fn);
+    this.#burstLog.add(sample, !explicit);
+    if (explicit) {
       this.#counters.bursts_ignored_explicit++;
       return;
     }
@@ -398,6 +402,11 @@ export class Daemon {
   /** Record an invocation measured elsewhere (e.g. the replay's own accounting). */
   recordFinished(record: InvocationRecord): void {
     this.#record(record);
+  }
+
+  /** The most recent bursts the backend reported, after sequence number `after` (GET /v1/bursts). */
+  bursts(after: number, limit?: number): BurstPage {
+    return this.#burstLog.read(after, limit);
   }
 
   onInvocationEnd(listener: (record: FinishedRecord) => void): void {

@@ -505,7 +505,13 @@ class AlpsBpfBackend implements BpfBackend {
     }
     // The kernel's monotonic stamp, moved onto the wall clock the daemon uses.
     const atMs = Date.now() - (Number(this.#addon.monotonicNs()) - e.tsNs) / 1e6;
-    const sample: BurstSample = { fn, tid: e.tid, cpuMs: e.cpuNs / 1e6, atMs };
+    const sample: BurstSample = {
+      fn,
+      tid: e.tid,
+      cpuMs: e.cpuNs / 1e6,
+      atMs,
+      monoMs: e.tsNs / 1e6,
+    };
     this.#counts.nr_samples++;
     for (const l of this.#listeners) l(sample);
   }

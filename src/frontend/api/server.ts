@@ -305,6 +305,20 @@ export class ApiServer {
       );
       return;
     }
+    if (path === "/v1/bursts") {
+      // The bursts the daemon saw, for a client that measures how well invocations are
+      // inferred where nobody registers them (the replay's sandbox driver).
+      if (method !== "GET") this.#refuse(405, "method_not_allowed", `${method} ${path}`);
+      const params = new URLSearchParams(query < 0 ? "" : rawPath.slice(query + 1));
+      const after = Number(params.get("after") ?? "0");
+      const limit = Number(params.get("limit") ?? "4096");
+      if (!Number.isInteger(after) || after < 0)
+        this.#refuse(400, "invalid_body", `query 'after': expected a sequence number >= 0`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 16_384)
+        this.#refuse(400, "invalid_body", `query 'limit': expected 1..16384`);
+      this.#send(res, 200, daemon.bursts(after, limit));
+      return;
+    }
     if (path === "/v1/sandboxes") {
       if (method !== "POST") this.#refuse(405, "method_not_allowed", `${method} ${path}`);
       const body = await this.#readJson(req, SandboxBody);
