@@ -1,26 +1,41 @@
 /**
  * `alps replay`: run a trace on this host with real processes under each mode
- * and compare with CFS. Ctrl-C (SIGINT) aborts the mode running, and the
- * replay still kills its workers, removes its cgroups and restores every task
- * before exiting.
+ * and compare with the host without alps (mode none: CFS as it is). Ctrl-C
+ * (SIGINT) aborts the mode running, and the replay still kills its workers,
+ * removes its cgroups, stops its daemon and restores every task before
+ * exiting.
  */
 import { Command, Option } from "commander";
-import { MODES, type Mode } from "../backend/types.js";
 import { STRATEGIES, type Strategy } from "../contracts/levels.js";
 import { UsageError } from "../errors.js";
+import { SANDBOX_CGROUP_LAYOUTS, type SandboxCgroupLayout } from "../host/cgroup-layout.js";
+import {
+  DRIVERS,
+  type Driver,
+  REPLAY_MODES,
+  type ReplayMode,
+  WORKER_KINDS,
+  type WorkerKind,
+} from "../replay/types.js";
 
-function parseModes(text: string): Mode[] {
-  const modes = text
+/** A comma list of known, distinct names. */
+function parseList<T extends string>(flag: string, text: string, known: readonly T[]): T[] {
+  const items = text
     .split(",")
     .map((m) => m.trim())
     .filter((m) => m !== "");
-  for (const m of modes)
-    if (!(MODES as readonly string[]).includes(m))
-      throw new UsageError(`--modes: unknown mode '${m}' (one of ${MODES.join(", ")})`);
-  if (modes.length === 0) throw new UsageError("--modes: name at least one mode");
-  if (new Set(modes).size !== modes.length)
-    throw new UsageError(`--modes: a mode is named twice in '${text}'`);
-  return modes as Mode[];
+  for (const m of items) {
+    if (flag === "--modes" && m === "cfs")
+      throw new UsageError(
+        "--modes: 'cfs' is ambiguous: 'none' is the host without alps (CFS as it is, the baseline), 'cfs-observed' the alps daemon in its observe-only cfs mode",
+      );
+    if (!(known as readonly string[]).includes(m))
+      throw new UsageError(`${flag}: unknown value '${m}' (one of ${known.join(", ")})`);
+  }
+  if (items.length === 0) throw new UsageError(`${flag}: name at least one`);
+  if (new Set(items).size !== items.length)
+    throw new UsageError(`${flag}: a value is named twice in '${text}'`);
+  return items as T[];
 }
 
 function positiveNumber(flag: string, integer: boolean) {
@@ -42,6 +57,11 @@ function defaultOutDir(): string {
 interface ReplayFlags {
   trace?: string;
   modes: string;
+  driver: string;
+  workers: WorkerKind;
+  sandboxCgroups: SandboxCgroupLayout;
+  socket?: string;
+  daemonArgs?: string;
   strategy: Strategy;
   cores?: number;
   out?: string;
@@ -54,10 +74,43 @@ export function registerReplay(program: Command): void {
   program.addCommand(
     new Command("replay")
       .description(
-        "replay a trace on this host with real processes under each mode and compare with CFS",
+        "replay a trace on this host with real processes under each mode and compare with the host without alps",
       )
       .option("--trace <file>", "native CSV trace (default: the bundled workloads/azure-like.csv)")
-      .option("--modes <list>", "comma-separated modes, run in turn", "cfs,alps")
+      .option(
+        "--modes <list>",
+        `comma-separated modes, run in turn (${REPLAY_MODES.join(", ")}; none = the host without alps, the baseline)`,
+        "none,alps",
+      )
+      .option(
+        "--driver <list>",
+        "how the replay reaches alps: api (an alps daemon process, every invocation registered through the control API), sandbox (sandboxes declared, invocations inferred from bursts), inprocess (a shortcut: the daemon inside the dispatcher); several run each mode once per driver",
+        "api",
+      )
+      .addOption(
+        new Option(
+          "--workers <kind>",
+          "warm (a pool of Node workers per function) or fork (a fresh process per invocation, held until registered)",
+        )
+          .choices([...WORKER_KINDS])
+          .default("warm"),
+      )
+      .addOption(
+        new Option(
+          "--sandbox-cgroups <layout>",
+          "cpu (every sandbox a cpu cgroup of its own, as platforms do) or none (one cgroup v2 directory per function, no cpu controller)",
+        )
+          .choices([...SANDBOX_CGROUP_LAYOUTS])
+          .default("cpu"),
+      )
+      .option(
+        "--socket <path>",
+        "drivers api and sandbox: use the alps daemon already running on this socket instead of starting one",
+      )
+      .option(
+        "--daemon-args <flags>",
+        "more flags for the alps daemon the replay starts, space-separated (e.g. '--idle-from-nice 20')",
+      )
       .addOption(
         new Option("--strategy <s>", "how alps picks levels")
           .choices([...STRATEGIES])
@@ -78,7 +131,15 @@ export function registerReplay(program: Command): void {
       )
       .action(async (flags: ReplayFlags) => {
         const { replay, comparisonTable, DEFAULT_TRACE } = await import("../replay/index.js");
-        const modes = parseModes(flags.modes);
+        const modes = parseList<ReplayMode>("--modes", flags.modes, REPLAY_MODES);
+        const drivers = parseList<Driver>("--driver", flags.driver, DRIVERS);
+        if (flags.socket !== undefined && drivers.includes("inprocess"))
+          throw new UsageError("--socket: driver inprocess starts its own daemon in process");
+        if (flags.socket !== undefined && modes.filter((m) => m !== "none").length > 1)
+          throw new UsageError(
+            "--socket: a running daemon has one mode; name none and that one mode in --modes",
+          );
+        const daemonArgs = (flags.daemonArgs ?? "").split(/\s+/).filter((a) => a !== "");
         const outDir = flags.out ?? defaultOutDir();
         const controller = new AbortController();
         let interrupted = false;
@@ -96,6 +157,11 @@ export function registerReplay(program: Command): void {
           const result = await replay({
             tracePath: flags.trace ?? DEFAULT_TRACE,
             modes,
+            drivers,
+            workers: flags.workers,
+            sandboxCgroups: flags.sandboxCgroups,
+            ...(flags.socket === undefined ? {} : { socket: flags.socket }),
+            ...(daemonArgs.length === 0 ? {} : { daemonArgs }),
             strategy: flags.strategy,
             cores: flags.cores,
             outDir,

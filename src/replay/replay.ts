@@ -6,19 +6,20 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Mode } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import type { Summary } from "../contracts/summary.js";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { type SimPolicyName, simulate, summarize } from "../sim/index.js";
 import { readTraceFile } from "../trace/native.js";
-import { compareWithCfs, toFinished, type VsCfs } from "./compare.js";
+import type { SandboxCgroupLayout } from "../host/cgroup-layout.js";
+import { compareWithBaseline, toFinished, type VsBaseline } from "./compare.js";
+import type { InferenceReport } from "./inference.js";
 import { modeCsv } from "./csv.js";
 import { modeProgress } from "./progress.js";
 import { type ReportMode, renderReport } from "./report.js";
 import { fromMeasured } from "./report-data.js";
 import { runMode } from "./run-mode.js";
-import type { ModeRun } from "./types.js";
+import type { Driver, ModeRun, ReplayMode, WorkerKind } from "./types.js";
 
 export const DEFAULT_TRACE = fileURLToPath(
   new URL("../../workloads/azure-like.csv", import.meta.url),
@@ -26,12 +27,22 @@ export const DEFAULT_TRACE = fileURLToPath(
 
 export interface ReplayOptions {
   tracePath: string;
-  modes: Mode[];
+  modes: ReplayMode[];
+  /** How every mode but none reaches alps; several run each such mode once per driver. Default [api]. */
+  drivers?: Driver[];
+  /** Default warm. */
+  workers?: WorkerKind;
+  /** Default cpu. */
+  sandboxCgroups?: SandboxCgroupLayout;
   strategy?: Strategy;
   /** Confine functions to this many cores; undefined = every core of the host. */
   cores?: number;
   outDir: string;
   fallback?: boolean;
+  /** An alps daemon already running, for drivers api and sandbox. */
+  socket?: string;
+  /** More flags for the alps daemon the replay starts. */
+  daemonArgs?: string[];
   /** Replay only invocations arriving before this many seconds (said in the outputs). */
   timeLimitS?: number;
   progress?: boolean;
@@ -39,16 +50,56 @@ export interface ReplayOptions {
   log?: (message: string) => void;
 }
 
+/** The run every other is compared with: `none` (CFS, the host without alps), else `cfs-observed`. */
+export interface Baseline {
+  key: string;
+  mode: ReplayMode;
+  label: string;
+}
+
 /** What summary.json holds and `--json` prints. */
 export interface ReplaySummary {
   trace: string;
   cores: number;
+  /** What every run shares. */
+  setup: { workers: WorkerKind; sandbox_cgroups: SandboxCgroupLayout; drivers: Driver[] };
+  baseline: Baseline | null;
   modes: Record<string, Summary>;
-  vs_cfs: Record<string, VsCfs>;
-  /** Per mode: what ran and why, dispatch lag, cold starts, learned policy (readers may ignore). */
-  details: Record<string, unknown>;
+  /** Each run against the baseline (the baseline against itself too). */
+  vs_baseline: Record<string, VsBaseline>;
+  /** Per run: mode, driver, workers, sandbox cgroups, what ran and why, dispatch and registration lag, inference... */
+  details: Record<string, RunDetails>;
   predicted: Record<string, Summary | { error: string }>;
   notes: string[];
+}
+
+export interface Stats {
+  mean: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface RunDetails {
+  requested: ReplayMode;
+  mode: ReplayMode;
+  /** null: mode none, nothing of alps to drive. */
+  driver: Driver | null;
+  workers: WorkerKind;
+  sandbox_cgroups: SandboxCgroupLayout;
+  strategy: Strategy | null;
+  reasons: string[];
+  dispatch_lag_ms: { mean: number; max: number };
+  /** Driver api: the registration request, ms. */
+  register_ms: Stats | null;
+  /** Where the functions' first instructions ran: at nice 0 SCHED_OTHER, or at a level alps gave. */
+  first_instruction: { at_base: number; at_other_level: number; unknown: number };
+  cold_starts: number;
+  wall_ms: number;
+  backend: ModeRun["backendStatus"] | null;
+  policy: ModeRun["policy"] | null;
+  /** Driver sandbox: inferred invocations against the real ones. */
+  inference: InferenceReport | null;
 }
 
 export interface ReplayResult {
@@ -80,7 +131,38 @@ function lagStats(run: ModeRun): { mean: number; max: number } {
 }
 
 function simPolicyFor(run: ModeRun): SimPolicyName {
-  return run.mode;
+  return run.mode === "none" || run.mode === "cfs-observed" ? "cfs" : run.mode;
+}
+
+function stats(values: readonly number[]): Stats | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+  return {
+    mean: values.reduce((a, b) => a + b, 0) / values.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: sorted[sorted.length - 1] as number,
+  };
+}
+
+function firstInstruction(run: ModeRun): RunDetails["first_instruction"] {
+  let atBase = 0;
+  let other = 0;
+  let unknown = 0;
+  for (const m of run.invocations) {
+    if (m.firstNice === undefined || m.firstPolicy === undefined) unknown++;
+    else if (m.firstNice === 0 && m.firstPolicy === 0) atBase++;
+    else other++;
+  }
+  return { at_base: atBase, at_other_level: other, unknown };
+}
+
+/** How a run is named in the tables: a mode, its driver when several ran, never "cfs" for a daemon. */
+export function runLabel(run: ModeRun): string {
+  if (run.mode === "none") return "none (CFS, no alps)";
+  return `${run.mode} · driver ${run.setup.driver ?? "?"}`;
 }
 
 function predict(
@@ -111,38 +193,70 @@ function predict(
   }
 }
 
+/** The runs a replay makes: each mode once, each mode but none once per driver. */
+export function plannedRuns(
+  modes: readonly ReplayMode[],
+  drivers: readonly Driver[],
+): Array<{ mode: ReplayMode; driver: Driver | undefined }> {
+  return modes.flatMap(
+    (mode): Array<{ mode: ReplayMode; driver: Driver | undefined }> =>
+      mode === "none" ? [{ mode, driver: undefined }] : drivers.map((driver) => ({ mode, driver })),
+  );
+}
+
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const notes: string[] = [];
   const trace = limitTrace(readTraceFile(opts.tracePath), opts.timeLimitS, notes);
   const cores = opts.cores ?? (await import("node:os")).availableParallelism();
+  const drivers = opts.drivers ?? ["api"];
+  const workers = opts.workers ?? "warm";
+  const layout = opts.sandboxCgroups ?? "cpu";
   mkdirSync(opts.outDir, { recursive: true });
+  if (drivers.includes("inprocess"))
+    notes.push(
+      "driver inprocess is a shortcut: the daemon runs inside the dispatcher, not as a platform reaches it",
+    );
 
   const runs: Array<{ key: string; run: ModeRun }> = [];
-  for (const mode of opts.modes) {
+  for (const planned of plannedRuns(opts.modes, drivers)) {
     opts.signal?.throwIfAborted();
-    const bar = modeProgress(mode, trace.length, opts.progress ?? false);
+    const name =
+      planned.driver === undefined || drivers.length === 1
+        ? planned.mode
+        : `${planned.mode}-${planned.driver}`;
+    const bar = modeProgress(name, trace.length, opts.progress ?? false);
     let run: ModeRun;
     try {
       run = await runMode(trace, {
-        mode,
-        strategy: opts.strategy,
-        cores: opts.cores,
-        fallback: opts.fallback,
-        signal: opts.signal,
-        log: opts.log,
+        mode: planned.mode,
+        ...(planned.driver === undefined ? {} : { driver: planned.driver }),
+        workers,
+        sandboxCgroups: layout,
+        ...(opts.strategy === undefined ? {} : { strategy: opts.strategy }),
+        ...(opts.cores === undefined ? {} : { cores: opts.cores }),
+        fallback: opts.fallback ?? false,
+        ...(opts.socket === undefined ? {} : { socket: opts.socket }),
+        ...(opts.daemonArgs === undefined ? {} : { daemonArgs: opts.daemonArgs }),
+        outDir: opts.outDir,
+        ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+        ...(opts.log === undefined ? {} : { log: opts.log }),
         onProgress: (done, total) => bar.update(done, total),
       });
     } finally {
       bar.stop();
     }
     // A fallback may run a mode already in the list: keep both, under distinct keys.
-    const key = runs.some((r) => r.key === run.mode) ? `${run.mode}-for-${mode}` : run.mode;
+    const ran =
+      planned.driver === undefined || drivers.length === 1
+        ? run.mode
+        : `${run.mode}-${planned.driver}`;
+    const key = runs.some((r) => r.key === ran) ? `${ran}-for-${name}` : ran;
     runs.push({ key, run });
     writeFileSync(join(opts.outDir, `${key}.csv`), modeCsv(run.invocations));
   }
 
   const summaries: Record<string, Summary> = {};
-  const details: Record<string, unknown> = {};
+  const details: Record<string, RunDetails> = {};
   const predicted: ReplaySummary["predicted"] = {};
   const reportModes: ReportMode[] = [];
   for (const { key, run } of runs) {
@@ -157,13 +271,21 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     details[key] = {
       requested: run.requested,
       mode: run.mode,
+      driver: run.setup.driver ?? null,
+      workers: run.setup.workers,
+      sandbox_cgroups: run.setup.sandboxCgroups,
       strategy: run.strategy ?? null,
       reasons: run.reasons,
       dispatch_lag_ms: lagStats(run),
+      register_ms: stats(
+        run.invocations.flatMap((m) => (m.registerMs === undefined ? [] : [m.registerMs])),
+      ),
+      first_instruction: firstInstruction(run),
       cold_starts: run.coldStarts,
       wall_ms: run.wallMs,
       backend: run.backendStatus ?? null,
       policy: run.policy ?? null,
+      inference: run.inference ?? null,
     };
     reportModes.push({
       key,
@@ -174,20 +296,43 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     });
   }
 
-  const vsCfs: Record<string, VsCfs> = {};
-  const cfsRun = runs.find((r) => r.key === "cfs");
-  if (cfsRun === undefined) notes.push("cfs was not among the modes: no comparison with CFS");
+  const vsBaseline: Record<string, VsBaseline> = {};
+  const base =
+    runs.find((r) => r.run.mode === "none" && r.run.requested === "none") ??
+    runs.find((r) => r.run.mode === "cfs-observed");
+  let baseline: Baseline | null = null;
+  if (base === undefined)
+    notes.push("neither none nor cfs-observed was among the modes: no baseline to compare with");
   else {
-    // cfs against itself too: its ratios are 1 and its shorter-half slowdown is the baseline's.
+    baseline = {
+      key: base.key,
+      mode: base.run.mode,
+      label:
+        base.run.mode === "none"
+          ? "CFS: the host without alps (no daemon, no BPF program)"
+          : `cfs-observed: the alps daemon observing (driver ${base.run.setup.driver ?? "?"}), not the host without alps`,
+    };
+    if (base.run.mode !== "none")
+      notes.push(
+        "the baseline is cfs-observed, not none: ratios are against a host running the alps daemon (observing only), not against CFS alone",
+      );
+    // The baseline against itself too: its ratios are 1 and its shorter-half slowdown is its own.
     for (const { key, run } of runs)
-      vsCfs[key] = compareWithCfs(cfsRun.run.invocations, run.invocations, summarize, cores);
+      vsBaseline[key] = compareWithBaseline(
+        base.run.invocations,
+        run.invocations,
+        summarize,
+        cores,
+      );
   }
 
   const summary: ReplaySummary = {
     trace: opts.tracePath,
     cores,
+    setup: { workers, sandbox_cgroups: layout, drivers },
+    baseline,
     modes: summaries,
-    vs_cfs: vsCfs,
+    vs_baseline: vsBaseline,
     details,
     predicted,
     notes,
@@ -197,35 +342,50 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     trace: opts.tracePath,
     cores,
     modes: reportModes,
-    vsCfs,
+    vsBaseline,
+    baseline,
+    setup: summary.setup,
     notes,
   });
   writeFileSync(join(opts.outDir, "report.html"), html);
   return { summary, runs, outDir: opts.outDir };
 }
 
+/** What every number of a replay came from, in one line (printed above the table). */
+export function setupLine(summary: ReplaySummary): string {
+  const base =
+    summary.baseline === null
+      ? "no baseline"
+      : `baseline ${summary.baseline.key} = ${summary.baseline.label}`;
+  return `workers ${summary.setup.workers} · sandbox cgroups ${summary.setup.sandbox_cgroups} · driver ${summary.setup.drivers.join(", ")} (mode none has none) · ${base}`;
+}
+
 /** The comparison table printed at the end. */
 export function comparisonTable(summary: ReplaySummary): string {
   const f = (n: number | undefined): string =>
     n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(2);
+  const vs = summary.baseline === null ? "base" : summary.baseline.key;
   const header = [
-    "mode",
+    "run",
+    "driver",
     "invocations",
     "mean ms",
     "p99 ms",
-    "mean vs cfs",
-    "p99 vs cfs",
+    `mean vs ${vs}`,
+    `p99 vs ${vs}`,
     "short-half slowdown",
-    "long-10% p99 vs cfs",
+    `long-10% p99 vs ${vs}`,
     "dispatch lag mean/max ms",
+    "register p50/p99 ms",
   ];
   const rows = Object.entries(summary.modes).map(([key, s]) => {
-    const v = summary.vs_cfs[key];
-    const lag = (
-      summary.details[key] as { dispatch_lag_ms?: { mean: number; max: number } } | undefined
-    )?.dispatch_lag_ms;
+    const v = summary.vs_baseline[key];
+    const d = summary.details[key];
+    const lag = d?.dispatch_lag_ms;
+    const reg = d?.register_ms;
     return [
       key,
+      d?.driver ?? "–",
       String(s.invocations),
       f(s.turnaround_ms.mean),
       f(s.turnaround_ms.p99),
@@ -234,10 +394,11 @@ export function comparisonTable(summary: ReplaySummary): string {
       f(v?.short_slowdown),
       f(v?.long_p99_ratio),
       lag === undefined ? "–" : `${f(lag.mean)}/${f(lag.max)}`,
+      reg === null || reg === undefined ? "–" : `${f(reg.p50)}/${f(reg.p99)}`,
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]): string =>
     cells.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ");
-  return [line(header), ...rows.map(line)].join("\n");
+  return [setupLine(summary), line(header), ...rows.map(line)].join("\n");
 }

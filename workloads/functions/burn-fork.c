@@ -3,8 +3,11 @@
  * process per invocation, as on a platform that starts a process (or a
  * cold sandbox) per request.
  *
- *   burn-fork zygote
- *   burn-fork worker      (a warm worker, for the daemon-cost benchmark)
+ *   burn-fork zygote [tag]
+ *   burn-fork worker [tag]   (a warm worker, for the daemon-cost benchmark)
+ *
+ * The tag is ignored; it marks the process (and its forks) in /proc/<pid>/cmdline
+ * as belonging to one replay, for cleanup checks.
  *
  * Why a forking zygote in C, and not the dispatcher spawning a process per
  * invocation: a Node runtime costs ~40 ms of CPU to start, far more than
@@ -224,10 +227,11 @@ static int warm_worker(void) {
 }
 
 int main(int argc, char **argv) {
-  int zygote = argc == 2 && strcmp(argv[1], "zygote") == 0;
-  int worker = argc == 2 && strcmp(argv[1], "worker") == 0;
+  /* A second argument (the replay's --alps-replay=<pid> tag) is only there to be seen in cmdline. */
+  int zygote = (argc == 2 || argc == 3) && strcmp(argv[1], "zygote") == 0;
+  int worker = (argc == 2 || argc == 3) && strcmp(argv[1], "worker") == 0;
   if (!zygote && !worker) {
-    fprintf(stderr, "usage: burn-fork zygote|worker   (driven on fd 3 by alps replay / npm run bench)\n");
+    fprintf(stderr, "usage: burn-fork zygote|worker [tag]   (driven on fd 3 by alps replay / npm run bench)\n");
     return 2;
   }
   if (worker) {
