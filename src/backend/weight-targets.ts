@@ -1,0 +1,610 @@
+/**
+ * Where an invocation's level must be written so that the scheduler weighs
+ * it against its competitors.
+ *
+ * The fair class compares weights only among the entities of one scheduling
+ * group. A task's nice therefore orders it against tasks of its own group,
+ * and nothing else: two tasks in two cpu cgroups split a core by the groups'
+ * weights whatever their nice, and so do two tasks in two autogroups (one per
+ * session when `kernel.sched_autogroup_enabled` is 1 and the task is in the
+ * root cpu group). Platforms give every sandbox a cpu cgroup of its own
+ * (Docker: one per container; OpenLambda: one per sandbox), so on a real
+ * worker host a level is only felt when it is written on that group.
+ *
+ * A WeightTarget says which entity carries a task's level:
+ * - `task`: its competitors share its group: the task's own nice is enough.
+ * - `cgroup`: the task's cpu cgroup holds nothing but this invocation (or
+ *   this declared sandbox): the group's weight carries the level, scaled
+ *   from the group's own weight (so a platform's proportional shares keep
+ *   their proportions), and its `cpu.idle` carries the deepest yields.
+ * - `autogroup`: the task is in the root cpu group, autogroup is on and the
+ *   invocation leads its own session: the autogroup's nice carries it.
+ * A group several invocations share takes the most urgent of their levels;
+ * their own nice levels still order them inside it. The task's own nice is
+ * always written too (the Actuator does that), so the order inside a group
+ * holds on every target.
+ *
+ * Everything changed here is recorded in the touched record before it is
+ * changed and put back (the group's original weight and idle flag) when the
+ * last member leaves, on close, and by the guardian after a crash.
+ */
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import { BASE_NICE, DEFAULT_IDLE_FROM, niceWeight, runsIdle } from "../contracts/levels.js";
+import { readProcFile } from "./proc-file.js";
+import type { TouchedTasks } from "./touched-types.js";
+
+/** Where the cpu controller lives on this host, and whether autogroup is on. */
+export interface CpuHierarchy {
+  /** Mount point of the cgroup v1 hierarchy that has the cpu controller (hybrid and v1 hosts). */
+  v1?: string | undefined;
+  /** Mount point of cgroup v2, when the cpu controller is on v2 (`cgroup.controllers` of its root lists cpu). */
+  v2?: string | undefined;
+  /** /proc/sys/kernel/sched_autogroup_enabled is 1. */
+  autogroup: boolean;
+}
+
+export type WeightTarget =
+  | { kind: "task"; why: TaskTargetReason }
+  | { kind: "cgroup"; dir: string; hierarchy: "v1" | "v2" }
+  | { kind: "autogroup"; pid: number };
+
+/** Why a task's level stays on the task. */
+export type TaskTargetReason =
+  /** The task is in the root cpu group and autogroup is off: all root tasks share one group. */
+  | "root-group"
+  /** Root cpu group, autogroup on, but the invocation does not lead its own session. */
+  | "shared-autogroup"
+  /** Its cpu cgroup holds processes outside the invocation (or sandbox): a shared group. */
+  | "shared-cgroup"
+  /** No cpu controller is mounted, or the task's cgroup could not be read. */
+  | "no-cpu-controller"
+  /** The task is gone, or strategy rt (real-time levels are global, groups do not weigh them). */
+  | "not-applicable";
+
+/** Values a group had before alps first wrote it: what restore puts back. */
+export interface GroupOriginal {
+  /** v1 cpu.shares or v2 cpu.weight. */
+  weight: number;
+  /** cpu.idle (0 or 1); undefined where the kernel has no cpu.idle. */
+  idle: number | undefined;
+}
+
+/** v1 `cpu.shares` bounds (kernel MIN_SHARES, MAX_SHARES). */
+const V1_MIN = 2;
+const V1_MAX = 262_144;
+/** v2 `cpu.weight` bounds. */
+const V2_MIN = 1;
+const V2_MAX = 10_000;
+/** A group with more processes than this is not a sandbox of one invocation. */
+const MAX_GROUP_PROCS = 256;
+/** Ancestors walked to tell whether a process descends from an invocation's root. */
+const MAX_TREE_DEPTH = 32;
+
+/** Parses /proc/self/mountinfo: the v1 hierarchy with `cpu` and the cgroup2 mount. */
+export function parseCpuMounts(mountinfo: string): { v1?: string; v2?: string } {
+  const found: { v1?: string; v2?: string } = {};
+  for (const line of mountinfo.split("\n")) {
+    const sep = line.indexOf(" - ");
+    if (sep < 0) continue;
+    const [fstype, , superOpts = ""] = line.slice(sep + 3).split(" ");
+    const mountPoint = unescapeMount(line.slice(0, sep).split(" ")[4] ?? "");
+    if (mountPoint === "") continue;
+    if (fstype === "cgroup2" && found.v2 === undefined) found.v2 = mountPoint;
+    if (fstype === "cgroup" && found.v1 === undefined && superOpts.split(",").includes("cpu"))
+      found.v1 = mountPoint;
+  }
+  return found;
+}
+
+/** mountinfo escapes spaces and other specials as octal (\040). */
+function unescapeMount(path: string): string {
+  return path.replace(/\\([0-7]{3})/g, (_, oct: string) =>
+    String.fromCharCode(Number.parseInt(oct, 8)),
+  );
+}
+
+function readOr(path: string, fallback: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return fallback;
+  }
+}
+
+/** This host's cpu hierarchy, read from /proc (not cached: doctor and tests call it once). */
+export function readCpuHierarchy(): CpuHierarchy {
+  const mounts = parseCpuMounts(readOr("/proc/self/mountinfo", ""));
+  const v2HasCpu =
+    mounts.v2 !== undefined &&
+    readOr(join(mounts.v2, "cgroup.controllers"), "").trim().split(/\s+/).includes("cpu");
+  return {
+    v1: mounts.v1,
+    // A v1 cpu hierarchy takes the controller: v2 cannot have it at the same time.
+    v2: mounts.v1 === undefined && v2HasCpu ? mounts.v2 : undefined,
+    autogroup: readOr("/proc/sys/kernel/sched_autogroup_enabled", "0").trim() === "1",
+  };
+}
+
+/** One line of /proc/<pid>/cgroup: `id:controllers:path`. */
+export interface ProcCgroupLine {
+  controllers: string[];
+  path: string;
+}
+
+export function parseProcCgroup(text: string): ProcCgroupLine[] {
+  const lines: ProcCgroupLine[] = [];
+  for (const line of text.split("\n")) {
+    const first = line.indexOf(":");
+    const second = line.indexOf(":", first + 1);
+    if (first < 0 || second < 0) continue;
+    const controllers = line.slice(first + 1, second);
+    lines.push({
+      controllers: controllers === "" ? [] : controllers.split(","),
+      path: line.slice(second + 1),
+    });
+  }
+  return lines;
+}
+
+/** The cpu group a task is in: its directory, or null for the root group. */
+export interface CpuGroup {
+  dir: string | null;
+  hierarchy: "v1" | "v2";
+}
+
+/**
+ * The cpu group of task `tid` from its /proc cgroup text. On v1 that is the
+ * path on the cpu hierarchy; on v2 it is the nearest directory (the task's
+ * own or an ancestor, never the root) whose `cgroup.controllers` lists cpu,
+ * since a directory without the controller shares its ancestor's group.
+ */
+export function cpuGroupFrom(
+  procCgroup: string,
+  h: CpuHierarchy,
+  controllersOf: (dir: string) => string = (dir) => readOr(join(dir, "cgroup.controllers"), ""),
+): CpuGroup | undefined {
+  const lines = parseProcCgroup(procCgroup);
+  if (h.v1 !== undefined) {
+    const line = lines.find((l) => l.controllers.includes("cpu"));
+    if (line === undefined) return undefined;
+    return { dir: line.path === "/" ? null : join(h.v1, line.path), hierarchy: "v1" };
+  }
+  if (h.v2 !== undefined) {
+    const line = lines.find((l) => l.controllers.length === 0);
+    if (line === undefined) return undefined;
+    let rel = line.path;
+    while (rel !== "/" && rel !== "") {
+      const dir = join(h.v2, rel);
+      if (controllersOf(dir).trim().split(/\s+/).includes("cpu")) return { dir, hierarchy: "v2" };
+      rel = rel.slice(0, rel.lastIndexOf("/")) || "/";
+    }
+    return { dir: null, hierarchy: "v2" };
+  }
+  return undefined;
+}
+
+/** Fields of /proc/<pid>/stat the targets need: parent and session. */
+function parentAndSession(pid: number): { ppid: number; session: number } | undefined {
+  let text: string;
+  try {
+    text = readProcFile(`/proc/${pid}/stat`);
+  } catch {
+    return undefined;
+  }
+  // The command name may hold spaces and ')': fields count from the last ')'.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { ppid: Number(fields[1]), session: Number(fields[3]) };
+}
+
+/** Whether `pid` is `root` or descends from it. */
+function inTree(pid: number, root: number): boolean {
+  let at = pid;
+  for (let depth = 0; depth < MAX_TREE_DEPTH; depth++) {
+    if (at === root) return true;
+    if (at <= 1) return false;
+    const next = parentAndSession(at)?.ppid;
+    if (next === undefined) return false;
+    at = next;
+  }
+  return false;
+}
+
+/** Processes in `dir` and its descendants, or undefined past MAX_GROUP_PROCS (or unreadable). */
+function processesIn(dir: string): number[] | undefined {
+  const pids: number[] = [];
+  const walk = (d: string): boolean => {
+    let text: string;
+    try {
+      text = readFileSync(join(d, "cgroup.procs"), "utf8");
+    } catch {
+      return false;
+    }
+    for (const l of text.split("\n")) if (l !== "") pids.push(Number(l));
+    if (pids.length > MAX_GROUP_PROCS) return false;
+    let entries: string[];
+    try {
+      entries = readdirSync(d, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      return false;
+    }
+    return entries.every((name) => walk(join(d, name)));
+  };
+  return walk(dir) ? pids : undefined;
+}
+
+/** How the targets read and write the kernel's files (injected by unit tests). */
+export interface WeightFiles {
+  read(path: string): string;
+  write(path: string, value: string): void;
+}
+
+/** Writes each value with one write(2) on a descriptor kept open per file (a cgroup file takes each write whole). */
+export class CachedWeightFiles implements WeightFiles {
+  readonly #fds = new Map<string, number>();
+  read(path: string): string {
+    return readFileSync(path, "utf8");
+  }
+  write(path: string, value: string): void {
+    let fd = this.#fds.get(path);
+    if (fd === undefined) {
+      fd = openSync(path, "w");
+      this.#fds.set(path, fd);
+    }
+    try {
+      writeSync(fd, value);
+    } catch (err) {
+      this.forget(path);
+      throw err;
+    }
+  }
+  /** Close the descriptor of `path` (its group was released or removed). */
+  forget(path: string): void {
+    const fd = this.#fds.get(path);
+    if (fd === undefined) return;
+    this.#fds.delete(path);
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed by the kernel side (directory removed): nothing to do
+    }
+  }
+  closeAll(): void {
+    for (const path of [...this.#fds.keys()]) this.forget(path);
+  }
+}
+
+/** The weight a level gives a group whose own weight is `original`, in the file's units. */
+export function groupWeight(level: number, original: number, hierarchy: "v1" | "v2"): number {
+  const scaled = Math.round((original * niceWeight(level)) / niceWeight(BASE_NICE));
+  return hierarchy === "v1"
+    ? Math.min(V1_MAX, Math.max(V1_MIN, scaled))
+    : Math.min(V2_MAX, Math.max(V2_MIN, scaled));
+}
+
+export interface WeightTargetCounters {
+  /** Tasks whose level went to each kind of target (first resolution of each task). */
+  targets_task: number;
+  targets_cgroup: number;
+  targets_autogroup: number;
+  /** Writes of a group's weight or idle flag, or an autogroup's nice. */
+  group_writes: number;
+  /** Groups put back to their original weight and idle flag. */
+  group_restores: number;
+  /** Writes the kernel refused (logged). */
+  group_write_errors: number;
+}
+
+export interface WeightTargetsOptions {
+  hierarchy?: CpuHierarchy;
+  /** Strategy dynamic puts the deepest yields on cpu.idle (runsIdle); others never. */
+  idleFrom: number | undefined;
+  touched?: TouchedTasks;
+  files?: WeightFiles;
+  log?: (message: string) => void;
+  /** Reads /proc/<tid>/cgroup (tests inject). */
+  procCgroup?: (tid: number) => string | undefined;
+}
+
+type GroupKey = string;
+
+interface Group {
+  target: Exclude<WeightTarget, { kind: "task" }>;
+  /** Level of each member task (BASE_NICE once its boost expired). */
+  members: Map<number, number>;
+  original: GroupOriginal;
+  /** Level written now (undefined: untouched, original in force). */
+  written: number | undefined;
+  idleWritten: boolean;
+}
+
+function keyOf(target: Exclude<WeightTarget, { kind: "task" }>): GroupKey {
+  return target.kind === "cgroup" ? `cg:${target.dir}` : `ag:${target.pid}`;
+}
+
+export class WeightTargets {
+  readonly counters: WeightTargetCounters = {
+    targets_task: 0,
+    targets_cgroup: 0,
+    targets_autogroup: 0,
+    group_writes: 0,
+    group_restores: 0,
+    group_write_errors: 0,
+  };
+  readonly hierarchy: CpuHierarchy;
+  readonly #idleFrom: number | undefined;
+  readonly #touched: TouchedTasks | undefined;
+  readonly #files: WeightFiles;
+  readonly #log: (message: string) => void;
+  readonly #procCgroup: (tid: number) => string | undefined;
+  /** Each task's target and its group (if any). */
+  readonly #taskGroup = new Map<number, GroupKey | null>();
+  readonly #groups = new Map<GroupKey, Group>();
+
+  constructor(opts: WeightTargetsOptions) {
+    this.hierarchy = opts.hierarchy ?? readCpuHierarchy();
+    this.#idleFrom = opts.idleFrom;
+    this.#touched = opts.touched;
+    this.#files = opts.files ?? new CachedWeightFiles();
+    this.#log = opts.log ?? (() => {});
+    this.#procCgroup =
+      opts.procCgroup ??
+      ((tid) => {
+        try {
+          return readProcFile(`/proc/${tid}/cgroup`);
+        } catch {
+          return undefined;
+        }
+      });
+  }
+
+  /**
+   * Where the level of `tid` goes. `root` is the invocation's root pid (0 for
+   * a task found through a declared sandbox's cgroup): a group counts as the
+   * invocation's own only when every process in it is `root` or descends
+   * from it (or, for root 0, shares the task's v2 cgroup: the sandbox).
+   */
+  resolve(tid: number, root: number): WeightTarget {
+    const text = this.#procCgroup(tid);
+    if (text === undefined) return { kind: "task", why: "not-applicable" };
+    const group = cpuGroupFrom(text, this.hierarchy);
+    if (group === undefined) return { kind: "task", why: "no-cpu-controller" };
+    if (group.dir !== null) {
+      const procs = processesIn(group.dir);
+      const own =
+        procs !== undefined &&
+        procs.length > 0 &&
+        (root > 0
+          ? procs.every((p) => inTree(p, root))
+          : procs.every((p) => this.#sameSandbox(p, text)));
+      return own
+        ? { kind: "cgroup", dir: group.dir, hierarchy: group.hierarchy }
+        : { kind: "task", why: "shared-cgroup" };
+    }
+    if (!this.hierarchy.autogroup) return { kind: "task", why: "root-group" };
+    // The autogroup is the session's: it is the invocation's own when the
+    // invocation leads that session.
+    const leader = root > 0 ? root : tid;
+    const session = parentAndSession(tid)?.session;
+    return session !== undefined && session === leader && root > 0
+      ? { kind: "autogroup", pid: root }
+      : { kind: "task", why: "shared-autogroup" };
+  }
+
+  /** The v2 path of `pid` is the one in `taskCgroup` (both in the same declared sandbox). */
+  #sameSandbox(pid: number, taskCgroup: string): boolean {
+    const own = parseProcCgroup(taskCgroup).find((l) => l.controllers.length === 0)?.path;
+    const text = this.#procCgroup(pid);
+    if (own === undefined || text === undefined) return false;
+    return parseProcCgroup(text).find((l) => l.controllers.length === 0)?.path === own;
+  }
+
+  /** The group `tid` is counted in, if its level goes to one. */
+  targetOf(tid: number): WeightTarget | undefined {
+    const key = this.#taskGroup.get(tid);
+    if (key === undefined) return undefined;
+    if (key === null) return { kind: "task", why: "shared-cgroup" };
+    return this.#groups.get(key)?.target;
+  }
+
+  /** `tid` (of invocation `root`) is now at `level`: its group follows the most urgent member. */
+  onLevel(tid: number, root: number, level: number): void {
+    let key = this.#taskGroup.get(tid);
+    if (key === undefined) {
+      const target = this.resolve(tid, root);
+      if (target.kind === "task") {
+        this.counters.targets_task++;
+        this.#taskGroup.set(tid, null);
+        return;
+      }
+      if (target.kind === "cgroup") this.counters.targets_cgroup++;
+      else this.counters.targets_autogroup++;
+      key = keyOf(target);
+      if (!this.#groups.has(key)) {
+        const original = this.#readOriginal(target);
+        if (original === undefined) {
+          this.#taskGroup.set(tid, null);
+          return;
+        }
+        this.#groups.set(key, {
+          target,
+          members: new Map(),
+          original,
+          written: undefined,
+          idleWritten: false,
+        });
+      }
+      this.#taskGroup.set(tid, key);
+    }
+    if (key === null) return;
+    const group = this.#groups.get(key);
+    if (group === undefined) return;
+    group.members.set(tid, level);
+    this.#sync(group);
+  }
+
+  /** `tid` left (restored, ended or exited): its group follows the members left, or goes back. */
+  onRelease(tid: number): void {
+    const key = this.#taskGroup.get(tid);
+    this.#taskGroup.delete(tid);
+    if (key === undefined || key === null) return;
+    const group = this.#groups.get(key);
+    if (group === undefined) return;
+    group.members.delete(tid);
+    if (group.members.size > 0) this.#sync(group);
+    else this.#release(key, group);
+  }
+
+  /** Put every group back (the daemon closes). */
+  restoreAll(): void {
+    for (const [key, group] of [...this.#groups]) this.#release(key, group);
+    this.#taskGroup.clear();
+    if (this.#files instanceof CachedWeightFiles) this.#files.closeAll();
+  }
+
+  /** Groups alps holds changed now. */
+  groups(): WeightTarget[] {
+    return [...this.#groups.values()].map((g) => g.target);
+  }
+
+  #readOriginal(target: Exclude<WeightTarget, { kind: "task" }>): GroupOriginal | undefined {
+    try {
+      if (target.kind === "autogroup") {
+        const m = /nice\s+(-?\d+)/.exec(this.#files.read(`/proc/${target.pid}/autogroup`));
+        return { weight: Number(m?.[1] ?? 0), idle: undefined };
+      }
+      const file = target.hierarchy === "v1" ? "cpu.shares" : "cpu.weight";
+      const weight = Number(this.#files.read(join(target.dir, file)).trim());
+      let idle: number | undefined;
+      try {
+        idle = Number(this.#files.read(join(target.dir, "cpu.idle")).trim());
+      } catch {
+        idle = undefined; // a kernel before 5.15: no group idle, the weight alone
+      }
+      if (target.kind === "cgroup") this.#touched?.markCgroup?.(target.dir);
+      return { weight, idle };
+    } catch (err) {
+      this.counters.group_write_errors++;
+      this.#log(`weights: cannot read ${describe(target)}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** Write the group's level: the most urgent member's. */
+  #sync(group: Group): void {
+    let level = Number.POSITIVE_INFINITY;
+    for (const l of group.members.values()) if (l < level) level = l;
+    if (level === group.written) return;
+    const t = group.target;
+    try {
+      if (t.kind === "autogroup") {
+        // No idle flag for an autogroup: the last nice level is the deepest yield it has.
+        this.#files.write(`/proc/${t.pid}/autogroup`, `${Math.min(19, level)}\n`);
+      } else {
+        const idle =
+          this.#idleFrom !== undefined &&
+          group.original.idle !== undefined &&
+          runsIdle(level, this.#idleFrom);
+        if (idle !== group.idleWritten) {
+          this.#files.write(
+            join(t.dir, "cpu.idle"),
+            idle ? "1\n" : `${group.original.idle ?? 0}\n`,
+          );
+          group.idleWritten = idle;
+          this.counters.group_writes++;
+        }
+        if (!idle) {
+          const file = t.hierarchy === "v1" ? "cpu.shares" : "cpu.weight";
+          this.#files.write(
+            join(t.dir, file),
+            `${groupWeight(level, group.original.weight, t.hierarchy)}\n`,
+          );
+        }
+      }
+      group.written = level;
+      this.counters.group_writes++;
+    } catch (err) {
+      this.counters.group_write_errors++;
+      this.#log(
+        `weights: writing level ${level} to ${describe(t)} failed: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  #release(key: GroupKey, group: Group): void {
+    this.#groups.delete(key);
+    for (const tid of group.members.keys()) this.#taskGroup.delete(tid);
+    if (group.written === undefined) {
+      if (group.target.kind === "cgroup") this.#touched?.releaseCgroup?.(group.target.dir);
+      return;
+    }
+    const t = group.target;
+    try {
+      if (t.kind === "autogroup") {
+        this.#files.write(`/proc/${t.pid}/autogroup`, `${group.original.weight}\n`);
+      } else {
+        // The kernel refuses a weight while the group is idle (EINVAL): the
+        // weight goes back while the group is not idle, the idle flag around it.
+        const file = join(t.dir, t.hierarchy === "v1" ? "cpu.shares" : "cpu.weight");
+        const idleFile = join(t.dir, "cpu.idle");
+        if (group.idleWritten) this.#files.write(idleFile, "0\n");
+        this.#files.write(file, `${group.original.weight}\n`);
+        if (group.original.idle === 1 || (group.idleWritten && group.original.idle !== undefined))
+          this.#files.write(idleFile, `${group.original.idle}\n`);
+      }
+      this.counters.group_restores++;
+    } catch (err) {
+      // A removed group or an exited session has nothing left to restore.
+      const code = (err as { code?: string }).code;
+      if (code !== "ENOENT" && code !== "ESRCH") {
+        this.counters.group_write_errors++;
+        this.#log(`weights: restoring ${describe(t)} failed: ${(err as Error).message}`);
+      }
+    }
+    if (this.#files instanceof CachedWeightFiles && t.kind === "cgroup") {
+      for (const f of ["cpu.shares", "cpu.weight", "cpu.idle"]) this.#files.forget(join(t.dir, f));
+    }
+    if (t.kind === "autogroup" && this.#files instanceof CachedWeightFiles)
+      this.#files.forget(`/proc/${t.pid}/autogroup`);
+    if (t.kind === "cgroup") this.#touched?.releaseCgroup?.(t.dir);
+  }
+}
+
+function describe(t: WeightTarget): string {
+  if (t.kind === "cgroup") return `cgroup ${t.dir}`;
+  if (t.kind === "autogroup") return `the autogroup of ${t.pid}`;
+  return "the task";
+}
+
+/**
+ * The targets a backend of `strategy` uses: none for rt (real-time levels
+ * are global, no group weighs them); cpu.idle only for dynamic's deepest yields.
+ */
+export function createWeightTargets(
+  strategy: "dynamic" | "static" | "rt",
+  idleFrom: number | undefined,
+  touched: TouchedTasks | undefined,
+  log: (message: string) => void,
+): WeightTargets | undefined {
+  if (strategy === "rt") return undefined;
+  return new WeightTargets({
+    idleFrom: strategy === "dynamic" ? (idleFrom ?? DEFAULT_IDLE_FROM) : undefined,
+    ...(touched === undefined ? {} : { touched }),
+    log,
+  });
+}
+
+/** What the status says about where levels are written. */
+export function targetsReason(targets: WeightTargets | undefined): string {
+  if (targets === undefined) return "levels on each task's nice only (group weights off)";
+  const h = targets.hierarchy;
+  const where =
+    h.v1 !== undefined
+      ? `cgroup v1 cpu.shares/cpu.idle under ${h.v1}`
+      : h.v2 !== undefined
+        ? `cgroup v2 cpu.weight/cpu.idle under ${h.v2}`
+        : "no cpu controller mounted";
+  return `levels on each task's nice, and on its sandbox's own cpu cgroup (${where})${h.autogroup ? " or its own autogroup" : ""} when it has one`;
+}
