@@ -28,7 +28,15 @@
  * changed and put back (the group's original weight and idle flag) when the
  * last member leaves, on close, and by the guardian after a crash.
  */
-import { closeSync, openSync, readdirSync, readFileSync, writeSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { BASE_NICE, DEFAULT_IDLE_FROM, niceWeight, runsIdle } from "../contracts/levels.js";
 import { readProcFile } from "./proc-file.js";
@@ -306,6 +314,8 @@ export interface WeightTargetsOptions {
   log?: (message: string) => void;
   /** Reads /proc/<tid>/cgroup (tests inject). */
   procCgroup?: (tid: number) => string | undefined;
+  /** Decides a task's target (tests inject; default: resolve() from /proc and the cgroup files). */
+  resolve?: (tid: number, root: number) => WeightTarget;
 }
 
 type GroupKey = string;
@@ -339,6 +349,7 @@ export class WeightTargets {
   readonly #files: WeightFiles;
   readonly #log: (message: string) => void;
   readonly #procCgroup: (tid: number) => string | undefined;
+  readonly #resolve: (tid: number, root: number) => WeightTarget;
   /** Each task's target and its group (if any). */
   readonly #taskGroup = new Map<number, GroupKey | null>();
   readonly #groups = new Map<GroupKey, Group>();
@@ -358,6 +369,7 @@ export class WeightTargets {
           return undefined;
         }
       });
+    this.#resolve = opts.resolve ?? ((tid, root) => this.resolve(tid, root));
   }
 
   /**
@@ -413,7 +425,7 @@ export class WeightTargets {
   onLevel(tid: number, root: number, level: number): void {
     let key = this.#taskGroup.get(tid);
     if (key === undefined) {
-      const target = this.resolve(tid, root);
+      const target = this.#resolve(tid, root);
       if (target.kind === "task") {
         this.counters.targets_task++;
         this.#taskGroup.set(tid, null);
@@ -551,8 +563,7 @@ export class WeightTargets {
         const idleFile = join(t.dir, "cpu.idle");
         if (group.idleWritten) this.#files.write(idleFile, "0\n");
         this.#files.write(file, `${group.original.weight}\n`);
-        if (group.original.idle === 1 || (group.idleWritten && group.original.idle !== undefined))
-          this.#files.write(idleFile, `${group.original.idle}\n`);
+        if (group.original.idle === 1) this.#files.write(idleFile, "1\n");
       }
       this.counters.group_restores++;
     } catch (err) {
@@ -607,4 +618,69 @@ export function targetsReason(targets: WeightTargets | undefined): string {
         ? `cgroup v2 cpu.weight/cpu.idle under ${h.v2}`
         : "no cpu controller mounted";
   return `levels on each task's nice, and on its sandbox's own cpu cgroup (${where})${h.autogroup ? " or its own autogroup" : ""} when it has one`;
+}
+
+/** What `alps doctor` says about where levels are written on this host. */
+export interface WeightReport {
+  /** Which hierarchy has the cpu controller. */
+  cpu_controller: "v1" | "v2" | "none";
+  cpu_mount?: string;
+  /** The cpu hierarchy can be written (alps can change a group's weight). */
+  writable: boolean;
+  /** kernel.sched_autogroup_enabled. */
+  autogroup: boolean;
+  /** The entities alps writes a level on, most specific first. */
+  entities: ("cgroup" | "autogroup" | "task")[];
+  /** What alps writes, one line each. */
+  writes: string[];
+  /** When levels cannot reach the entity the scheduler compares: why (alps mode is not claimed). */
+  problem?: string;
+}
+
+/** Whether `dir` can be written (a read-only cgroup mount, as in a container without a writable hostPath, cannot). */
+function writableDir(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function weightReport(h: CpuHierarchy = readCpuHierarchy()): WeightReport {
+  const mount = h.v1 ?? h.v2;
+  const controller = h.v1 !== undefined ? "v1" : h.v2 !== undefined ? "v2" : "none";
+  const writable = mount !== undefined && writableDir(mount);
+  const writes: string[] = [
+    "the task's nice (or SCHED_IDLE for the deepest yields): orders it among tasks of its own group",
+  ];
+  const entities: WeightReport["entities"] = [];
+  if (mount !== undefined) {
+    entities.push("cgroup");
+    writes.unshift(
+      controller === "v1"
+        ? `a sandbox that is its own cpu cgroup under ${mount}: its cpu.shares (scaled from its own) and cpu.idle for the deepest yields`
+        : `a sandbox that is its own cpu cgroup under ${mount}: its cpu.weight (scaled from its own) and cpu.idle for the deepest yields`,
+    );
+  }
+  if (h.autogroup) {
+    entities.push("autogroup");
+    writes.splice(
+      entities.length - 1,
+      0,
+      "a task in the root cpu group whose invocation leads its own session: that session's autogroup nice (/proc/<pid>/autogroup)",
+    );
+  }
+  entities.push("task");
+  const report: WeightReport = {
+    cpu_controller: controller,
+    ...(mount === undefined ? {} : { cpu_mount: mount }),
+    writable,
+    autogroup: h.autogroup,
+    entities,
+    writes,
+  };
+  if (mount !== undefined && !writable)
+    report.problem = `the cpu hierarchy ${mount} is read-only here: a sandbox's cpu cgroup weight cannot be written, and a task's nice does not weigh it against other sandboxes (mount the cgroup filesystem writable, e.g. a hostPath of /sys/fs/cgroup)`;
+  return report;
 }
