@@ -8,19 +8,20 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { join } from "node:path";
-import { loadAddon } from "./addon.js";
-import { probeBpf } from "./bpf-probe.js";
+import { loadAddon } from "../host/addon.js";
+import { probeBpf } from "./bpf/bpf-probe.js";
 import {
   type CapabilityNeed,
   missingCapabilities,
   neededCapabilities,
   rtThrottling,
 } from "./capabilities.js";
-import { parseCgroup2Mount } from "./cgroups.js";
-import { loadSyscalls } from "./syscalls.js";
-import { baseAttr, SCHED_OTHER, type Syscalls } from "./syscalls-types.js";
+import { parseCgroup2Mount } from "../host/cgroups.js";
+import { loadSyscalls } from "../host/syscalls.js";
+import { baseAttr, SCHED_OTHER, type Syscalls } from "../host/syscalls-types.js";
 import type { Mode } from "./types.js";
-import { type WeightReport, weightReport } from "./weight-targets.js";
+import { parseCpuMounts, parseProcCgroup } from "../host/cpu-cgroups.js";
+import { type WeightReport, weightReport } from "./actuator/weight-targets.js";
 
 export interface Verdict {
   ok: boolean;
@@ -76,24 +77,12 @@ export interface DetectOptions {
 
 /** Mount point of the v1 hierarchy holding the `cpu` controller, from mountinfo text. */
 export function parseV1CpuMount(mountinfo: string): string | undefined {
-  for (const line of mountinfo.split("\n")) {
-    const sep = line.indexOf(" - ");
-    if (sep < 0) continue;
-    const [fstype, , superOpts] = line.slice(sep + 3).split(" ");
-    if (fstype !== "cgroup" || superOpts === undefined) continue;
-    if (superOpts.split(",").includes("cpu")) return line.slice(0, sep).split(" ")[4];
-  }
-  return undefined;
+  return parseCpuMounts(mountinfo).v1;
 }
 
 /** This process's path in the v1 hierarchy with controller `controller`, from /proc/self/cgroup text. */
 export function parseV1CgroupPath(procCgroup: string, controller: string): string | undefined {
-  for (const line of procCgroup.split("\n")) {
-    const [, controllers, path] = line.split(":");
-    if (controllers === undefined || path === undefined) continue;
-    if (controllers.split(",").includes(controller)) return path;
-  }
-  return undefined;
+  return parseProcCgroup(procCgroup).find((l) => l.controllers.includes(controller))?.path;
 }
 
 function readNumber(file: string): number | undefined {

@@ -6,14 +6,13 @@
  */
 import { describe, expect, it } from "vitest";
 import {
-  cpuGroupFrom,
   groupWeight,
-  parseCpuMounts,
   type WeightFiles,
   type WeightTarget,
   WeightTargets,
-} from "../../src/backend/weight-targets.js";
-import { memoryTouchedTasks } from "../../src/backend/actuator.js";
+} from "../../src/backend/actuator/weight-targets.js";
+import { createMemoryTouched } from "../../src/backend/guardian/touched-memory.js";
+import { cpuGroupFrom, parseCpuMounts } from "../../src/host/cpu-cgroups.js";
 
 const HYBRID = [
   "25 30 0:22 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755",
@@ -110,7 +109,7 @@ describe("a group follows its most urgent member", () => {
   const group: WeightTarget = { kind: "cgroup", dir: G, hierarchy: "v1" };
   const make = () => {
     const files = fakeFiles({ [`${G}/cpu.shares`]: "512\n", [`${G}/cpu.idle`]: "0\n" });
-    const touched = memoryTouchedTasks();
+    const touched = createMemoryTouched();
     const targets = new WeightTargets({
       hierarchy: { v1: "/cg", autogroup: false },
       idleFrom: 15,

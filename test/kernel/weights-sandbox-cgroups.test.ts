@@ -14,11 +14,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { addonSyscalls } from "../../src/backend/addon.js";
-import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
-import { CpuSandboxes } from "../../src/backend/sandbox-cgroups.js";
-import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
-import { readCpuHierarchy } from "../../src/backend/weight-targets.js";
+import { addonSyscalls } from "../../src/host/addon.js";
+import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
+import { CpuSandboxes } from "../../src/host/sandbox-cgroups.js";
+import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
+import { readCpuHierarchy } from "../../src/host/cpu-cgroups.js";
 import { emptyPolicy, type Policy } from "../../src/contracts/policy.js";
 import { requireHost } from "../helpers/host.js";
 import { bpfHost, cleanupChild, type GatedBurner, procCpuNs, spawnGatedBurner } from "./bpf-kit.js";

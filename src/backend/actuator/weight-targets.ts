@@ -28,29 +28,20 @@
  * changed and put back (the group's original weight and idle flag) when the
  * last member leaves, on close, and by the guardian after a crash.
  */
-import {
-  accessSync,
-  closeSync,
-  constants,
-  openSync,
-  readdirSync,
-  readFileSync,
-  writeSync,
-} from "node:fs";
+import { accessSync, closeSync, constants, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { BASE_NICE, DEFAULT_IDLE_FROM, niceWeight, runsIdle } from "../contracts/levels.js";
-import { readProcFile } from "./proc-file.js";
-import type { TouchedTasks } from "./touched-types.js";
-
-/** Where the cpu controller lives on this host, and whether autogroup is on. */
-export interface CpuHierarchy {
-  /** Mount point of the cgroup v1 hierarchy that has the cpu controller (hybrid and v1 hosts). */
-  v1?: string | undefined;
-  /** Mount point of cgroup v2, when the cpu controller is on v2 (`cgroup.controllers` of its root lists cpu). */
-  v2?: string | undefined;
-  /** /proc/sys/kernel/sched_autogroup_enabled is 1. */
-  autogroup: boolean;
-}
+import { BASE_NICE, DEFAULT_IDLE_FROM, niceWeight, runsIdle } from "../../contracts/levels.js";
+import {
+  type CpuHierarchy,
+  cpuGroupFrom,
+  parseProcCgroup,
+  processesUnder,
+  readCpuHierarchy,
+} from "../../host/cpu-cgroups.js";
+import { readProcFile } from "../../host/proc-file.js";
+import { parseStat } from "../../host/proc-stat.js";
+import { isSelfOrDescendant } from "../../host/proc-task.js";
+import type { TouchedTasks } from "../guardian/touched-types.js";
 
 export type WeightTarget =
   | { kind: "task"; why: TaskTargetReason }
@@ -86,161 +77,14 @@ const V2_MIN = 1;
 const V2_MAX = 10_000;
 /** A group with more processes than this is not a sandbox of one invocation. */
 const MAX_GROUP_PROCS = 256;
-/** Ancestors walked to tell whether a process descends from an invocation's root. */
-const MAX_TREE_DEPTH = 32;
 
-/** Parses /proc/self/mountinfo: the v1 hierarchy with `cpu` and the cgroup2 mount. */
-export function parseCpuMounts(mountinfo: string): { v1?: string; v2?: string } {
-  const found: { v1?: string; v2?: string } = {};
-  for (const line of mountinfo.split("\n")) {
-    const sep = line.indexOf(" - ");
-    if (sep < 0) continue;
-    const [fstype, , superOpts = ""] = line.slice(sep + 3).split(" ");
-    const mountPoint = unescapeMount(line.slice(0, sep).split(" ")[4] ?? "");
-    if (mountPoint === "") continue;
-    if (fstype === "cgroup2" && found.v2 === undefined) found.v2 = mountPoint;
-    if (fstype === "cgroup" && found.v1 === undefined && superOpts.split(",").includes("cpu"))
-      found.v1 = mountPoint;
-  }
-  return found;
-}
-
-/** mountinfo escapes spaces and other specials as octal (\040). */
-function unescapeMount(path: string): string {
-  return path.replace(/\\([0-7]{3})/g, (_, oct: string) =>
-    String.fromCharCode(Number.parseInt(oct, 8)),
-  );
-}
-
-function readOr(path: string, fallback: string): string {
+/** The session of task `tid` (stat field 6), or undefined when it is gone. */
+function sessionOf(tid: number): number | undefined {
   try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return fallback;
-  }
-}
-
-/** This host's cpu hierarchy, read from /proc (not cached: doctor and tests call it once). */
-export function readCpuHierarchy(): CpuHierarchy {
-  const mounts = parseCpuMounts(readOr("/proc/self/mountinfo", ""));
-  const v2HasCpu =
-    mounts.v2 !== undefined &&
-    readOr(join(mounts.v2, "cgroup.controllers"), "").trim().split(/\s+/).includes("cpu");
-  return {
-    v1: mounts.v1,
-    // A v1 cpu hierarchy takes the controller: v2 cannot have it at the same time.
-    v2: mounts.v1 === undefined && v2HasCpu ? mounts.v2 : undefined,
-    autogroup: readOr("/proc/sys/kernel/sched_autogroup_enabled", "0").trim() === "1",
-  };
-}
-
-/** One line of /proc/<pid>/cgroup: `id:controllers:path`. */
-export interface ProcCgroupLine {
-  controllers: string[];
-  path: string;
-}
-
-export function parseProcCgroup(text: string): ProcCgroupLine[] {
-  const lines: ProcCgroupLine[] = [];
-  for (const line of text.split("\n")) {
-    const first = line.indexOf(":");
-    const second = line.indexOf(":", first + 1);
-    if (first < 0 || second < 0) continue;
-    const controllers = line.slice(first + 1, second);
-    lines.push({
-      controllers: controllers === "" ? [] : controllers.split(","),
-      path: line.slice(second + 1),
-    });
-  }
-  return lines;
-}
-
-/** The cpu group a task is in: its directory, or null for the root group. */
-export interface CpuGroup {
-  dir: string | null;
-  hierarchy: "v1" | "v2";
-}
-
-/**
- * The cpu group of task `tid` from its /proc cgroup text. On v1 that is the
- * path on the cpu hierarchy; on v2 it is the nearest directory (the task's
- * own or an ancestor, never the root) whose `cgroup.controllers` lists cpu,
- * since a directory without the controller shares its ancestor's group.
- */
-export function cpuGroupFrom(
-  procCgroup: string,
-  h: CpuHierarchy,
-  controllersOf: (dir: string) => string = (dir) => readOr(join(dir, "cgroup.controllers"), ""),
-): CpuGroup | undefined {
-  const lines = parseProcCgroup(procCgroup);
-  if (h.v1 !== undefined) {
-    const line = lines.find((l) => l.controllers.includes("cpu"));
-    if (line === undefined) return undefined;
-    return { dir: line.path === "/" ? null : join(h.v1, line.path), hierarchy: "v1" };
-  }
-  if (h.v2 !== undefined) {
-    const line = lines.find((l) => l.controllers.length === 0);
-    if (line === undefined) return undefined;
-    let rel = line.path;
-    while (rel !== "/" && rel !== "") {
-      const dir = join(h.v2, rel);
-      if (controllersOf(dir).trim().split(/\s+/).includes("cpu")) return { dir, hierarchy: "v2" };
-      rel = rel.slice(0, rel.lastIndexOf("/")) || "/";
-    }
-    return { dir: null, hierarchy: "v2" };
-  }
-  return undefined;
-}
-
-/** Fields of /proc/<pid>/stat the targets need: parent and session. */
-function parentAndSession(pid: number): { ppid: number; session: number } | undefined {
-  let text: string;
-  try {
-    text = readProcFile(`/proc/${pid}/stat`);
+    return parseStat(readProcFile(`/proc/${tid}/stat`)).session;
   } catch {
     return undefined;
   }
-  // The command name may hold spaces and ')': fields count from the last ')'.
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  return { ppid: Number(fields[1]), session: Number(fields[3]) };
-}
-
-/** Whether `pid` is `root` or descends from it. */
-function inTree(pid: number, root: number): boolean {
-  let at = pid;
-  for (let depth = 0; depth < MAX_TREE_DEPTH; depth++) {
-    if (at === root) return true;
-    if (at <= 1) return false;
-    const next = parentAndSession(at)?.ppid;
-    if (next === undefined) return false;
-    at = next;
-  }
-  return false;
-}
-
-/** Processes in `dir` and its descendants, or undefined past MAX_GROUP_PROCS (or unreadable). */
-function processesIn(dir: string): number[] | undefined {
-  const pids: number[] = [];
-  const walk = (d: string): boolean => {
-    let text: string;
-    try {
-      text = readFileSync(join(d, "cgroup.procs"), "utf8");
-    } catch {
-      return false;
-    }
-    for (const l of text.split("\n")) if (l !== "") pids.push(Number(l));
-    if (pids.length > MAX_GROUP_PROCS) return false;
-    let entries: string[];
-    try {
-      entries = readdirSync(d, { withFileTypes: true })
-        .filter((e) => e.isDirectory())
-        .map((e) => e.name);
-    } catch {
-      return false;
-    }
-    return entries.every((name) => walk(join(d, name)));
-  };
-  return walk(dir) ? pids : undefined;
 }
 
 /** How the targets read and write the kernel's files (injected by unit tests). */
@@ -384,12 +228,12 @@ export class WeightTargets {
     const group = cpuGroupFrom(text, this.hierarchy);
     if (group === undefined) return { kind: "task", why: "no-cpu-controller" };
     if (group.dir !== null) {
-      const procs = processesIn(group.dir);
+      const procs = processesUnder(group.dir, MAX_GROUP_PROCS);
       const own =
         procs !== undefined &&
         procs.length > 0 &&
         (root > 0
-          ? procs.every((p) => inTree(p, root))
+          ? procs.every((p) => isSelfOrDescendant(p, root))
           : procs.every((p) => this.#sameSandbox(p, text)));
       return own
         ? { kind: "cgroup", dir: group.dir, hierarchy: group.hierarchy }
@@ -399,7 +243,7 @@ export class WeightTargets {
     // The autogroup is the session's: it is the invocation's own when the
     // invocation leads that session.
     const leader = root > 0 ? root : tid;
-    const session = parentAndSession(tid)?.session;
+    const session = sessionOf(tid);
     return session !== undefined && session === leader && root > 0
       ? { kind: "autogroup", pid: root }
       : { kind: "task", why: "shared-autogroup" };

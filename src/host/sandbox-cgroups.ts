@@ -15,7 +15,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, normalize, relative } from "node:path";
-import { type CpuHierarchy, parseCpuMounts, readCpuHierarchy } from "./weight-targets.js";
+import { type CpuHierarchy, parseCpuMounts, readCpuHierarchy } from "./cpu-cgroups.js";
 
 export interface CpuSandbox {
   /** The cgroup v2 directory the BPF side tracks (declare this one). */
