@@ -87,6 +87,8 @@ export function formatReport(r: HostReport): string {
             ? `, FIFO refused in: ${v1.zero_runtime_cgroups.join(" ")}`
             : "")
     }`,
+    `cpu controller ${r.weights.cpu_controller === "none" ? "none" : `${r.weights.cpu_controller} at ${r.weights.cpu_mount}${r.weights.writable ? "" : " (read-only)"}`}, autogroup ${r.weights.autogroup ? "on" : "off"}`,
+    `levels go to   ${r.weights.entities.join(", then ")}${r.weights.problem === undefined ? "" : ` (problem: ${r.weights.problem})`}`,
     `fair slice     ${r.fair_slice ? "yes (sched_runtime for SCHED_OTHER accepted)" : "no"}`,
     `sched_ext      ${r.sched_ext ? "yes" : "no"}`,
     `capabilities   ${r.capabilities.missing.length === 0 ? "all present" : `missing ${r.capabilities.missing.map((n) => n.cap).join(", ")}`}`,

@@ -12,4 +12,13 @@ export interface TouchedTasks {
   release(tid: number): void;
   /** Tasks currently recorded. */
   list(): number[];
+  /**
+   * Record the cpu cgroup `dir` (its weight and idle flag as they are now)
+   * before alps first changes them; put back by restore.
+   */
+  markCgroup?(dir: string): void;
+  /** `dir` has its original weight and idle flag again (or is gone). */
+  releaseCgroup?(dir: string): void;
+  /** Cgroups currently recorded. */
+  cgroups?(): string[];
 }
