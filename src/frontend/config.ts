@@ -128,9 +128,9 @@ export const CONFIG_FIELDS = {
     help: "Prometheus port (0 = off)",
   },
   metricsHost: {
-    schema: z.enum(["127.0.0.1", "::1", "localhost"]),
+    schema: z.union([z.ipv4(), z.ipv6(), z.literal("localhost")]),
     default: "127.0.0.1",
-    help: "Prometheus host (loopback only)",
+    help: "address /metrics, /healthz and /readyz listen on: loopback unless you name another (0.0.0.0, the node's IP; docs/metrics.md)",
   },
   metricsMaxFunctions: {
     schema: posInt,
