@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages alps needs beyond Node: clang/llvm, libbpf-dev and bpftool
 # build the BPF programs and the native addon; chromium renders the replay
-# report in tests. Installs only what is missing, only as root on a system
+# report in tests; prometheus gives the tests a real Prometheus server and
+# promtool (test/kernel/metrics-prometheus.test.ts, test/deploy/). Installs only what is missing, only as root on a system
 # with apt-get, and never fails the set-up: without them alps still builds
 # and runs in SFS mode, and `alps doctor` says why alps mode is unavailable.
 # ALPS_SKIP_SYSTEM_DEPS=1 skips this step.
@@ -19,11 +20,17 @@ command -v bpftool >/dev/null 2>&1 || missing+=(bpftool)
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "setup: installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >/tmp/alps-apt.log 2>&1; then
   echo "setup: warning: apt-get install failed (see /tmp/alps-apt.log); continuing without: ${missing[*]}" >&2
+fi
+# Debian's prometheus package enables a server on :9090 at boot; the tests
+# start their own, so on a systemd host the packaged one is switched off again.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+  systemctl disable --now prometheus.service >>/tmp/alps-apt.log 2>&1 || true
 fi
 exit 0
