@@ -62,7 +62,20 @@ stage_runtime() { # OUT PREFIX
   "$alps" doctor
 }
 
-stage_all() { # WORK
+run_stage() { # STAGE ARGS...: one stage, as the Dockerfile runs it
+  case "${1:-}" in
+    build-deps) apt_missing "${BUILD_PACKAGES[@]}" ;;
+    build) stage_build "$2" "$3" ;;
+    runtime-deps) apt_missing "${RUNTIME_PACKAGES[@]}" ;;
+    runtime) stage_runtime "$2" "$3" ;;
+    *)
+      echo "usage: image.sh build-deps | build SRC OUT | runtime-deps | runtime OUT PREFIX | all WORK" >&2
+      exit 2
+      ;;
+  esac
+}
+
+stage_all() { # WORK: the Dockerfile's stages in its order (test/deploy/dockerfile-stages.test.ts compares)
   local work=$1 repo
   repo=$(cd "$(dirname "$0")/.." && pwd)
   mkdir -p "$work/src"
@@ -70,20 +83,14 @@ stage_all() { # WORK
   (cd "$repo" && git ls-files -z --cached --others --exclude-standard |
     while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
     tar --null -T - -cf -) | tar -xf - -C "$work/src"
-  apt_missing "${BUILD_PACKAGES[@]}"
-  (stage_build "$work/src" "$work/out")
-  apt_missing "${RUNTIME_PACKAGES[@]}"
-  stage_runtime "$work/out" "$work/prefix"
+  run_stage build-deps
+  (run_stage build "$work/src" "$work/out")
+  run_stage runtime-deps
+  run_stage runtime "$work/out" "$work/prefix"
 }
 
-case "${1:-}" in
-  build-deps) apt_missing "${BUILD_PACKAGES[@]}" ;;
-  build) stage_build "$2" "$3" ;;
-  runtime-deps) apt_missing "${RUNTIME_PACKAGES[@]}" ;;
-  runtime) stage_runtime "$2" "$3" ;;
-  all) stage_all "$2" ;;
-  *)
-    echo "usage: image.sh build-deps | build SRC OUT | runtime-deps | runtime OUT PREFIX | all WORK" >&2
-    exit 2
-    ;;
-esac
+if [ "${1:-}" = "all" ]; then
+  stage_all "$2"
+else
+  run_stage "$@"
+fi
