@@ -147,7 +147,15 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
         sensor: "proc",
         strategy,
         reasons: [...reasons, sliceRequestReason(actuator)],
-        counters: { ...counters, ...prefixed(actuator.counters), nr_polls: sensor.polls },
+        // The actuator's counters under the BPF backend's names: one set of backend event names for alerts.
+        counters: {
+          ...counters,
+          nr_applied: actuator.counters.applied,
+          nr_restored: actuator.counters.restored,
+          nr_task_gone: actuator.counters.gone,
+          nr_apply_errors: actuator.counters.errors,
+          nr_polls: sensor.polls,
+        },
       };
     },
     async close() {
@@ -157,11 +165,4 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
       actuator.restoreAll();
     },
   };
-}
-
-function prefixed(counters: object): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [key, value] of Object.entries(counters))
-    if (typeof value === "number") out[`nr_${key}`] = value;
-  return out;
 }

@@ -96,7 +96,7 @@ export const CONFIG_FIELDS = {
   sliceClamp: {
     schema: z.boolean(),
     default: false,
-    help: "clamp each slice to the more urgent function's (DESIGN §4; off: see docs/learning.md)",
+    help: "clamp each slice to the more urgent function's (off by default: see docs/learning.md)",
   },
   maxFunctions: { schema: posInt, default: 1024, help: "functions the policy map holds" },
   minSamples: { schema: posInt, default: 1, help: "runs before a function gets its own entry" },

@@ -1,5 +1,5 @@
 /**
- * The daemon's loop (DESIGN §1): sources → window → learner → backend.
+ * The daemon's loop (docs/architecture.md): sources → window → learner → backend.
  * Invocation boundaries come from the control API / `alps invoke` (or a
  * library caller such as the replay); bursts reported by the backend are a
  * source for sandboxes without explicit boundaries. Every `learnPeriodMs`
