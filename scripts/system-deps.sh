@@ -2,9 +2,11 @@
 # Debian packages alps needs beyond Node: clang/llvm, libbpf-dev and bpftool
 # build the BPF programs and the native addon; chromium renders the replay
 # report in tests; prometheus gives the tests a real Prometheus server and
-# promtool (test/kernel/metrics-prometheus.test.ts, test/deploy/). Installs only what is missing, only as root on a system
-# with apt-get, and never fails the set-up: without them alps still builds
-# and runs in SFS mode, and `alps doctor` says why alps mode is unavailable.
+# promtool (test/kernel/metrics-prometheus.test.ts, test/deploy/).
+# `system-deps.sh build` installs only the build packages (npm pack's
+# prepack). Installs only what is missing, only as root on a system with
+# apt-get, and never fails the set-up: without them alps still builds and
+# runs in SFS mode, and `alps doctor` says why alps mode is unavailable.
 # ALPS_SKIP_SYSTEM_DEPS=1 skips this step.
 set -uo pipefail
 [ "${ALPS_SKIP_SYSTEM_DEPS:-0}" = "1" ] && exit 0
@@ -19,8 +21,10 @@ command -v bpftool >/dev/null 2>&1 || missing+=(bpftool)
 [ -f /usr/include/libelf.h ] || missing+=(libelf-dev)
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+if [ "${1:-all}" != "build" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "setup: installing Debian packages: ${missing[*]}"
