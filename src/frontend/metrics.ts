@@ -15,7 +15,7 @@ import { createServer, type Server } from "node:http";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Policy } from "../contracts/policy.js";
 import { ALPS_VERSION } from "../version.js";
-import type { Daemon, DaemonCounters, FinishedRecord } from "./daemon.js";
+import type { Daemon, DaemonCounters, DaemonStatus, FinishedRecord } from "./daemon.js";
 import type { WindowCounters } from "./window.js";
 
 /** A backend with kernel events reports each event-to-applied latency (src/backend/bpf-backend.ts). */
@@ -164,6 +164,7 @@ export class DaemonMetrics {
   readonly #refusals: Counter<"reason">;
   #server: Server | undefined;
   #otherPriority = Number.POSITIVE_INFINITY;
+  #snapshot: DaemonStatus | undefined;
 
   constructor(daemon: Daemon, maxFunctions: number) {
     this.#daemon = daemon;
@@ -236,6 +237,7 @@ export class DaemonMetrics {
       registers: [r],
     });
     const labels = this.#labels;
+    const status = () => this.#status();
     let overflowSeen = 0;
     new Counter({
       name: "alps_metric_label_overflow_total",
@@ -252,7 +254,7 @@ export class DaemonMetrics {
       labelNames: ["version", "mode", "strategy"],
       registers: [r],
       collect() {
-        const s = daemon.status();
+        const s = status();
         this.reset();
         this.set({ version: ALPS_VERSION, mode: s.mode, strategy: s.strategy ?? "" }, 1);
       },
@@ -263,7 +265,7 @@ export class DaemonMetrics {
       labelNames: ["mode", "sensor", "strategy", "policy_source"],
       registers: [r],
       collect() {
-        const s = daemon.status();
+        const s = status();
         this.reset();
         this.set(
           {
@@ -292,7 +294,7 @@ export class DaemonMetrics {
       help: "Invocations open now",
       registers: [r],
       collect() {
-        this.set(daemon.status().open_invocations);
+        this.set(status().open_invocations);
       },
     });
     new Gauge({
@@ -300,19 +302,36 @@ export class DaemonMetrics {
       help: "Sandboxes declared now",
       registers: [r],
       collect() {
-        this.set(daemon.status().sandboxes);
+        this.set(status().sandboxes);
       },
     });
     daemon.onInvocationEnd((rec) => this.#finished(rec));
     daemon.onPolicy((policy, learnMs) => this.#policy(policy, learnMs));
   }
 
+  /**
+   * The daemon's status, read once per scrape: prom-client runs every
+   * family's collect() synchronously within one registry.metrics() call, and
+   * each status() call also reads the backend's counters (for BPF, from the
+   * kernel's maps). The snapshot is dropped in the next microtask, before
+   * anything else can run.
+   */
+  #status(): DaemonStatus {
+    if (this.#snapshot === undefined) {
+      this.#snapshot = this.#daemon.status();
+      queueMicrotask(() => {
+        this.#snapshot = undefined;
+      });
+    }
+    return this.#snapshot;
+  }
+
   /** One family per daemon counter; the values are read at scrape time. */
   #daemonFamilies(): void {
-    const daemon = this.#daemon;
+    const status = () => this.#status();
     for (const [key, family] of Object.entries(DAEMON_FAMILIES)) {
       if (family === null) continue;
-      const read = () => daemon.status().counters[key as keyof DaemonCounters];
+      const read = () => status().counters[key as keyof DaemonCounters];
       const spec = { name: family.name, help: family.help, registers: [this.registry] };
       if (family.type === "gauge")
         new Gauge({
@@ -333,7 +352,7 @@ export class DaemonMetrics {
   }
 
   #windowFamilies(): void {
-    const daemon = this.#daemon;
+    const status = () => this.#status();
     const byName = new Map<string, [keyof WindowCounters, Record<string, string>][]>();
     const help = new Map<string, string>();
     for (const [key, family] of Object.entries(WINDOW_FAMILIES)) {
@@ -351,7 +370,7 @@ export class DaemonMetrics {
         labelNames,
         registers: [this.registry],
         collect() {
-          const counters = daemon.windowCounters();
+          const counters = status().window;
           this.reset();
           for (const [key, labels] of series) this.inc(labels, counters[key]);
         },
@@ -362,14 +381,14 @@ export class DaemonMetrics {
       help: "Records in the window now",
       registers: [this.registry],
       collect() {
-        this.set(daemon.status().window.size);
+        this.set(status().window.size);
       },
     });
   }
 
   /** Backend nr_* counters under one family with a stable `event` label; its levels as gauges. */
   #backendFamilies(): void {
-    const daemon = this.#daemon;
+    const status = () => this.#status();
     new Counter({
       name: "alps_backend_events_total",
       help: "Backend and kernel events by name: ringbuf_drops, level_changes, applied, apply_errors... (docs/metrics.md)",
@@ -377,7 +396,7 @@ export class DaemonMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [key, value] of Object.entries(daemon.backend.status().counters))
+        for (const [key, value] of Object.entries(status().backend))
           if (!(key in BACKEND_GAUGES)) this.inc({ event: backendEventName(key) }, value);
       },
     });
@@ -388,7 +407,7 @@ export class DaemonMetrics {
         registers: [this.registry],
         collect() {
           this.reset();
-          const value = daemon.backend.status().counters[key];
+          const value = status().backend[key];
           if (value !== undefined) this.set(value * g.scale);
         },
       });

@@ -169,6 +169,30 @@ describe("metric names follow Prometheus's conventions", () => {
     expect(families.get("alps_window_records")?.type).toBe("gauge");
   });
 
+  it("reads the backend's status once per scrape, and afresh on the next", async () => {
+    class Counting extends ObserveBackend {
+      calls = 0;
+      drops = 0;
+      override status(): BackendStatus {
+        this.calls++;
+        return { ...super.status(), counters: { nr_ringbuf_drops: this.drops } };
+      }
+    }
+    const backend = new Counting();
+    const metrics = new DaemonMetrics(learningDaemon(new ManualClock(), backend), 5);
+    const drops = async () =>
+      sampleValue(
+        parsePrometheusText(await metrics.registry.metrics()),
+        "alps_backend_events_total",
+        { event: "ringbuf_drops" },
+      );
+    expect(await drops()).toBe(0);
+    expect(backend.calls).toBe(1);
+    backend.drops = 7;
+    expect(await drops()).toBe(7);
+    expect(backend.calls).toBe(2);
+  });
+
   it("the label overflow counter only grows", async () => {
     const daemon = learningDaemon(new ManualClock());
     const metrics = new DaemonMetrics(daemon, 1);
