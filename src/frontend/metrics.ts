@@ -18,7 +18,7 @@ import { ALPS_VERSION } from "../version.js";
 import type { Daemon, DaemonCounters, DaemonStatus, FinishedRecord } from "./daemon.js";
 import type { WindowCounters } from "./window.js";
 
-/** A backend with kernel events reports each event-to-applied latency (src/backend/bpf-backend.ts). */
+/** A backend with kernel events reports each event-to-applied latency (src/backend/bpf/bpf-backend.ts). */
 interface LatencySource {
   onLatency(listener: (ns: number) => void): void;
 }

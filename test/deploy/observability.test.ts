@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { COUNTER_NAMES } from "../../src/backend/addon-types.js";
+import { COUNTER_NAMES } from "../../src/host/addon-types.js";
 import { ManualClock } from "../../src/frontend/clock.js";
 import { Daemon } from "../../src/frontend/daemon.js";
 import { DaemonMetrics } from "../../src/frontend/metrics.js";
