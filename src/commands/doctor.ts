@@ -1,7 +1,7 @@
 /**
  * `alps doctor [--json] [--no-bpf] [--platform … and its options]`: what
  * this host supports, which mode `--mode auto` picks and every reason
- * (DESIGN §3; issues 4 and 5); with `--platform`, what that adapter sees now
+ * (issues 4 and 5); with `--platform`, what that adapter sees now
  * (issue 9): one scan, no daemon needed, nothing changed.
  */
 import type { Command } from "commander";

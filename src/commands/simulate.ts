@@ -1,6 +1,6 @@
 /**
  * `alps simulate`: run one policy of the simulator over a native trace and
- * print the summary (DESIGN §3). Only flag declarations load at start-up;
+ * print the summary (docs/formats.md). Only flag declarations load at start-up;
  * the trace reader, the simulator and the policy-file parser are imported
  * when the command runs, so `alps` starts fast for every other command.
  */
@@ -72,7 +72,10 @@ export function registerSimulate(program: Command): void {
     .requiredOption("--policy <name>", "ps | cfs | fifo | srpt | sfs | alps | alps-ideal")
     .option("--cores <n>", "number of identical cores", "1")
     .option("--quantum-ms <ms>", "srpt: minimum run before preemption (default 0)")
-    .option("--policy-file <file>", "alps, alps-ideal: policy JSON (DESIGN §3), required for them")
+    .option(
+      "--policy-file <file>",
+      "alps, alps-ideal: policy JSON (docs/formats.md), required for them",
+    )
     .option("--strategy <s>", "alps: dynamic | static | rt (default dynamic)")
     .option("--base-slice-ms <ms>", "cfs/sfs/alps rt: fair-class base slice (default 3)")
     .option("--switch-cost-ms <ms>", "cfs/sfs/alps rt: cost of each context switch (default 0)")

@@ -1,6 +1,6 @@
 /**
  * `alps` strategies `dynamic` and `static`: what the alps backend does on a
- * real host (DESIGN §4), modelled as weighted processor sharing. Each
+ * real host (docs/architecture.md), modelled as weighted processor sharing. Each
  * runnable invocation gets CPU in proportion to the weight of its nice level
  * (Linux's table, src/contracts/levels.ts), capped at one core: the most
  * heavily weighted invocations whose share would exceed a core get exactly

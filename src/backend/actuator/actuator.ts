@@ -3,7 +3,7 @@
  * the tid per LEVEL/EXPIRED/WOKE event, and the restore to SCHED_OTHER nice 0
  * when an invocation ends or the daemon closes.
  *
- * Levels are fair-class nice values (DESIGN §4). A boost is applied with
+ * Levels are fair-class nice values (docs/architecture.md, "Levels"). A boost is applied with
  * sched_setattr(SCHED_OTHER, nice, SCHED_FLAG_RESET_ON_FORK): the reset flag
  * makes children start at nice 0 (they earn their own boost from the BPF
  * program). With `sliceRequest` on, the same call also asks for the

@@ -91,6 +91,8 @@ export interface BpfBackend extends Backend {
   latenciesNs(): number[];
   /** Forget the latencies recorded so far (a bench starts measuring). */
   resetLatencies(): void;
+  /** Called with each event-to-applied latency as it happens, ns (the metrics histogram). */
+  onLatency(listener: (ns: number) => void): void;
 }
 
 const MAX_LATENCY_SAMPLES = 10_000;
@@ -158,6 +160,7 @@ class AlpsBpfBackend implements BpfBackend {
   readonly #sandboxes = new Map<string, { cg: bigint; fn: string }>();
   readonly #latencies: number[] = [];
   #latencyNext = 0;
+  readonly #latencyListeners: ((ns: number) => void)[] = [];
   readonly #counts = {
     nr_fn_overflow: 0,
     nr_stale_events: 0,
@@ -266,6 +269,10 @@ class AlpsBpfBackend implements BpfBackend {
 
   latenciesNs(): number[] {
     return [...this.#latencies];
+  }
+
+  onLatency(listener: (ns: number) => void): void {
+    this.#latencyListeners.push(listener);
   }
 
   resetLatencies(): void {
@@ -505,6 +512,7 @@ class AlpsBpfBackend implements BpfBackend {
       const latency = Number(this.#addon.monotonicNs()) - e.tsNs;
       this.#latencies[this.#latencyNext] = latency;
       this.#latencyNext = (this.#latencyNext + 1) % MAX_LATENCY_SAMPLES;
+      for (const l of this.#latencyListeners) l(latency);
     }
   }
 

@@ -3,7 +3,7 @@
  * change and released after it is undone. The record survives the daemon
  * (a file under the state directory), so the guardian or `alps restore` can
  * put each task back on SCHED_OTHER, nice 0 after a SIGKILL or crash
- * (DESIGN §6, invariant 3).
+ * (safety invariant 3, docs/safety.md).
  */
 export interface TouchedTasks {
   /** Record `tid` before changing it. Cheap and idempotent. */

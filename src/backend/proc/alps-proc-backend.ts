@@ -161,9 +161,13 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
         sensor: "proc",
         strategy,
         reasons: [...reasons, sliceRequestReason(actuator)],
+        // The actuator's counters under the BPF backend's names: one set of backend event names for alerts.
         counters: {
           ...counters,
-          ...prefixed(actuator.counters),
+          nr_applied: actuator.counters.applied,
+          nr_restored: actuator.counters.restored,
+          nr_task_gone: actuator.counters.gone,
+          nr_apply_errors: actuator.counters.errors,
           ...prefixed(actuator.targets?.counters ?? {}),
           nr_polls: sensor.polls,
         },
@@ -178,6 +182,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
   };
 }
 
+/** `nr_`-prefixed copies of a counter object's numeric fields. */
 function prefixed(counters: object): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, value] of Object.entries(counters))

@@ -1,5 +1,5 @@
 /**
- * The control API: HTTP over a unix socket (DESIGN §3). The socket is 0600
+ * The control API: HTTP over a unix socket (docs/api.md). The socket is 0600
  * (0660 with a configured group), every body is size-limited and validated,
  * requests are rate-limited, and every refusal is logged and counted.
  * Who the client is comes from SO_PEERCRED on the accepted socket, read once
