@@ -13,6 +13,7 @@
  * them — declaring it would give one function's level to every container.
  */
 import { join } from "node:path";
+import { parseV2Line } from "../../host/cgroups.js";
 
 /** The cgroup lines of /proc/<pid>/cgroup: the v2 path and the v1 ones by controller list. */
 export interface ProcCgroups {
@@ -22,14 +23,17 @@ export interface ProcCgroups {
 
 export function parseProcCgroups(text: string): ProcCgroups {
   const out: ProcCgroups = { v1: [] };
+  const v2 = parseV2Line(text);
+  if (v2 !== undefined) out.v2 = v2;
   for (const line of text.split("\n")) {
+    if (line.startsWith("0::")) continue;
     const first = line.indexOf(":");
     const second = line.indexOf(":", first + 1);
     if (first < 0 || second < 0) continue;
-    const controllers = line.slice(first + 1, second);
-    const path = line.slice(second + 1).trim();
-    if (line.slice(0, first) === "0" && controllers === "") out.v2 = path;
-    else out.v1.push({ controllers, path });
+    out.v1.push({
+      controllers: line.slice(first + 1, second),
+      path: line.slice(second + 1).trim(),
+    });
   }
   return out;
 }

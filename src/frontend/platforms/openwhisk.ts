@@ -18,7 +18,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { cgroup2Mount } from "./cgroup-v2.js";
+import { cgroup2Mount } from "../../host/cgroups.js";
 import { parseProcCgroups, resolveContainerCgroup } from "./container-cgroup.js";
 import { DEFAULT_DOCKER_SOCKET, DockerClient, type DockerEvent } from "./docker-api.js";
 import { parseInvokerContainerName } from "./openwhisk-names.js";
