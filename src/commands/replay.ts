@@ -8,12 +8,13 @@
 import { Command, Option } from "commander";
 import { STRATEGIES, type Strategy } from "../contracts/levels.js";
 import { UsageError } from "../errors.js";
-import { SANDBOX_CGROUP_LAYOUTS, type SandboxCgroupLayout } from "../host/cgroup-layout.js";
 import {
   DRIVERS,
   type Driver,
   REPLAY_MODES,
   type ReplayMode,
+  SANDBOX_CGROUP_LAYOUTS,
+  type SandboxCgroupLayout,
   WORKER_KINDS,
   type WorkerKind,
 } from "../replay/types.js";

@@ -37,29 +37,6 @@ export function parseCgroup2Mount(mountinfo: string): string | undefined {
   return undefined;
 }
 
-/** Mount point of the v1 hierarchy holding the `cpu` controller, from mountinfo text. */
-export function parseV1CpuMount(mountinfo: string): string | undefined {
-  for (const line of mountinfo.split("\n")) {
-    const sep = line.indexOf(" - ");
-    if (sep < 0) continue;
-    const [fstype, , superOpts] = line.slice(sep + 3).split(" ");
-    if (fstype !== "cgroup" || superOpts === undefined) continue;
-    const mountPoint = line.slice(0, sep).split(" ")[4];
-    if (superOpts.split(",").includes("cpu") && mountPoint) return decodeMountinfo(mountPoint);
-  }
-  return undefined;
-}
-
-/** This process's path in the v1 hierarchy with controller `controller`, from /proc/self/cgroup text. */
-export function parseV1CgroupPath(procCgroup: string, controller: string): string | undefined {
-  for (const line of procCgroup.split("\n")) {
-    const [, controllers, path] = line.split(":");
-    if (controllers === undefined || path === undefined) continue;
-    if (controllers.split(",").includes(controller)) return path;
-  }
-  return undefined;
-}
-
 /** The cgroup v2 mount point. Throws when this host has no cgroup v2 mounted. */
 export function cgroup2Mount(): string {
   if (cachedMount !== undefined) return cachedMount;

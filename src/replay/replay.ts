@@ -11,7 +11,6 @@ import type { Summary } from "../contracts/summary.js";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { type SimPolicyName, simulate, summarize } from "../sim/index.js";
 import { readTraceFile } from "../trace/native.js";
-import type { SandboxCgroupLayout } from "../host/cgroup-layout.js";
 import { compareWithBaseline, toFinished, type VsBaseline } from "./compare.js";
 import type { InferenceReport } from "./inference.js";
 import { modeCsv } from "./csv.js";
@@ -19,7 +18,7 @@ import { modeProgress } from "./progress.js";
 import { type ReportMode, renderReport } from "./report.js";
 import { fromMeasured } from "./report-data.js";
 import { runMode } from "./run-mode.js";
-import type { Driver, ModeRun, ReplayMode, WorkerKind } from "./types.js";
+import type { Driver, ModeRun, ReplayMode, SandboxCgroupLayout, WorkerKind } from "./types.js";
 
 export const DEFAULT_TRACE = fileURLToPath(
   new URL("../../workloads/azure-like.csv", import.meta.url),

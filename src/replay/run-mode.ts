@@ -10,7 +10,6 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { Strategy } from "../contracts/levels.js";
 import type { TraceInvocation } from "../contracts/trace.js";
-import type { SandboxCgroupLayout } from "../host/cgroup-layout.js";
 import { threadsOf } from "../host/proc-stat.js";
 import { loadSyscalls } from "../host/syscalls.js";
 import { type AlpsSide, ModeUnavailableError, openAlpsSide } from "./alps-side.js";
@@ -18,7 +17,14 @@ import { raiseDispatcher } from "./dispatcher-priority.js";
 import { compareInference, type InferenceReport } from "./inference.js";
 import { prewarmCounts } from "./prewarm.js";
 import { SandboxSet } from "./sandboxes.js";
-import type { Driver, MeasuredInvocation, ModeRun, ReplayMode, WorkerKind } from "./types.js";
+import type {
+  Driver,
+  MeasuredInvocation,
+  ModeRun,
+  ReplayMode,
+  SandboxCgroupLayout,
+  WorkerKind,
+} from "./types.js";
 import { ForkWorkers, type Slot, WarmWorkers, type Workers } from "./workers.js";
 import type { RunResult } from "./worker-pool.js";
 

@@ -11,14 +11,20 @@
  * cgroup v2 directory per function, no cpu controller (every function's
  * tasks in one scheduling group), the replay's layout before it had a choice.
  */
-import {
-  type CpuControllerHome,
-  cpuControllerHome,
-  createSandboxCgroup,
-  removeSandboxCgroup,
-  type SandboxCgroup,
-  type SandboxCgroupLayout,
-} from "../host/cgroup-layout.js";
+import { join } from "node:path";
+import { createCgroup, moveToCgroup, removeCgroup } from "../host/cgroups.js";
+import { CpuSandboxes } from "../host/sandbox-cgroups.js";
+import type { SandboxCgroupLayout } from "./types.js";
+
+/** One sandbox of the replay. */
+export interface Sandbox {
+  /** Its cgroup v2 directory: what alps keys a sandbox by (POST /v1/sandboxes, the BPF map). */
+  readonly v2: string;
+  /** The cgroup.procs files a process writes its pid to, to enter it (the v2 one first). */
+  readonly procsFiles: readonly string[];
+  /** Moves process `pid` (all its threads) into it. */
+  add(pid: number): void;
+}
 
 /** Directory (below each hierarchy's mount) that holds one replay's sandboxes. */
 export function replayCgroupRoot(replayPid: number): string {
@@ -40,23 +46,20 @@ export interface SandboxDeclarer {
 export class SandboxSet {
   readonly layout: SandboxCgroupLayout;
   readonly #root: string;
-  readonly #home: CpuControllerHome;
   readonly #declarer: SandboxDeclarer;
-  #rootCgroup: SandboxCgroup | undefined;
-  /** Every sandbox created, in order, with the function it was declared for. */
-  readonly #created: Array<{ sandbox: SandboxCgroup; declared: boolean }> = [];
+  /** Layout cpu: the host layer's cpu sandboxes under the replay's root. */
+  readonly #cpu: CpuSandboxes | undefined;
+  /** Layout none: v2 directories created, the root first. */
+  readonly #v2Created: string[] = [];
+  /** Sandboxes declared to alps, to undeclare before removal. */
+  readonly #declared: string[] = [];
   readonly #indexOf = new Map<string, number>();
 
-  constructor(
-    replayPid: number,
-    layout: SandboxCgroupLayout,
-    declarer: SandboxDeclarer,
-    home: CpuControllerHome = cpuControllerHome(),
-  ) {
+  constructor(replayPid: number, layout: SandboxCgroupLayout, declarer: SandboxDeclarer) {
     this.layout = layout;
     this.#root = replayCgroupRoot(replayPid);
-    this.#home = home;
     this.#declarer = declarer;
+    this.#cpu = layout === "cpu" ? new CpuSandboxes(this.#root) : undefined;
   }
 
   /** Numbers the functions (directory names stay short and unique whatever the names). */
@@ -64,29 +67,42 @@ export class SandboxSet {
     functions.forEach((fn, i) => this.#indexOf.set(fn, i));
   }
 
+  #make(name: string): Sandbox {
+    if (this.#cpu !== undefined) {
+      const sb = this.#cpu.create(name);
+      return {
+        v2: sb.v2Dir,
+        procsFiles:
+          sb.cpuDir === sb.v2Dir
+            ? [join(sb.v2Dir, "cgroup.procs")]
+            : [join(sb.v2Dir, "cgroup.procs"), join(sb.cpuDir, "cgroup.procs")],
+        add: (pid) => sb.add(pid),
+      };
+    }
+    if (this.#v2Created.length === 0) this.#v2Created.push(createCgroup(this.#root));
+    const v2 = createCgroup(`${this.#root}/${name}`);
+    this.#v2Created.push(v2);
+    return {
+      v2,
+      procsFiles: [join(v2, "cgroup.procs")],
+      add: (pid) => moveToCgroup(v2, pid),
+    };
+  }
+
   /**
    * A new sandbox for `fn`, declared to alps. `instance` names one of
    * several sandboxes of a function (layout cpu); omit it for the one
    * per-function sandbox.
    */
-  async create(fn: string, instance?: string): Promise<SandboxCgroup> {
-    if (this.#rootCgroup === undefined) {
-      this.#rootCgroup = createSandboxCgroup(this.#root, this.layout, this.#home);
-    }
+  async create(fn: string, instance?: string): Promise<Sandbox> {
     const index = this.#indexOf.get(fn);
     if (index === undefined) throw new Error(`no sandbox numbering for function '${fn}'`);
-    const name = `${sandboxDirName(index, fn)}${instance === undefined ? "" : `-${instance}`}`;
-    const sandbox = createSandboxCgroup(`${this.#root}/${name}`, this.layout, this.#home);
-    const entry = { sandbox, declared: false };
-    this.#created.push(entry);
+    const sandbox = this.#make(
+      `${sandboxDirName(index, fn)}${instance === undefined ? "" : `-${instance}`}`,
+    );
     await this.#declarer.declareSandbox(fn, sandbox.v2);
-    entry.declared = true;
+    this.#declared.push(sandbox.v2);
     return sandbox;
-  }
-
-  /** How many sandboxes were created. */
-  get count(): number {
-    return this.#created.length;
   }
 
   /**
@@ -98,25 +114,18 @@ export class SandboxSet {
     const say = (what: string, error: unknown): void => {
       failures.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
     };
-    for (const { sandbox, declared } of this.#created.splice(0).reverse()) {
-      if (declared) {
-        await this.#declarer
-          .undeclareSandbox(sandbox.v2)
-          .catch((error: unknown) => say(`undeclare ${sandbox.v2}`, error));
-      }
-      try {
-        removeSandboxCgroup(sandbox, this.#home);
-      } catch (error) {
-        say(`remove ${sandbox.v2}`, error);
-      }
+    for (const v2 of this.#declared.splice(0).reverse()) {
+      await this.#declarer
+        .undeclareSandbox(v2)
+        .catch((error: unknown) => say(`undeclare ${v2}`, error));
     }
-    if (this.#rootCgroup !== undefined) {
+    if (this.#cpu !== undefined) failures.push(...this.#cpu.remove());
+    for (const v2 of this.#v2Created.splice(0).reverse()) {
       try {
-        removeSandboxCgroup(this.#rootCgroup, this.#home);
+        removeCgroup(v2);
       } catch (error) {
-        say(`remove ${this.#rootCgroup.v2}`, error);
+        say(`remove ${v2}`, error);
       }
-      this.#rootCgroup = undefined;
     }
     return failures;
   }

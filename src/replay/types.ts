@@ -3,7 +3,6 @@
 import type { BackendStatus } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
-import type { SandboxCgroupLayout } from "../host/cgroup-layout.js";
 import type { InferenceReport } from "./inference.js";
 
 /**
@@ -39,6 +38,15 @@ export const DRIVERS: readonly Driver[] = ["api", "sandbox", "inprocess"];
  */
 export type WorkerKind = "warm" | "fork";
 export const WORKER_KINDS: readonly WorkerKind[] = ["warm", "fork"];
+
+/**
+ * How sandboxes are laid out: `cpu` = each one a cpu cgroup of its own (as
+ * platforms do: Docker, OpenLambda), `none` = one cgroup v2 directory per
+ * function without the cpu controller (every function's tasks in one
+ * scheduling group).
+ */
+export type SandboxCgroupLayout = "cpu" | "none";
+export const SANDBOX_CGROUP_LAYOUTS: readonly SandboxCgroupLayout[] = ["cpu", "none"];
 
 /** Everything a number of a replay depends on besides the trace and the mode: said beside every result. */
 export interface RunSetup {

@@ -6,11 +6,10 @@
  */
 import type { TraceInvocation } from "../contracts/trace.js";
 import { cpuDemandMs } from "../contracts/trace.js";
-import { moveToSandbox, type SandboxCgroup, sandboxProcsFiles } from "../host/cgroup-layout.js";
 import { threadsOf } from "../host/proc-stat.js";
 import { baseAttr, type Syscalls } from "../host/syscalls-types.js";
 import { Zygote } from "./fork-workers.js";
-import type { SandboxSet } from "./sandboxes.js";
+import type { Sandbox, SandboxSet } from "./sandboxes.js";
 import { type RunResult, type Worker, WorkerPool, workerTag } from "./worker-pool.js";
 
 export interface Slot {
@@ -49,10 +48,10 @@ function blockMsOf(inv: TraceInvocation): number {
  * a v1 cpu cgroup with RT group scheduling also refuses an RT task), then
  * into its sandbox and onto its cores.
  */
-function place(pid: number, sandbox: SandboxCgroup, syscalls: Syscalls, cpus?: number[]): void {
+function place(pid: number, sandbox: Sandbox, syscalls: Syscalls, cpus?: number[]): void {
   syscalls.setAttr(pid, baseAttr());
   for (const tid of threadsOf(pid)) if (tid !== pid) syscalls.setAttr(tid, baseAttr());
-  moveToSandbox(sandbox, pid);
+  sandbox.add(pid);
   if (cpus === undefined) return;
   for (const tid of threadsOf(pid)) syscalls.setAffinity(tid, cpus);
 }
@@ -70,11 +69,11 @@ export class WarmWorkers implements Workers {
   }) {
     const { sandboxes, syscalls, cpus } = opts;
     for (const fn of opts.functions) {
-      let shared: Promise<SandboxCgroup> | undefined;
+      let shared: Promise<Sandbox> | undefined;
       let next = 0;
       // Layout cpu: a sandbox (a cpu cgroup) per worker, as a container per concurrent
       // activation; layout none: every worker of the function in its one directory.
-      const sandboxFor = (): Promise<SandboxCgroup> =>
+      const sandboxFor = (): Promise<Sandbox> =>
         sandboxes.layout === "cpu"
           ? sandboxes.create(fn, `w${next++}`)
           : (shared ??= sandboxes.create(fn));
@@ -156,8 +155,8 @@ export class ForkWorkers implements Workers {
   readonly #zygote: Zygote;
   readonly #sandboxes: SandboxSet;
   /** Per function: sandboxes free for the next invocation (layout cpu), or its one sandbox. */
-  readonly #free = new Map<string, SandboxCgroup[]>();
-  readonly #shared = new Map<string, Promise<SandboxCgroup>>();
+  readonly #free = new Map<string, Sandbox[]>();
+  readonly #shared = new Map<string, Promise<Sandbox>>();
   readonly #made = new Map<string, number>();
   coldStarts = 0;
 
@@ -175,7 +174,7 @@ export class ForkWorkers implements Workers {
     return this.#zygote.pid;
   }
 
-  async #create(fn: string): Promise<SandboxCgroup> {
+  async #create(fn: string): Promise<Sandbox> {
     const k = this.#made.get(fn) ?? 0;
     this.#made.set(fn, k + 1);
     return this.#sandboxes.create(fn, `s${k}`);
@@ -194,7 +193,7 @@ export class ForkWorkers implements Workers {
   }
 
   /** A sandbox for one invocation of `fn`, and whether it had to be made on the way. */
-  async #sandboxFor(fn: string): Promise<{ sandbox: SandboxCgroup; made: boolean }> {
+  async #sandboxFor(fn: string): Promise<{ sandbox: Sandbox; made: boolean }> {
     if (this.#sandboxes.layout !== "cpu") {
       let shared = this.#shared.get(fn);
       const made = shared === undefined;
@@ -220,7 +219,7 @@ export class ForkWorkers implements Workers {
       index,
       cpuDemandMs(inv),
       blockMsOf(inv),
-      sandboxProcsFiles(sandbox),
+      sandbox.procsFiles,
       capMsOf(inv),
     );
     const layoutCpu = this.#sandboxes.layout === "cpu";

@@ -24,7 +24,7 @@ import {
   runsIdle,
 } from "../../src/contracts/levels.js";
 import type { Policy } from "../../src/contracts/policy.js";
-import { cpuControllerHome } from "../../src/host/cgroup-layout.js";
+import { readCpuHierarchy } from "../../src/host/cpu-cgroups.js";
 import { burnerUnavailable } from "../../src/replay/burner.js";
 import { type ReplayResult, replay, replayCgroupRoot } from "../../src/replay/index.js";
 import {
@@ -204,7 +204,7 @@ describe.skipIf(!ready)("replay drivers", () => {
     const cpuCgroups = new Set<string>();
     let polls = 0;
     let running = true;
-    const home = cpuControllerHome();
+    const onV1 = readCpuHierarchy().v1 !== undefined;
     const watcher = (async () => {
       while (running) {
         seen.push(...(await alpsPrograms()));
@@ -214,9 +214,7 @@ describe.skipIf(!ready)("replay drivers", () => {
           try {
             const lines = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n");
             const line = lines.find((l) =>
-              home.version === 1
-                ? l.split(":")[1]?.split(",").includes("cpu")
-                : l.startsWith("0::"),
+              onV1 ? l.split(":")[1]?.split(",").includes("cpu") : l.startsWith("0::"),
             );
             if (line !== undefined) cpuCgroups.add(line.split(":")[2] ?? "");
           } catch {

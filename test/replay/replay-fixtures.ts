@@ -1,7 +1,7 @@
 /** Shared by the replay tests: a generated short trace and the checks that nothing was left behind. */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cpuControllerHome } from "../../src/host/cgroup-layout.js";
+import { readCpuHierarchy } from "../../src/host/cpu-cgroups.js";
 import { cgroup2Mount } from "../../src/host/cgroups.js";
 import type { TraceInvocation } from "../../src/contracts/trace.js";
 import { replayCgroupRoot, workerTag } from "../../src/replay/index.js";
@@ -82,8 +82,8 @@ export function leftoverWorkers(replayPid: number): number[] {
 
 /** The replay's cgroup root still exists, in the v2 hierarchy or the v1 cpu one. */
 export function leftoverCgroup(replayPid: number): boolean {
-  const home = cpuControllerHome();
-  const roots = [cgroup2Mount(), ...(home.version === 1 ? [home.mount] : [])];
+  const v1 = readCpuHierarchy().v1;
+  const roots = [cgroup2Mount(), ...(v1 === undefined ? [] : [v1])];
   return roots.some((mount) => existsSync(join(mount, replayCgroupRoot(replayPid))));
 }
 
