@@ -175,6 +175,10 @@ interface Phase {
   threadsExited: number;
   /** Main-thread wake-ups per second. */
   wakeupsPerS: number;
+  /** Per invocation: ring-buffer events, levels applied, events found stale (daemon counters). */
+  eventsPerInv: number;
+  appliedPerInv: number;
+  stalePerInv: number;
   /** Daemon CPU per second of the phase, % of one core. */
   corePct: number;
   perInvocationUs: number;
@@ -353,6 +357,9 @@ async function measureVariant(
       guardianMs: guardianCpu() - g0,
       threadsExited: idle.exited,
       wakeupsPerS: idle.wakeups / idleWallS,
+      eventsPerInv: Number.NaN,
+      appliedPerInv: Number.NaN,
+      stalePerInv: Number.NaN,
       corePct: idleMsPerS / 10,
       perInvocationUs: Number.NaN,
       aboveIdleUs: Number.NaN,
@@ -360,10 +367,15 @@ async function measureVariant(
       registerP99Ms: Number.NaN,
     });
     for (const rate of opts.rates) {
+      const counters = async (): Promise<Record<string, number>> =>
+        (await daemon.status()).backend ?? {};
+      const ca = await counters();
       const a = sampleCpu(daemon.pid);
       const ga = guardianCpu();
       const run = await drive(daemon, workers, idleAgent, rate, opts.seconds);
       const b = sampleCpu(daemon.pid);
+      const cb = await counters();
+      const per = (name: string): number => ((cb[name] ?? 0) - (ca[name] ?? 0)) / run.done;
       const cpu = cpuBetween(a, b);
       const wallS = (b.atMs - a.atMs) / 1000;
       const sorted = run.registerMs.sort((x, y) => x - y);
@@ -379,6 +391,9 @@ async function measureVariant(
         guardianMs: guardianCpu() - ga,
         threadsExited: cpu.exited,
         wakeupsPerS: cpu.wakeups / wallS,
+        eventsPerInv: per("nr_events"),
+        appliedPerInv: per("nr_applied"),
+        stalePerInv: per("nr_stale_events"),
         corePct: cpu.ms / wallS / 10,
         perInvocationUs: (cpu.ms / run.done) * 1000,
         aboveIdleUs: ((cpu.ms - idleMsPerS * wallS) / run.done) * 1000,
@@ -419,6 +434,7 @@ function printTable(results: VariantResult[]): void {
     "µs / inv. above idle",
     "register p50/p99 ms",
     "wake-ups/s",
+    "events/applied/stale per inv.",
     "guardian ms",
   ];
   const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : "–");
@@ -435,6 +451,7 @@ function printTable(results: VariantResult[]): void {
       f(p.aboveIdleUs, 0),
       `${f(p.registerP50Ms, 2)}/${f(p.registerP99Ms, 2)}`,
       f(p.wakeupsPerS, 0),
+      `${f(p.eventsPerInv)}/${f(p.appliedPerInv)}/${f(p.stalePerInv)}`,
       f(p.guardianMs, 0),
     ]),
   );

@@ -174,7 +174,11 @@ class AlpsBpfBackend implements BpfBackend {
   #closed = false;
   /** Ring-buffer drops already answered with a resync. */
   #dropsSeen = 0;
-  readonly #resyncTimer: NodeJS.Timeout;
+  /** When the drop counter was last read (performance.now()), and the check armed after a batch. */
+  #dropsCheckedAt = 0;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  /** Per batch of events: the last level event of each task (reused, not reallocated). */
+  readonly #pendingLevels = new Map<number, AlpsEvent>();
 
   constructor(addon: AlpsAddon, handle: BpfHandle, objectPath: string, opts: BpfBackendOptions) {
     this.#addon = addon;
@@ -214,10 +218,27 @@ class AlpsBpfBackend implements BpfBackend {
         ];
     this.#writePolicy(this.#policy);
     handle.startEvents((events) => this.#onEvents(events));
-    // A dropped LEVEL or EXPIRED event would leave a task at a stale level
-    // until its next event. The kernel's task map still holds the level it
-    // decided, so after any drop the daemon re-applies every tracked task's.
-    this.#resyncTimer = setInterval(() => this.#resyncAfterDrops(), RESYNC_CHECK_MS);
+  }
+
+  /**
+   * A dropped LEVEL or EXPIRED event would leave a task at a stale level
+   * until its next event. The kernel's task map still holds the level it
+   * decided, so after any drop the daemon re-applies every tracked task's.
+   * Drops only happen while events pour in, so the counter is read after a
+   * batch of events, at most every RESYNC_CHECK_MS (a one-shot timer covers
+   * the last batch): an idle daemon has no timer firing for it.
+   */
+  #checkDropsSoon(): void {
+    if (this.#closed || this.#resyncTimer !== undefined) return;
+    const wait = this.#dropsCheckedAt + RESYNC_CHECK_MS - performance.now();
+    if (wait <= 0) {
+      this.#resyncAfterDrops();
+      return;
+    }
+    this.#resyncTimer = setTimeout(() => {
+      this.#resyncTimer = undefined;
+      this.#resyncAfterDrops();
+    }, wait);
     this.#resyncTimer.unref();
   }
 
@@ -242,6 +263,7 @@ class AlpsBpfBackend implements BpfBackend {
 
   #resyncAfterDrops(): void {
     if (this.#closed) return;
+    this.#dropsCheckedAt = performance.now();
     const drops = Number(this.#handle.counters()[COUNTER_NAMES.indexOf("nr_ringbuf_drops")] ?? 0n);
     if (drops <= this.#dropsSeen) return;
     let reapplied = 0;
@@ -482,22 +504,36 @@ class AlpsBpfBackend implements BpfBackend {
     this.#listeners.push(listener);
   }
 
+  /**
+   * One batch from the ring buffer. A task's level events in one batch are
+   * applied once, at the last level posted: the earlier ones would have been
+   * overwritten microseconds later (a burst crossing several thresholds
+   * between two reads, a block and a wake-up). That is one task-map read and
+   * one syscall per task instead of per event.
+   */
   #onEvents(events: AlpsEvent[]): void {
+    const pending = this.#pendingLevels;
     for (const e of events) {
       switch (e.type) {
         case EV_LEVEL:
         case EV_EXPIRED:
         case EV_WOKE:
-          this.#applyEvent(e);
+          // Re-inserted so the batch applies tasks in the order of their last event.
+          pending.delete(e.tid);
+          pending.set(e.tid, e);
           break;
         case EV_BLOCKED:
           this.#sample(e);
           break;
         case EV_EXITED:
+          pending.delete(e.tid);
           this.actuator.forget(e.tid);
           break;
       }
     }
+    for (const e of pending.values()) this.#applyEvent(e);
+    pending.clear();
+    this.#checkDropsSoon();
   }
 
   #applyEvent(e: AlpsEvent): void {
@@ -561,7 +597,7 @@ class AlpsBpfBackend implements BpfBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#resyncTimer);
+    clearTimeout(this.#resyncTimer);
     // Stop events first so nothing re-boosts a task after it is restored.
     this.#handle.stopEvents();
     for (const tid of this.#handle.taskIds()) this.#handle.unregisterTask(tid);
