@@ -17,8 +17,13 @@
  *     threads alive at both ends of a phase, and
  *   - /proc/<pid>/stat utime+stime (every thread, exited ones too, 10 ms
  *     ticks), shown beside it as a check.
- * "per invocation" divides the phase's CPU by the invocations ended in it;
- * "above idle" first takes off what the daemon burns idle in that time.
+ * Phases, one daemon at a time: idle as started (nothing learned, no
+ * client), once its start-up has settled (--settle-seconds, 60); a warm-up (5 s at the highest rate: the daemon learns the
+ * functions and V8 optimizes its hot paths); idle right after traffic (the
+ * learner still re-learns the last minute's records every period); then
+ * each rate. "per invocation" divides a phase's CPU by the invocations ended
+ * in it; "above idle" first takes off what the daemon burns idle after
+ * traffic in that time.
  *
  * Before/after: `--before <dist/cli.js of another build>` (or
  * ALPS_BENCH_BEFORE) runs that build's daemon through the same phases, one
@@ -27,7 +32,7 @@
  *
  * Options (standalone: node dist/bench/daemon-cost.js ...; through npm run
  * bench, as ALPS_BENCH_* variables): --seconds S per rate (10), --idle-seconds
- * S (20), --rates 50,200,1000, --rounds N (1), --before CLI, --mode M (alps),
+ * S (20), --settle-seconds S (60), --rates 50,200,1000, --rounds N (1), --before CLI, --mode M (alps),
  * --cpu-prof DIR (each daemon under node --cpu-prof), --perf DIR (perf record
  * of every daemon thread, with V8's perf map), --node-args "FLAGS" (more node
  * flags for the daemon, e.g. --trace-deopt), --json.
@@ -47,6 +52,8 @@ import { BUILT_CLI, DaemonChild } from "../replay/daemon-child.js";
 export interface DaemonCostOptions {
   seconds: number;
   idleSeconds: number;
+  /** Wait after the daemon starts before measuring it idle, s. */
+  settleSeconds: number;
   rates: number[];
   rounds: number;
   before?: string;
@@ -308,6 +315,43 @@ async function measureVariant(
   let perf: ChildProcess | undefined;
   try {
     const status = await daemon.status();
+    const guardian = childrenOf(daemon.pid);
+    const guardianCpu = (): number =>
+      guardian.reduce((s, pid) => s + (sampleCpu(pid).ticks * 1000) / CLK_TCK, 0);
+    const phases: Phase[] = [];
+    const idlePhase = async (name: string): Promise<Phase> => {
+      const i0 = sampleCpu(daemon.pid);
+      const g0 = guardianCpu();
+      await new Promise((r) => setTimeout(r, opts.idleSeconds * 1000));
+      const i1 = sampleCpu(daemon.pid);
+      const idle = cpuBetween(i0, i1);
+      const wallS = (i1.atMs - i0.atMs) / 1000;
+      return {
+        name,
+        rate: 0,
+        seconds: wallS,
+        invocations: 0,
+        errors: 0,
+        skipped: 0,
+        cpuMs: idle.ms,
+        ticksMs: idle.ticksMs,
+        guardianMs: guardianCpu() - g0,
+        threadsExited: idle.exited,
+        wakeupsPerS: idle.wakeups / wallS,
+        eventsPerInv: Number.NaN,
+        appliedPerInv: Number.NaN,
+        stalePerInv: Number.NaN,
+        corePct: idle.ms / wallS / 10,
+        perInvocationUs: Number.NaN,
+        aboveIdleUs: Number.NaN,
+        registerP50Ms: Number.NaN,
+        registerP99Ms: Number.NaN,
+      };
+    };
+    // Idle as started: nothing learned yet, no client connected, after the start-up has
+    // settled (V8's background threads still compile and collect for ~40 s after start).
+    await new Promise((r) => setTimeout(r, opts.settleSeconds * 1000));
+    phases.push(await idlePhase("idle (settled)"));
     for (let i = 0; i < WORKERS; i++) workers.push(new WarmWorker());
     // Warm-up: the daemon learns the functions and V8 optimizes its hot paths (at
     // 200/s for 3 s its compiler threads were still busy in the 50/s phase after).
@@ -330,42 +374,13 @@ async function measureVariant(
         { stdio: ["ignore", "ignore", "inherit"] },
       );
     }
-    const phases: Phase[] = [];
-    const guardian = childrenOf(daemon.pid);
-    const guardianCpu = (): number =>
-      guardian.reduce((s, pid) => s + (sampleCpu(pid).ticks * 1000) / CLK_TCK, 0);
 
-    // Idle: the client's connections closed, nothing registered.
+    // Idle again, right after traffic: the learner still re-learns the last minute's records.
     agent.destroy();
     const idleAgent = new Agent({ keepAlive: true, maxSockets: WORKERS });
-    const i0 = sampleCpu(daemon.pid);
-    const g0 = guardianCpu();
-    await new Promise((r) => setTimeout(r, opts.idleSeconds * 1000));
-    const i1 = sampleCpu(daemon.pid);
-    const idle = cpuBetween(i0, i1);
-    const idleWallS = (i1.atMs - i0.atMs) / 1000;
-    const idleMsPerS = idle.ms / idleWallS;
-    phases.push({
-      name: "idle",
-      rate: 0,
-      seconds: idleWallS,
-      invocations: 0,
-      errors: 0,
-      skipped: 0,
-      cpuMs: idle.ms,
-      ticksMs: idle.ticksMs,
-      guardianMs: guardianCpu() - g0,
-      threadsExited: idle.exited,
-      wakeupsPerS: idle.wakeups / idleWallS,
-      eventsPerInv: Number.NaN,
-      appliedPerInv: Number.NaN,
-      stalePerInv: Number.NaN,
-      corePct: idleMsPerS / 10,
-      perInvocationUs: Number.NaN,
-      aboveIdleUs: Number.NaN,
-      registerP50Ms: Number.NaN,
-      registerP99Ms: Number.NaN,
-    });
+    const idle = await idlePhase("idle after traffic");
+    phases.push(idle);
+    const idleMsPerS = idle.cpuMs / idle.seconds;
     for (const rate of opts.rates) {
       const counters = async (): Promise<Record<string, number>> =>
         (await daemon.status()).backend ?? {};
@@ -519,6 +534,7 @@ export function parseDaemonCostOptions(
   return {
     seconds: num("--seconds", "ALPS_BENCH_SECONDS", 10),
     idleSeconds: num("--idle-seconds", "ALPS_BENCH_IDLE_SECONDS", 20),
+    settleSeconds: num("--settle-seconds", "ALPS_BENCH_SETTLE_SECONDS", 60),
     rates,
     rounds: Math.round(num("--rounds", "ALPS_BENCH_ROUNDS", 1)),
     ...(before === undefined ? {} : { before }),

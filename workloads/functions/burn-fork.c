@@ -31,7 +31,8 @@
  *   any    -> replay  E <id> <message>                     the invocation failed
  *
  * The child writes its pid into every cgroup.procs file given (its sandbox:
- * a cgroup v2 directory, and the v1 cpu cgroup on a hybrid host), reports R,
+ * a cgroup v2 directory, and the v1 cpu cgroup on a hybrid host), sleeps
+ * once there (see child()), reports R,
  * and blocks in sigwaitinfo() until the replay sends SIGUSR1 (after it has
  * registered the pid with alps, when it does). Its first instruction after
  * the wake-up reads the clock, its own nice and scheduling policy (what the
@@ -159,6 +160,15 @@ static void child(long id, long cpu_us, long block_us, long cap_ms, int ncg, cha
       _exit(6);
     }
   }
+  /* Sleep once inside the sandbox before saying so. alps's BPF side finds a
+   * sandbox's tasks when they wake up (or fork) in its cgroup; a process moved
+   * in that never sleeps before it runs the function would go unseen if the
+   * go signal arrived before sigwaitinfo() blocked (driver sandbox missed a
+   * third of the invocations that way). A 1 ns sleep with 1 ns of timer slack
+   * costs a few microseconds, the same in every mode. */
+  prctl(PR_SET_TIMERSLACK, 1UL);
+  struct timespec nap = {.tv_sec = 0, .tv_nsec = 1};
+  nanosleep(&nap, NULL);
   sigset_t go;
   sigemptyset(&go);
   sigaddset(&go, SIGUSR1);
