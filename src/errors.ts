@@ -21,3 +21,12 @@ export class InputError extends Error {
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
+
+/**
+ * The touched-task record could not take a change (the state directory is
+ * full, or its preallocated room is used up): the change is not made, since
+ * nothing could undo it if the daemon died. The control API answers 503.
+ */
+export class RecordError extends Error {
+  override readonly name = "RecordError";
+}

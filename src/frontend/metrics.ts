@@ -4,7 +4,9 @@
  * label, the rest share "other", so a host with many functions cannot blow up
  * the registry.
  */
-import { createServer, type Server } from "node:http";
+import { createHash } from "node:crypto";
+import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Policy } from "../contracts/policy.js";
 import type { Daemon, FinishedRecord } from "./daemon.js";
@@ -16,15 +18,34 @@ interface LatencySource {
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
+/**
+ * How a function appears in a label: its key (`name`, the default), a hash
+ * of it (`hash`: 12 hex digits of SHA-256, so dashboards still tell functions
+ * apart without showing any tenant's names to whoever can read /metrics),
+ * or not at all (`none`: every function is "all").
+ */
+export type FunctionLabelMode = "name" | "hash" | "none";
+
+/** The label of `fn` under `mode` (before the "other" bound). */
+export function functionLabel(fn: string, mode: FunctionLabelMode): string {
+  if (mode === "name") return fn;
+  if (mode === "none") return "all";
+  return `h${createHash("sha256").update(fn).digest("hex").slice(0, 12)}`;
+}
+
 export class FunctionLabels {
   readonly #known = new Set<string>();
   overflowed = 0;
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly mode: FunctionLabelMode = "name",
+  ) {}
   of(fn: string): string {
-    if (this.#known.has(fn)) return fn;
+    const label = functionLabel(fn, this.mode);
+    if (this.#known.has(label)) return label;
     if (this.#known.size < this.max) {
-      this.#known.add(fn);
-      return fn;
+      this.#known.add(label);
+      return label;
     }
     this.overflowed++;
     return "other";
@@ -43,11 +64,12 @@ export class DaemonMetrics {
   readonly #band: Gauge<"end">;
   readonly #learnerSeconds: Histogram;
   readonly #refusals: Counter<"reason">;
-  #server: Server | undefined;
+  readonly #servers: Server[] = [];
+  #socketPath: string | undefined;
   #otherPriority = Number.POSITIVE_INFINITY;
 
-  constructor(daemon: Daemon, maxFunctions: number) {
-    this.#labels = new FunctionLabels(maxFunctions);
+  constructor(daemon: Daemon, maxFunctions: number, labelMode: FunctionLabelMode = "name") {
+    this.#labels = new FunctionLabels(maxFunctions, labelMode);
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: "alps_process_" });
     this.#invocations = new Counter({
@@ -158,6 +180,17 @@ export class DaemonMetrics {
       },
     });
     new Gauge({
+      name: "alps_safety_state",
+      help: "Safety net: guardian running, boosting, daemon on SCHED_FIFO (1/0), and how often each gave way",
+      labelNames: ["name"],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [name, value] of Object.entries(daemon.status().safety))
+          this.set({ name }, Number(value));
+      },
+    });
+    new Gauge({
       name: "alps_window_counter",
       help: "Window bounds: records added, evicted, refused; functions aged out; size",
       labelNames: ["name"],
@@ -237,24 +270,26 @@ export class DaemonMetrics {
     this.#refusals.inc({ reason });
   }
 
+  #serve(req: IncomingMessage, res: ServerResponse): void {
+    if (req.url !== "/metrics" || req.method !== "GET") {
+      res.writeHead(404).end("not found\n");
+      return;
+    }
+    this.registry
+      .metrics()
+      .then((text) => {
+        res.writeHead(200, { "content-type": this.registry.contentType });
+        res.end(text);
+      })
+      .catch((error: unknown) => {
+        res.writeHead(500).end(`${String(error)}\n`);
+      });
+  }
+
   async listen(host: string, port: number): Promise<number> {
     if (!LOOPBACK.has(host)) throw new Error(`metrics host must be loopback, got ${host}`);
-    this.#server = createServer((req, res) => {
-      if (req.url !== "/metrics" || req.method !== "GET") {
-        res.writeHead(404).end("not found\n");
-        return;
-      }
-      this.registry
-        .metrics()
-        .then((text) => {
-          res.writeHead(200, { "content-type": this.registry.contentType });
-          res.end(text);
-        })
-        .catch((error: unknown) => {
-          res.writeHead(500).end(`${String(error)}\n`);
-        });
-    });
-    const server = this.#server;
+    const server = createServer((req, res) => this.#serve(req, res));
+    this.#servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, host, () => resolve());
@@ -263,10 +298,49 @@ export class DaemonMetrics {
     return typeof address === "object" && address !== null ? address.port : port;
   }
 
+  /**
+   * Serves /metrics on a unix socket for a local scraper: 0600, or 0660 for
+   * `gid`, so only who the operator chose can read the function labels. A
+   * leftover socket file is replaced; anything else at the path is refused.
+   */
+  async listenUnix(path: string, gid?: number): Promise<void> {
+    try {
+      if (!lstatSync(path).isSocket())
+        throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+      unlinkSync(path);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "ENOENT") throw error;
+    }
+    const server = createServer((req, res) => this.#serve(req, res));
+    this.#servers.push(server);
+    const oldMask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(path, () => resolve());
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+    this.#socketPath = path;
+    if (gid !== undefined) {
+      chownSync(path, process.getuid?.() ?? 0, gid);
+      chmodSync(path, 0o660);
+    }
+  }
+
   async close(): Promise<void> {
-    const server = this.#server;
-    if (server === undefined) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
+    for (const server of this.#servers.splice(0)) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+    }
+    if (this.#socketPath !== undefined) {
+      try {
+        unlinkSync(this.#socketPath);
+      } catch {
+        // already gone
+      }
+      this.#socketPath = undefined;
+    }
   }
 }
