@@ -1,15 +1,33 @@
 /**
- * The in-memory record of touched tasks: what a backend uses when the
- * daemon gives it no persistent one (tests, benches, `alps replay`). It does
- * not survive a crash; the daemon passes the persistent record instead.
+ * The in-memory record of touched tasks and cgroups: what a backend uses
+ * when the daemon gives it no persistent one (tests, benches, `alps
+ * replay`). It keeps the same originals as the file (read the same way, at
+ * the first mark) but does not survive a crash; the daemon passes the
+ * persistent record (touched.ts) instead.
  */
-import type { TouchedTasks } from "./touched-types.js";
+import { cgroupNow, taskNow } from "./touched.js";
+import type { CgroupOriginal, TaskOriginal, TouchedRecorder } from "./touched-types.js";
 
-export function createMemoryTouched(): TouchedTasks {
-  const tids = new Set<number>();
+export function createMemoryTouched(): TouchedRecorder {
+  // A tid is recorded even when /proc cannot tell its original (a task
+  // already gone, a made-up tid in a test): restoring it then means
+  // SCHED_OTHER nice 0, as a v1 record does.
+  const tasks = new Map<number, TaskOriginal | undefined>();
+  const cgroups = new Map<string, CgroupOriginal>();
   return {
-    mark: (tid) => void tids.add(tid),
-    release: (tid) => void tids.delete(tid),
-    list: () => [...tids],
+    mark(tid) {
+      if (!tasks.has(tid)) tasks.set(tid, taskNow(tid)?.original);
+    },
+    release: (tid) => void tasks.delete(tid),
+    list: () => [...tasks.keys()],
+    markCgroup(dir) {
+      if (cgroups.has(dir)) return;
+      const now = cgroupNow(dir);
+      if (now !== undefined) cgroups.set(dir, now);
+    },
+    releaseCgroup: (dir) => void cgroups.delete(dir),
+    cgroups: () => [...cgroups.keys()],
+    taskOriginal: (tid) => tasks.get(tid),
+    cgroupOriginal: (dir) => cgroups.get(dir),
   };
 }

@@ -58,7 +58,9 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     selfPriority,
     { loadSyscalls },
     touchedMod,
-    guardianMod,
+    { GuardianSupervisor },
+    instance,
+    { RealtimeCap },
   ] = await Promise.all([
     import("../frontend/daemon.js"),
     import("../frontend/api/server.js"),
@@ -67,12 +69,43 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     import("../backend/self-priority.js"),
     import("../backend/syscalls.js"),
     import("../backend/touched.js"),
-    import("../backend/guardian.js"),
+    import("../backend/guardian-supervisor.js"),
+    import("../frontend/instance.js"),
+    import("../frontend/rt-cap.js"),
   ]);
 
+  // One daemon per state directory (a lock), and per host (no alps BPF programs attached yet).
+  const lock = instance.lockStateDir(config.stateDir);
+  const mayUseBpf = config.mode !== "sfs" && config.sensor !== "proc" && !config.noBpf;
+  try {
+    if (mayUseBpf) instance.checkNoOtherBpfInstance(config.allowSecondInstance, log);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+
   // Every task the backend changes is recorded first, and a guardian restores them if we die (DESIGN §6.3).
-  const touched = touchedMod.createTouchedTasks({ stateDir: config.stateDir });
-  const guardian = await guardianMod.startGuardian({ file: touched.path });
+  let touched: ReturnType<typeof touchedMod.createTouchedTasks>;
+  try {
+    touched = touchedMod.createTouchedTasks({
+      stateDir: config.stateDir,
+      bytes: config.recordBytes,
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  // Set once the backend and the daemon exist: the guardian's news is acted on from then on.
+  let onGuardianLost: ((why: string) => void) | undefined;
+  let onGuardianBack: ((pid: number) => void) | undefined;
+  let onGuardianRestored: ((changed: number) => void) | undefined;
+  const guardian = await GuardianSupervisor.start({
+    file: touched.path,
+    log,
+    onLost: (why) => onGuardianLost?.(why),
+    onBack: (pid) => onGuardianBack?.(pid),
+    onRestored: (changed) => onGuardianRestored?.(changed),
+  });
 
   let created: Awaited<ReturnType<typeof createBackend>>;
   try {
@@ -90,6 +123,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     // Nothing was changed yet: release the record and dismiss the guardian cleanly.
     touched.close();
     await guardian.stop();
+    lock.release();
     throw new Error(
       `no backend for mode ${config.mode}: ${error instanceof Error ? error.message : String(error)}`,
     );
@@ -100,28 +134,76 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     `mode ${backend.mode} (sensor ${backend.sensor}${st.strategy ? `, strategy ${st.strategy}` : ""}) because: ${reasons.join("; ") || "requested"}`,
   );
 
+  const daemon = new Daemon({ backend, config, reasons, log });
+  daemon.safety.guardian = true;
+
   // The daemon's threads run above anything it gives a function, so it can always undo what it did (DESIGN §6.2).
+  let realtime = false;
   if (config.realtimePriority > 0) {
     try {
       const tids = selfPriority.raiseToRealtime(config.realtimePriority, loadSyscalls().syscalls);
       log(
         `daemon threads (${tids.length}) on SCHED_FIFO ${config.realtimePriority}, reset on fork`,
       );
+      realtime = true;
     } catch (error) {
       log(
         `WARNING: daemon threads stay on the fair class: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
   }
+  daemon.safety.realtime = realtime;
+  // ...but a flood of requests must not hold a core at SCHED_FIFO: past the cap, the fair class.
+  const rtCap = new RealtimeCap({
+    capPercent: realtime ? config.rtCpuCapPercent : 0,
+    demote: () => {
+      selfPriority.restoreSelf();
+      daemon.safety.realtime = false;
+      daemon.safety.rt_cap_demotions++;
+    },
+    raise: () => {
+      selfPriority.raiseToRealtime(config.realtimePriority, loadSyscalls().syscalls);
+      daemon.safety.realtime = true;
+    },
+    log,
+  });
+  rtCap.start();
 
-  const daemon = new Daemon({ backend, config, reasons, log });
-  const metrics = new DaemonMetrics(daemon, config.metricsMaxFunctions);
+  onGuardianLost = (why) => {
+    daemon.safety.guardian = false;
+    daemon.safety.boosting = false;
+    daemon.safety.guardian_deaths++;
+    backend.suspend?.();
+    log(
+      `${why}: restored every task this daemon changed; no task is changed until a new guardian runs`,
+    );
+  };
+  onGuardianBack = (pid) => {
+    daemon.safety.guardian = true;
+    daemon.safety.boosting = true;
+    backend.resume?.();
+    log(`a new guardian (pid ${pid}) runs; tasks are changed again`);
+  };
+  onGuardianRestored = (changed) => {
+    daemon.safety.guardian_restores++;
+    backend.resume?.();
+    log(
+      `the guardian restored ${changed} task(s) while this daemon did not answer; re-applied every level`,
+    );
+  };
+
+  const metrics = new DaemonMetrics(
+    daemon,
+    config.metricsMaxFunctions,
+    config.metricsFunctionLabels,
+  );
   const api = new ApiServer({
     daemon,
     socketPath: config.socket,
     socketGroup: config.socketGroup,
     maxBodyBytes: config.apiMaxBodyBytes,
     ratePerSecond: config.apiRatePerSecond,
+    uidRatePerSecond: config.uidRatePerSecond,
     log,
     onRefusal: (reason) => metrics.refusal(reason),
   });
@@ -131,6 +213,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
   const shutdown = (why: string): Promise<void> => {
     closing ??= (async () => {
       log(`${why}: restoring every task and exiting`);
+      rtCap.stop();
       daemon.stop();
       await platform?.stop().catch(() => {});
       await api.close().catch(() => {});
@@ -138,6 +221,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       await backend.close();
       touched.close();
       await guardian.stop();
+      lock.release();
     })();
     return closing;
   };
@@ -159,6 +243,14 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     if (config.metricsPort > 0) {
       const port = await metrics.listen(config.metricsHost, config.metricsPort);
       log(`metrics on http://${config.metricsHost}:${port}/metrics`);
+    }
+    if (config.metricsSocket !== undefined) {
+      const { resolveGid } = await import("../frontend/api/server.js");
+      await metrics.listenUnix(
+        config.metricsSocket,
+        config.metricsSocketGroup === undefined ? undefined : resolveGid(config.metricsSocketGroup),
+      );
+      log(`metrics on unix socket ${config.metricsSocket}`);
     }
     if (config.platform !== undefined) {
       const { createPlatformAdapter, platformOptionsOf } = await import(

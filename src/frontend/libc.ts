@@ -11,12 +11,16 @@
  * - getrusage(RUSAGE_CHILDREN): CPU of the reaped children of this process,
  *   µs precision (what `alps invoke` reports as cpu_ms; /proc's cutime is
  *   only in clock ticks).
+ * - flock(fd, LOCK_EX | LOCK_NB): the daemon's single-instance lock in its
+ *   state directory (the kernel drops it however the daemon ends).
  */
 import { DataType, load, open } from "ffi-rs";
 
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 const RUSAGE_CHILDREN = -1;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
 
 let opened = false;
 function libc(): string {
@@ -77,4 +81,19 @@ export function childrenCpuMs(): number {
   const tv = (off: number): number =>
     Number(ru.readBigInt64LE(off)) * 1000 + Number(ru.readBigInt64LE(off + 8)) / 1000;
   return tv(0) + tv(16);
+}
+
+/** flock(fd, LOCK_EX | LOCK_NB): true when taken, false when another open file holds it. */
+export function flockExclusive(fd: number): boolean {
+  const r = load({
+    library: libc(),
+    funcName: "flock",
+    retType: DataType.I32,
+    paramsType: [DataType.I32, DataType.I32],
+    paramsValue: [fd, LOCK_EX | LOCK_NB],
+    errno: true,
+  }) as unknown as FfiResult;
+  if (r.value === 0) return true;
+  if (r.errnoCode === 11) return false; // EWOULDBLOCK
+  throw new Error(`flock on fd ${fd}: ${r.errnoMessage}`);
 }
