@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
-import { flockExclusive } from "./libc.js";
+import { flockExclusive } from "../host/libc.js";
 
 export interface StateLock {
   readonly path: string;

@@ -12,10 +12,10 @@ import {
   createTouchedTasks,
   readTouchedRecord,
   taskNow,
-  taskStartTime,
   touchedFilePath,
   writeTouchedRecord,
-} from "../../src/backend/touched.js";
+} from "../../src/backend/guardian/touched.js";
+import { taskStartTime } from "../../src/host/proc-task.js";
 import { InputError, UsageError } from "../../src/errors.js";
 
 let dir = "";

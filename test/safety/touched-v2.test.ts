@@ -11,16 +11,16 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createMemoryTouched } from "../../src/backend/proc-touched.js";
-import { restoreCgroup, restoreTasks } from "../../src/backend/restore.js";
-import { baseAttr, type SchedAttr } from "../../src/backend/syscalls-types.js";
+import { createMemoryTouched } from "../../src/backend/guardian/touched-memory.js";
+import { restoreCgroup, restoreTasks } from "../../src/backend/guardian/restore.js";
+import { baseAttr, type SchedAttr } from "../../src/host/syscalls-types.js";
 import {
   createTouchedTasks,
   readTouchedRecord,
   taskNow,
   touchedFilePath,
-} from "../../src/backend/touched.js";
-import { RecordFollower } from "../../src/backend/touched-follow.js";
+} from "../../src/backend/guardian/touched.js";
+import { RecordFollower } from "../../src/backend/guardian/touched-follow.js";
 import { RecordError } from "../../src/errors.js";
 import { isRoot } from "../helpers/host.js";
 

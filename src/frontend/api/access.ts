@@ -13,7 +13,8 @@
  * Cost: one read of /proc/<pid>/cgroup, the ppid walk of the descendant rule,
  * and for callers that are not root one read of /proc/<pid>/status.
  */
-import { cgroupDirOf, isSelfOrDescendant, readUids } from "../proc-task.js";
+import { cgroupDirOf } from "../../host/cgroups.js";
+import { isSelfOrDescendant, readUids } from "../../host/proc-task.js";
 
 export type PidDecision =
   | { ok: true; why: "sandbox" | "descendant" }

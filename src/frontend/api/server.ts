@@ -21,9 +21,9 @@ import { connect, type Socket } from "node:net";
 import { dirname } from "node:path";
 import type { z } from "zod";
 import { RecordError } from "../../errors.js";
+import { cgroup2MountIfAny } from "../../host/cgroups.js";
+import { type PeerCred, peerCredOf, socketFd } from "../../host/libc.js";
 import { Daemon, OpenLimitError, QuotaError } from "../daemon.js";
-import { type PeerCred, peerCredOf, socketFd } from "../libc.js";
-import { cgroupV2Mount } from "../proc-task.js";
 import { checkPid } from "./access.js";
 import { RefusalLog } from "./refusal-log.js";
 import { EndBody, InvocationBody, SandboxBody } from "./schemas.js";
@@ -155,7 +155,7 @@ export class ApiServer {
   /** Token bucket per uid: the platform's at ratePerSecond, the others' at uidRatePerSecond. */
   readonly #buckets = new Map<number, TokenBucket>();
   readonly #peers = new WeakMap<Socket, PeerCred | Error>();
-  readonly #cgroupMount = cgroupV2Mount();
+  readonly #cgroupMount = cgroup2MountIfAny();
   readonly #refusalLog: RefusalLog | undefined;
   readonly refusals: Record<string, number> = {};
   /** Inode of the socket file this server created (to notice it was deleted or replaced). */

@@ -52,8 +52,11 @@ import {
   writeSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
-import { InputError, RecordError, UsageError } from "../errors.js";
-import { readProcFile } from "./proc-file.js";
+import { InputError, RecordError, UsageError } from "../../errors.js";
+import { isGone } from "../../host/errno.js";
+import { readProcFile } from "../../host/proc-file.js";
+import { parseStat } from "../../host/proc-stat.js";
+import { taskStartTime } from "../../host/proc-task.js";
 import type { CgroupOriginal, TaskOriginal, TouchedRecorder } from "./touched-types.js";
 
 export const DEFAULT_STATE_DIR = "/run/alps";
@@ -106,40 +109,21 @@ export function touchedFilePath(stateDir: string = DEFAULT_STATE_DIR): string {
   return join(stateDir, TOUCHED_FILE_NAME);
 }
 
-/** The fields of /proc/<tid>/stat after the command name, or undefined when the task is gone. */
-function statFields(tid: number): string[] | undefined {
+/** Start time and scheduling of a task from one read of its stat, or undefined when it is gone. */
+export function taskNow(tid: number): { startTime: number; original: TaskOriginal } | undefined {
   let text: string;
   try {
     text = readProcFile(`/proc/${tid}/stat`);
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === "ENOENT" || code === "ESRCH") return undefined;
+    if (isGone(error)) return undefined;
     throw error;
   }
-  // The command name (field 2) may contain spaces and ')': count from the last ')'.
-  return text.slice(text.lastIndexOf(")") + 2).split(" ");
-}
-
-/** Field `n` (1-based, as proc(5) numbers them) of the fields after the name. */
-function field(fields: string[], n: number, tid: number): number {
-  const value = Number(fields[n - 3]);
-  if (!Number.isSafeInteger(value)) throw new Error(`/proc/${tid}/stat has no field ${n}`);
-  return value;
-}
-
-/** Start time of a task (stat field 22), or undefined when it is gone. */
-export function taskStartTime(tid: number): number | undefined {
-  const fields = statFields(tid);
-  return fields === undefined ? undefined : field(fields, 22, tid);
-}
-
-/** Start time and scheduling of a task from one read of its stat, or undefined when it is gone. */
-export function taskNow(tid: number): { startTime: number; original: TaskOriginal } | undefined {
-  const f = statFields(tid);
-  if (f === undefined) return undefined;
+  const st = parseStat(text);
+  if (![st.startTime, st.nice, st.rtPriority, st.policy].every(Number.isSafeInteger))
+    throw new Error(`/proc/${tid}/stat: cannot read start time, nice and policy`);
   return {
-    startTime: field(f, 22, tid),
-    original: { nice: field(f, 19, tid), rtPriority: field(f, 40, tid), policy: field(f, 41, tid) },
+    startTime: st.startTime,
+    original: { nice: st.nice, rtPriority: st.rtPriority, policy: st.policy },
   };
 }
 

@@ -10,17 +10,18 @@
  */
 import { existsSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { UsageError } from "../errors.js";
-import { baseAttr, type SchedAttr, type Syscalls } from "./syscalls-types.js";
+import { UsageError } from "../../errors.js";
+import { errorCode, errorMessage } from "../../host/errno.js";
+import { baseAttr, type SchedAttr, type Syscalls } from "../../host/syscalls-types.js";
 import {
   isSameTask,
   readTouchedRecord,
   type TouchedCgroup,
   type TouchedEntry,
   type TouchedRecord,
-  taskStartTime,
   writeTouchedRecord,
 } from "./touched.js";
+import { taskStartTime } from "../../host/proc-task.js";
 import type { CgroupOriginal, TaskOriginal } from "./touched-types.js";
 
 /** The two syscalls restoring needs: any Syscalls implementation fits. */
@@ -61,10 +62,9 @@ export interface RestoreResult {
   cgroups: CgroupRestoreResult;
 }
 
-function errorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string") return code;
-  return error instanceof Error ? error.message : String(error);
+/** The errno name of an error, or its message. */
+function errorName(error: unknown): string {
+  return errorCode(error) ?? errorMessage(error);
 }
 
 /** The sched_setattr that puts a task back as `original` (SCHED_OTHER nice 0 when unknown). */
@@ -110,7 +110,7 @@ export function restoreTask(
     putTaskBack(entry.tid, entry.original, syscalls);
     return "restored";
   } catch (error) {
-    const code = errorCode(error);
+    const code = errorName(error);
     if (code === "ESRCH") return "gone";
     return { tid: entry.tid, error: code };
   }
@@ -132,7 +132,7 @@ export function restoreCgroup(
     ino = statSync(dir, { bigint: true }).ino;
   } catch (error) {
     if (errorCode(error) === "ENOENT") return "gone";
-    return { dir, error: errorCode(error) };
+    return { dir, error: errorName(error) };
   }
   if (ino !== original.ino) return "recycled";
   try {
@@ -143,7 +143,7 @@ export function restoreCgroup(
     );
     return "restored";
   } catch (error) {
-    const code = errorCode(error);
+    const code = errorName(error);
     // Removed between the stat and the write.
     if (code === "ENOENT" || code === "ENODEV") return "gone";
     return { dir, error: code };

@@ -17,11 +17,11 @@
  * Deleting F does not blind it. It ignores SIGINT/SIGTERM/SIGHUP so a signal
  * meant for the daemon's session cannot remove the safety net.
  */
-import { readdirSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { threadsOf } from "../../host/proc-stat.js";
 import { clearRecord, restoreEntries } from "./restore.js";
-import { createFfiSyscalls } from "./syscalls-ffi.js";
-import { baseAttr, type Syscalls } from "./syscalls-types.js";
+import { createFfiSyscalls } from "../../host/syscalls-ffi.js";
+import { baseAttr, type Syscalls } from "../../host/syscalls-types.js";
 import { RecordFollower } from "./touched-follow.js";
 
 /**
@@ -47,8 +47,7 @@ function argValue(name: string): string | undefined {
  * inherits on every thread: put each of our threads on the fair class.
  */
 function leaveRealTime(syscalls: Syscalls): void {
-  for (const name of readdirSync("/proc/self/task")) {
-    const tid = Number(name);
+  for (const tid of threadsOf(process.pid)) {
     try {
       syscalls.setAttr(tid, { ...baseAttr(), nice: GUARDIAN_NICE });
     } catch (error) {

@@ -39,10 +39,11 @@ import {
   type LevelCurve,
   runsIdle,
   type Strategy,
-} from "../contracts/levels.js";
-import { RecordError } from "../errors.js";
-import { createMemoryTouched } from "./proc-touched.js";
-import { originalAttr, putTaskBack } from "./restore.js";
+} from "../../contracts/levels.js";
+import { RecordError } from "../../errors.js";
+import { errorCode } from "../../host/errno.js";
+import { createMemoryTouched } from "../guardian/touched-memory.js";
+import { originalAttr, putTaskBack } from "../guardian/restore.js";
 import {
   baseAttr,
   SCHED_BATCH,
@@ -52,17 +53,14 @@ import {
   SCHED_OTHER,
   type SchedAttr,
   type Syscalls,
-} from "./syscalls-types.js";
-import type { TouchedRecorder } from "./touched-types.js";
+} from "../../host/syscalls-types.js";
+import type { TouchedRecorder } from "../guardian/touched-types.js";
 
 /** The kernel clamps a fair-class slice request to [0.1 ms, 100 ms]. */
 const SLICE_MIN_NS = 100_000n;
 const SLICE_MAX_NS = 100_000_000n;
 /** Highest SCHED_FIFO priority strategy `rt` gives a function (the daemon runs above it). */
 export const DEFAULT_RT_MAX_PRIORITY = 40;
-
-/** A record kept in memory only (tests, and when no state dir is configured). */
-export const memoryTouchedTasks = createMemoryTouched;
 
 /** How often a failing record is logged, ms. */
 const RECORD_LOG_MS = 10_000;
@@ -94,11 +92,6 @@ export interface ActuatorOptions {
   sliceRequest?: boolean;
   /** Strategy dynamic: yields at or above this level run under SCHED_IDLE (runsIdle). */
   idleFrom?: number;
-}
-
-function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
 }
 
 export class Actuator {
