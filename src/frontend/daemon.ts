@@ -548,12 +548,12 @@ export class Daemon {
     const inv = this.#open.get(id);
     if (inv === undefined) return undefined;
     this.#open.delete(id);
-    this.#exited.delete(inv);
     const same = this.#openByPid.get(inv.pid);
     same?.delete(inv);
     if (same?.size === 0) this.#openByPid.delete(inv.pid);
+    // An exited one no longer counted against its uid (see #onExit).
     const tenant = this.#tenants.get(inv.uid);
-    if (tenant !== undefined) tenant.open--;
+    if (!this.#exited.delete(inv) && tenant !== undefined) tenant.open--;
     const now = this.#clock.now();
     const turnaroundMs = Math.max(0, (inv.exitedMs ?? now) - inv.startMs);
     const endCpu = inv.exitedMs === undefined ? readSchedstat(inv.pid) : undefined;
@@ -614,6 +614,9 @@ export class Daemon {
       inv.exitedMs = now;
       if (exit.cpuNs !== undefined) inv.exitCpuMs = exit.cpuNs / 1e6;
       this.#exited.add(inv);
+      // Its task is gone: it holds nothing, so it no longer counts against any limit.
+      const tenant = this.#tenants.get(inv.uid);
+      if (tenant !== undefined) tenant.open--;
     }
   }
 
