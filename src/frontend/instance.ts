@@ -11,7 +11,15 @@
  *   too, unless allowSecondInstance (tests that run two daemons on purpose).
  */
 import { execFileSync } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../errors.js";
 import { flockExclusive } from "../host/libc.js";
@@ -95,6 +103,39 @@ export function attachedAlpsPrograms(): AttachedPrograms {
 }
 
 /**
+ * Processes holding a descriptor of one of the programs `ids` (what bpftool
+ * reports as pids where it can): a walk of /proc/<pid>/fd, done only when
+ * alps programs were found, to say which daemon it is.
+ */
+export function programHolders(ids: ReadonlySet<number>): number[] {
+  const holders = new Set<number>();
+  let pids: string[] = [];
+  try {
+    pids = readdirSync("/proc").filter((n) => /^\d+$/.test(n));
+  } catch {
+    return [];
+  }
+  for (const pid of pids) {
+    let fds: string[] = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== "anon_inode:bpf-prog") continue;
+        const id = /\nprog_id:\s*(\d+)/.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"));
+        if (id !== null && ids.has(Number(id[1]))) holders.add(Number(pid));
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return [...holders];
+}
+
+/**
  * Refuses (UsageError) when alps BPF programs are attached already, unless
  * `allow`; says why it could not tell through `log`.
  */
@@ -105,7 +146,8 @@ export function checkNoOtherBpfInstance(allow: boolean, log: (message: string) =
     return;
   }
   if (found.programs.length === 0) return;
-  const holders = [...new Set(found.programs.flatMap((p) => p.pids))];
+  let holders = [...new Set(found.programs.flatMap((p) => p.pids))];
+  if (holders.length === 0) holders = programHolders(new Set(found.programs.map((p) => p.id)));
   const what = `${found.programs.length} alps BPF program(s) are attached already (${found.programs
     .slice(0, 3)
     .map((p) => `${p.name} id ${p.id}`)

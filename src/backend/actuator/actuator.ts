@@ -27,9 +27,9 @@
  * "Base" (BASE_NICE, EXPIRED, an ended invocation) means the task as alps
  * found it: the policy and nice the record noted at its first mark, not
  * nice 0. A floor (a caller that is not root) keeps every level at or above
- * it, and such a task is never given a level below the nice it had itself
- * (an unprivileged user cannot lower its own nice either); SCHED_IDLE it
- * set itself stays. While suspended (no guardian runs) nothing is changed;
+ * it; under a floor of 0 or more (no boost granted) such a task is never
+ * given a level below the nice it had itself (an unprivileged user cannot
+ * lower its own nice either), and SCHED_IDLE it set itself stays. While suspended (no guardian runs) nothing is changed;
  * the levels asked for are kept and applied on resume.
  */
 import {
@@ -183,11 +183,14 @@ export class Actuator {
   }
 
   /**
-   * A floored task's level is never better than what its owner had itself:
-   * below its own nice, or when it ran SCHED_IDLE or real-time, it stays as
-   * it was (base). Needs the original, so the task is marked first.
+   * Under a floor of 0 or more (no boost granted), a task's level is never
+   * better than what its owner had itself: below its own nice, or when it
+   * ran SCHED_IDLE or real-time, it stays as it was (base). A negative floor
+   * is the operator's grant and rules alone. Needs the original, so the task
+   * is marked first.
    */
-  #ownNice(tid: number, level: number): number {
+  #ownNice(tid: number, level: number, floor: number): number {
+    if (floor < 0) return level;
     const original = this.touched.taskOriginal(tid);
     if (original === undefined) return level;
     const fair = original.policy === SCHED_OTHER || original.policy === SCHED_BATCH;
@@ -213,7 +216,7 @@ export class Actuator {
       }
       if (level !== BASE_NICE) {
         if (!this.#mark(tid)) return false;
-        level = this.#ownNice(tid, level);
+        level = this.#ownNice(tid, level, floor);
       }
     }
     if (level === BASE_NICE) return this.#toBase(tid, false);

@@ -262,16 +262,16 @@ export class ApiServer {
       return "foreign";
     }
     this.#foreignSaid = false;
-    const old = this.#servers.splice(0);
+    // The old listener is bound to an inode nobody can reach: stop it first
+    // (closing a unix-socket server unlinks its path, which would take the
+    // new socket with it); its open connections finish.
+    for (const server of this.#servers.splice(0)) server.close();
     try {
       await this.#listenOn(this.#createServer());
     } catch (error) {
-      this.#servers.push(...old);
       this.#opts.log?.(`api: ${path} was deleted and could not be recreated: ${String(error)}`);
       return "foreign";
     }
-    // The old listener is bound to an inode nobody can reach; its open connections finish.
-    for (const server of old) server.close();
     this.socketRecreated++;
     this.#opts.log?.(`api: ${path} was deleted; recreated it`);
     return "recreated";
