@@ -71,12 +71,15 @@ function turnaround(
   trace: TraceInvocation[],
   name: "srpt" | "cfs" | "alps",
   policy?: Policy,
+  floor?: number,
 ): { mean: number; p50: number } {
   return simulate(trace, {
     policy: name,
     cores: CORES,
     quantumMs: QUANTUM_MS,
-    ...(policy === undefined ? {} : { alps: { policy } }),
+    ...(policy === undefined
+      ? {}
+      : { alps: { policy, ...(floor === undefined ? {} : { floor }) } }),
   }).summary.turnaround_ms;
 }
 
@@ -91,12 +94,19 @@ export async function benchFeedback(): Promise<void> {
         `cfs ${cfs.mean.toFixed(0)}/${cfs.p50.toFixed(0)} ms; ` +
         `alps is closer to srpt than cfs is below ${midpoint.toFixed(0)} ms`,
     );
-    const rows = [
+    const rows: { label: string; policy: Policy; floor?: number }[] = [
       ...SETTINGS.map((s) => ({ label: s.label, policy: learned(trace, s.params) })),
+      {
+        // What the daemon does to every invocation of a caller that is not root (docs/safety.md).
+        label:
+          "learned, defaults, nice floor 0 (every invocation registered by a caller that is not root)",
+        policy: learned(trace, {}),
+        floor: 0,
+      },
       { label: "oracle: true mean CPU per function, boost never expires", policy: oracle(trace) },
     ];
     for (const row of rows) {
-      const alps = turnaround(trace, "alps", row.policy);
+      const alps = turnaround(trace, "alps", row.policy, row.floor);
       const verdict = alps.mean < midpoint ? "closer to srpt" : "not closer";
       console.log(
         `  ${row.label}: alps mean ${alps.mean.toFixed(0)} ms (${(alps.mean / cfs.mean).toFixed(2)} x cfs, ${verdict}), ` +

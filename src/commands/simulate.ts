@@ -14,6 +14,7 @@ interface SimulateFlags {
   quantumMs?: string;
   policyFile?: string;
   strategy?: string;
+  niceFloor?: string;
   baseSliceMs?: string;
   switchCostMs?: string;
   sfsInitialSliceMs?: string;
@@ -73,6 +74,10 @@ export function registerSimulate(program: Command): void {
     .option("--quantum-ms <ms>", "srpt: minimum run before preemption (default 0)")
     .option("--policy-file <file>", "alps, alps-ideal: policy JSON (DESIGN §3), required for them")
     .option("--strategy <s>", "alps: dynamic | static | rt (default dynamic)")
+    .option(
+      "--nice-floor <n>",
+      "alps dynamic/static: no level below this nice (what the daemon holds a caller that is not root to; 0 = no boost)",
+    )
     .option("--base-slice-ms <ms>", "cfs/sfs/alps rt: fair-class base slice (default 3)")
     .option("--switch-cost-ms <ms>", "cfs/sfs/alps rt: cost of each context switch (default 0)")
     .option(
@@ -109,6 +114,16 @@ async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
   }
   if (strategy !== undefined && policy !== "alps")
     throw new UsageError("--strategy applies to --policy alps only");
+  if (flags.niceFloor !== undefined && policy !== "alps")
+    throw new UsageError("--nice-floor applies to --policy alps only");
+  if (flags.niceFloor !== undefined && strategy === "rt")
+    throw new UsageError("--nice-floor applies to strategies dynamic and static (rt has no nice)");
+  const niceFloor =
+    flags.niceFloor === undefined
+      ? undefined
+      : flagNumber("nice-floor", flags.niceFloor, -20, true);
+  if (niceFloor !== undefined && niceFloor > 19)
+    throw new UsageError(`--nice-floor: expected an integer in -20..19, got ${niceFloor}`);
   if (flags.quantumMs !== undefined && policy !== "srpt") {
     throw new UsageError("--quantum-ms applies to --policy srpt only");
   }
@@ -146,7 +161,15 @@ async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
     cfs: { baseSliceMs, switchCostMs },
     sfs: { initialSliceMs, floorMs, recomputeEvery },
     keepOutcomes: false,
-    ...(alpsPolicy === undefined ? {} : { alps: { policy: alpsPolicy, strategy } }),
+    ...(alpsPolicy === undefined
+      ? {}
+      : {
+          alps: {
+            policy: alpsPolicy,
+            strategy,
+            ...(niceFloor === undefined ? {} : { floor: niceFloor }),
+          },
+        }),
   });
   const s = result.summary;
   if (flags.json === true) {
@@ -154,7 +177,10 @@ async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
     return;
   }
   const f = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(3));
-  const label = policy === "alps" ? `alps (${strategy ?? "dynamic"})` : policy;
+  const label =
+    policy === "alps"
+      ? `alps (${strategy ?? "dynamic"}${niceFloor === undefined ? "" : `, nice floor ${niceFloor}`})`
+      : policy;
   const rows: [string, string][] = [
     ["policy", label],
     ["cores", String(s.cores)],

@@ -131,6 +131,7 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
         strategy,
         curve: alps.curve ?? curveForPolicy(alps.policy),
         idleFrom: alps.idleFrom ?? DEFAULT_IDLE_FROM,
+        ...(alps.floor === undefined ? {} : { floor: alps.floor }),
         ...entries,
       });
     }

@@ -43,6 +43,8 @@ export interface AlpsOptions {
   curve?: LevelCurve;
   /** Dynamic: levels from here up run under SCHED_IDLE (default DEFAULT_IDLE_FROM, 20 = never). */
   idleFrom?: number;
+  /** Lowest level any invocation gets (the daemon's floor for callers that are not root); default none. */
+  floor?: number;
 }
 
 export interface SimOptions {
