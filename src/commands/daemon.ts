@@ -84,7 +84,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     throw error;
   }
 
-  // Every task the backend changes is recorded first, and a guardian restores them if we die (DESIGN §6.3).
+  // Every task the backend changes is recorded first, and a guardian restores them if we die (safety invariant 3, docs/safety.md).
   let touched: ReturnType<typeof touchedMod.createTouchedTasks>;
   try {
     touched = touchedMod.createTouchedTasks({
@@ -137,7 +137,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
   const daemon = new Daemon({ backend, config, reasons, log });
   daemon.safety.guardian = true;
 
-  // The daemon's threads run above anything it gives a function, so it can always undo what it did (DESIGN §6.2).
+  // The daemon's threads run above anything it gives a function, so it can always undo what it did (safety invariant 2).
   let realtime = false;
   if (config.realtimePriority > 0) {
     try {
@@ -253,9 +253,10 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       log(`metrics on unix socket ${config.metricsSocket}`);
     }
     if (config.platform !== undefined) {
-      const { createPlatformAdapter, platformOptionsOf } = await import(
+      const { createPlatformAdapter, deprecatedPlatformSettings, platformOptionsOf } = await import(
         "../frontend/platforms/index.js"
       );
+      for (const warning of deprecatedPlatformSettings(config)) log(`WARNING: ${warning}`);
       const adapter = createPlatformAdapter(
         config.platform,
         platformOptionsOf(config, (error: unknown) =>
@@ -263,6 +264,11 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
         ),
       );
       await adapter.start((event) => {
+        if (event.rekeyed !== undefined) {
+          log(
+            `platform ${config.platform}: sandbox ${event.id} re-keyed from ${event.rekeyed.from} to ${event.fn} (by ${event.rekeyed.by})`,
+          );
+        }
         const op =
           event.type === "add"
             ? daemon.addSandbox(event.fn, event.cgroupPath)
@@ -271,6 +277,10 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
           log(`platform ${event.type} ${event.cgroupPath}: ${String(error)}`),
         );
       });
+      // A hook's invocation tells the adapter which function a stem cell runs.
+      const noteInvocation = adapter.noteInvocation?.bind(adapter);
+      if (noteInvocation !== undefined)
+        daemon.onInvocationStart((inv) => noteInvocation(inv.fn, inv.pid));
       platform = adapter;
       log(`platform adapter ${config.platform} started`);
     }

@@ -1,6 +1,6 @@
 /**
  * The daemon's real-time CPU, capped. Its threads run SCHED_FIFO so that it
- * can always undo what it did (DESIGN §6, invariant 2), which also means
+ * can always undo what it did (safety invariant 2, docs/safety.md), which also means
  * that whatever makes it busy — a flood of control API requests from a
  * socket-group member, say — runs above every function on that core. So the
  * daemon measures its own CPU every `periodMs`; when it used more than

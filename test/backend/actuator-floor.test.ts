@@ -50,11 +50,11 @@ describe("the actuator under a floor", () => {
       syscalls: fakeSyscalls(calls),
       touched: recorder({ 11: NORMAL, 12: NORMAL }),
     });
-    expect(a.apply(11, -20, 0n, 0)).toBe(true);
+    expect(a.apply(11, -20, 0n, 0, 0)).toBe(true);
     expect(calls).toEqual([]); // floor 0 = base: the task stays as it was
-    expect(a.apply(12, -20, 0n, -5)).toBe(true);
+    expect(a.apply(12, -20, 0n, 0, -5)).toBe(true);
     expect(calls.map((c) => c.attr.nice)).toEqual([-5]);
-    expect(a.apply(12, 7, 0n, -5)).toBe(true); // a yield is allowed
+    expect(a.apply(12, 7, 0n, 0, -5)).toBe(true); // a yield is allowed
     expect(calls.map((c) => c.attr.nice)).toEqual([-5, 7]);
     expect(a.counters.floored).toBe(2);
     // Root (no floor) gets the level as asked.
@@ -72,10 +72,10 @@ describe("the actuator under a floor", () => {
         22: { policy: 5, nice: 0, rtPriority: 0 },
       }),
     });
-    a.apply(21, 5, 0n, 0); // 5 would raise a nice-10 task
-    a.apply(22, 5, 0n, 0); // a yield to nice 5 would take it off SCHED_IDLE
+    a.apply(21, 5, 0n, 0, 0); // 5 would raise a nice-10 task
+    a.apply(22, 5, 0n, 0, 0); // a yield to nice 5 would take it off SCHED_IDLE
     expect(calls).toEqual([]);
-    a.apply(21, 15, 0n, 0); // a real yield below its own nice is fine
+    a.apply(21, 15, 0n, 0, 0); // a real yield below its own nice is fine
     expect(calls.map((c) => [c.tid, c.attr.nice])).toEqual([[21, 15]]);
     // Back to base: its own nice 10 again, not 0.
     a.restore(21);

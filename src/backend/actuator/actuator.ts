@@ -3,7 +3,7 @@
  * the tid per LEVEL/EXPIRED/WOKE event, and the restore to SCHED_OTHER nice 0
  * when an invocation ends or the daemon closes.
  *
- * Levels are fair-class nice values (DESIGN §4). A boost is applied with
+ * Levels are fair-class nice values (docs/architecture.md, "Levels"). A boost is applied with
  * sched_setattr(SCHED_OTHER, nice, SCHED_FLAG_RESET_ON_FORK): the reset flag
  * makes children start at nice 0 (they earn their own boost from the BPF
  * program). With `sliceRequest` on, the same call also asks for the
@@ -55,6 +55,7 @@ import {
   type Syscalls,
 } from "../../host/syscalls-types.js";
 import type { TouchedRecorder } from "../guardian/touched-types.js";
+import type { WeightTargets } from "./weight-targets.js";
 
 /** The kernel clamps a fair-class slice request to [0.1 ms, 100 ms]. */
 const SLICE_MIN_NS = 100_000n;
@@ -92,6 +93,12 @@ export interface ActuatorOptions {
   sliceRequest?: boolean;
   /** Strategy dynamic: yields at or above this level run under SCHED_IDLE (runsIdle). */
   idleFrom?: number;
+  /**
+   * Where a level must also be written so that the scheduler compares it
+   * with the task's competitors (a sandbox's cpu cgroup, an autogroup; see
+   * weight-targets.ts). Without it, only the task's own nice is set.
+   */
+  targets?: WeightTargets;
 }
 
 export class Actuator {
@@ -111,15 +118,19 @@ export class Actuator {
   readonly #log: (msg: string) => void;
   readonly #sliceRequest: boolean;
   readonly #idleFrom: number;
+  readonly #targets: WeightTargets | undefined;
   /** undefined until the first slice request tells whether the kernel keeps it. */
   #sliceSupported: boolean | undefined;
   /** Level currently applied per tid (absent = base, untouched by us), and the attr that did it. */
-  readonly #applied = new Map<number, { level: number; attr: SchedAttr }>();
+  readonly #applied = new Map<number, { level: number; attr: SchedAttr; root: number }>();
   /** Tids marked in the touched record and not yet released. */
   readonly #marked = new Set<number>();
   /** Suspended: no change is made; the levels asked for wait here. */
   #held = false;
-  readonly #desired = new Map<number, { level: number; sliceNs: bigint; floor?: number }>();
+  readonly #desired = new Map<
+    number,
+    { level: number; sliceNs: bigint; root: number; floor?: number }
+  >();
   #recordLoggedMs = Number.NEGATIVE_INFINITY;
   #recordErrorsLogged = 0;
 
@@ -132,6 +143,12 @@ export class Actuator {
     this.#log = opts.log ?? (() => {});
     this.#sliceRequest = opts.sliceRequest ?? false;
     this.#idleFrom = opts.idleFrom ?? DEFAULT_IDLE_FROM;
+    this.#targets = opts.targets;
+  }
+
+  /** Where levels go beyond the task's own nice (undefined: the task only). */
+  get targets(): WeightTargets | undefined {
+    return this.#targets;
   }
 
   /** The level from which strategy dynamic's yields run under SCHED_IDLE. */
@@ -200,13 +217,21 @@ export class Actuator {
   /**
    * Puts `tid` at `level` (BASE_NICE = as alps found it; above it a task
    * yields, below it is boosted), never below `floor` when one is given,
-   * requesting `sliceNs` as its fair-class slice when boosted. Returns false
-   * when the task is gone or the change was refused.
+   * requesting `sliceNs` as its fair-class slice when boosted, and on the
+   * group that carries it (`root` is the invocation's root pid, 0 for a task
+   * found through a sandbox's cgroup). Returns false when the task is gone
+   * or the change was refused.
    */
-  apply(tid: number, level: number, sliceNs = 0n, floor?: number): boolean {
+  apply(tid: number, level: number, sliceNs = 0n, root = 0, floor?: number): boolean {
     if (this.#held) {
       if (level === BASE_NICE) this.#desired.delete(tid);
-      else this.#desired.set(tid, { level, sliceNs, ...(floor === undefined ? {} : { floor }) });
+      else
+        this.#desired.set(tid, {
+          level,
+          sliceNs,
+          root,
+          ...(floor === undefined ? {} : { floor }),
+        });
       return true;
     }
     if (floor !== undefined && level !== BASE_NICE) {
@@ -235,12 +260,13 @@ export class Actuator {
         this.#log(
           "actuator: kernel refused a fair-class slice request (EINVAL); levels only from now on",
         );
-        return this.apply(tid, level, 0n);
+        return this.apply(tid, level, 0n, root, floor);
       }
       return this.#failed(tid, err, `set level ${level}`);
     }
-    this.#applied.set(tid, { level, attr });
+    this.#applied.set(tid, { level, attr, root });
     this.counters.applied++;
+    this.#targets?.onLevel(tid, root, level);
     return true;
   }
 
@@ -272,6 +298,7 @@ export class Actuator {
 
   /** The task exited: forget it without a syscall. */
   forget(tid: number): void {
+    this.#targets?.onRelease(tid);
     this.#applied.delete(tid);
     this.#desired.delete(tid);
     if (this.#marked.delete(tid)) this.touched.release(tid);
@@ -280,6 +307,7 @@ export class Actuator {
   /** Restores every task this actuator changed. */
   restoreAll(): void {
     for (const tid of [...this.#marked]) this.restore(tid);
+    this.#targets?.restoreAll();
   }
 
   /**
@@ -288,7 +316,8 @@ export class Actuator {
    */
   suspend(): void {
     if (this.#held) return;
-    for (const [tid, { level }] of this.#applied) this.#desired.set(tid, { level, sliceNs: 0n });
+    for (const [tid, { level, root }] of this.#applied)
+      this.#desired.set(tid, { level, sliceNs: 0n, root });
     this.restoreAll();
     this.#held = true;
   }
@@ -299,7 +328,7 @@ export class Actuator {
     this.#held = false;
     const desired = [...this.#desired];
     this.#desired.clear();
-    for (const [tid, d] of desired) this.apply(tid, d.level, d.sliceNs, d.floor);
+    for (const [tid, d] of desired) this.apply(tid, d.level, d.sliceNs, d.root, d.floor);
   }
 
   /**
@@ -308,10 +337,13 @@ export class Actuator {
    * no longer what #applied says. Returns the tasks changed.
    */
   reapply(): number {
+    // The guardian put the groups back too: what the targets last wrote is stale.
+    this.#targets?.invalidate();
     let n = 0;
-    for (const [tid, { level, attr }] of [...this.#applied]) {
+    for (const [tid, { level, attr, root }] of [...this.#applied]) {
       try {
         this.#syscalls.setAttr(tid, attr);
+        this.#targets?.onLevel(tid, root, level);
         n++;
       } catch (err) {
         this.#failed(tid, err, `re-apply level ${level}`);
@@ -384,6 +416,8 @@ export class Actuator {
       return this.#failed(tid, err, "restore");
     }
     this.#applied.delete(tid);
+    if (release) this.#targets?.onRelease(tid);
+    else this.#targets?.onLevel(tid, 0, BASE_NICE);
     if (release && this.#marked.delete(tid)) this.touched.release(tid);
     if (was !== undefined) this.counters.applied++;
     if (release) this.counters.restored++;

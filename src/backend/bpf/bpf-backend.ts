@@ -48,6 +48,7 @@ import { cgroupId, cgroupPids } from "../../host/cgroups.js";
 import { errorCode } from "../../host/errno.js";
 import { threadsOf } from "../../host/proc-stat.js";
 import type { Syscalls } from "../../host/syscalls-types.js";
+import { createWeightTargets, targetsReason } from "../actuator/weight-targets.js";
 import type { TouchedRecorder } from "../guardian/touched-types.js";
 import type {
   Backend,
@@ -69,6 +70,11 @@ export interface BpfBackendOptions {
   sliceRequest?: boolean;
   /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
   idleFrom?: number;
+  /**
+   * Also write each level where the scheduler compares it: a sandbox's own
+   * cpu cgroup, an invocation's own autogroup (weight-targets.ts). Default true.
+   */
+  groupWeights?: boolean;
   /** Defaults to native/build/alps.bpf.o. */
   objectPath?: string;
   /**
@@ -92,6 +98,8 @@ export interface BpfBackend extends Backend {
   latenciesNs(): number[];
   /** Forget the latencies recorded so far (a bench starts measuring). */
   resetLatencies(): void;
+  /** Called with each event-to-applied latency as it happens, ns (the metrics histogram). */
+  onLatency(listener: (ns: number) => void): void;
 }
 
 const MAX_LATENCY_SAMPLES = 10_000;
@@ -173,6 +181,7 @@ class AlpsBpfBackend implements BpfBackend {
   readonly #sandboxes = new Map<string, { cg: bigint; fn: string }>();
   readonly #latencies: number[] = [];
   #latencyNext = 0;
+  readonly #latencyListeners: ((ns: number) => void)[] = [];
   readonly #counts = {
     nr_fn_overflow: 0,
     nr_stale_events: 0,
@@ -211,6 +220,11 @@ class AlpsBpfBackend implements BpfBackend {
       log: this.#log,
       sliceRequest: opts.sliceRequest ?? false,
       ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
+      ...(this.#observeOnly || opts.groupWeights === false
+        ? {}
+        : {
+            targets: createWeightTargets(opts.strategy, opts.idleFrom, opts.touched, this.#log),
+          }),
     });
     this.#writeConfig();
     this.#reasons = this.#observeOnly
@@ -222,6 +236,7 @@ class AlpsBpfBackend implements BpfBackend {
           `BPF programs attached from ${objectPath}`,
           `strategy ${opts.strategy}`,
           ...(opts.strategy === "dynamic" ? [idleReason(this.actuator.idleFrom)] : []),
+          targetsReason(this.actuator.targets),
         ];
     this.#writePolicy(this.#policy);
     handle.startEvents((events) => this.#onEvents(events));
@@ -265,7 +280,8 @@ class AlpsBpfBackend implements BpfBackend {
       const floor = this.#floorOf(root);
       for (const tid of new Set([...inv.tids, ...this.#handle.tasksOfRoot(root)])) {
         const level = this.actuator.appliedLevel(tid);
-        if (level !== undefined && level < BASE_NICE) this.actuator.apply(tid, level, 0n, floor);
+        if (level !== undefined && level < BASE_NICE)
+          this.actuator.apply(tid, level, 0n, root, floor);
       }
     }
   }
@@ -299,7 +315,8 @@ class AlpsBpfBackend implements BpfBackend {
       if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
       if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
       const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
-      if (this.actuator.apply(tid, state.level, sliceNs, this.#floorOf(state.root))) reapplied++;
+      if (this.actuator.apply(tid, state.level, sliceNs, state.root, this.#floorOf(state.root)))
+        reapplied++;
     }
     this.#counts.nr_resyncs++;
     this.#log(
@@ -318,6 +335,10 @@ class AlpsBpfBackend implements BpfBackend {
 
   latenciesNs(): number[] {
     return [...this.#latencies];
+  }
+
+  onLatency(listener: (ns: number) => void): void {
+    this.#latencyListeners.push(listener);
   }
 
   resetLatencies(): void {
@@ -480,7 +501,7 @@ class AlpsBpfBackend implements BpfBackend {
     // instruction: it gets its level now. Applied first, then registered
     // with that level: a level the kernel posts after registration is newer
     // and is applied after this.
-    if (this.actuator.apply(pid, level, sliceNs, floor) || level === BASE_NICE) {
+    if (this.actuator.apply(pid, level, sliceNs, pid, floor) || level === BASE_NICE) {
       this.#handle.registerTask(pid, id, level, pid);
       tids.add(pid);
     }
@@ -559,7 +580,7 @@ class AlpsBpfBackend implements BpfBackend {
       if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
       if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
       const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
-      this.actuator.apply(tid, state.level, sliceNs, this.#floorOf(state.root));
+      this.actuator.apply(tid, state.level, sliceNs, state.root, this.#floorOf(state.root));
     }
   }
 
@@ -593,10 +614,11 @@ class AlpsBpfBackend implements BpfBackend {
       return;
     }
     const sliceNs = this.#sliceNs.get(e.fn) ?? this.#sliceNs.get(0) ?? 0n;
-    if (this.actuator.apply(e.tid, e.level, sliceNs, this.#floorOf(state.root))) {
+    if (this.actuator.apply(e.tid, e.level, sliceNs, state.root, this.#floorOf(state.root))) {
       const latency = Number(this.#addon.monotonicNs()) - e.tsNs;
       this.#latencies[this.#latencyNext] = latency;
       this.#latencyNext = (this.#latencyNext + 1) % MAX_LATENCY_SAMPLES;
+      for (const l of this.#latencyListeners) l(latency);
     }
   }
 
@@ -629,6 +651,9 @@ class AlpsBpfBackend implements BpfBackend {
     counters.nr_apply_errors = this.actuator.counters.errors;
     counters.nr_record_errors = this.actuator.counters.recordErrors;
     counters.nr_floored = this.actuator.counters.floored;
+    const targets = this.actuator.targets?.counters;
+    if (targets !== undefined)
+      for (const [k, v] of Object.entries(targets)) counters[`nr_${k}`] = v;
     const reasons = this.#observeOnly
       ? [...this.#reasons]
       : [...this.#reasons, sliceRequestReason(this.actuator)];

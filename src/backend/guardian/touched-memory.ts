@@ -13,7 +13,9 @@ export function createMemoryTouched(): TouchedRecorder {
   // already gone, a made-up tid in a test): restoring it then means
   // SCHED_OTHER nice 0, as a v1 record does.
   const tasks = new Map<number, TaskOriginal | undefined>();
-  const cgroups = new Map<string, CgroupOriginal>();
+  // Likewise a cgroup directory whose files cannot be read (a path a unit
+  // test's injected files stand for): recorded, original unknown.
+  const cgroups = new Map<string, CgroupOriginal | undefined>();
   return {
     mark(tid) {
       if (!tasks.has(tid)) tasks.set(tid, taskNow(tid)?.original);
@@ -22,8 +24,13 @@ export function createMemoryTouched(): TouchedRecorder {
     list: () => [...tasks.keys()],
     markCgroup(dir) {
       if (cgroups.has(dir)) return;
-      const now = cgroupNow(dir);
-      if (now !== undefined) cgroups.set(dir, now);
+      let now: CgroupOriginal | undefined;
+      try {
+        now = cgroupNow(dir);
+      } catch {
+        now = undefined;
+      }
+      cgroups.set(dir, now);
     },
     releaseCgroup: (dir) => void cgroups.delete(dir),
     cgroups: () => [...cgroups.keys()],

@@ -4,7 +4,7 @@
  * survives the daemon (a file under the state directory), so the guardian or
  * `alps restore` can put each one back as it was — the task's original
  * policy and nice, the cgroup's original weight and idle flag — after a
- * SIGKILL or crash (DESIGN §6, invariant 3; docs/safety.md).
+ * SIGKILL or crash (safety invariant 3, docs/safety.md).
  *
  * `mark` and `markCgroup` throw a RecordError (src/errors.ts) when the
  * record cannot take the entry (the state directory is full): the caller

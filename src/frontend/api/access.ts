@@ -1,14 +1,19 @@
 /**
- * The pid rule (DESIGN §3, §6 invariant 1), as docs/safety.md states it:
+ * The pid rule (docs/api.md; safety invariant 1, docs/safety.md):
  *
  * - pid 1 and the daemon itself are never accepted: giving them a level
  *   could take the host down.
- * - A task inside a declared sandbox may be registered by the platform (root)
- *   or by the sandbox's declarer, and only under the sandbox's function.
- * - Otherwise a client may name only itself or one of its descendants, as
- *   proven by the socket's peer credentials; a client that is not root only
- *   a descendant whose real, effective, saved and filesystem uids are all its
- *   own (a setuid child or another user's task is refused).
+ * - A task inside a declared sandbox may be registered only by the platform
+ *   (root, or the daemon's own user) or by the sandbox's declarer; a
+ *   declarer that is not the platform only under the sandbox's function. The
+ *   platform may name another function: a stem cell's first invocation sets
+ *   its sandbox's key (docs/platforms.md). Anyone else is refused, even for
+ *   its own process: the sandbox's tasks are the platform's to describe.
+ * - A task in no sandbox: a client may name only itself or one of its
+ *   descendants, as proven by the socket's peer credentials; a client that
+ *   is not root only a descendant whose real, effective, saved and
+ *   filesystem uids are all its own (a setuid child or another user's task
+ *   is refused).
  *
  * Cost: one read of /proc/<pid>/cgroup, the ppid walk of the descendant rule,
  * and for callers that are not root one read of /proc/<pid>/status.
@@ -57,11 +62,11 @@ export function checkPid(req: PidRequest, view: SandboxView, cgroupMount?: strin
   if (dir === undefined)
     return { ok: false, why: `pid ${pid} does not exist (or has no cgroup v2 path)` };
   const sandbox = sandboxOf(dir, view);
-  let refusal: PidDecision | undefined;
   if (sandbox !== undefined) {
     const declarer = view.sandboxDeclarer(sandbox);
     const sandboxFn = view.sandboxes().get(sandbox);
-    if (platform || declarer === peer.uid) {
+    if (platform) return { ok: true, why: "sandbox" };
+    if (declarer === peer.uid) {
       if (sandboxFn === fn) return { ok: true, why: "sandbox" };
       return {
         ok: false,
@@ -69,10 +74,10 @@ export function checkPid(req: PidRequest, view: SandboxView, cgroupMount?: strin
         why: `pid ${pid} is in sandbox ${sandbox} of function '${sandboxFn}'; register it under that function, not '${fn}'`,
       };
     }
-    refusal = {
+    return {
       ok: false,
       sandbox: true,
-      why: `pid ${pid} is in sandbox ${sandbox}, declared by uid ${declarer}; only its declarer (or root) may register it`,
+      why: `pid ${pid} is in sandbox ${sandbox}, declared by uid ${declarer}; only its declarer (or root) may register it (its tasks are scheduled from the sandbox's bursts)`,
     };
   }
   if (peer.pid > 1 && isSelfOrDescendant(pid, peer.pid)) {
@@ -85,10 +90,8 @@ export function checkPid(req: PidRequest, view: SandboxView, cgroupMount?: strin
       why: `pid ${pid} runs as uids ${uids.join("/")} (real/effective/saved/fs), not as the caller's uid ${peer.uid} (a setuid program or another user's task)`,
     };
   }
-  return (
-    refusal ?? {
-      ok: false,
-      why: `pid ${pid} is in no declared sandbox and is not a descendant of the caller (pid ${peer.pid})`,
-    }
-  );
+  return {
+    ok: false,
+    why: `pid ${pid} is in no declared sandbox and is not a descendant of the caller (pid ${peer.pid})`,
+  };
 }
