@@ -64,7 +64,7 @@ export interface Backend {
    * children belong to `fn` until `endInvocation`.
    */
   startInvocation(fn: string, pid: number, limits?: InvocationLimits): void;
-  /** The invocation ended: its tasks go back to SCHED_OTHER, nice 0 if still alive. */
+  /** The invocation ended: its tasks go back as they were (original policy and nice) if still alive. */
   endInvocation(pid: number): void;
   /** Replace the policy in force (alps mode); sfs and cfs ignore it. */
   applyPolicy(policy: Policy): void;
@@ -85,6 +85,6 @@ export interface Backend {
    */
   resume?(): void;
   status(): BackendStatus;
-  /** Restore every task this backend changed to SCHED_OTHER, nice 0; detach. Idempotent. */
+  /** Put every task this backend changed back as it was; detach. Idempotent. */
   close(): Promise<void>;
 }

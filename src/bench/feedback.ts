@@ -72,15 +72,16 @@ function turnaround(
   name: "srpt" | "cfs" | "alps",
   policy?: Policy,
   floor?: number,
-): { mean: number; p50: number } {
-  return simulate(trace, {
+): { mean: number; p50: number; slowdown: number } {
+  const summary = simulate(trace, {
     policy: name,
     cores: CORES,
     quantumMs: QUANTUM_MS,
     ...(policy === undefined
       ? {}
       : { alps: { policy, ...(floor === undefined ? {} : { floor }) } }),
-  }).summary.turnaround_ms;
+  }).summary;
+  return { ...summary.turnaround_ms, slowdown: summary.slowdown.mean };
 }
 
 export async function benchFeedback(): Promise<void> {
@@ -103,6 +104,11 @@ export async function benchFeedback(): Promise<void> {
         policy: learned(trace, {}),
         floor: 0,
       },
+      {
+        label: "learned, defaults, nice floor -10 (a floor the operator grants a uid)",
+        policy: learned(trace, {}),
+        floor: -10,
+      },
       { label: "oracle: true mean CPU per function, boost never expires", policy: oracle(trace) },
     ];
     for (const row of rows) {
@@ -110,7 +116,7 @@ export async function benchFeedback(): Promise<void> {
       const verdict = alps.mean < midpoint ? "closer to srpt" : "not closer";
       console.log(
         `  ${row.label}: alps mean ${alps.mean.toFixed(0)} ms (${(alps.mean / cfs.mean).toFixed(2)} x cfs, ${verdict}), ` +
-          `p50 ${alps.p50.toFixed(0)} ms`,
+          `p50 ${alps.p50.toFixed(0)} ms, mean slowdown ${alps.slowdown.toFixed(2)} (cfs ${cfs.slowdown.toFixed(2)})`,
       );
     }
   }

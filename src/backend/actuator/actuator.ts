@@ -1,6 +1,6 @@
 /**
  * The actuator applies the levels the BPF program decides: one syscall on
- * the tid per LEVEL/EXPIRED/WOKE event, and the restore to SCHED_OTHER nice 0
+ * the tid per LEVEL/EXPIRED/WOKE event, and the restore to the original policy and nice
  * when an invocation ends or the daemon closes.
  *
  * Levels are fair-class nice values (docs/architecture.md, "Levels"). A boost is applied with
@@ -69,7 +69,7 @@ const RECORD_LOG_MS = 10_000;
 export interface ActuatorCounters {
   /** Levels applied (boosts and drops). */
   applied: number;
-  /** Tasks restored to SCHED_OTHER nice 0. */
+  /** Tasks put back as they were (their original policy and nice). */
   restored: number;
   /** Tasks that were gone when a change was attempted (ESRCH). */
   gone: number;
