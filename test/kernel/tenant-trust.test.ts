@@ -136,6 +136,49 @@ describe.skipIf(!runs)("a socket-group member that is not root", () => {
     }
   });
 
+  it("holds a granted boost for at most its CPU budget per invocation, however short its bursts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "alps-budget-"));
+    let d: RunningDaemon | undefined;
+    try {
+      // The operator grants this uid boosts down to -20: the budget is what bounds them.
+      d = await startDaemon([
+        "--mode",
+        "alps",
+        "--policy-file",
+        boostingPolicy(dir),
+        "--socket-group",
+        tenant.group,
+        "--uid-nice-floors",
+        `${tenant.uid}:-20`,
+        "--boost-budget-ms",
+        "200",
+      ]);
+      // 3 ms bursts, 2 ms asleep: each burst is far inside any slice (the issue's attack).
+      const [reg, early, late] = (await runAsTenant(
+        tenant,
+        d.socket,
+        `const child = spawnGated(burner(3, 2, 3000));
+         out(await api(SOCKET, "POST", "/v1/invocations", { function: "short", pid: child.pid }));
+         child.stdin.end("go\\n");
+         out(await sampleSched(child.pid, 150));
+         await new Promise((r) => setTimeout(r, 850));
+         out(await sampleSched(child.pid, 1000));
+         child.kill("SIGKILL");`,
+      )) as [Reply, { minNice: number }, { minNice: number; samples: number }];
+      expect(reg.status).toBe(201);
+      // Boosted at first (the granted floor), then never again once about
+      // 200 ms of CPU are spent (checked every 100 ms).
+      expect(early.minNice).toBeLessThan(0);
+      expect(late.samples).toBeGreaterThan(50);
+      expect(late.minNice).toBeGreaterThanOrEqual(0);
+      const st = await status(d);
+      expect((st.backend as Record<string, number>).nr_budget_spent).toBe(1);
+    } finally {
+      await d?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("is refused 403 for another tenant's sandbox pid and for its own setuid child", async () => {
     const mount = cgroup2MountIfAny();
     expect(mount).toBeDefined();

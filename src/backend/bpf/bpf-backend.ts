@@ -45,6 +45,7 @@ import {
   STRATEGY_OBSERVE,
 } from "../../host/addon-types.js";
 import { cgroupId, cgroupPids } from "../../host/cgroups.js";
+import { boostBudgetOf } from "../budget.js";
 import { errorCode } from "../../host/errno.js";
 import { threadsOf } from "../../host/proc-stat.js";
 import type { Syscalls } from "../../host/syscalls-types.js";
@@ -262,7 +263,9 @@ class AlpsBpfBackend implements BpfBackend {
    * boosted burst every time and hold the boost for as long as it likes.
    * Every BUDGET_CHECK_MS the CPU of each boosted invocation's registered
    * tasks (the kernel's total since registration) is compared with its
-   * budget; past it, its tasks are held at or above base from then on.
+   * budget (never less than twice its function's predicted run, so a long
+   * function keeps the boost SRPT gives it near its end); past it, its
+   * tasks are held at or above base from then on.
    */
   #checkBudgets(): void {
     if (this.#closed) return;
@@ -274,7 +277,7 @@ class AlpsBpfBackend implements BpfBackend {
       if (!boosted) continue;
       let used = 0;
       for (const tid of inv.tids) used += Number(this.#handle.readTask(tid)?.totalNs ?? 0n);
-      if (used <= inv.boostBudgetNs) continue;
+      if (used <= boostBudgetOf(inv.boostBudgetNs, this.#policy, inv.fn)) continue;
       inv.spent = true;
       this.#counts.nr_budget_spent++;
       const floor = this.#floorOf(root);

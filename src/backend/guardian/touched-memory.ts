@@ -5,7 +5,7 @@
  * the first mark) but does not survive a crash; the daemon passes the
  * persistent record (touched.ts) instead.
  */
-import { cgroupNow, taskNow } from "./touched.js";
+import { cgroupNow, inheritedOriginal, taskNow } from "./touched.js";
 import type { CgroupOriginal, TaskOriginal, TouchedRecorder } from "./touched-types.js";
 
 export function createMemoryTouched(): TouchedRecorder {
@@ -18,7 +18,14 @@ export function createMemoryTouched(): TouchedRecorder {
   const cgroups = new Map<string, CgroupOriginal | undefined>();
   return {
     mark(tid) {
-      if (!tasks.has(tid)) tasks.set(tid, taskNow(tid)?.original);
+      if (tasks.has(tid)) return;
+      const now = taskNow(tid);
+      tasks.set(
+        tid,
+        now === undefined
+          ? undefined
+          : (inheritedOriginal(tid, now.ppid, (t) => tasks.get(t)) ?? now.original),
+      );
     },
     release: (tid) => void tasks.delete(tid),
     list: () => [...tasks.keys()],

@@ -55,7 +55,7 @@ import { dirname, join } from "node:path";
 import { InputError, RecordError, UsageError } from "../../errors.js";
 import { isGone } from "../../host/errno.js";
 import { readProcFile } from "../../host/proc-file.js";
-import { parseStat } from "../../host/proc-stat.js";
+import { parseStat, threadGroupOf } from "../../host/proc-stat.js";
 import { taskStartTime } from "../../host/proc-task.js";
 import type { CgroupOriginal, TaskOriginal, TouchedRecorder } from "./touched-types.js";
 
@@ -109,8 +109,10 @@ export function touchedFilePath(stateDir: string = DEFAULT_STATE_DIR): string {
   return join(stateDir, TOUCHED_FILE_NAME);
 }
 
-/** Start time and scheduling of a task from one read of its stat, or undefined when it is gone. */
-export function taskNow(tid: number): { startTime: number; original: TaskOriginal } | undefined {
+/** Start time, parent and scheduling of a task from one read of its stat, or undefined when it is gone. */
+export function taskNow(
+  tid: number,
+): { startTime: number; ppid: number; original: TaskOriginal } | undefined {
   let text: string;
   try {
     text = readProcFile(`/proc/${tid}/stat`);
@@ -123,8 +125,29 @@ export function taskNow(tid: number): { startTime: number; original: TaskOrigina
     throw new Error(`/proc/${tid}/stat: cannot read start time, nice and policy`);
   return {
     startTime: st.startTime,
+    ppid: st.ppid,
     original: { nice: st.nice, rtPriority: st.rtPriority, policy: st.policy },
   };
+}
+
+/**
+ * What a task had before alps, when it was created by a task alps had
+ * changed: reset-on-fork clears only a real-time policy and a negative
+ * nice, so a child (or thread) of a yielding task starts under SCHED_IDLE
+ * or at the positive nice alps gave its creator. Its original is then its
+ * creator's: the parent's (`ppid`), or for a thread its thread group's
+ * leader's. Undefined when neither is recorded (its own state is its
+ * original). Only a new tid pays the extra read of the thread group.
+ */
+export function inheritedOriginal(
+  tid: number,
+  ppid: number,
+  recorded: (tid: number) => TaskOriginal | undefined,
+): TaskOriginal | undefined {
+  const parent = recorded(ppid);
+  if (parent !== undefined) return parent;
+  const tgid = threadGroupOf(tid);
+  return tgid !== undefined && tgid !== tid ? recorded(tgid) : undefined;
 }
 
 /** Whether the task recorded as `entry` is still the same task. */
@@ -515,8 +538,12 @@ export function createTouchedTasks(opts: TouchedOptions = {}): PersistentTouched
       // A task that is already gone cannot be changed (the syscall will say
       // ESRCH), so there is nothing that could ever need restoring.
       if (now === undefined) return;
-      append(taskLine(tid, now.startTime, now.original));
-      live.set(tid, { tid, startTime: now.startTime, original: now.original });
+      const original =
+        (live.size > 0
+          ? inheritedOriginal(tid, now.ppid, (t) => live.get(t)?.original)
+          : undefined) ?? now.original;
+      append(taskLine(tid, now.startTime, original));
+      live.set(tid, { tid, startTime: now.startTime, original });
       maybeCompact();
     },
     release(tid: number): void {

@@ -19,6 +19,7 @@ import {
 } from "../../contracts/levels.js";
 import { emptyPolicy, type Policy, policyEntryFor } from "../../contracts/policy.js";
 import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
+import { boostBudgetOf } from "../budget.js";
 import { ProcSensor, type SensedTask } from "./proc-sensor.js";
 import type { Syscalls } from "../../host/syscalls-types.js";
 import { createWeightTargets, targetsReason } from "../actuator/weight-targets.js";
@@ -136,7 +137,9 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     }
     for (const root of boosted) {
       const l = limitsOf.get(root);
-      if (l === undefined || l.spent || (used.get(root) ?? 0) <= (l.boostBudgetNs ?? 0)) continue;
+      if (l === undefined || l.spent || l.boostBudgetNs === undefined) continue;
+      const fn = sensor.task(root)?.fn ?? "";
+      if ((used.get(root) ?? 0) <= boostBudgetOf(l.boostBudgetNs, policy, fn)) continue;
       l.spent = true;
       counters.nr_budget_spent++;
     }
