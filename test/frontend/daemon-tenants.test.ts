@@ -15,6 +15,7 @@ import {
   QuotaError,
   REAP_PERIOD_MS,
 } from "../../src/frontend/daemon.js";
+import { boostBudgetOf } from "../../src/backend/budget.js";
 import { RecordError } from "../../src/errors.js";
 import { ObserveBackend } from "./observe-backend.js";
 
@@ -166,5 +167,16 @@ describe("a registration the backend refuses", () => {
     backend.refuse = undefined;
     daemon.startInvocation("f", 7001, member); // the quota of 1 is still free
     expect(daemon.status().open_invocations).toBe(1);
+  });
+});
+
+describe("the boost budget", () => {
+  it("is the configured one, never less than twice the function's predicted run", () => {
+    const policy = {
+      functions: { long: { priority: 2, predicted_ms: 1500, slice_ms: 200 } },
+      default: { priority: 1, predicted_ms: 5, slice_ms: 8 },
+    };
+    expect(boostBudgetOf(1000e6, policy, "short")).toBe(1000e6);
+    expect(boostBudgetOf(1000e6, policy, "long")).toBe(3000e6);
   });
 });

@@ -16,6 +16,7 @@ import { restoreCgroup, restoreTasks } from "../../src/backend/guardian/restore.
 import { baseAttr, type SchedAttr } from "../../src/host/syscalls-types.js";
 import {
   createTouchedTasks,
+  inheritedOriginal,
   readTouchedRecord,
   taskNow,
   touchedFilePath,
@@ -152,6 +153,16 @@ describe("touched record v2: tasks restored to their original", () => {
     });
     expect(calls).toEqual([`attr ${self} 0 0`, `nice ${self} 0`]);
     expect(baseAttr().nice).toBe(0);
+  });
+});
+
+describe("touched record v2: a task created by a changed task", () => {
+  it("takes its creator's original, not the state it inherited", () => {
+    const parentOriginal = { policy: 0, nice: 7, rtPriority: 0 };
+    const recorded = (tid: number) => (tid === 4242 ? parentOriginal : undefined);
+    expect(inheritedOriginal(self, 4242, recorded)).toBe(parentOriginal);
+    // Neither its parent nor its thread group recorded: its own state is its original.
+    expect(inheritedOriginal(self, 4243, recorded)).toBeUndefined();
   });
 });
 
