@@ -34,7 +34,7 @@ import {
   staticLevel,
 } from "../contracts/levels.js";
 import type { JobTable } from "./jobs.js";
-import type { EngineResult } from "./simulate.js";
+import type { EngineResult } from "./types.js";
 
 export interface LevelPlan {
   strategy: "dynamic" | "static";
