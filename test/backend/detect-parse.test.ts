@@ -1,38 +1,6 @@
-/** Pure parsers of the proc sensor and doctor: /proc stat lines, mountinfo, /proc/self/cgroup. */
+/** Pure parsers of doctor: mountinfo and /proc/self/cgroup of the v1 cpu controller. */
 import { describe, expect, it } from "vitest";
 import { parseV1CgroupPath, parseV1CpuMount } from "../../src/backend/detect.js";
-import { parseStat } from "../../src/host/proc-stat.js";
-
-describe("parseStat", () => {
-  it("counts fields after the last ')' so odd command names do not shift them", () => {
-    // Fields 3..41 of a SCHED_FIFO task at rt priority 5, nice 0, named "a) b (c";
-    // every other field holds its own number (ppid 4, utime 14, stime 15, start 22).
-    const after = [
-      "R",
-      ...Array.from({ length: 14 }, (_, i) => String(i + 4)),
-      "-6",
-      "0",
-      ...Array.from({ length: 20 }, (_, i) => String(i + 20)),
-      "5",
-      "1",
-      "0",
-    ];
-    const stat = parseStat(`123 (a) b (c) ${after.join(" ")}`);
-    expect(stat).toEqual({
-      state: "R",
-      ppid: 4,
-      cpuTicks: 14 + 15,
-      nice: 0,
-      startTime: 22,
-      rtPriority: 5,
-      policy: 1,
-    });
-  });
-
-  it("rejects a line that is not a stat line", () => {
-    expect(() => parseStat("garbage")).toThrow(/not a \/proc stat line/);
-  });
-});
 
 describe("doctor parsers", () => {
   const mountinfo = [

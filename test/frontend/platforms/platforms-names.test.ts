@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { parseCgroup2Mount, parseV2Line } from "../../src/host/cgroups.js";
+import { parseCgroup2Mount, parseV2Line } from "../../../src/host/cgroups.js";
 import {
   defaultOpenLambdaCgroupRoot,
   mountSourceBasename,
   stripDirMakerSeq,
-} from "../../src/frontend/platforms/openlambda.js";
-import { functionOf, parseActionContainerName } from "../../src/frontend/platforms/openwhisk.js";
+} from "../../../src/frontend/platforms/openlambda.js";
+import { functionOf, parseActionContainerName } from "../../../src/frontend/platforms/openwhisk.js";
 
 describe("OpenWhisk container names", () => {
   it("parses wsk<invoker>_<n>_<namespace>_<action>", () => {
