@@ -25,7 +25,7 @@ const GONE = 4_194_400;
 describe("parseStat", () => {
   it("counts fields after the last ')' so odd command names do not shift them", () => {
     // Fields 3..41 of a SCHED_FIFO task at rt priority 5, nice 0, named "a) b (c";
-    // every other field holds its own number (ppid 4, utime 14, stime 15, start 22).
+    // every other field holds its own number (ppid 4, session 6, utime 14, stime 15, start 22).
     const after = [
       "R",
       ...Array.from({ length: 14 }, (_, i) => String(i + 4)),
@@ -40,6 +40,7 @@ describe("parseStat", () => {
     expect(stat).toEqual({
       state: "R",
       ppid: 4,
+      session: 6,
       cpuTicks: 14 + 15,
       nice: 0,
       startTime: 22,

@@ -56,6 +56,8 @@ async function start(
     strategy: "dynamic",
     addon,
     objectPath: "/fake/alps.bpf.o",
+    // Group weights write cgroup and autogroup files of the host: not here.
+    groupWeights: false,
     ...extra,
   });
   return backend;
