@@ -3,6 +3,7 @@
  * chosen policy's engine and summarizes.
  */
 import { curveForPolicy, DEFAULT_CURVE, DEFAULT_IDLE_FROM } from "../contracts/levels.js";
+import { ownEntry } from "../contracts/function-table.js";
 import type { Policy, PolicyEntry } from "../contracts/policy.js";
 import { type FairParams, runFair } from "./fair.js";
 import { runFifo } from "./fifo.js";
@@ -69,9 +70,7 @@ function entriesOf(
       // Own properties only: a function named "constructor" must not find Object's.
       // (Not policyEntryFor: importing contracts/policy.js loads zod, which the
       // simulator must not pay for at CLI start-up.)
-      entry = Object.hasOwn(policy.functions, fn)
-        ? (policy.functions[fn] as PolicyEntry)
-        : policy.default;
+      entry = ownEntry(policy.functions, fn) ?? policy.default;
       checkEntry(fn, entry);
       cache.set(fn, entry);
     }
