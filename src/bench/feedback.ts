@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Policy, PolicySchema } from "../contracts/policy.js";
 import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
-import { DEFAULT_LEARNER_PARAMS, type LearnerParams, learnPolicy } from "../frontend/learner.js";
+import { defaultConfig } from "../frontend/config.js";
+import { learnerParams, type LearnerParams, learnPolicy } from "../frontend/learner.js";
 import type { InvocationRecord } from "../frontend/window.js";
 import { simulate } from "../sim/index.js";
 import { readTraceFile } from "../trace/native.js";
@@ -28,7 +29,7 @@ const SETTINGS: { label: string; params: Partial<LearnerParams> }[] = [
   { label: "learned, defaults", params: {} },
   {
     label: "learned, --slice-clamp true (DESIGN §4: clamp to the more urgent slice)",
-    params: { clampToMoreUrgent: true },
+    params: { sliceClamp: true },
   },
   { label: "learned, --alpha 2", params: { alpha: 2 } },
   {
@@ -45,7 +46,7 @@ function learned(trace: TraceInvocation[], params: Partial<LearnerParams>): Poli
     waitMs: 0,
     turnaroundMs: inv.durationMs,
   }));
-  const policy = learnPolicy(window, { ...DEFAULT_LEARNER_PARAMS, cores: CORES, ...params });
+  const policy = learnPolicy(window, { ...learnerParams(defaultConfig(), CORES), ...params });
   return PolicySchema.parse(JSON.parse(JSON.stringify(policy)));
 }
 
