@@ -3,36 +3,16 @@
  * selection) → Daemon → control API + metrics (+ platform adapter); the
  * loop itself is src/frontend/daemon.ts.
  */
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import { UsageError } from "../errors.js";
-import {
-  CONFIG_KEYS,
-  type ConfigKey,
-  type DaemonConfig,
-  flagHelp,
-  flagName,
-  isSwitch,
-  loadConfig,
-  valueName,
-} from "../frontend/config.js";
-
+import { CONFIG_KEYS, type DaemonConfig, loadConfig } from "../frontend/config.js";
 import type { Log } from "../frontend/log.js";
+import { configFlags, configOption } from "./config-option.js";
 
 /** The daemon's log: replaced by the configured one (level, format) once the config is read. */
 let log: Log = (message) => {
   process.stderr.write(`${new Date().toISOString()} alps daemon: ${message}\n`);
 };
-
-/**
- * The flag for one config key, its help generated from the field (what it
- * accepts, its default, its variable); `alps doctor` takes the platform ones
- * from here too. Values are only parsed here: loadConfig merges flags,
- * environment, file and defaults and validates them all the same way.
- */
-export function configOption(key: ConfigKey): Option {
-  if (isSwitch(key)) return new Option(`--${flagName(key)}`, flagHelp(key));
-  return new Option(`--${flagName(key)} <${valueName(key)}>`, flagHelp(key));
-}
 
 export function registerDaemon(program: Command): void {
   const cmd = program
@@ -48,14 +28,7 @@ export function registerDaemon(program: Command): void {
     );
   for (const key of CONFIG_KEYS) cmd.addOption(configOption(key));
   cmd.action(async (opts: Record<string, unknown>) => {
-    const flags: Record<string, unknown> = {};
-    for (const key of CONFIG_KEYS) {
-      const value = opts[configOption(key).attributeName()];
-      // A switch is `--no-<x>`: commander stores x = false when it is given.
-      if (isSwitch(key)) {
-        if (value === false) flags[key] = true;
-      } else if (value !== undefined) flags[key] = value;
-    }
+    const flags = configFlags(opts, CONFIG_KEYS);
     const configFile =
       typeof opts.config === "string" ? opts.config : process.env.ALPS_CONFIG || undefined;
     const config = loadConfig({

@@ -134,6 +134,11 @@ export class JobTable {
     this.#completion[j] = t + ((this.duration[j] as number) - (this.demand[j] as number));
   }
 
+  /** When `j` completes (NaN until its CPU work has finished). */
+  completionOf(j: number): number {
+    return this.#completion[j] as number;
+  }
+
   /** An invocation with no CPU demand is done with its CPU work on arrival. */
   finishEmpty(j: number): void {
     this.firstStart[j] = this.arrival[j] as number;
