@@ -176,7 +176,11 @@ async function daemonConfig(
     import("../frontend/online.js"),
     import("./config-option.js"),
   ]);
-  const given = configFlags(flags, ONLINE_KEYS);
+  // --strategy and --quantum-ms are the simulator's own flags (checked in choosePolicies).
+  const given = configFlags(
+    flags,
+    ONLINE_KEYS.filter((k) => k !== "strategy" && k !== "quantumMs"),
+  );
   const learningOnly = Object.keys(given).filter((k) => k !== "idleFromNice");
   if (!learning && learningOnly.length > 0)
     throw new UsageError(
