@@ -60,9 +60,9 @@ namespaces: [guest, BobsOrg_dev]
 \`\`\`
 `;
 
-/** Table cells must not break the table. */
+/** Table cells must not break the table, nor read as HTML (`<namespace>`). */
 function cell(text: string): string {
-  return text.replace(/\|/g, "\\|");
+  return text.replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 function row(key: ConfigKey): string {
@@ -71,13 +71,32 @@ function row(key: ConfigKey): string {
   return `| \`${key}\` | \`${flag}\` | \`${envName(key)}\` | ${d === undefined ? "unset" : `\`${cell(d)}\``} | ${cell(allowedValues(key))} | ${cell(CONFIG_FIELDS[key].help)} |`;
 }
 
+const LOGS = `## Logs
+
+The daemon logs on stderr. \`--log-level\` drops lines less severe than it
+(\`debug\` < \`info\` < \`warn\` < \`error\`). \`--log-format text\` writes
+one line per record:
+
+\`\`\`
+2026-01-05T10:00:00.000Z info  alps daemon: control API on /run/alps/alps.sock
+2026-01-05T10:00:02.004Z info  alps daemon: policy changed (learned in 3.1 ms): 12 functions; added resize #2; re-ranked thumbnail #5→#3
+\`\`\`
+
+\`--log-format json\` writes one JSON object per line (pino's layout: \`level\`
+as a word, \`time\` in ISO 8601, \`pid\`, \`name\`, \`msg\`, and structured
+fields such as \`policy_changes\` with \`added\`, \`removed\` and
+\`reranked\`). A learned policy is logged only when it adds, removes or
+re-ranks a function, and then as that change; the whole table is what
+\`alps policy\` prints (at \`debug\`, every learned policy is logged whole).
+`;
+
 export function configDoc(): string {
   const table = [
     "| key | flag | variable | default | accepts | what |",
     "| --- | --- | --- | --- | --- | --- |",
     ...CONFIG_KEYS.map(row),
   ];
-  return `${INTRO}\n## Options\n\n${table.join("\n")}\n`;
+  return `${INTRO}\n## Options\n\n${table.join("\n")}\n\n${LOGS}`;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
