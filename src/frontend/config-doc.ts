@@ -62,7 +62,7 @@ namespaces: [guest, BobsOrg_dev]
 
 /** Table cells must not break the table, nor read as HTML (`<namespace>`). */
 function cell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return text.replace(/\|/g, "\\|").replace(/<(?=[A-Za-z/!])/g, "&lt;");
 }
 
 function row(key: ConfigKey): string {
