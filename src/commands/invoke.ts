@@ -102,7 +102,7 @@ async function runInvocation(
   if (cmd.length === 0) throw new UsageError("no command given (alps invoke --function F -- CMD…)");
   const [{ apiRequest, apiErrorMessage }, { childrenCpuMs }] = await Promise.all([
     import("../frontend/api/client.js"),
-    import("../frontend/libc.js"),
+    import("../host/libc.js"),
   ]);
   const cpuBefore = childrenCpuMs();
   const t0 = performance.now();
