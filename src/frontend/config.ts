@@ -329,13 +329,21 @@ function describeSchema(s: JsonSchemaView): string {
   }
 }
 
+/**
+ * zod's JSON Schema of a key's schema. A schema JSON Schema cannot express (a
+ * refinement, a transform) reads as "a value" rather than failing the help.
+ */
+function jsonSchemaOf(key: ConfigKey): JsonSchemaView {
+  return z.toJSONSchema(field(key).schema, { unrepresentable: "any" }) as JsonSchemaView;
+}
+
 const allowedCache = new Map<ConfigKey, string>();
 
 /** What a key accepts, in words: "integer 0..65535", "one of auto, alps, sfs, cfs". */
 export function allowedValues(key: ConfigKey): string {
   let text = allowedCache.get(key);
   if (text === undefined) {
-    text = describeSchema(z.toJSONSchema(field(key).schema) as JsonSchemaView);
+    text = describeSchema(jsonSchemaOf(key));
     allowedCache.set(key, text);
   }
   return text;
@@ -343,7 +351,7 @@ export function allowedValues(key: ConfigKey): string {
 
 /** The enum's values, for a key that has a fixed set (help, docs, shell completion). */
 export function choicesOf(key: ConfigKey): readonly string[] | undefined {
-  const s = z.toJSONSchema(field(key).schema) as JsonSchemaView;
+  const s = jsonSchemaOf(key);
   return s.enum?.map(String);
 }
 
@@ -530,7 +538,7 @@ export function loadPlatformConfig(opts: {
 
 /** The placeholder of a flag's value in help: what kind of value it takes. */
 export function valueName(key: ConfigKey): string {
-  const s = z.toJSONSchema(field(key).schema) as JsonSchemaView;
+  const s = jsonSchemaOf(key);
   if (s.enum !== undefined) return "choice";
   if (s.type === "boolean") return "bool";
   if (s.type === "array") return "list";
