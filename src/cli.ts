@@ -9,11 +9,12 @@ import { Command, CommanderError } from "commander";
 import { EXIT } from "./commands/exit-codes.js";
 import { registerCommands } from "./commands/index.js";
 import { CliError, InputError, UsageError } from "./errors.js";
+import { ALPS_VERSION } from "./version.js";
 
 const program = new Command()
   .name("alps")
   .description("Kernel-assisted SRPT-like CPU scheduling for FaaS worker hosts")
-  .version("0.1.0")
+  .version(ALPS_VERSION)
   .showHelpAfterError("(add --help for the options)");
 
 await registerCommands(program, process.argv);

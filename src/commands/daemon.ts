@@ -65,7 +65,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     import("../frontend/policy-changes.js"),
   ]);
 
-  // Every task the backend changes is recorded first, and a guardian restores them if we die (DESIGN §6.3).
+  // Every task the backend changes is recorded first, and a guardian restores them if we die (safety invariant 3, docs/safety.md).
   const touched = touchedMod.createTouchedTasks({ stateDir: config.stateDir });
   const guardian = await guardianMod.startGuardian({ file: touched.path });
 
@@ -95,7 +95,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     `mode ${backend.mode} (sensor ${backend.sensor}${st.strategy ? `, strategy ${st.strategy}` : ""}) because: ${reasons.join("; ") || "requested"}`,
   );
 
-  // The daemon's threads run above anything it gives a function, so it can always undo what it did (DESIGN §6.2).
+  // The daemon's threads run above anything it gives a function, so it can always undo what it did (safety invariant 2).
   if (config.realtimePriority > 0) {
     try {
       const tids = selfPriority.raiseToRealtime(config.realtimePriority, loadSyscalls().syscalls);
@@ -157,9 +157,10 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       log(`metrics on http://${config.metricsHost}:${port}/metrics`);
     }
     if (config.platform !== undefined) {
-      const { createPlatformAdapter, platformOptionsOf } = await import(
+      const { createPlatformAdapter, deprecatedPlatformSettings, platformOptionsOf } = await import(
         "../frontend/platforms/index.js"
       );
+      for (const warning of deprecatedPlatformSettings(config)) log(`WARNING: ${warning}`);
       const adapter = createPlatformAdapter(
         config.platform,
         platformOptionsOf(config, (error: unknown) =>
@@ -167,6 +168,11 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
         ),
       );
       await adapter.start((event) => {
+        if (event.rekeyed !== undefined) {
+          log(
+            `platform ${config.platform}: sandbox ${event.id} re-keyed from ${event.rekeyed.from} to ${event.fn} (by ${event.rekeyed.by})`,
+          );
+        }
         const op =
           event.type === "add"
             ? daemon.addSandbox(event.fn, event.cgroupPath)
@@ -175,6 +181,10 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
           log(`platform ${event.type} ${event.cgroupPath}: ${String(error)}`, "warn"),
         );
       });
+      // A hook's invocation tells the adapter which function a stem cell runs.
+      const noteInvocation = adapter.noteInvocation?.bind(adapter);
+      if (noteInvocation !== undefined)
+        daemon.onInvocationStart((inv) => noteInvocation(inv.fn, inv.pid));
       platform = adapter;
       log(`platform adapter ${config.platform} started`);
     }

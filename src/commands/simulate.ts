@@ -38,6 +38,7 @@ interface SimulateFlags {
   sfsInitialSliceMs?: string;
   sfsFloorMs?: string;
   sfsRecomputeEvery?: string;
+  sandboxes?: string;
   json?: boolean;
   /** The daemon's config file (learning options). */
   config?: string;
@@ -121,7 +122,7 @@ export async function registerSimulate(program: Command): Promise<void> {
     )
     .option(
       "--policy-file <file>",
-      "alps: apply this policy JSON instead of learning; alps-ideal: required",
+      "alps: apply this policy JSON (docs/formats.md) instead of learning; alps-ideal: required",
     )
     .option("--strategy <s>", "alps: dynamic | static | rt (default dynamic)")
     .option("--base-slice-ms <ms>", "cfs/sfs/alps rt: fair-class base slice (default 3)")
@@ -132,6 +133,10 @@ export async function registerSimulate(program: Command): Promise<void> {
     )
     .option("--sfs-floor-ms <ms>", "sfs: smallest FILTER slice (default 6)")
     .option("--sfs-recompute-every <n>", "sfs: recompute the slice every n arrivals (default 100)")
+    .option(
+      "--sandboxes <layout>",
+      "ps, alps: invocation (each its own sandbox; default) | function (one sandbox per function, one weight shared by its concurrent invocations)",
+    )
     .option("--json", "print the summary object (with --compare: the comparison) as JSON");
   if (mayLearn(process.argv)) await addLearningOptions(cmd);
   cmd.action(async (flags: SimulateFlags & Record<string, unknown>) => {
@@ -159,6 +164,8 @@ function choosePolicies(flags: SimulateFlags, all: readonly SimPolicyName[]): Si
     throw new UsageError("--policy alps-ideal needs --policy-file (a policy JSON)");
   if (flags.policyFile !== undefined && !has("alps") && !has("alps-ideal"))
     throw new UsageError("--policy-file applies to --policy alps and alps-ideal only");
+  if (flags.sandboxes === "function" && !has("ps") && !has("alps"))
+    throw new UsageError("--sandboxes function is modelled for --policy ps and alps only");
   return policies;
 }
 
@@ -211,13 +218,21 @@ interface PolicyRun {
 
 async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>): Promise<void> {
   // Loaded together: module loading is a fair share of a short run.
-  const [{ SIM_POLICIES, simulate }, { STRATEGIES }, { readTraceColumns }] = await Promise.all([
-    import("../sim/index.js"),
-    import("../contracts/levels.js"),
-    import("../trace/native.js"),
-  ]);
+  const [{ SIM_POLICIES, SANDBOX_LAYOUTS, simulate }, { STRATEGIES }, { readTraceColumns }] =
+    await Promise.all([
+      import("../sim/index.js"),
+      import("../contracts/levels.js"),
+      import("../trace/native.js"),
+    ]);
   const policies = choosePolicies(flags, SIM_POLICIES);
   if (flags.strategy !== undefined) choiceFlag("--strategy", flags.strategy, STRATEGIES);
+  const sandboxes =
+    flags.sandboxes === undefined
+      ? undefined
+      : choiceFlag("--sandboxes", flags.sandboxes, SANDBOX_LAYOUTS);
+  // Sandboxes per function are modelled by ps and alps; beside them the others run as always.
+  const sandboxesOf = (policy: SimPolicyName) =>
+    sandboxes !== undefined && (policy === "ps" || policy === "alps") ? { sandboxes } : {};
   const learning = policies.includes("alps") && flags.policyFile === undefined;
   const comparing = flags.compare !== undefined;
 
@@ -248,6 +263,7 @@ async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>
       const run = online.simulateOnline(trace, config, {
         cores,
         keepOutcomes: comparing,
+        ...sandboxesOf(policy),
         log: (m) => process.stderr.write(`alps simulate: learning: ${m}\n`),
       });
       return { policy, result: run.result, online: run };
@@ -267,6 +283,7 @@ async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>
       cfs: { baseSliceMs, switchCostMs },
       sfs: { initialSliceMs, floorMs, recomputeEvery },
       keepOutcomes: comparing,
+      ...sandboxesOf(policy),
       ...(alps === undefined ? {} : { alps }),
     });
     return { policy, result };
@@ -274,7 +291,12 @@ async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>
 
   if (comparing) {
     const { compareRuns, printComparison } = await import("./simulate-compare.js");
-    printComparison(compareRuns(flags.trace, cores, runs), flags.json === true);
+    const comparison = compareRuns(flags.trace, cores, runs);
+    if (sandboxes === "function")
+      comparison.notes.push(
+        "--sandboxes function: ps and alps ran one sandbox per function, the others per invocation",
+      );
+    printComparison(comparison, flags.json === true);
     return;
   }
   const run = runs[0] as PolicyRun;

@@ -134,7 +134,7 @@ export const CONFIG_FIELDS = {
   sliceClamp: {
     schema: z.boolean(),
     default: false,
-    help: "clamp each slice to the more urgent function's (see docs/learning.md)",
+    help: "clamp each slice to the more urgent function's (off by default: see docs/learning.md)",
   },
   maxFunctions: { schema: posInt, default: 1024, help: "functions the policy map holds" },
   minSamples: { schema: posInt, default: 1, help: "runs before a function gets its own entry" },
@@ -178,9 +178,9 @@ export const CONFIG_FIELDS = {
     help: "Prometheus port (0 = off)",
   },
   metricsHost: {
-    schema: z.enum(["127.0.0.1", "::1", "localhost"]),
+    schema: z.union([z.ipv4(), z.ipv6(), z.literal("localhost")]),
     default: "127.0.0.1",
-    help: "Prometheus host (loopback only)",
+    help: "address /metrics, /healthz and /readyz listen on: loopback unless you name another (0.0.0.0, the node's IP; docs/metrics.md)",
   },
   metricsMaxFunctions: {
     schema: posInt,
@@ -227,7 +227,7 @@ export const CONFIG_FIELDS = {
     schema: z.array(z.string().min(1).max(256)).max(1000).optional(),
     default: undefined,
     list: true,
-    help: "openwhisk adapter: namespaces that hold '_' (to split <namespace>_<action> container names)",
+    help: "deprecated, ignored (openwhisk function keys are the container name's whole remainder, never split); accepted so old configs still start",
   },
   stateDir: {
     schema: z.string().min(1),
@@ -274,6 +274,9 @@ export function defaultConfig(): DaemonConfig {
 interface JsonSchemaView {
   type?: string;
   enum?: unknown[];
+  const?: unknown;
+  format?: string;
+  anyOf?: JsonSchemaView[];
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
@@ -307,8 +310,13 @@ function bounds(s: JsonSchemaView): string {
   return parts.length === 0 ? "" : ` ${parts.join(", ")}`;
 }
 
+const FORMATS: Record<string, string> = { ipv4: "an IPv4 address", ipv6: "an IPv6 address" };
+
 function describeSchema(s: JsonSchemaView): string {
+  if (s.anyOf !== undefined) return s.anyOf.map(describeSchema).join(" or ");
+  if (s.const !== undefined) return String(s.const);
   if (s.enum !== undefined) return `one of ${s.enum.map(String).join(", ")}`;
+  if (s.format !== undefined) return FORMATS[s.format] ?? `text (${s.format})`;
   switch (s.type) {
     case "boolean":
       return "true or false";
@@ -540,6 +548,8 @@ export function loadPlatformConfig(opts: {
 export function valueName(key: ConfigKey): string {
   const s = jsonSchemaOf(key);
   if (s.enum !== undefined) return "choice";
+  if ([s, ...(s.anyOf ?? [])].some((x) => x.format === "ipv4" || x.format === "ipv6"))
+    return "address";
   if (s.type === "boolean") return "bool";
   if (s.type === "array") return "list";
   if (s.type === "integer" || s.type === "number") {

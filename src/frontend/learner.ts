@@ -1,5 +1,5 @@
 /**
- * The learner (DESIGN §4): replays the window in the simulator under SRPT and
+ * The learner (docs/architecture.md, "The policy"): replays the window in the simulator under SRPT and
  * derives each function's predicted run, priority and slice. Pure: the
  * caller supplies the window, the previous result and the utilization, so the
  * same code runs on the daemon's clock and on simulated time in tests.

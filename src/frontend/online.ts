@@ -12,7 +12,7 @@
  */
 import type { Backend, BackendStatus } from "../backend/types.js";
 import { emptyPolicy, type Policy } from "../contracts/policy.js";
-import { type SimInput, type SimResult, simulate } from "../sim/index.js";
+import { type SandboxLayout, type SimInput, type SimResult, simulate } from "../sim/index.js";
 import type { CompletedInvocation, PolicyFeed } from "../sim/types.js";
 import { ManualClock } from "./clock.js";
 import type { ConfigKey, DaemonConfig } from "./config.js";
@@ -148,13 +148,14 @@ export interface OnlineRun {
 export function simulateOnline(
   trace: SimInput,
   config: DaemonConfig,
-  opts: { cores: number; keepOutcomes?: boolean; log?: Log },
+  opts: { cores: number; keepOutcomes?: boolean; log?: Log; sandboxes?: SandboxLayout },
 ): OnlineRun {
   const feed = new DaemonFeed(config, opts.cores, opts.log);
   const result = simulate(trace, {
     policy: "alps",
     cores: opts.cores,
     keepOutcomes: opts.keepOutcomes ?? true,
+    ...(opts.sandboxes === undefined ? {} : { sandboxes: opts.sandboxes }),
     alps: { feed, strategy: config.strategy, idleFrom: config.idleFromNice },
   });
   return { result, status: feed.status(), policy: feed.daemon.policy() };
