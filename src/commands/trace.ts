@@ -16,7 +16,8 @@ import {
 import { convertTrace, SOURCE_FORMATS, type SourceFormat } from "../trace/convert.js";
 import { SPREADS, type Spread } from "../trace/counts.js";
 import type { DelayUnit } from "../trace/huawei.js";
-import { readTraceFile, writeTraceFile } from "../trace/native.js";
+import { readTraceFile } from "../trace/native.js";
+import { writeTraceFile } from "../trace/native-writer.js";
 import type { Seed } from "../trace/random.js";
 import { formatStats, traceStats } from "../trace/stats.js";
 import { SYNTH_PROFILES, type SynthProfileName, synthesize } from "../trace/synth.js";

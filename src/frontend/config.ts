@@ -129,8 +129,8 @@ export const CONFIG_FIELDS = {
   },
   quantumMs: { schema: nonNeg, default: 8, help: "SRPT quantum of the learner's replay, ms" },
   // Off by default: functions are ranked shortest first, so the clamp bounds
-  // every slice by the shortest function's and short functions lost their
-  // boost after half a millisecond (docs/learning.md).
+  // every slice by the shortest function's, and every short function then
+  // lost its boost after that shortest slice (docs/learning.md, item 3).
   sliceClamp: {
     schema: z.boolean(),
     default: false,

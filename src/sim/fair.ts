@@ -32,8 +32,7 @@
 import type { PolicyEntries } from "./entries.js";
 import { IdHeap } from "./heap.js";
 import type { JobTable } from "./jobs.js";
-import type { EngineResult } from "./simulate.js";
-import type { PolicyFeed } from "./types.js";
+import type { EngineResult, PolicyFeed } from "./types.js";
 
 /** How invocations enter the real-time class (none for plain cfs). */
 export type RtEntry =

@@ -37,8 +37,7 @@ import type { Policy } from "../contracts/policy.js";
 import type { PolicyEntries } from "./entries.js";
 import { GroupRates } from "./groups.js";
 import type { JobTable } from "./jobs.js";
-import type { EngineResult } from "./simulate.js";
-import type { PolicyFeed } from "./types.js";
+import type { EngineResult, PolicyFeed } from "./types.js";
 
 export interface LevelPlan {
   strategy: "dynamic" | "static";
