@@ -204,14 +204,8 @@ export function runFair(
     dispatch(target, now);
   };
 
-  const cpuDone = (j: number): void => {
-    online?.feed.cpuDone({
-      fn: jobs.fnAt(j),
-      arrivalMs: arrival[j] as number,
-      cpuMs: demand[j] as number,
-      completionMs: jobs.completionOf(j),
-    });
-  };
+  /** Invocation j's CPU work is done: the feed records it (with when it completes). */
+  const cpuDone = (j: number): void => online?.feed.cpuDone(jobs.completed(j));
 
   let next = 0;
   let busyOrQueued = 0;

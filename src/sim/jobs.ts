@@ -5,7 +5,7 @@
  */
 import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
 import { isChecked, type TraceColumns } from "../trace/columns.js";
-import type { InvocationOutcome } from "./types.js";
+import type { CompletedInvocation, InvocationOutcome } from "./types.js";
 
 /** A trace as the simulator takes it: invocation objects, or the reader's columns. */
 export type SimInput = readonly TraceInvocation[] | TraceColumns;
@@ -134,9 +134,14 @@ export class JobTable {
     this.#completion[j] = t + ((this.duration[j] as number) - (this.demand[j] as number));
   }
 
-  /** When `j` completes (NaN until its CPU work has finished). */
-  completionOf(j: number): number {
-    return this.#completion[j] as number;
+  /** `j` once its CPU work has finished: what a daemon records when it ends. */
+  completed(j: number): CompletedInvocation {
+    return {
+      fn: this.fnAt(j),
+      arrivalMs: this.arrival[j] as number,
+      cpuMs: this.demand[j] as number,
+      completionMs: this.#completion[j] as number,
+    };
   }
 
   /** An invocation with no CPU demand is done with its CPU work on arrival. */

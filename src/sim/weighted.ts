@@ -204,14 +204,7 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
   /** CPU given to invocations since time 0, all cores (a feed derives utilization from it). */
   let busy = 0;
   /** Invocation j's CPU work is done: the feed records it (with when it completes). */
-  const cpuDone = (j: number): void => {
-    online?.feed.cpuDone({
-      fn: jobs.fnAt(j),
-      arrivalMs: arrival[j] as number,
-      cpuMs: demand[j] as number,
-      completionMs: jobs.completionOf(j),
-    });
-  };
+  const cpuDone = (j: number): void => online?.feed.cpuDone(jobs.completed(j));
   /** A new policy: later arrivals take its entries, running invocations move to them now. */
   const replan = (o: OnlinePlan, policy: Policy): void => {
     o.entries.use(policy);

@@ -38,6 +38,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** `alps invoke --function FN --socket SOCKET [flags…] -- CMD…`. */
+function invoke(fn: string, on: string, flags: string[], ...cmd: string[]) {
+  return runCliAsync(["invoke", "--function", fn, "--socket", on, ...flags, "--", ...cmd]);
+}
+
 /** No JavaScript stack frame ("    at f (file:1:2)") in what a person reads. */
 const noStack = (text: string) => expect(text).not.toMatch(/^\s+at /m);
 
@@ -64,16 +69,7 @@ describe("no daemon on the socket", () => {
 
   it("alps invoke: its own failure is 125, one line, and the command never ran", async () => {
     const marker = join(dir, "ran");
-    const r = await runCliAsync([
-      "invoke",
-      "--function",
-      "f",
-      "--socket",
-      absent,
-      "--",
-      "touch",
-      marker,
-    ]);
+    const r = await invoke("f", absent, [], "touch", marker);
     expect(r.code).toBe(EXIT.invokeFailed);
     expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/^alps invoke: cannot reach the alps daemon on /);
@@ -82,19 +78,14 @@ describe("no daemon on the socket", () => {
 
   it("alps invoke --fail-open: the command runs unscheduled, its status passes, stderr says so", async () => {
     const marker = join(dir, "ran-open");
-    const r = await runCliAsync([
-      "invoke",
-      "--function",
+    const r = await invoke(
       "f",
-      "--socket",
       absent,
-      "--fail-open",
-      "--json",
-      "--",
+      ["--fail-open", "--json"],
       "sh",
       "-c",
       `touch ${marker}; exit 3`,
-    ]);
+    );
     expect(r.code).toBe(3);
     expect(existsSync(marker)).toBe(true);
     expect(r.stderr).toContain("running the command unscheduled (--fail-open)");
@@ -111,21 +102,10 @@ describe("alps invoke's exit status", () => {
 
   it("under the daemon: registered, the command's status passes through (0 and 7)", async () => {
     const before = backend.started.length;
-    const ok = await runCliAsync(["invoke", "--function", "fa", "--socket", socket, "--", "true"]);
+    const ok = await invoke("fa", socket, [], "true");
     expect(ok.code).toBe(0);
     expect(ok.stderr).toBe("");
-    const seven = await runCliAsync([
-      "invoke",
-      "--function",
-      "fb",
-      "--socket",
-      socket,
-      "--json",
-      "--",
-      "sh",
-      "-c",
-      "exit 7",
-    ]);
+    const seven = await invoke("fb", socket, ["--json"], "sh", "-c", "exit 7");
     expect(seven.code).toBe(7);
     expect(JSON.parse(seven.stdout)).toMatchObject({ exit_code: 7, scheduled: true });
     expect(backend.started.slice(before).map((s) => s.fn)).toEqual(["fa", "fb"]);
@@ -133,44 +113,18 @@ describe("alps invoke's exit status", () => {
   });
 
   it("a signal that ends the command is 128 + n", async () => {
-    const r = await runCliAsync([
-      "invoke",
-      "--function",
-      "f",
-      "--socket",
-      socket,
-      "--",
-      "sh",
-      "-c",
-      "kill -TERM $$",
-    ]);
+    const r = await invoke("f", socket, [], "sh", "-c", "kill -TERM $$");
     expect(r.code).toBe(128 + 15);
   });
 
   it("127: not found; 126: found but not executable", async () => {
-    const missing = await runCliAsync([
-      "invoke",
-      "--function",
-      "f",
-      "--socket",
-      socket,
-      "--",
-      "no-such-command-alps",
-    ]);
+    const missing = await invoke("f", socket, [], "no-such-command-alps");
     expect(missing.code).toBe(EXIT.notFound);
     expect(missing.stderr).toContain("alps invoke: no-such-command-alps: command not found");
     const script = join(dir, "not-executable.sh");
     writeFileSync(script, "#!/bin/sh\nexit 0\n");
     chmodSync(script, 0o644);
-    const denied = await runCliAsync([
-      "invoke",
-      "--function",
-      "f",
-      "--socket",
-      socket,
-      "--",
-      script,
-    ]);
+    const denied = await invoke("f", socket, [], script);
     expect(denied.code).toBe(EXIT.cannotExecute);
   });
 
@@ -178,29 +132,10 @@ describe("alps invoke's exit status", () => {
     // Hold the one open invocation the daemon allows.
     const held = daemon.startInvocation("holder", process.pid);
     try {
-      const refused = await runCliAsync([
-        "invoke",
-        "--function",
-        "f",
-        "--socket",
-        socket,
-        "--",
-        "true",
-      ]);
+      const refused = await invoke("f", socket, [], "true");
       expect(refused.code).toBe(EXIT.invokeFailed);
       expect(refused.stderr).toMatch(/^alps invoke: the daemon refused the invocation \(\d+\)/);
-      const open = await runCliAsync([
-        "invoke",
-        "--function",
-        "f",
-        "--socket",
-        socket,
-        "--fail-open",
-        "--",
-        "sh",
-        "-c",
-        "exit 4",
-      ]);
+      const open = await invoke("f", socket, ["--fail-open"], "sh", "-c", "exit 4");
       expect(open.code).toBe(4);
       expect(open.stderr).toContain("refused the invocation");
       expect(open.stderr).toContain("running the command unscheduled (--fail-open)");
