@@ -12,18 +12,15 @@ import { ownEntry } from "../../src/contracts/function-table.js";
 import { policyEntryFor } from "../../src/contracts/policy.js";
 import { ManualClock } from "../../src/frontend/clock.js";
 import { Daemon } from "../../src/frontend/daemon.js";
-import {
-  type LearnedPolicy,
-  learnPolicy,
-  DEFAULT_LEARNER_PARAMS,
-} from "../../src/frontend/learner.js";
+import { defaultConfig } from "../../src/frontend/config.js";
+import { type LearnedPolicy, learnerParams, learnPolicy } from "../../src/frontend/learner.js";
 import { DaemonMetrics } from "../../src/frontend/metrics.js";
 import type { InvocationRecord } from "../../src/frontend/window.js";
 import { ObserveBackend } from "./observe-backend.js";
 import { parsePrometheusText, sampleValue } from "./prom-parse.js";
 
 /** Names that are members (or the accessor) of Object.prototype, and near misses. */
-export const PROTOTYPE_NAMES = [
+const PROTOTYPE_NAMES = [
   "__proto__",
   "constructor",
   "toString",
@@ -44,6 +41,8 @@ afterEach(() => {
   expect(({} as Record<string, unknown>).priority).toBeUndefined();
 });
 
+const PARAMS = learnerParams(defaultConfig(), 1);
+
 describe("functions named like Object.prototype's members", () => {
   it("the learner gives each its own entry, and reads its previous one by own name only", () => {
     const records: InvocationRecord[] = PROTOTYPE_NAMES.map((fn, i) => ({
@@ -53,7 +52,7 @@ describe("functions named like Object.prototype's members", () => {
       waitMs: 0,
       turnaroundMs: 10 * (i + 1),
     }));
-    const first = learnPolicy(records, DEFAULT_LEARNER_PARAMS);
+    const first = learnPolicy(records, PARAMS);
     expect(Object.keys(first.functions).sort()).toEqual([...PROTOTYPE_NAMES].sort());
     PROTOTYPE_NAMES.forEach((fn, i) => {
       expect(ownEntry(first.functions, fn)?.predicted_ms).toBe(10 * (i + 1));
@@ -65,11 +64,11 @@ describe("functions named like Object.prototype's members", () => {
     );
     // A previous policy that has none of them: nothing is smoothed in from Object.prototype.
     const previous: LearnedPolicy = { ...first, functions: {} };
-    const next = learnPolicy(records, DEFAULT_LEARNER_PARAMS, previous);
+    const next = learnPolicy(records, PARAMS, previous);
     for (const fn of PROTOTYPE_NAMES)
       expect(ownEntry(next.functions, fn)?.explain.previous_slice_ms).toBeNull();
     // And one that has them all: each is smoothed against its own.
-    const again = learnPolicy(records, DEFAULT_LEARNER_PARAMS, first);
+    const again = learnPolicy(records, PARAMS, first);
     for (const fn of PROTOTYPE_NAMES)
       expect(ownEntry(again.functions, fn)?.explain.previous_slice_ms).toBe(
         ownEntry(first.functions, fn)?.explain.slice_before_overload_ms,
