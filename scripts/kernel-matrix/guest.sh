@@ -15,6 +15,7 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 OUT=$(arg out)
 PROJECT=$(arg project)
 STEPS=$(arg steps)
+FILTER=$(arg filter)
 RESULT=$OUT/result.env
 : >"$RESULT"
 put() { echo "$1=$2" >>"$RESULT"; }
@@ -62,7 +63,11 @@ case ",$STEPS," in *,tests,*)
   # One vitest run for every guest test (its start-up costs ~10 s here);
   # the JSON report says which passed, the facts file what was measured.
   export ALPS_KERNEL_FACTS=$OUT/facts.json
-  step tests node_modules/.bin/vitest run --project guest \
-    --reporter=default --reporter=json --outputFile.json="$OUT/vitest.json"
+  # The tests' own processes (and the daemons they start) on the last CPU;
+  # the tests pin the tasks they measure to CPU 0.
+  pin=()
+  [ "$(nproc)" -gt 1 ] && pin=(taskset -c "$(($(nproc) - 1))")
+  step tests "${pin[@]}" node_modules/.bin/vitest run --project guest \
+    --reporter=default --reporter=json --outputFile.json="$OUT/vitest.json" ${FILTER:+"$FILTER"}
 esac
 put done_s "$(uptime_s)"

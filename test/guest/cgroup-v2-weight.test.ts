@@ -33,6 +33,7 @@ import { apiRequest } from "../../src/frontend/api/client.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { cleanupChild, procCpuNs, spawnGatedBurner } from "../kernel/bpf-kit.js";
 import { recordFact } from "./facts.js";
+import { burnTimes, warmPlan, warmUp } from "./guest-kit.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const CLI = join(ROOT, "dist/cli.js");
@@ -72,6 +73,7 @@ describe.skipIf(!runs)("cgroup v2 weight: two sandboxes, each its own cpu cgroup
   const children: ChildProcess[] = [];
 
   beforeAll(() => {
+    warmUp();
     mkdirSync(parent);
     writeFileSync(join(parent, "cgroup.subtree_control"), "+cpu");
     mkdirSync(sandboxes.short);
@@ -99,13 +101,14 @@ describe.skipIf(!runs)("cgroup v2 weight: two sandboxes, each its own cpu cgroup
    * declares an invocation to the daemon (with alps). Returns the short one's share.
    */
   async function race(register?: (fn: string, pid: number) => Promise<string>): Promise<number> {
-    const long = await spawnGatedBurner(`b${LONG_MS}`, CAP_MS);
+    const long = await spawnGatedBurner(warmPlan(LONG_MS), CAP_MS);
     children.push(long.child);
     place(long.pid, sandboxes.long);
     const longId = await register?.("long", long.pid);
     const longDone = long.release();
-    while (procCpuNs(long.pid) < 30e6) await sleep(5);
-    const short = await spawnGatedBurner(`b${SHORT_MS}`, CAP_MS);
+    const longStart = procCpuNs(long.pid);
+    while (procCpuNs(long.pid) - longStart < 30e6) await sleep(5);
+    const short = await spawnGatedBurner(warmPlan(SHORT_MS), CAP_MS);
     children.push(short.child);
     place(short.pid, sandboxes.short);
     const shortId = await register?.("short", short.pid);
@@ -115,11 +118,9 @@ describe.skipIf(!runs)("cgroup v2 weight: two sandboxes, each its own cpu cgroup
     if (longId !== undefined) await end(longId);
     expect(res.exitCode).toBe(0);
     expect(longRes.exitCode).toBe(0);
-    const main = res.samples.filter((s) => s.who === "main");
-    const cpuMs = ((main.at(-1)?.cpuUs ?? 0) - (main[0]?.cpuUs ?? 0)) / 1000;
-    const wallMs = ((main.at(-1)?.monoUs ?? 0) - (main[0]?.monoUs ?? 0)) / 1000;
+    const { cpuMs, share } = burnTimes(res);
     expect(cpuMs).toBeGreaterThan(SHORT_MS * 0.9);
-    return cpuMs / wallMs;
+    return share;
   }
 
   /** cpu.weight and cpu.idle of both sandboxes, as one line. */

@@ -1,7 +1,7 @@
 /**
  * The kernel matrix's short two-function run (scripts/kernel-matrix.sh runs
  * it inside each guest kernel): the daemon, on the BPF backend, learns from
- * a few invocations of a short and a long CPU-bound function, ranks the
+ * four invocations each of a 20 ms and a 400 ms CPU-bound function, ranks the
  * short one first, and a new short invocation starts boosted above a new
  * long one. Then one of each runs at once on one CPU (tasks in one
  * scheduling group): the short one gets most of the CPU while it runs,
@@ -10,6 +10,7 @@
  * cancels out.
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addonSyscalls } from "../../src/backend/addon.js";
 import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
@@ -24,11 +25,12 @@ import {
   spawnGatedBurner,
 } from "../kernel/bpf-kit.js";
 import { recordFact } from "./facts.js";
+import { burnTimes, warmPlan, warmUp } from "./guest-kit.js";
 
 const { loaded, ready } = bpfHost();
 const CAP_MS = 20_000;
-const SHORT_MS = 10;
-const LONG_MS = 150;
+const SHORT_MS = 20;
+const LONG_MS = 400;
 
 describe.skipIf(!ready)("two functions: the shorter is ranked first and boosted", () => {
   const syscalls = loaded.ok ? addonSyscalls(loaded.addon) : undefined;
@@ -38,20 +40,21 @@ describe.skipIf(!ready)("two functions: the shorter is ranked first and boosted"
 
   async function invoke(
     fn: string,
-    plan: string,
+    burnMs: number,
   ): Promise<{ turnaroundMs: number; cpuMs: number }> {
-    const burner = await spawnGatedBurner(plan, CAP_MS);
+    const burner = await spawnGatedBurner(warmPlan(burnMs), CAP_MS);
     started.push(burner);
     const id = daemon.startInvocation(fn, burner.pid);
     const result = await burner.release();
     expect(result.exitCode).toBe(0);
-    // The client reports the CPU time, as `alps invoke` does: the task is gone.
-    const cpuMs = (result.samples.filter((s) => s.who === "main").at(-1)?.cpuUs ?? 0) / 1000;
+    // The client reports the invocation's CPU time (its burn), as `alps invoke` does.
+    const { cpuMs } = burnTimes(result);
     daemon.endInvocation(id, { cpuMs });
     return { turnaroundMs: result.wallMs, cpuMs };
   }
 
   beforeAll(async () => {
+    warmUp();
     raiseToRealtime(50);
     backend = await createBpfBackend({ strategy: "dynamic" });
     // The learner runs when asked (learnNow), never on a timer.
@@ -64,10 +67,10 @@ describe.skipIf(!ready)("two functions: the shorter is ranked first and boosted"
     restoreSelf();
   });
 
-  it("learns the ranking from six invocations of each", async () => {
-    for (let i = 0; i < 6; i++) {
-      await invoke("short", `b${SHORT_MS}`);
-      await invoke("long", `b${LONG_MS}`);
+  it("learns the ranking from four invocations of each", async () => {
+    for (let i = 0; i < 4; i++) {
+      await invoke("short", SHORT_MS);
+      await invoke("long", LONG_MS);
     }
     const policy = daemon.learnNow();
     const short = policy.functions.short;
@@ -82,8 +85,8 @@ describe.skipIf(!ready)("two functions: the shorter is ranked first and boosted"
   });
 
   it("a new short invocation starts boosted, above a new long one", async () => {
-    const short = await spawnGatedBurner(`b${SHORT_MS}`, CAP_MS);
-    const long = await spawnGatedBurner(`b${LONG_MS}`, CAP_MS);
+    const short = await spawnGatedBurner(warmPlan(SHORT_MS), CAP_MS);
+    const long = await spawnGatedBurner(warmPlan(LONG_MS), CAP_MS);
     started.push(short, long);
     const shortId = daemon.startInvocation("short", short.pid);
     const longId = daemon.startInvocation("long", long.pid);
@@ -106,16 +109,18 @@ describe.skipIf(!ready)("two functions: the shorter is ranked first and boosted"
 
   it("run together on one CPU, the short one gets most of it", async () => {
     // Pinned to CPU 0 by the gate shell, so the two compete even on an SMP guest.
-    const long = await spawnGatedBurner(`b${LONG_MS * 4}`, CAP_MS);
-    started.push(long);
+    // Both gated first: spawning under emulation is slow.
+    const long = await spawnGatedBurner(warmPlan(LONG_MS * 2), CAP_MS);
+    const short = await spawnGatedBurner(warmPlan(SHORT_MS), CAP_MS);
+    started.push(long, short);
     pinToCpu0(long.pid);
+    pinToCpu0(short.pid);
     const longId = daemon.startInvocation("long", long.pid);
     const longDone = long.release();
-    // Let the long one run first, so the short one arrives to a busy CPU.
-    while (procCpuNs(long.pid) < 30e6) await new Promise((r) => setTimeout(r, 5));
-    const short = await spawnGatedBurner(`b${SHORT_MS * 4}`, CAP_MS);
-    started.push(short);
-    pinToCpu0(short.pid);
+    // The short one arrives to a busy CPU: the long one has begun its burst.
+    // While the short one starts up and sleeps, the long one burns on, far
+    // from its predicted end (it would earn a boost near it, as SRPT wants).
+    await burntInBurst(long.pid, 10);
     const shortId = daemon.startInvocation("short", short.pid);
     const shortRes = await short.release();
     daemon.endInvocation(shortId);
@@ -123,15 +128,31 @@ describe.skipIf(!ready)("two functions: the shorter is ranked first and boosted"
     daemon.endInvocation(longId);
     expect(shortRes.exitCode).toBe(0);
     expect(longRes.exitCode).toBe(0);
-    const main = shortRes.samples.filter((x) => x.who === "main");
-    const cpuMs = ((main.at(-1)?.cpuUs ?? 0) - (main[0]?.cpuUs ?? 0)) / 1000;
-    const wallMs = ((main.at(-1)?.monoUs ?? 0) - (main[0]?.monoUs ?? 0)) / 1000;
-    const share = cpuMs / wallMs;
+    const { cpuMs, share } = burnTimes(shortRes);
     recordFact("short_cpu_share_together", Number(share.toFixed(2)));
-    expect(cpuMs).toBeGreaterThan(SHORT_MS * 4 * 0.9);
+    expect(cpuMs).toBeGreaterThan(SHORT_MS * 0.9);
     expect(share).toBeGreaterThan(0.75);
   });
 });
+
+/** Waits until a warmPlan burner has slept and then burnt `ms` of CPU (a 10 s bound). */
+async function burntInBurst(pid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  let slept = false;
+  let base = 0;
+  for (;;) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    if (!slept && state === "S") {
+      slept = true;
+      base = procCpuNs(pid);
+    }
+    if (slept && procCpuNs(pid) - base >= ms * 1e6) return;
+    if (Date.now() > deadline)
+      throw new Error(`burner ${pid} did not burn ${ms} ms after its sleep`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
 
 /** taskset (util-linux, present wherever the project builds) pins a gated burner before it runs. */
 function pinToCpu0(pid: number): void {
