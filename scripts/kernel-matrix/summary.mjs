@@ -33,6 +33,12 @@ const facts = json("facts.json") ?? {};
 
 const problems = [];
 const parts = [];
+// A guest kernel that oopsed or panicked says so first: nothing after it counts.
+const oops = (read("console.log") ?? "")
+  .replace(/\x1b\[[0-9;]*[a-zA-Z]/g, "")
+  .split("\n")
+  .find((l) => /\] (Oops|BUG|Kernel panic)/.test(l));
+if (oops !== undefined) problems.push(`guest kernel: ${oops.replace(/^\[[ 0-9.]+\] /, "").trim()}`);
 const kernel = env.kernel ?? "?";
 if (env.boot_s === undefined && !origin.includes("no VM")) {
   console.log(`kernel ? (${origin}): the guest did not report (see ${join(dir, "console.log")})`);

@@ -33,7 +33,7 @@ import { apiRequest } from "../../src/frontend/api/client.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { cleanupChild, procCpuNs, spawnGatedBurner } from "../kernel/bpf-kit.js";
 import { recordFact } from "./facts.js";
-import { burnTimes, warmPlan, warmUp } from "./guest-kit.js";
+import { GATE_MS, burnTimes, warmPlan, warmUp } from "./guest-kit.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const CLI = join(ROOT, "dist/cli.js");
@@ -101,14 +101,14 @@ describe.skipIf(!runs)("cgroup v2 weight: two sandboxes, each its own cpu cgroup
    * declares an invocation to the daemon (with alps). Returns the short one's share.
    */
   async function race(register?: (fn: string, pid: number) => Promise<string>): Promise<number> {
-    const long = await spawnGatedBurner(warmPlan(LONG_MS), CAP_MS);
+    const long = await spawnGatedBurner(warmPlan(LONG_MS), CAP_MS, GATE_MS);
     children.push(long.child);
     place(long.pid, sandboxes.long);
     const longId = await register?.("long", long.pid);
     const longDone = long.release();
     const longStart = procCpuNs(long.pid);
     while (procCpuNs(long.pid) - longStart < 30e6) await sleep(5);
-    const short = await spawnGatedBurner(warmPlan(SHORT_MS), CAP_MS);
+    const short = await spawnGatedBurner(warmPlan(SHORT_MS), CAP_MS, GATE_MS);
     children.push(short.child);
     place(short.pid, sandboxes.short);
     const shortId = await register?.("short", short.pid);

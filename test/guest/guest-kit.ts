@@ -8,6 +8,9 @@
 import { execFileSync } from "node:child_process";
 import { type BurnResult, burnerPath, type Sample } from "../kernel/bpf-kit.js";
 
+/** How long a gate shell may take to start: emulation on a loaded host is slow. */
+export const GATE_MS = 30_000;
+
 /** Sleep before the measured burn: ends the exec burst. */
 export const WARM_SLEEP_MS = 50;
 

@@ -25,7 +25,7 @@ import {
   spawnGatedBurner,
 } from "../kernel/bpf-kit.js";
 import { recordFact } from "./facts.js";
-import { burnTimes, warmPlan, warmUp } from "./guest-kit.js";
+import { GATE_MS, burnTimes, warmPlan, warmUp } from "./guest-kit.js";
 
 const { loaded, ready } = bpfHost();
 const CAP_MS = 20_000;
@@ -42,7 +42,7 @@ describe.skipIf(!ready)("two functions: the shorter is ranked first and boosted"
     fn: string,
     burnMs: number,
   ): Promise<{ turnaroundMs: number; cpuMs: number }> {
-    const burner = await spawnGatedBurner(warmPlan(burnMs), CAP_MS);
+    const burner = await spawnGatedBurner(warmPlan(burnMs), CAP_MS, GATE_MS);
     started.push(burner);
     const id = daemon.startInvocation(fn, burner.pid);
     const result = await burner.release();
@@ -85,8 +85,8 @@ describe.skipIf(!ready)("two functions: the shorter is ranked first and boosted"
   });
 
   it("a new short invocation starts boosted, above a new long one", async () => {
-    const short = await spawnGatedBurner(warmPlan(SHORT_MS), CAP_MS);
-    const long = await spawnGatedBurner(warmPlan(LONG_MS), CAP_MS);
+    const short = await spawnGatedBurner(warmPlan(SHORT_MS), CAP_MS, GATE_MS);
+    const long = await spawnGatedBurner(warmPlan(LONG_MS), CAP_MS, GATE_MS);
     started.push(short, long);
     const shortId = daemon.startInvocation("short", short.pid);
     const longId = daemon.startInvocation("long", long.pid);
@@ -110,8 +110,8 @@ describe.skipIf(!ready)("two functions: the shorter is ranked first and boosted"
   it("run together on one CPU, the short one gets most of it", async () => {
     // Pinned to CPU 0 by the gate shell, so the two compete even on an SMP guest.
     // Both gated first: spawning under emulation is slow.
-    const long = await spawnGatedBurner(warmPlan(LONG_MS * 2), CAP_MS);
-    const short = await spawnGatedBurner(warmPlan(SHORT_MS), CAP_MS);
+    const long = await spawnGatedBurner(warmPlan(LONG_MS * 2), CAP_MS, GATE_MS);
+    const short = await spawnGatedBurner(warmPlan(SHORT_MS), CAP_MS, GATE_MS);
     started.push(long, short);
     pinToCpu0(long.pid);
     pinToCpu0(short.pid);
