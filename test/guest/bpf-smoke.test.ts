@@ -3,7 +3,8 @@
  * each guest kernel; it also runs on any host with root and BTF): the alps
  * object loads and attaches, a registered task is at its level before its
  * first instruction, the kernel posts new levels as it runs and the daemon's
- * actuator applies them, and its slice expires in the kernel. Under software
+ * actuator applies them, its slice expires in the kernel, and a task in a
+ * declared sandbox is found by its cgroup v2 id. Under software
  * emulation every instruction is ~10x slower, so nothing here bounds a time:
  * it asserts what alps decided (levels, order, counters). It also measures
  * what the tracepoint delivers on this kernel: sched_stat_runtime for a
@@ -15,6 +16,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addonSyscalls } from "../../src/backend/addon.js";
 import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
+import { createCgroup, moveToCgroup, removeCgroup } from "../../src/backend/cgroups.js";
 import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
 import { baseAttr, SCHED_FIFO, SCHED_OTHER } from "../../src/backend/syscalls-types.js";
 import { dynamicLevel } from "../../src/contracts/levels.js";
@@ -101,6 +103,28 @@ describe.skipIf(!ready)("BPF smoke test (kernel matrix)", () => {
       expect(backend.status().counters.nr_expired ?? 0).toBeGreaterThan(expiredBefore);
     } finally {
       if (syscalls) cleanupChild(burner.child, syscalls);
+    }
+  });
+
+  it("a task in a declared sandbox is found by its cgroup v2 id and boosted", async () => {
+    const sandbox = createCgroup(`alps-smoke-${process.pid}`);
+    const burner = await spawnGatedBurner(warmPlan(60), CAP_MS, GATE_MS);
+    try {
+      backend.applyPolicy(policyFor("spin", 80, 400));
+      await backend.addSandbox("spin", sandbox);
+      const before = backend.status().counters.nr_cgroup_matches ?? 0;
+      // Moved in, never registered: the wake-up after its sleep finds it by
+      // BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id), the directory's inode.
+      moveToCgroup(sandbox, burner.pid);
+      const result = await burner.release();
+      expect(result.exitCode).toBe(0);
+      expect(backend.status().counters.nr_cgroup_matches ?? 0).toBeGreaterThan(before);
+      const burst = burnSamples(result);
+      expect(burst.some((s) => s.nice < 0)).toBe(true);
+    } finally {
+      if (syscalls) cleanupChild(burner.child, syscalls);
+      await backend.removeSandbox(sandbox);
+      removeCgroup(sandbox);
     }
   });
 
