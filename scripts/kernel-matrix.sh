@@ -8,12 +8,15 @@
 # two-function run, the cgroup v2 weight test). Prints one line per kernel:
 # version, mode chosen, what passed, what the kernel lacks.
 #
-#   scripts/kernel-matrix.sh [--kernels 6.1,6.12,host] [--ci]
+#   scripts/kernel-matrix.sh [--kernels 6.1,6.12,5.10,host] [--ci]
 #
-# Kernels: 6.1 (Debian 12's), 6.12 (Debian's 6.12, on bookworm from its
-# security/backports suites), an explicit package name (linux-image-…), or
-# `host` (this machine's kernel, no VM; its BPF runs under the shared kernel
-# lock /tmp/alps-kernel.lock). --ci: 6.1 only (what .ci/run runs).
+# Kernels (default 6.1,6.12): 6.1 (Debian 12's), 6.12 (Debian's 6.12, on
+# Debian 12 from its security suite), 5.10 (Debian 11's, fetched with apt
+# state of its own in the cache; alps is expected to fall back to sfs there),
+# an explicit package name (linux-image-…), or `host` (this machine's
+# kernel, no VM; its BPF runs under the shared kernel lock
+# /tmp/alps-kernel.lock; on a shared host its timing tests measure other
+# people's load too). --ci: 6.1 only (what .ci/run runs).
 #
 # Everything it needs installs itself (root, Debian): qemu-system-x86 and
 # busybox-static with apt-get, kernel packages with `apt-get download` and
@@ -90,18 +93,61 @@ SUMMARY=$OUT/summary.txt
 FAILED=0
 
 # --- kernels: resolve, fetch, unpack, initramfs ------------------------------
+# apt options for kernel spec $1: none for this machine's own release; for
+# another Debian release, sources derived from this machine's Debian sources
+# (same mirrors and keyring, that release's suites) with lists and cache of
+# their own under the kernel cache, so the machine's apt state is untouched.
+APT_OPTS=()
+apt_for() {
+  APT_OPTS=()
+  local suite
+  case $1 in
+    5.10) suite=bullseye ;;
+    *) return 0 ;;
+  esac
+  local own d=$CACHE/apt-$suite
+  own=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+  [ -n "$own" ] || die "cannot tell this machine's Debian release (/etc/os-release)"
+  mkdir -p "$d/sources.list.d" "$d/lists/partial" "$d/cache/archives/partial"
+  : >"$d/sources.list"
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] && grep -q "debian" "$f" && grep -q "$own" "$f" || continue
+    sed "s/\b$own\b/$suite/g" "$f" >"$d/sources.list.d/$(basename "$f")"
+  done
+  APT_OPTS=(-o "Dir::Etc::SourceList=$d/sources.list" -o "Dir::Etc::SourceParts=$d/sources.list.d"
+    -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache")
+  if [ ! -f "$d/updated" ] || [ -n "$(find "$d/updated" -mtime +1)" ]; then
+    say "apt-get update for $suite (its own lists, in $d)"
+    apt-get "${APT_OPTS[@]}" update -qq >/dev/null 2>&1 || die "apt-get update for $suite failed"
+    touch "$d/updated"
+  fi
+}
+
+# The mode alps is expected to pick on kernel spec $1, from what its BPF
+# programs need (src/backend/kernel-features.ts): sched_switch's prev_state
+# argument came in Linux 5.18, so older kernels fall back to sfs.
+expected_mode() {
+  case $1 in
+    5.10) echo sfs ;;
+    *) echo alps ;;
+  esac
+}
+
 # Prints the Debian package that provides kernel spec $1 (highest version).
 resolve_pkg() {
   local pattern
   case $1 in
     6.1) pattern='^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
     6.12) pattern='^linux-image-6\.12\.[0-9]+\+deb[0-9]+-amd64$' ;;
+    5.10) pattern='^linux-image-5\.10\.0-[0-9]+-amd64$' ;;
     linux-image-*) pattern="^$(printf '%s' "$1" | sed 's/[.+]/\\&/g')\$" ;;
     *) return 1 ;;
   esac
+  apt_for "$1"
   local found
-  found=$(apt-cache search --names-only "$pattern" 2>/dev/null | awk '{print $1}' | sort -V | tail -1)
-  if [ -z "$found" ]; then
+  found=$(apt-cache "${APT_OPTS[@]}" search --names-only "$pattern" 2>/dev/null | awk '{print $1}' | sort -V | tail -1)
+  if [ -z "$found" ] && [ ${#APT_OPTS[@]} = 0 ]; then
     apt_update
     found=$(apt-cache search --names-only "$pattern" 2>/dev/null | awk '{print $1}' | sort -V | tail -1)
   fi
@@ -116,7 +162,7 @@ prepare_kernel() {
     say "fetching $pkg"
     rm -rf "$dir" "$dir.tmp"
     mkdir -p "$dir.tmp/deb" "$dir.tmp/x"
-    (cd "$dir.tmp/deb" && apt-get download "$pkg" >/dev/null 2>&1) || die "apt-get download $pkg failed"
+    (cd "$dir.tmp/deb" && apt-get "${APT_OPTS[@]}" download "$pkg" >/dev/null 2>&1) || die "apt-get download $pkg failed"
     dpkg-deb -x "$dir.tmp"/deb/*.deb "$dir.tmp/x"
     mkdir -p "$dir/modules"
     local vmlinuz
@@ -215,6 +261,7 @@ for spec in "${specs[@]}"; do
       FAILED=1
       continue
     fi
+    apt_for "$spec" # in this shell: prepare_kernel downloads with the same sources
     kdir=$(prepare_kernel "$pkg")
     say "booting $pkg ($(cat "$kdir/version")) under qemu ($ACCEL, $SMP cpu): console in $dir/console.log"
     t0=$(date +%s.%N)
@@ -225,7 +272,7 @@ for spec in "${specs[@]}"; do
     wall=$(echo "$t0 $t1" | awk '{printf "%.0f", $2 - $1}')
     origin="Debian $pkg $(cat "$kdir/version"), qemu $ACCEL, $SMP cpu, ${wall} s wall"
   fi
-  line=$(node "$HERE/summary.mjs" "$dir" "$origin" "$WEIGHT_REQUIRED") || FAILED=1
+  line=$(node "$HERE/summary.mjs" "$dir" "$origin" "$WEIGHT_REQUIRED" "$(expected_mode "$spec")") || FAILED=1
   echo "$line" | tee -a "$SUMMARY"
 done
 say "results in $OUT (summary.txt, and per kernel: console.log, doctor.json, vitest.json, facts.json)"

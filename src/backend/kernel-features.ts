@@ -1,9 +1,9 @@
 /**
  * What differs between the kernels alps runs on, for `alps doctor`: the
- * scheduler facts that no probe in this process can see safely but that
- * change what alps's levels and events mean. Each was measured on a Debian
- * 6.1 kernel, a Debian 6.12 one and this project's 6.18 development host
- * (scripts/kernel-matrix.sh; docs/kernels.md has the table).
+ * scheduler facts that change what alps's levels and events mean or whether
+ * its programs load. Each was seen on Debian's 5.10, 6.1 and 6.12 kernels
+ * and this project's 6.18 development host (scripts/kernel-matrix.sh;
+ * docs/kernels.md has the table and the measurements).
  *
  * - The fair class is CFS before Linux 6.6 and EEVDF from 6.6. Nice levels
  *   (weights) act under both; under CFS through vruntime alone, under EEVDF
@@ -11,9 +11,13 @@
  * - A requested slice for SCHED_OTHER (`sched_attr.sched_runtime`) is honoured
  *   from 6.12; earlier kernels accept the call and read back 0. The doctor's
  *   own probe (detect.ts) says which; this module only explains it.
- * - The `sched_switch` tracepoint carries `prev_state` from 5.18; the BPF
- *   program reads it, so an older kernel's verifier refuses the program and
- *   alps falls back to sfs (the BPF probe names the verifier's reason).
+ * - The `sched_switch` tracepoint carries `prev_state` from 5.18. The BPF
+ *   program reads it, so an older kernel's verifier refuses the program
+ *   ("func 'sched_switch' doesn't have 4-th argument" on 5.10) and alps
+ *   falls back to sfs.
+ * - A v2 cgroup's `cpu.idle` (the idle weight for a whole sandbox) exists
+ *   from 5.15; before, a sandbox cgroup's weight can only be lowered to
+ *   cpu.weight 1.
  */
 import { release } from "node:os";
 
@@ -22,6 +26,8 @@ export interface KernelFeatures {
   fair_class: "eevdf" | "cfs";
   /** The sched_switch tracepoint passes prev_state (Linux >= 5.18), which the BPF program reads. */
   switch_prev_state: boolean;
+  /** cgroup v2 has cpu.idle (Linux >= 5.15). */
+  cgroup_cpu_idle: boolean;
   /** One sentence per difference that matters to alps on this kernel. */
   notes: string[];
 }
@@ -41,6 +47,7 @@ function atLeast(rel: string, major: number, minor: number): boolean {
 export function kernelFeatures(kernelRelease: string = release()): KernelFeatures {
   const eevdf = atLeast(kernelRelease, 6, 6);
   const prevState = atLeast(kernelRelease, 5, 18);
+  const cpuIdle = atLeast(kernelRelease, 5, 15);
   const notes: string[] = [];
   if (!eevdf)
     notes.push(
@@ -51,9 +58,14 @@ export function kernelFeatures(kernelRelease: string = release()): KernelFeature
     notes.push(
       "sched_switch has no prev_state argument before Linux 5.18: the BPF program cannot load here, alps falls back to sfs",
     );
+  if (!cpuIdle)
+    notes.push(
+      "cgroup v2 has no cpu.idle before Linux 5.15: a sandbox that is its own cpu cgroup can be lowered to cpu.weight 1, not to the idle weight",
+    );
   return {
     fair_class: eevdf ? "eevdf" : "cfs",
     switch_prev_state: prevState,
+    cgroup_cpu_idle: cpuIdle,
     notes,
   };
 }

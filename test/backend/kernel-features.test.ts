@@ -33,14 +33,16 @@ describe("kernel features by release", () => {
       expect(f).toEqual({
         fair_class: "eevdf",
         switch_prev_state: true,
+        cgroup_cpu_idle: true,
         notes: [],
       });
     }
   });
 
-  it("before 5.18 the BPF program cannot load, and the note says sfs", () => {
-    const f = kernelFeatures("5.10.0-30-amd64");
-    expect(f.switch_prev_state).toBe(false);
-    expect(f.notes.at(-1)).toMatch(/falls back to sfs/);
+  it("Debian 11's 5.10: the BPF program cannot load (the note says sfs), and no cpu.idle", () => {
+    const f = kernelFeatures("5.10.0-46-amd64");
+    expect(f).toMatchObject({ switch_prev_state: false, cgroup_cpu_idle: false });
+    expect(f.notes.join(" ")).toMatch(/falls back to sfs/);
+    expect(f.notes.join(" ")).toMatch(/no cpu\.idle/);
   });
 });
