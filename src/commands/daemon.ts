@@ -64,13 +64,13 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     import("../frontend/api/server.js"),
     import("../frontend/metrics.js"),
     import("../backend/select.js"),
-    import("../backend/self-priority.js"),
-    import("../backend/syscalls.js"),
-    import("../backend/touched.js"),
-    import("../backend/guardian.js"),
+    import("../backend/actuator/self-priority.js"),
+    import("../host/syscalls.js"),
+    import("../backend/guardian/touched.js"),
+    import("../backend/guardian/guardian.js"),
   ]);
 
-  // Every task the backend changes is recorded first, and a guardian restores them if we die (DESIGN §6.3).
+  // Every task the backend changes is recorded first, and a guardian restores them if we die (safety invariant 3, docs/safety.md).
   const touched = touchedMod.createTouchedTasks({ stateDir: config.stateDir });
   const guardian = await guardianMod.startGuardian({ file: touched.path });
 
@@ -100,7 +100,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     `mode ${backend.mode} (sensor ${backend.sensor}${st.strategy ? `, strategy ${st.strategy}` : ""}) because: ${reasons.join("; ") || "requested"}`,
   );
 
-  // The daemon's threads run above anything it gives a function, so it can always undo what it did (DESIGN §6.2).
+  // The daemon's threads run above anything it gives a function, so it can always undo what it did (safety invariant 2).
   if (config.realtimePriority > 0) {
     try {
       const tids = selfPriority.raiseToRealtime(config.realtimePriority, loadSyscalls().syscalls);

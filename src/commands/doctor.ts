@@ -1,7 +1,7 @@
 /**
  * `alps doctor [--json] [--no-bpf] [--platform … and its options]`: what
  * this host supports, which mode `--mode auto` picks and every reason
- * (DESIGN §3; issues 4 and 5); with `--platform`, what that adapter sees now
+ * (issues 4 and 5); with `--platform`, what that adapter sees now
  * (issue 9): one scan, no daemon needed, nothing changed.
  */
 import type { Command } from "commander";
@@ -87,6 +87,8 @@ export function formatReport(r: HostReport): string {
             ? `, FIFO refused in: ${v1.zero_runtime_cgroups.join(" ")}`
             : "")
     }`,
+    `cpu controller ${r.weights.cpu_controller === "none" ? "none" : `${r.weights.cpu_controller} at ${r.weights.cpu_mount}${r.weights.writable ? "" : " (read-only)"}`}, autogroup ${r.weights.autogroup ? "on" : "off"}`,
+    `levels go to   ${r.weights.entities.join(", then ")}${r.weights.problem === undefined ? "" : ` (problem: ${r.weights.problem})`}`,
     `fair slice     ${r.fair_slice ? "yes (sched_runtime for SCHED_OTHER accepted)" : "no"}`,
     `sched_ext      ${r.sched_ext ? "yes" : "no"}`,
     `fair class     ${r.kernel_features.fair_class === "cfs" ? "CFS (nice acts through vruntime; EEVDF from Linux 6.6)" : "EEVDF"}`,

@@ -4,9 +4,9 @@
  * that is still the recorded task goes back to SCHED_OTHER, nice 0.
  */
 import type { Command } from "commander";
-import { type RestoreResult, restoreTasks } from "../backend/restore.js";
-import { createFfiSyscalls } from "../backend/syscalls-ffi.js";
-import { DEFAULT_STATE_DIR, touchedFilePath } from "../backend/touched.js";
+import { type RestoreResult, restoreTasks } from "../backend/guardian/restore.js";
+import { createFfiSyscalls } from "../host/syscalls-ffi.js";
+import { DEFAULT_STATE_DIR, touchedFilePath } from "../backend/guardian/touched.js";
 
 export interface RestoreCommandOptions {
   stateDir: string;

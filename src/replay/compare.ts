@@ -1,12 +1,12 @@
 /**
  * The numbers a user asks first: how each mode compares with CFS on the same
- * trace (DESIGN §3 `vs_cfs`). Groups are chosen by the trace (duration), so
+ * trace (`vs_cfs` of summary.json, docs/formats.md). Groups are chosen by the trace (duration), so
  * both modes are judged on the same invocations:
  *   short = the shorter half of invocations by duration,
  *   long  = the longest 10 %.
  */
 import type { FinishedInvocation, Summary } from "../contracts/summary.js";
-import type { SimModule } from "./deps.js";
+import type { summarize } from "../sim/index.js";
 import type { MeasuredInvocation } from "./types.js";
 
 export interface VsCfs {
@@ -18,7 +18,7 @@ export interface VsCfs {
   long_p99_ratio: number;
 }
 
-export type Summarize = SimModule["summarize"];
+export type Summarize = typeof summarize;
 
 export function toFinished(measured: readonly MeasuredInvocation[]): FinishedInvocation[] {
   return measured.map((m) => ({

@@ -28,7 +28,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
+import { addonSyscalls, loadAddon } from "../../src/host/addon.js";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { cleanupChild, procCpuNs, spawnGatedBurner } from "../kernel/bpf-kit.js";

@@ -12,9 +12,9 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addonSyscalls } from "../../src/backend/addon.js";
-import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
-import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
+import { addonSyscalls } from "../../src/host/addon.js";
+import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
+import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
 import { Daemon } from "../../src/frontend/daemon.js";
 import {
   bpfHost,

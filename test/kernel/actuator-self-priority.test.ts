@@ -1,14 +1,14 @@
 /**
- * The daemon's own threads on SCHED_FIFO above its functions (DESIGN §6,
+ * The daemon's own threads on SCHED_FIFO above its functions (safety
  * invariant 2), without passing real-time priority to anything it spawns,
  * and back on SCHED_OTHER nice 0 after restoreSelf().
  */
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
-import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
-import { SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK } from "../../src/backend/syscalls-types.js";
+import { addonSyscalls, loadAddon } from "../../src/host/addon.js";
+import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
+import { SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK } from "../../src/host/syscalls-types.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { procSched } from "./bpf-kit.js";
 

@@ -8,9 +8,9 @@ import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type AddonResult, loadAddon } from "../../src/backend/addon.js";
-import { probeBpf } from "../../src/backend/bpf-probe.js";
-import { baseAttr, type Syscalls } from "../../src/backend/syscalls-types.js";
+import { type AddonResult, loadAddon } from "../../src/host/addon.js";
+import { probeBpf } from "../../src/backend/bpf/bpf-probe.js";
+import { baseAttr, type Syscalls } from "../../src/host/syscalls-types.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
 
 /**

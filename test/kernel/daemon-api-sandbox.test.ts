@@ -1,5 +1,5 @@
 /**
- * The pid rule's sandbox half (DESIGN §3, §6.1) on a real cgroup v2
+ * The pid rule's sandbox half (docs/api.md; safety invariant 1) on a real cgroup v2
  * directory: a task that is not the caller's descendant is refused until the
  * cgroup it lives in is declared as a sandbox, then accepted.
  */
@@ -12,11 +12,12 @@ import { apiRequest } from "../../src/frontend/api/client.js";
 import { ApiServer } from "../../src/frontend/api/server.js";
 import { ManualClock } from "../../src/frontend/clock.js";
 import { Daemon } from "../../src/frontend/daemon.js";
-import { cgroupV2Mount, isSelfOrDescendant } from "../../src/frontend/proc-task.js";
+import { cgroup2MountIfAny } from "../../src/host/cgroups.js";
+import { isSelfOrDescendant } from "../../src/host/proc-task.js";
 import { ObserveBackend } from "../frontend/observe-backend.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 
-const mount = cgroupV2Mount();
+const mount = cgroup2MountIfAny();
 const runs = requireHost("root and a cgroup v2 hierarchy", isRoot() && mount !== undefined);
 
 describe.skipIf(!runs)("control API sandbox rule on a real cgroup", () => {

@@ -1,5 +1,5 @@
 /**
- * DESIGN §6 invariant 3, issue 8 must-show 1: a "daemon" (the guardian
+ * Safety invariant 3 (docs/safety.md), issue 8 must-show 1: a "daemon" (the guardian
  * drill, a real child process using the touched-task record and the
  * guardian) changes four real busy workers; SIGKILL of the daemon puts all
  * four back on SCHED_OTHER nice 0 within one second. Once with boosted nice
@@ -11,12 +11,12 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFfiSyscalls } from "../../src/backend/syscalls-ffi.js";
+import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
 import {
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
   SCHED_OTHER,
-} from "../../src/backend/syscalls-types.js";
+} from "../../src/host/syscalls-types.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import {
   buildSafetyJs,
@@ -46,7 +46,7 @@ async function startDrill(mode: "nice" | "fifo", extra: string[] = []): Promise<
   const daemon = spawn(
     process.execPath,
     [
-      join(out, "backend/guardian-drill.js"),
+      join(out, "backend/guardian/guardian-drill.js"),
       "--state-dir",
       stateDir,
       "--mode",

@@ -9,9 +9,9 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "n
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseV1CpuMount } from "../../src/backend/detect.js";
-import { createMemoryTouched } from "../../src/backend/proc-touched.js";
-import { createSfsBackend } from "../../src/backend/sfs-backend.js";
-import { createFfiSyscalls } from "../../src/backend/syscalls-ffi.js";
+import { createMemoryTouched } from "../../src/backend/guardian/touched-memory.js";
+import { createSfsBackend } from "../../src/backend/sfs/sfs-backend.js";
+import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
 import { cleanup, policyOf } from "../backend/fixtures/children.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 

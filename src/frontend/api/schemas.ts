@@ -1,4 +1,4 @@
-/** Bodies of the control API (DESIGN §3), validated with zod; unknown fields are refused. */
+/** Bodies of the control API (docs/api.md), validated with zod; unknown fields are refused. */
 import { z } from "zod";
 
 const FunctionName = z

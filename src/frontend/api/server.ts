@@ -1,5 +1,5 @@
 /**
- * The control API: HTTP over a unix socket (DESIGN §3). The socket is 0600
+ * The control API: HTTP over a unix socket (docs/api.md). The socket is 0600
  * (0660 with a configured group), every body is size-limited and validated,
  * requests are rate-limited, and every refusal is logged and counted.
  * Who the client is comes from SO_PEERCRED on the accepted socket, read once
@@ -20,8 +20,8 @@ import { dirname } from "node:path";
 import type { z } from "zod";
 import type { Daemon } from "../daemon.js";
 import { OpenLimitError } from "../daemon.js";
-import { type PeerCred, peerCredOf, socketFd } from "../libc.js";
-import { cgroupV2Mount } from "../proc-task.js";
+import { type PeerCred, peerCredOf, socketFd } from "../../host/libc.js";
+import { cgroup2MountIfAny } from "../../host/cgroups.js";
 import { checkPid } from "./access.js";
 import { EndBody, InvocationBody, SandboxBody } from "./schemas.js";
 
@@ -121,7 +121,7 @@ export class ApiServer {
   readonly #opts: ApiOptions;
   readonly #bucket: TokenBucket;
   readonly #peers = new WeakMap<Socket, PeerCred | Error>();
-  readonly #cgroupMount = cgroupV2Mount();
+  readonly #cgroupMount = cgroup2MountIfAny();
   readonly refusals: Record<string, number> = {};
   /** Who started each open invocation (peer uid), for the end request. */
   readonly #starters = new Map<string, number>();

@@ -1,0 +1,565 @@
+/**
+ * The alps backend (mode "alps", sensor "bpf"): the BPF program decides
+ * each tracked task's level, this module feeds it (function ids, policy,
+ * sandboxes, registered invocations) and hands its events to the actuator
+ * and the learner.
+ *
+ * Flow: the daemon calls addSandbox / startInvocation / applyPolicy; they
+ * write the BPF maps. The kernel posts LEVEL / EXPIRED / WOKE when a task's
+ * level must change, BLOCKED when a burst ends, EXITED when a task exits.
+ * Events arrive on the Node event loop (uv_poll on the ring buffer's epoll
+ * fd); level events go to the actuator, bursts to onBurst listeners.
+ */
+import {
+  BASE_NICE,
+  curveForPolicy,
+  DEFAULT_CURVE,
+  dynamicLevel,
+  type LevelCurve,
+  levelThresholdsMs,
+  type Strategy,
+  staticLevel,
+} from "../../contracts/levels.js";
+import {
+  emptyPolicy,
+  type Policy,
+  type PolicyEntry,
+  policyEntryFor,
+} from "../../contracts/policy.js";
+import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
+import { addonSyscalls, bpfObjectPath, loadAddon } from "../../host/addon.js";
+import {
+  ALPS_MAX_FNS,
+  type AlpsAddon,
+  type AlpsEvent,
+  type BpfHandle,
+  type BpfTaskState,
+  COUNTER_NAMES,
+  EV_BLOCKED,
+  EV_EXITED,
+  EV_EXPIRED,
+  EV_LEVEL,
+  EV_WOKE,
+  STRATEGY_CODE,
+  STRATEGY_OBSERVE,
+} from "../../host/addon-types.js";
+import { cgroupId, cgroupPids } from "../../host/cgroups.js";
+import { errorCode } from "../../host/errno.js";
+import { threadsOf } from "../../host/proc-stat.js";
+import type { Syscalls } from "../../host/syscalls-types.js";
+import type { TouchedTasks } from "../guardian/touched-types.js";
+import type { Backend, BackendStatus, BurstSample } from "../types.js";
+import { createWeightTargets, targetsReason } from "../actuator/weight-targets.js";
+
+export interface BpfBackendOptions {
+  strategy: Strategy;
+  /** A fixed band; by default each policy's own (curveForPolicy). */
+  curve?: LevelCurve;
+  /** Defaults to the addon's syscalls. */
+  syscalls?: Syscalls;
+  touched?: TouchedTasks;
+  log?: (msg: string) => void;
+  /** Also request each function's slice as an EEVDF slice (see Actuator). */
+  sliceRequest?: boolean;
+  /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
+  idleFrom?: number;
+  /**
+   * Also write each level where the scheduler compares it: a sandbox's own
+   * cpu cgroup, an invocation's own autogroup (weight-targets.ts). Default true.
+   */
+  groupWeights?: boolean;
+  /** Defaults to native/build/alps.bpf.o. */
+  objectPath?: string;
+  /**
+   * cfs mode: the same programs and events, bursts counted and reported,
+   * but no task's level ever changes. Lets a replay observe CFS at the cost
+   * alps itself has, instead of polling /proc.
+   */
+  observeOnly?: boolean;
+}
+
+/** What tests and the bench see beyond the Backend contract. */
+export interface BpfBackend extends Backend {
+  readonly actuator: Actuator;
+  /** The band the kernel's config holds now. */
+  curve(): LevelCurve;
+  /** The kernel's state of `tid`, or null when it is not tracked. */
+  taskState(tid: number): BpfTaskState | null;
+  /** The id given to `fn` in the BPF maps (0 = the default entry). */
+  fnId(fn: string): number | undefined;
+  /** Event-to-applied latencies of the most recent level changes, ns. */
+  latenciesNs(): number[];
+  /** Forget the latencies recorded so far (a bench starts measuring). */
+  resetLatencies(): void;
+  /** Called with each event-to-applied latency as it happens, ns (the metrics histogram). */
+  onLatency(listener: (ns: number) => void): void;
+}
+
+const MAX_LATENCY_SAMPLES = 10_000;
+/** How often the backend checks the kernel's ring-buffer drop counter, ms. */
+const RESYNC_CHECK_MS = 250;
+
+const msToNs = (ms: number): bigint => BigInt(Math.round(ms * 1e6));
+
+/** Threads of process `pid`; its tid alone when /proc no longer lists it. */
+function threadsOrSelf(pid: number): number[] {
+  const tids = threadsOf(pid);
+  return tids.length > 0 ? tids : [pid];
+}
+
+export async function createBpfBackend(opts: BpfBackendOptions): Promise<BpfBackend> {
+  if (process.env.ALPS_NO_BPF === "1")
+    throw new Error("alps mode unavailable: BPF disabled by ALPS_NO_BPF=1");
+  const loaded = loadAddon();
+  if (!loaded.ok) throw new Error(`alps mode unavailable: ${loaded.reason}`);
+  const objectPath = opts.objectPath ?? bpfObjectPath();
+  let handle: BpfHandle;
+  try {
+    handle = loaded.addon.openBpf(objectPath);
+  } catch (err) {
+    throw new Error(
+      `alps mode unavailable: BPF load/attach of ${objectPath} failed: ${(err as Error).message}`,
+    );
+  }
+  try {
+    return new AlpsBpfBackend(loaded.addon, handle, objectPath, opts);
+  } catch (err) {
+    handle.close();
+    throw err;
+  }
+}
+
+class AlpsBpfBackend implements BpfBackend {
+  readonly mode: "alps" | "cfs";
+  readonly sensor = "bpf" as const;
+  readonly #observeOnly: boolean;
+  readonly actuator: Actuator;
+  readonly #addon: AlpsAddon;
+  readonly #handle: BpfHandle;
+  readonly #strategy: Strategy;
+  /** A configured fixed curve; without one, each policy's band (curveForPolicy). */
+  readonly #fixedCurve: LevelCurve | undefined;
+  #curve: LevelCurve;
+  /** The curve's thresholds, computed once per curve: startInvocation needs them on every invocation. */
+  #thresholdsMs: readonly number[];
+  readonly #log: (msg: string) => void;
+  readonly #reasons: string[];
+  readonly #listeners: ((s: BurstSample) => void)[] = [];
+  readonly #fnIds = new Map<string, number>();
+  readonly #fnNames = new Map<number, string>();
+  /** Ids given back by functions that left (#forgetUnused), handed out again first. */
+  readonly #freeIds: number[] = [];
+  /** The next id never handed out yet. */
+  #nextId = 1;
+  /** Function ids whose policy entry is written (to clear when a policy drops them). */
+  #policyIds = new Set<number>();
+  #policy: Policy = emptyPolicy();
+  /** Slice per function id, ns (for the actuator's slice request). */
+  #sliceNs = new Map<number, bigint>();
+  readonly #invocations = new Map<number, { fn: string; tids: Set<number> }>();
+  readonly #sandboxes = new Map<string, { cg: bigint; fn: string }>();
+  readonly #latencies: number[] = [];
+  #latencyNext = 0;
+  readonly #latencyListeners: ((ns: number) => void)[] = [];
+  readonly #counts = {
+    nr_fn_overflow: 0,
+    nr_stale_events: 0,
+    nr_samples: 0,
+    nr_samples_unattributed: 0,
+    nr_invocations: 0,
+    nr_resyncs: 0,
+    /** Helper threads a full task map (or another map error) kept out of their invocation. */
+    nr_helper_register_errors: 0,
+  };
+  #closed = false;
+  /** Ring-buffer drops already answered with a resync. */
+  #dropsSeen = 0;
+  readonly #resyncTimer: NodeJS.Timeout;
+
+  constructor(addon: AlpsAddon, handle: BpfHandle, objectPath: string, opts: BpfBackendOptions) {
+    this.#addon = addon;
+    this.#handle = handle;
+    this.#observeOnly = opts.observeOnly ?? false;
+    this.mode = this.#observeOnly ? "cfs" : "alps";
+    this.#strategy = opts.strategy;
+    this.#fixedCurve = opts.curve;
+    this.#curve = opts.curve ?? curveForPolicy(this.#policy);
+    this.#thresholdsMs = levelThresholdsMs(this.#curve);
+    this.#log = opts.log ?? (() => {});
+    this.actuator = new Actuator({
+      strategy: opts.strategy,
+      syscalls: opts.syscalls ?? addonSyscalls(addon),
+      touched: opts.touched,
+      curve: opts.curve ?? DEFAULT_CURVE,
+      log: this.#log,
+      sliceRequest: opts.sliceRequest ?? false,
+      ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
+      ...(this.#observeOnly || opts.groupWeights === false
+        ? {}
+        : {
+            targets: createWeightTargets(opts.strategy, opts.idleFrom, opts.touched, this.#log),
+          }),
+    });
+    this.#writeConfig();
+    this.#reasons = this.#observeOnly
+      ? [
+          `BPF programs attached from ${objectPath}`,
+          "cfs: observe only (BPF sensor, as alps uses), no task is changed",
+        ]
+      : [
+          `BPF programs attached from ${objectPath}`,
+          `strategy ${opts.strategy}`,
+          ...(opts.strategy === "dynamic" ? [idleReason(this.actuator.idleFrom)] : []),
+          targetsReason(this.actuator.targets),
+        ];
+    this.#writePolicy(this.#policy);
+    handle.startEvents((events) => this.#onEvents(events));
+    // A dropped LEVEL or EXPIRED event would leave a task at a stale level
+    // until its next event. The kernel's task map still holds the level it
+    // decided, so after any drop the daemon re-applies every tracked task's.
+    this.#resyncTimer = setInterval(() => this.#resyncAfterDrops(), RESYNC_CHECK_MS);
+    this.#resyncTimer.unref();
+  }
+
+  /**
+   * The kernel computes every level from this config on the task's next
+   * runtime update, so a new band takes effect for running tasks too.
+   */
+  #writeConfig(): void {
+    this.#handle.setConfig({
+      strategy: this.#observeOnly ? STRATEGY_OBSERVE : STRATEGY_CODE[this.#strategy],
+      niceMin: this.#curve.niceMin,
+      niceMax: this.#curve.niceMax,
+      baseNice: BASE_NICE,
+      thresholdsNs: this.#thresholdsMs.map(msToNs),
+    });
+  }
+
+  /** The band the kernel uses now. */
+  curve(): LevelCurve {
+    return { ...this.#curve };
+  }
+
+  #resyncAfterDrops(): void {
+    if (this.#closed) return;
+    const drops = Number(this.#handle.counters()[COUNTER_NAMES.indexOf("nr_ringbuf_drops")] ?? 0n);
+    if (drops <= this.#dropsSeen) return;
+    let reapplied = 0;
+    for (const tid of this.#handle.taskIds()) {
+      const state = this.#handle.readTask(tid);
+      if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
+      if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
+      const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
+      if (this.actuator.apply(tid, state.level, sliceNs, state.root)) reapplied++;
+    }
+    this.#counts.nr_resyncs++;
+    this.#log(
+      `bpf: the ring buffer dropped ${drops - this.#dropsSeen} event(s); re-applied the kernel's level to ${reapplied} task(s) from the task map`,
+    );
+    this.#dropsSeen = drops;
+  }
+
+  fnId(fn: string): number | undefined {
+    return this.#fnIds.get(fn);
+  }
+
+  taskState(tid: number): BpfTaskState | null {
+    return this.#handle.readTask(tid);
+  }
+
+  latenciesNs(): number[] {
+    return [...this.#latencies];
+  }
+
+  onLatency(listener: (ns: number) => void): void {
+    this.#latencyListeners.push(listener);
+  }
+
+  resetLatencies(): void {
+    this.#latencies.length = 0;
+    this.#latencyNext = 0;
+  }
+
+  /**
+   * Ids 1..ALPS_MAX_FNS-1: a freed one first, else the next unused; when all
+   * are taken, 0 (the default entry), counted. A function keeps its id until
+   * #forgetUnused gives it back.
+   */
+  #ensureFn(fn: string): number {
+    const known = this.#fnIds.get(fn);
+    if (known !== undefined) return known;
+    const next = this.#freeIds.pop() ?? (this.#nextId < ALPS_MAX_FNS ? this.#nextId++ : 0);
+    if (next === 0) {
+      this.#counts.nr_fn_overflow++;
+      this.#log(
+        `bpf: more than ${ALPS_MAX_FNS - 1} functions at once; ${fn} uses the default policy entry`,
+      );
+      this.#fnIds.set(fn, 0);
+      return 0;
+    }
+    this.#fnIds.set(fn, next);
+    this.#fnNames.set(next, fn);
+    if (this.#policy.functions[fn])
+      this.#writeEntry(next, this.#policy.functions[fn] as PolicyEntry);
+    return next;
+  }
+
+  #staticLevelOf(entry: PolicyEntry): number {
+    return staticLevel(entry.priority, 0, Number.POSITIVE_INFINITY, this.#curve);
+  }
+
+  #writeEntry(id: number, entry: PolicyEntry): void {
+    const sliceNs = msToNs(entry.slice_ms);
+    this.#handle.setPolicy(id, {
+      predictedNs: msToNs(entry.predicted_ms),
+      sliceNs,
+      staticLevel: this.#staticLevelOf(entry),
+    });
+    this.#sliceNs.set(id, sliceNs);
+  }
+
+  #writePolicy(policy: Policy): void {
+    // First, so the functions this policy brings can take the ids others gave back.
+    this.#forgetUnused(policy);
+    this.#writeEntry(0, policy.default);
+    const written = new Set<number>();
+    for (const [fn, entry] of Object.entries(policy.functions)) {
+      const id = this.#ensureFn(fn);
+      if (id === 0) continue; // overflow: counted in #ensureFn, governed by the default
+      this.#writeEntry(id, entry);
+      written.add(id);
+    }
+    for (const id of this.#policyIds) {
+      if (!written.has(id)) {
+        this.#handle.clearPolicy(id);
+        this.#sliceNs.delete(id);
+      }
+    }
+    this.#policyIds = written;
+  }
+
+  /**
+   * Gives back the ids of functions nothing refers to any more: not in the
+   * policy, no sandbox, no open invocation, no task in the kernel's map. The
+   * window forgets functions unseen for a while, so over a long-running
+   * daemon's life far more than ALPS_MAX_FNS - 1 functions come and go; without
+   * this, every one after that ran on the default entry. A function on entry
+   * 0 (overflow) is forgotten too, so it gets an id when it is seen again.
+   */
+  #forgetUnused(policy: Policy): void {
+    const held = new Set<string>();
+    for (const sandbox of this.#sandboxes.values()) held.add(sandbox.fn);
+    for (const inv of this.#invocations.values()) held.add(inv.fn);
+    const unused: [string, number][] = [];
+    for (const [fn, id] of this.#fnIds)
+      if (!Object.hasOwn(policy.functions, fn) && !held.has(fn)) unused.push([fn, id]);
+    if (unused.length === 0) return;
+    // Tasks still tracked (a sandbox's leftovers, a child that outlived its
+    // invocation) carry the id: reusing it would give them another function's
+    // level. The map is read only when some id could be given back.
+    const tracked = new Set<number>();
+    for (const tid of this.#handle.taskIds()) {
+      const state = this.#handle.readTask(tid);
+      if (state !== null) tracked.add(state.fn);
+    }
+    for (const [fn, id] of unused) {
+      if (id !== 0 && tracked.has(id)) continue;
+      this.#fnIds.delete(fn);
+      if (id === 0) continue;
+      this.#fnNames.delete(id);
+      this.#freeIds.push(id);
+    }
+  }
+
+  applyPolicy(policy: Policy): void {
+    this.#policy = policy;
+    if (this.#fixedCurve === undefined) {
+      const curve = curveForPolicy(policy);
+      if (curve.loMs !== this.#curve.loMs || curve.hiMs !== this.#curve.hiMs) {
+        this.#curve = curve;
+        this.#thresholdsMs = levelThresholdsMs(curve);
+        this.#writeConfig();
+      }
+    }
+    this.#writePolicy(policy);
+  }
+
+  /**
+   * The level a fresh burst of `fn` (map id `id`) starts at: what the kernel computes for
+   * used = 0. A function past the map size (id 0) is governed by the default entry in the
+   * kernel even when the policy names it, so it starts from the default too.
+   */
+  #initialLevel(fn: string, id: number): number {
+    if (this.#observeOnly) return BASE_NICE;
+    const entry = id === 0 ? this.#policy.default : policyEntryFor(this.#policy, fn);
+    if (this.#strategy === "dynamic")
+      return dynamicLevel(entry.predicted_ms, 0, entry.slice_ms, this.#curve, this.#thresholdsMs);
+    return staticLevel(entry.priority, 0, entry.slice_ms, this.#curve);
+  }
+
+  async addSandbox(fn: string, cgroupPath: string): Promise<void> {
+    const id = this.#ensureFn(fn);
+    const cg = cgroupId(cgroupPath);
+    this.#handle.setCgroup(cg, id);
+    this.#sandboxes.set(cgroupPath, { cg, fn });
+  }
+
+  async removeSandbox(cgroupPath: string): Promise<void> {
+    const cg = this.#sandboxes.get(cgroupPath)?.cg;
+    if (cg === undefined) return;
+    this.#handle.deleteCgroup(cg);
+    this.#sandboxes.delete(cgroupPath);
+    let pids: number[] = [];
+    try {
+      pids = cgroupPids(cgroupPath);
+    } catch (err) {
+      if (errorCode(err) !== "ENOENT") throw err; // directory already removed: nothing left inside
+    }
+    for (const pid of pids) for (const tid of threadsOrSelf(pid)) this.#release(tid);
+  }
+
+  startInvocation(fn: string, pid: number): void {
+    if (!Number.isInteger(pid) || pid <= 0)
+      throw new RangeError(`pid must be a positive integer, got ${pid}`);
+    const id = this.#ensureFn(fn);
+    const level = this.#initialLevel(fn, id);
+    const sliceNs = this.#sliceNs.get(id) ?? this.#sliceNs.get(0) ?? 0n;
+    const tids = new Set<number>();
+    const inv = { fn, tids };
+    // The invocation's own thread runs the function from its next
+    // instruction: it gets its level now. Applied first, then registered
+    // with that level: a level the kernel posts after registration is newer
+    // and is applied after this.
+    if (this.actuator.apply(pid, level, sliceNs, pid) || level === BASE_NICE) {
+      this.#handle.registerTask(pid, id, level, pid);
+      tids.add(pid);
+    }
+    this.#invocations.set(pid, inv);
+    this.#counts.nr_invocations++;
+    // Its other threads (a runtime's helpers, asleep nearly always) join
+    // once the caller has let the invocation go (a microtask: before any
+    // I/O callback, so before anything can end it), at the level they have
+    // now; the kernel posts theirs when they next wake or run (WOKE /
+    // LEVEL). On the path to the first instruction every syscall counts:
+    // listing and registering a Node worker's 10 helpers there, and
+    // applying levels to them, cost 0.3-0.6 ms per invocation on this host.
+    queueMicrotask(() => {
+      if (this.#closed || this.#invocations.get(pid) !== inv) return; // ended (or restarted) already
+      for (const tid of threadsOrSelf(pid)) {
+        if (tid === pid || tids.has(tid)) continue;
+        try {
+          this.#handle.registerTask(tid, id, this.actuator.appliedLevel(tid) ?? BASE_NICE, pid);
+        } catch (err) {
+          // Nobody awaits this: an error is counted and logged here, never thrown
+          // out of a microtask (that would end the daemon).
+          this.#counts.nr_helper_register_errors++;
+          this.#log(
+            `bpf: helper thread ${tid} of invocation ${pid} not registered: ${(err as Error).message}`,
+          );
+          continue;
+        }
+        tids.add(tid);
+      }
+    });
+  }
+
+  endInvocation(pid: number): void {
+    const inv = this.#invocations.get(pid);
+    this.#invocations.delete(pid);
+    const tids = new Set<number>(inv?.tids ?? []);
+    // Children and threads it created carry the invocation's root tid in the task map.
+    for (const tid of this.#handle.tasksOfRoot(pid)) tids.add(tid);
+    for (const tid of tids) this.#release(tid);
+  }
+
+  /** Stop tracking `tid`, then restore it: a stale event finds it untracked and is ignored. */
+  #release(tid: number): void {
+    this.#handle.unregisterTask(tid);
+    this.actuator.restore(tid);
+  }
+
+  onBurst(listener: (sample: BurstSample) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #onEvents(events: AlpsEvent[]): void {
+    for (const e of events) {
+      switch (e.type) {
+        case EV_LEVEL:
+        case EV_EXPIRED:
+        case EV_WOKE:
+          this.#applyEvent(e);
+          break;
+        case EV_BLOCKED:
+          this.#sample(e);
+          break;
+        case EV_EXITED:
+          this.actuator.forget(e.tid);
+          break;
+      }
+    }
+  }
+
+  #applyEvent(e: AlpsEvent): void {
+    const state = this.#handle.readTask(e.tid);
+    // Unregistered (invocation ended, task exited) since the kernel posted it.
+    if (state === null) {
+      this.#counts.nr_stale_events++;
+      return;
+    }
+    const sliceNs = this.#sliceNs.get(e.fn) ?? this.#sliceNs.get(0) ?? 0n;
+    if (this.actuator.apply(e.tid, e.level, sliceNs, state.root)) {
+      const latency = Number(this.#addon.monotonicNs()) - e.tsNs;
+      this.#latencies[this.#latencyNext] = latency;
+      this.#latencyNext = (this.#latencyNext + 1) % MAX_LATENCY_SAMPLES;
+      for (const l of this.#latencyListeners) l(latency);
+    }
+  }
+
+  #sample(e: AlpsEvent): void {
+    if (e.cpuNs <= 0 || this.#listeners.length === 0) return;
+    const fn = this.#fnNames.get(e.fn);
+    if (fn === undefined) {
+      this.#counts.nr_samples_unattributed++;
+      return;
+    }
+    // The kernel's monotonic stamp, moved onto the wall clock the daemon uses.
+    const atMs = Date.now() - (Number(this.#addon.monotonicNs()) - e.tsNs) / 1e6;
+    const sample: BurstSample = { fn, tid: e.tid, cpuMs: e.cpuNs / 1e6, atMs };
+    this.#counts.nr_samples++;
+    for (const l of this.#listeners) l(sample);
+  }
+
+  status(): BackendStatus {
+    const counters: Record<string, number> = {};
+    if (!this.#closed) {
+      const values = this.#handle.counters();
+      COUNTER_NAMES.forEach((name, i) => {
+        counters[name] = Number(values[i] ?? 0n);
+      });
+    }
+    for (const [k, v] of Object.entries(this.#counts)) counters[k] = v;
+    counters.nr_applied = this.actuator.counters.applied;
+    counters.nr_restored = this.actuator.counters.restored;
+    counters.nr_task_gone = this.actuator.counters.gone;
+    counters.nr_apply_errors = this.actuator.counters.errors;
+    const targets = this.actuator.targets?.counters;
+    if (targets !== undefined)
+      for (const [k, v] of Object.entries(targets)) counters[`nr_${k}`] = v;
+    const reasons = this.#observeOnly
+      ? [...this.#reasons]
+      : [...this.#reasons, sliceRequestReason(this.actuator)];
+    return { mode: this.mode, sensor: this.sensor, strategy: this.#strategy, reasons, counters };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#resyncTimer);
+    // Stop events first so nothing re-boosts a task after it is restored.
+    this.#handle.stopEvents();
+    for (const tid of this.#handle.taskIds()) this.#handle.unregisterTask(tid);
+    this.actuator.restoreAll();
+    this.#handle.close();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * A safety drill: a stand-in daemon that changes real tasks the way alps
+ * does, through the same touched-task record and guardian, so the guardian
+ * and `alps restore` can be shown to work by killing it (the kernel tests do
+ * exactly that; an operator can too).
+ *
+ *   node dist/backend/guardian/guardian-drill.js --state-dir D --mode nice|fifo [--no-guardian] PID...
+ *
+ * mode nice: PID i gets nice -5 - 3i (a boosted level, as in alps mode).
+ * mode fifo: PID i gets SCHED_FIFO priority 10 + i with SCHED_RESET_ON_FORK
+ * (as in sfs mode). Prints one JSON line `{ready, guardian, record}` once
+ * every task is changed, then waits. SIGTERM/SIGINT is the clean shutdown:
+ * restore every task itself, say "bye" to the guardian, exit 0.
+ */
+import { startGuardian } from "./guardian.js";
+import { createFfiSyscalls } from "../../host/syscalls-ffi.js";
+import { baseAttr, SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK } from "../../host/syscalls-types.js";
+import { createTouchedTasks } from "./touched.js";
+
+function argValue(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at < 0 ? undefined : process.argv[at + 1];
+}
+
+async function main(): Promise<void> {
+  const stateDir = argValue("--state-dir");
+  const mode = argValue("--mode");
+  const pids = process.argv
+    .slice(2)
+    .filter(
+      (arg, i, all) => /^\d+$/.test(arg) && !["--state-dir", "--mode"].includes(all[i - 1] ?? ""),
+    )
+    .map(Number);
+  if (stateDir === undefined || (mode !== "nice" && mode !== "fifo") || pids.length === 0) {
+    process.stderr.write(
+      "usage: guardian-drill.js --state-dir D --mode nice|fifo [--no-guardian] PID...\n",
+    );
+    process.exit(2);
+  }
+  const syscalls = createFfiSyscalls();
+  const touched = createTouchedTasks({ stateDir });
+  const guardian = process.argv.includes("--no-guardian")
+    ? undefined
+    : await startGuardian({ file: touched.path });
+
+  pids.forEach((pid, i) => {
+    // Recorded before the change, as the real actuator does.
+    touched.mark(pid);
+    if (mode === "nice") syscalls.setNice(pid, -5 - 3 * i);
+    else {
+      syscalls.setAttr(pid, {
+        ...baseAttr(),
+        policy: SCHED_FIFO,
+        priority: 10 + i,
+        flags: SCHED_FLAG_RESET_ON_FORK,
+      });
+    }
+  });
+
+  const shutdown = async (): Promise<void> => {
+    for (const tid of touched.list()) {
+      try {
+        syscalls.setAttr(tid, baseAttr());
+        syscalls.setNice(tid, 0);
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== "ESRCH") throw error;
+      }
+      touched.release(tid);
+    }
+    await guardian?.stop();
+    touched.close();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown());
+  process.on("SIGINT", () => void shutdown());
+  // Keeps the process alive until a signal arrives.
+  setInterval(() => {}, 60_000);
+  process.stdout.write(
+    `${JSON.stringify({ ready: true, guardian: guardian?.pid ?? null, record: touched.path })}\n`,
+  );
+}
+
+void main();

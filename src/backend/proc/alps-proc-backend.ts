@@ -1,0 +1,191 @@
+/**
+ * alps mode over the proc sensor (`--mode alps --sensor proc`): the learned
+ * policy where BPF cannot load. The level of each function task is computed
+ * in user space from the CPU its current burst has used (polled from
+ * /proc/<pid>/task/<tid>/schedstat) with the same functions the BPF program
+ * and the simulator use (src/contracts/levels.ts), and applied by the same
+ * actuator as the BPF backend. Coarser than BPF: a level changes at most
+ * once per poll.
+ */
+import {
+  BASE_NICE,
+  curveForPolicy,
+  DEFAULT_CURVE,
+  dynamicLevel,
+  type LevelCurve,
+  levelThresholdsMs,
+  type Strategy,
+  staticLevel,
+} from "../../contracts/levels.js";
+import { emptyPolicy, type Policy, policyEntryFor } from "../../contracts/policy.js";
+import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
+import { ProcSensor, type SensedTask } from "./proc-sensor.js";
+import type { Syscalls } from "../../host/syscalls-types.js";
+import type { TouchedTasks } from "../guardian/touched-types.js";
+import type { Backend, BackendStatus, BurstSample } from "../types.js";
+import { createWeightTargets, targetsReason } from "../actuator/weight-targets.js";
+
+export interface AlpsProcOptions {
+  syscalls: Syscalls;
+  strategy?: Strategy;
+  touched?: TouchedTasks;
+  /** A fixed band; by default each policy's own (curveForPolicy), as in the BPF backend. */
+  curve?: LevelCurve;
+  /** Poll period while a boosted task runs, ms. */
+  fastPollMs?: number;
+  /** Poll period otherwise, ms. */
+  idlePollMs?: number;
+  reasons?: string[];
+  log?: (message: string) => void;
+  /** Also request each function's slice as an EEVDF slice (see Actuator). */
+  sliceRequest?: boolean;
+  /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
+  idleFrom?: number;
+  /** Also write levels on a sandbox's own cpu cgroup or autogroup (weight-targets.ts). Default true. */
+  groupWeights?: boolean;
+}
+
+export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
+  const strategy = opts.strategy ?? "dynamic";
+  let policy: Policy = emptyPolicy();
+  let curve = opts.curve ?? curveForPolicy(policy);
+  let thresholds = levelThresholdsMs(curve);
+  const fastPollMs = opts.fastPollMs ?? 2;
+  const idlePollMs = opts.idlePollMs ?? 20;
+  const actuator = new Actuator({
+    strategy,
+    syscalls: opts.syscalls,
+    curve: opts.curve ?? DEFAULT_CURVE,
+    sliceRequest: opts.sliceRequest ?? false,
+    ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
+    ...(opts.touched === undefined ? {} : { touched: opts.touched }),
+    ...(opts.log === undefined ? {} : { log: opts.log }),
+    ...(opts.groupWeights === false
+      ? {}
+      : {
+          targets: createWeightTargets(
+            strategy,
+            opts.idleFrom,
+            opts.touched,
+            opts.log ?? (() => {}),
+          ),
+        }),
+  });
+  const listeners: ((sample: BurstSample) => void)[] = [];
+  const counters = { nr_invocations: 0, nr_bursts: 0 };
+  const reasons = [
+    ...(opts.reasons ?? []),
+    `alps: strategy ${strategy} on the proc sensor, syscalls via ${opts.syscalls.kind}`,
+    ...(strategy === "dynamic" ? [idleReason(actuator.idleFrom)] : []),
+    targetsReason(actuator.targets),
+  ];
+  let closed = false;
+
+  /** The level `task` should have now: its function's entry and the CPU this burst used. */
+  const levelOf = (task: SensedTask): number => {
+    if (!task.running) return BASE_NICE;
+    const entry = policyEntryFor(policy, task.fn);
+    const usedMs = (task.cpuNs - task.burstStartCpuNs) / 1e6;
+    return strategy === "static"
+      ? staticLevel(entry.priority, usedMs, entry.slice_ms, curve)
+      : dynamicLevel(entry.predicted_ms, usedMs, entry.slice_ms, curve, thresholds);
+  };
+  const sliceNsOf = (task: SensedTask): bigint =>
+    BigInt(Math.round(policyEntryFor(policy, task.fn).slice_ms * 1e6));
+  const update = (task: SensedTask): void => {
+    const level = levelOf(task);
+    // A task that blocked keeps its level until it runs again, as in the BPF program.
+    if (!task.running) return;
+    if (actuator.appliedLevel(task.tid) === (level !== BASE_NICE ? level : undefined)) return;
+    actuator.apply(task.tid, level, sliceNsOf(task), task.invocation ?? 0);
+  };
+
+  let boostedRunning = false;
+  const sensor = new ProcSensor({ periodMs: () => (boostedRunning ? fastPollMs : idlePollMs) });
+  sensor.on({
+    taskAdded: update,
+    burstStarted: update,
+    burstEnded(task, cpuNs) {
+      counters.nr_bursts++;
+      for (const l of listeners)
+        l({ fn: task.fn, tid: task.tid, cpuMs: cpuNs / 1e6, atMs: Date.now() });
+    },
+    taskExited(task) {
+      actuator.forget(task.tid);
+    },
+    polled() {
+      boostedRunning = false;
+      for (const task of sensor.tasks()) {
+        update(task);
+        // Boosted tasks keep their level while blocked: poll fast to see them wake.
+        if (actuator.appliedLevel(task.tid) !== undefined) boostedRunning = true;
+      }
+    },
+  });
+  sensor.start();
+
+  return {
+    mode: "alps",
+    sensor: "proc",
+    async addSandbox(fn, cgroupPath) {
+      sensor.addCgroup(fn, cgroupPath);
+    },
+    async removeSandbox(cgroupPath) {
+      sensor.removeCgroup(cgroupPath);
+    },
+    startInvocation(fn, pid) {
+      if (closed) throw new Error("alps proc backend is closed");
+      counters.nr_invocations++;
+      sensor.trackInvocation(fn, pid);
+      boostedRunning = true;
+      sensor.reschedule();
+    },
+    endInvocation(pid) {
+      for (const task of [...sensor.tasks()])
+        if (task.invocation === pid) actuator.restore(task.tid);
+      sensor.untrackInvocation(pid);
+    },
+    applyPolicy(next) {
+      policy = next;
+      if (opts.curve === undefined) {
+        curve = curveForPolicy(next);
+        thresholds = levelThresholdsMs(curve);
+      }
+    },
+    onBurst(listener) {
+      listeners.push(listener);
+    },
+    status(): BackendStatus {
+      return {
+        mode: "alps",
+        sensor: "proc",
+        strategy,
+        reasons: [...reasons, sliceRequestReason(actuator)],
+        // The actuator's counters under the BPF backend's names: one set of backend event names for alerts.
+        counters: {
+          ...counters,
+          nr_applied: actuator.counters.applied,
+          nr_restored: actuator.counters.restored,
+          nr_task_gone: actuator.counters.gone,
+          nr_apply_errors: actuator.counters.errors,
+          ...prefixed(actuator.targets?.counters ?? {}),
+          nr_polls: sensor.polls,
+        },
+      };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      sensor.stop();
+      actuator.restoreAll();
+    },
+  };
+}
+
+/** `nr_`-prefixed copies of a counter object's numeric fields. */
+function prefixed(counters: object): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(counters))
+    if (typeof value === "number") out[`nr_${key}`] = value;
+  return out;
+}
