@@ -7,9 +7,9 @@
  * in half, whatever the tasks' nice levels. With the daemon (the mode that
  * `auto` picks, a fixed policy that ranks the short function first) the
  * short invocation must finish within 1.5x its CPU time, i.e. get at least
- * 2/3 of the CPU while it runs. That needs the actuator to write the level as the sandbox
- * cgroup's weight (cpu.weight, cpu.idle): until it does, the "with alps"
- * case fails, and the matrix prints that it fails and why.
+ * 2/3 of the CPU while it runs. That needs the actuator to write the level
+ * as the sandbox cgroup's weight (cpu.weight, and cpu.idle for the deepest
+ * yields): a task's own nice does not reach across groups.
  *
  * Shares are the short task's CPU time over its turnaround, both from its
  * own samples, so the slowness of emulation cancels out.
