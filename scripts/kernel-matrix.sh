@@ -211,13 +211,13 @@ boot_guest() {
   local accel=$ACCEL
   [ "$ACCEL" = tcg ] && accel=tcg,thread=single
   timeout "$TIMEOUT_S" qemu-system-x86_64 -machine q35 -accel "$accel" -cpu "$cpu" \
-    -smp "$SMP" -m "$MEM" -nographic -no-reboot -nic none \
+    -smp "$SMP" -m "$MEM" -display none -monitor none -serial "file:$out/console.log" -no-reboot -nic none \
     -kernel "$kdir/vmlinuz" -initrd "$kdir/initrd.gz" -append "$append" \
     -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
     -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
     -fsdev "local,id=out,path=$out,security_model=none" \
     -device virtio-9p-pci,fsdev=out,mount_tag=out \
-    >"$out/console.log" 2>&1
+    </dev/null >"$out/qemu.log" 2>&1
 }
 
 # The host row: the same steps on this machine's kernel, no VM. Its BPF is
@@ -268,7 +268,7 @@ for spec in "${specs[@]}"; do
     t0=$(date +%s.%N)
     qemu_rc=0
     boot_guest "$kdir" "$dir" || qemu_rc=$?
-    [ $qemu_rc = 0 ] || say "qemu exited with status $qemu_rc (see $dir/console.log)"
+    [ $qemu_rc = 0 ] || say "qemu exited with status $qemu_rc (see $dir/qemu.log and $dir/console.log)"
     t1=$(date +%s.%N)
     wall=$(echo "$t0 $t1" | awk '{printf "%.0f", $2 - $1}')
     origin="Debian $pkg $(cat "$kdir/version"), qemu $ACCEL, $SMP cpu, ${wall} s wall"
