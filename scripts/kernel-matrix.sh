@@ -41,7 +41,7 @@ while [ $# -gt 0 ]; do
     --kernels) KERNELS=$2; shift 2 ;;
     --kernels=*) KERNELS=${1#*=}; shift ;;
     --ci) KERNELS=6.1; shift ;;
-    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kernel-matrix: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
