@@ -24,7 +24,12 @@ trap off EXIT
 
 put boot_s "$(uptime_s)"
 put kernel "$(uname -r)"
-for d in /tmp /run /var/tmp /dev/shm; do mkdir -p "$d" && mount -t tmpfs -o mode=1777 tmpfs "$d"; done
+# Fresh temporary directories, except one that holds the project or the
+# output share (a checkout under /tmp): the overlay keeps those writable.
+for d in /tmp /run /var/tmp /dev/shm; do
+  case "$PROJECT/ $OUT/" in "$d"/* | *" $d"/*) continue ;; esac
+  mkdir -p "$d" && mount -t tmpfs -o mode=1777 tmpfs "$d"
+done
 mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null

@@ -127,7 +127,7 @@ for (const key of ["bpf-smoke", "two-functions"]) {
   parts.push(text);
   // Only a pure v2 hierarchy with the cpu controller can run it (every guest is one).
   const v2cpu = /^v2 \(.*\bcpu\b/.test(env.cgroup ?? "");
-  if (!v2cpu && results[key]?.skipped === results[key]?.total)
+  if (!v2cpu && results[key] !== undefined && results[key].skipped === results[key].total)
     parts[parts.length - 1] += " (needs pure cgroup v2 with the cpu controller; this is not)";
   else if (weightRequired === "1" && expectedMode === "alps" && !passed(key)) problems.push(files[key]);
 }
