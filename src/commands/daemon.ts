@@ -161,9 +161,10 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       log(`metrics on http://${config.metricsHost}:${port}/metrics`);
     }
     if (config.platform !== undefined) {
-      const { createPlatformAdapter, platformOptionsOf } = await import(
+      const { createPlatformAdapter, deprecatedPlatformSettings, platformOptionsOf } = await import(
         "../frontend/platforms/index.js"
       );
+      for (const warning of deprecatedPlatformSettings(config)) log(`WARNING: ${warning}`);
       const adapter = createPlatformAdapter(
         config.platform,
         platformOptionsOf(config, (error: unknown) =>
@@ -171,6 +172,11 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
         ),
       );
       await adapter.start((event) => {
+        if (event.rekeyed !== undefined) {
+          log(
+            `platform ${config.platform}: sandbox ${event.id} re-keyed from ${event.rekeyed.from} to ${event.fn} (by ${event.rekeyed.by})`,
+          );
+        }
         const op =
           event.type === "add"
             ? daemon.addSandbox(event.fn, event.cgroupPath)
@@ -179,6 +185,10 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
           log(`platform ${event.type} ${event.cgroupPath}: ${String(error)}`),
         );
       });
+      // A hook's invocation tells the adapter which function a stem cell runs.
+      const noteInvocation = adapter.noteInvocation?.bind(adapter);
+      if (noteInvocation !== undefined)
+        daemon.onInvocationStart((inv) => noteInvocation(inv.fn, inv.pid));
       platform = adapter;
       log(`platform adapter ${config.platform} started`);
     }

@@ -2,7 +2,9 @@
  * `alps doctor [--json] [--no-bpf] [--platform … and its options]`: what
  * this host supports, which mode `--mode auto` picks and every reason
  * (issues 4 and 5); with `--platform`, what that adapter sees now
- * (issue 9): one scan, no daemon needed, nothing changed.
+ * (issue 9): one scan, no daemon needed, nothing changed. Exits 1 when the
+ * platform cannot be read, or when the host's cgroup layout makes the
+ * adapter refuse sandboxes (the report says why and how to fix it).
  */
 import type { Command } from "commander";
 import { detectHost, type HostReport } from "../backend/detect.js";
@@ -35,15 +37,17 @@ export function registerDoctor(program: Command): void {
     }
     // Build the adapter before probing: a bad or missing platform flag is a usage error.
     let adapter: PlatformAdapter | undefined;
+    let warnings: string[] = [];
     if (platformConfig.platform !== undefined) {
-      const { createPlatformAdapter, platformOptionsOf } = await import(
+      const { createPlatformAdapter, deprecatedPlatformSettings, platformOptionsOf } = await import(
         "../frontend/platforms/index.js"
       );
       adapter = createPlatformAdapter(platformConfig.platform, platformOptionsOf(platformConfig));
+      warnings = deprecatedPlatformSettings(platformConfig);
     }
     // ALPS_NO_BPF=1 is honoured (and named as the reason) by the BPF probe itself.
     const report = detectHost({ noBpf: opts.bpf === false });
-    const platform = adapter === undefined ? undefined : await platformReport(adapter);
+    const platform = adapter === undefined ? undefined : await platformReport(adapter, warnings);
     if (opts.json === true) {
       const out = platform === undefined ? report : { ...report, platform };
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -56,6 +60,12 @@ export function registerDoctor(program: Command): void {
       // Asked for and unusable: say so on stderr too, and fail.
       process.stderr.write(
         `alps doctor: platform ${platform.platform} is unusable: ${platform.error ?? "unknown error"}\n`,
+      );
+      process.exitCode = 1;
+    } else if (platform !== undefined && !platform.layout.supported) {
+      // Readable, but some sandboxes cannot be told apart on this host: alps would schedule nothing in them.
+      process.stderr.write(
+        `alps doctor: platform ${platform.platform}: ${platform.refused.length} sandboxes refused, host layout unsupported: ${platform.layout.problem ?? ""}; fix: ${platform.layout.fix ?? ""}\n`,
       );
       process.exitCode = 1;
     }

@@ -178,7 +178,7 @@ export const CONFIG_FIELDS = {
     default: undefined,
     // A list: comma-separated in a flag or variable, a list in a file.
     list: true,
-    help: "openwhisk adapter: namespaces that hold '_', comma-separated (to split <namespace>_<action> container names)",
+    help: "deprecated, ignored (openwhisk function keys are the container name's whole remainder, never split); accepted so old configs still start",
   },
   stateDir: {
     schema: z.string().min(1),

@@ -115,6 +115,7 @@ export class Daemon {
   /** Functions with explicit boundaries: their bursts are not learned twice. */
   readonly #explicitFns = new Set<string>();
   readonly #finishedListeners: ((r: FinishedRecord) => void)[] = [];
+  readonly #startListeners: ((inv: OpenInvocation) => void)[] = [];
   readonly #policyListeners: ((p: Policy, learnMs: number | null) => void)[] = [];
   #policy: Policy | LearnedPolicy;
   readonly #source: "learned" | "file";
@@ -319,6 +320,7 @@ export class Daemon {
     }
     this.#counters.invocations_started++;
     this.backend.startInvocation(fn, pid);
+    for (const listener of this.#startListeners) listener(open);
     return id;
   }
 
@@ -387,6 +389,11 @@ export class Daemon {
   /** Record an invocation measured elsewhere (e.g. the replay's own accounting). */
   recordFinished(record: InvocationRecord): void {
     this.#record(record);
+  }
+
+  /** Called after each invocation started (a platform adapter settles temporary sandbox keys from it). */
+  onInvocationStart(listener: (invocation: OpenInvocation) => void): void {
+    this.#startListeners.push(listener);
   }
 
   onInvocationEnd(listener: (record: FinishedRecord) => void): void {
