@@ -14,12 +14,8 @@ import type { Backend, BackendStatus, BurstSample } from "../backend/types.js";
 import { emptyPolicy, type Policy } from "../contracts/policy.js";
 import { type DaemonClock, realClock } from "./clock.js";
 import { type DaemonConfig, defaultConfig } from "./config.js";
-import {
-  DEFAULT_LEARNER_PARAMS,
-  type LearnedPolicy,
-  type LearnerParams,
-  learnPolicy,
-} from "./learner.js";
+import type { Log } from "./log.js";
+import { type LearnedPolicy, type LearnerParams, learnerParams, learnPolicy } from "./learner.js";
 import { readPolicyFile } from "./policy-file.js";
 import { readSchedstat } from "../host/proc-task.js";
 import { UtilizationMeter } from "../host/utilization.js";
@@ -94,7 +90,7 @@ export interface DaemonOptions {
   utilization?: (() => number) | null;
   /** Extra reasons (e.g. why the backend was chosen) shown in status. */
   reasons?: string[];
-  log?: (message: string) => void;
+  log?: Log;
 }
 
 export class OpenLimitError extends Error {
@@ -105,7 +101,7 @@ export class Daemon {
   readonly config: DaemonConfig;
   readonly backend: Backend;
   readonly #clock: DaemonClock;
-  readonly #log: (m: string) => void;
+  readonly #log: Log;
   readonly #window: InvocationWindow;
   readonly #params: LearnerParams;
   readonly #utilization: (() => number) | null;
@@ -155,25 +151,7 @@ export class Daemon {
       functionTtlMs: c.functionTtlSeconds * 1000,
       maxTrackedFunctions: c.maxTrackedFunctions,
     });
-    this.#params = {
-      ...DEFAULT_LEARNER_PARAMS,
-      estimator: c.estimator,
-      ewmaWeight: c.ewmaWeight,
-      alpha: c.alpha,
-      beta: c.beta,
-      gamma: c.gamma,
-      theta: c.theta,
-      capMs: c.capMs,
-      sliceFloorMs: c.sliceFloorMs,
-      smoothing: c.smoothing,
-      quantumMs: c.quantumMs,
-      maxFunctions: c.maxFunctions,
-      minSamples: c.minSamples,
-      bandRatio: c.bandRatio,
-      bandLoMaxMs: c.bandLoMaxMs,
-      clampToMoreUrgent: c.sliceClamp,
-      cores: opts.cores ?? availableParallelism(),
-    };
+    this.#params = learnerParams(c, opts.cores ?? availableParallelism());
     if (opts.utilization === undefined) {
       const meter = new UtilizationMeter();
       this.#utilization = () => meter.sample();
@@ -250,6 +228,7 @@ export class Daemon {
       this.#counters.learner_errors++;
       this.#log(
         `learner failed, keeping the last policy: ${error instanceof Error ? error.message : String(error)}`,
+        "error",
       );
     }
     return this.#policy;
@@ -269,6 +248,7 @@ export class Daemon {
     if (overflow.length !== this.#counters.policy_overflow_functions && overflow.length > 0)
       this.#log(
         `policy: ${overflow.length} functions over maxFunctions ${this.config.maxFunctions} use the default entry: ${overflow.slice(0, 10).join(", ")}${overflow.length > 10 ? ", ..." : ""}`,
+        "warn",
       );
     this.#counters.policy_overflow_functions = overflow.length;
     this.#policy = policy;
