@@ -20,12 +20,8 @@ import type {
 import { emptyPolicy, type Policy } from "../contracts/policy.js";
 import { type DaemonClock, realClock } from "./clock.js";
 import { type DaemonConfig, defaultConfig } from "./config.js";
-import {
-  DEFAULT_LEARNER_PARAMS,
-  type LearnedPolicy,
-  type LearnerParams,
-  learnPolicy,
-} from "./learner.js";
+import type { Log } from "./log.js";
+import { type LearnedPolicy, type LearnerParams, learnerParams, learnPolicy } from "./learner.js";
 import { readPolicyFile } from "./policy-file.js";
 import { readSchedstat } from "../host/proc-task.js";
 import { UtilizationMeter } from "../host/utilization.js";
@@ -132,7 +128,14 @@ export interface DaemonOptions {
   utilization?: (() => number) | null;
   /** Extra reasons (e.g. why the backend was chosen) shown in status. */
   reasons?: string[];
-  log?: (message: string) => void;
+  log?: Log;
+  /**
+   * End invocations nobody ends (their task exited, or open too long) on the
+   * clock, every REAP_PERIOD_MS once started. Default true; a simulated
+   * daemon that only records finished invocations turns it off, so its clock
+   * has only the learner's instants.
+   */
+  reap?: boolean;
 }
 
 /** What the command knows of the safety net; shown in status and /metrics. */
@@ -196,7 +199,7 @@ export class Daemon {
   readonly config: DaemonConfig;
   readonly backend: Backend;
   readonly #clock: DaemonClock;
-  readonly #log: (m: string) => void;
+  readonly #log: Log;
   readonly #window: InvocationWindow;
   readonly #params: LearnerParams;
   readonly #utilization: (() => number) | null;
@@ -215,6 +218,7 @@ export class Daemon {
   /** Who declared each sandbox (uid). */
   readonly #declarers = new Map<string, number>();
   #reaper: (() => void) | undefined;
+  readonly #reap: boolean;
   readonly safety: SafetyState = {
     guardian: false,
     boosting: true,
@@ -270,25 +274,7 @@ export class Daemon {
       functionTtlMs: c.functionTtlSeconds * 1000,
       maxTrackedFunctions: c.maxTrackedFunctions,
     });
-    this.#params = {
-      ...DEFAULT_LEARNER_PARAMS,
-      estimator: c.estimator,
-      ewmaWeight: c.ewmaWeight,
-      alpha: c.alpha,
-      beta: c.beta,
-      gamma: c.gamma,
-      theta: c.theta,
-      capMs: c.capMs,
-      sliceFloorMs: c.sliceFloorMs,
-      smoothing: c.smoothing,
-      quantumMs: c.quantumMs,
-      maxFunctions: c.maxFunctions,
-      minSamples: c.minSamples,
-      bandRatio: c.bandRatio,
-      bandLoMaxMs: c.bandLoMaxMs,
-      clampToMoreUrgent: c.sliceClamp,
-      cores: opts.cores ?? availableParallelism(),
-    };
+    this.#params = learnerParams(c, opts.cores ?? availableParallelism());
     if (opts.utilization === undefined) {
       const meter = new UtilizationMeter();
       this.#utilization = () => meter.sample();
@@ -301,6 +287,7 @@ export class Daemon {
       this.#source = "learned";
     }
     this.#floors = parseUidFloors(c.uidNiceFloors);
+    this.#reap = opts.reap ?? true;
     this.backend.onBurst((sample) => this.#onBurst(sample));
     this.backend.onExit?.((exit) => this.#onExit(exit));
   }
@@ -308,7 +295,7 @@ export class Daemon {
   /** Apply the initial policy and, unless a policy file rules, start learning. */
   start(): void {
     if (this.#cancel !== undefined) return;
-    this.#reaper ??= this.#clock.every(REAP_PERIOD_MS, () => this.reapNow());
+    if (this.#reap) this.#reaper ??= this.#clock.every(REAP_PERIOD_MS, () => this.reapNow());
     this.#apply(this.#policy, null);
     if (this.#source === "file") {
       this.#log(`policy from ${this.config.policyFile}: applied as is, learning off`);
@@ -370,6 +357,7 @@ export class Daemon {
       this.#counters.learner_errors++;
       this.#log(
         `learner failed, keeping the last policy: ${error instanceof Error ? error.message : String(error)}`,
+        "error",
       );
     }
     return this.#policy;
@@ -389,6 +377,7 @@ export class Daemon {
     if (overflow.length !== this.#counters.policy_overflow_functions && overflow.length > 0)
       this.#log(
         `policy: ${overflow.length} functions over maxFunctions ${this.config.maxFunctions} use the default entry: ${overflow.slice(0, 10).join(", ")}${overflow.length > 10 ? ", ..." : ""}`,
+        "warn",
       );
     this.#counters.policy_overflow_functions = overflow.length;
     this.#policy = policy;

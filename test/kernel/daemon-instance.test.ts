@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { waitFor } from "../safety/processes.js";
+import { waitFor } from "../helpers/processes.js";
 import { CLI, type RunningDaemon, startDaemon } from "./tenant-kit.js";
 
 const runs =

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { isRunning, killPids, readSched, waitFor } from "../safety/processes.js";
+import { isRunning, killPids, readSched, waitFor } from "../helpers/processes.js";
 import { boostingPolicy, CLI, type RunningDaemon, startDaemon } from "./tenant-kit.js";
 
 const runs =

@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { apiRequest } from "../../src/frontend/api/client.js";
-import { killPids, waitFor } from "../safety/processes.js";
+import { killPids, waitFor } from "../helpers/processes.js";
 
 export const CLI = join(import.meta.dirname, "../../dist/cli.js");
 

@@ -30,7 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { cgroup2MountIfAny } from "../../src/host/cgroups.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { killPids, readSched, waitFor } from "../safety/processes.js";
+import { killPids, readSched, waitFor } from "../helpers/processes.js";
 import {
   boostingPolicy,
   CLI,
