@@ -21,3 +21,34 @@ export class InputError extends Error {
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
+
+/** A failure the user can act on: said in one line (no stack), exit status `exitCode`. */
+export class CliError extends Error {
+  override readonly name: string = "CliError";
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** The daemon's control socket cannot be reached, or the daemon did not answer. */
+export class DaemonUnreachableError extends CliError {
+  override readonly name = "DaemonUnreachableError";
+  constructor(
+    readonly socket: string,
+    readonly reason: string,
+  ) {
+    super(`cannot reach the alps daemon on ${socket}: ${reason}`);
+  }
+}
+
+/**
+ * The touched-task record could not take a change (the state directory is
+ * full, or its preallocated room is used up): the change is not made, since
+ * nothing could undo it if the daemon died. The control API answers 503.
+ */
+export class RecordError extends Error {
+  override readonly name = "RecordError";
+}

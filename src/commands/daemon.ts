@@ -3,28 +3,16 @@
  * selection) → Daemon → control API + metrics (+ platform adapter); the
  * loop itself is src/frontend/daemon.ts.
  */
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import { UsageError } from "../errors.js";
-import {
-  CONFIG_FIELDS,
-  CONFIG_KEYS,
-  type ConfigKey,
-  type DaemonConfig,
-  flagName,
-  loadConfig,
-} from "../frontend/config.js";
+import { CONFIG_KEYS, type DaemonConfig, loadConfig } from "../frontend/config.js";
+import type { Log } from "../frontend/log.js";
+import { configFlags, configOption } from "./config-option.js";
 
-function log(message: string): void {
+/** The daemon's log: replaced by the configured one (level, format) once the config is read. */
+let log: Log = (message) => {
   process.stderr.write(`${new Date().toISOString()} alps daemon: ${message}\n`);
-}
-
-/** The flag for one config key; `alps doctor` takes the platform ones from here too. */
-export function configOption(key: ConfigKey): Option {
-  const f = CONFIG_FIELDS[key];
-  if (key === "noBpf") return new Option("--no-bpf", f.help);
-  if (key === "sliceClamp") return new Option("--slice-clamp <bool>", f.help);
-  return new Option(`--${flagName(key)} <value>`, `${f.help} [key ${key}, env ALPS_…]`);
-}
+};
 
 export function registerDaemon(program: Command): void {
   const cmd = program
@@ -32,16 +20,19 @@ export function registerDaemon(program: Command): void {
     .description("run on a worker host: learn per-function priorities and slices, enforce them")
     .option(
       "--config <file>",
-      "config file (JSON or YAML); keys are the long flag names in camelCase",
+      "config file, JSON or YAML, keyed by the options' names in camelCase (env: ALPS_CONFIG)",
+    )
+    .addHelpText(
+      "after",
+      "\nEach option is also a config-file key (camelCase) and a variable; flags beat variables,\nvariables beat the file, the file beats the defaults. All of them: docs/config.md.",
     );
   for (const key of CONFIG_KEYS) cmd.addOption(configOption(key));
   cmd.action(async (opts: Record<string, unknown>) => {
-    const flags: Record<string, unknown> = { ...opts };
-    delete flags.config;
-    delete flags.bpf;
-    if (opts.bpf === false) flags.noBpf = true;
+    const flags = configFlags(opts, CONFIG_KEYS);
+    const configFile =
+      typeof opts.config === "string" ? opts.config : process.env.ALPS_CONFIG || undefined;
     const config = loadConfig({
-      ...(typeof opts.config === "string" ? { configFile: opts.config } : {}),
+      ...(configFile !== undefined ? { configFile } : {}),
       env: process.env,
       flags,
     });
@@ -50,6 +41,8 @@ export function registerDaemon(program: Command): void {
 }
 
 async function runDaemon(config: DaemonConfig): Promise<void> {
+  const { createLog } = await import("../frontend/log.js");
+  log = createLog({ level: config.logLevel, format: config.logFormat });
   const [
     { Daemon },
     { ApiServer },
@@ -58,7 +51,10 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     selfPriority,
     { loadSyscalls },
     touchedMod,
-    guardianMod,
+    { GuardianSupervisor },
+    instance,
+    { RealtimeCap },
+    { policyLogger },
   ] = await Promise.all([
     import("../frontend/daemon.js"),
     import("../frontend/api/server.js"),
@@ -67,12 +63,44 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     import("../backend/actuator/self-priority.js"),
     import("../host/syscalls.js"),
     import("../backend/guardian/touched.js"),
-    import("../backend/guardian/guardian.js"),
+    import("../backend/guardian/guardian-supervisor.js"),
+    import("../frontend/instance.js"),
+    import("../frontend/rt-cap.js"),
+    import("../frontend/policy-changes.js"),
   ]);
 
+  // One daemon per state directory (a lock), and per host (no alps BPF programs attached yet).
+  const lock = instance.lockStateDir(config.stateDir);
+  const mayUseBpf = config.mode !== "sfs" && config.sensor !== "proc" && !config.noBpf;
+  try {
+    if (mayUseBpf) instance.checkNoOtherBpfInstance(config.allowSecondInstance, log);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+
   // Every task the backend changes is recorded first, and a guardian restores them if we die (safety invariant 3, docs/safety.md).
-  const touched = touchedMod.createTouchedTasks({ stateDir: config.stateDir });
-  const guardian = await guardianMod.startGuardian({ file: touched.path });
+  let touched: ReturnType<typeof touchedMod.createTouchedTasks>;
+  try {
+    touched = touchedMod.createTouchedTasks({
+      stateDir: config.stateDir,
+      bytes: config.recordBytes,
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  // Set once the backend and the daemon exist: the guardian's news is acted on from then on.
+  let onGuardianLost: ((why: string) => void) | undefined;
+  let onGuardianBack: ((pid: number) => void) | undefined;
+  let onGuardianRestored: ((changed: number) => void) | undefined;
+  const guardian = await GuardianSupervisor.start({
+    file: touched.path,
+    log,
+    onLost: (why) => onGuardianLost?.(why),
+    onBack: (pid) => onGuardianBack?.(pid),
+    onRestored: (changed) => onGuardianRestored?.(changed),
+  });
 
   let created: Awaited<ReturnType<typeof createBackend>>;
   try {
@@ -82,7 +110,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       strategy: config.strategy,
       sliceRequest: config.eevdfSlice,
       idleFrom: config.idleFromNice,
-      noBpf: config.noBpf || process.env.ALPS_NO_BPF === "1",
+      noBpf: config.noBpf,
       touched,
       log,
     });
@@ -90,6 +118,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     // Nothing was changed yet: release the record and dismiss the guardian cleanly.
     touched.close();
     await guardian.stop();
+    lock.release();
     throw new Error(
       `no backend for mode ${config.mode}: ${error instanceof Error ? error.message : String(error)}`,
     );
@@ -100,28 +129,79 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     `mode ${backend.mode} (sensor ${backend.sensor}${st.strategy ? `, strategy ${st.strategy}` : ""}) because: ${reasons.join("; ") || "requested"}`,
   );
 
+  const daemon = new Daemon({ backend, config, reasons, log });
+  daemon.safety.guardian = true;
+
   // The daemon's threads run above anything it gives a function, so it can always undo what it did (safety invariant 2).
+  let realtime = false;
   if (config.realtimePriority > 0) {
     try {
       const tids = selfPriority.raiseToRealtime(config.realtimePriority, loadSyscalls().syscalls);
       log(
         `daemon threads (${tids.length}) on SCHED_FIFO ${config.realtimePriority}, reset on fork`,
       );
+      realtime = true;
     } catch (error) {
       log(
-        `WARNING: daemon threads stay on the fair class: ${error instanceof Error ? error.message : String(error)}`,
+        `daemon threads stay on the fair class: ${error instanceof Error ? error.message : String(error)}`,
+        "warn",
       );
     }
   }
+  daemon.safety.realtime = realtime;
+  // ...but a flood of requests must not hold a core at SCHED_FIFO: past the cap, the fair class.
+  const rtCap = new RealtimeCap({
+    capPercent: realtime ? config.rtCpuCapPercent : 0,
+    demote: () => {
+      selfPriority.restoreSelf();
+      daemon.safety.realtime = false;
+      daemon.safety.rt_cap_demotions++;
+    },
+    raise: () => {
+      selfPriority.raiseToRealtime(config.realtimePriority, loadSyscalls().syscalls);
+      daemon.safety.realtime = true;
+    },
+    log,
+  });
+  rtCap.start();
 
-  const daemon = new Daemon({ backend, config, reasons, log });
-  const metrics = new DaemonMetrics(daemon, config.metricsMaxFunctions);
+  onGuardianLost = (why) => {
+    daemon.safety.guardian = false;
+    daemon.safety.boosting = false;
+    daemon.safety.guardian_deaths++;
+    backend.suspend?.();
+    log(
+      `${why}: restored every task this daemon changed; no task is changed until a new guardian runs`,
+      "warn",
+    );
+  };
+  onGuardianBack = (pid) => {
+    daemon.safety.guardian = true;
+    daemon.safety.boosting = true;
+    backend.resume?.();
+    log(`a new guardian (pid ${pid}) runs; tasks are changed again`);
+  };
+  onGuardianRestored = (changed) => {
+    daemon.safety.guardian_restores++;
+    backend.resume?.();
+    log(
+      `the guardian restored ${changed} task(s) while this daemon did not answer; re-applied every level`,
+      "warn",
+    );
+  };
+
+  const metrics = new DaemonMetrics(
+    daemon,
+    config.metricsMaxFunctions,
+    config.metricsFunctionLabels,
+  );
   const api = new ApiServer({
     daemon,
     socketPath: config.socket,
     socketGroup: config.socketGroup,
     maxBodyBytes: config.apiMaxBodyBytes,
     ratePerSecond: config.apiRatePerSecond,
+    uidRatePerSecond: config.uidRatePerSecond,
     log,
     onRefusal: (reason) => metrics.refusal(reason),
   });
@@ -131,6 +211,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
   const shutdown = (why: string): Promise<void> => {
     closing ??= (async () => {
       log(`${why}: restoring every task and exiting`);
+      rtCap.stop();
       daemon.stop();
       await platform?.stop().catch(() => {});
       await api.close().catch(() => {});
@@ -138,6 +219,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       await backend.close();
       touched.close();
       await guardian.stop();
+      lock.release();
     })();
     return closing;
   };
@@ -146,7 +228,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       shutdown(signal).then(
         () => process.exit(0),
         (error: unknown) => {
-          log(`shutdown failed: ${String(error)}`);
+          log(`shutdown failed: ${String(error)}`, "error");
           process.exit(1);
         },
       );
@@ -160,6 +242,14 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       const port = await metrics.listen(config.metricsHost, config.metricsPort);
       log(`metrics on http://${config.metricsHost}:${port}/metrics`);
     }
+    if (config.metricsSocket !== undefined) {
+      const { resolveGid } = await import("../frontend/api/server.js");
+      await metrics.listenUnix(
+        config.metricsSocket,
+        config.metricsSocketGroup === undefined ? undefined : resolveGid(config.metricsSocketGroup),
+      );
+      log(`metrics on unix socket ${config.metricsSocket}`);
+    }
     if (config.platform !== undefined) {
       const { createPlatformAdapter, deprecatedPlatformSettings, platformOptionsOf } = await import(
         "../frontend/platforms/index.js"
@@ -168,7 +258,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       const adapter = createPlatformAdapter(
         config.platform,
         platformOptionsOf(config, (error: unknown) =>
-          log(`platform ${config.platform}: ${String(error)}`),
+          log(`platform ${config.platform}: ${String(error)}`, "warn"),
         ),
       );
       await adapter.start((event) => {
@@ -182,7 +272,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
             ? daemon.addSandbox(event.fn, event.cgroupPath)
             : daemon.removeSandbox(event.cgroupPath);
         op.catch((error: unknown) =>
-          log(`platform ${event.type} ${event.cgroupPath}: ${String(error)}`),
+          log(`platform ${event.type} ${event.cgroupPath}: ${String(error)}`, "warn"),
         );
       });
       // A hook's invocation tells the adapter which function a stem cell runs.
@@ -198,23 +288,8 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
         ? `applying ${config.policyFile} as is (not learning)`
         : `learning every ${config.learnPeriodMs} ms, a new function within ${config.newFunctionLearnMs} ms (estimator ${config.estimator}, α ${config.alpha}, β ${config.beta}, γ ${config.gamma}, θ ${config.theta}%, cap ${config.capMs} ms)`,
     );
-    // Log each learned policy once: a line per change, not per period.
-    let lastLogged = "";
-    daemon.onPolicy((policy, learnMs) => {
-      if (learnMs === null) return;
-      const ranked = Object.entries(policy.functions)
-        .sort((a, b) => a[1].priority - b[1].priority)
-        .map(
-          ([fn, e]) =>
-            `${e.priority}:${fn} ${e.predicted_ms.toFixed(1)}/${e.slice_ms.toFixed(1)}ms`,
-        )
-        .join(", ");
-      if (ranked === lastLogged) return;
-      lastLogged = ranked;
-      log(
-        `policy (learned in ${learnMs.toFixed(1)} ms; rank:function predicted/slice): ${ranked || "(none)"}`,
-      );
-    });
+    // A learned policy is logged as what changed (the whole table: `alps policy`, or debug).
+    daemon.onPolicy(policyLogger(log));
   } catch (error) {
     await shutdown("startup failed");
     if (error instanceof UsageError) throw error;

@@ -18,37 +18,20 @@ import {
   WORKER_KINDS,
   type WorkerKind,
 } from "../replay/types.js";
+import { badFlag, choiceFlag, choiceListFlag, numberFlag } from "./flag-values.js";
 
-/** A comma list of known, distinct names. */
-function parseList<T extends string>(flag: string, text: string, known: readonly T[]): T[] {
-  const items = text
-    .split(",")
-    .map((m) => m.trim())
-    .filter((m) => m !== "");
-  for (const m of items) {
-    if (flag === "--modes" && m === "cfs")
-      throw new UsageError(
-        "--modes: 'cfs' is ambiguous: 'none' is the host without alps (CFS as it is, the baseline), 'cfs-observed' the alps daemon in its observe-only cfs mode",
-      );
-    if (!(known as readonly string[]).includes(m))
-      throw new UsageError(`${flag}: unknown value '${m}' (one of ${known.join(", ")})`);
-  }
-  if (items.length === 0) throw new UsageError(`${flag}: name at least one`);
-  if (new Set(items).size !== items.length)
-    throw new UsageError(`${flag}: a value is named twice in '${text}'`);
-  return items as T[];
+function parseModes(text: string): ReplayMode[] {
+  if (text.split(",").some((m) => m.trim() === "cfs"))
+    throw badFlag(
+      "--modes",
+      `a list of ${REPLAY_MODES.join(", ")}; 'cfs' is ambiguous: 'none' is the host without alps (CFS as it is, the baseline), 'cfs-observed' the alps daemon in its observe-only cfs mode`,
+      text,
+    );
+  return choiceListFlag("--modes", text, REPLAY_MODES);
 }
 
 function positiveNumber(flag: string, integer: boolean) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-      throw new UsageError(
-        `${flag}: expected a positive ${integer ? "integer" : "number"}, got '${text}'`,
-      );
-    }
-    return n;
-  };
+  return (text: string): number => numberFlag(flag, text, { integer, above: 0 });
 }
 
 function defaultOutDir(): string {
@@ -93,7 +76,7 @@ export function registerReplay(program: Command): void {
           "--workers <kind>",
           "warm (a pool of Node workers per function) or fork (a fresh process per invocation, held until registered)",
         )
-          .choices([...WORKER_KINDS])
+          .argParser((text) => choiceFlag("--workers", text, WORKER_KINDS))
           .default("warm"),
       )
       .addOption(
@@ -101,7 +84,7 @@ export function registerReplay(program: Command): void {
           "--sandbox-cgroups <layout>",
           "cpu (every sandbox a cpu cgroup of its own, as platforms do) or none (one cgroup v2 directory per function, no cpu controller)",
         )
-          .choices([...SANDBOX_CGROUP_LAYOUTS])
+          .argParser((text) => choiceFlag("--sandbox-cgroups", text, SANDBOX_CGROUP_LAYOUTS))
           .default("cpu"),
       )
       .option(
@@ -113,8 +96,8 @@ export function registerReplay(program: Command): void {
         "more flags for the alps daemon the replay starts, space-separated (e.g. '--idle-from-nice 20')",
       )
       .addOption(
-        new Option("--strategy <s>", "how alps picks levels")
-          .choices([...STRATEGIES])
+        new Option("--strategy <s>", `how alps picks levels: ${STRATEGIES.join(", ")}`)
+          .argParser((text) => choiceFlag("--strategy", text, STRATEGIES))
           .default("dynamic"),
       )
       .option(
@@ -132,13 +115,13 @@ export function registerReplay(program: Command): void {
       )
       .action(async (flags: ReplayFlags) => {
         const { replay, comparisonTable, DEFAULT_TRACE } = await import("../replay/index.js");
-        const modes = parseList<ReplayMode>("--modes", flags.modes, REPLAY_MODES);
-        const drivers = parseList<Driver>("--driver", flags.driver, DRIVERS);
+        const modes = parseModes(flags.modes);
+        const drivers = choiceListFlag<Driver>("--driver", flags.driver, DRIVERS);
         if (flags.socket !== undefined && drivers.includes("inprocess"))
-          throw new UsageError("--socket: driver inprocess starts its own daemon in process");
+          throw new UsageError("flag --socket: driver inprocess starts its own daemon in process");
         if (flags.socket !== undefined && modes.filter((m) => m !== "none").length > 1)
           throw new UsageError(
-            "--socket: a running daemon has one mode; name none and that one mode in --modes",
+            "flag --socket: a running daemon has one mode; name none and that one mode in --modes",
           );
         const daemonArgs = (flags.daemonArgs ?? "").split(/\s+/).filter((a) => a !== "");
         const outDir = flags.out ?? defaultOutDir();
@@ -185,7 +168,7 @@ export function registerReplay(program: Command): void {
           }
           for (const note of result.summary.notes) process.stdout.write(`note: ${note}\n`);
           process.stdout.write(
-            `\n${comparisonTable(result.summary)}\n\noutputs in ${outDir} (report.html, summary.json, <mode>.csv)\n`,
+            `\n${comparisonTable(result.summary)}\n\noutputs in ${outDir} (report.html, summary.json, <run>.csv)\n`,
           );
         } catch (error: unknown) {
           if (interrupted) {

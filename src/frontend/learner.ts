@@ -10,90 +10,57 @@
  * (100 + θ − util)/(100·γ), not a multiplication by β; every estimator
  * handles 0/1 samples and constant input.
  */
+import { functionTable, ownEntry } from "../contracts/function-table.js";
 import type { Policy, PolicyBand, PolicyEntry } from "../contracts/policy.js";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { simulate } from "../sim/index.js";
+import type { ConfigKey, DaemonConfig } from "./config.js";
 import { type EstimatorName, estimate, mean, stddev } from "./estimators.js";
 import type { InvocationRecord } from "./window.js";
 
-export interface LearnerParams {
-  estimator: EstimatorName;
-  /** EWMA: share of the newest sample. */
-  ewmaWeight: number;
-  /** Widening of the estimate into a slice. */
-  alpha: number;
-  /** Weight of the run-length stddev subtracted from the slice. */
-  beta: number;
-  /** Overload divisor. */
-  gamma: number;
-  /** Utilization (%) above which slices shrink. */
-  theta: number;
-  /** Global slice cap, ms. */
-  capMs: number;
-  /**
-   * Smallest slice, ms (before smoothing, clamp and overload). SRPT with
-   * quantum Q never preempts a run before Q ms, so a shorter boost has no
-   * counterpart in the replay the slice is learned from. Without it, a
-   * short function whose runs vary more than their mean (slice = estimate −
-   * stddev ≤ 0) was never boosted at all: on the huawei-like replay its
-   * invocations ran at nice 0 beside everything else.
-   */
-  sliceFloorMs: number;
-  /** Weight of the previous slice when smoothing (0 = no smoothing). */
-  smoothing: number;
-  /** SRPT quantum of the replay, ms. */
-  quantumMs: number;
+/**
+ * The config keys the learner reads: its parameters are these options, with
+ * their names and defaults (src/frontend/config.ts, docs/config.md), plus the
+ * cores it simulates.
+ */
+export const LEARNER_KEYS = [
+  "estimator",
+  "ewmaWeight",
+  "alpha",
+  "beta",
+  "gamma",
+  "theta",
+  "capMs",
+  "sliceFloorMs",
+  "smoothing",
+  "quantumMs",
+  "maxFunctions",
+  "minSamples",
+  "sliceClamp",
+  "bandRatio",
+  "bandLoMaxMs",
+  "defaultPredictedMs",
+  "defaultSliceMs",
+] as const satisfies readonly ConfigKey[];
+
+/**
+ * What each one means: the option's help (config.ts). In short: the slice is
+ * max(min(α·run estimate, cap) − β·stddev, floor), smoothed with the previous
+ * one, clamped to the more urgent function's when `sliceClamp` is on, then
+ * shortened by the overload factor (100 + θ − util)/(100·γ) above θ % CPU;
+ * `quantumMs` is the SRPT quantum of the replay the runs come from.
+ */
+export type LearnerParams = Pick<DaemonConfig, (typeof LEARNER_KEYS)[number]> & {
   /** Cores the replay simulates (the host's). */
   cores: number;
-  /** Functions the policy (the BPF map) can hold; the rest get the default entry. */
-  maxFunctions: number;
-  /**
-   * Clamp each slice to the slice of the more urgent function before it
-   * (--slice-clamp). Off by default: functions are ranked shortest first, so the
-   * clamp bounds every slice by the shortest function's (0.5 ms on the
-   * bundled azure-like replay), and every short function then lost its boost
-   * after half a millisecond. Under strategy dynamic the level already puts
-   * the most urgent work first. Measured on this host (docs/learning.md):
-   * clamp on, shorter-half slowdown 4.8 and mean 0.72 × CFS; off, 3.5 and
-   * 0.65 × CFS.
-   */
-  clampToMoreUrgent: boolean;
-  /** Runs a function needs before it gets its own entry. */
-  minSamples: number;
-  /**
-   * The policy's band (fitBand): hi over lo; 0 = no band, the fixed
-   * DEFAULT_CURVE band. Off by default: the simulator gains from a fitted
-   * band (30: 0.68 → 0.64 × CFS on azure-like) but the host did not
-   * (docs/learning.md, item 6).
-   */
-  bandRatio: number;
-  /** The band's lo never goes above this, ms. */
-  bandLoMaxMs: number;
-  /** Entry for functions without their own (priority is set to last rank + 1). */
-  defaultPredictedMs: number;
-  defaultSliceMs: number;
-}
-
-export const DEFAULT_LEARNER_PARAMS: LearnerParams = {
-  estimator: "mean",
-  ewmaWeight: 0.3,
-  alpha: 1,
-  beta: 1,
-  gamma: 1,
-  theta: 50,
-  capMs: 200,
-  sliceFloorMs: 8,
-  smoothing: 0.5,
-  quantumMs: 8,
-  cores: 1,
-  maxFunctions: 1024,
-  clampToMoreUrgent: false,
-  minSamples: 1,
-  bandRatio: 0,
-  bandLoMaxMs: 50,
-  defaultPredictedMs: 50,
-  defaultSliceMs: 20,
 };
+
+/** The learner's parameters from a (validated) configuration. */
+export function learnerParams(config: DaemonConfig, cores: number): LearnerParams {
+  const params: Record<string, unknown> = { cores };
+  for (const key of LEARNER_KEYS) params[key] = config[key];
+  return params as LearnerParams;
+}
 
 /** How one function's entry came about: `alps policy` prints it. */
 export interface Explanation {
@@ -167,9 +134,9 @@ export const BAND_LO_MIN_MS = 1;
  * SRPT's one-after-the-other. A fixed band either wastes levels above the
  * longest run (which then starts well below the top and barely yields) or
  * saturates below it. The cap on lo keeps short functions apart when one
- * very long function stretches the band. Measured in the simulator on eight
- * synthesized traces and on the host: docs/learning.md, item 6 (the host did
- * not gain, so it is off by default).
+ * very long function stretches the band. It is off by default because the
+ * host did not gain from it; the simulator and host measurements are in
+ * docs/learning.md, item 6.
  */
 export function fitBand(
   predictedMs: Iterable<number>,
@@ -197,11 +164,10 @@ export function overloadFactor(
 /**
  * A slice under the overload factor: shortened, but never below the floor
  * (nor raised above what it was). The floor is one SRPT quantum, the
- * shortest run the replay can say a function gets. Halved to 4 ms at the
- * replay's utilization, it took the boost from a 19 ms function (azure-like
- * az-02) after a fifth of its run, and its invocations then waited behind
- * long ones at nice 0: shorter-half slowdown 2.05 with it, 1.80 without
- * (docs/learning.md).
+ * shortest run the replay can say a function gets. A slice the overload
+ * factor shortened below it took the boost from short functions early in
+ * their run, and their invocations then waited behind long ones at nice 0
+ * (docs/learning.md, item 5, has the measurements).
  */
 export function overloadedSlice(sliceMs: number, factor: number, floorMs: number): number {
   return Math.max(sliceMs * factor, Math.min(floorMs, sliceMs));
@@ -299,7 +265,8 @@ export function learnPolicy(
   );
 
   const factor = overloadFactor(utilizationPct, params.theta, params.gamma);
-  const functions: Record<string, LearnedEntry> = {};
+  // Keyed by whatever the platforms name their functions ("__proto__" too).
+  const functions = functionTable<LearnedEntry>();
   let moreUrgentSlice = Number.POSITIVE_INFINITY;
   kept.forEach((fn, i) => {
     const s = stats.get(fn) as FunctionStats;
@@ -309,12 +276,15 @@ export function learnPolicy(
     const widened = Math.min(params.alpha * runEst, params.capMs);
     const penalty = params.beta * sd;
     const raw = Math.min(Math.max(widened - penalty, params.sliceFloorMs, 0), params.capMs);
-    const prev = previous?.functions[fn]?.explain.slice_before_overload_ms;
+    const prev =
+      previous === undefined
+        ? undefined
+        : ownEntry(previous.functions, fn)?.explain.slice_before_overload_ms;
     const smoothed =
       prev === undefined ? raw : params.smoothing * prev + (1 - params.smoothing) * raw;
     const clamped = Math.min(
       smoothed,
-      params.clampToMoreUrgent ? moreUrgentSlice : Number.POSITIVE_INFINITY,
+      params.sliceClamp ? moreUrgentSlice : Number.POSITIVE_INFINITY,
       params.capMs,
     );
     moreUrgentSlice = clamped;

@@ -10,6 +10,9 @@ import type { FinishedInvocation, Summary } from "../contracts/summary.js";
 import type { summarize } from "../sim/index.js";
 import type { MeasuredInvocation } from "./types.js";
 
+/** Against the simulated cfs (`alps simulate --compare`), the same ratios. */
+export type VsCfs = VsBaseline;
+
 export interface VsBaseline {
   mean_turnaround_ratio: number;
   p99_ratio: number;
@@ -88,3 +91,6 @@ export function meanTurnaround(
   if (chosen.length === 0) return Number.NaN;
   return chosen.reduce((s, m) => s + m.turnaroundMs, 0) / chosen.length;
 }
+
+/** `alps simulate --compare`: the simulated runs against the simulated cfs, the same arithmetic. */
+export const compareWithCfs = compareWithBaseline;

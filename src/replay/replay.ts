@@ -18,6 +18,7 @@ import { modeProgress } from "./progress.js";
 import { type ReportMode, renderReport } from "./report.js";
 import { fromMeasured } from "./report-data.js";
 import { runMode } from "./run-mode.js";
+export { comparisonTable, setupLine } from "./table.js";
 import type { Driver, ModeRun, ReplayMode, SandboxCgroupLayout, WorkerKind } from "./types.js";
 
 export const DEFAULT_TRACE = fileURLToPath(
@@ -348,56 +349,4 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   });
   writeFileSync(join(opts.outDir, "report.html"), html);
   return { summary, runs, outDir: opts.outDir };
-}
-
-/** What every number of a replay came from, in one line (printed above the table). */
-export function setupLine(summary: ReplaySummary): string {
-  const base =
-    summary.baseline === null
-      ? "no baseline"
-      : `baseline ${summary.baseline.key} = ${summary.baseline.label}`;
-  return `workers ${summary.setup.workers} · sandbox cgroups ${summary.setup.sandbox_cgroups} · driver ${summary.setup.drivers.join(", ")} (mode none has none) · ${base}`;
-}
-
-/** The comparison table printed at the end. */
-export function comparisonTable(summary: ReplaySummary): string {
-  const f = (n: number | undefined): string =>
-    n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(2);
-  const vs = summary.baseline === null ? "base" : summary.baseline.key;
-  const header = [
-    "run",
-    "driver",
-    "invocations",
-    "mean ms",
-    "p99 ms",
-    `mean vs ${vs}`,
-    `p99 vs ${vs}`,
-    "short-half slowdown",
-    `long-10% p99 vs ${vs}`,
-    "dispatch lag mean/max ms",
-    "register p50/p99 ms",
-  ];
-  const rows = Object.entries(summary.modes).map(([key, s]) => {
-    const v = summary.vs_baseline[key];
-    const d = summary.details[key];
-    const lag = d?.dispatch_lag_ms;
-    const reg = d?.register_ms;
-    return [
-      key,
-      d?.driver ?? "–",
-      String(s.invocations),
-      f(s.turnaround_ms.mean),
-      f(s.turnaround_ms.p99),
-      f(v?.mean_turnaround_ratio),
-      f(v?.p99_ratio),
-      f(v?.short_slowdown),
-      f(v?.long_p99_ratio),
-      lag === undefined ? "–" : `${f(lag.mean)}/${f(lag.max)}`,
-      reg === null || reg === undefined ? "–" : `${f(reg.p50)}/${f(reg.p99)}`,
-    ];
-  });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ");
-  return [setupLine(summary), line(header), ...rows.map(line)].join("\n");
 }

@@ -80,7 +80,12 @@ function blockedSyscall(pid: number): number | undefined {
  * `sh` blocked reading its stdin, which then execs `burn plan capMs`: the
  * pid exists (and can be registered) before the burner's first instruction.
  */
-export async function spawnGatedBurner(plan: string, capMs = 3000): Promise<GatedBurner> {
+export async function spawnGatedBurner(
+  plan: string,
+  capMs = 3000,
+  /** How long the shell may take to reach its gate (the kernel matrix's emulated guests need more). */
+  gateTimeoutMs = 2000,
+): Promise<GatedBurner> {
   const child = spawn(
     "sh",
     ["-c", 'read _gate; exec "$0" "$@"', burnerPath(), plan, String(capMs)],
@@ -96,7 +101,7 @@ export async function spawnGatedBurner(plan: string, capMs = 3000): Promise<Gate
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   // Wait until sh sits in read(2) (x86_64 syscall 0) on the gate.
-  const deadline = Date.now() + 2000;
+  const deadline = Date.now() + gateTimeoutMs;
   while (blockedSyscall(pid) !== 0) {
     if (Date.now() > deadline) {
       child.kill("SIGKILL");

@@ -10,6 +10,7 @@
  * Events arrive on the Node event loop (uv_poll on the ring buffer's epoll
  * fd); level events go to the actuator, bursts to onBurst listeners.
  */
+import { existsSync } from "node:fs";
 import {
   BASE_NICE,
   curveForPolicy,
@@ -27,6 +28,8 @@ import {
   policyEntryFor,
 } from "../../contracts/policy.js";
 import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
+import { FnIds } from "./fn-ids.js";
+import { ownEntry } from "../../contracts/function-table.js";
 import { addonSyscalls, bpfObjectPath, loadAddon } from "../../host/addon.js";
 import {
   ALPS_MAX_FNS,
@@ -44,12 +47,19 @@ import {
   STRATEGY_OBSERVE,
 } from "../../host/addon-types.js";
 import { cgroupId, cgroupPids } from "../../host/cgroups.js";
+import { boostBudgetOf } from "../budget.js";
 import { errorCode } from "../../host/errno.js";
 import { threadsOf } from "../../host/proc-stat.js";
 import type { Syscalls } from "../../host/syscalls-types.js";
-import type { TouchedTasks } from "../guardian/touched-types.js";
-import type { Backend, BackendStatus, BurstSample } from "../types.js";
 import { createWeightTargets, targetsReason } from "../actuator/weight-targets.js";
+import type { TouchedRecorder } from "../guardian/touched-types.js";
+import type {
+  Backend,
+  BackendStatus,
+  BurstSample,
+  InvocationExit,
+  InvocationLimits,
+} from "../types.js";
 
 export interface BpfBackendOptions {
   strategy: Strategy;
@@ -57,7 +67,7 @@ export interface BpfBackendOptions {
   curve?: LevelCurve;
   /** Defaults to the addon's syscalls. */
   syscalls?: Syscalls;
-  touched?: TouchedTasks;
+  touched?: TouchedRecorder;
   log?: (msg: string) => void;
   /** Also request each function's slice as an EEVDF slice (see Actuator). */
   sliceRequest?: boolean;
@@ -70,6 +80,12 @@ export interface BpfBackendOptions {
   groupWeights?: boolean;
   /** Defaults to native/build/alps.bpf.o. */
   objectPath?: string;
+  /**
+   * The native addon that opens the BPF object and stamps events: the one
+   * built in native/build by default. Unit tests pass a fake to test this
+   * module's logic without root or BPF.
+   */
+  addon?: AlpsAddon;
   /**
    * cfs mode: the same programs and events, bursts counted and reported,
    * but no task's level ever changes. Lets a replay observe CFS at the cost
@@ -98,6 +114,19 @@ export interface BpfBackend extends Backend {
 const MAX_LATENCY_SAMPLES = 10_000;
 /** How often the backend checks the kernel's ring-buffer drop counter, ms. */
 const RESYNC_CHECK_MS = 250;
+/** How often boosted invocations' CPU is checked against their budget, ms. */
+const BUDGET_CHECK_MS = 100;
+
+/** An invocation the backend follows: its function, the tids it registered, its limits. */
+interface TrackedInvocation {
+  fn: string;
+  tids: Set<number>;
+  /** Lowest level its tasks may get (a caller that is not root). */
+  floor: number | undefined;
+  boostBudgetNs: number | undefined;
+  /** Its CPU passed the budget: no boost any more. */
+  spent: boolean;
+}
 
 const msToNs = (ms: number): bigint => BigInt(Math.round(ms * 1e6));
 
@@ -110,23 +139,28 @@ function threadsOrSelf(pid: number): number[] {
 export async function createBpfBackend(opts: BpfBackendOptions): Promise<BpfBackend> {
   if (process.env.ALPS_NO_BPF === "1")
     throw new Error("alps mode unavailable: BPF disabled by ALPS_NO_BPF=1");
-  const loaded = loadAddon();
-  if (!loaded.ok) throw new Error(`alps mode unavailable: ${loaded.reason}`);
+  const addon = opts.addon ?? loadedAddon();
   const objectPath = opts.objectPath ?? bpfObjectPath();
   let handle: BpfHandle;
   try {
-    handle = loaded.addon.openBpf(objectPath);
+    handle = addon.openBpf(objectPath);
   } catch (err) {
     throw new Error(
       `alps mode unavailable: BPF load/attach of ${objectPath} failed: ${(err as Error).message}`,
     );
   }
   try {
-    return new AlpsBpfBackend(loaded.addon, handle, objectPath, opts);
+    return new AlpsBpfBackend(addon, handle, objectPath, opts);
   } catch (err) {
     handle.close();
     throw err;
   }
+}
+
+function loadedAddon(): AlpsAddon {
+  const loaded = loadAddon();
+  if (!loaded.ok) throw new Error(`alps mode unavailable: ${loaded.reason}`);
+  return loaded.addon;
 }
 
 class AlpsBpfBackend implements BpfBackend {
@@ -145,18 +179,14 @@ class AlpsBpfBackend implements BpfBackend {
   readonly #log: (msg: string) => void;
   readonly #reasons: string[];
   readonly #listeners: ((s: BurstSample) => void)[] = [];
-  readonly #fnIds = new Map<string, number>();
-  readonly #fnNames = new Map<number, string>();
-  /** Ids given back by functions that left (#forgetUnused), handed out again first. */
-  readonly #freeIds: number[] = [];
-  /** The next id never handed out yet. */
-  #nextId = 1;
+  readonly #fnIds = new FnIds(ALPS_MAX_FNS);
   /** Function ids whose policy entry is written (to clear when a policy drops them). */
   #policyIds = new Set<number>();
   #policy: Policy = emptyPolicy();
   /** Slice per function id, ns (for the actuator's slice request). */
   #sliceNs = new Map<number, bigint>();
-  readonly #invocations = new Map<number, { fn: string; tids: Set<number> }>();
+  readonly #invocations = new Map<number, TrackedInvocation>();
+  readonly #exitListeners: ((exit: InvocationExit) => void)[] = [];
   readonly #sandboxes = new Map<string, { cg: bigint; fn: string }>();
   readonly #latencies: number[] = [];
   #latencyNext = 0;
@@ -170,6 +200,10 @@ class AlpsBpfBackend implements BpfBackend {
     nr_resyncs: 0,
     /** Helper threads a full task map (or another map error) kept out of their invocation. */
     nr_helper_register_errors: 0,
+    /** Invocations whose CPU passed their boost budget (boosts withdrawn). */
+    nr_budget_spent: 0,
+    /** Exits of invocation tasks reported to the daemon. */
+    nr_invocation_exits: 0,
   };
   #closed = false;
   /** Ring-buffer drops already answered with a resync. */
@@ -179,6 +213,8 @@ class AlpsBpfBackend implements BpfBackend {
   #resyncTimer: NodeJS.Timeout | undefined;
   /** Per batch of events: the last level event of each task (reused, not reallocated). */
   readonly #pendingLevels = new Map<number, AlpsEvent>();
+  /** Runs while invocations are open (see #armBudgets): an idle daemon has no timer for it. */
+  #budgetTimer: NodeJS.Timeout | undefined;
 
   constructor(addon: AlpsAddon, handle: BpfHandle, objectPath: string, opts: BpfBackendOptions) {
     this.#addon = addon;
@@ -243,6 +279,62 @@ class AlpsBpfBackend implements BpfBackend {
   }
 
   /**
+   * The budget check runs every BUDGET_CHECK_MS while some invocation is
+   * open, and not at all otherwise (it has nothing to check then): ten
+   * wake-ups a second would be most of an idle daemon's CPU.
+   */
+  #armBudgets(): void {
+    if (this.#budgetTimer !== undefined || this.#closed) return;
+    this.#budgetTimer = setInterval(() => this.#checkBudgets(), BUDGET_CHECK_MS);
+    this.#budgetTimer.unref();
+  }
+
+  #disarmBudgetsIfIdle(): void {
+    if (this.#budgetTimer === undefined || this.#invocations.size > 0) return;
+    clearInterval(this.#budgetTimer);
+    this.#budgetTimer = undefined;
+  }
+
+  /** The floor for a task of invocation `root` (undefined: none; a spent budget means no boost). */
+  #floorOf(root: number): number | undefined {
+    const inv = this.#invocations.get(root);
+    if (inv === undefined) return undefined;
+    return inv.spent ? Math.max(inv.floor ?? BASE_NICE, BASE_NICE) : inv.floor;
+  }
+
+  /**
+   * A boost has a CPU budget per invocation, not per burst: a task that
+   * blocks briefly before its slice ends would otherwise start a fresh
+   * boosted burst every time and hold the boost for as long as it likes.
+   * Every BUDGET_CHECK_MS the CPU of each boosted invocation's registered
+   * tasks (the kernel's total since registration) is compared with its
+   * budget (never less than twice its function's predicted run, so a long
+   * function keeps the boost SRPT gives it near its end); past it, its
+   * tasks are held at or above base from then on.
+   */
+  #checkBudgets(): void {
+    if (this.#closed) return;
+    for (const [root, inv] of this.#invocations) {
+      if (inv.boostBudgetNs === undefined || inv.spent) continue;
+      let boosted = false;
+      for (const tid of inv.tids)
+        if ((this.actuator.appliedLevel(tid) ?? BASE_NICE) < BASE_NICE) boosted = true;
+      if (!boosted) continue;
+      let used = 0;
+      for (const tid of inv.tids) used += Number(this.#handle.readTask(tid)?.totalNs ?? 0n);
+      if (used <= boostBudgetOf(inv.boostBudgetNs, this.#policy, inv.fn)) continue;
+      inv.spent = true;
+      this.#counts.nr_budget_spent++;
+      const floor = this.#floorOf(root);
+      for (const tid of new Set([...inv.tids, ...this.#handle.tasksOfRoot(root)])) {
+        const level = this.actuator.appliedLevel(tid);
+        if (level !== undefined && level < BASE_NICE)
+          this.actuator.apply(tid, level, 0n, root, floor);
+      }
+    }
+  }
+
+  /**
    * The kernel computes every level from this config on the task's next
    * runtime update, so a new band takes effect for running tasks too.
    */
@@ -271,8 +363,16 @@ class AlpsBpfBackend implements BpfBackend {
       const state = this.#handle.readTask(tid);
       if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
       if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
-      const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
-      if (this.actuator.apply(tid, state.level, sliceNs, state.root)) reapplied++;
+      if (
+        this.actuator.apply(
+          tid,
+          state.level,
+          this.#sliceFor(state.fn),
+          state.root,
+          this.#floorOf(state.root),
+        )
+      )
+        reapplied++;
     }
     this.#counts.nr_resyncs++;
     this.#log(
@@ -282,7 +382,12 @@ class AlpsBpfBackend implements BpfBackend {
   }
 
   fnId(fn: string): number | undefined {
-    return this.#fnIds.get(fn);
+    return this.#fnIds.idOf(fn);
+  }
+
+  /** The slice of function id `id`, ns: its policy entry's, else the default entry's. */
+  #sliceFor(id: number): bigint {
+    return this.#sliceNs.get(id) ?? this.#sliceNs.get(0) ?? 0n;
   }
 
   taskState(tid: number): BpfTaskState | null {
@@ -303,27 +408,24 @@ class AlpsBpfBackend implements BpfBackend {
   }
 
   /**
-   * Ids 1..ALPS_MAX_FNS-1: a freed one first, else the next unused; when all
-   * are taken, 0 (the default entry), counted. A function keeps its id until
-   * #forgetUnused gives it back.
+   * The id of `fn` (FnIds.ensure); an overflow to the default entry is
+   * counted and logged, and a function the policy already names gets its
+   * entry written as soon as it has an id.
    */
   #ensureFn(fn: string): number {
-    const known = this.#fnIds.get(fn);
-    if (known !== undefined) return known;
-    const next = this.#freeIds.pop() ?? (this.#nextId < ALPS_MAX_FNS ? this.#nextId++ : 0);
-    if (next === 0) {
+    const { id, added } = this.#fnIds.ensure(fn);
+    if (!added) return id;
+    if (id === 0) {
       this.#counts.nr_fn_overflow++;
       this.#log(
         `bpf: more than ${ALPS_MAX_FNS - 1} functions at once; ${fn} uses the default policy entry`,
       );
-      this.#fnIds.set(fn, 0);
       return 0;
     }
-    this.#fnIds.set(fn, next);
-    this.#fnNames.set(next, fn);
-    if (this.#policy.functions[fn])
-      this.#writeEntry(next, this.#policy.functions[fn] as PolicyEntry);
-    return next;
+    // Own entries only: a function named "constructor" must not find Object's.
+    const entry = ownEntry(this.#policy.functions, fn);
+    if (entry !== undefined) this.#writeEntry(id, entry);
+    return id;
   }
 
   #staticLevelOf(entry: PolicyEntry): number {
@@ -372,25 +474,20 @@ class AlpsBpfBackend implements BpfBackend {
     const held = new Set<string>();
     for (const sandbox of this.#sandboxes.values()) held.add(sandbox.fn);
     for (const inv of this.#invocations.values()) held.add(inv.fn);
-    const unused: [string, number][] = [];
-    for (const [fn, id] of this.#fnIds)
-      if (!Object.hasOwn(policy.functions, fn) && !held.has(fn)) unused.push([fn, id]);
-    if (unused.length === 0) return;
-    // Tasks still tracked (a sandbox's leftovers, a child that outlived its
-    // invocation) carry the id: reusing it would give them another function's
-    // level. The map is read only when some id could be given back.
-    const tracked = new Set<number>();
-    for (const tid of this.#handle.taskIds()) {
-      const state = this.#handle.readTask(tid);
-      if (state !== null) tracked.add(state.fn);
-    }
-    for (const [fn, id] of unused) {
-      if (id !== 0 && tracked.has(id)) continue;
-      this.#fnIds.delete(fn);
-      if (id === 0) continue;
-      this.#fnNames.delete(id);
-      this.#freeIds.push(id);
-    }
+    this.#fnIds.forgetUnused(
+      (fn) => Object.hasOwn(policy.functions, fn) || held.has(fn),
+      // Tasks still tracked (a sandbox's leftovers, a child that outlived its
+      // invocation) carry the id: reusing it would give them another function's
+      // level.
+      () => {
+        const tracked = new Set<number>();
+        for (const tid of this.#handle.taskIds()) {
+          const state = this.#handle.readTask(tid);
+          if (state !== null) tracked.add(state.fn);
+        }
+        return tracked;
+      },
+    );
   }
 
   applyPolicy(policy: Policy): void {
@@ -440,24 +537,39 @@ class AlpsBpfBackend implements BpfBackend {
     for (const pid of pids) for (const tid of threadsOrSelf(pid)) this.#release(tid);
   }
 
-  startInvocation(fn: string, pid: number): void {
+  startInvocation(fn: string, pid: number, limits: InvocationLimits = {}): void {
     if (!Number.isInteger(pid) || pid <= 0)
       throw new RangeError(`pid must be a positive integer, got ${pid}`);
     const id = this.#ensureFn(fn);
     const level = this.#initialLevel(fn, id);
-    const sliceNs = this.#sliceNs.get(id) ?? this.#sliceNs.get(0) ?? 0n;
+    const sliceNs = this.#sliceFor(id);
+    const { floor, boostBudgetNs } = limits;
+    // A task the record cannot take is not changed, and then the invocation
+    // is refused (RecordError) before anything is registered.
+    if (level !== BASE_NICE && (floor === undefined || Math.max(level, floor) !== BASE_NICE))
+      this.actuator.ensureMarked(pid);
     const tids = new Set<number>();
-    const inv = { fn, tids };
+    const inv: TrackedInvocation = { fn, tids, floor, boostBudgetNs, spent: false };
     // The invocation's own thread runs the function from its next
     // instruction: it gets its level now. Applied first, then registered
     // with that level: a level the kernel posts after registration is newer
     // and is applied after this.
-    if (this.actuator.apply(pid, level, sliceNs, pid) || level === BASE_NICE) {
+    if (this.actuator.apply(pid, level, sliceNs, pid, floor) || level === BASE_NICE) {
       this.#handle.registerTask(pid, id, level, pid);
       tids.add(pid);
     }
     this.#invocations.set(pid, inv);
+    this.#armBudgets();
     this.#counts.nr_invocations++;
+    if (tids.size === 0 && !existsSync(`/proc/${pid}`)) {
+      // Gone before it was registered: no exit event will come; say it now,
+      // once the daemon has the invocation open.
+      queueMicrotask(() => {
+        if (this.#invocations.get(pid) !== inv) return;
+        this.#counts.nr_invocation_exits++;
+        for (const l of this.#exitListeners) l({ pid, cpuNs: undefined });
+      });
+    }
     // Its other threads (a runtime's helpers, asleep nearly always) join
     // once the caller has let the invocation go (a microtask: before any
     // I/O callback, so before anything can end it), at the level they have
@@ -488,6 +600,7 @@ class AlpsBpfBackend implements BpfBackend {
   endInvocation(pid: number): void {
     const inv = this.#invocations.get(pid);
     this.#invocations.delete(pid);
+    this.#disarmBudgetsIfIdle();
     const tids = new Set<number>(inv?.tids ?? []);
     // Children and threads it created carry the invocation's root tid in the task map.
     for (const tid of this.#handle.tasksOfRoot(pid)) tids.add(tid);
@@ -502,6 +615,28 @@ class AlpsBpfBackend implements BpfBackend {
 
   onBurst(listener: (sample: BurstSample) => void): void {
     this.#listeners.push(listener);
+  }
+
+  onExit(listener: (exit: InvocationExit) => void): void {
+    this.#exitListeners.push(listener);
+  }
+
+  suspend(): void {
+    this.actuator.suspend();
+  }
+
+  resume(): void {
+    this.actuator.resume();
+    this.actuator.reapply();
+    // Levels the kernel decided meanwhile (events are applied as they come,
+    // but a stopped daemon applied none): take them from the task map.
+    for (const tid of this.#handle.taskIds()) {
+      const state = this.#handle.readTask(tid);
+      if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
+      if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
+      const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
+      this.actuator.apply(tid, state.level, sliceNs, state.root, this.#floorOf(state.root));
+    }
   }
 
   /**
@@ -528,6 +663,10 @@ class AlpsBpfBackend implements BpfBackend {
         case EV_EXITED:
           pending.delete(e.tid);
           this.actuator.forget(e.tid);
+          if (this.#invocations.has(e.tid)) {
+            this.#counts.nr_invocation_exits++;
+            for (const l of this.#exitListeners) l({ pid: e.tid, cpuNs: e.cpuNs });
+          }
           break;
       }
     }
@@ -543,8 +682,15 @@ class AlpsBpfBackend implements BpfBackend {
       this.#counts.nr_stale_events++;
       return;
     }
-    const sliceNs = this.#sliceNs.get(e.fn) ?? this.#sliceNs.get(0) ?? 0n;
-    if (this.actuator.apply(e.tid, e.level, sliceNs, state.root)) {
+    if (
+      this.actuator.apply(
+        e.tid,
+        e.level,
+        this.#sliceFor(e.fn),
+        state.root,
+        this.#floorOf(state.root),
+      )
+    ) {
       const latency = Number(this.#addon.monotonicNs()) - e.tsNs;
       this.#latencies[this.#latencyNext] = latency;
       this.#latencyNext = (this.#latencyNext + 1) % MAX_LATENCY_SAMPLES;
@@ -554,7 +700,7 @@ class AlpsBpfBackend implements BpfBackend {
 
   #sample(e: AlpsEvent): void {
     if (e.cpuNs <= 0 || this.#listeners.length === 0) return;
-    const fn = this.#fnNames.get(e.fn);
+    const fn = this.#fnIds.nameOf(e.fn);
     if (fn === undefined) {
       this.#counts.nr_samples_unattributed++;
       return;
@@ -585,6 +731,8 @@ class AlpsBpfBackend implements BpfBackend {
     counters.nr_restored = this.actuator.counters.restored;
     counters.nr_task_gone = this.actuator.counters.gone;
     counters.nr_apply_errors = this.actuator.counters.errors;
+    counters.nr_record_errors = this.actuator.counters.recordErrors;
+    counters.nr_floored = this.actuator.counters.floored;
     const targets = this.actuator.targets?.counters;
     if (targets !== undefined)
       for (const [k, v] of Object.entries(targets)) counters[`nr_${k}`] = v;
@@ -598,6 +746,7 @@ class AlpsBpfBackend implements BpfBackend {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#resyncTimer);
+    clearInterval(this.#budgetTimer);
     // Stop events first so nothing re-boosts a task after it is restored.
     this.#handle.stopEvents();
     for (const tid of this.#handle.taskIds()) this.#handle.unregisterTask(tid);
