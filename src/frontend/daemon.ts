@@ -219,6 +219,8 @@ export class Daemon {
   /** Who declared each sandbox (uid). */
   readonly #declarers = new Map<string, number>();
   #reaper: (() => void) | undefined;
+  /** Between start() and stop(): the reaper may run. */
+  #running = false;
   readonly #reap: boolean;
   readonly safety: SafetyState = {
     guardian: false,
@@ -299,7 +301,8 @@ export class Daemon {
   /** Apply the initial policy and, unless a policy file rules, start learning. */
   start(): void {
     if (this.#cancel !== undefined) return;
-    if (this.#reap) this.#reaper ??= this.#clock.every(REAP_PERIOD_MS, () => this.reapNow());
+    this.#running = true;
+    this.#armReaper();
     this.#apply(this.#policy, null);
     if (this.#source === "file") {
       this.#log(`policy from ${this.config.policyFile}: applied as is, learning off`);
@@ -339,8 +342,26 @@ export class Daemon {
   stop(): void {
     this.#cancel?.();
     this.#cancel = undefined;
+    this.#running = false;
     this.#reaper?.();
     this.#reaper = undefined;
+  }
+
+  /**
+   * The reaper ticks every REAP_PERIOD_MS while an invocation is open (or
+   * exited and not yet reaped), and not at all otherwise: it has nothing to
+   * reap then, and four wake-ups a second were most of an idle daemon's CPU.
+   */
+  #armReaper(): void {
+    if (!this.#reap || !this.#running || this.#reaper !== undefined) return;
+    if (this.#open.size === 0 && this.#exited.size === 0) return;
+    this.#reaper = this.#clock.every(REAP_PERIOD_MS, () => {
+      this.reapNow();
+      if (this.#open.size === 0 && this.#exited.size === 0) {
+        this.#reaper?.();
+        this.#reaper = undefined;
+      }
+    });
   }
 
   /** Run the learner on the window now and apply the result. Errors are logged, counted, and keep the last policy. */
@@ -477,6 +498,7 @@ export class Daemon {
       startCpu: undefined,
     };
     this.#open.set(id, open);
+    this.#armReaper();
     let same = this.#openByPid.get(pid);
     if (same === undefined) this.#openByPid.set(pid, (same = new Set()));
     same.add(open);
