@@ -52,6 +52,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -61,6 +62,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,6 +194,37 @@ static int split(char *line, char **fields, int max) {
   return n;
 }
 
+/* Invocations forked and not yet reaped: a child that dies without its D
+ * line (killed by its CPU or wall bound, a signal) is reported as E, so the
+ * replay never waits for it forever. */
+#define MAX_CHILDREN 65536
+static struct { pid_t pid; long id; } children[MAX_CHILDREN];
+static int nchildren;
+static volatile sig_atomic_t child_exited;
+
+static void on_sigchld(int sig) {
+  (void)sig;
+  child_exited = 1;
+}
+
+static void reap(void) {
+  child_exited = 0;
+  int status;
+  for (pid_t pid = waitpid(-1, &status, WNOHANG); pid > 0; pid = waitpid(-1, &status, WNOHANG)) {
+    for (int i = 0; i < nchildren; i++) {
+      if (children[i].pid != pid) continue;
+      if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        if (WIFSIGNALED(status))
+          say("E %ld pid %d killed by signal %d\n", children[i].id, (int)pid, WTERMSIG(status));
+        else
+          say("E %ld pid %d exited %d\n", children[i].id, (int)pid, WEXITSTATUS(status));
+      }
+      children[i] = children[--nchildren];
+      break;
+    }
+  }
+}
+
 static void command(char *line, pid_t zygote) {
   char *f[6 + MAX_CGROUPS];
   int n = split(line, f, 6 + MAX_CGROUPS);
@@ -205,9 +238,19 @@ static void command(char *line, pid_t zygote) {
     say("E %ld bad fork command\n", id);
     return;
   }
+  if (nchildren == MAX_CHILDREN) {
+    say("E %ld more than %d invocations at once\n", id, MAX_CHILDREN);
+    return;
+  }
   pid_t pid = fork();
   if (pid == 0) child(id, cpu_us, block_us, cap_ms, ncg, f + 6, zygote);
-  if (pid < 0) say("E %ld fork: %s\n", id, strerror(errno));
+  if (pid < 0) {
+    say("E %ld fork: %s\n", id, strerror(errno));
+    return;
+  }
+  children[nchildren].pid = pid;
+  children[nchildren].id = id;
+  nchildren++;
 }
 
 /* A warm worker: one invocation per "W <id> <cpu_us> <block_us>" line, in this process. */
@@ -249,18 +292,29 @@ int main(int argc, char **argv) {
     calibrate();
     return warm_worker();
   }
-  /* Children are reaped by the kernel; SIGUSR1 stays blocked so a child can wait for it. */
-  signal(SIGCHLD, SIG_IGN);
-  sigset_t go;
-  sigemptyset(&go);
-  sigaddset(&go, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &go, NULL);
+  /* Children are reaped here (see reap()). SIGCHLD is blocked except while
+   * waiting in ppoll(), so no exit slips between a check and the wait. */
+  struct sigaction chld = {0};
+  chld.sa_handler = on_sigchld;
+  sigemptyset(&chld.sa_mask);
+  sigaction(SIGCHLD, &chld, NULL);
+  /* SIGUSR1 stays blocked (inherited) so a child can wait for it. */
+  sigset_t blocked, waiting;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGUSR1);
+  sigaddset(&blocked, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &blocked, &waiting);
+  sigaddset(&waiting, SIGUSR1);
+  sigdelset(&waiting, SIGCHLD);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   calibrate();
   pid_t self = getpid();
   static char buf[MAX_LINE];
   size_t have = 0;
   for (;;) {
+    if (child_exited) reap();
+    struct pollfd channel = {.fd = CHANNEL_FD, .events = POLLIN};
+    if (ppoll(&channel, 1, NULL, &waiting) < 0) continue; /* EINTR: a child exited */
     ssize_t r = read(CHANNEL_FD, buf + have, sizeof(buf) - 1 - have);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return 0; /* the replay closed the socket */
