@@ -313,6 +313,17 @@ export class WeightTargets {
     else this.#release(key, group);
   }
 
+  /**
+   * Forget what was written (the guardian put every group back while the
+   * daemon did not answer): the next level of each group is written again.
+   */
+  invalidate(): void {
+    for (const group of this.#groups.values()) {
+      group.written = undefined;
+      group.idleWritten = false;
+    }
+  }
+
   /** Put every group back (the daemon closes). */
   restoreAll(): void {
     for (const [key, group] of [...this.#groups]) this.#release(key, group);
