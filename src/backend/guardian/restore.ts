@@ -14,6 +14,7 @@ import { UsageError } from "../../errors.js";
 import { errorCode, errorMessage } from "../../host/errno.js";
 import { baseAttr, type SchedAttr, type Syscalls } from "../../host/syscalls-types.js";
 import {
+  autogroupMember,
   isSameTask,
   readTouchedRecord,
   type TouchedCgroup,
@@ -127,6 +128,7 @@ export function restoreCgroup(
   dir: string,
   original: CgroupOriginal,
 ): "restored" | "gone" | "recycled" | CgroupRestoreFailure {
+  if (original.kind === "autogroup") return restoreAutogroup(dir, original);
   let ino: bigint;
   try {
     ino = statSync(dir, { bigint: true }).ino;
@@ -136,16 +138,40 @@ export function restoreCgroup(
   }
   if (ino !== original.ino) return "recycled";
   try {
-    if (original.idle !== undefined) writeFileSync(join(dir, "cpu.idle"), `${original.idle}\n`);
+    // The kernel refuses a weight while the group is idle (EINVAL): leave
+    // idle first, write the weight, and make it idle again only if it was.
+    const idleFile = join(dir, "cpu.idle");
+    if (original.idle !== undefined) writeFileSync(idleFile, "0\n");
     writeFileSync(
       join(dir, original.kind === "v2" ? "cpu.weight" : "cpu.shares"),
       `${original.weight}\n`,
     );
+    if (original.idle === 1) writeFileSync(idleFile, "1\n");
     return "restored";
   } catch (error) {
     const code = errorName(error);
     // Removed between the stat and the write.
     if (code === "ENOENT" || code === "ENODEV") return "gone";
+    return { dir, error: code };
+  }
+}
+
+/** An autogroup's nice back, through a member that is still the one recorded (same start time). */
+function restoreAutogroup(
+  dir: string,
+  original: CgroupOriginal,
+): "restored" | "gone" | "recycled" | CgroupRestoreFailure {
+  const member = autogroupMember(dir);
+  if (member === undefined) return { dir, error: "not an autogroup path" };
+  const start = taskStartTime(member);
+  if (start === undefined) return "gone";
+  if (BigInt(start) !== original.ino) return "recycled";
+  try {
+    writeFileSync(dir, `${original.weight}\n`);
+    return "restored";
+  } catch (error) {
+    const code = errorName(error);
+    if (code === "ENOENT" || code === "ESRCH") return "gone";
     return { dir, error: code };
   }
 }

@@ -21,6 +21,7 @@ export interface TouchedTasks {
    * `dir` = absolute path of a cpu-controller cgroup directory (v1 cpu or v2
    * with cpu enabled); records its current cpu.weight (v2) or cpu.shares
    * (v1) and cpu.idle BEFORE the caller changes them (first mark only).
+   * `/proc/<pid>/autogroup` records the nice of `<pid>`'s autogroup instead.
    */
   markCgroup(dir: string): void;
   /** The caller has put the weight/idle back (or the dir is gone). */
@@ -39,12 +40,20 @@ export interface TaskOriginal {
   rtPriority: number;
 }
 
-/** A cpu cgroup's weight as alps first found it. */
+/**
+ * A scheduling group's weight as alps first found it: a cpu cgroup, or an
+ * autogroup (the kernel's group of one session's tasks in the root cpu
+ * group), recorded under the path `/proc/<pid>/autogroup` of a member.
+ */
 export interface CgroupOriginal {
-  /** Inode of the directory: a cgroup removed and created again under the same path is another one. */
+  /**
+   * Identity: the cgroup directory's inode (a cgroup removed and created
+   * again under the same path is another one); for an autogroup, the start
+   * time of the member `<pid>` (stat field 22), so a recycled pid is left alone.
+   */
   ino: bigint;
-  /** v2: the weight is cpu.weight (1..10000); v1: cpu.shares (2..262144). */
-  kind: "v2" | "v1";
+  /** v2: the weight is cpu.weight (1..10000); v1: cpu.shares (2..262144); autogroup: its nice (-20..19). */
+  kind: "v2" | "v1" | "autogroup";
   weight: number;
   /** cpu.idle (0 or 1); undefined where the kernel has no cpu.idle. */
   idle: number | undefined;

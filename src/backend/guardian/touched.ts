@@ -12,6 +12,7 @@
  *   + <tid> <start> <policy> <nice> <rt priority>    about to change tid; how it was
  *   - <tid>                                           tid is back as it was (or gone)
  *   +cg <ino> <v2|v1> <weight> <idle|-> <dir>         about to change cgroup dir; how it was
+ *   +cg <start> autogroup <nice> - /proc/<pid>/autogroup   about to change pid's autogroup
  *   -cg <dir>                                         dir's weight and idle are back (or it is gone)
  *
  * `<dir>` escapes '%', space, newline and NUL as %25 %20 %0A %00. A reader
@@ -169,6 +170,15 @@ function readSmallFile(path: string): string | undefined {
  * is gone. Throws when `dir` exists but has no cpu controller.
  */
 export function cgroupNow(dir: string): CgroupOriginal | undefined {
+  const member = autogroupMember(dir);
+  if (member !== undefined) {
+    const start = taskStartTime(member);
+    const text = readSmallFile(dir);
+    if (start === undefined || text === undefined) return undefined;
+    const nice = /nice\s+(-?\d+)/.exec(text)?.[1];
+    if (nice === undefined) throw new Error(`${dir}: cannot read the autogroup's nice ('${text}')`);
+    return { ino: BigInt(start), kind: "autogroup", weight: Number(nice), idle: undefined };
+  }
   let ino: bigint;
   try {
     ino = statSync(dir, { bigint: true }).ino;
@@ -186,6 +196,12 @@ export function cgroupNow(dir: string): CgroupOriginal | undefined {
   const idleText = readSmallFile(join(dir, "cpu.idle"));
   const idle = idleText === undefined ? undefined : Number(idleText);
   return { ino, kind: v2 !== undefined ? "v2" : "v1", weight, idle };
+}
+
+/** The member pid when `dir` names an autogroup (`/proc/<pid>/autogroup`). */
+export function autogroupMember(dir: string): number | undefined {
+  const match = /^\/proc\/(\d+)\/autogroup$/.exec(dir);
+  return match === null ? undefined : Number(match[1]);
 }
 
 export function escapeDir(dir: string): string {
@@ -282,15 +298,18 @@ export class TouchedRecordParser {
       this.tasks.delete(parseNonNegative(file, n, "tid", parts[1]));
     } else if (op === "+cg" && parts.length === 6) {
       const kind = parts[2];
-      if (kind !== "v1" && kind !== "v2")
-        throw new InputError(file, n, "kind", `expected v1 or v2, got '${kind ?? ""}'`);
+      if (kind !== "v1" && kind !== "v2" && kind !== "autogroup")
+        throw new InputError(file, n, "kind", `expected v1, v2 or autogroup, got '${kind ?? ""}'`);
       const inoText = parts[1] ?? "";
       if (!/^\d+$/.test(inoText))
         throw new InputError(file, n, "ino", `expected a non-negative integer, got '${inoText}'`);
       this.cgroups.set(unescapeDir(parts[5] ?? ""), {
         ino: BigInt(inoText),
         kind,
-        weight: parseNonNegative(file, n, "weight", parts[3]),
+        weight:
+          kind === "autogroup"
+            ? parseInteger(file, n, "nice", parts[3])
+            : parseNonNegative(file, n, "weight", parts[3]),
         idle: parts[4] === "-" ? undefined : parseNonNegative(file, n, "idle", parts[4]),
       });
     } else if (op === "-cg" && parts.length === 2) {

@@ -282,3 +282,35 @@ describe.skipIf(!isRoot())("touched record v2: a full state directory (small tmp
     }
   });
 });
+
+describe("touched record v2: autogroups", () => {
+  it("reads an autogroup line (its member's start time, its nice) and never restores a recycled or gone member", () => {
+    const file = join(dir, "record");
+    const stat = readFileSync(`/proc/${self}/stat`, "utf8");
+    const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    writeFileSync(
+      file,
+      [
+        "# alps touched-tasks v2 owner=1 start=1",
+        `+cg ${start + 1} autogroup -5 - /proc/${self}/autogroup`,
+        "+cg 7 autogroup 3 - /proc/999999999/autogroup",
+        "",
+      ].join("\n"),
+    );
+    const record = readTouchedRecord(file);
+    expect(record.cgroups).toEqual([
+      {
+        dir: `/proc/${self}/autogroup`,
+        original: { ino: BigInt(start + 1), kind: "autogroup", weight: -5, idle: undefined },
+      },
+      {
+        dir: "/proc/999999999/autogroup",
+        original: { ino: 7n, kind: "autogroup", weight: 3, idle: undefined },
+      },
+    ]);
+    const [recycled, gone] = record.cgroups;
+    // Our own start time differs by one: the member is someone else now.
+    expect(restoreCgroup(recycled?.dir ?? "", recycled?.original as never)).toBe("recycled");
+    expect(restoreCgroup(gone?.dir ?? "", gone?.original as never)).toBe("gone");
+  });
+});
