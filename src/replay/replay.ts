@@ -16,7 +16,7 @@ import type { InferenceReport } from "./inference.js";
 import { modeCsv } from "./csv.js";
 import { modeProgress } from "./progress.js";
 import { type ReportMode, renderReport } from "./report.js";
-import { fromMeasured } from "./report-data.js";
+import { decileRows, fromMeasured } from "./report-data.js";
 import { runMode } from "./run-mode.js";
 export { comparisonTable, setupLine } from "./table.js";
 import type { Driver, ModeRun, ReplayMode, SandboxCgroupLayout, WorkerKind } from "./types.js";
@@ -70,6 +70,12 @@ export interface ReplaySummary {
   /** Per run: mode, driver, workers, sandbox cgroups, what ran and why, dispatch and registration lag, inference... */
   details: Record<string, RunDetails>;
   predicted: Record<string, Summary | { error: string }>;
+  /**
+   * Per run: mean slowdown by duration decile (1 = the shortest tenth of the
+   * trace's invocations, the same invocations in every run): the chart of
+   * report.html, as numbers.
+   */
+  deciles: Record<string, number[]>;
   notes: string[];
 }
 
@@ -333,6 +339,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     baseline,
     modes: summaries,
     vs_baseline: vsBaseline,
+    deciles: Object.fromEntries(
+      runs.map(({ key, run }) => [
+        key,
+        decileRows(key, fromMeasured(run.invocations)).map((r) => r.mean_slowdown),
+      ]),
+    ),
     details,
     predicted,
     notes,

@@ -257,6 +257,9 @@ describe.skipIf(!ready)("replay drivers", () => {
     expect(cpuCgroups.size).toBeGreaterThan(1);
     expect(result.summary.baseline?.key).toBe("none");
     expect(result.summary.vs_baseline.none?.mean_turnaround_ratio).toBe(1);
+    // The decile table: ten mean slowdowns, none below 1 (a run never beats its duration).
+    expect(result.summary.deciles.none).toHaveLength(10);
+    expect(Math.min(...(result.summary.deciles.none ?? []))).toBeGreaterThanOrEqual(1);
     expectNothingLeft();
   }, 180_000);
 });
