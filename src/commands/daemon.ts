@@ -198,12 +198,14 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
   const api = new ApiServer({
     daemon,
     socketPath: config.socket,
+    lineSocketPath: config.lineSocket === "none" ? null : config.lineSocket,
     socketGroup: config.socketGroup,
     maxBodyBytes: config.apiMaxBodyBytes,
     ratePerSecond: config.apiRatePerSecond,
     uidRatePerSecond: config.uidRatePerSecond,
     log,
     onRefusal: (reason) => metrics.refusal(reason),
+    onRequest: (route, protocol) => metrics.request(route, protocol),
   });
 
   let platform: { stop(): Promise<void> } | undefined;
@@ -237,7 +239,9 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
 
   try {
     await api.listen();
-    log(`control API on ${config.socket}`);
+    log(
+      `control API on ${config.socket}${api.lineSocketPath === null ? "" : `, line protocol on ${api.lineSocketPath}`}`,
+    );
     if (config.metricsPort > 0) {
       const port = await metrics.listen(config.metricsHost, config.metricsPort);
       log(`metrics on http://${config.metricsHost}:${port}/metrics`);
