@@ -61,12 +61,24 @@ function printable(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f]/g, "?");
 }
 
+/**
+ * The start request. A name with a space or a control character would be
+ * another request on the line (an injected `E`): refused here, before it is
+ * written; the server's schema refuses it anyway.
+ */
 export function encodeStart(fn: string, pid?: number): string {
+  if (fn === "" || /[\s\u0000-\u001f\u007f]/.test(fn))
+    throw new LineSyntaxError(`function name ${JSON.stringify(fn)} cannot go on a line`);
+  if (pid !== undefined && (!Number.isInteger(pid) || pid < 1))
+    throw new LineSyntaxError(`pid ${pid} is not a positive integer`);
   return pid === undefined ? `S ${fn}\n` : `S ${fn} ${pid}\n`;
 }
 
 export function encodeEnd(id: string, cpuMs?: number): string {
-  return cpuMs === undefined ? `E ${id}\n` : `E ${id} ${cpuMs}\n`;
+  if (!/^[0-9]{1,20}$/.test(id)) throw new LineSyntaxError(`invocation id '${id}' is not 1 to 20 digits`);
+  if (cpuMs !== undefined && !(Number.isFinite(cpuMs) && cpuMs >= 0))
+    throw new LineSyntaxError(`cpu_ms ${cpuMs} is not a finite number >= 0`);
+  return cpuMs === undefined ? `E ${id}\n` : `E ${id} ${ms(cpuMs)}\n`;
 }
 
 export function encodeStarted(id: string, pid: number): string {
