@@ -75,7 +75,8 @@ export function encodeStart(fn: string, pid?: number): string {
 }
 
 export function encodeEnd(id: string, cpuMs?: number): string {
-  if (!/^[0-9]{1,20}$/.test(id)) throw new LineSyntaxError(`invocation id '${id}' is not 1 to 20 digits`);
+  if (!/^[0-9]{1,20}$/.test(id))
+    throw new LineSyntaxError(`invocation id '${id}' is not 1 to 20 digits`);
   if (cpuMs !== undefined && !(Number.isFinite(cpuMs) && cpuMs >= 0))
     throw new LineSyntaxError(`cpu_ms ${cpuMs} is not a finite number >= 0`);
   return cpuMs === undefined ? `E ${id}\n` : `E ${id} ${ms(cpuMs)}\n`;
