@@ -55,6 +55,8 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     instance,
     { RealtimeCap },
     { policyLogger },
+    { Ticker },
+    { realClock },
   ] = await Promise.all([
     import("../frontend/daemon.js"),
     import("../frontend/api/server.js"),
@@ -67,7 +69,12 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     import("../frontend/instance.js"),
     import("../frontend/rt-cap.js"),
     import("../frontend/policy-changes.js"),
+    import("../frontend/ticker.js"),
+    import("../frontend/clock.js"),
   ]);
+  // The periodic housekeeping (heartbeat, RT cap, socket check, learner) on one
+  // 250 ms tick: an idle daemon's CPU is mostly its wake-ups.
+  const ticker = new Ticker(250);
 
   // One daemon per state directory (a lock), and per host (no alps BPF programs attached yet).
   const lock = instance.lockStateDir(config.stateDir);
@@ -96,6 +103,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
   let onGuardianRestored: ((changed: number) => void) | undefined;
   const guardian = await GuardianSupervisor.start({
     file: touched.path,
+    every: ticker.every,
     log,
     onLost: (why) => onGuardianLost?.(why),
     onBack: (pid) => onGuardianBack?.(pid),
@@ -129,7 +137,13 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     `mode ${backend.mode} (sensor ${backend.sensor}${st.strategy ? `, strategy ${st.strategy}` : ""}) because: ${reasons.join("; ") || "requested"}`,
   );
 
-  const daemon = new Daemon({ backend, config, reasons, log });
+  const daemon = new Daemon({
+    backend,
+    config,
+    reasons,
+    log,
+    clock: { ...realClock, every: ticker.every },
+  });
   daemon.safety.guardian = true;
 
   // The daemon's threads run above anything it gives a function, so it can always undo what it did (safety invariant 2).
@@ -152,6 +166,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
   // ...but a flood of requests must not hold a core at SCHED_FIFO: past the cap, the fair class.
   const rtCap = new RealtimeCap({
     capPercent: realtime ? config.rtCpuCapPercent : 0,
+    every: ticker.every,
     demote: () => {
       selfPriority.restoreSelf();
       daemon.safety.realtime = false;
@@ -206,6 +221,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     log,
     onRefusal: (reason) => metrics.refusal(reason),
     onRequest: (route, protocol) => metrics.request(route, protocol),
+    every: ticker.every,
   });
 
   let platform: { stop(): Promise<void> } | undefined;

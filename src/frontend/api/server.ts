@@ -52,6 +52,8 @@ export interface ApiOptions {
   onRequest?: (route: ApiRoute, protocol: ApiProtocol) => void;
   /** How often to check that the socket files are still there, ms (0 = never); default 1000. */
   socketCheckMs?: number;
+  /** Runs the socket check (the daemon's shared tick); default setInterval. */
+  every?: (periodMs: number, tick: () => void) => () => void;
   /** Interval of the refusal log's summaries, ms; default 10 s. */
   refusalLogMs?: number;
 }
@@ -97,7 +99,7 @@ export class ApiServer {
   readonly #http: SocketFile;
   readonly #line: SocketFile | undefined;
   readonly #lineServer: LineServer;
-  #watch: NodeJS.Timeout | undefined;
+  #stopWatch: (() => void) | undefined;
   /** Refusals by reason, both protocols. */
   readonly refusals: Record<string, number>;
 
@@ -173,9 +175,12 @@ export class ApiServer {
       throw error;
     }
     const every = this.#opts.socketCheckMs ?? 1000;
-    if (every > 0) {
-      this.#watch = setInterval(() => void this.checkSocket(), every);
-      this.#watch.unref();
+    if (every > 0 && this.#opts.every !== undefined)
+      this.#stopWatch = this.#opts.every(every, () => void this.checkSocket());
+    else if (every > 0) {
+      const watch = setInterval(() => void this.checkSocket(), every);
+      watch.unref();
+      this.#stopWatch = () => clearInterval(watch);
     }
   }
 
@@ -192,7 +197,7 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
-    if (this.#watch !== undefined) clearInterval(this.#watch);
+    this.#stopWatch?.();
     this.#routes.flush();
     await this.#http.close((s) => (s as Server).closeAllConnections());
     await this.#line?.close((_: NetServer) => this.#lineServer.closeAll());
