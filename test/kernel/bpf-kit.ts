@@ -1,16 +1,31 @@
 /**
  * Helpers for the alps kernel tests: the `burn` function body
  * (native/test/burn.c, compiled once per run), spawned gated so it can be
- * registered before its first instruction, and /proc readers.
+ * registered before its first instruction, /proc readers, and what the
+ * tests' margins are made of.
+ *
+ * How these tests stay true on a loaded host (docs/testing.md): they assert
+ * what alps decides, on the task's own CPU clock, never what a tick showed
+ * at one wall-clock instant. A burner's sample says how much CPU its burst
+ * had used when it read its level; the level the kernel posts is a function
+ * of exactly that (src/contracts/levels.ts), and the daemon applies it a
+ * little later. So a sample may show any level the burst has already
+ * passed through, from the one it started at down to the one its CPU use
+ * earns at that instant (`levelsUpTo`), and never a deeper one.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
 import { type AddonResult, loadAddon } from "../../src/backend/addon.js";
 import { probeBpf } from "../../src/backend/bpf-probe.js";
+import { parseCgroup2Mount } from "../../src/backend/cgroups.js";
+import { parseV1CpuMount } from "../../src/backend/detect.js";
 import { baseAttr, type Syscalls } from "../../src/backend/syscalls-types.js";
+import { DEFAULT_CURVE, dynamicLevel, type LevelCurve } from "../../src/contracts/levels.js";
+import { rmdirWhenEmpty } from "../helpers/cgroup-dir.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
 
 /**
@@ -57,6 +72,13 @@ export interface BurnResult {
   exitCode: number | null;
   wallMs: number;
   out: string;
+  /**
+   * CPU time of the main thread when it was released, µs: it slept on its
+   * gate, so its first burst starts here. The thread's CPU clock counts the
+   * shell's start-up too; a main sample of the first burst has used
+   * `cpuUs - baseCpuUs` of it.
+   */
+  baseCpuUs: number;
 }
 
 export interface GatedBurner {
@@ -64,6 +86,32 @@ export interface GatedBurner {
   pid: number;
   /** Lets it exec the burner; resolves when it exits. */
   release(): Promise<BurnResult>;
+}
+
+/**
+ * CPU time a sample's burst had used when it was taken, ms: for the main
+ * thread's first burst, since its release; a forked child or a new thread
+ * starts its CPU clock and its first burst at zero together.
+ */
+export function burstUsedMs(sample: Sample, result: BurnResult): number {
+  return (sample.who === "main" ? sample.cpuUs - result.baseCpuUs : sample.cpuUs) / 1000;
+}
+
+/**
+ * The levels a task of a function predicting `predictedMs` with slice
+ * `sliceMs` can show after `usedMs` of its burst (inside its slice): the
+ * one it started at (`fresh`) down to the one its use earns now (`earned`).
+ */
+export function levelsUpTo(
+  predictedMs: number,
+  sliceMs: number,
+  usedMs: number,
+  curve: LevelCurve = DEFAULT_CURVE,
+): { fresh: number; earned: number } {
+  return {
+    fresh: dynamicLevel(predictedMs, 0, sliceMs, curve),
+    earned: dynamicLevel(predictedMs, usedMs, sliceMs, curve),
+  };
 }
 
 /** Syscall the task is blocked in (/proc/<pid>/syscall first field), or undefined. */
@@ -79,6 +127,7 @@ function blockedSyscall(pid: number): number | undefined {
 /**
  * `sh` blocked reading its stdin, which then execs `burn plan capMs`: the
  * pid exists (and can be registered) before the burner's first instruction.
+ * `capMs` bounds the CPU time of each of its processes (burn.c).
  */
 export async function spawnGatedBurner(plan: string, capMs = 3000): Promise<GatedBurner> {
   const child = spawn(
@@ -95,8 +144,9 @@ export async function spawnGatedBurner(plan: string, capMs = 3000): Promise<Gate
     out += d.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  // Wait until sh sits in read(2) (x86_64 syscall 0) on the gate.
-  const deadline = Date.now() + 2000;
+  // Wait until sh sits in read(2) (x86_64 syscall 0) on the gate. Starting
+  // a shell takes milliseconds; the deadline only catches one that never does.
+  const deadline = Date.now() + 20_000;
   while (blockedSyscall(pid) !== 0) {
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
@@ -108,10 +158,17 @@ export async function spawnGatedBurner(plan: string, capMs = 3000): Promise<Gate
     child,
     pid,
     async release() {
+      const baseCpuUs = procCpuNs(pid) / 1000;
       const start = performance.now();
       child.stdin?.end("go\n");
       const exitCode = await exited;
-      return { samples: parseSamples(out), exitCode, wallMs: performance.now() - start, out };
+      return {
+        samples: parseSamples(out),
+        exitCode,
+        wallMs: performance.now() - start,
+        out,
+        baseCpuUs,
+      };
     },
   };
 }
@@ -156,4 +213,105 @@ export function cleanupChild(child: ChildProcess | undefined, syscalls: Syscalls
     // already gone
   }
   child.kill("SIGKILL");
+}
+
+/**
+ * The kernel's tick: a running task's CPU time is accounted (and the BPF
+ * program sees sched_stat_runtime) at least once per tick, so a threshold
+ * is noticed within one tick of CPU after it is crossed. HZ is measured
+ * from the kernel's own jiffies counter (/proc/timer_list) over 200 ms, and
+ * checked against CONFIG_HZ when the kernel exposes its config.
+ */
+export async function kernelTick(): Promise<{ hz: number; tickMs: number }> {
+  const read = (): { jiffies: number; ns: number } => {
+    const text = readFileSync("/proc/timer_list", "utf8");
+    const ns = Number(/^now at (\d+) nsecs$/m.exec(text)?.[1]);
+    const jiffies = Number(/^jiffies: (\d+)$/m.exec(text)?.[1]);
+    if (!Number.isFinite(ns) || !Number.isFinite(jiffies))
+      throw new Error("/proc/timer_list has no 'now at' or 'jiffies' line");
+    return { jiffies, ns };
+  };
+  const a = read();
+  await new Promise((r) => setTimeout(r, 200));
+  const b = read();
+  const measured = ((b.jiffies - a.jiffies) * 1e9) / (b.ns - a.ns);
+  // CONFIG_HZ is one of these; the measurement picks the nearest.
+  const hz = [100, 250, 300, 1000].reduce((best, c) =>
+    Math.abs(c - measured) < Math.abs(best - measured) ? c : best,
+  );
+  const config = configHz();
+  if (config !== undefined && config !== hz)
+    throw new Error(`jiffies advance at ${measured.toFixed(0)}/s but CONFIG_HZ is ${config}`);
+  return { hz, tickMs: 1000 / hz };
+}
+
+/** CONFIG_HZ from /proc/config.gz, when the kernel exposes its config. */
+function configHz(): number | undefined {
+  try {
+    const config = gunzipSync(readFileSync("/proc/config.gz")).toString("utf8");
+    const hz = /^CONFIG_HZ=(\d+)$/m.exec(config)?.[1];
+    return hz === undefined ? undefined : Number(hz);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A cpu cgroup that outweighs everything else on the host, for the tasks of one test. */
+export interface HeavyCpuGroup {
+  path: string;
+  /** Moves a task the test started into the group. */
+  add(pid: number): void;
+  /** Removes the group once its tasks are gone (waits for killed ones to leave). */
+  remove(): Promise<void>;
+}
+
+/**
+ * A task alps makes yield runs under SCHED_IDLE: weight 3 against 1024 for
+ * each ordinary task. On a host with other runnable work (`stress-ng --cpu
+ * 2`, another engineer's build) it gets a fraction of a percent of a core,
+ * so its 20 ms of CPU can take tens of seconds: SCHED_IDLE doing its job.
+ * A test that must watch such a task use CPU puts it in this group: a cpu
+ * cgroup with the largest weight the controller takes, at the top of the
+ * hierarchy. The group competes with the host's other tasks by that weight,
+ * and the task inside it, alone there, gets the group's time whatever its
+ * own policy. Levels, policies and everything alps decides are unchanged;
+ * the group is not a sandbox (nothing registers it).
+ *
+ * cgroup v2 with the cpu controller enabled at the root (cpu.weight 10000),
+ * else a v1 cpu hierarchy (cpu.shares 262144). Neither is switched on here:
+ * without one, CI fails (`requireHost`) and a local run goes on without the
+ * group (undefined), which an idle host does not need.
+ */
+export function heavyCpuGroup(name: string): HeavyCpuGroup | undefined {
+  const mountinfo = readFileSync("/proc/self/mountinfo", "utf8");
+  const v2 = parseCgroup2Mount(mountinfo);
+  let root: string | undefined;
+  let weightFile = "";
+  let weight = "";
+  if (v2 !== undefined && controllersOf(join(v2, "cgroup.subtree_control")).includes("cpu")) {
+    [root, weightFile, weight] = [v2, "cpu.weight", "10000"];
+  } else {
+    const v1 = parseV1CpuMount(mountinfo);
+    if (v1 !== undefined) [root, weightFile, weight] = [v1, "cpu.shares", "262144"];
+  }
+  if (!requireHost("a cpu cgroup controller (v2 enabled at the root, or v1)", root !== undefined))
+    return undefined;
+  const path = join(root as string, `alps-test-heavy-${name}-${process.pid}`);
+  mkdirSync(path);
+  writeFileSync(join(path, weightFile), weight);
+  return {
+    path,
+    add(pid: number) {
+      writeFileSync(join(path, "cgroup.procs"), String(pid));
+    },
+    remove: () => rmdirWhenEmpty(path),
+  };
+}
+
+function controllersOf(file: string): string[] {
+  try {
+    return readFileSync(file, "utf8").trim().split(/\s+/);
+  } catch {
+    return [];
+  }
 }
