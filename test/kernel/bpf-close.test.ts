@@ -4,6 +4,7 @@
  * the touched record; probeBpf() works here and honours ALPS_NO_BPF=1.
  * Also: a task in a registered sandbox cgroup is tracked by cgroup id.
  */
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryTouchedTasks } from "../../src/backend/actuator.js";
 import { addonSyscalls } from "../../src/backend/addon.js";
@@ -57,8 +58,9 @@ describe.skipIf(!ready)("BPF backend close and probe", () => {
       backend.startInvocation("f", a.pid);
       backend.startInvocation("g", b.pid);
       const done = [a.release(), b.release()];
-      // Wait until a's forked child has been boosted by its own account.
-      const deadline = Date.now() + 2000;
+      // Wait until a's forked child has been boosted by its own account
+      // (the deadline only catches a hang).
+      const deadline = Date.now() + 20_000;
       while (touched.list().length < 3 && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 10));
       tids = touched.list();
@@ -100,8 +102,16 @@ describe.skipIf(!ready)("BPF backend close and probe", () => {
       moveToCgroup(cg, inside.pid);
       await backend.addSandbox("f", cg);
       const runs = [inside.release(), outside.release()];
-      // The wake-up that ends the gate finds it through the cgroup map.
-      await new Promise((r) => setTimeout(r, 100));
+      // The wake-up that ends the gate finds it through the cgroup map (the
+      // deadline only catches a wake-up that never comes).
+      // Both woke from their gates once both have exec'd the burner.
+      const deadline = Date.now() + 20_000;
+      const woke = (pid: number) => readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "burn";
+      while (
+        (backend.taskState(inside.pid) === null || !woke(outside.pid)) &&
+        Date.now() < deadline
+      )
+        await new Promise((r) => setTimeout(r, 10));
       expect(backend.taskState(inside.pid)?.fn).toBe(backend.fnId("f"));
       expect(backend.taskState(inside.pid)?.root).toBe(0);
       expect(backend.taskState(outside.pid)).toBeNull();
