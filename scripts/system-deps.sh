@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages alps needs beyond Node: clang/llvm, libbpf-dev and bpftool
 # build the BPF programs and the native addon; chromium renders the replay
-# report in tests. Installs only what is missing, only as root on a system
+# report in tests; stress-ng loads both cores while the kernel tests run, to
+# show they hold on a busy host (docs/testing.md). Installs only what is missing, only as root on a system
 # with apt-get, and never fails the set-up: without them alps still builds
 # and runs in SFS mode, and `alps doctor` says why alps mode is unavailable.
 # ALPS_SKIP_SYSTEM_DEPS=1 skips this step.
@@ -19,6 +20,7 @@ command -v bpftool >/dev/null 2>&1 || missing+=(bpftool)
 [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v stress-ng >/dev/null 2>&1 || missing+=(stress-ng)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "setup: installing Debian packages: ${missing[*]}"

@@ -3,15 +3,41 @@
  * guardian does when the daemon dies: every task in the touched-task record
  * that is still the recorded task goes back to SCHED_OTHER, nice 0.
  */
+import { statSync } from "node:fs";
 import type { Command } from "commander";
 import { type RestoreResult, restoreTasks } from "../backend/restore.js";
 import { createFfiSyscalls } from "../backend/syscalls-ffi.js";
 import { DEFAULT_STATE_DIR, touchedFilePath } from "../backend/touched.js";
+import { UsageError } from "../errors.js";
 
 export interface RestoreCommandOptions {
   stateDir: string;
   force?: boolean;
   json?: boolean;
+}
+
+/**
+ * The state directory must exist: a daemon creates it before it changes
+ * anything, so a missing one is a wrong --state-dir (or a host alps never
+ * ran on), never "nothing to restore". Saying "restored 0" there would let
+ * an operator believe the tasks of a daemon whose record lives elsewhere
+ * are back to normal.
+ */
+function checkStateDir(dir: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ENOENT")
+      throw new UsageError(
+        `--state-dir ${dir} does not exist: no alps daemon kept its touched-task record there (give the daemon's --state-dir, default ${DEFAULT_STATE_DIR}); nothing was restored`,
+      );
+    throw new UsageError(
+      `--state-dir ${dir}: ${error instanceof Error ? error.message : String(error)}; nothing was restored`,
+    );
+  }
+  if (!isDir) throw new UsageError(`--state-dir ${dir} is not a directory; nothing was restored`);
 }
 
 /** Runs the restore and returns what to print and the exit code. */
@@ -20,6 +46,7 @@ export function runRestore(opts: RestoreCommandOptions): {
   exitCode: number;
   result: RestoreResult;
 } {
+  checkStateDir(opts.stateDir);
   const file = touchedFilePath(opts.stateDir);
   const result = restoreTasks(file, createFfiSyscalls(), { force: opts.force === true });
   const exitCode = result.failed.length === 0 ? 0 : 1;
