@@ -10,7 +10,6 @@ import {
   chownSync,
   lstatSync,
   mkdirSync,
-  readFileSync,
   statSync,
   unlinkSync,
 } from "node:fs";
@@ -24,6 +23,7 @@ import { type PeerCred, peerCredOf, socketFd } from "../libc.js";
 import { cgroupV2Mount } from "../proc-task.js";
 import { checkPid } from "./access.js";
 import { EndBody, InvocationBody, SandboxBody } from "./schemas.js";
+import { resolveGid } from "./socket-group.js";
 
 export type RefusalReason =
   | "rate_limited"
@@ -82,17 +82,6 @@ function isDirectory(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-function resolveGid(group: string): number {
-  if (/^\d+$/.test(group)) return Number(group);
-  const line = readFileSync("/etc/group", "utf8")
-    .split("\n")
-    .find((l) => l.split(":")[0] === group);
-  const gid = Number(line?.split(":")[2]);
-  if (line === undefined || !Number.isInteger(gid))
-    throw new Error(`socket group '${group}' not found in /etc/group`);
-  return gid;
 }
 
 /** Remove a leftover socket file, but never one a live daemon still answers on. */
