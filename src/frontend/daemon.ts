@@ -13,7 +13,7 @@ import { availableParallelism } from "node:os";
 import type { Backend, BackendStatus, BurstSample } from "../backend/types.js";
 import { emptyPolicy, type Policy } from "../contracts/policy.js";
 import { type DaemonClock, realClock } from "./clock.js";
-import { type DaemonConfig, defaultConfig } from "./config.js";
+import { CONFIG_KEYS, type ConfigKey, type DaemonConfig, defaultConfig } from "./config.js";
 import {
   DEFAULT_LEARNER_PARAMS,
   type LearnedPolicy,
@@ -101,13 +101,72 @@ export class OpenLimitError extends Error {
   override readonly name = "OpenLimitError";
 }
 
+/**
+ * Config keys a running daemon takes on reload (SIGHUP): the learner's, and
+ * the policy file (read again even when its name is unchanged). Any other
+ * change (mode, socket, state directory, window sizes...) needs a restart.
+ */
+export const RELOADABLE_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
+  "policyFile",
+  "learnPeriodMs",
+  "newFunctionLearnMs",
+  "estimator",
+  "ewmaWeight",
+  "alpha",
+  "beta",
+  "gamma",
+  "theta",
+  "capMs",
+  "sliceFloorMs",
+  "smoothing",
+  "quantumMs",
+  "sliceClamp",
+  "maxFunctions",
+  "minSamples",
+  "bandRatio",
+  "bandLoMaxMs",
+]);
+
+/** What a reload changed. */
+export interface ReloadResult {
+  /** Reloadable keys whose new value is now in force. */
+  applied: ConfigKey[];
+  /** Keys that changed but need a restart: their running value stays. */
+  needRestart: ConfigKey[];
+  /** The policy file that was read again and applied, if one rules. */
+  policyFile: string | undefined;
+}
+
+function learnerParamsOf(c: DaemonConfig, cores: number): LearnerParams {
+  return {
+    ...DEFAULT_LEARNER_PARAMS,
+    estimator: c.estimator,
+    ewmaWeight: c.ewmaWeight,
+    alpha: c.alpha,
+    beta: c.beta,
+    gamma: c.gamma,
+    theta: c.theta,
+    capMs: c.capMs,
+    sliceFloorMs: c.sliceFloorMs,
+    smoothing: c.smoothing,
+    quantumMs: c.quantumMs,
+    maxFunctions: c.maxFunctions,
+    minSamples: c.minSamples,
+    bandRatio: c.bandRatio,
+    bandLoMaxMs: c.bandLoMaxMs,
+    clampToMoreUrgent: c.sliceClamp,
+    cores,
+  };
+}
+
 export class Daemon {
-  readonly config: DaemonConfig;
+  #config: DaemonConfig;
   readonly backend: Backend;
   readonly #clock: DaemonClock;
   readonly #log: (m: string) => void;
   readonly #window: InvocationWindow;
-  readonly #params: LearnerParams;
+  #params: LearnerParams;
+  readonly #cores: number;
   readonly #utilization: (() => number) | null;
   readonly #reasons: string[];
   readonly #open = new Map<string, OpenInvocation>();
@@ -117,7 +176,7 @@ export class Daemon {
   readonly #finishedListeners: ((r: FinishedRecord) => void)[] = [];
   readonly #policyListeners: ((p: Policy, learnMs: number | null) => void)[] = [];
   #policy: Policy | LearnedPolicy;
-  readonly #source: "learned" | "file";
+  #source: "learned" | "file";
   #nextId = 1;
   #cancel: (() => void) | undefined;
   #lastLearnMs: number | null = null;
@@ -140,7 +199,7 @@ export class Daemon {
   };
 
   constructor(opts: DaemonOptions) {
-    this.config = { ...defaultConfig(), ...opts.config };
+    this.#config = { ...defaultConfig(), ...opts.config };
     this.backend = opts.backend;
     this.#clock = opts.clock ?? realClock;
     this.#log = opts.log ?? (() => {});
@@ -152,25 +211,8 @@ export class Daemon {
       functionTtlMs: c.functionTtlSeconds * 1000,
       maxTrackedFunctions: c.maxTrackedFunctions,
     });
-    this.#params = {
-      ...DEFAULT_LEARNER_PARAMS,
-      estimator: c.estimator,
-      ewmaWeight: c.ewmaWeight,
-      alpha: c.alpha,
-      beta: c.beta,
-      gamma: c.gamma,
-      theta: c.theta,
-      capMs: c.capMs,
-      sliceFloorMs: c.sliceFloorMs,
-      smoothing: c.smoothing,
-      quantumMs: c.quantumMs,
-      maxFunctions: c.maxFunctions,
-      minSamples: c.minSamples,
-      bandRatio: c.bandRatio,
-      bandLoMaxMs: c.bandLoMaxMs,
-      clampToMoreUrgent: c.sliceClamp,
-      cores: opts.cores ?? availableParallelism(),
-    };
+    this.#cores = opts.cores ?? availableParallelism();
+    this.#params = learnerParamsOf(c, this.#cores);
     if (opts.utilization === undefined) {
       const meter = new UtilizationMeter();
       this.#utilization = () => meter.sample();
@@ -183,6 +225,44 @@ export class Daemon {
       this.#source = "learned";
     }
     this.backend.onBurst((sample) => this.#onBurst(sample));
+  }
+
+  /** The configuration in force (a reload may have changed its reloadable keys). */
+  get config(): DaemonConfig {
+    return this.#config;
+  }
+
+  /**
+   * Takes a new configuration (the command's SIGHUP): the reloadable keys
+   * are applied, the policy file (when one is given) is read again and
+   * applied, learning restarts on the new period. Everything that can fail
+   * (reading the policy file) happens first: on an error nothing changes.
+   */
+  reload(next: DaemonConfig): ReloadResult {
+    const filePolicy = next.policyFile !== undefined ? readPolicyFile(next.policyFile) : undefined;
+    const changed = CONFIG_KEYS.filter(
+      (k) => JSON.stringify(this.#config[k]) !== JSON.stringify(next[k]),
+    );
+    const applied = changed.filter((k) => RELOADABLE_KEYS.has(k));
+    const config: Record<string, unknown> = { ...this.#config };
+    for (const k of applied) config[k] = next[k];
+    const running = this.#cancel !== undefined;
+    this.stop();
+    this.#config = config as DaemonConfig;
+    this.#params = learnerParamsOf(this.#config, this.#cores);
+    if (filePolicy !== undefined) {
+      this.#policy = filePolicy;
+      this.#source = "file";
+    } else if (this.#source === "file") {
+      // The policy file was dropped: learn again, from the window (kept meanwhile).
+      this.#source = "learned";
+    }
+    if (running) this.start();
+    return {
+      applied,
+      needRestart: changed.filter((k) => !RELOADABLE_KEYS.has(k)),
+      policyFile: next.policyFile,
+    };
   }
 
   /** Apply the initial policy and, unless a policy file rules, start learning. */
