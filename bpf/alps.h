@@ -3,7 +3,7 @@
  * native addon (native/src). Every struct that crosses the kernel/user
  * boundary is defined here once, with explicit-width fields and explicit
  * padding, so both compilers lay them out the same way. The TypeScript side
- * mirrors them in src/backend/addon-types.ts; test/backend/addon-layout
+ * mirrors them in src/host/addon-types.ts; test/backend/addon-layout
  * compares sizes and offsets through the addon's structLayout().
  *
  * Include <linux/types.h> (user space) or vmlinux.h (BPF) before this file.
@@ -87,7 +87,7 @@ struct alps_event {
 };
 
 /* Counter indices of the per-CPU counters map. Keep in sync with
- * COUNTER_NAMES in src/backend/addon-types.ts. */
+ * COUNTER_NAMES in src/host/addon-types.ts. */
 enum alps_counter {
 	nr_runtime_updates = 0, /* sched_stat_runtime hits on tracked tasks */
 	nr_events,              /* records posted to the ring buffer */

@@ -8,17 +8,17 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { release } from "node:os";
 import { join } from "node:path";
-import { loadAddon } from "./addon.js";
-import { probeBpf } from "./bpf-probe.js";
+import { loadAddon } from "../host/addon.js";
+import { probeBpf } from "./bpf/bpf-probe.js";
 import {
   type CapabilityNeed,
   missingCapabilities,
   neededCapabilities,
   rtThrottling,
 } from "./capabilities.js";
-import { parseCgroup2Mount } from "./cgroups.js";
-import { loadSyscalls } from "./syscalls.js";
-import { baseAttr, SCHED_OTHER, type Syscalls } from "./syscalls-types.js";
+import { parseCgroup2Mount } from "../host/cgroups.js";
+import { loadSyscalls } from "../host/syscalls.js";
+import { baseAttr, SCHED_OTHER, type Syscalls } from "../host/syscalls-types.js";
 import type { Mode } from "./types.js";
 
 export interface Verdict {

@@ -6,13 +6,13 @@
  */
 import type { Strategy } from "../contracts/levels.js";
 import { UsageError } from "../errors.js";
-import { createAlpsProcBackend } from "./alps-proc-backend.js";
-import { createBpfBackend } from "./bpf-backend.js";
-import { probeBpf } from "./bpf-probe.js";
-import { createCfsBackend } from "./cfs-backend.js";
-import { createSfsBackend, type SfsOptions } from "./sfs-backend.js";
-import { loadSyscalls } from "./syscalls.js";
-import type { TouchedTasks } from "./touched-types.js";
+import { createAlpsProcBackend } from "./proc/alps-proc-backend.js";
+import { createBpfBackend } from "./bpf/bpf-backend.js";
+import { probeBpf } from "./bpf/bpf-probe.js";
+import { createCfsBackend } from "./proc/cfs-backend.js";
+import { createSfsBackend, type SfsOptions } from "./sfs/sfs-backend.js";
+import { loadSyscalls } from "../host/syscalls.js";
+import type { TouchedTasks } from "./guardian/touched-types.js";
 import type { Backend, Mode } from "./types.js";
 
 export interface CreateBackendOptions {

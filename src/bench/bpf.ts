@@ -8,11 +8,11 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadAddon, packageRoot } from "../backend/addon.js";
-import { createBpfBackend } from "../backend/bpf-backend.js";
-import { probeBpf } from "../backend/bpf-probe.js";
-import { raiseToRealtime, restoreSelf } from "../backend/self-priority.js";
-import { baseAttr } from "../backend/syscalls-types.js";
+import { loadAddon, packageRoot } from "../host/addon.js";
+import { createBpfBackend } from "../backend/bpf/bpf-backend.js";
+import { probeBpf } from "../backend/bpf/bpf-probe.js";
+import { raiseToRealtime, restoreSelf } from "../backend/actuator/self-priority.js";
+import { baseAttr } from "../host/syscalls-types.js";
 import { emptyPolicy } from "../contracts/policy.js";
 
 const TASKS = 50;

@@ -14,17 +14,17 @@
  * does) and is restored to SCHED_OTHER nice 0 in every path.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createBpfBackend } from "../backend/bpf-backend.js";
-import { probeBpf } from "../backend/bpf-probe.js";
-import { listThreads } from "../backend/proc-stat.js";
-import { createSfsBackend } from "../backend/sfs-backend.js";
-import { loadSyscalls } from "../backend/syscalls.js";
+import { createBpfBackend } from "../backend/bpf/bpf-backend.js";
+import { probeBpf } from "../backend/bpf/bpf-probe.js";
+import { threadsOf } from "../host/proc-stat.js";
+import { createSfsBackend } from "../backend/sfs/sfs-backend.js";
+import { loadSyscalls } from "../host/syscalls.js";
 import {
   baseAttr,
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
   type Syscalls,
-} from "../backend/syscalls-types.js";
+} from "../host/syscalls-types.js";
 import type { Backend } from "../backend/types.js";
 import type { Policy } from "../contracts/policy.js";
 
@@ -156,7 +156,7 @@ export async function benchSfs(): Promise<void> {
   // priority 1), as the daemon runs: a fair-class GC helper thread the main
   // thread waits for would otherwise starve behind FIFO functions.
   // Reset-on-fork, so the spinners do not inherit it.
-  const threads = listThreads(process.pid);
+  const threads = threadsOf(process.pid);
   for (const tid of threads) {
     syscalls.setAttr(tid, {
       ...baseAttr(),

@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { apiRequest } from "../frontend/api/client.js";
+import { parseStat } from "../host/proc-stat.js";
 
 interface SoakOptions {
   seconds: number;
@@ -98,10 +99,9 @@ interface Worker {
 function procUsage(pid: number): { rssKb: number; cpuTicks: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const stat = parseStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
     const rss = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
-    return { rssKb: Number(rss ?? 0), cpuTicks: Number(fields[11]) + Number(fields[12]) };
+    return { rssKb: Number(rss ?? 0), cpuTicks: stat.cpuTicks };
   } catch {
     return undefined;
   }

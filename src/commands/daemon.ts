@@ -64,10 +64,10 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     import("../frontend/api/server.js"),
     import("../frontend/metrics.js"),
     import("../backend/select.js"),
-    import("../backend/self-priority.js"),
-    import("../backend/syscalls.js"),
-    import("../backend/touched.js"),
-    import("../backend/guardian.js"),
+    import("../backend/actuator/self-priority.js"),
+    import("../host/syscalls.js"),
+    import("../backend/guardian/touched.js"),
+    import("../backend/guardian/guardian.js"),
   ]);
 
   // Every task the backend changes is recorded first, and a guardian restores them if we die (DESIGN §6.3).

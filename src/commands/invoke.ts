@@ -44,7 +44,7 @@ async function runInvocation(
     throw new UsageError("invoke: no command given (alps invoke --function F -- CMD…)");
   const [{ apiRequest, apiErrorMessage }, { childrenCpuMs }] = await Promise.all([
     import("../frontend/api/client.js"),
-    import("../frontend/libc.js"),
+    import("../host/libc.js"),
   ]);
   const cpuBefore = childrenCpuMs();
   const t0 = performance.now();

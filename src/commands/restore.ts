@@ -5,10 +5,10 @@
  */
 import { statSync } from "node:fs";
 import type { Command } from "commander";
-import { type RestoreResult, restoreTasks } from "../backend/restore.js";
-import { createFfiSyscalls } from "../backend/syscalls-ffi.js";
-import { DEFAULT_STATE_DIR, touchedFilePath } from "../backend/touched.js";
+import { type RestoreResult, restoreTasks } from "../backend/guardian/restore.js";
+import { DEFAULT_STATE_DIR, touchedFilePath } from "../backend/guardian/touched.js";
 import { UsageError } from "../errors.js";
+import { createFfiSyscalls } from "../host/syscalls-ffi.js";
 
 export interface RestoreCommandOptions {
   stateDir: string;

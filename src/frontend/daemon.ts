@@ -21,8 +21,8 @@ import {
   learnPolicy,
 } from "./learner.js";
 import { readPolicyFile } from "./policy-file.js";
-import { readSchedstat } from "./proc-task.js";
-import { UtilizationMeter } from "./utilization.js";
+import { readSchedstat } from "../host/proc-task.js";
+import { UtilizationMeter } from "../host/utilization.js";
 import { type InvocationRecord, InvocationWindow, type WindowCounters } from "./window.js";
 
 export interface OpenInvocation {

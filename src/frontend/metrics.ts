@@ -9,7 +9,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { Policy } from "../contracts/policy.js";
 import type { Daemon, FinishedRecord } from "./daemon.js";
 
-/** What a backend with kernel events offers for latency (src/backend/bpf-backend.ts). */
+/** What a backend with kernel events offers for latency (src/backend/bpf/bpf-backend.ts). */
 interface LatencySource {
   latenciesNs(): number[];
 }

@@ -6,7 +6,7 @@
  *   long  = the longest 10 %.
  */
 import type { FinishedInvocation, Summary } from "../contracts/summary.js";
-import type { SimModule } from "./deps.js";
+import type { summarize } from "../sim/index.js";
 import type { MeasuredInvocation } from "./types.js";
 
 export interface VsCfs {
@@ -18,7 +18,7 @@ export interface VsCfs {
   long_p99_ratio: number;
 }
 
-export type Summarize = SimModule["summarize"];
+export type Summarize = typeof summarize;
 
 export function toFinished(measured: readonly MeasuredInvocation[]): FinishedInvocation[] {
   return measured.map((m) => ({

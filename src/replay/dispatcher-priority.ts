@@ -13,20 +13,16 @@
  * task on a throttled CPU, this one too; the replay measures that as dispatch
  * lag per invocation rather than hiding it.
  */
-import { readdirSync } from "node:fs";
+import { threadsOf } from "../host/proc-stat.js";
 import {
   baseAttr,
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
   type Syscalls,
-} from "../backend/syscalls-types.js";
+} from "../host/syscalls-types.js";
 
 /** Above SFS's FIFO level and alps's daemon helpers, below kernel threads at 99. */
 export const DISPATCHER_RT_PRIORITY = 80;
-
-function ownThreads(): number[] {
-  return readdirSync("/proc/self/task").map(Number).filter(Number.isInteger);
-}
 
 /** Raise every thread of this process; returns the function that puts them back on SCHED_OTHER nice 0. */
 export function raiseDispatcher(syscalls: Syscalls, priority = DISPATCHER_RT_PRIORITY): () => void {
@@ -41,7 +37,7 @@ export function raiseDispatcher(syscalls: Syscalls, priority = DISPATCHER_RT_PRI
     }
   };
   try {
-    for (const tid of ownThreads()) {
+    for (const tid of threadsOf(process.pid)) {
       syscalls.setAttr(tid, {
         ...baseAttr(),
         policy: SCHED_FIFO,

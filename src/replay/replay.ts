@@ -10,9 +10,10 @@ import type { Mode } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import type { Summary } from "../contracts/summary.js";
 import type { TraceInvocation } from "../contracts/trace.js";
+import { type SimPolicyName, simulate, summarize } from "../sim/index.js";
+import { readTraceFile } from "../trace/native.js";
 import { compareWithCfs, toFinished, type VsCfs } from "./compare.js";
 import { modeCsv } from "./csv.js";
-import { loadModule, type SimModule } from "./deps.js";
 import { modeProgress } from "./progress.js";
 import { type ReportMode, renderReport } from "./report.js";
 import { fromMeasured } from "./report-data.js";
@@ -78,12 +79,11 @@ function lagStats(run: ModeRun): { mean: number; max: number } {
   return { mean: lags.reduce((a, b) => a + b, 0) / lags.length, max: Math.max(...lags) };
 }
 
-function simPolicyFor(run: ModeRun): string {
+function simPolicyFor(run: ModeRun): SimPolicyName {
   return run.mode;
 }
 
 function predict(
-  sim: SimModule,
   trace: readonly TraceInvocation[],
   run: ModeRun,
   cores: number,
@@ -94,24 +94,12 @@ function predict(
       run.mode === "alps" && run.policy !== undefined
         ? { policy: run.policy, strategy: run.strategy }
         : undefined;
-    const result = sim.simulate(trace, { policy, cores, ...(alps === undefined ? {} : { alps }) });
+    const result = simulate(trace, { policy, cores, ...(alps === undefined ? {} : { alps }) });
     // The simulator's outcomes are in trace order; re-derive turnarounds for the CDF.
-    const outcomes =
-      (
-        result as {
-          outcomes?: Array<{
-            index: number;
-            fn: string;
-            arrivalMs: number;
-            durationMs: number;
-            completionMs: number;
-          }>;
-        }
-      ).outcomes ?? [];
     return {
       policy,
       summary: result.summary,
-      samples: outcomes.map((o) => ({
+      samples: result.outcomes.map((o) => ({
         index: o.index,
         fn: o.fn,
         durationMs: o.durationMs,
@@ -125,8 +113,6 @@ function predict(
 
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const notes: string[] = [];
-  const { readTraceFile } = await loadModule("trace");
-  const sim = await loadModule("sim");
   const trace = limitTrace(readTraceFile(opts.tracePath), opts.timeLimitS, notes);
   const cores = opts.cores ?? (await import("node:os")).availableParallelism();
   mkdirSync(opts.outDir, { recursive: true });
@@ -160,13 +146,13 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const predicted: ReplaySummary["predicted"] = {};
   const reportModes: ReportMode[] = [];
   for (const { key, run } of runs) {
-    const summary = sim.summarize(toFinished(run.invocations), {
+    const summary = summarize(toFinished(run.invocations), {
       cores,
       label: { mode: key },
       contextSwitches: run.contextSwitches,
     });
     summaries[key] = summary;
-    const prediction = predict(sim, trace, run, cores);
+    const prediction = predict(trace, run, cores);
     predicted[key] = "summary" in prediction ? prediction.summary : { error: prediction.error };
     details[key] = {
       requested: run.requested,
@@ -194,7 +180,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   else {
     // cfs against itself too: its ratios are 1 and its shorter-half slowdown is the baseline's.
     for (const { key, run } of runs)
-      vsCfs[key] = compareWithCfs(cfsRun.run.invocations, run.invocations, sim.summarize, cores);
+      vsCfs[key] = compareWithCfs(cfsRun.run.invocations, run.invocations, summarize, cores);
   }
 
   const summary: ReplaySummary = {

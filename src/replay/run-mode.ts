@@ -4,14 +4,18 @@
  * everything back (workers killed by pid, cgroups removed, backend closed,
  * dispatcher back on SCHED_OTHER) on every exit path, abort included.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { baseAttr, type Syscalls } from "../backend/syscalls-types.js";
+import { createBackend } from "../backend/select.js";
+import { Daemon } from "../frontend/daemon.js";
+import { moveToCgroup } from "../host/cgroups.js";
+import { threadsOf } from "../host/proc-stat.js";
+import { loadSyscalls } from "../host/syscalls.js";
+import { baseAttr, type Syscalls } from "../host/syscalls-types.js";
 import type { Backend, Mode } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
 import { UsageError } from "../errors.js";
-import { type DaemonLike, loadModule } from "./deps.js";
 import { raiseDispatcher } from "./dispatcher-priority.js";
 import { prewarmCounts } from "./prewarm.js";
 import { Sandboxes } from "./sandboxes.js";
@@ -35,14 +39,6 @@ export interface RunModeOptions {
 /** A UsageError: the CLI prints its message and exits 2, without a stack. */
 export class ModeUnavailableError extends UsageError {}
 
-function threadsOf(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).map(Number).filter(Number.isInteger);
-  } catch {
-    return [];
-  }
-}
-
 /** Preemptions of a worker's threads so far (nonvoluntary context switches). */
 function preemptions(pid: number): number {
   let sum = 0;
@@ -63,7 +59,6 @@ async function openBackend(
   opts: RunModeOptions,
   reasons: string[],
 ): Promise<{ backend: Backend; mode: Mode }> {
-  const { createBackend } = await loadModule("select");
   const log = opts.log ?? (() => {});
   if (opts.mode !== "alps") {
     const { backend, reasons: why } = await createBackend({
@@ -102,16 +97,11 @@ async function openBackend(
  * threads it starts afterwards inherit the normal policy, then every thread
  * seen after that), then into its cgroup and onto its cores.
  */
-function placer(
-  sandbox: string,
-  cgroups: { moveToCgroup(abs: string, pid: number): void },
-  syscalls: Syscalls,
-  cpus?: number[],
-) {
+function placer(sandbox: string, syscalls: Syscalls, cpus?: number[]) {
   return (pid: number): void => {
     syscalls.setAttr(pid, baseAttr());
     for (const tid of threadsOf(pid)) if (tid !== pid) syscalls.setAttr(tid, baseAttr());
-    cgroups.moveToCgroup(sandbox, pid);
+    moveToCgroup(sandbox, pid);
     if (cpus === undefined) return;
     for (const tid of threadsOf(pid)) syscalls.setAffinity(tid, cpus);
   };
@@ -123,9 +113,8 @@ export async function runMode(
 ): Promise<ModeRun> {
   const log = opts.log ?? (() => {});
   const reasons: string[] = [];
-  const { syscalls, reason: syscallsReason } = await (await loadModule("syscalls")).loadSyscalls();
+  const { syscalls, reason: syscallsReason } = loadSyscalls();
   if (syscallsReason !== undefined) reasons.push(syscallsReason);
-  const cgroups = await loadModule("cgroups");
   const hostCpus = availableParallelism();
   const cpus =
     opts.cores === undefined ? undefined : Array.from({ length: opts.cores }, (_, i) => i);
@@ -134,10 +123,10 @@ export async function runMode(
   }
 
   const functions = [...new Set(trace.map((inv) => inv.fn))];
-  const sandboxes = new Sandboxes(cgroups, process.pid);
+  const sandboxes = new Sandboxes(process.pid);
   const pools = new Map<string, WorkerPool>();
   let backend: Backend | undefined;
-  let daemon: DaemonLike | undefined;
+  let daemon: Daemon | undefined;
   let restoreDispatcher: (() => void) | undefined;
   const began = performance.now();
   const measured: MeasuredInvocation[] = [];
@@ -150,7 +139,6 @@ export async function runMode(
     mode = opened.mode;
     // Every mode runs the daemon (cfs: observing only), so every mode pays the same for it;
     // in alps it learns online from the invocations it sees finish, as on a real host.
-    const { Daemon } = await loadModule("daemon");
     daemon = new Daemon({ backend, cores: opts.cores ?? hostCpus, log });
     for (const [fn, abs] of sandboxes.create(functions)) {
       await daemon.addSandbox(fn, abs);
@@ -160,7 +148,7 @@ export async function runMode(
           fn,
           cgroupPath: abs,
           replayPid: process.pid,
-          place: placer(abs, cgroups, syscalls, cpus),
+          place: placer(abs, syscalls, cpus),
         }),
       );
     }
@@ -233,7 +221,7 @@ const SPIN_BEFORE_MS = 1;
 function dispatchAll(
   trace: readonly TraceInvocation[],
   pools: Map<string, WorkerPool>,
-  daemon: DaemonLike,
+  daemon: Daemon,
   measured: MeasuredInvocation[],
   opts: RunModeOptions,
 ): Promise<void> {

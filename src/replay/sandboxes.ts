@@ -3,7 +3,10 @@
  * directory named after the replay process, so a cleanup check (and a person)
  * can tell what a replay left behind.
  */
-import type { CgroupsModule } from "./deps.js";
+import * as hostCgroups from "../host/cgroups.js";
+
+/** The cgroup operations the sandboxes use (the real ones unless a caller passes others). */
+export type SandboxCgroups = Pick<typeof hostCgroups, "createCgroup" | "removeCgroup">;
 
 /** Directory under the cgroup v2 mount that holds one replay's sandboxes. */
 export function replayCgroupRoot(replayPid: number): string {
@@ -17,12 +20,12 @@ export function sandboxDirName(index: number, fn: string): string {
 }
 
 export class Sandboxes {
-  readonly #cgroups: CgroupsModule;
+  readonly #cgroups: SandboxCgroups;
   readonly #root: string;
   readonly #created: string[] = [];
   readonly paths = new Map<string, string>();
 
-  constructor(cgroups: CgroupsModule, replayPid: number) {
+  constructor(replayPid: number, cgroups: SandboxCgroups = hostCgroups) {
     this.#cgroups = cgroups;
     this.#root = replayCgroupRoot(replayPid);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadAddon } from "../../src/backend/addon.js";
+import { loadAddon } from "../../src/host/addon.js";
 import {
   ALPS_MAX_CGROUPS,
   ALPS_MAX_FNS,
@@ -7,7 +7,7 @@ import {
   ALPS_MAX_TASKS,
   COUNTER_NAMES,
   STRUCTS,
-} from "../../src/backend/addon-types.js";
+} from "../../src/host/addon-types.js";
 import { requireHost } from "../helpers/host.js";
 
 const loaded = loadAddon();

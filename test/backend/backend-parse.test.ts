@@ -1,11 +1,12 @@
 /** Pure parsers of the proc sensor and doctor: /proc stat lines, mountinfo, /proc/self/cgroup. */
 import { describe, expect, it } from "vitest";
 import { parseV1CgroupPath, parseV1CpuMount } from "../../src/backend/detect.js";
-import { parseStat } from "../../src/backend/proc-stat.js";
+import { parseStat } from "../../src/host/proc-stat.js";
 
 describe("parseStat", () => {
   it("counts fields after the last ')' so odd command names do not shift them", () => {
-    // Fields 3..41 of a SCHED_FIFO task at rt priority 5, nice 0, named "a) b (c".
+    // Fields 3..41 of a SCHED_FIFO task at rt priority 5, nice 0, named "a) b (c";
+    // every other field holds its own number (ppid 4, utime 14, stime 15, start 22).
     const after = [
       "R",
       ...Array.from({ length: 14 }, (_, i) => String(i + 4)),
@@ -17,7 +18,15 @@ describe("parseStat", () => {
       "0",
     ];
     const stat = parseStat(`123 (a) b (c) ${after.join(" ")}`);
-    expect(stat).toEqual({ state: "R", nice: 0, rtPriority: 5, policy: 1 });
+    expect(stat).toEqual({
+      state: "R",
+      ppid: 4,
+      cpuTicks: 14 + 15,
+      nice: 0,
+      startTime: 22,
+      rtPriority: 5,
+      policy: 1,
+    });
   });
 
   it("rejects a line that is not a stat line", () => {

@@ -81,8 +81,8 @@ describe("control API access control", () => {
   });
 
   it("refuses sandboxes that are not a directory strictly inside the cgroup v2 hierarchy", async () => {
-    const { cgroupV2Mount } = await import("../../src/frontend/proc-task.js");
-    const mount = cgroupV2Mount() as string;
+    const { cgroup2MountIfAny } = await import("../../src/host/cgroups.js");
+    const mount = cgroup2MountIfAny() as string;
     for (const cgroup of ["/tmp", mount, `${mount}/alps-no-such-sandbox`]) {
       const res = await apiRequest(socket, "POST", "/v1/sandboxes", { function: "g", cgroup });
       expect(res.status, cgroup).toBe(400);

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/frontend/clock.js";
 import { Daemon, type FinishedRecord } from "../../src/frontend/daemon.js";
 import type { LearnedPolicy } from "../../src/frontend/learner.js";
-import { readSchedstat } from "../../src/frontend/proc-task.js";
+import { readSchedstat } from "../../src/host/proc-task.js";
 import { ObserveBackend } from "./observe-backend.js";
 
 function daemonOnSimulatedTime(extra: Partial<ConstructorParameters<typeof Daemon>[0]> = {}) {

@@ -6,9 +6,9 @@
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
-import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
-import { SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK } from "../../src/backend/syscalls-types.js";
+import { addonSyscalls, loadAddon } from "../../src/host/addon.js";
+import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
+import { SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK } from "../../src/host/syscalls-types.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { procSched } from "./bpf-kit.js";
 

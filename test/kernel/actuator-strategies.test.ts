@@ -7,17 +7,18 @@
  * fixed level for the whole slice.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { Actuator, memoryTouchedTasks } from "../../src/backend/actuator.js";
-import { addonSyscalls, loadAddon } from "../../src/backend/addon.js";
-import { createBpfBackend } from "../../src/backend/bpf-backend.js";
-import { probeBpf } from "../../src/backend/bpf-probe.js";
-import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
+import { Actuator } from "../../src/backend/actuator/actuator.js";
+import { createMemoryTouched } from "../../src/backend/guardian/touched-memory.js";
+import { addonSyscalls, loadAddon } from "../../src/host/addon.js";
+import { createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
+import { probeBpf } from "../../src/backend/bpf/bpf-probe.js";
+import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
 import {
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
   SCHED_IDLE,
   SCHED_OTHER,
-} from "../../src/backend/syscalls-types.js";
+} from "../../src/host/syscalls-types.js";
 import { DEFAULT_IDLE_FROM, staticLevel } from "../../src/contracts/levels.js";
 import { emptyPolicy } from "../../src/contracts/policy.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
@@ -41,7 +42,7 @@ describe.skipIf(!ready)("actuator strategies", () => {
     if (!syscalls) return;
     const b = await spawnGatedBurner("s10", 2000);
     burners.push(b);
-    const touched = memoryTouchedTasks();
+    const touched = createMemoryTouched();
     const act = new Actuator({ strategy: "dynamic", syscalls, touched, sliceRequest: true });
     expect(act.apply(b.pid, -7, 20_000_000n)).toBe(true);
     expect(touched.list()).toEqual([b.pid]);
@@ -135,7 +136,7 @@ describe.skipIf(!ready)("actuator strategies", () => {
   it("a task that is gone is counted (ESRCH), not thrown", async () => {
     if (!syscalls) return;
     const b = await spawnGatedBurner("s1", 2000);
-    const touched = memoryTouchedTasks();
+    const touched = createMemoryTouched();
     const act = new Actuator({ strategy: "dynamic", syscalls, touched });
     await b.release();
     expect(act.apply(b.pid, -5)).toBe(false);

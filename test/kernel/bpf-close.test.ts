@@ -6,13 +6,13 @@
  */
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { memoryTouchedTasks } from "../../src/backend/actuator.js";
-import { addonSyscalls } from "../../src/backend/addon.js";
-import { createBpfBackend } from "../../src/backend/bpf-backend.js";
-import { probeBpf } from "../../src/backend/bpf-probe.js";
-import { createCgroup, moveToCgroup, removeCgroup } from "../../src/backend/cgroups.js";
-import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
-import { SCHED_IDLE } from "../../src/backend/syscalls-types.js";
+import { createMemoryTouched } from "../../src/backend/guardian/touched-memory.js";
+import { addonSyscalls } from "../../src/host/addon.js";
+import { createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
+import { probeBpf } from "../../src/backend/bpf/bpf-probe.js";
+import { createCgroup, moveToCgroup, removeCgroup } from "../../src/host/cgroups.js";
+import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
+import { SCHED_IDLE } from "../../src/host/syscalls-types.js";
 import { emptyPolicy } from "../../src/contracts/policy.js";
 import { bpfHost, cleanupChild, type GatedBurner, procSched, spawnGatedBurner } from "./bpf-kit.js";
 
@@ -45,7 +45,7 @@ describe.skipIf(!ready)("BPF backend close and probe", () => {
   });
 
   it("close() puts every touched task (and its children), boosted or yielding, back on SCHED_OTHER nice 0", async () => {
-    const touched = memoryTouchedTasks();
+    const touched = createMemoryTouched();
     raiseToRealtime(50);
     let backend: Awaited<ReturnType<typeof createBpfBackend>> | undefined;
     let tids: number[] = [];

@@ -7,9 +7,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addonSyscalls } from "../../src/backend/addon.js";
-import { ALPS_MAX_FNS } from "../../src/backend/addon-types.js";
-import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
+import { addonSyscalls } from "../../src/host/addon.js";
+import { ALPS_MAX_FNS } from "../../src/host/addon-types.js";
+import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
 import { emptyPolicy, type Policy } from "../../src/contracts/policy.js";
 import { bpfHost, cleanupChild, procSched } from "./bpf-kit.js";
 

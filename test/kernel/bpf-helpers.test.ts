@@ -9,8 +9,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { addonSyscalls } from "../../src/backend/addon.js";
-import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
+import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
+import { addonSyscalls } from "../../src/host/addon.js";
 import { emptyPolicy } from "../../src/contracts/policy.js";
 import { bpfHost, cleanupChild, levelsUpTo, procCpuNs, procSched } from "./bpf-kit.js";
 

@@ -6,10 +6,10 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addonSyscalls } from "../../src/backend/addon.js";
-import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
-import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
-import { SCHED_IDLE } from "../../src/backend/syscalls-types.js";
+import { addonSyscalls } from "../../src/host/addon.js";
+import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
+import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
+import { SCHED_IDLE } from "../../src/host/syscalls-types.js";
 import { dynamicLevel } from "../../src/contracts/levels.js";
 import { emptyPolicy, type Policy } from "../../src/contracts/policy.js";
 import {

@@ -19,12 +19,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { type AddonResult, loadAddon } from "../../src/backend/addon.js";
-import { probeBpf } from "../../src/backend/bpf-probe.js";
-import { parseCgroup2Mount } from "../../src/backend/cgroups.js";
+import { probeBpf } from "../../src/backend/bpf/bpf-probe.js";
 import { parseV1CpuMount } from "../../src/backend/detect.js";
-import { baseAttr, type Syscalls } from "../../src/backend/syscalls-types.js";
 import { DEFAULT_CURVE, dynamicLevel, type LevelCurve } from "../../src/contracts/levels.js";
+import { type AddonResult, loadAddon } from "../../src/host/addon.js";
+import { parseCgroup2Mount } from "../../src/host/cgroups.js";
+import { baseAttr, type Syscalls } from "../../src/host/syscalls-types.js";
 import { rmdirWhenEmpty } from "../helpers/cgroup-dir.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
 

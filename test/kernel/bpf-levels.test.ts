@@ -12,10 +12,10 @@
  * backend measured for this very run.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addonSyscalls } from "../../src/backend/addon.js";
-import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf-backend.js";
-import { raiseToRealtime, restoreSelf } from "../../src/backend/self-priority.js";
-import { SCHED_IDLE, SCHED_OTHER } from "../../src/backend/syscalls-types.js";
+import { addonSyscalls } from "../../src/host/addon.js";
+import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
+import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
+import { SCHED_IDLE, SCHED_OTHER } from "../../src/host/syscalls-types.js";
 import {
   curveForPolicy,
   DEFAULT_CURVE,

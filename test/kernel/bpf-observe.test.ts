@@ -5,7 +5,7 @@
  * /proc poller at the dispatcher's priority took ~0.7 of a core here).
  */
 import { afterAll, describe, expect, it } from "vitest";
-import { addonSyscalls } from "../../src/backend/addon.js";
+import { addonSyscalls } from "../../src/host/addon.js";
 import { createBackend } from "../../src/backend/select.js";
 import type { Backend } from "../../src/backend/types.js";
 import { emptyPolicy } from "../../src/contracts/policy.js";

@@ -14,7 +14,7 @@ import {
   moveToCgroup,
   parseCgroup2Mount,
   removeCgroup,
-} from "../../src/backend/cgroups.js";
+} from "../../src/host/cgroups.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 
 const hasV2 = parseCgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8")) !== undefined;

@@ -12,12 +12,13 @@ import { apiRequest } from "../../src/frontend/api/client.js";
 import { ApiServer } from "../../src/frontend/api/server.js";
 import { ManualClock } from "../../src/frontend/clock.js";
 import { Daemon } from "../../src/frontend/daemon.js";
-import { cgroupV2Mount, isSelfOrDescendant } from "../../src/frontend/proc-task.js";
+import { cgroup2MountIfAny } from "../../src/host/cgroups.js";
+import { isSelfOrDescendant } from "../../src/host/proc-task.js";
 import { ObserveBackend } from "../frontend/observe-backend.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { rmdirWhenEmpty } from "../helpers/cgroup-dir.js";
 
-const mount = cgroupV2Mount();
+const mount = cgroup2MountIfAny();
 const runs = requireHost("root and a cgroup v2 hierarchy", isRoot() && mount !== undefined);
 
 describe.skipIf(!runs)("control API sandbox rule on a real cgroup", () => {

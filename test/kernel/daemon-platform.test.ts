@@ -11,13 +11,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
-import { cgroupV2Mount } from "../../src/frontend/proc-task.js";
+import { cgroup2MountIfAny } from "../../src/host/cgroups.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { rmdirWhenEmpty } from "../helpers/cgroup-dir.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const CLI = join(ROOT, "dist/cli.js");
-const mount = cgroupV2Mount();
+const mount = cgroup2MountIfAny();
 const runs = requireHost("root and a cgroup v2 hierarchy", isRoot() && mount !== undefined);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { probeBpf } from "../../src/backend/bpf-probe.js";
+import { probeBpf } from "../../src/backend/bpf/bpf-probe.js";
 import type { HostReport } from "../../src/backend/detect.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 

@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HostReport } from "../../src/backend/detect.js";
-import { cgroup2Mount } from "../../src/frontend/platforms/cgroup-v2.js";
+import { cgroup2Mount } from "../../src/host/cgroups.js";
 import type { PlatformReport } from "../../src/frontend/platforms/report.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { CgroupFixture, waitFor } from "../platforms/cgroup-fixture.js";

@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "n
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { detectV1CpuRt, parseV1CpuMount } from "../../src/backend/detect.js";
-import { createFfiSyscalls } from "../../src/backend/syscalls-ffi.js";
-import { baseAttr, SCHED_FIFO } from "../../src/backend/syscalls-types.js";
+import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
+import { baseAttr, SCHED_FIFO } from "../../src/host/syscalls-types.js";
 import { cleanup } from "../backend/fixtures/children.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 

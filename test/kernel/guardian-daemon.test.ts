@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SCHED_IDLE, SCHED_OTHER } from "../../src/backend/syscalls-types.js";
+import { SCHED_IDLE, SCHED_OTHER } from "../../src/host/syscalls-types.js";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
 import { isRunning, killPids, readSched, startWorker, waitFor } from "../safety/processes.js";

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { effectiveCapabilities, neededCapabilities } from "../../src/backend/capabilities.js";
-import { SCHED_OTHER } from "../../src/backend/syscalls-types.js";
+import { SCHED_OTHER } from "../../src/host/syscalls-types.js";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
 import { killPids, readSched, startWorker, waitFor } from "../safety/processes.js";

@@ -11,12 +11,12 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createFfiSyscalls } from "../../src/backend/syscalls-ffi.js";
+import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
 import {
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
   SCHED_OTHER,
-} from "../../src/backend/syscalls-types.js";
+} from "../../src/host/syscalls-types.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import {
   buildSafetyJs,
@@ -46,7 +46,7 @@ async function startDrill(mode: "nice" | "fifo", extra: string[] = []): Promise<
   const daemon = spawn(
     process.execPath,
     [
-      join(out, "backend/guardian-drill.js"),
+      join(out, "backend/guardian/guardian-drill.js"),
       "--state-dir",
       stateDir,
       "--mode",

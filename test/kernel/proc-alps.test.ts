@@ -5,10 +5,10 @@
  * cfs backend, on the same kind of task, changes nothing and reports a burst.
  */
 import { describe, expect, it } from "vitest";
-import { createAlpsProcBackend } from "../../src/backend/alps-proc-backend.js";
-import { createCfsBackend } from "../../src/backend/cfs-backend.js";
-import { readTaskStat } from "../../src/backend/proc-stat.js";
-import { createFfiSyscalls } from "../../src/backend/syscalls-ffi.js";
+import { createAlpsProcBackend } from "../../src/backend/proc/alps-proc-backend.js";
+import { createCfsBackend } from "../../src/backend/proc/cfs-backend.js";
+import { readTaskStat } from "../../src/host/proc-stat.js";
+import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
 import type { BurstSample } from "../../src/backend/types.js";
 import { asDaemon, cleanup, sinceRelease, spawnGated } from "../backend/fixtures/children.js";
 import { isRoot, requireHost } from "../helpers/host.js";

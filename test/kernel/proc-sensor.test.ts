@@ -7,8 +7,8 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { cgroup2Mount } from "../../src/backend/cgroups.js";
-import { ProcSensor, type SensedTask } from "../../src/backend/proc-sensor.js";
+import { cgroup2Mount } from "../../src/host/cgroups.js";
+import { ProcSensor, type SensedTask } from "../../src/backend/proc/proc-sensor.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { rmdirWhenEmpty } from "../helpers/cgroup-dir.js";
 

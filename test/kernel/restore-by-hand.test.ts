@@ -11,10 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { restoreTasks } from "../../src/backend/restore.js";
-import { createFfiSyscalls } from "../../src/backend/syscalls-ffi.js";
-import { SCHED_OTHER } from "../../src/backend/syscalls-types.js";
-import { taskStartTime, touchedFilePath, writeTouchedRecord } from "../../src/backend/touched.js";
+import { restoreTasks } from "../../src/backend/guardian/restore.js";
+import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
+import { SCHED_OTHER } from "../../src/host/syscalls-types.js";
+import { touchedFilePath, writeTouchedRecord } from "../../src/backend/guardian/touched.js";
+import { taskStartTime } from "../../src/host/proc-task.js";
 import { UsageError } from "../../src/errors.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { buildSafetyJs, firstLine, killPids, readSched, startWorker } from "../safety/processes.js";
@@ -52,7 +53,7 @@ describe.skipIf(!runs)("alps restore", () => {
     const daemon = spawn(
       process.execPath,
       [
-        join(out, "backend/guardian-drill.js"),
+        join(out, "backend/guardian/guardian-drill.js"),
         "--state-dir",
         stateDir,
         "--mode",

@@ -10,14 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createFfiSyscalls } from "../../src/backend/syscalls-ffi.js";
-import { SCHED_OTHER } from "../../src/backend/syscalls-types.js";
+import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
+import { SCHED_OTHER } from "../../src/host/syscalls-types.js";
 import {
   readTouchedRecord,
-  taskStartTime,
   touchedFilePath,
   writeTouchedRecord,
-} from "../../src/backend/touched.js";
+} from "../../src/backend/guardian/touched.js";
+import { taskStartTime } from "../../src/host/proc-task.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { buildSafetyJs, killPids, readSched } from "../safety/processes.js";
 

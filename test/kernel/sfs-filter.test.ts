@@ -5,9 +5,9 @@
  * the native addon hidden, so the syscalls go through ffi-rs.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSfsBackend } from "../../src/backend/sfs-backend.js";
-import { loadSyscalls } from "../../src/backend/syscalls.js";
-import { SCHED_FIFO, SCHED_OTHER, type Syscalls } from "../../src/backend/syscalls-types.js";
+import { createSfsBackend } from "../../src/backend/sfs/sfs-backend.js";
+import { loadSyscalls } from "../../src/host/syscalls.js";
+import { SCHED_FIFO, SCHED_OTHER, type Syscalls } from "../../src/host/syscalls-types.js";
 import {
   asDaemon,
   cleanup,

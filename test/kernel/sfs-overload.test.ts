@@ -4,9 +4,9 @@
  * 3 slices (30 ms): the late ones go straight to CFS and never run on FIFO.
  */
 import { describe, expect, it } from "vitest";
-import { createSfsBackend, type SfsPhase } from "../../src/backend/sfs-backend.js";
-import { createFfiSyscalls } from "../../src/backend/syscalls-ffi.js";
-import { SCHED_FIFO } from "../../src/backend/syscalls-types.js";
+import { createSfsBackend, type SfsPhase } from "../../src/backend/sfs/sfs-backend.js";
+import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
+import { SCHED_FIFO } from "../../src/host/syscalls-types.js";
 import { asDaemon, cleanup, policyOf, spawnSpinner } from "../backend/fixtures/children.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 

@@ -5,7 +5,7 @@
  * backend asked for.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { probeBpf } from "../../src/backend/bpf-probe.js";
+import { probeBpf } from "../../src/backend/bpf/bpf-probe.js";
 import { createBackend } from "../../src/backend/select.js";
 import type { Backend } from "../../src/backend/types.js";
 import { isRoot, requireHost } from "../helpers/host.js";

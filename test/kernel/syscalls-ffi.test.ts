@@ -5,14 +5,14 @@
  */
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { readTaskStat } from "../../src/backend/proc-stat.js";
-import { createFfiSyscalls } from "../../src/backend/syscalls-ffi.js";
+import { readTaskStat } from "../../src/host/proc-stat.js";
+import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
 import {
   baseAttr,
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
   SCHED_OTHER,
-} from "../../src/backend/syscalls-types.js";
+} from "../../src/host/syscalls-types.js";
 import { cleanup } from "../backend/fixtures/children.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 

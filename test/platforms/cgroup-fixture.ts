@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cgroup2Mount } from "../../src/frontend/platforms/cgroup-v2.js";
+import { cgroup2Mount } from "../../src/host/cgroups.js";
 
 export class CgroupFixture {
   readonly root: string;

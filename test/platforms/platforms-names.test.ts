@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { findCgroup2Mount, parseV2Line } from "../../src/frontend/platforms/cgroup-v2.js";
+import { parseCgroup2Mount, parseV2Line } from "../../src/host/cgroups.js";
 import {
   defaultOpenLambdaCgroupRoot,
   mountSourceBasename,
@@ -68,8 +68,8 @@ describe("cgroup v2 lookups", () => {
       "30 25 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro",
       "31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw",
     ].join("\n");
-    expect(findCgroup2Mount(mi)).toBe("/sys/fs/cgroup/unified");
-    expect(findCgroup2Mount("31 30 0:27 / /x rw - cgroup cgroup rw,cpu")).toBeUndefined();
+    expect(parseCgroup2Mount(mi)).toBe("/sys/fs/cgroup/unified");
+    expect(parseCgroup2Mount("31 30 0:27 / /x rw - cgroup cgroup rw,cpu")).toBeUndefined();
     expect(parseV2Line("9:name=systemd:/\n0::/system.slice/docker-ab.scope\n")).toBe(
       "/system.slice/docker-ab.scope",
     );

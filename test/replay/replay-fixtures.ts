@@ -1,7 +1,7 @@
 /** Shared by the replay tests: a generated short trace and the checks that nothing was left behind. */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cgroup2Mount } from "../../src/backend/cgroups.js";
+import { cgroup2Mount } from "../../src/host/cgroups.js";
 import type { TraceInvocation } from "../../src/contracts/trace.js";
 import { replayCgroupRoot, workerTag } from "../../src/replay/index.js";
 

@@ -22,7 +22,11 @@ let built: string | undefined;
 export function buildSafetyJs(): string {
   if (built !== undefined) return built;
   mkdirSync(OUT, { recursive: true });
-  const entries = ["backend/guardian-main.ts", "backend/guardian-drill.ts", "commands/restore.ts"];
+  const entries = [
+    "backend/guardian/guardian-main.ts",
+    "backend/guardian/guardian-drill.ts",
+    "commands/restore.ts",
+  ];
   execFileSync(
     process.execPath,
     [

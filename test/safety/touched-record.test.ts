@@ -11,10 +11,10 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   createTouchedTasks,
   readTouchedRecord,
-  taskStartTime,
   touchedFilePath,
   writeTouchedRecord,
-} from "../../src/backend/touched.js";
+} from "../../src/backend/guardian/touched.js";
+import { taskStartTime } from "../../src/host/proc-task.js";
 import { InputError, UsageError } from "../../src/errors.js";
 
 let dir = "";

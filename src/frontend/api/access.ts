@@ -4,7 +4,8 @@
  * the socket's peer credentials. pid 1 and the daemon itself are never
  * accepted: giving them a level could take the host down.
  */
-import { cgroupDirOf, isSelfOrDescendant } from "../proc-task.js";
+import { cgroupDirOf } from "../../host/cgroups.js";
+import { isSelfOrDescendant } from "../../host/proc-task.js";
 
 export type PidDecision = { ok: true; why: "sandbox" | "descendant" } | { ok: false; why: string };
 

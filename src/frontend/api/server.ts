@@ -5,22 +5,15 @@
  * Who the client is comes from SO_PEERCRED on the accepted socket, read once
  * per connection (see ../libc.ts).
  */
-import {
-  chmodSync,
-  chownSync,
-  lstatSync,
-  mkdirSync,
-  statSync,
-  unlinkSync,
-} from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, statSync, unlinkSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
 import { dirname } from "node:path";
 import type { z } from "zod";
 import type { Daemon } from "../daemon.js";
 import { OpenLimitError } from "../daemon.js";
-import { type PeerCred, peerCredOf, socketFd } from "../libc.js";
-import { cgroupV2Mount } from "../proc-task.js";
+import { type PeerCred, peerCredOf, socketFd } from "../../host/libc.js";
+import { cgroup2MountIfAny } from "../../host/cgroups.js";
 import { checkPid } from "./access.js";
 import { EndBody, InvocationBody, SandboxBody } from "./schemas.js";
 import { resolveGid } from "./socket-group.js";
@@ -110,7 +103,7 @@ export class ApiServer {
   readonly #opts: ApiOptions;
   readonly #bucket: TokenBucket;
   readonly #peers = new WeakMap<Socket, PeerCred | Error>();
-  readonly #cgroupMount = cgroupV2Mount();
+  readonly #cgroupMount = cgroup2MountIfAny();
   readonly refusals: Record<string, number> = {};
   /** Who started each open invocation (peer uid), for the end request. */
   readonly #starters = new Map<string, number>();

@@ -8,7 +8,7 @@ import type { Dirent } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { isAbsolute, join, relative } from "node:path";
 import { UsageError } from "../../errors.js";
-import { cgroup2Mount } from "./cgroup-v2.js";
+import { cgroup2Mount } from "../../host/cgroups.js";
 import { DEFAULT_POLL_MS, DiffWatcher } from "./diff-watcher.js";
 import { type CgroupPattern, matchSegment, parseCgroupPattern } from "./pattern.js";
 import type {

@@ -27,7 +27,7 @@
  */
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { cgroup2Mount, decodeMountinfo } from "./cgroup-v2.js";
+import { cgroup2Mount, decodeMountinfo } from "../../host/cgroups.js";
 import { DEFAULT_POLL_MS, DiffWatcher } from "./diff-watcher.js";
 import type {
   AdapterErrorListener,

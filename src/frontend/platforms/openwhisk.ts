@@ -19,7 +19,7 @@
  * (State.Pid) in /proc/<pid>/cgroup, which holds whatever the cgroup driver
  * (cgroupfs or systemd, with or without HostConfig.CgroupParent) made.
  */
-import { cgroupDirOfPid } from "./cgroup-v2.js";
+import { cgroupDirOfPid } from "../../host/cgroups.js";
 import { DEFAULT_DOCKER_SOCKET, DockerClient, type DockerEvent } from "./docker-api.js";
 import type {
   AdapterErrorListener,

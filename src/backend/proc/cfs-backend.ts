@@ -2,9 +2,9 @@
  * CFS mode: the baseline. Observes function tasks through the proc sensor
  * and reports their bursts (learning samples), but never changes a task.
  */
-import type { Policy } from "../contracts/policy.js";
+import type { Policy } from "../../contracts/policy.js";
 import { ProcSensor } from "./proc-sensor.js";
-import type { Backend, BackendStatus, BurstSample } from "./types.js";
+import type { Backend, BackendStatus, BurstSample } from "../types.js";
 
 export interface CfsOptions {
   /** Poll period, ms. Bursts shorter than this are merged with their neighbours. */

@@ -1,6 +1,6 @@
 /**
  * Typed view of the native addon (native/src, built by
- * scripts/build-native.sh). src/backend/addon.ts is the only file that sees
+ * scripts/build-native.sh). src/host/addon.ts is the only file that sees
  * the untyped module; everything else uses these interfaces.
  *
  * The struct definitions below mirror bpf/alps.h; test/backend/addon-layout

@@ -8,11 +8,10 @@
  * malloc'd 56-byte block that is viewed from JS as a zero-copy Buffer: the
  * kernel writes into the same memory we read back.
  */
-import { createRequire } from "node:module";
 import { constants } from "node:os";
+import { LIBC as LIBRARY, libc } from "./libc.js";
 import type { SchedAttr, Syscalls } from "./syscalls-types.js";
 
-type Ffi = typeof import("ffi-rs");
 type External = import("ffi-rs").JsExternal;
 
 /** x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
@@ -23,7 +22,6 @@ export const SCHED_ATTR_SIZE = 56;
 /** Room for 1024 CPUs, as glibc's cpu_set_t. */
 const CPU_MASK_BYTES = 128;
 const PRIO_PROCESS = 0;
-const LIBRARY = "alps-libc";
 
 /** Byte offsets inside struct sched_attr (include/uapi/linux/sched/types.h). */
 const OFF = {
@@ -87,11 +85,8 @@ export function createFfiSyscalls(): Syscalls {
       `ffi syscalls know the sched_setattr numbers of x86_64 only, this is ${process.arch}`,
     );
   }
-  // Loaded here, not imported at the top, so a broken ffi-rs install is a
-  // reported reason rather than a crash of every module that imports this one.
-  const ffi = createRequire(import.meta.url)("ffi-rs") as Ffi;
+  const ffi = libc();
   const { DataType } = ffi;
-  ffi.open({ library: LIBRARY, path: "libc.so.6" });
 
   const malloc = (bytes: number): External => {
     const ptr = ffi.load({

@@ -10,7 +10,6 @@
  * Events arrive on the Node event loop (uv_poll on the ring buffer's epoll
  * fd); level events go to the actuator, bursts to onBurst listeners.
  */
-import { readdirSync } from "node:fs";
 import {
   BASE_NICE,
   curveForPolicy,
@@ -20,10 +19,15 @@ import {
   levelThresholdsMs,
   type Strategy,
   staticLevel,
-} from "../contracts/levels.js";
-import { emptyPolicy, type Policy, type PolicyEntry, policyEntryFor } from "../contracts/policy.js";
-import { Actuator, idleReason, sliceRequestReason } from "./actuator.js";
-import { addonSyscalls, bpfObjectPath, loadAddon } from "./addon.js";
+} from "../../contracts/levels.js";
+import {
+  emptyPolicy,
+  type Policy,
+  type PolicyEntry,
+  policyEntryFor,
+} from "../../contracts/policy.js";
+import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
+import { addonSyscalls, bpfObjectPath, loadAddon } from "../../host/addon.js";
 import {
   ALPS_MAX_FNS,
   type AlpsAddon,
@@ -38,11 +42,13 @@ import {
   EV_WOKE,
   STRATEGY_CODE,
   STRATEGY_OBSERVE,
-} from "./addon-types.js";
-import { cgroupId, cgroupPids } from "./cgroups.js";
-import type { Syscalls } from "./syscalls-types.js";
-import type { TouchedTasks } from "./touched-types.js";
-import type { Backend, BackendStatus, BurstSample } from "./types.js";
+} from "../../host/addon-types.js";
+import { cgroupId, cgroupPids } from "../../host/cgroups.js";
+import { errorCode } from "../../host/errno.js";
+import { threadsOf } from "../../host/proc-stat.js";
+import type { Syscalls } from "../../host/syscalls-types.js";
+import type { TouchedTasks } from "../guardian/touched-types.js";
+import type { Backend, BackendStatus, BurstSample } from "../types.js";
 
 export interface BpfBackendOptions {
   strategy: Strategy;
@@ -87,18 +93,10 @@ const RESYNC_CHECK_MS = 250;
 
 const msToNs = (ms: number): bigint => BigInt(Math.round(ms * 1e6));
 
-/** Threads of process `pid` (its tid alone when /proc cannot tell). */
-function threadsOf(pid: number): number[] {
-  try {
-    return readdirSync(`/proc/${pid}/task`).map(Number);
-  } catch {
-    return [pid];
-  }
-}
-
-function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
+/** Threads of process `pid`; its tid alone when /proc no longer lists it. */
+function threadsOrSelf(pid: number): number[] {
+  const tids = threadsOf(pid);
+  return tids.length > 0 ? tids : [pid];
 }
 
 export async function createBpfBackend(opts: BpfBackendOptions): Promise<BpfBackend> {
@@ -398,7 +396,7 @@ class AlpsBpfBackend implements BpfBackend {
     } catch (err) {
       if (errorCode(err) !== "ENOENT") throw err; // directory already removed: nothing left inside
     }
-    for (const pid of pids) for (const tid of threadsOf(pid)) this.#release(tid);
+    for (const pid of pids) for (const tid of threadsOrSelf(pid)) this.#release(tid);
   }
 
   startInvocation(fn: string, pid: number): void {
@@ -428,7 +426,7 @@ class AlpsBpfBackend implements BpfBackend {
     // applying levels to them, cost 0.3-0.6 ms per invocation on this host.
     queueMicrotask(() => {
       if (this.#closed || this.#invocations.get(pid) !== inv) return; // ended (or restarted) already
-      for (const tid of threadsOf(pid)) {
+      for (const tid of threadsOrSelf(pid)) {
         if (tid === pid || tids.has(tid)) continue;
         try {
           this.#handle.registerTask(tid, id, this.actuator.appliedLevel(tid) ?? BASE_NICE, pid);

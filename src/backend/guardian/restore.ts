@@ -5,15 +5,11 @@
  * changed; a recycled tid belongs to someone else and is left alone.
  */
 import { existsSync, unlinkSync } from "node:fs";
-import { UsageError } from "../errors.js";
-import { baseAttr, type Syscalls } from "./syscalls-types.js";
-import {
-  isSameTask,
-  readTouchedRecord,
-  type TouchedEntry,
-  taskStartTime,
-  writeTouchedRecord,
-} from "./touched.js";
+import { UsageError } from "../../errors.js";
+import { errorCode, errorMessage } from "../../host/errno.js";
+import { taskStartTime } from "../../host/proc-task.js";
+import { baseAttr, type Syscalls } from "../../host/syscalls-types.js";
+import { isSameTask, readTouchedRecord, type TouchedEntry, writeTouchedRecord } from "./touched.js";
 
 /** The two syscalls restoring needs: any Syscalls implementation fits. */
 export type RestoreSyscalls = Pick<Syscalls, "setAttr" | "setNice">;
@@ -35,12 +31,6 @@ export interface RestoreResult {
   failed: RestoreFailure[];
   /** The record's owner (the daemon) was still running when this ran. */
   ownerAlive: boolean;
-}
-
-function errorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string") return code;
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -65,7 +55,7 @@ export function restoreTask(
   } catch (error) {
     const code = errorCode(error);
     if (code === "ESRCH") return "gone";
-    return { tid: entry.tid, error: code };
+    return { tid: entry.tid, error: code ?? errorMessage(error) };
   }
 }
 

@@ -1,7 +1,8 @@
 /**
- * The in-memory record of touched tasks: what a backend uses when the
- * daemon gives it no persistent one (tests, benches, `alps replay`). It does
- * not survive a crash; the daemon passes the persistent record instead.
+ * The in-memory record of touched tasks: what a backend or the actuator
+ * uses when the daemon gives it no persistent one (tests, benches,
+ * `alps replay`). It does not survive a crash; the daemon passes the
+ * persistent record instead.
  */
 import type { TouchedTasks } from "./touched-types.js";
 

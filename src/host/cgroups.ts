@@ -1,5 +1,6 @@
 /**
- * Function sandboxes as cgroup v2 directories. The BPF side maps a task to
+ * Where cgroup v2 is mounted, which v2 directory a process is in, and
+ * function sandboxes as cgroup v2 directories. The BPF side maps a task to
  * its function by the id of its cgroup v2 directory, which is the directory's
  * inode number (kernfs node id), so `cgroupId` is just a stat.
  *
@@ -8,11 +9,21 @@
  * read from /proc/self/mountinfo, never guessed.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { isAbsolute, join, normalize, relative } from "node:path";
+import { errorCode } from "./errno.js";
+import { readProcFile } from "./proc-file.js";
 
 let cachedMount: string | undefined;
 
-/** Parses mountinfo text; returns the first cgroup2 mount point, if any. */
+/** mountinfo escapes space, tab, newline and backslash as \ooo (octal). */
+export function decodeMountinfo(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, oct: string) =>
+    String.fromCharCode(Number.parseInt(oct, 8)),
+  );
+}
+
+/** Parses mountinfo text; returns the first cgroup2 mount point, octal escapes decoded, if any. */
 export function parseCgroup2Mount(mountinfo: string): string | undefined {
   for (const line of mountinfo.split("\n")) {
     // Fields: id parent maj:min root mountpoint opts [optional...] - fstype source superopts
@@ -21,11 +32,7 @@ export function parseCgroup2Mount(mountinfo: string): string | undefined {
     const fstype = line.slice(sep + 3).split(" ")[0];
     if (fstype !== "cgroup2") continue;
     const mountPoint = line.slice(0, sep).split(" ")[4];
-    // mountinfo escapes spaces and other specials as octal (\040).
-    if (mountPoint)
-      return mountPoint.replace(/\\([0-7]{3})/g, (_, oct: string) =>
-        String.fromCharCode(Number.parseInt(oct, 8)),
-      );
+    if (mountPoint) return decodeMountinfo(mountPoint);
   }
   return undefined;
 }
@@ -36,10 +43,52 @@ export function cgroup2Mount(): string {
   const found = parseCgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8"));
   if (!found)
     throw new Error(
-      "no cgroup2 filesystem is mounted (see /proc/self/mountinfo); alps sandboxes need cgroup v2",
+      "no cgroup2 filesystem is mounted (see /proc/self/mountinfo); alps sandboxes and platform adapters need cgroup v2",
     );
   cachedMount = found;
   return found;
+}
+
+/** The cgroup v2 mount point, or undefined when this host has none. */
+export function cgroup2MountIfAny(): string | undefined {
+  try {
+    return cgroup2Mount();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The v2 path ("/system.slice/x.scope") in /proc/<pid>/cgroup text, if the process has one. */
+export function parseV2Line(procCgroup: string): string | undefined {
+  for (const line of procCgroup.split("\n")) {
+    if (line.startsWith("0::")) return line.slice(3).trim();
+  }
+  return undefined;
+}
+
+/** Absolute cgroup v2 directory of `pid`, or undefined when it is gone or has no v2 path. */
+export function cgroupDirOf(
+  pid: number,
+  mount: string | undefined = cgroup2MountIfAny(),
+): string | undefined {
+  if (mount === undefined) return undefined;
+  let text: string;
+  try {
+    text = readProcFile(`/proc/${pid}/cgroup`);
+  } catch {
+    return undefined;
+  }
+  const rel = parseV2Line(text);
+  if (rel === undefined) return undefined;
+  return rel === "/" ? mount : `${mount}${rel}`;
+}
+
+/** Absolute cgroup v2 directory of process `pid`. Throws if the process is gone or has no v2 cgroup. */
+export async function cgroupDirOfPid(pid: number, mount = cgroup2Mount()): Promise<string> {
+  const text = await readFile(`/proc/${pid}/cgroup`, "utf8");
+  const rel = parseV2Line(text);
+  if (rel === undefined) throw new Error(`/proc/${pid}/cgroup has no cgroup v2 ("0::") line`);
+  return join(mount, rel);
 }
 
 /** Resolves `relPath` inside the v2 mount, refusing paths that climb out of it. */
@@ -95,7 +144,7 @@ export function removeCgroup(absPath: string): void {
       moveToCgroup(root, pid);
     } catch (err) {
       // The task exited between the read and the move: nothing to move.
-      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+      if (errorCode(err) !== "ESRCH") throw err;
     }
   }
   rmdirSync(absPath);

@@ -13,7 +13,7 @@ import type { Syscalls } from "./syscalls-types.js";
 
 export type AddonResult = { ok: true; addon: AlpsAddon } | { ok: false; reason: string };
 
-/** The package root: src/backend/ or dist/backend/ is two levels down. */
+/** The package root: src/host/ or dist/host/ is two levels down. */
 export function packageRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 }

@@ -12,7 +12,8 @@
  */
 import { readFileSync } from "node:fs";
 import pidusage from "pidusage";
-import { isGone, listChildren, listThreads, TaskFiles, threadGroupOf } from "./proc-stat.js";
+import { isGone } from "../../host/errno.js";
+import { listChildren, TaskFiles, threadGroupOf, threadsOf } from "../../host/proc-stat.js";
 
 /** One task the sensor follows. Mutable view, owned by the sensor. */
 export interface SensedTask {
@@ -177,7 +178,7 @@ export class ProcSensor {
       const walk = (pid: number): void => {
         if (seen.has(pid)) return;
         seen.add(pid);
-        for (const tid of listThreads(pid)) {
+        for (const tid of threadsOf(pid)) {
           this.#see(pid, tid, fn, root, now);
           for (const child of listChildren(pid, tid)) walk(child);
         }

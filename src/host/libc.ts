@@ -1,6 +1,7 @@
 /**
- * The two libc calls the frontend needs that Node does not expose, through
- * ffi-rs (no native build needed):
+ * libc through ffi-rs (no native build needed): the one place that loads
+ * ffi-rs and opens libc, for the scheduling syscalls (syscalls-ffi.ts) and
+ * the two calls the frontend needs that Node does not expose:
  *
  * - getsockopt(fd, SOL_SOCKET, SO_PEERCRED): who is on the other end of an
  *   accepted unix socket. The fd is `socket._handle.fd`, an undocumented but
@@ -12,19 +13,31 @@
  *   µs precision (what `alps invoke` reports as cpu_ms; /proc's cutime is
  *   only in clock ticks).
  */
-import { DataType, load, open } from "ffi-rs";
+import { createRequire } from "node:module";
+
+export type Ffi = typeof import("ffi-rs");
+
+/** The name libc is opened under in ffi-rs (the `library` of every call). */
+export const LIBC = "alps-libc";
 
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 const RUSAGE_CHILDREN = -1;
 
-let opened = false;
-function libc(): string {
-  if (!opened) {
-    open({ library: "alps-libc", path: "libc.so.6" });
-    opened = true;
-  }
-  return "alps-libc";
+let loaded: Ffi | undefined;
+
+/**
+ * ffi-rs with libc opened as LIBC, once per process. Loaded on first use,
+ * not imported at the top, so a broken ffi-rs install is a reported reason
+ * (thrown here, with its cause) rather than a crash of every module that
+ * imports this one.
+ */
+export function libc(): Ffi {
+  if (loaded !== undefined) return loaded;
+  const ffi = createRequire(import.meta.url)("ffi-rs") as Ffi;
+  ffi.open({ library: LIBC, path: "libc.so.6" });
+  loaded = ffi;
+  return ffi;
 }
 
 interface FfiResult {
@@ -44,8 +57,9 @@ export function peerCredOf(fd: number): PeerCred {
   const cred = Buffer.alloc(12); // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
   const len = Buffer.alloc(4);
   len.writeUInt32LE(12);
+  const { DataType, load } = libc();
   const r = load({
-    library: libc(),
+    library: LIBC,
     funcName: "getsockopt",
     retType: DataType.I32,
     paramsType: [DataType.I32, DataType.I32, DataType.I32, DataType.U8Array, DataType.U8Array],
@@ -65,8 +79,9 @@ export function socketFd(socket: object): number | undefined {
 /** User + system CPU of this process's reaped children (and theirs), ms. */
 export function childrenCpuMs(): number {
   const ru = Buffer.alloc(144); // struct rusage; ru_utime and ru_stime (struct timeval) come first
+  const { DataType, load } = libc();
   const r = load({
-    library: libc(),
+    library: LIBC,
     funcName: "getrusage",
     retType: DataType.I32,
     paramsType: [DataType.I32, DataType.U8Array],

@@ -23,6 +23,7 @@
  * and released after it is restored. A task that vanished (ESRCH) is normal:
  * counted, released, not an error.
  */
+import { errorCode } from "../../host/errno.js";
 import {
   BASE_NICE,
   DEFAULT_CURVE,
@@ -30,7 +31,7 @@ import {
   type LevelCurve,
   runsIdle,
   type Strategy,
-} from "../contracts/levels.js";
+} from "../../contracts/levels.js";
 import {
   baseAttr,
   SCHED_FIFO,
@@ -39,24 +40,15 @@ import {
   SCHED_OTHER,
   type SchedAttr,
   type Syscalls,
-} from "./syscalls-types.js";
-import type { TouchedTasks } from "./touched-types.js";
+} from "../../host/syscalls-types.js";
+import { createMemoryTouched } from "../guardian/touched-memory.js";
+import type { TouchedTasks } from "../guardian/touched-types.js";
 
 /** The kernel clamps a fair-class slice request to [0.1 ms, 100 ms]. */
 const SLICE_MIN_NS = 100_000n;
 const SLICE_MAX_NS = 100_000_000n;
 /** Highest SCHED_FIFO priority strategy `rt` gives a function (the daemon runs above it). */
 export const DEFAULT_RT_MAX_PRIORITY = 40;
-
-/** A TouchedTasks kept in memory only (tests, and when no state dir is configured). */
-export function memoryTouchedTasks(): TouchedTasks {
-  const tids = new Set<number>();
-  return {
-    mark: (tid) => void tids.add(tid),
-    release: (tid) => void tids.delete(tid),
-    list: () => [...tids],
-  };
-}
 
 export interface ActuatorCounters {
   /** Levels applied (boosts and drops). */
@@ -83,11 +75,6 @@ export interface ActuatorOptions {
   idleFrom?: number;
 }
 
-function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
 export class Actuator {
   readonly counters: ActuatorCounters = { applied: 0, restored: 0, gone: 0, errors: 0 };
   readonly touched: TouchedTasks;
@@ -108,7 +95,7 @@ export class Actuator {
   constructor(opts: ActuatorOptions) {
     this.#strategy = opts.strategy;
     this.#syscalls = opts.syscalls;
-    this.touched = opts.touched ?? memoryTouchedTasks();
+    this.touched = opts.touched ?? createMemoryTouched();
     this.#curve = opts.curve ?? DEFAULT_CURVE;
     this.#rtMax = opts.rtMaxPriority ?? DEFAULT_RT_MAX_PRIORITY;
     this.#log = opts.log ?? (() => {});

@@ -1,16 +1,24 @@
 /**
  * Reading one task's scheduling facts from /proc: the proc sensor's only
- * source of truth when BPF is unavailable, and what tests use to check the
- * policy a task really has.
+ * source of truth when BPF is unavailable, what the touched-task record
+ * identifies a task by, and what tests use to check the policy a task
+ * really has. The one parser of /proc/<pid>/stat lives here.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { isGone } from "./errno.js";
 import { readProcFile } from "./proc-file.js";
 
 export interface TaskStat {
   /** One-letter state: R running/runnable, S sleeping, D disk sleep, T stopped, Z zombie... */
   state: string;
+  /** stat field 4: the parent's pid. */
+  ppid: number;
+  /** stat fields 14 + 15: user + system CPU, clock ticks. */
+  cpuTicks: number;
   /** stat field 19. */
   nice: number;
+  /** stat field 22: clock ticks after boot at which the task started. */
+  startTime: number;
   /** stat field 41: 0 SCHED_OTHER, 1 SCHED_FIFO, 2 SCHED_RR... */
   policy: number;
   /** stat field 40: SCHED_FIFO/RR priority (0 for the fair class). */
@@ -18,8 +26,9 @@ export interface TaskStat {
 }
 
 /**
- * Parses /proc/<pid>/task/<tid>/stat. The command name (field 2) may hold
- * spaces and parentheses, so fields are counted from the last ')'.
+ * Parses /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat. The command name
+ * (field 2) may hold spaces and parentheses, so fields are counted from the
+ * last ')'.
  */
 export function parseStat(text: string): TaskStat {
   const close = text.lastIndexOf(")");
@@ -33,10 +42,19 @@ export function parseStat(text: string): TaskStat {
   };
   return {
     state: field(3),
+    ppid: Number(field(4)),
+    cpuTicks: Number(field(14)) + Number(field(15)),
     nice: Number(field(19)),
+    startTime: Number(field(22)),
     rtPriority: Number(field(40)),
     policy: Number(field(41)),
   };
+}
+
+/** /proc/<pid>/schedstat text: time on CPU and time runnable but waiting, ns. */
+export function parseSchedstat(text: string): { cpuNs: number; waitNs: number } {
+  const [run, wait] = text.split(" ");
+  return { cpuNs: Number(run), waitNs: Number(wait) };
 }
 
 function taskDir(pid: number, tid: number): string {
@@ -56,9 +74,7 @@ export function readTaskStat(pid: number, tid: number = pid): TaskStat | undefin
 /** CPU time the task has run, ns (schedstat field 1), or undefined when it is gone. */
 export function readTaskCpuNs(pid: number, tid: number = pid): number | undefined {
   try {
-    const text = readProcFile(`${taskDir(pid, tid)}/schedstat`);
-    const first = text.slice(0, text.indexOf(" "));
-    return Number(first);
+    return parseSchedstat(readProcFile(`${taskDir(pid, tid)}/schedstat`)).cpuNs;
   } catch (error) {
     if (isGone(error)) return undefined;
     throw error;
@@ -66,9 +82,9 @@ export function readTaskCpuNs(pid: number, tid: number = pid): number | undefine
 }
 
 /** Thread ids of process `pid` (empty when it is gone). */
-export function listThreads(pid: number): number[] {
+export function threadsOf(pid: number): number[] {
   try {
-    return readdirSync(`/proc/${pid}/task`).map(Number);
+    return readdirSync(`/proc/${pid}/task`).map(Number).filter(Number.isInteger);
   } catch (error) {
     if (isGone(error)) return [];
     throw error;
@@ -95,12 +111,6 @@ export function threadGroupOf(tid: number): number | undefined {
     if (isGone(error)) return undefined;
     throw error;
   }
-}
-
-/** A task that exited between listing and reading is not an error. */
-export function isGone(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === "ENOENT" || code === "ESRCH";
 }
 
 /**
@@ -134,8 +144,7 @@ export class TaskFiles {
     try {
       let n = readSync(this.#schedstat, buf, 0, buf.length, 0);
       if (n === 0) return undefined;
-      const text = buf.toString("latin1", 0, n);
-      const cpuNs = Number(text.slice(0, text.indexOf(" ")));
+      const { cpuNs } = parseSchedstat(buf.toString("latin1", 0, n));
       n = readSync(this.#stat, buf, 0, buf.length, 0);
       if (n === 0) return undefined;
       return { cpuNs, stat: parseStat(buf.toString("latin1", 0, n)) };

@@ -4,7 +4,7 @@
  * privilege), because no fallback may be silent.
  */
 import { existsSync } from "node:fs";
-import { bpfObjectPath, loadAddon } from "./addon.js";
+import { bpfObjectPath, loadAddon } from "../../host/addon.js";
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 

@@ -8,17 +8,18 @@
  * inherits real-time priority. Threads created after this call therefore run
  * on SCHED_OTHER; call it again after starting worker threads.
  */
-import { readdirSync } from "node:fs";
-import { addonSyscalls, loadAddon } from "./addon.js";
-import { baseAttr, SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK, type Syscalls } from "./syscalls-types.js";
+import { addonSyscalls, loadAddon } from "../../host/addon.js";
+import { threadsOf } from "../../host/proc-stat.js";
+import {
+  baseAttr,
+  SCHED_FIFO,
+  SCHED_FLAG_RESET_ON_FORK,
+  type Syscalls,
+} from "../../host/syscalls-types.js";
 
 /** Real-time priorities are 1..99; the actuator's rt strategy stays at or below 40. */
 const MIN_PRIORITY = 1;
 const MAX_PRIORITY = 99;
-
-function ownThreads(): number[] {
-  return readdirSync("/proc/self/task").map(Number);
-}
 
 function defaultSyscalls(): Syscalls {
   const loaded = loadAddon();
@@ -39,7 +40,7 @@ export function raiseToRealtime(
     );
   }
   const changed: number[] = [];
-  for (const tid of ownThreads()) {
+  for (const tid of threadsOf(process.pid)) {
     try {
       syscalls.setAttr(tid, {
         ...baseAttr(),
@@ -60,7 +61,7 @@ export function raiseToRealtime(
 /** Puts every thread of this process back on SCHED_OTHER nice 0. */
 export function restoreSelf(syscalls: Syscalls | undefined = raisedWith): void {
   const sc = syscalls ?? defaultSyscalls();
-  for (const tid of ownThreads()) {
+  for (const tid of threadsOf(process.pid)) {
     try {
       sc.setAttr(tid, baseAttr());
     } catch (err) {

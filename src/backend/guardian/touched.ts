@@ -35,8 +35,8 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { InputError, UsageError } from "../errors.js";
-import { readProcFile } from "./proc-file.js";
+import { InputError, UsageError } from "../../errors.js";
+import { taskStartTime } from "../../host/proc-task.js";
 import type { TouchedTasks } from "./touched-types.js";
 
 export const DEFAULT_STATE_DIR = "/run/alps";
@@ -71,27 +71,6 @@ export type PersistentTouchedTasks = TouchedTasks & {
 /** Path of the record inside a state directory. */
 export function touchedFilePath(stateDir: string = DEFAULT_STATE_DIR): string {
   return join(stateDir, TOUCHED_FILE_NAME);
-}
-
-/**
- * Start time of a task (stat field 22), or undefined when it is gone.
- * The command name (field 2) may contain spaces and ')', so fields are
- * counted from the last ')'.
- */
-export function taskStartTime(tid: number): number | undefined {
-  let text: string;
-  try {
-    text = readProcFile(`/proc/${tid}/stat`);
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code === "ENOENT" || code === "ESRCH") return undefined;
-    throw error;
-  }
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  // Field 3 (state) is at index 0, so field 22 is at index 19.
-  const value = Number(fields[19]);
-  if (!Number.isSafeInteger(value)) throw new Error(`/proc/${tid}/stat has no start time`);
-  return value;
 }
 
 /** Whether the task recorded as `entry` is still the same task. */

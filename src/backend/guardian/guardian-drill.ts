@@ -4,7 +4,7 @@
  * and `alps restore` can be shown to work by killing it (the kernel tests do
  * exactly that; an operator can too).
  *
- *   node dist/backend/guardian-drill.js --state-dir D --mode nice|fifo [--no-guardian] PID...
+ *   node dist/backend/guardian/guardian-drill.js --state-dir D --mode nice|fifo [--no-guardian] PID...
  *
  * mode nice: PID i gets nice -5 - 3i (a boosted level, as in alps mode).
  * mode fifo: PID i gets SCHED_FIFO priority 10 + i with SCHED_RESET_ON_FORK
@@ -13,8 +13,8 @@
  * restore every task itself, say "bye" to the guardian, exit 0.
  */
 import { startGuardian } from "./guardian.js";
-import { createFfiSyscalls } from "./syscalls-ffi.js";
-import { baseAttr, SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK } from "./syscalls-types.js";
+import { createFfiSyscalls } from "../../host/syscalls-ffi.js";
+import { baseAttr, SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK } from "../../host/syscalls-types.js";
 import { createTouchedTasks } from "./touched.js";
 
 function argValue(name: string): string | undefined {

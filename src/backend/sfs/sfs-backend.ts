@@ -14,14 +14,20 @@
  * recorded in `touched` before it is made and released once undone.
  */
 import { availableParallelism } from "node:os";
-import type { Policy } from "../contracts/policy.js";
-import { type ProcessUsage, ProcSensor, type SensedTask } from "./proc-sensor.js";
-import { readTaskCpuNs } from "./proc-stat.js";
-import { createMemoryTouched } from "./proc-touched.js";
+import type { Policy } from "../../contracts/policy.js";
+import { type ProcessUsage, ProcSensor, type SensedTask } from "../proc/proc-sensor.js";
+import { errorCode, errorMessage } from "../../host/errno.js";
+import { readTaskCpuNs } from "../../host/proc-stat.js";
+import { createMemoryTouched } from "../guardian/touched-memory.js";
 import { SFS_DEFAULTS, SfsSlice } from "./sfs-slice.js";
-import { baseAttr, SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK, type Syscalls } from "./syscalls-types.js";
-import type { TouchedTasks } from "./touched-types.js";
-import type { Backend, BackendStatus, BurstSample } from "./types.js";
+import {
+  baseAttr,
+  SCHED_FIFO,
+  SCHED_FLAG_RESET_ON_FORK,
+  type Syscalls,
+} from "../../host/syscalls-types.js";
+import type { TouchedTasks } from "../guardian/touched-types.js";
+import type { Backend, BackendStatus, BurstSample } from "../types.js";
 
 export interface SfsOptions {
   syscalls: Syscalls;
@@ -128,7 +134,7 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
     } catch (error) {
       if (errorCode(error) !== "ESRCH") {
         counters.nr_restore_failed++;
-        log(`sfs: could not restore tid ${tid} to SCHED_OTHER: ${describe(error)}`);
+        log(`sfs: could not restore tid ${tid} to SCHED_OTHER: ${errorMessage(error)}`);
         return;
       }
     }
@@ -165,7 +171,7 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
           ? " (is it in a v1 cpu cgroup with cpu.rt_runtime_us 0, or does the daemon lack CAP_SYS_NICE? see `alps doctor`)"
           : "";
       log(
-        `sfs: SCHED_FIFO refused for pid ${inv.pid} (${inv.fn}): ${describe(error)}${hint}; it runs on CFS`,
+        `sfs: SCHED_FIFO refused for pid ${inv.pid} (${inv.fn}): ${errorMessage(error)}${hint}; it runs on CFS`,
       );
       return false;
     }
@@ -340,13 +346,4 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
     },
   };
   return backend;
-}
-
-export function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

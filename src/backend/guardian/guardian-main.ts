@@ -11,11 +11,12 @@
  * It never outlives its purpose, and ignores SIGINT/SIGTERM/SIGHUP so a
  * signal meant for the daemon's session cannot remove the safety net.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { restoreTasks } from "./restore.js";
-import { createFfiSyscalls } from "./syscalls-ffi.js";
-import { baseAttr, type Syscalls } from "./syscalls-types.js";
+import { threadsOf } from "../../host/proc-stat.js";
+import { createFfiSyscalls } from "../../host/syscalls-ffi.js";
+import { baseAttr, type Syscalls } from "../../host/syscalls-types.js";
 
 /**
  * The guardian's own nice level: fair class (never real-time, so it can
@@ -40,8 +41,7 @@ function argValue(name: string): string | undefined {
  * inherits on every thread: put each of our threads on the fair class.
  */
 function leaveRealTime(syscalls: Syscalls): void {
-  for (const name of readdirSync("/proc/self/task")) {
-    const tid = Number(name);
+  for (const tid of threadsOf(process.pid)) {
     try {
       syscalls.setAttr(tid, { ...baseAttr(), nice: GUARDIAN_NICE });
     } catch (error) {

@@ -16,13 +16,13 @@ import {
   levelThresholdsMs,
   type Strategy,
   staticLevel,
-} from "../contracts/levels.js";
-import { emptyPolicy, type Policy, policyEntryFor } from "../contracts/policy.js";
-import { Actuator, idleReason, sliceRequestReason } from "./actuator.js";
+} from "../../contracts/levels.js";
+import { emptyPolicy, type Policy, policyEntryFor } from "../../contracts/policy.js";
+import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
 import { ProcSensor, type SensedTask } from "./proc-sensor.js";
-import type { Syscalls } from "./syscalls-types.js";
-import type { TouchedTasks } from "./touched-types.js";
-import type { Backend, BackendStatus, BurstSample } from "./types.js";
+import type { Syscalls } from "../../host/syscalls-types.js";
+import type { TouchedTasks } from "../guardian/touched-types.js";
+import type { Backend, BackendStatus, BurstSample } from "../types.js";
 
 export interface AlpsProcOptions {
   syscalls: Syscalls;

@@ -1,7 +1,7 @@
 /**
  * The scheduling syscalls alps uses, as one interface with two
- * implementations: the native addon (src/backend/addon.ts) and ffi-rs
- * (src/backend/syscalls-ffi.ts, for hosts where the addon could not be
+ * implementations: the native addon (src/host/addon.ts) and ffi-rs
+ * (src/host/syscalls-ffi.ts, for hosts where the addon could not be
  * built). The actuator and the SFS policy only see this interface.
  */
 
