@@ -1,10 +1,11 @@
 /**
- * `alps daemon`: run on a worker host. Thin: config → backend (mode
- * selection) → Daemon → control API + metrics (+ platform adapter); the
- * loop itself is src/frontend/daemon.ts.
+ * `alps daemon`: run on a worker host. Thin: config → checks (nothing on
+ * the host changed yet) → recovery of a hard-killed predecessor's tasks →
+ * touched-task record and guardian → backend (mode selection) → Daemon →
+ * control API + metrics (+ platform adapter); the loop itself is
+ * src/frontend/daemon.ts, the signals daemon-signals.ts.
  */
 import { type Command, Option } from "commander";
-import { UsageError } from "../errors.js";
 import {
   CONFIG_FIELDS,
   CONFIG_KEYS,
@@ -13,6 +14,7 @@ import {
   flagName,
   loadConfig,
 } from "../frontend/config.js";
+import { DaemonSignals } from "./daemon-signals.js";
 
 function log(message: string): void {
   process.stderr.write(`${new Date().toISOString()} alps daemon: ${message}\n`);
@@ -23,6 +25,7 @@ export function configOption(key: ConfigKey): Option {
   const f = CONFIG_FIELDS[key];
   if (key === "noBpf") return new Option("--no-bpf", f.help);
   if (key === "sliceClamp") return new Option("--slice-clamp <bool>", f.help);
+  if (key === "allowUnthrottledRt") return new Option("--allow-unthrottled-rt", f.help);
   return new Option(`--${flagName(key)} <value>`, `${f.help} [key ${key}, env ALPS_…]`);
 }
 
@@ -36,20 +39,33 @@ export function registerDaemon(program: Command): void {
     );
   for (const key of CONFIG_KEYS) cmd.addOption(configOption(key));
   cmd.action(async (opts: Record<string, unknown>) => {
+    // From the first moment: a signal that would end the daemon while it
+    // starts waits for the start, so it finds the tasks to restore.
+    const signals = new DaemonSignals(log);
     const flags: Record<string, unknown> = { ...opts };
     delete flags.config;
     delete flags.bpf;
     if (opts.bpf === false) flags.noBpf = true;
-    const config = loadConfig({
-      ...(typeof opts.config === "string" ? { configFile: opts.config } : {}),
-      env: process.env,
-      flags,
-    });
-    await runDaemon(config);
+    // The same sources on each SIGHUP: the file is read again, flags still win.
+    const load = (): DaemonConfig =>
+      loadConfig({
+        ...(typeof opts.config === "string" ? { configFile: opts.config } : {}),
+        env: process.env,
+        flags,
+      });
+    await runDaemon(load(), load, signals);
   });
 }
 
-async function runDaemon(config: DaemonConfig): Promise<void> {
+async function runDaemon(
+  config: DaemonConfig,
+  reloadConfig: () => DaemonConfig,
+  signals: DaemonSignals,
+): Promise<void> {
+  // Everything is checked before anything on the host changes.
+  const { preflight } = await import("./daemon-preflight.js");
+  const checked = preflight(config, log);
+
   const [
     { Daemon },
     { ApiServer },
@@ -59,6 +75,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     { loadSyscalls },
     touchedMod,
     guardianMod,
+    { recoverLeftTasks },
   ] = await Promise.all([
     import("../frontend/daemon.js"),
     import("../frontend/api/server.js"),
@@ -68,7 +85,11 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     import("../host/syscalls.js"),
     import("../backend/guardian/touched.js"),
     import("../backend/guardian/guardian.js"),
+    import("../backend/guardian/recover.js"),
   ]);
+
+  // A daemon killed together with its guardian left its tasks changed: put them back first.
+  recoverLeftTasks(config.stateDir, loadSyscalls().syscalls, log);
 
   // Every task the backend changes is recorded first, and a guardian restores them if we die (DESIGN §6.3).
   const touched = touchedMod.createTouchedTasks({ stateDir: config.stateDir });
@@ -114,7 +135,13 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     }
   }
 
-  const daemon = new Daemon({ backend, config, reasons, log });
+  const daemon = new Daemon({
+    backend,
+    config,
+    reasons,
+    log,
+    ...(checked.policy !== undefined ? { policy: checked.policy } : {}),
+  });
   const metrics = new DaemonMetrics(daemon, config.metricsMaxFunctions);
   const api = new ApiServer({
     daemon,
@@ -141,17 +168,41 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     })();
     return closing;
   };
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
-      shutdown(signal).then(
-        () => process.exit(0),
-        (error: unknown) => {
-          log(`shutdown failed: ${String(error)}`);
-          process.exit(1);
-        },
+  const reload = (): void => {
+    try {
+      const result = daemon.reload(reloadConfig());
+      const next = daemon.config;
+      const parts = [
+        result.applied.length > 0
+          ? `applied ${result.applied.map((k) => `${k}=${JSON.stringify(next[k])}`).join(", ")}`
+          : "no reloadable setting changed",
+        ...(result.policyFile !== undefined
+          ? [`policy file ${result.policyFile} read again and applied`]
+          : []),
+        ...(result.needRestart.length > 0
+          ? [`changed but kept until a restart: ${result.needRestart.join(", ")}`]
+          : []),
+      ];
+      log(`SIGHUP: configuration reloaded: ${parts.join("; ")}`);
+    } catch (error) {
+      log(
+        `SIGHUP: reload failed, the running configuration stays: ${error instanceof Error ? error.message : String(error)}`,
       );
-    });
-  }
+    }
+  };
+  const stop = (signal: string, exitCode: number): void => {
+    // Once the servers and the backend are closed nothing may hold the event
+    // loop (the guardian's handles are unref'd), so Node can end before the
+    // exit below runs: the status must be set already.
+    process.exitCode = exitCode;
+    shutdown(signal).then(
+      () => process.exit(exitCode),
+      (error: unknown) => {
+        log(`shutdown failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
 
   try {
     await api.listen();
@@ -160,16 +211,8 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       const port = await metrics.listen(config.metricsHost, config.metricsPort);
       log(`metrics on http://${config.metricsHost}:${port}/metrics`);
     }
-    if (config.platform !== undefined) {
-      const { createPlatformAdapter, platformOptionsOf } = await import(
-        "../frontend/platforms/index.js"
-      );
-      const adapter = createPlatformAdapter(
-        config.platform,
-        platformOptionsOf(config, (error: unknown) =>
-          log(`platform ${config.platform}: ${String(error)}`),
-        ),
-      );
+    if (checked.platform !== undefined) {
+      const adapter = checked.platform;
       await adapter.start((event) => {
         const op =
           event.type === "add"
@@ -207,7 +250,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     });
   } catch (error) {
     await shutdown("startup failed");
-    if (error instanceof UsageError) throw error;
     throw error;
   }
+  signals.route({ reload, stop });
 }

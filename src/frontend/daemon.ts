@@ -94,6 +94,11 @@ export interface DaemonOptions {
   utilization?: (() => number) | null;
   /** Extra reasons (e.g. why the backend was chosen) shown in status. */
   reasons?: string[];
+  /**
+   * The content of `config.policyFile`, when the caller has read it already
+   * (`alps daemon` does, before it touches the host); else it is read here.
+   */
+  policy?: Policy;
   log?: (message: string) => void;
 }
 
@@ -218,7 +223,7 @@ export class Daemon {
       this.#utilization = () => meter.sample();
     } else this.#utilization = opts.utilization;
     if (c.policyFile !== undefined) {
-      this.#policy = readPolicyFile(c.policyFile);
+      this.#policy = opts.policy ?? readPolicyFile(c.policyFile);
       this.#source = "file";
     } else {
       this.#policy = emptyPolicy();
