@@ -5,13 +5,12 @@
  * without a record is a success with nothing to do.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const CLI = "dist/cli.js";
-const SOURCES = ["src/commands/restore.ts", "src/backend/restore.ts", "src/cli.ts"];
 const dir = mkdtempSync(join(tmpdir(), "alps-restore-cli-"));
 
 function restore(...args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -25,7 +24,12 @@ function restore(...args: string[]): { code: number | null; stdout: string; stde
 beforeAll(() => {
   // The CLI is the compiled JavaScript; rebuild when it is missing or older than the sources.
   const built = existsSync(CLI) ? statSync(CLI).mtimeMs : 0;
-  if (built < Math.max(...SOURCES.map((f) => statSync(f).mtimeMs))) {
+  const newest = Math.max(
+    ...readdirSync("src", { recursive: true, encoding: "utf8" }).map(
+      (f) => statSync(join("src", f)).mtimeMs,
+    ),
+  );
+  if (built < newest) {
     // tsc exits non-zero on type errors anywhere in the tree but still emits; the runs below check the output.
     spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "ignore", timeout: 120_000 });
   }
