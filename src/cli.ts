@@ -6,11 +6,12 @@
 import { Command } from "commander";
 import { registerCommands } from "./commands/index.js";
 import { InputError, UsageError } from "./errors.js";
+import { ALPS_VERSION } from "./version.js";
 
 const program = new Command()
   .name("alps")
   .description("Kernel-assisted SRPT-like CPU scheduling for FaaS worker hosts")
-  .version("0.1.0")
+  .version(ALPS_VERSION)
   .showHelpAfterError();
 
 await registerCommands(program, process.argv);

@@ -17,7 +17,7 @@
  * (field 19 of /proc/thread-self/stat) and scheduling policy (field 41) and
  * prints a line whenever either changes, and at the start and end of each
  * step:  <who> <step> <thread_cpu_us> <nice> <policy> <monotonic_us>
- * It checks its CPU clock only every ~100 us of work (DESIGN §5: polling a
+ * It checks its CPU clock only every ~100 us of work (docs/architecture.md: polling a
  * CPU clock in a tight loop floods sched_stat_runtime).
  */
 #define _GNU_SOURCE

@@ -1,5 +1,5 @@
 /**
- * Least privilege and RT throttling (issue 8; DESIGN §6 invariant 4).
+ * Least privilege and RT throttling (issue 8; safety invariant 4, docs/safety.md).
  *
  * - Which Linux capabilities this process holds (CapEff of
  *   /proc/self/status) and which a mode needs, so `alps doctor` can list

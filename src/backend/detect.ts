@@ -20,6 +20,8 @@ import { parseCgroup2Mount } from "../host/cgroups.js";
 import { loadSyscalls } from "../host/syscalls.js";
 import { baseAttr, SCHED_OTHER, type Syscalls } from "../host/syscalls-types.js";
 import type { Mode } from "./types.js";
+import { parseCpuMounts, parseProcCgroup } from "../host/cpu-cgroups.js";
+import { type WeightReport, weightReport } from "./actuator/weight-targets.js";
 
 export interface Verdict {
   ok: boolean;
@@ -56,6 +58,8 @@ export interface HostReport {
     warning?: string;
   };
   cgroup: { v2_mount?: string; v1_cpu_rt: V1CpuRt };
+  /** Which entity carries a level on this host (a sandbox's cpu cgroup, an autogroup, the task). */
+  weights: WeightReport;
   capabilities: { missing: CapabilityNeed[] };
   /** The kernel accepts sched_runtime (a requested slice) for SCHED_OTHER (EEVDF, Linux >= 6.12). */
   fair_slice: boolean;
@@ -73,24 +77,12 @@ export interface DetectOptions {
 
 /** Mount point of the v1 hierarchy holding the `cpu` controller, from mountinfo text. */
 export function parseV1CpuMount(mountinfo: string): string | undefined {
-  for (const line of mountinfo.split("\n")) {
-    const sep = line.indexOf(" - ");
-    if (sep < 0) continue;
-    const [fstype, , superOpts] = line.slice(sep + 3).split(" ");
-    if (fstype !== "cgroup" || superOpts === undefined) continue;
-    if (superOpts.split(",").includes("cpu")) return line.slice(0, sep).split(" ")[4];
-  }
-  return undefined;
+  return parseCpuMounts(mountinfo).v1;
 }
 
 /** This process's path in the v1 hierarchy with controller `controller`, from /proc/self/cgroup text. */
 export function parseV1CgroupPath(procCgroup: string, controller: string): string | undefined {
-  for (const line of procCgroup.split("\n")) {
-    const [, controllers, path] = line.split(":");
-    if (controllers === undefined || path === undefined) continue;
-    if (controllers.split(",").includes(controller)) return path;
-  }
-  return undefined;
+  return parseProcCgroup(procCgroup).find((l) => l.controllers.includes(controller))?.path;
 }
 
 function readNumber(file: string): number | undefined {
@@ -213,18 +205,26 @@ export function detectHost(options: DetectOptions = {}): HostReport {
     v2Mount = undefined;
   }
   const v1 = detectV1CpuRt();
+  const weights = weightReport();
 
   const fairSlice =
     syscalls === undefined ? { ok: false, reason: "no syscalls" } : probeFairSlice(syscalls);
 
   // The mode auto picks: alps when BPF loads; sfs when SCHED_FIFO can be
   // given; otherwise observe only. Each step down says why.
+  // alps is not claimed where its levels cannot reach what the scheduler
+  // compares (a read-only cpu hierarchy: sandbox groups keep their weights).
   let mode: Mode;
-  if (bpf.ok) {
+  if (bpf.ok && weights.problem === undefined) {
     mode = "alps";
     reasons.push("BPF programs load and attach: alps mode with the BPF sensor");
+    reasons.push(`levels are written on: ${weights.writes.join("; ")}`);
   } else {
-    reasons.push(`alps mode (BPF sensor) unavailable: ${bpf.reason}`);
+    reasons.push(
+      bpf.ok
+        ? `alps mode unavailable: ${weights.problem}`
+        : `alps mode (BPF sensor) unavailable: ${bpf.reason}`,
+    );
     const sfsMissing = missingCapabilities(neededCapabilities("sfs", kernel)).filter(
       (need) => !need.optional,
     );
@@ -264,6 +264,7 @@ export function detectHost(options: DetectOptions = {}): HostReport {
     syscalls: syscallsInfo,
     rt,
     cgroup: { ...(v2Mount === undefined ? {} : { v2_mount: v2Mount }), v1_cpu_rt: v1 },
+    weights,
     capabilities: { missing },
     fair_slice: fairSlice.ok,
     sched_ext: hasSchedExt(),

@@ -1,7 +1,7 @@
 /**
  * One backend per mode, and the choice `--mode auto` makes: alps with the
  * BPF sensor when the BPF programs load, sfs otherwise. Every step down is
- * logged and returned in `reasons` (DESIGN §6, invariant 5: no silent
+ * logged and returned in `reasons` (safety invariant 5, docs/safety.md: no silent
  * fallback); the daemon shows them in `/v1/status` and its metrics.
  */
 import type { Strategy } from "../contracts/levels.js";

@@ -27,7 +27,7 @@ const QUANTUM_MS = 8;
 const SETTINGS: { label: string; params: Partial<LearnerParams> }[] = [
   { label: "learned, defaults", params: {} },
   {
-    label: "learned, --slice-clamp true (DESIGN §4: clamp to the more urgent slice)",
+    label: "learned, --slice-clamp true (clamp to the more urgent slice)",
     params: { clampToMoreUrgent: true },
   },
   { label: "learned, --alpha 2", params: { alpha: 2 } },

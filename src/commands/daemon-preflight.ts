@@ -11,7 +11,11 @@ import { checkRtThrottling } from "../backend/capabilities.js";
 import type { Policy } from "../contracts/policy.js";
 import { checkSocketGroupReach } from "../frontend/api/socket-group.js";
 import type { DaemonConfig } from "../frontend/config.js";
-import { createPlatformAdapter, platformOptionsOf } from "../frontend/platforms/index.js";
+import {
+  createPlatformAdapter,
+  deprecatedPlatformSettings,
+  platformOptionsOf,
+} from "../frontend/platforms/index.js";
 import type { PlatformAdapter } from "../frontend/platforms/types.js";
 import { readPolicyFile } from "../frontend/policy-file.js";
 
@@ -28,6 +32,8 @@ export function preflight(config: DaemonConfig, log: (message: string) => void):
   // Invariant 4: never run anything on SCHED_FIFO on a host without RT throttling, unless told to.
   checkRtThrottling(config, config.allowUnthrottledRt);
   if (config.socketGroup !== undefined) checkSocketGroupReach(config.socket, config.socketGroup);
+  if (config.platform !== undefined)
+    for (const warning of deprecatedPlatformSettings(config)) log(`WARNING: ${warning}`);
   const platform =
     config.platform === undefined
       ? undefined

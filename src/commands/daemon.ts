@@ -91,7 +91,7 @@ async function runDaemon(
   // A daemon killed together with its guardian left its tasks changed: put them back first.
   recoverLeftTasks(config.stateDir, loadSyscalls().syscalls, log);
 
-  // Every task the backend changes is recorded first, and a guardian restores them if we die (DESIGN §6.3).
+  // Every task the backend changes is recorded first, and a guardian restores them if we die (safety invariant 3, docs/safety.md).
   const touched = touchedMod.createTouchedTasks({ stateDir: config.stateDir });
   const guardian = await guardianMod.startGuardian({ file: touched.path });
 
@@ -121,7 +121,7 @@ async function runDaemon(
     `mode ${backend.mode} (sensor ${backend.sensor}${st.strategy ? `, strategy ${st.strategy}` : ""}) because: ${reasons.join("; ") || "requested"}`,
   );
 
-  // The daemon's threads run above anything it gives a function, so it can always undo what it did (DESIGN §6.2).
+  // The daemon's threads run above anything it gives a function, so it can always undo what it did (safety invariant 2).
   if (config.realtimePriority > 0) {
     try {
       const tids = selfPriority.raiseToRealtime(config.realtimePriority, loadSyscalls().syscalls);
@@ -214,6 +214,11 @@ async function runDaemon(
     if (checked.platform !== undefined) {
       const adapter = checked.platform;
       await adapter.start((event) => {
+        if (event.rekeyed !== undefined) {
+          log(
+            `platform ${config.platform}: sandbox ${event.id} re-keyed from ${event.rekeyed.from} to ${event.fn} (by ${event.rekeyed.by})`,
+          );
+        }
         const op =
           event.type === "add"
             ? daemon.addSandbox(event.fn, event.cgroupPath)
@@ -222,6 +227,10 @@ async function runDaemon(
           log(`platform ${event.type} ${event.cgroupPath}: ${String(error)}`),
         );
       });
+      // A hook's invocation tells the adapter which function a stem cell runs.
+      const noteInvocation = adapter.noteInvocation?.bind(adapter);
+      if (noteInvocation !== undefined)
+        daemon.onInvocationStart((inv) => noteInvocation(inv.fn, inv.pid));
       platform = adapter;
       log(`platform adapter ${config.platform} started`);
     }

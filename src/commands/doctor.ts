@@ -1,8 +1,10 @@
 /**
  * `alps doctor [--json] [--no-bpf] [--platform … and its options]`: what
  * this host supports, which mode `--mode auto` picks and every reason
- * (DESIGN §3; issues 4 and 5); with `--platform`, what that adapter sees now
- * (issue 9): one scan, no daemon needed, nothing changed.
+ * (issues 4 and 5); with `--platform`, what that adapter sees now
+ * (issue 9): one scan, no daemon needed, nothing changed. Exits 1 when the
+ * platform cannot be read, or when the host's cgroup layout makes the
+ * adapter refuse sandboxes (the report says why and how to fix it).
  */
 import type { Command } from "commander";
 import { detectHost, type HostReport } from "../backend/detect.js";
@@ -35,15 +37,17 @@ export function registerDoctor(program: Command): void {
     }
     // Build the adapter before probing: a bad or missing platform flag is a usage error.
     let adapter: PlatformAdapter | undefined;
+    let warnings: string[] = [];
     if (platformConfig.platform !== undefined) {
-      const { createPlatformAdapter, platformOptionsOf } = await import(
+      const { createPlatformAdapter, deprecatedPlatformSettings, platformOptionsOf } = await import(
         "../frontend/platforms/index.js"
       );
       adapter = createPlatformAdapter(platformConfig.platform, platformOptionsOf(platformConfig));
+      warnings = deprecatedPlatformSettings(platformConfig);
     }
     // ALPS_NO_BPF=1 is honoured (and named as the reason) by the BPF probe itself.
     const report = detectHost({ noBpf: opts.bpf === false });
-    const platform = adapter === undefined ? undefined : await platformReport(adapter);
+    const platform = adapter === undefined ? undefined : await platformReport(adapter, warnings);
     if (opts.json === true) {
       const out = platform === undefined ? report : { ...report, platform };
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
@@ -56,6 +60,12 @@ export function registerDoctor(program: Command): void {
       // Asked for and unusable: say so on stderr too, and fail.
       process.stderr.write(
         `alps doctor: platform ${platform.platform} is unusable: ${platform.error ?? "unknown error"}\n`,
+      );
+      process.exitCode = 1;
+    } else if (platform !== undefined && !platform.layout.supported) {
+      // Readable, but some sandboxes cannot be told apart on this host: alps would schedule nothing in them.
+      process.stderr.write(
+        `alps doctor: platform ${platform.platform}: ${platform.refused.length} sandboxes refused, host layout unsupported: ${platform.layout.problem ?? ""}; fix: ${platform.layout.fix ?? ""}\n`,
       );
       process.exitCode = 1;
     }
@@ -87,6 +97,8 @@ export function formatReport(r: HostReport): string {
             ? `, FIFO refused in: ${v1.zero_runtime_cgroups.join(" ")}`
             : "")
     }`,
+    `cpu controller ${r.weights.cpu_controller === "none" ? "none" : `${r.weights.cpu_controller} at ${r.weights.cpu_mount}${r.weights.writable ? "" : " (read-only)"}`}, autogroup ${r.weights.autogroup ? "on" : "off"}`,
+    `levels go to   ${r.weights.entities.join(", then ")}${r.weights.problem === undefined ? "" : ` (problem: ${r.weights.problem})`}`,
     `fair slice     ${r.fair_slice ? "yes (sched_runtime for SCHED_OTHER accepted)" : "no"}`,
     `sched_ext      ${r.sched_ext ? "yes" : "no"}`,
     `capabilities   ${r.capabilities.missing.length === 0 ? "all present" : `missing ${r.capabilities.missing.map((n) => n.cap).join(", ")}`}`,

@@ -1,6 +1,6 @@
 /**
  * `alps simulate`: run one policy of the simulator over a native trace and
- * print the summary (DESIGN §3). Only flag declarations load at start-up;
+ * print the summary (docs/formats.md). Only flag declarations load at start-up;
  * the trace reader, the simulator and the policy-file parser are imported
  * when the command runs, so `alps` starts fast for every other command.
  */
@@ -19,6 +19,7 @@ interface SimulateFlags {
   sfsInitialSliceMs?: string;
   sfsFloorMs?: string;
   sfsRecomputeEvery?: string;
+  sandboxes?: string;
   json?: boolean;
 }
 
@@ -71,7 +72,10 @@ export function registerSimulate(program: Command): void {
     .requiredOption("--policy <name>", "ps | cfs | fifo | srpt | sfs | alps | alps-ideal")
     .option("--cores <n>", "number of identical cores", "1")
     .option("--quantum-ms <ms>", "srpt: minimum run before preemption (default 0)")
-    .option("--policy-file <file>", "alps, alps-ideal: policy JSON (DESIGN §3), required for them")
+    .option(
+      "--policy-file <file>",
+      "alps, alps-ideal: policy JSON (docs/formats.md), required for them",
+    )
     .option("--strategy <s>", "alps: dynamic | static | rt (default dynamic)")
     .option("--base-slice-ms <ms>", "cfs/sfs/alps rt: fair-class base slice (default 3)")
     .option("--switch-cost-ms <ms>", "cfs/sfs/alps rt: cost of each context switch (default 0)")
@@ -81,6 +85,10 @@ export function registerSimulate(program: Command): void {
     )
     .option("--sfs-floor-ms <ms>", "sfs: smallest FILTER slice (default 6)")
     .option("--sfs-recompute-every <n>", "sfs: recompute the slice every n arrivals (default 100)")
+    .option(
+      "--sandboxes <layout>",
+      "ps, alps: invocation (each its own sandbox; default) | function (one sandbox per function, one weight shared by its concurrent invocations)",
+    )
     .option("--json", "print exactly one summary object as JSON")
     .action(async (flags: SimulateFlags) => {
       await runSimulateCommand(flags);
@@ -89,11 +97,12 @@ export function registerSimulate(program: Command): void {
 
 async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
   // Loaded together: module loading is a fair share of a short run.
-  const [{ SIM_POLICIES, simulate }, { STRATEGIES }, { readTraceColumns }] = await Promise.all([
-    import("../sim/index.js"),
-    import("../contracts/levels.js"),
-    import("../trace/native.js"),
-  ]);
+  const [{ SIM_POLICIES, SANDBOX_LAYOUTS, simulate }, { STRATEGIES }, { readTraceColumns }] =
+    await Promise.all([
+      import("../sim/index.js"),
+      import("../contracts/levels.js"),
+      import("../trace/native.js"),
+    ]);
   const policy = SIM_POLICIES.find((p) => p === flags.policy);
   if (policy === undefined) {
     throw new UsageError(
@@ -107,6 +116,14 @@ async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
       `--strategy: expected one of ${STRATEGIES.join(", ")}, got '${flags.strategy}'`,
     );
   }
+  const sandboxes =
+    flags.sandboxes === undefined ? undefined : SANDBOX_LAYOUTS.find((l) => l === flags.sandboxes);
+  if (flags.sandboxes !== undefined && sandboxes === undefined)
+    throw new UsageError(
+      `--sandboxes: expected one of ${SANDBOX_LAYOUTS.join(", ")}, got '${flags.sandboxes}'`,
+    );
+  if (sandboxes === "function" && policy !== "ps" && policy !== "alps")
+    throw new UsageError("--sandboxes function is modelled for --policy ps and alps only");
   if (strategy !== undefined && policy !== "alps")
     throw new UsageError("--strategy applies to --policy alps only");
   if (flags.quantumMs !== undefined && policy !== "srpt") {
@@ -146,6 +163,7 @@ async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
     cfs: { baseSliceMs, switchCostMs },
     sfs: { initialSliceMs, floorMs, recomputeEvery },
     keepOutcomes: false,
+    ...(sandboxes === undefined ? {} : { sandboxes }),
     ...(alpsPolicy === undefined ? {} : { alps: { policy: alpsPolicy, strategy } }),
   });
   const s = result.summary;

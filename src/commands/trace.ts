@@ -196,7 +196,7 @@ function runStats(file: string, flags: StatsFlags): void {
 export function registerTrace(program: Command): void {
   const trace = program
     .command("trace")
-    .description("convert, synthesize and inspect traces (native CSV, DESIGN §3)");
+    .description("convert, synthesize and inspect traces (native CSV, docs/formats.md)");
   trace
     .command("convert")
     .description("convert an official Azure or Huawei trace to the native CSV")

@@ -1,5 +1,5 @@
 /**
- * How alps turns a policy into fair-class weights (DESIGN §4). Defined once
+ * How alps turns a policy into fair-class weights (docs/architecture.md). Defined once
  * here; the simulator's `alps` policy uses these functions and the BPF
  * program receives the same thresholds (computed here) through its config,
  * so the kernel and the simulator pick the same nice level for the same state.

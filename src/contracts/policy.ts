@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /**
- * The policy JSON of DESIGN §3: what the learner produces, what
+ * The policy JSON (docs/formats.md): what the learner produces, what
  * `alps policy --json` prints, what `--policy-file` reads and what the
  * backends enforce. Readers ignore unknown fields (explanations ride along).
  */

@@ -1,5 +1,5 @@
 /**
- * The summary object of DESIGN §3. The simulator and the real-host replay
+ * The summary object (docs/formats.md). The simulator and the real-host replay
  * both print it, so a measured run can be set beside its simulated twin.
  * Field names are the JSON contract (snake_case) and must not change.
  */

@@ -1,5 +1,5 @@
 /**
- * One invocation of a trace, as the native CSV (DESIGN §3) describes it.
+ * One invocation of a trace, as the native CSV (docs/formats.md) describes it.
  * Every reader (native CSV, converters, synthesizer) produces these and every
  * consumer (simulator, replay, learner) takes them.
  */

@@ -96,7 +96,7 @@ export const CONFIG_FIELDS = {
   sliceClamp: {
     schema: z.boolean(),
     default: false,
-    help: "clamp each slice to the more urgent function's (DESIGN §4; off: see docs/learning.md)",
+    help: "clamp each slice to the more urgent function's (off by default: see docs/learning.md)",
   },
   maxFunctions: { schema: posInt, default: 1024, help: "functions the policy map holds" },
   minSamples: { schema: posInt, default: 1, help: "runs before a function gets its own entry" },
@@ -128,9 +128,9 @@ export const CONFIG_FIELDS = {
     help: "Prometheus port (0 = off)",
   },
   metricsHost: {
-    schema: z.enum(["127.0.0.1", "::1", "localhost"]),
+    schema: z.union([z.ipv4(), z.ipv6(), z.literal("localhost")]),
     default: "127.0.0.1",
-    help: "Prometheus host (loopback only)",
+    help: "address /metrics, /healthz and /readyz listen on: loopback unless you name another (0.0.0.0, the node's IP; docs/metrics.md)",
   },
   metricsMaxFunctions: {
     schema: posInt,
@@ -178,7 +178,7 @@ export const CONFIG_FIELDS = {
     default: undefined,
     // A list: comma-separated in a flag or variable, a list in a file.
     list: true,
-    help: "openwhisk adapter: namespaces that hold '_', comma-separated (to split <namespace>_<action> container names)",
+    help: "deprecated, ignored (openwhisk function keys are the container name's whole remainder, never split); accepted so old configs still start",
   },
   stateDir: {
     schema: z.string().min(1),

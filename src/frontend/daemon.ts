@@ -1,5 +1,5 @@
 /**
- * The daemon's loop (DESIGN §1): sources → window → learner → backend.
+ * The daemon's loop (docs/architecture.md): sources → window → learner → backend.
  * Invocation boundaries come from the control API / `alps invoke` (or a
  * library caller such as the replay); bursts reported by the backend are a
  * source for sandboxes without explicit boundaries. Every `learnPeriodMs`
@@ -179,6 +179,7 @@ export class Daemon {
   /** Functions with explicit boundaries: their bursts are not learned twice. */
   readonly #explicitFns = new Set<string>();
   readonly #finishedListeners: ((r: FinishedRecord) => void)[] = [];
+  readonly #startListeners: ((inv: OpenInvocation) => void)[] = [];
   readonly #policyListeners: ((p: Policy, learnMs: number | null) => void)[] = [];
   #policy: Policy | LearnedPolicy;
   #source: "learned" | "file";
@@ -190,6 +191,8 @@ export class Daemon {
   /** Functions the last learning run saw (with an entry, pending or over the map size). */
   #seenByLearner = new Set<string>();
   #lastLearnDurationMs: number | null = null;
+  /** The learner has made a pass: learned a policy, or found the window empty (nothing to learn yet). */
+  #learnerPassed = false;
   readonly #counters: DaemonCounters = {
     invocations_started: 0,
     invocations_ended: 0,
@@ -308,7 +311,10 @@ export class Daemon {
     const util = this.#utilization?.();
     const now = this.#clock.now();
     const records = this.#window.records(now);
-    if (records.length === 0) return this.#policy;
+    if (records.length === 0) {
+      this.#learnerPassed = true;
+      return this.#policy;
+    }
     const t0 = performance.now();
     try {
       const previous = "learner" in this.#policy ? (this.#policy as LearnedPolicy) : undefined;
@@ -323,6 +329,7 @@ export class Daemon {
       ]);
       this.#lastLearnMs = now;
       this.#lastLearnDurationMs = took;
+      this.#learnerPassed = true;
       this.#apply(learned, took);
     } catch (error) {
       this.#counters.learner_errors++;
@@ -398,6 +405,7 @@ export class Daemon {
     }
     this.#counters.invocations_started++;
     this.backend.startInvocation(fn, pid);
+    for (const listener of this.#startListeners) listener(open);
     return id;
   }
 
@@ -468,6 +476,11 @@ export class Daemon {
     this.#record(record);
   }
 
+  /** Called after each invocation started (a platform adapter settles temporary sandbox keys from it). */
+  onInvocationStart(listener: (invocation: OpenInvocation) => void): void {
+    this.#startListeners.push(listener);
+  }
+
   onInvocationEnd(listener: (record: FinishedRecord) => void): void {
     this.#finishedListeners.push(listener);
   }
@@ -475,6 +488,24 @@ export class Daemon {
   /** Called after every policy applied, with the learner's run time (null for a file/initial policy). */
   onPolicy(listener: (policy: Policy, learnMs: number | null) => void): void {
     this.#policyListeners.push(listener);
+  }
+
+  /**
+   * Whether the daemon does its job yet (`/readyz`): started, so its backend is
+   * attached, with a policy in force that came from the policy file or from a
+   * pass of the learner. A pass over an empty window counts (a host no function
+   * has run on is ready: the default entry is its policy), a failed one does not.
+   */
+  readiness(): { ready: boolean; reason: string } {
+    if (this.#cancel === undefined) return { ready: false, reason: "not started, or stopping" };
+    if (this.#source === "file")
+      return { ready: true, reason: `policy file ${this.config.policyFile} applied` };
+    if (!this.#learnerPassed)
+      return {
+        ready: false,
+        reason: `the learner has not run yet (every ${this.config.learnPeriodMs} ms)`,
+      };
+    return { ready: true, reason: "learning" };
   }
 
   policy(): Policy | LearnedPolicy {

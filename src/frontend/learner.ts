@@ -1,5 +1,5 @@
 /**
- * The learner (DESIGN §4): replays the window in the simulator under SRPT and
+ * The learner (docs/architecture.md, "The policy"): replays the window in the simulator under SRPT and
  * derives each function's predicted run, priority and slice. Pure: the
  * caller supplies the window, the previous result and the utilization, so the
  * same code runs on the daemon's clock and on simulated time in tests.
@@ -49,7 +49,7 @@ export interface LearnerParams {
   maxFunctions: number;
   /**
    * Clamp each slice to the slice of the more urgent function before it
-   * (DESIGN §4). Off by default: functions are ranked shortest first, so the
+   * (--slice-clamp). Off by default: functions are ranked shortest first, so the
    * clamp bounds every slice by the shortest function's (0.5 ms on the
    * bundled azure-like replay), and every short function then lost its boost
    * after half a millisecond. Under strategy dynamic the level already puts

@@ -1,20 +1,27 @@
 /**
- * Prometheus metrics (DESIGN §3, §6): served on loopback only. Per-function
- * labels are bounded: the first `maxFunctions` functions seen get their own
- * label, the rest share "other", so a host with many functions cannot blow up
- * the registry.
+ * Prometheus metrics and health endpoints of the daemon (docs/metrics.md
+ * lists every family). Named by Prometheus's conventions: base units
+ * (`_seconds`), counters end in `_total`, a level is a gauge, an `_info`
+ * gauge carries only stable labels (the reasons for a mode go to the log and
+ * `/v1/status`, never into a label). Per-function labels are bounded: the
+ * first `maxFunctions` functions seen get their own label, the rest share
+ * "other", so a host with many functions cannot blow up the registry.
+ *
+ * The listener also answers `/healthz` (the process is up) and `/readyz`
+ * (`Daemon.readiness()`). It binds to loopback unless the operator names
+ * another address (`--metrics-host`).
  */
 import { createServer, type Server } from "node:http";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Policy } from "../contracts/policy.js";
-import type { Daemon, FinishedRecord } from "./daemon.js";
+import { ALPS_VERSION } from "../version.js";
+import type { Daemon, DaemonCounters, DaemonStatus, FinishedRecord } from "./daemon.js";
+import type { WindowCounters } from "./window.js";
 
-/** What a backend with kernel events offers for latency (src/backend/bpf/bpf-backend.ts). */
+/** A backend with kernel events reports each event-to-applied latency (src/backend/bpf/bpf-backend.ts). */
 interface LatencySource {
-  latenciesNs(): number[];
+  onLatency(listener: (ns: number) => void): void;
 }
-
-const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
 
 export class FunctionLabels {
   readonly #known = new Set<string>();
@@ -31,8 +38,120 @@ export class FunctionLabels {
   }
 }
 
+/**
+ * How each daemon counter is exported. Typed over every key, so a new counter
+ * cannot be added without deciding its family. `null`: already exported
+ * under another name (said in the comment).
+ */
+const DAEMON_FAMILIES: Record<
+  keyof DaemonCounters,
+  { name: string; type: "counter" | "gauge"; help: string } | null
+> = {
+  invocations_started: {
+    name: "alps_invocations_started_total",
+    type: "counter",
+    help: "Invocations registered (control API or a library caller)",
+  },
+  // Every ended invocation is one increment of alps_invocations_total{function}.
+  invocations_ended: null,
+  invocations_refused_open_limit: {
+    name: "alps_invocations_refused_open_limit_total",
+    type: "counter",
+    help: "Invocations refused because --max-open-invocations were open",
+  },
+  invocations_without_cpu: {
+    name: "alps_invocations_without_cpu_total",
+    type: "counter",
+    help: "Ended invocations whose CPU time was unknown (counted, not learned from)",
+  },
+  bursts_learned: {
+    name: "alps_bursts_learned_total",
+    type: "counter",
+    help: "Bursts of sandboxes without explicit invocations, learned from",
+  },
+  bursts_ignored_explicit: {
+    name: "alps_bursts_ignored_total",
+    type: "counter",
+    help: "Bursts not learned because their function reports explicit invocations",
+  },
+  learner_runs: {
+    name: "alps_learner_runs_total",
+    type: "counter",
+    help: "Learner runs that produced a policy",
+  },
+  learner_errors: {
+    name: "alps_learner_errors_total",
+    type: "counter",
+    help: "Learner runs that failed (the last policy stays; the log says why)",
+  },
+  policies_applied: {
+    name: "alps_policies_applied_total",
+    type: "counter",
+    help: "Policies handed to the backend (learned, from the file, or the initial one)",
+  },
+  policy_overflow_functions: {
+    name: "alps_policy_overflow_functions",
+    type: "gauge",
+    help: "Functions the policy in force leaves on the default entry (more than --max-functions learned)",
+  },
+};
+
+/** The window's counters, one family each; `size` is a level, hence a gauge. */
+const WINDOW_FAMILIES: Record<
+  keyof WindowCounters,
+  { name: string; help: string; labels?: Record<string, string> }
+> = {
+  added: { name: "alps_window_records_added_total", help: "Records entered into the window" },
+  evictedByCount: {
+    name: "alps_window_records_evicted_total",
+    help: "Records pushed out of the window, by cause",
+    labels: { cause: "count" },
+  },
+  evictedByAge: {
+    name: "alps_window_records_evicted_total",
+    help: "Records pushed out of the window, by cause",
+    labels: { cause: "age" },
+  },
+  refusedFunctions: {
+    name: "alps_window_records_refused_total",
+    help: "Records refused because --max-tracked-functions functions were tracked",
+  },
+  agedOutFunctions: {
+    name: "alps_window_functions_aged_out_total",
+    help: "Functions forgotten after --function-ttl-seconds without an invocation",
+  },
+};
+
+/**
+ * Backend status values that are levels, not running totals (the SFS
+ * backend's): each its own gauge, scaled to base units. Every other backend
+ * value is an `nr_<event>` counter: alps_backend_events_total{event}.
+ */
+const BACKEND_GAUGES: Record<string, { name: string; help: string; scale: number }> = {
+  nr_fifo: { name: "alps_sfs_fifo_tasks", help: "SFS: tasks on SCHED_FIFO now", scale: 1 },
+  nr_queued: {
+    name: "alps_sfs_queued_invocations",
+    help: "SFS: invocations waiting for a FIFO slot",
+    scale: 1,
+  },
+  slice_us: { name: "alps_sfs_slice_seconds", help: "SFS: the slice in force", scale: 1e-6 },
+};
+
+/** The backend event name of a status key: `nr_ringbuf_drops` → `ringbuf_drops`. */
+export function backendEventName(key: string): string {
+  return key.startsWith("nr_") ? key.slice(3) : key;
+}
+
+/** Seconds, for invocations: 1 ms to 30 s. */
+const INVOCATION_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30];
+/** Seconds, for the kernel-event-to-applied latency: 10 µs to 100 ms. */
+const LATENCY_BUCKETS = [
+  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+];
+
 export class DaemonMetrics {
   readonly registry = new Registry();
+  readonly #daemon: Daemon;
   readonly #labels: FunctionLabels;
   readonly #invocations: Counter<"function">;
   readonly #turnaround: Histogram<"function">;
@@ -45,165 +164,261 @@ export class DaemonMetrics {
   readonly #refusals: Counter<"reason">;
   #server: Server | undefined;
   #otherPriority = Number.POSITIVE_INFINITY;
+  #snapshot: DaemonStatus | undefined;
 
   constructor(daemon: Daemon, maxFunctions: number) {
+    this.#daemon = daemon;
     this.#labels = new FunctionLabels(maxFunctions);
     const r = this.registry;
-    collectDefaultMetrics({ register: r, prefix: "alps_process_" });
+    // The client's standard process_* and nodejs_* families, under their usual names,
+    // less three gauges whose names end in _total (counters' suffix): their totals are
+    // the sums of nodejs_active_{handles,requests,resources}.
+    collectDefaultMetrics({ register: r });
+    for (const name of [
+      "nodejs_active_handles_total",
+      "nodejs_active_requests_total",
+      "nodejs_active_resources_total",
+    ])
+      r.removeSingleMetric(name);
     this.#invocations = new Counter({
       name: "alps_invocations_total",
       help: "Finished invocations",
       labelNames: ["function"],
       registers: [r],
     });
-    const buckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000];
     this.#turnaround = new Histogram({
-      name: "alps_turnaround_ms",
-      help: "Invocation turnaround, ms",
+      name: "alps_invocation_turnaround_seconds",
+      help: "Invocation turnaround: end - start",
       labelNames: ["function"],
-      buckets,
+      buckets: INVOCATION_BUCKETS,
       registers: [r],
     });
     this.#cpu = new Histogram({
-      name: "alps_invocation_cpu_ms",
-      help: "Invocation CPU time, ms",
+      name: "alps_invocation_cpu_seconds",
+      help: "CPU time an invocation used",
       labelNames: ["function"],
-      buckets,
+      buckets: INVOCATION_BUCKETS,
       registers: [r],
     });
     this.#predicted = new Gauge({
-      name: "alps_policy_predicted_ms",
-      help: "Predicted uninterrupted run, ms",
+      name: "alps_policy_predicted_run_seconds",
+      help: "Policy: predicted uninterrupted run of the function",
       labelNames: ["function"],
       registers: [r],
     });
     this.#priority = new Gauge({
       name: "alps_policy_priority",
-      help: "Rank, 1 = most urgent",
+      help: "Policy: rank of the function, 1 = most urgent",
       labelNames: ["function"],
       registers: [r],
     });
     this.#slice = new Gauge({
-      name: "alps_policy_slice_ms",
-      help: "Slice, ms",
+      name: "alps_policy_slice_seconds",
+      help: "Policy: slice of the function",
       labelNames: ["function"],
       registers: [r],
     });
     this.#band = new Gauge({
-      name: "alps_policy_band_ms",
-      help: "Level band of the policy: remaining time of the most boosted level (end=lo) and above which the most yielding (end=hi), ms; absent: the fixed band",
+      name: "alps_policy_band_seconds",
+      help: "Policy: remaining time of the most boosted level (end=lo) and above which the most yielding (end=hi); absent: the fixed band",
       labelNames: ["end"],
       registers: [r],
     });
     this.#learnerSeconds = new Histogram({
-      name: "alps_learner_run_seconds",
-      help: "Learner recompute time",
+      name: "alps_learner_duration_seconds",
+      help: "Time a learner run took",
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
       registers: [r],
     });
     this.#refusals = new Counter({
       name: "alps_api_refusals_total",
-      help: "Control API refusals",
+      help: "Control API requests refused, by reason (docs/api.md)",
       labelNames: ["reason"],
       registers: [r],
     });
     const labels = this.#labels;
-    new Gauge({
+    const status = () => this.#status();
+    let overflowSeen = 0;
+    new Counter({
       name: "alps_metric_label_overflow_total",
-      help: 'Observations filed under function="other" (label limit reached)',
+      help: 'Observations filed under function="other" (--metrics-max-functions reached)',
       registers: [r],
       collect() {
-        this.set(labels.overflowed);
+        this.inc(labels.overflowed - overflowSeen);
+        overflowSeen = labels.overflowed;
+      },
+    });
+    new Gauge({
+      name: "alps_build_info",
+      help: "Version of alps, with the mode and strategy in force (value 1)",
+      labelNames: ["version", "mode", "strategy"],
+      registers: [r],
+      collect() {
+        const s = status();
+        this.reset();
+        this.set({ version: ALPS_VERSION, mode: s.mode, strategy: s.strategy ?? "" }, 1);
       },
     });
     new Gauge({
       name: "alps_mode_info",
-      help: "Mode and sensor in force (value 1), with the reason for the choice",
-      labelNames: ["mode", "sensor", "strategy", "reason"],
+      help: "Mode, sensor, strategy and policy source in force (value 1); why this mode: the log and /v1/status",
+      labelNames: ["mode", "sensor", "strategy", "policy_source"],
       registers: [r],
       collect() {
-        const s = daemon.status();
+        const s = status();
         this.reset();
         this.set(
           {
             mode: s.mode,
             sensor: s.sensor,
             strategy: s.strategy ?? "",
-            reason: s.reasons.join("; ").slice(0, 500),
+            policy_source: s.policy_source,
           },
           1,
         );
       },
     });
-    new Gauge({
-      name: "alps_backend_counter",
-      help: "Backend nr_* counters (events, drops, applied levels...)",
-      labelNames: ["name"],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const [name, value] of Object.entries(daemon.backend.status().counters))
-          this.set({ name }, value);
-      },
-    });
-    new Gauge({
-      name: "alps_daemon_counter",
-      help: "Daemon counters (invocations, bursts, learner runs and errors)",
-      labelNames: ["name"],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const [name, value] of Object.entries(daemon.status().counters))
-          this.set({ name }, value);
-      },
-    });
-    new Gauge({
-      name: "alps_window_counter",
-      help: "Window bounds: records added, evicted, refused; functions aged out; size",
-      labelNames: ["name"],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const [name, value] of Object.entries(daemon.status().window))
-          this.set({ name }, value);
-      },
-    });
-    // The BPF backend keeps the event-to-applied latency of its recent level changes (ns);
-    // other backends have no kernel events, so the gauge stays empty for them.
-    const latencies = (daemon.backend as Partial<LatencySource>).latenciesNs;
-    new Gauge({
+    this.#daemonFamilies();
+    this.#windowFamilies();
+    this.#backendFamilies();
+    const latency = new Histogram({
       name: "alps_event_to_applied_latency_seconds",
-      help: "Kernel event to level applied, over the backend's recent level changes",
-      labelNames: ["quantile"],
+      help: "Kernel event (level change) to level applied on the task; only backends with kernel events",
+      buckets: LATENCY_BUCKETS,
       registers: [r],
-      collect() {
-        this.reset();
-        if (typeof latencies !== "function") return;
-        const ns = latencies.call(daemon.backend).sort((a, b) => a - b);
-        if (ns.length === 0) return;
-        for (const q of [0.5, 0.9, 0.99]) {
-          const v = ns[Math.min(ns.length - 1, Math.ceil(q * ns.length) - 1)] as number;
-          this.set({ quantile: String(q) }, v / 1e9);
-        }
-      },
     });
+    const source = daemon.backend as Partial<LatencySource>;
+    if (typeof source.onLatency === "function") source.onLatency((ns) => latency.observe(ns / 1e9));
     new Gauge({
       name: "alps_open_invocations",
       help: "Invocations open now",
       registers: [r],
       collect() {
-        this.set(daemon.status().open_invocations);
+        this.set(status().open_invocations);
+      },
+    });
+    new Gauge({
+      name: "alps_sandboxes",
+      help: "Sandboxes declared now",
+      registers: [r],
+      collect() {
+        this.set(status().sandboxes);
       },
     });
     daemon.onInvocationEnd((rec) => this.#finished(rec));
     daemon.onPolicy((policy, learnMs) => this.#policy(policy, learnMs));
   }
 
+  /**
+   * The daemon's status, read once per scrape: prom-client runs every
+   * family's collect() synchronously within one registry.metrics() call, and
+   * each status() call also reads the backend's counters (for BPF, from the
+   * kernel's maps). The snapshot is dropped in the next microtask, before
+   * anything else can run.
+   */
+  #status(): DaemonStatus {
+    if (this.#snapshot === undefined) {
+      this.#snapshot = this.#daemon.status();
+      queueMicrotask(() => {
+        this.#snapshot = undefined;
+      });
+    }
+    return this.#snapshot;
+  }
+
+  /** One family per daemon counter; the values are read at scrape time. */
+  #daemonFamilies(): void {
+    const status = () => this.#status();
+    for (const [key, family] of Object.entries(DAEMON_FAMILIES)) {
+      if (family === null) continue;
+      const read = () => status().counters[key as keyof DaemonCounters];
+      const spec = { name: family.name, help: family.help, registers: [this.registry] };
+      if (family.type === "gauge")
+        new Gauge({
+          ...spec,
+          collect() {
+            this.set(read());
+          },
+        });
+      else
+        new Counter({
+          ...spec,
+          collect() {
+            this.reset();
+            this.inc(read());
+          },
+        });
+    }
+  }
+
+  #windowFamilies(): void {
+    const status = () => this.#status();
+    const byName = new Map<string, [keyof WindowCounters, Record<string, string>][]>();
+    const help = new Map<string, string>();
+    for (const [key, family] of Object.entries(WINDOW_FAMILIES)) {
+      byName.set(family.name, [
+        ...(byName.get(family.name) ?? []),
+        [key as keyof WindowCounters, family.labels ?? {}],
+      ]);
+      help.set(family.name, family.help);
+    }
+    for (const [name, series] of byName) {
+      const labelNames = Object.keys(series[0]?.[1] ?? {});
+      new Counter({
+        name,
+        help: help.get(name) ?? name,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          const counters = status().window;
+          this.reset();
+          for (const [key, labels] of series) this.inc(labels, counters[key]);
+        },
+      });
+    }
+    new Gauge({
+      name: "alps_window_records",
+      help: "Records in the window now",
+      registers: [this.registry],
+      collect() {
+        this.set(status().window.size);
+      },
+    });
+  }
+
+  /** Backend nr_* counters under one family with a stable `event` label; its levels as gauges. */
+  #backendFamilies(): void {
+    const status = () => this.#status();
+    new Counter({
+      name: "alps_backend_events_total",
+      help: "Backend and kernel events by name: ringbuf_drops, level_changes, applied, apply_errors... (docs/metrics.md)",
+      labelNames: ["event"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [key, value] of Object.entries(status().backend))
+          if (!(key in BACKEND_GAUGES)) this.inc({ event: backendEventName(key) }, value);
+      },
+    });
+    for (const [key, g] of Object.entries(BACKEND_GAUGES)) {
+      new Gauge({
+        name: g.name,
+        help: g.help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          const value = status().backend[key];
+          if (value !== undefined) this.set(value * g.scale);
+        },
+      });
+    }
+  }
+
   #finished(rec: FinishedRecord): void {
     const fn = this.#labels.of(rec.fn);
     this.#invocations.inc({ function: fn });
-    this.#turnaround.observe({ function: fn }, rec.turnaroundMs);
-    if (rec.cpuSource !== "none") this.#cpu.observe({ function: fn }, rec.cpuMs);
+    this.#turnaround.observe({ function: fn }, rec.turnaroundMs / 1000);
+    if (rec.cpuSource !== "none") this.#cpu.observe({ function: fn }, rec.cpuMs / 1000);
   }
 
   #policy(policy: Policy, learnMs: number | null): void {
@@ -213,8 +428,8 @@ export class DaemonMetrics {
     this.#slice.reset();
     this.#band.reset();
     if (policy.band !== undefined) {
-      this.#band.set({ end: "lo" }, policy.band.lo_ms);
-      this.#band.set({ end: "hi" }, policy.band.hi_ms);
+      this.#band.set({ end: "lo" }, policy.band.lo_ms / 1000);
+      this.#band.set({ end: "hi" }, policy.band.hi_ms / 1000);
     }
     const entries: [string, { priority: number; predicted_ms: number; slice_ms: number }][] = [
       ...Object.entries(policy.functions),
@@ -227,9 +442,9 @@ export class DaemonMetrics {
       if (label === "other" && done.has("other") && entry.priority >= this.#otherPriority) continue;
       if (label === "other") this.#otherPriority = entry.priority;
       done.add(label);
-      this.#predicted.set({ function: label }, entry.predicted_ms);
+      this.#predicted.set({ function: label }, entry.predicted_ms / 1000);
       this.#priority.set({ function: label }, entry.priority);
-      this.#slice.set({ function: label }, entry.slice_ms);
+      this.#slice.set({ function: label }, entry.slice_ms / 1000);
     }
   }
 
@@ -237,11 +452,32 @@ export class DaemonMetrics {
     this.#refusals.inc({ reason });
   }
 
+  /**
+   * Serve /metrics, /healthz and /readyz on `host:port` (port 0: any free
+   * port); resolves with the port. Any address the operator names is taken:
+   * the default is loopback, a wider one is their choice (docs/metrics.md).
+   */
   async listen(host: string, port: number): Promise<number> {
-    if (!LOOPBACK.has(host)) throw new Error(`metrics host must be loopback, got ${host}`);
     this.#server = createServer((req, res) => {
-      if (req.url !== "/metrics" || req.method !== "GET") {
-        res.writeHead(404).end("not found\n");
+      const path = (req.url ?? "/").split("?")[0];
+      const route = path === "/metrics" || path === "/healthz" || path === "/readyz";
+      if (!route) {
+        res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+        return;
+      }
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        res.writeHead(405, { "content-type": "text/plain", allow: "GET, HEAD" });
+        res.end("method not allowed\n");
+        return;
+      }
+      if (path === "/healthz") {
+        res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+        return;
+      }
+      if (path === "/readyz") {
+        const { ready, reason } = this.#daemon.readiness();
+        res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" });
+        res.end(`${ready ? "ready" : "not ready"}: ${reason}\n`);
         return;
       }
       this.registry
@@ -251,7 +487,7 @@ export class DaemonMetrics {
           res.end(text);
         })
         .catch((error: unknown) => {
-          res.writeHead(500).end(`${String(error)}\n`);
+          res.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`);
         });
     });
     const server = this.#server;

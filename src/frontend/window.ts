@@ -2,7 +2,7 @@
  * The learner's memory: the recent invocations of each function. Bounded on
  * every axis (invocations per function, age, number of functions) so a busy
  * or hostile host cannot grow it; everything pushed out is counted, never
- * silently lost (DESIGN §6: bounds are visible in /metrics and /v1/status).
+ * silently lost (safety invariant 5, docs/safety.md: bounds are visible in /metrics and /v1/status).
  */
 
 /** One finished invocation (or one burst, for sandboxes without explicit boundaries). */

@@ -13,6 +13,8 @@ export interface TaskStat {
   state: string;
   /** stat field 4: the parent's pid. */
   ppid: number;
+  /** stat field 6: the session id (the pid of the session's leader). */
+  session: number;
   /** stat fields 14 + 15: user + system CPU, clock ticks. */
   cpuTicks: number;
   /** stat field 19. */
@@ -43,6 +45,7 @@ export function parseStat(text: string): TaskStat {
   return {
     state: field(3),
     ppid: Number(field(4)),
+    session: Number(field(6)),
     cpuTicks: Number(field(14)) + Number(field(15)),
     nice: Number(field(19)),
     startTime: Number(field(22)),

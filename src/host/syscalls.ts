@@ -2,7 +2,7 @@
  * Picks the implementation of the scheduling syscalls: the native addon
  * when it loads (it is also what the BPF backend uses), ffi-rs otherwise.
  * The reason for the choice is always returned, never swallowed: `doctor`,
- * the daemon log and `/v1/status` print it (DESIGN §6, invariant 5).
+ * the daemon log and `/v1/status` print it (safety invariant 5, docs/safety.md).
  */
 import { addonSyscalls, loadAddon } from "./addon.js";
 import { createFfiSyscalls } from "./syscalls-ffi.js";

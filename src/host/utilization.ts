@@ -1,6 +1,6 @@
 /**
  * Host CPU utilization over the learning period, from /proc/stat: the
- * learner's overload rule (DESIGN §4) shrinks slices when it exceeds θ %.
+ * learner's overload rule (docs/architecture.md) shrinks slices when it exceeds θ %.
  */
 import { readFileSync } from "node:fs";
 

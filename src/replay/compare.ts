@@ -1,6 +1,6 @@
 /**
  * The numbers a user asks first: how each mode compares with CFS on the same
- * trace (DESIGN §3 `vs_cfs`). Groups are chosen by the trace (duration), so
+ * trace (`vs_cfs` of summary.json, docs/formats.md). Groups are chosen by the trace (duration), so
  * both modes are judged on the same invocations:
  *   short = the shorter half of invocations by duration,
  *   long  = the longest 10 %.

@@ -30,9 +30,10 @@ export type {
   AlpsOptions,
   CfsOptions,
   InvocationOutcome,
+  SandboxLayout,
   SfsOptions,
   SimOptions,
   SimPolicyName,
   SimResult,
 } from "./types.js";
-export { SIM_POLICIES } from "./types.js";
+export { SANDBOX_LAYOUTS, SIM_POLICIES } from "./types.js";

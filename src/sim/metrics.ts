@@ -1,5 +1,5 @@
 /**
- * Summary metrics of DESIGN §3, shared by the simulator and the replay.
+ * The summary object (docs/formats.md), shared by the simulator and the replay.
  *
  * Percentiles use the nearest-rank method: the p-th percentile of n values
  * is the value at rank ceil(p/100 · n) (1-based) of the ascending order, so

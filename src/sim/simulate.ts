@@ -2,7 +2,7 @@
  * `simulate`: checks options, builds the shared invocation table, runs the
  * chosen policy's engine and summarizes.
  */
-import { curveForPolicy, DEFAULT_IDLE_FROM } from "../contracts/levels.js";
+import { curveForPolicy, DEFAULT_CURVE, DEFAULT_IDLE_FROM } from "../contracts/levels.js";
 import type { Policy, PolicyEntry } from "../contracts/policy.js";
 import { type FairParams, runFair } from "./fair.js";
 import { runFifo } from "./fifo.js";
@@ -93,10 +93,45 @@ function alpsOptions(opts: SimOptions): AlpsOptions {
   return opts.alps;
 }
 
+/** One sandbox per function: each invocation's group is its function's index. */
+function sandboxesOf(jobs: JobTable): { of: Int32Array; count: number } {
+  const of = new Int32Array(jobs.n);
+  const ids = new Map<string, number>();
+  for (let i = 0; i < jobs.n; i++) {
+    const fn = jobs.fnAt(i);
+    let id = ids.get(fn);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(fn, id);
+    }
+    of[i] = id;
+  }
+  return { of, count: ids.size };
+}
+
 function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
   const cores = opts.cores;
+  const perFunction = opts.sandboxes === "function";
+  if (perFunction && !(opts.policy === "ps" || opts.policy === "alps"))
+    throw new RangeError(
+      `sandboxes "function" is modelled by the ps and alps policies only, not ${opts.policy}`,
+    );
   switch (opts.policy) {
     case "ps":
+      if (perFunction) {
+        // Processor sharing among sandboxes: every one at the same weight, its
+        // members sharing its part; the weighted engine with a flat plan.
+        const flat = new Float64Array(jobs.n);
+        return runWeighted(jobs, cores, {
+          strategy: "static",
+          curve: DEFAULT_CURVE,
+          idleFrom: DEFAULT_IDLE_FROM,
+          predicted: flat,
+          slice: flat,
+          priority: flat.map(() => 1),
+          sandbox: sandboxesOf(jobs),
+        });
+      }
       return runPs(jobs, cores);
     case "fifo":
       return runFifo(jobs, cores);
@@ -121,6 +156,10 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
       const entries = entriesOf(jobs, alps.policy);
       const strategy = alps.strategy ?? "dynamic";
       if (strategy === "rt") {
+        if (perFunction)
+          throw new RangeError(
+            'sandboxes "function" is not modelled for strategy rt (real-time levels ignore groups)',
+          );
         return runFair(jobs, cores, fairParams(opts), {
           kind: "levels",
           priority: entries.priority,
@@ -132,6 +171,7 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
         curve: alps.curve ?? curveForPolicy(alps.policy),
         idleFrom: alps.idleFrom ?? DEFAULT_IDLE_FROM,
         ...entries,
+        ...(perFunction ? { sandbox: sandboxesOf(jobs) } : {}),
       });
     }
     case "alps-ideal": {

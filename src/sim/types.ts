@@ -17,6 +17,9 @@ export const SIM_POLICIES: readonly SimPolicyName[] = [
   "alps-ideal",
 ];
 
+export type SandboxLayout = "invocation" | "function";
+export const SANDBOX_LAYOUTS: readonly SandboxLayout[] = ["invocation", "function"];
+
 export interface CfsOptions {
   /** How long the least-vruntime invocation runs before the next pick, ms (default 3). */
   baseSliceMs?: number;
@@ -54,6 +57,15 @@ export interface SimOptions {
   sfs?: SfsOptions;
   /** Required for `alps` and `alps-ideal`. */
   alps?: AlpsOptions;
+  /**
+   * How invocations are grouped where the fair class compares weights:
+   * `invocation` (default): each in a sandbox of its own (a container per
+   * activation), so each is its own entity; `function`: one sandbox per
+   * function, shared by its concurrent invocations, which then share one
+   * weight (alps: the most urgent member's level). Modelled by `ps` and
+   * `alps` (dynamic, static); the other policies refuse `function`.
+   */
+  sandboxes?: SandboxLayout;
   /** When true each outcome carries `runs`: the length, ms, of every uninterrupted run. */
   recordRuns?: boolean;
   /** Default true. False leaves `outcomes` empty: callers that only want the summary skip building one object per invocation. */

@@ -1,6 +1,6 @@
 /**
  * `alps` strategies `dynamic` and `static`: what the alps backend does on a
- * real host (DESIGN §4), modelled as weighted processor sharing. Each
+ * real host (docs/architecture.md), modelled as weighted processor sharing. Each
  * runnable invocation gets CPU in proportion to the weight of its nice level
  * (Linux's table, src/contracts/levels.ts), capped at one core: the most
  * heavily weighted invocations whose share would exceed a core get exactly
@@ -33,6 +33,7 @@ import {
   runsIdle,
   staticLevel,
 } from "../contracts/levels.js";
+import { GroupRates } from "./groups.js";
 import type { JobTable } from "./jobs.js";
 import type { EngineResult } from "./simulate.js";
 
@@ -45,6 +46,11 @@ export interface LevelPlan {
   predicted: Float64Array;
   slice: Float64Array;
   priority: Float64Array;
+  /**
+   * Per invocation: its sandbox (a scheduling group; see groups.ts). Absent:
+   * every invocation is its own entity, as when each has a sandbox of its own.
+   */
+  sandbox?: { of: Int32Array; count: number };
 }
 
 const INF = Number.POSITIVE_INFINITY;
@@ -139,7 +145,7 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
   };
 
   /** Water-filling: heaviest levels capped at one core, the rest share the remainder by weight. */
-  const computeRates = (): void => {
+  const computeLevelRates = (): void => {
     if (k <= cores) {
       rateOfLevel.fill(1);
       return;
@@ -160,6 +166,19 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
     }
     for (; l < LEVELS; l++) rateOfLevel[l] = (free * (weightOfLevel[l] as number)) / weight;
   };
+  // With sandboxes shared by several invocations, rates are per job (groups.ts).
+  const grouped =
+    plan.sandbox === undefined ? undefined : new GroupRates(plan.sandbox.of, plan.sandbox.count, n);
+  const jobRate = new Float64Array(grouped === undefined ? 0 : n);
+  const weightOfJob = (j: number): number => weightOfLevel[(level[j] as number) + 20] as number;
+  const computeRates = (): void => {
+    if (grouped === undefined) computeLevelRates();
+    else grouped.compute(active, k, cores, weightOfJob, jobRate);
+  };
+  const rateOf = (j: number): number =>
+    grouped === undefined
+      ? (rateOfLevel[(level[j] as number) + 20] as number)
+      : (jobRate[j] as number);
 
   let now = 0;
   let next = 0;
@@ -171,7 +190,7 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
       computeRates();
       for (let a = 0; a < k; a++) {
         const j = active[a] as number;
-        const r = rateOfLevel[(level[j] as number) + 20] as number;
+        const r = rateOf(j);
         const u = used[j] as number;
         const d = demand[j] as number;
         const c = changeAt[j] as number;
@@ -188,7 +207,7 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
     if (dt > 0) {
       for (let a = 0; a < k; a++) {
         const j = active[a] as number;
-        used[j] = (used[j] as number) + dt * (rateOfLevel[(level[j] as number) + 20] as number);
+        used[j] = (used[j] as number) + dt * rateOf(j);
       }
     }
     now = t;

@@ -28,7 +28,7 @@ export interface TraceColumns {
 const checked = new WeakSet<TraceColumns>();
 
 /**
- * Vouches for columns built under the native trace rules (DESIGN §3):
+ * Vouches for columns built under the native trace rules (docs/formats.md):
  * arrivals finite, ≥ 0 and non-decreasing; durations finite and > 0; cpu
  * within [0, duration]. Consumers that would check the same rules (the
  * simulator) skip them for these. Only for columns nobody changes afterwards.

@@ -1,5 +1,5 @@
 /**
- * The native trace CSV of DESIGN §3, the one format every alps tool reads and
+ * The native trace CSV (docs/formats.md), the one format every alps tool reads and
  * writes:
  *
  *   # comment lines start with '#'

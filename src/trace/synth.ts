@@ -15,7 +15,7 @@
  * - Inter-arrival gaps are bursty: a two-phase hyper-exponential with the
  *   profile's CV whose phase is sticky (short gaps come in runs).
  * - Arrivals are finally scaled so the offered load on `cores` is `load`
- *   (DESIGN: load = total CPU ÷ (cores × span)); `maxDurationMs` caps
+ *   (load = total CPU ÷ (cores × span)); `maxDurationMs` caps
  *   durations before that, so the capped trace still has the asked load.
  */
 import type { TraceInvocation } from "../contracts/trace.js";

@@ -21,6 +21,7 @@ describe("parseStat", () => {
     expect(stat).toEqual({
       state: "R",
       ppid: 4,
+      session: 6,
       cpuTicks: 14 + 15,
       nice: 0,
       startTime: 22,

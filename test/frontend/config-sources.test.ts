@@ -78,7 +78,9 @@ describe("daemon configuration", () => {
   it("names the variable or flag of a bad value", () => {
     expect(() => loadConfig({ env: { ALPS_ALPHA: "lots" } })).toThrow(UsageError);
     expect(() => loadConfig({ env: { ALPS_ALPHA: "lots" } })).toThrow(/ALPS_ALPHA/);
-    expect(() => loadConfig({ flags: { metricsHost: "0.0.0.0" } })).toThrow(/--metrics-host/);
+    expect(() => loadConfig({ flags: { metricsHost: "metrics.example" } })).toThrow(
+      /--metrics-host/,
+    );
     expect(() => loadConfig({ flags: { learnPeriodMs: "" } })).toThrow(/--learn-period-ms/);
   });
 

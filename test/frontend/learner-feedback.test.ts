@@ -5,7 +5,7 @@
  * for `alps simulate --policy alps --policy-file`.
  *
  * What it must show: with the learner's defaults the simulated `alps` mean
- * turnaround is closer to `srpt`'s than `cfs`'s is; with the DESIGN §4 clamp
+ * turnaround is closer to `srpt`'s than `cfs`'s is; with the clamp to the more urgent slice
  * to the more urgent slice switched on too. Measured: 0.68 × cfs on
  * azure-like and 0.55 × cfs on huawei-like, against midpoints of 0.77 and
  * 0.71 (docs/learning.md).

@@ -32,17 +32,41 @@ describe("daemon metrics", () => {
     const text = await metrics.registry.metrics();
     const fams = parsePrometheusText(text);
     expect(sampleValue(fams, "alps_invocations_total", { function: "quick" })).toBe(5);
-    expect(sampleValue(fams, "alps_turnaround_ms_count", { function: "slow" })).toBe(5);
+    expect(
+      sampleValue(fams, "alps_invocation_turnaround_seconds_count", { function: "slow" }),
+    ).toBe(5);
+    // 5 slow invocations of 150 ms each: the histogram is in seconds.
+    expect(sampleValue(fams, "alps_invocation_cpu_seconds_sum", { function: "slow" })).toBeCloseTo(
+      0.75,
+      9,
+    );
     expect(sampleValue(fams, "alps_policy_priority", { function: "quick" })).toBe(1);
     expect(sampleValue(fams, "alps_policy_priority", { function: "slow" })).toBe(2);
-    expect(sampleValue(fams, "alps_policy_predicted_ms", { function: "quick" })).toBeCloseTo(5, 6);
+    expect(
+      sampleValue(fams, "alps_policy_predicted_run_seconds", { function: "quick" }),
+    ).toBeCloseTo(0.005, 9);
     // The band fitted to the predicted runs: the longest (150 ms) and 30 times lower.
-    expect(sampleValue(fams, "alps_policy_band_ms", { end: "hi" })).toBeCloseTo(150, 6);
-    expect(sampleValue(fams, "alps_policy_band_ms", { end: "lo" })).toBeCloseTo(5, 6);
-    expect(sampleValue(fams, "alps_mode_info", { mode: "cfs", sensor: "none" })).toBe(1);
+    expect(sampleValue(fams, "alps_policy_band_seconds", { end: "hi" })).toBeCloseTo(0.15, 9);
+    expect(sampleValue(fams, "alps_policy_band_seconds", { end: "lo" })).toBeCloseTo(0.005, 9);
+    expect(
+      sampleValue(fams, "alps_mode_info", {
+        mode: "cfs",
+        sensor: "none",
+        policy_source: "learned",
+      }),
+    ).toBe(1);
     expect(sampleValue(fams, "alps_api_refusals_total", { reason: "forbidden_pid" })).toBe(1);
-    expect(sampleValue(fams, "alps_learner_run_seconds_count")).toBeGreaterThanOrEqual(1);
-    expect(sampleValue(fams, "alps_window_counter", { name: "added" })).toBe(10);
+    expect(sampleValue(fams, "alps_learner_duration_seconds_count")).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(fams, "alps_learner_runs_total")).toBe(
+      sampleValue(fams, "alps_learner_duration_seconds_count"),
+    );
+    expect(sampleValue(fams, "alps_window_records_added_total")).toBe(10);
+    expect(sampleValue(fams, "alps_window_records")).toBe(10);
+    expect(sampleValue(fams, "alps_invocations_started_total")).toBe(10);
+    // The test backend's nr_policies counter, under the backend family's event label.
+    expect(sampleValue(fams, "alps_backend_events_total", { event: "policies" })).toBeGreaterThan(
+      0,
+    );
   });
 
   it("bounds per-function labels: functions past the limit share 'other', counted", async () => {
@@ -65,25 +89,31 @@ describe("daemon metrics", () => {
     expect(sampleValue(fams, "alps_metric_label_overflow_total")).toBeGreaterThanOrEqual(7);
   });
 
-  it("exports the backend's event-to-applied latency quantiles when it has kernel events", async () => {
+  it("exports the backend's event-to-applied latency as a histogram when it has kernel events", async () => {
     class WithLatency extends ObserveBackend {
-      latenciesNs(): number[] {
-        return Array.from({ length: 100 }, (_, i) => (i + 1) * 1000); // 1..100 µs
+      #listeners: ((ns: number) => void)[] = [];
+      onLatency(listener: (ns: number) => void): void {
+        this.#listeners.push(listener);
+      }
+      emitLatency(ns: number): void {
+        for (const l of this.#listeners) l(ns);
       }
     }
-    const daemon = new Daemon({
-      backend: new WithLatency(),
-      clock: new ManualClock(),
-      cores: 2,
-      utilization: null,
-    });
-    const fams = parsePrometheusText(await new DaemonMetrics(daemon, 5).registry.metrics());
+    const backend = new WithLatency();
+    const daemon = new Daemon({ backend, clock: new ManualClock(), cores: 2, utilization: null });
+    const metrics = new DaemonMetrics(daemon, 5);
+    for (let i = 1; i <= 100; i++) backend.emitLatency(i * 1000); // 1..100 µs
+    const fams = parsePrometheusText(await metrics.registry.metrics());
+    expect(fams.get("alps_event_to_applied_latency_seconds")?.type).toBe("histogram");
+    expect(sampleValue(fams, "alps_event_to_applied_latency_seconds_count")).toBe(100);
+    expect(sampleValue(fams, "alps_event_to_applied_latency_seconds_sum")).toBeCloseTo(5050e-6, 12);
+    // 1..10 µs fall in the first bucket (le 10 µs), 1..50 µs in le 50 µs.
     expect(
-      sampleValue(fams, "alps_event_to_applied_latency_seconds", { quantile: "0.5" }),
-    ).toBeCloseTo(50e-6, 12);
+      sampleValue(fams, "alps_event_to_applied_latency_seconds_bucket", { le: "0.00001" }),
+    ).toBe(10);
     expect(
-      sampleValue(fams, "alps_event_to_applied_latency_seconds", { quantile: "0.99" }),
-    ).toBeCloseTo(99e-6, 12);
+      sampleValue(fams, "alps_event_to_applied_latency_seconds_bucket", { le: "0.00005" }),
+    ).toBe(50);
     const plain = parsePrometheusText(
       await new DaemonMetrics(
         new Daemon({
@@ -95,9 +125,7 @@ describe("daemon metrics", () => {
         5,
       ).registry.metrics(),
     );
-    expect(
-      sampleValue(plain, "alps_event_to_applied_latency_seconds", { quantile: "0.5" }),
-    ).toBeUndefined();
+    expect(sampleValue(plain, "alps_event_to_applied_latency_seconds_count")).toBe(0);
   });
 
   it("the parser rejects what is not exposition format", () => {

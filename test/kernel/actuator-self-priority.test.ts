@@ -1,5 +1,5 @@
 /**
- * The daemon's own threads on SCHED_FIFO above its functions (DESIGN §6,
+ * The daemon's own threads on SCHED_FIFO above its functions (safety
  * invariant 2), without passing real-time priority to anything it spawns,
  * and back on SCHED_OTHER nice 0 after restoreSelf().
  */

@@ -50,7 +50,7 @@ describe.skipIf(!ready)("actuator strategies", () => {
     expect(attr.policy).toBe(SCHED_OTHER);
     expect(attr.nice).toBe(-7);
     expect(attr.flags & SCHED_FLAG_RESET_ON_FORK).toBe(SCHED_FLAG_RESET_ON_FORK);
-    // This kernel (>= 6.12) keeps the fair-class slice request (DESIGN §5).
+    // This kernel (>= 6.12) keeps the fair-class slice request.
     expect(act.sliceSupported).toBe(true);
     expect(attr.runtimeNs).toBe(20_000_000n);
     expect(act.restore(b.pid)).toBe(true);

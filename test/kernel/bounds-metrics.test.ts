@@ -276,7 +276,7 @@ sleep($end - time) if time < $end;`;
       // (The flood goes on after the stall, so a few more may be dropped while the ring drains.)
       expect(status.backend.nr_ringbuf_drops).toBeGreaterThanOrEqual(during.drops);
       expect(
-        sampleValue(metrics, "alps_backend_counter", { name: "nr_ringbuf_drops" }),
+        sampleValue(metrics, "alps_backend_events_total", { event: "ringbuf_drops" }),
       ).toBeGreaterThanOrEqual(during.drops);
       expect(during.drops).toBeGreaterThan(0);
 
@@ -286,7 +286,7 @@ sleep($end - time) if time < $end;`;
       while (count("nr_resyncs") < 1 && Date.now() < resyncDeadline) await sleep(20);
       expect(count("nr_resyncs")).toBeGreaterThanOrEqual(1);
       expect(
-        sampleValue(metrics, "alps_backend_counter", { name: "nr_resyncs" }) ?? 0,
+        sampleValue(metrics, "alps_backend_events_total", { event: "resyncs" }) ?? 0,
       ).toBeLessThanOrEqual(count("nr_resyncs"));
       for (const tid of tree) {
         const kernelLevel = stack.backend.taskState(tid)?.level;
@@ -371,9 +371,7 @@ sleep($end - time) if time < $end;`;
       const status = await stack.status();
       expect(status.counters.policy_overflow_functions).toBe(2);
       const metrics = await stack.metrics();
-      expect(
-        sampleValue(metrics, "alps_daemon_counter", { name: "policy_overflow_functions" }),
-      ).toBe(2);
+      expect(sampleValue(metrics, "alps_policy_overflow_functions")).toBe(2);
       expect(sampleValue(metrics, "alps_policy_priority", { function: "e" })).toBeUndefined();
       expect(stack.log.join("\n")).toMatch(/2 functions over maxFunctions 4 use the default entry/);
 
@@ -446,7 +444,9 @@ sleep($end - time) if time < $end;`;
       expect(status.policy_source).toBe("file");
       expect(status.backend.nr_fn_overflow).toBe(over);
       const metrics = await stack.metrics();
-      expect(sampleValue(metrics, "alps_backend_counter", { name: "nr_fn_overflow" })).toBe(over);
+      expect(sampleValue(metrics, "alps_backend_events_total", { event: "fn_overflow" })).toBe(
+        over,
+      );
       expect(stack.log.join("\n")).toMatch(
         /more than 1023 functions at once; fn1032 uses the default/,
       );
@@ -488,17 +488,18 @@ sleep($end - time) if time < $end;`;
 
       // Trimming is batched (at 1.25× the limit), so evictions show before the learner runs...
       const early = await stack.metrics();
-      expect(sampleValue(early, "alps_window_counter", { name: "evictedByCount" })).toBeGreaterThan(
-        0,
-      );
+      expect(
+        sampleValue(early, "alps_window_records_evicted_total", { cause: "count" }),
+      ).toBeGreaterThan(0);
       // ...and are exact once it has (it prunes the window first).
       stack.daemon.learnNow();
       const metrics = await stack.metrics();
-      const counter = (name: string) => sampleValue(metrics, "alps_window_counter", { name });
-      expect(counter("added")).toBe(13);
-      expect(counter("evictedByCount")).toBe(12 - limit);
-      expect(counter("refusedFunctions")).toBe(3);
-      expect(counter("size")).toBe(limit + 1);
+      const value = (name: string, labels?: Record<string, string>) =>
+        sampleValue(metrics, name, labels);
+      expect(value("alps_window_records_added_total")).toBe(13);
+      expect(value("alps_window_records_evicted_total", { cause: "count" })).toBe(12 - limit);
+      expect(value("alps_window_records_refused_total")).toBe(3);
+      expect(value("alps_window_records")).toBe(limit + 1);
       const status = await stack.status();
       expect(status.window).toMatchObject({
         added: 13,

@@ -1,5 +1,5 @@
 /**
- * The pid rule's sandbox half (DESIGN §3, §6.1) on a real cgroup v2
+ * The pid rule's sandbox half (docs/api.md; safety invariant 1) on a real cgroup v2
  * directory: a task that is not the caller's descendant is refused until the
  * cgroup it lives in is declared as a sandbox, then accepted.
  */

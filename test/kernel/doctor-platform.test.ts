@@ -30,6 +30,14 @@ import { CgroupFixture, waitFor } from "../platforms/cgroup-fixture.js";
 import { FakeDockerEngine } from "../platforms/fake-docker.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli.js");
+
+/** The report fields that are empty when every sandbox is declared under its final key. */
+const PLAIN = {
+  provisional: { sandboxes: 0, of: 0, share_percent: 0, why: null },
+  refused: [],
+  layout: { supported: true, problem: null, fix: null },
+  warnings: [],
+};
 const canRun = requireHost(
   "root (cgroups, bind mounts, chroot) and a built CLI (npm run build)",
   isRoot() && existsSync(CLI),
@@ -47,7 +55,7 @@ interface Run {
  */
 function alps(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const base = { ...process.env };
-  for (const v of ["PLATFORM", "PATTERN", "OL_PATH", "CGROUP_ROOT", "DOCKER_SOCKET"])
+  for (const v of ["PLATFORM", "PATTERN", "OL_PATH", "CGROUP_ROOT", "DOCKER_SOCKET", "NAMESPACES"])
     delete base[`ALPS_${v}`];
   return new Promise((resolve) => {
     execFile(
@@ -147,14 +155,30 @@ describe.skipIf(!canRun)("alps doctor --platform", () => {
       source: { kind: "pattern", path: pattern },
       ok: true,
       sandboxes: [
-        { id: fib, function: "fib", cgroup: fib, tasks: 1, processes: 1 },
-        { id: resize1, function: "resize", cgroup: resize1, tasks: 1, processes: 1 },
-        { id: resize2, function: "resize", cgroup: resize2, tasks: 4, processes: 2 },
+        { id: fib, function: "fib", cgroup: fib, tasks: 1, processes: 1, provisional: false },
+        {
+          id: resize1,
+          function: "resize",
+          cgroup: resize1,
+          tasks: 1,
+          processes: 1,
+          provisional: false,
+        },
+        {
+          id: resize2,
+          function: "resize",
+          cgroup: resize2,
+          tasks: 4,
+          processes: 2,
+          provisional: false,
+        },
       ],
       functions: [
         { function: "fib", sandboxes: 1, tasks: 1 },
         { function: "resize", sandboxes: 2, tasks: 5 },
       ],
+      ...PLAIN,
+      provisional: { ...PLAIN.provisional, of: 3 },
     });
     // A look, not an action: the sandbox's process keeps SCHED_OTHER at nice 0.
     expect(schedOf(fibChild.pid ?? -1)).toEqual({ nice: 0, policy: 0 });
@@ -232,8 +256,12 @@ describe.skipIf(!canRun)("alps doctor --platform", () => {
       platform: "openlambda",
       source: { kind: "cgroup-root", path: pool },
       ok: true,
-      sandboxes: [{ id: cg(1), function: "hello", cgroup: cg(1), tasks: 1, processes: 1 }],
+      sandboxes: [
+        { id: cg(1), function: "hello", cgroup: cg(1), tasks: 1, processes: 1, provisional: false },
+      ],
       functions: [{ function: "hello", sandboxes: 1, tasks: 1 }],
+      ...PLAIN,
+      provisional: { ...PLAIN.provisional, of: 1 },
     });
 
     // A worker that is not initialised: the report says where it looked, and doctor fails.
@@ -271,7 +299,7 @@ describe.skipIf(!canRun)("alps doctor --platform", () => {
       return { id, scope };
     };
     const hello = run("wsk0_1_guest_hello");
-    run("wsk0_2_prewarm_nodejs20"); // a stem cell: no function yet
+    const stem = run("wsk0_2_prewarm_nodejs20"); // a stem cell: its action is not known yet
     run("redis"); // not OpenWhisk's
 
     const { run: r, report } = await doctorJson([
@@ -286,12 +314,60 @@ describe.skipIf(!canRun)("alps doctor --platform", () => {
       source: { kind: "docker-socket", path: e.socketPath },
       ok: true,
       sandboxes: [
-        { id: hello.id, function: "guest/hello", cgroup: hello.scope, tasks: 1, processes: 1 },
+        {
+          id: hello.id,
+          function: "guest_hello",
+          cgroup: hello.scope,
+          tasks: 1,
+          processes: 1,
+          provisional: false,
+        },
+        {
+          id: stem.id,
+          function: "prewarm_nodejs20",
+          cgroup: stem.scope,
+          tasks: 1,
+          processes: 1,
+          provisional: true,
+        },
       ],
-      functions: [{ function: "guest/hello", sandboxes: 1, tasks: 1 }],
+      functions: [
+        { function: "guest_hello", sandboxes: 1, tasks: 1 },
+        { function: "prewarm_nodejs20", sandboxes: 1, tasks: 1 },
+      ],
+      ...PLAIN,
+      // The share of containers whose action cannot be known without the platform's help.
+      provisional: {
+        sandboxes: 1,
+        of: 2,
+        share_percent: 50,
+        why: expect.stringContaining("never renames it"),
+      },
     });
     // One look: no event stream was opened.
     expect(e.requests.some((q) => q.startsWith("GET /events"))).toBe(false);
+
+    // Text: the temporary key is marked and explained; the deprecated --namespaces is named, not used.
+    const text = await alps([
+      "doctor",
+      "--platform",
+      "openwhisk",
+      "--docker-socket",
+      e.socketPath,
+      "--namespaces",
+      "BobsOrg_dev",
+    ]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/prewarm_nodejs20 +1 task .* temporary key\n/);
+    expect(text.stdout).toContain(
+      "  temporary    1 of 2 sandboxes (50%) run an action alps cannot know without the platform's help\n",
+    );
+    expect(text.stdout).toContain(
+      "  warning      --namespaces (config key namespaces, ALPS_NAMESPACES) is deprecated and ignored",
+    );
+    expect(text.stdout).toContain(
+      "  functions    guest_hello (1 sandbox), prewarm_nodejs20 (1 sandbox)\n",
+    );
   });
 
   it("openwhisk without Docker: a clear error naming the socket, exit 1 (JSON and text)", async () => {
@@ -311,6 +387,7 @@ describe.skipIf(!canRun)("alps doctor --platform", () => {
       error: expect.stringContaining(`docker socket ${socket} does not exist`),
       sandboxes: [],
       functions: [],
+      ...PLAIN,
     });
     expect(run.stderr).toContain(`platform openwhisk is unusable: docker socket ${socket}`);
 

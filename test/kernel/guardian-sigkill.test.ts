@@ -1,5 +1,5 @@
 /**
- * DESIGN §6 invariant 3, issue 8 must-show 1: a "daemon" (the guardian
+ * Safety invariant 3 (docs/safety.md), issue 8 must-show 1: a "daemon" (the guardian
  * drill, a real child process using the touched-task record and the
  * guardian) changes four real busy workers; SIGKILL of the daemon puts all
  * four back on SCHED_OTHER nice 0 within one second. Once with boosted nice

@@ -1,6 +1,6 @@
 /**
  * `alps invoke` registers CMD before CMD executes its first instruction
- * (DESIGN §3): the first thing CMD does is read its own scheduling state, and
+ * (docs/api.md): the first thing CMD does is read its own scheduling state, and
  * it already carries what the backend gives a registered function task —
  * a boosted (negative) nice level in alps mode, SCHED_FIFO in sfs mode.
  * Needs `npm run build` first.

@@ -59,7 +59,7 @@ function niceAndCpu(pid: number): { nice: number; cpuMs: number } | undefined {
 }
 
 // Sleeps (so its burst starts inside the sandbox), then burns `argv[1]` ms of
-// CPU, checking its CPU clock only every ~20k iterations (DESIGN §5).
+// CPU, checking its CPU clock only every ~20k iterations (docs/architecture.md).
 const WORKER = `setTimeout(() => {
   const t = process.cpuUsage(); const lim = Number(process.argv[1]) * 1000; let x = 0;
   for (;;) { for (let i = 0; i < 20000; i++) x += i; const u = process.cpuUsage(t); if (u.user + u.system >= lim) break; }

@@ -3,14 +3,49 @@
  * and child made here is recorded and undone by cleanup() (children killed
  * by pid, directories removed deepest first).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cgroup2Mount } from "../../src/host/cgroups.js";
+import { cgroup2Mount, decodeMountinfo } from "../../src/host/cgroups.js";
+
+/** A cgroup v1 hierarchy's mount point and the name it shows in /proc/<pid>/cgroup. */
+export interface V1Hierarchy {
+  mount: string;
+  /** "cpu", "cpu,cpuacct", "name=…": the middle field of /proc/<pid>/cgroup lines. */
+  controllers: string;
+  /** Mounted by the fixture (unmounted by cleanup). */
+  ours: boolean;
+}
+
+/** The host's v1 hierarchy with the cpu controller, as a hybrid host has, if mounted. */
+export function hostV1CpuHierarchy(): V1Hierarchy | undefined {
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    const sep = line.indexOf(" - ");
+    if (sep < 0) continue;
+    const [fstype, , superOpts] = line.slice(sep + 3).split(" ");
+    if (fstype !== "cgroup" || superOpts === undefined) continue;
+    const controllers = superOpts.split(",").filter((o) => o !== "rw" && o !== "ro");
+    if (!controllers.includes("cpu")) continue;
+    const mount = line.slice(0, sep).split(" ")[4];
+    if (mount !== undefined)
+      return { mount: decodeMountinfo(mount), controllers: controllers.join(","), ours: false };
+  }
+  return undefined;
+}
 
 export class CgroupFixture {
   readonly root: string;
   readonly #dirs: string[] = [];
+  readonly #v1Dirs: string[] = [];
+  #v1: V1Hierarchy | undefined;
   readonly #children: ChildProcess[] = [];
 
   constructor(name: string) {
@@ -59,8 +94,52 @@ export class CgroupFixture {
     if (i >= 0) this.#dirs.splice(i, 1);
   }
 
+  /**
+   * A cgroup v1 hierarchy for hybrid layouts: the host's cpu one when it is
+   * mounted (a hybrid host, like the real thing), else a named hierarchy
+   * without controllers mounted here (it changes nothing for any task).
+   */
+  v1(): V1Hierarchy {
+    if (this.#v1 !== undefined) return this.#v1;
+    let h = hostV1CpuHierarchy();
+    if (h === undefined) {
+      const mount = mkdtempSync(join(tmpdir(), "alps-test-v1-"));
+      const name = `alps-test-${process.pid}`;
+      execFileSync("mount", ["-t", "cgroup", "-o", `none,name=${name}`, "cgroup", mount]);
+      h = { mount, controllers: `name=${name}`, ours: true };
+    }
+    this.#v1 = h;
+    return h;
+  }
+
+  /** mkdir -p of `rel` (e.g. "alps-test-x/docker/<id>") in the v1 hierarchy, recorded; its absolute path. */
+  mkdirV1(rel: string): string {
+    const h = this.v1();
+    let at = h.mount;
+    for (const p of rel.split("/").filter(Boolean)) {
+      at = join(at, p);
+      if (!existsSync(at)) {
+        mkdirSync(at);
+        this.#v1Dirs.push(at);
+      }
+    }
+    return at;
+  }
+
   async cleanup(): Promise<void> {
     for (const c of this.#children) await this.kill(c);
+    const v1 = this.#v1;
+    for (const d of [...this.#v1Dirs].sort((a, b) => b.length - a.length)) {
+      if (!existsSync(d) || v1 === undefined) continue;
+      for (const pid of readFileSync(join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+        writeFileSync(join(v1.mount, "cgroup.procs"), `${pid}\n`);
+      }
+      rmdirSync(d);
+    }
+    if (v1?.ours) {
+      execFileSync("umount", [v1.mount]);
+      rmdirSync(v1.mount);
+    }
     for (const d of [...this.#dirs].sort((a, b) => b.length - a.length)) {
       if (!existsSync(d)) continue;
       // Anything still inside (should be nothing) goes back to the root cgroup so rmdir works.

@@ -113,10 +113,29 @@ export class FakeDockerEngine {
     };
   }
 
-  /** Sends an EventMessage to every open /events stream. */
-  emit(action: "start" | "die", c: FakeContainer): void {
+  /**
+   * Renames a container as `docker rename` does: the name changes, and the
+   * "rename" event carries the new name and the old one (with its "/").
+   */
+  rename(c: FakeContainer, newName: string): void {
+    const oldName = `/${c.name}`;
+    c.name = newName;
+    this.emit("rename", c, { oldName });
+  }
+
+  /** Sends an EventMessage to every open /events stream whose filters let it through. */
+  emit(
+    action: "start" | "die" | "rename",
+    c: FakeContainer,
+    extra: Record<string, string> = {},
+  ): void {
     const nowNs = BigInt(Date.now()) * 1_000_000n;
-    const attributes: Record<string, string> = { ...c.labels, image: c.image, name: c.name };
+    const attributes: Record<string, string> = {
+      ...c.labels,
+      image: c.image,
+      name: c.name,
+      ...extra,
+    };
     if (action === "die") attributes.exitCode = "137";
     const msg = {
       status: action,
@@ -129,7 +148,12 @@ export class FakeDockerEngine {
       time: Number(nowNs / 1_000_000_000n),
       timeNano: Number(nowNs),
     };
-    for (const s of this.#streams) s.write(`${JSON.stringify(msg)}\n`);
+    for (const s of this.#streams) {
+      // The Engine filters events server-side: a client that did not ask for an action never sees it.
+      const f = (s as ServerResponse & { filters?: { event?: string[] } }).filters;
+      if (f?.event !== undefined && !f.event.includes(action)) continue;
+      s.write(`${JSON.stringify(msg)}\n`);
+    }
   }
 
   /** Ends every open event stream (a docker restart, say). */

@@ -70,7 +70,7 @@ describe.skipIf(!requireHost("systemd-analyze", hasAnalyze))("systemd unit", () 
       "ProtectSystem=strict",
       "ReadWritePaths=/sys/fs/cgroup /sys/fs/bpf /run/alps",
       "RuntimeDirectory=alps",
-      // DESIGN §6.3 under systemd: a timed-out stop kills the guardian with the
+      // Safety invariant 3 under systemd: a timed-out stop kills the guardian with the
       // daemon, so the unit restores after stop and keeps the record across restarts.
       "ExecStopPost=/usr/bin/env alps restore --state-dir /run/alps",
       "RuntimeDirectoryPreserve=restart",

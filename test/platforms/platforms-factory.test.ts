@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
 import {
   createPlatformAdapter,
+  deprecatedPlatformSettings,
   isPlatformKind,
   PLATFORM_KINDS,
   platformOptionsOf,
@@ -35,15 +36,19 @@ describe("createPlatformAdapter", () => {
     );
   });
 
-  it("takes the daemon config's platform keys, the OpenWhisk namespaces included", () => {
-    const opts = platformOptionsOf({
+  it("takes the daemon config's platform keys; the deprecated namespaces only raise a warning", () => {
+    const config = {
       pattern: undefined,
       olPath: undefined,
       cgroupRoot: undefined,
       dockerSocket: "/run/docker.sock",
       namespaces: ["BobsOrg_dev"],
-    });
-    expect(opts).toEqual({ dockerSocket: "/run/docker.sock", namespaces: ["BobsOrg_dev"] });
+    };
+    expect(platformOptionsOf(config)).toEqual({ dockerSocket: "/run/docker.sock" });
+    expect(deprecatedPlatformSettings(config)).toEqual([
+      expect.stringMatching(/^--namespaces .* is deprecated and ignored/),
+    ]);
+    expect(deprecatedPlatformSettings({ ...config, namespaces: undefined })).toEqual([]);
   });
 
   it("snapshots nothing before start", () => {

@@ -5,34 +5,49 @@ import {
   mountSourceBasename,
   stripDirMakerSeq,
 } from "../../src/frontend/platforms/openlambda.js";
-import { functionOf, parseActionContainerName } from "../../src/frontend/platforms/openwhisk.js";
+import { parseInvokerContainerName } from "../../src/frontend/platforms/openwhisk-names.js";
 
 describe("OpenWhisk container names", () => {
-  it("parses wsk<invoker>_<n>_<namespace>_<action>", () => {
-    const c = parseActionContainerName("/wsk0_12_guest_hello");
-    expect(c).toEqual({ invoker: "wsk0", seq: 12, namespace: "guest", action: "hello" });
-    if (!c) throw new Error("unparsed");
-    expect(functionOf(c)).toBe("guest/hello");
-    expect(parseActionContainerName("wskinvoker07_3_guest_my_action")).toMatchObject({
-      namespace: "guest",
-      action: "my_action",
+  it("takes everything after <prefix>_<seq>_ as the key, never split", () => {
+    expect(parseInvokerContainerName("/wsk0_12_guest_hello")).toEqual({
+      prefix: "wsk0",
+      seq: 12,
+      key: "guest_hello",
+    });
+    // A namespace holding '_' and an action holding '_' are just part of the key.
+    expect(parseInvokerContainerName("wsk0_7_BobsOrg_dev_my_action")?.key).toBe(
+      "BobsOrg_dev_my_action",
+    );
+  });
+
+  it("accepts invoker prefixes holding '_', '.' and '-' (unique names), ending in the instance number", () => {
+    expect(parseInvokerContainerName("/wskinvoker_a0_3_guest_hello")).toEqual({
+      prefix: "wskinvoker_a0",
+      seq: 3,
+      key: "guest_hello",
+    });
+    expect(parseInvokerContainerName("wskhost-1.dc2_4_guest_hello")).toMatchObject({
+      prefix: "wskhost-1.dc2",
+      seq: 4,
+      key: "guest_hello",
     });
   });
 
-  it("skips prewarm stem cells and other containers", () => {
-    expect(parseActionContainerName("/wsk0_2_prewarm_nodejs20")).toBeUndefined();
-    expect(parseActionContainerName("/redis")).toBeUndefined();
-    expect(parseActionContainerName("/wsk0_2_guest")).toBeUndefined();
-    expect(parseActionContainerName("/wsk0_x_guest_hello")).toBeUndefined();
+  it("recognises stem cells, with their kind, under a temporary key", () => {
+    expect(parseInvokerContainerName("/wsk0_2_prewarm_nodejs20")).toEqual({
+      prefix: "wsk0",
+      seq: 2,
+      key: "prewarm_nodejs20",
+      prewarmKind: "nodejs20",
+    });
   });
 
-  it("prefers the longest configured namespace", () => {
-    expect(
-      parseActionContainerName("/wsk0_1_BobsOrg_dev_filter", ["BobsOrg", "BobsOrg_dev"]),
-    ).toMatchObject({
-      namespace: "BobsOrg_dev",
-      action: "filter",
-    });
+  it("skips other containers", () => {
+    expect(parseInvokerContainerName("/redis")).toBeUndefined();
+    expect(parseInvokerContainerName("/wsk0_2_guest")).toBeUndefined(); // no namespace/action pair
+    expect(parseInvokerContainerName("/wsk0_x_guest_hello")).toBeUndefined();
+    expect(parseInvokerContainerName("/wsk_1_guest_hello")).toBeUndefined(); // prefix without instance number
+    expect(parseInvokerContainerName("/wsk0_1_guest-x_hello")).toBeUndefined(); // '-' never survives cleaning
   });
 });
 

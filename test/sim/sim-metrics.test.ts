@@ -1,6 +1,6 @@
 /**
  * Summary metrics: nearest-rank percentiles (by selection) agree with a full
- * sort, and summarize follows DESIGN §3's definitions.
+ * sort, and summarize follows docs/formats.md's definitions.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";

@@ -6,7 +6,7 @@
  *
  * Why the clock is read only about every 100 µs of work: reading a CPU-time
  * clock updates the task's runtime, and alps's BPF program runs on every such
- * update (DESIGN §5). A tight polling loop would flood it.
+ * update (docs/architecture.md). A tight polling loop would flood it.
  *
  * Protocol: newline-delimited JSON on fd 3, a socket shared with the parent
  * (the replay dispatcher):

@@ -3,7 +3,7 @@
  * the tid per LEVEL/EXPIRED/WOKE event, and the restore to SCHED_OTHER nice 0
  * when an invocation ends or the daemon closes.
  *
- * Levels are fair-class nice values (DESIGN §4). A boost is applied with
+ * Levels are fair-class nice values (docs/architecture.md, "Levels"). A boost is applied with
  * sched_setattr(SCHED_OTHER, nice, SCHED_FLAG_RESET_ON_FORK): the reset flag
  * makes children start at nice 0 (they earn their own boost from the BPF
  * program). With `sliceRequest` on, the same call also asks for the
@@ -43,6 +43,7 @@ import {
 } from "../../host/syscalls-types.js";
 import { createMemoryTouched } from "../guardian/touched-memory.js";
 import type { TouchedTasks } from "../guardian/touched-types.js";
+import type { WeightTargets } from "./weight-targets.js";
 
 /** The kernel clamps a fair-class slice request to [0.1 ms, 100 ms]. */
 const SLICE_MIN_NS = 100_000n;
@@ -73,6 +74,12 @@ export interface ActuatorOptions {
   sliceRequest?: boolean;
   /** Strategy dynamic: yields at or above this level run under SCHED_IDLE (runsIdle). */
   idleFrom?: number;
+  /**
+   * Where a level must also be written so that the scheduler compares it
+   * with the task's competitors (a sandbox's cpu cgroup, an autogroup; see
+   * weight-targets.ts). Without it, only the task's own nice is set.
+   */
+  targets?: WeightTargets;
 }
 
 export class Actuator {
@@ -85,6 +92,7 @@ export class Actuator {
   readonly #log: (msg: string) => void;
   readonly #sliceRequest: boolean;
   readonly #idleFrom: number;
+  readonly #targets: WeightTargets | undefined;
   /** undefined until the first slice request tells whether the kernel keeps it. */
   #sliceSupported: boolean | undefined;
   /** Level currently applied per tid (absent = base, untouched by us). */
@@ -101,6 +109,12 @@ export class Actuator {
     this.#log = opts.log ?? (() => {});
     this.#sliceRequest = opts.sliceRequest ?? false;
     this.#idleFrom = opts.idleFrom ?? DEFAULT_IDLE_FROM;
+    this.#targets = opts.targets;
+  }
+
+  /** Where levels go beyond the task's own nice (undefined: the task only). */
+  get targets(): WeightTargets | undefined {
+    return this.#targets;
   }
 
   /** The level from which strategy dynamic's yields run under SCHED_IDLE. */
@@ -138,10 +152,11 @@ export class Actuator {
   /**
    * Puts `tid` at `level` (BASE_NICE = the unchanged state; above it a task
    * yields, below it is boosted), requesting `sliceNs` as its fair-class
-   * slice when boosted. Returns false when the task is gone or the change was
-   * refused.
+   * slice when boosted, and on the group that carries it (`root` is the
+   * invocation's root pid, 0 for a task found through a sandbox's cgroup).
+   * Returns false when the task is gone or the change was refused.
    */
-  apply(tid: number, level: number, sliceNs = 0n): boolean {
+  apply(tid: number, level: number, sliceNs = 0n, root = 0): boolean {
     if (level === BASE_NICE) return this.#toBase(tid, false);
     if (this.#applied.get(tid) === level) return true;
     if (!this.#marked.has(tid)) {
@@ -161,12 +176,13 @@ export class Actuator {
         this.#log(
           "actuator: kernel refused a fair-class slice request (EINVAL); levels only from now on",
         );
-        return this.apply(tid, level, 0n);
+        return this.apply(tid, level, 0n, root);
       }
       return this.#failed(tid, err, `set level ${level}`);
     }
     this.#applied.set(tid, level);
     this.counters.applied++;
+    this.#targets?.onLevel(tid, root, level);
     return true;
   }
 
@@ -177,6 +193,7 @@ export class Actuator {
 
   /** The task exited: forget it without a syscall. */
   forget(tid: number): void {
+    this.#targets?.onRelease(tid);
     this.#applied.delete(tid);
     if (this.#marked.delete(tid)) this.touched.release(tid);
   }
@@ -184,6 +201,7 @@ export class Actuator {
   /** Restores every task this actuator changed. */
   restoreAll(): void {
     for (const tid of [...this.#marked]) this.restore(tid);
+    this.#targets?.restoreAll();
   }
 
   #boostAttr(level: number, sliceNs: bigint): SchedAttr {
@@ -238,6 +256,8 @@ export class Actuator {
       return this.#failed(tid, err, "restore");
     }
     this.#applied.delete(tid);
+    if (release) this.#targets?.onRelease(tid);
+    else this.#targets?.onLevel(tid, 0, BASE_NICE);
     if (release && this.#marked.delete(tid)) this.touched.release(tid);
     if (was !== undefined) this.counters.applied++;
     if (release) this.counters.restored++;

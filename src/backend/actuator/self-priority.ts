@@ -1,6 +1,6 @@
 /**
  * The daemon's own threads run on SCHED_FIFO above every level it gives a
- * function (DESIGN §6, invariant 2): however hard functions compete, the
+ * function (safety invariant 2, docs/safety.md): however hard functions compete, the
  * daemon still gets the CPU to apply and undo levels.
  *
  * SCHED_RESET_ON_FORK is set with it, so nothing the daemon spawns (the

@@ -49,6 +49,7 @@ import { threadsOf } from "../../host/proc-stat.js";
 import type { Syscalls } from "../../host/syscalls-types.js";
 import type { TouchedTasks } from "../guardian/touched-types.js";
 import type { Backend, BackendStatus, BurstSample } from "../types.js";
+import { createWeightTargets, targetsReason } from "../actuator/weight-targets.js";
 
 export interface BpfBackendOptions {
   strategy: Strategy;
@@ -62,6 +63,11 @@ export interface BpfBackendOptions {
   sliceRequest?: boolean;
   /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
   idleFrom?: number;
+  /**
+   * Also write each level where the scheduler compares it: a sandbox's own
+   * cpu cgroup, an invocation's own autogroup (weight-targets.ts). Default true.
+   */
+  groupWeights?: boolean;
   /** Defaults to native/build/alps.bpf.o. */
   objectPath?: string;
   /**
@@ -85,6 +91,8 @@ export interface BpfBackend extends Backend {
   latenciesNs(): number[];
   /** Forget the latencies recorded so far (a bench starts measuring). */
   resetLatencies(): void;
+  /** Called with each event-to-applied latency as it happens, ns (the metrics histogram). */
+  onLatency(listener: (ns: number) => void): void;
 }
 
 const MAX_LATENCY_SAMPLES = 10_000;
@@ -152,6 +160,7 @@ class AlpsBpfBackend implements BpfBackend {
   readonly #sandboxes = new Map<string, { cg: bigint; fn: string }>();
   readonly #latencies: number[] = [];
   #latencyNext = 0;
+  readonly #latencyListeners: ((ns: number) => void)[] = [];
   readonly #counts = {
     nr_fn_overflow: 0,
     nr_stale_events: 0,
@@ -185,6 +194,11 @@ class AlpsBpfBackend implements BpfBackend {
       log: this.#log,
       sliceRequest: opts.sliceRequest ?? false,
       ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
+      ...(this.#observeOnly || opts.groupWeights === false
+        ? {}
+        : {
+            targets: createWeightTargets(opts.strategy, opts.idleFrom, opts.touched, this.#log),
+          }),
     });
     this.#writeConfig();
     this.#reasons = this.#observeOnly
@@ -196,6 +210,7 @@ class AlpsBpfBackend implements BpfBackend {
           `BPF programs attached from ${objectPath}`,
           `strategy ${opts.strategy}`,
           ...(opts.strategy === "dynamic" ? [idleReason(this.actuator.idleFrom)] : []),
+          targetsReason(this.actuator.targets),
         ];
     this.#writePolicy(this.#policy);
     handle.startEvents((events) => this.#onEvents(events));
@@ -235,7 +250,7 @@ class AlpsBpfBackend implements BpfBackend {
       if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
       if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
       const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
-      if (this.actuator.apply(tid, state.level, sliceNs)) reapplied++;
+      if (this.actuator.apply(tid, state.level, sliceNs, state.root)) reapplied++;
     }
     this.#counts.nr_resyncs++;
     this.#log(
@@ -254,6 +269,10 @@ class AlpsBpfBackend implements BpfBackend {
 
   latenciesNs(): number[] {
     return [...this.#latencies];
+  }
+
+  onLatency(listener: (ns: number) => void): void {
+    this.#latencyListeners.push(listener);
   }
 
   resetLatencies(): void {
@@ -411,7 +430,7 @@ class AlpsBpfBackend implements BpfBackend {
     // instruction: it gets its level now. Applied first, then registered
     // with that level: a level the kernel posts after registration is newer
     // and is applied after this.
-    if (this.actuator.apply(pid, level, sliceNs) || level === BASE_NICE) {
+    if (this.actuator.apply(pid, level, sliceNs, pid) || level === BASE_NICE) {
       this.#handle.registerTask(pid, id, level, pid);
       tids.add(pid);
     }
@@ -489,10 +508,11 @@ class AlpsBpfBackend implements BpfBackend {
       return;
     }
     const sliceNs = this.#sliceNs.get(e.fn) ?? this.#sliceNs.get(0) ?? 0n;
-    if (this.actuator.apply(e.tid, e.level, sliceNs)) {
+    if (this.actuator.apply(e.tid, e.level, sliceNs, state.root)) {
       const latency = Number(this.#addon.monotonicNs()) - e.tsNs;
       this.#latencies[this.#latencyNext] = latency;
       this.#latencyNext = (this.#latencyNext + 1) % MAX_LATENCY_SAMPLES;
+      for (const l of this.#latencyListeners) l(latency);
     }
   }
 
@@ -523,6 +543,9 @@ class AlpsBpfBackend implements BpfBackend {
     counters.nr_restored = this.actuator.counters.restored;
     counters.nr_task_gone = this.actuator.counters.gone;
     counters.nr_apply_errors = this.actuator.counters.errors;
+    const targets = this.actuator.targets?.counters;
+    if (targets !== undefined)
+      for (const [k, v] of Object.entries(targets)) counters[`nr_${k}`] = v;
     const reasons = this.#observeOnly
       ? [...this.#reasons]
       : [...this.#reasons, sliceRequestReason(this.actuator)];

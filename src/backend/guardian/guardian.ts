@@ -1,5 +1,5 @@
 /**
- * The daemon's side of the guardian (DESIGN §6, invariant 3): a small
+ * The daemon's side of the guardian (safety invariant 3, docs/safety.md): a small
  * separate process that outlives the daemon. It holds the read end of a
  * pipe whose write end only the daemon has; the kernel closes that end when
  * the daemon dies in any way (SIGKILL, crash, OOM kill), and the guardian

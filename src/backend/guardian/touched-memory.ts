@@ -8,9 +8,13 @@ import type { TouchedTasks } from "./touched-types.js";
 
 export function createMemoryTouched(): TouchedTasks {
   const tids = new Set<number>();
+  const dirs = new Set<string>();
   return {
     mark: (tid) => void tids.add(tid),
     release: (tid) => void tids.delete(tid),
     list: () => [...tids],
+    markCgroup: (dir) => void dirs.add(dir),
+    releaseCgroup: (dir) => void dirs.delete(dir),
+    cgroups: () => [...dirs],
   };
 }

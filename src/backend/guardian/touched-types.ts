@@ -3,7 +3,7 @@
  * change and released after it is undone. The record survives the daemon
  * (a file under the state directory), so the guardian or `alps restore` can
  * put each task back on SCHED_OTHER, nice 0 after a SIGKILL or crash
- * (DESIGN §6, invariant 3).
+ * (safety invariant 3, docs/safety.md).
  */
 export interface TouchedTasks {
   /** Record `tid` before changing it. Cheap and idempotent. */
@@ -12,4 +12,13 @@ export interface TouchedTasks {
   release(tid: number): void;
   /** Tasks currently recorded. */
   list(): number[];
+  /**
+   * Record the cpu cgroup `dir` (its weight and idle flag as they are now)
+   * before alps first changes them; put back by restore.
+   */
+  markCgroup?(dir: string): void;
+  /** `dir` has its original weight and idle flag again (or is gone). */
+  releaseCgroup?(dir: string): void;
+  /** Cgroups currently recorded. */
+  cgroups?(): string[];
 }

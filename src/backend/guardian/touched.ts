@@ -1,6 +1,6 @@
 /**
  * The persistent record of every task whose scheduling alps changes
- * (DESIGN §6, invariant 3). The daemon marks a tid before it changes it and
+ * (safety invariant 3, docs/safety.md). The daemon marks a tid before it changes it and
  * releases it after undoing the change; the guardian and `alps restore` read
  * the same file after the daemon died and put every recorded task back.
  *

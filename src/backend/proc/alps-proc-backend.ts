@@ -23,6 +23,7 @@ import { ProcSensor, type SensedTask } from "./proc-sensor.js";
 import type { Syscalls } from "../../host/syscalls-types.js";
 import type { TouchedTasks } from "../guardian/touched-types.js";
 import type { Backend, BackendStatus, BurstSample } from "../types.js";
+import { createWeightTargets, targetsReason } from "../actuator/weight-targets.js";
 
 export interface AlpsProcOptions {
   syscalls: Syscalls;
@@ -40,6 +41,8 @@ export interface AlpsProcOptions {
   sliceRequest?: boolean;
   /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
   idleFrom?: number;
+  /** Also write levels on a sandbox's own cpu cgroup or autogroup (weight-targets.ts). Default true. */
+  groupWeights?: boolean;
 }
 
 export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
@@ -57,6 +60,16 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
     ...(opts.touched === undefined ? {} : { touched: opts.touched }),
     ...(opts.log === undefined ? {} : { log: opts.log }),
+    ...(opts.groupWeights === false
+      ? {}
+      : {
+          targets: createWeightTargets(
+            strategy,
+            opts.idleFrom,
+            opts.touched,
+            opts.log ?? (() => {}),
+          ),
+        }),
   });
   const listeners: ((sample: BurstSample) => void)[] = [];
   const counters = { nr_invocations: 0, nr_bursts: 0 };
@@ -64,6 +77,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     ...(opts.reasons ?? []),
     `alps: strategy ${strategy} on the proc sensor, syscalls via ${opts.syscalls.kind}`,
     ...(strategy === "dynamic" ? [idleReason(actuator.idleFrom)] : []),
+    targetsReason(actuator.targets),
   ];
   let closed = false;
 
@@ -83,7 +97,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     // A task that blocked keeps its level until it runs again, as in the BPF program.
     if (!task.running) return;
     if (actuator.appliedLevel(task.tid) === (level !== BASE_NICE ? level : undefined)) return;
-    actuator.apply(task.tid, level, sliceNsOf(task));
+    actuator.apply(task.tid, level, sliceNsOf(task), task.invocation ?? 0);
   };
 
   let boostedRunning = false;
@@ -147,7 +161,16 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
         sensor: "proc",
         strategy,
         reasons: [...reasons, sliceRequestReason(actuator)],
-        counters: { ...counters, ...prefixed(actuator.counters), nr_polls: sensor.polls },
+        // The actuator's counters under the BPF backend's names: one set of backend event names for alerts.
+        counters: {
+          ...counters,
+          nr_applied: actuator.counters.applied,
+          nr_restored: actuator.counters.restored,
+          nr_task_gone: actuator.counters.gone,
+          nr_apply_errors: actuator.counters.errors,
+          ...prefixed(actuator.targets?.counters ?? {}),
+          nr_polls: sensor.polls,
+        },
       };
     },
     async close() {
@@ -159,6 +182,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
   };
 }
 
+/** `nr_`-prefixed copies of a counter object's numeric fields. */
 function prefixed(counters: object): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, value] of Object.entries(counters))

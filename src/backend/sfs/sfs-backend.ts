@@ -305,7 +305,7 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
       forget(pid);
     },
     applyPolicy(_policy: Policy) {
-      // SFS does not learn and ignores the policy (DESIGN §1).
+      // SFS does not learn and ignores the policy (docs/architecture.md).
     },
     onBurst(listener) {
       burstListeners.push(listener);

@@ -1,5 +1,5 @@
 /**
- * The pid rule (DESIGN §3, §6 invariant 1): a client may name only a task
+ * The pid rule (docs/api.md; safety invariant 1, docs/safety.md): a client may name only a task
  * inside a declared sandbox, or itself / a descendant of itself, as proven by
  * the socket's peer credentials. pid 1 and the daemon itself are never
  * accepted: giving them a level could take the host down.

@@ -1,4 +1,4 @@
-/** Bodies of the control API (DESIGN §3), validated with zod; unknown fields are refused. */
+/** Bodies of the control API (docs/api.md), validated with zod; unknown fields are refused. */
 import { z } from "zod";
 
 const FunctionName = z
@@ -22,7 +22,12 @@ export const SandboxBody = z.strictObject({
 
 export const InvocationBody = z.strictObject({
   function: FunctionName,
-  pid: z.number().int().min(1).max(4_194_304),
+  /**
+   * The task the invocation runs in, as the daemon's pid namespace numbers
+   * it. Omitted: the caller itself, from the socket's peer credentials, so
+   * a hook inside a container's pid namespace registers its own process.
+   */
+  pid: z.number().int().min(1).max(4_194_304).optional(),
 });
 
 export const EndBody = z.strictObject({

@@ -1,5 +1,5 @@
 /**
- * The control API: HTTP over a unix socket (DESIGN §3). The socket is 0600
+ * The control API: HTTP over a unix socket (docs/api.md). The socket is 0600
  * (0660 with a configured group), every body is size-limited and validated,
  * requests are rate-limited, and every refusal is logged and counted.
  * Who the client is comes from SO_PEERCRED on the accepted socket, read once
@@ -287,17 +287,19 @@ export class ApiServer {
     if (path === "/v1/invocations") {
       if (method !== "POST") this.#refuse(405, "method_not_allowed", `${method} ${path}`);
       const body = await this.#readJson(req, InvocationBody);
-      const decision = checkPid(body.pid, peer.pid, daemon.sandboxes().keys(), this.#cgroupMount);
+      // No pid: the caller registers itself (SO_PEERCRED gives its pid in our namespace).
+      const pid = body.pid ?? peer.pid;
+      const decision = checkPid(pid, peer.pid, daemon.sandboxes().keys(), this.#cgroupMount);
       if (!decision.ok) this.#refuse(403, "forbidden_pid", decision.why);
       let id: string;
       try {
-        id = daemon.startInvocation(body.function, body.pid);
+        id = daemon.startInvocation(body.function, pid);
       } catch (error) {
         if (error instanceof OpenLimitError) this.#refuse(503, "open_limit", error.message);
         throw error;
       }
       this.#starters.set(id, peer.uid);
-      this.#send(res, 201, { id });
+      this.#send(res, 201, { id, pid });
       return;
     }
     const end = /^\/v1\/invocations\/([0-9]{1,20})\/end$/.exec(path);

@@ -14,6 +14,7 @@ import { type CgroupPattern, matchSegment, parseCgroupPattern } from "./pattern.
 import type {
   AdapterErrorListener,
   PlatformAdapter,
+  PlatformScan,
   PlatformSource,
   SandboxEvent,
   SandboxInfo,
@@ -101,9 +102,9 @@ export class CgroupPatternAdapter implements PlatformAdapter {
     await this.#watcher.start(listener);
   }
 
-  async scan(): Promise<SandboxInfo[]> {
+  async scan(): Promise<PlatformScan> {
     this.#checkInsideV2();
-    return scanPattern(this.pattern);
+    return { sandboxes: await scanPattern(this.pattern), refused: [] };
   }
 
   stop(): Promise<void> {

@@ -2,7 +2,9 @@
  * Platform adapters: how the daemon finds a FaaS platform's sandboxes.
  * `alps daemon --platform openlambda|openwhisk|cgroup-pattern` builds one
  * with createPlatformAdapter and, on each event, calls
- * backend.addSandbox(e.fn, e.cgroupPath) / backend.removeSandbox(e.cgroupPath).
+ * backend.addSandbox(e.fn, e.cgroupPath) / backend.removeSandbox(e.cgroupPath)
+ * (an "add" for a declared cgroup re-keys it); every invocation a platform
+ * hook registers is passed to adapter.noteInvocation.
  */
 import { UsageError } from "../../errors.js";
 import type { PlatformConfig } from "../config.js";
@@ -14,13 +16,16 @@ import { PLATFORM_KINDS } from "./types.js";
 
 export { CgroupPatternAdapter } from "./cgroup-pattern.js";
 export { OpenLambdaAdapter } from "./openlambda.js";
-export { OpenWhiskAdapter, parseActionContainerName } from "./openwhisk.js";
+export { OpenWhiskAdapter } from "./openwhisk.js";
+export { parseInvokerContainerName } from "./openwhisk-names.js";
 export { parseCgroupPattern } from "./pattern.js";
 export type {
   AdapterErrorListener,
   PlatformAdapter,
   PlatformKind,
+  PlatformScan,
   PlatformSource,
+  RefusedSandbox,
   SandboxEvent,
   SandboxInfo,
 } from "./types.js";
@@ -36,8 +41,6 @@ export interface PlatformOptions {
   cgroupRoot?: string;
   /** openwhisk: `--docker-socket` (default /var/run/docker.sock). */
   dockerSocket?: string;
-  /** openwhisk: `--namespaces a,b` to split names whose namespace holds '_'. */
-  namespaces?: string[];
   /** Rescan period for the cgroup-walking adapters (default 200 ms). */
   pollMs?: number;
   onError?: AdapterErrorListener;
@@ -57,9 +60,23 @@ export function platformOptionsOf(
     ...(config.olPath !== undefined ? { olPath: config.olPath } : {}),
     ...(config.cgroupRoot !== undefined ? { cgroupRoot: config.cgroupRoot } : {}),
     ...(config.dockerSocket !== undefined ? { dockerSocket: config.dockerSocket } : {}),
-    ...(config.namespaces !== undefined ? { namespaces: config.namespaces } : {}),
     ...(onError !== undefined ? { onError } : {}),
   };
+}
+
+/**
+ * Warnings for platform settings that are accepted but do nothing any more,
+ * for the daemon's log and doctor's output.
+ */
+export function deprecatedPlatformSettings(config: Omit<PlatformConfig, "platform">): string[] {
+  const warnings: string[] = [];
+  if (config.namespaces !== undefined) {
+    warnings.push(
+      "--namespaces (config key namespaces, ALPS_NAMESPACES) is deprecated and ignored: " +
+        "an OpenWhisk container's function key is its name's whole remainder after <prefix>_<seq>_, never split",
+    );
+  }
+  return warnings;
 }
 
 export function createPlatformAdapter(kind: string, opts: PlatformOptions = {}): PlatformAdapter {
@@ -88,7 +105,6 @@ export function createPlatformAdapter(kind: string, opts: PlatformOptions = {}):
     case "openwhisk":
       return new OpenWhiskAdapter({
         ...(opts.dockerSocket !== undefined ? { dockerSocket: opts.dockerSocket } : {}),
-        ...(opts.namespaces !== undefined ? { namespaces: opts.namespaces } : {}),
         ...(opts.onError !== undefined ? { onError: opts.onError } : {}),
       });
     default:

@@ -1,29 +1,32 @@
 /**
  * OpenLambda adapter (SOCK sandboxes, cgroup v2).
  *
- * Matched against open-lambda/open-lambda on GitHub:
- *   - go/worker/sandbox/cgroups/pool.go @ 0d9b124e: the worker's cgroup root is
- *     PoolPath(olPath) = /sys/fs/cgroup/<basename(olPath)>-sandboxes, where
- *     olPath = dirname(Worker_dir); it pre-creates a reserve of
- *     CGROUP_RESERVE (16) empty cgroups named cg-<N> and recycles released
- *     ones (cgroup.go: Release keeps the directory when Reuse_cgroups is on).
- *     So a cg-<N> directory is a sandbox only while processes are in it.
- *   - go/worker/lambda/lambdaInstance.go @ 03d3afc6: each sandbox gets
- *     scratchDir = lmgr.scratchDirs.Make(f.name), and DirMaker.Make (go/common)
- *     names it "<Worker_dir>/scratch/<seq>-<lambda name>"; the import cache's
- *     Zygotes use Make("import-cache") (go/worker/lambda/zygote/importCache.go).
- *   - go/worker/sandbox/sock.go @ 1efef090: populateRoot bind-mounts the
- *     scratch dir at <containerRootDir>/host and the code dir at
- *     <containerRootDir>/handler, and freshProc runs the sandbox's server
- *     under `chroot <containerRootDir>` in the cgroup.
+ * Matched against open-lambda/open-lambda at a288ce1e (files and the
+ * commits that last changed them are listed in docs/platforms.md):
+ *   - go/common/config.go, CgroupPoolPath(olPath): the worker's cgroup root
+ *     is /sys/fs/cgroup/<basename(olPath)>-sandboxes;
+ *     go/worker/sandbox/cgroups/pool.go keeps a reserve of CGROUP_RESERVE
+ *     (16) empty cgroups named cg-<N>, and cgroup.go's KillAndRelease
+ *     recycles a released one when Reuse_cgroups is on. So a cg-<N>
+ *     directory is a sandbox only while processes are in it.
+ *   - go/worker/lambda/lambdaInstance.go, Task(): each new sandbox gets
+ *     scratchDir = lmgr.scratchDirs.Make(f.name), and DirMaker.Make
+ *     (go/common/storage.go) names it "<Worker_dir>/scratch/<seq>-<lambda>";
+ *     the import cache's Zygotes use Make("import-cache")
+ *     (go/worker/lambda/zygote/importCache.go).
+ *   - go/worker/sandbox/sock.go: populateRoot bind-mounts the scratch dir at
+ *     <containerRootDir>/host and the code dir at <containerRootDir>/handler,
+ *     and freshProc runs the sandbox's server under `chroot
+ *     <containerRootDir>` in the cgroup.
  * Hence the lambda of cg-<N>: take a process in it whose root is not the
  * host's, find the mount at /host in /proc/<pid>/mountinfo (mount points are
  * shown relative to the process's root) and take the basename of its source
- * path minus the "<seq>-" prefix. Zygotes ("import-cache") are not function
- * sandboxes (their forked children move into the leaf's cgroup) and are
- * skipped. Newer trees (sandboxset) name scratch dirs "sb"; then the code
- * dir mounted at /handler names the lambda instead (not verified against a
- * running worker). OpenLambda's docker sandbox is not covered.
+ * path minus the "<seq>-" prefix; that name is the function key, as a hook in
+ * the request loop would name it (f.name). Zygotes ("import-cache") are not
+ * function sandboxes (their forked children move into the leaf's cgroup) and
+ * are skipped. A scratch dir named "sb" (an older tree's sandboxset; the
+ * current one has none) falls back to the code dir mounted at /handler.
+ * OpenLambda's docker sandbox is not covered.
  */
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { basename, join } from "node:path";
@@ -32,6 +35,7 @@ import { DEFAULT_POLL_MS, DiffWatcher } from "./diff-watcher.js";
 import type {
   AdapterErrorListener,
   PlatformAdapter,
+  PlatformScan,
   PlatformSource,
   SandboxEvent,
   SandboxInfo,
@@ -191,8 +195,8 @@ export class OpenLambdaAdapter implements PlatformAdapter {
     return this.#watcher.start(listener);
   }
 
-  scan(): Promise<SandboxInfo[]> {
-    return scanOpenLambda(this.cgroupRoot);
+  async scan(): Promise<PlatformScan> {
+    return { sandboxes: await scanOpenLambda(this.cgroupRoot), refused: [] };
   }
 
   stop(): Promise<void> {

@@ -1,38 +1,39 @@
 /**
- * OpenWhisk adapter: the invoker's action containers, read from Docker.
+ * OpenWhisk adapter: the invoker's containers, read from Docker.
  *
- * Matched against apache/openwhisk on GitHub (master):
- *   - core/invoker/.../containerpool/ContainerProxy.scala, containerName():
- *     s"${ContainerFactory.containerNamePrefix(instance)}_${containerCount.next()}_${sanitizedPrefix}_${sanitizedSuffix}"
- *     where prefix is the user's namespace and suffix the action name, both
- *     filtered to letters, digits and '_'; prewarmed stem cells use prefix
- *     "prewarm" and suffix the runtime kind.
- *   - common/scala/.../containerpool/ContainerFactory.scala, containerNamePrefix():
- *     s"wsk${instanceId.uniqueName.getOrElse("")}${instanceId.toInt}"
- * So names look like "wsk0_12_guest_hello". The namespace/action split is
- * ambiguous when the namespace itself holds '_' (e.g. "BobsOrg_dev"): the
- * operator may list namespaces (`namespaces`), otherwise the first '_' splits.
- * Prewarm containers run no function until OpenWhisk hands them an action,
- * and keep their name then, so they are not declared (a known gap).
+ * Names (openwhisk-names.ts): `<prefix>_<seq>_<key>`, the key taken whole.
+ * Stem cells (`prewarm_<kind>`, e.g. two `prewarm_nodejs20` per invoker
+ * by default) are declared too, under their own name as a temporary key:
+ * the invoker hands one to the first cold start of any action of that kind
+ * and never renames it (no rename call anywhere in its container pool), so
+ * without help the key stays temporary for the container's life. Two things
+ * make it final: a Docker `rename` event (an invoker patched to rename, or
+ * an operator's tool), or the first invocation a hook registers from inside
+ * the container (`noteInvocation`), whose key then becomes the sandbox's.
  *
- * Each container's cgroup v2 directory is the one of its init process
- * (State.Pid) in /proc/<pid>/cgroup, which holds whatever the cgroup driver
- * (cgroupfs or systemd, with or without HostConfig.CgroupParent) made.
+ * Cgroups (container-cgroup.ts): a container's v2 cgroup is accepted only
+ * when its path names the container and no other container is in it;
+ * otherwise the container is refused, reported once through onError, and
+ * listed by `scan()` for `alps doctor`.
  */
-import { cgroupDirOfPid } from "../../host/cgroups.js";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { cgroup2Mount } from "../../host/cgroups.js";
+import { parseProcCgroups, resolveContainerCgroup } from "./container-cgroup.js";
 import { DEFAULT_DOCKER_SOCKET, DockerClient, type DockerEvent } from "./docker-api.js";
+import { parseInvokerContainerName } from "./openwhisk-names.js";
 import type {
   AdapterErrorListener,
   PlatformAdapter,
+  PlatformScan,
   PlatformSource,
+  RefusedSandbox,
   SandboxEvent,
   SandboxInfo,
 } from "./types.js";
 
 export interface OpenWhiskOptions {
   dockerSocket?: string;
-  /** Known namespaces, to split "<namespace>_<action>" when a namespace holds '_'. */
-  namespaces?: string[];
   /** Cgroup v2 mount (default: from mountinfo). */
   cgroupMount?: string;
   /** Wait before re-opening a lost event stream. */
@@ -40,63 +41,41 @@ export interface OpenWhiskOptions {
   onError?: AdapterErrorListener;
 }
 
-export interface ActionContainerName {
-  invoker: string;
-  seq: number;
-  namespace: string;
-  action: string;
+/** A declared container: its sandbox and the name it had when last read. */
+interface Known extends SandboxInfo {
+  name: string;
+  /** The v2 directory its init is in (cgroupPath, or below it). */
+  initDir: string;
+  /** A hook's key differing from ours was reported once already. */
+  mismatchReported?: boolean;
 }
 
-/** Parses an invoker container name; undefined for any other container (or a prewarm one). */
-export function parseActionContainerName(
-  name: string,
-  namespaces: readonly string[] = [],
-): ActionContainerName | undefined {
-  const m = /^\/?(wsk[A-Za-z0-9.-]*)_(\d+)_([A-Za-z0-9_]+)$/.exec(name);
-  if (!m || m[1] === undefined || m[2] === undefined || m[3] === undefined) return undefined;
-  const rest = m[3];
-  const known = [...namespaces]
-    .map((n) => n.replace(/[^A-Za-z0-9_]/g, ""))
-    .sort((a, b) => b.length - a.length)
-    .find((n) => n !== "" && rest.startsWith(`${n}_`) && rest.length > n.length + 1);
-  let namespace: string;
-  let action: string;
-  if (known !== undefined) {
-    namespace = known;
-    action = rest.slice(known.length + 1);
-  } else {
-    const cut = rest.indexOf("_");
-    if (cut <= 0 || cut === rest.length - 1) return undefined;
-    namespace = rest.slice(0, cut);
-    action = rest.slice(cut + 1);
-  }
-  if (namespace === "prewarm") return undefined;
-  return { invoker: m[1], seq: Number(m[2]), namespace, action };
-}
+type Described = { kind: "sandbox"; known: Known } | { kind: "refused"; refused: RefusedSandbox };
 
-/** The function name alps uses for an action container. */
-export function functionOf(c: ActionContainerName): string {
-  return `${c.namespace}/${c.action}`;
+function refusalMessage(r: RefusedSandbox): string {
+  return `container ${r.name} (${r.id.slice(0, 12)}) not declared: ${r.detail}; see alps doctor --platform openwhisk`;
 }
 
 export class OpenWhiskAdapter implements PlatformAdapter {
   readonly kind = "openwhisk" as const;
   readonly #docker: DockerClient;
-  readonly #namespaces: string[];
-  readonly #mount: string | undefined;
+  readonly #mountOption: string | undefined;
   readonly #reconnectMs: number;
   readonly #onError: AdapterErrorListener;
-  readonly #known = new Map<string, SandboxInfo>();
+  readonly #known = new Map<string, Known>();
+  /** Refusals already reported, by container id: reported once, forgotten when it dies. */
+  readonly #refused = new Map<string, RefusedSandbox>();
+  /** Which declared container a hook's pid was found in (pids are not re-read every invocation). */
+  readonly #pidOwner = new Map<number, string>();
   #listener: ((e: SandboxEvent) => void) | undefined;
   #abort: AbortController | undefined;
-  /** Listing and events are applied one at a time, in arrival order. */
+  /** Listing, events and invocations are applied one at a time, in arrival order. */
   #chain: Promise<void> = Promise.resolve();
   #streamDone: Promise<void> = Promise.resolve();
 
   constructor(opts: OpenWhiskOptions = {}) {
     this.#docker = new DockerClient(opts.dockerSocket ?? DEFAULT_DOCKER_SOCKET);
-    this.#namespaces = opts.namespaces ?? [];
-    this.#mount = opts.cgroupMount;
+    this.#mountOption = opts.cgroupMount;
     this.#reconnectMs = opts.reconnectMs ?? 1000;
     this.#onError =
       opts.onError ?? ((err: Error) => console.error(`openwhisk adapter: ${err.message}`));
@@ -104,6 +83,10 @@ export class OpenWhiskAdapter implements PlatformAdapter {
 
   get source(): PlatformSource {
     return { kind: "docker-socket", path: this.#docker.socketPath };
+  }
+
+  get #mount(): string {
+    return this.#mountOption ?? cgroup2Mount();
   }
 
   async start(listener: (e: SandboxEvent) => void): Promise<void> {
@@ -133,23 +116,26 @@ export class OpenWhiskAdapter implements PlatformAdapter {
   }
 
   snapshot(): SandboxInfo[] {
-    return [...this.#known.values()].map((s) => ({ ...s }));
+    return [...this.#known.values()].map(({ fn, cgroupPath, id, provisional }) => ({
+      fn,
+      cgroupPath,
+      id,
+      ...(provisional ? { provisional } : {}),
+    }));
   }
 
-  async scan(): Promise<SandboxInfo[]> {
-    const found: SandboxInfo[] = [];
-    for (const id of await this.#actionContainerIds()) {
-      let s: SandboxInfo | undefined;
-      try {
-        s = await this.#describe(id);
-      } catch (err) {
-        // The container's init exited between inspect and reading /proc: it is gone.
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
-        throw err;
-      }
-      if (s) found.push(s);
+  async scan(): Promise<PlatformScan> {
+    const described: Described[] = [];
+    for (const { id } of await this.#invokerContainers()) {
+      const d = await this.#describe(id);
+      if (d) described.push(d);
     }
-    return found;
+    return this.#separate(described);
+  }
+
+  noteInvocation(fn: string, pid: number): void {
+    if (this.#known.size === 0) return;
+    void this.#enqueue(() => this.#claim(fn, pid));
   }
 
   #enqueue(step: () => Promise<void>): Promise<void> {
@@ -160,62 +146,224 @@ export class OpenWhiskAdapter implements PlatformAdapter {
     return run;
   }
 
-  #emit(type: SandboxEvent["type"], s: SandboxInfo): void {
-    this.#listener?.({ type, fn: s.fn, cgroupPath: s.cgroupPath, id: s.id });
+  #emit(type: SandboxEvent["type"], s: Known, rekeyed?: SandboxEvent["rekeyed"]): void {
+    this.#listener?.({
+      type,
+      fn: s.fn,
+      cgroupPath: s.cgroupPath,
+      id: s.id,
+      ...(s.provisional ? { provisional: true } : {}),
+      ...(rekeyed ? { rekeyed } : {}),
+    });
   }
 
-  /** An action container's sandbox, or undefined if it is not one or is not running. */
-  async #describe(id: string): Promise<SandboxInfo | undefined> {
+  /** An invoker container's sandbox or refusal; undefined if it is not one, not running or gone. */
+  async #describe(id: string): Promise<Described | undefined> {
     const c = await this.#docker.inspect(id);
     if (c === undefined || !c.State.Running || c.State.Pid <= 0) return undefined;
-    const parsed = parseActionContainerName(c.Name, this.#namespaces);
+    const parsed = parseInvokerContainerName(c.Name);
     if (!parsed) return undefined;
-    const cgroupPath = await cgroupDirOfPid(c.State.Pid, this.#mount);
-    return { fn: functionOf(parsed), cgroupPath, id: c.Id };
+    const name = c.Name.replace(/^\//, "");
+    let procCgroup: string;
+    try {
+      procCgroup = await readFile(`/proc/${c.State.Pid}/cgroup`, "utf8");
+    } catch (err) {
+      // The container's init exited between inspect and reading /proc: it is gone.
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+    const cg = resolveContainerCgroup(c.Id, procCgroup, this.#mount);
+    if (!cg.ok) {
+      const { problem, namedInV1, detail } = cg;
+      return {
+        kind: "refused",
+        refused: {
+          id: c.Id,
+          name,
+          problem,
+          namedInV1,
+          detail,
+          ...(cg.cgroupPath !== undefined ? { cgroupPath: cg.cgroupPath } : {}),
+        },
+      };
+    }
+    const initDir = join(this.#mount, parseProcCgroups(procCgroup).v2 ?? "");
+    const known: Known = { fn: parsed.key, cgroupPath: cg.cgroupPath, id: c.Id, name, initDir };
+    if (parsed.prewarmKind !== undefined) known.provisional = true;
+    return { kind: "sandbox", known };
+  }
+
+  /**
+   * Splits described containers into sandboxes and refusals. A container's
+   * cgroup that another container's init is in (or below) is shared: that
+   * container is refused too.
+   */
+  #separate(described: Described[]): PlatformScan & { known: Known[] } {
+    const inits = described.map((d) =>
+      d.kind === "sandbox"
+        ? { id: d.known.id, dir: d.known.initDir }
+        : { id: d.refused.id, dir: d.refused.cgroupPath },
+    );
+    const known: Known[] = [];
+    const refused: RefusedSandbox[] = [];
+    for (const d of described) {
+      if (d.kind === "refused") refused.push(d.refused);
+      else if (inits.some((o) => o.id !== d.known.id && within(o.dir, d.known.cgroupPath)))
+        refused.push(sharedRefusal(d.known));
+      else known.push(d.known);
+    }
+    const sandboxes = known.map(({ fn, cgroupPath, id, provisional }) => ({
+      fn,
+      cgroupPath,
+      id,
+      ...(provisional ? { provisional } : {}),
+    }));
+    return { sandboxes, refused, known };
+  }
+
+  #refuse(r: RefusedSandbox): void {
+    if (this.#refused.has(r.id)) return;
+    this.#refused.set(r.id, r);
+    this.#onError(new Error(refusalMessage(r)));
   }
 
   async #add(id: string): Promise<void> {
     if (this.#known.has(id)) return;
-    const s = await this.#describe(id);
-    if (!s || this.#known.has(id)) return;
-    this.#known.set(id, s);
-    this.#emit("add", s);
+    const d = await this.#describe(id);
+    if (!d || this.#known.has(id)) return;
+    // A declared container whose cgroup holds the newcomer's init is shared from now on.
+    const newInit = d.kind === "sandbox" ? d.known.initDir : d.refused.cgroupPath;
+    for (const k of [...this.#known.values()]) {
+      if (!within(newInit, k.cgroupPath)) continue;
+      this.#remove(k.id);
+      this.#refuse(sharedRefusal(k));
+    }
+    if (d.kind === "refused") return this.#refuse(d.refused);
+    if ([...this.#known.values()].some((k) => within(k.initDir, d.known.cgroupPath)))
+      return this.#refuse(sharedRefusal(d.known));
+    this.#known.set(id, d.known);
+    this.#emit("add", d.known);
   }
 
   #remove(id: string): void {
+    this.#refused.delete(id);
     const s = this.#known.get(id);
     if (!s) return;
     this.#known.delete(id);
+    for (const [pid, owner] of this.#pidOwner) if (owner === id) this.#pidOwner.delete(pid);
     this.#emit("remove", s);
+  }
+
+  /** Docker renamed a container: re-key it, or start or stop following it. */
+  async #rename(id: string, newName: string): Promise<void> {
+    const s = this.#known.get(id);
+    if (s === undefined) return this.#add(id);
+    const parsed = parseInvokerContainerName(newName);
+    if (parsed === undefined) return this.#remove(id);
+    s.name = newName.replace(/^\//, "");
+    if (parsed.key === s.fn) return;
+    const from = s.fn;
+    s.fn = parsed.key;
+    if (parsed.prewarmKind !== undefined) s.provisional = true;
+    else delete s.provisional;
+    this.#emit("add", s, { from, by: "rename" });
+  }
+
+  /** A hook registered an invocation of `fn` in `pid`: settle a temporary key, or report a disagreeing one. */
+  async #claim(fn: string, pid: number): Promise<void> {
+    let id = this.#pidOwner.get(pid);
+    if (id === undefined || !this.#known.has(id)) {
+      let text: string;
+      try {
+        text = await readFile(`/proc/${pid}/cgroup`, "utf8");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return; // already gone
+        throw err;
+      }
+      const v2 = parseProcCgroups(text).v2;
+      if (v2 === undefined) return;
+      const dir = join(this.#mount, v2);
+      const owner = [...this.#known.values()].find(
+        (k) => dir === k.cgroupPath || dir.startsWith(`${k.cgroupPath}/`),
+      );
+      if (owner === undefined) return; // not in a container of ours
+      id = owner.id;
+      this.#pidOwner.set(pid, id);
+    }
+    const s = this.#known.get(id);
+    if (s === undefined || s.fn === fn) return;
+    if (s.provisional) {
+      const from = s.fn;
+      s.fn = fn;
+      delete s.provisional;
+      this.#emit("add", s, { from, by: "activation" });
+    } else if (!s.mismatchReported) {
+      s.mismatchReported = true;
+      this.#onError(
+        new Error(
+          `container ${s.name}: a hook registered function ${JSON.stringify(fn)}, the container name says ${JSON.stringify(s.fn)}; ` +
+            "its bursts stay under the name's key (hooks must use the same key, see docs/platforms.md)",
+        ),
+      );
+    }
   }
 
   /** Brings the known set in line with what Docker runs now (at start and after a lost stream). */
   async #resync(): Promise<void> {
-    const wanted = await this.#actionContainerIds();
-    const ids = new Set(wanted);
-    for (const id of [...this.#known.keys()]) if (!ids.has(id)) this.#remove(id);
-    for (const id of wanted) await this.#add(id);
+    const listed = await this.#invokerContainers();
+    const live = new Set(listed.map((c) => c.id));
+    for (const id of [...this.#known.keys()]) if (!live.has(id)) this.#remove(id);
+    for (const id of [...this.#refused.keys()]) if (!live.has(id)) this.#refused.delete(id);
+    const described: Described[] = [];
+    for (const { id, name } of listed) {
+      // A declared container is not re-read (its cgroup does not change while
+      // it runs), but a rename missed while the stream was down is applied.
+      const known = this.#known.get(id);
+      if (known && known.name !== name) await this.#rename(id, name);
+      const d = known ? { kind: "sandbox" as const, known } : await this.#describe(id);
+      if (d) described.push(d);
+    }
+    const { known, refused } = this.#separate(described);
+    for (const r of refused) {
+      if (this.#known.has(r.id)) this.#remove(r.id);
+      this.#refuse(r);
+    }
+    for (const k of known) {
+      if (this.#known.has(k.id)) continue;
+      this.#known.set(k.id, k);
+      this.#emit("add", k);
+    }
   }
 
-  /** Ids of the running containers named like an invoker's action containers. */
-  async #actionContainerIds(): Promise<string[]> {
-    const running = await this.#docker.listContainers();
-    return running
-      .filter((c) => c.Names.some((n) => parseActionContainerName(n, this.#namespaces)))
-      .map((c) => c.Id);
+  /** The running containers named like an invoker's, with that name (no leading "/"). */
+  async #invokerContainers(): Promise<{ id: string; name: string }[]> {
+    const found: { id: string; name: string }[] = [];
+    for (const c of await this.#docker.listContainers()) {
+      const name = c.Names.find((n) => parseInvokerContainerName(n));
+      if (name !== undefined) found.push({ id: c.Id, name: name.replace(/^\//, "") });
+    }
+    return found;
   }
 
   #onEvent(e: DockerEvent): void {
     if (e.Type !== "container") return;
+    const id = e.Actor.ID;
     const name = e.Actor.Attributes?.name;
-    if (name !== undefined && !parseActionContainerName(name, this.#namespaces)) return;
-    if (e.Action === "start") void this.#enqueue(() => this.#add(e.Actor.ID));
-    else if (e.Action === "die") void this.#enqueue(async () => this.#remove(e.Actor.ID));
+    if (e.Action === "rename") {
+      if (name !== undefined) void this.#enqueue(() => this.#rename(id, name));
+      return;
+    }
+    if (e.Action === "die") {
+      void this.#enqueue(async () => this.#remove(id));
+      return;
+    }
+    if (name !== undefined && !parseInvokerContainerName(name)) return;
+    if (e.Action === "start") void this.#enqueue(() => this.#add(id));
   }
 
   /** Keeps an event stream open until aborted; a lost stream is reported, re-opened and followed by a resync. */
   #follow(signal: AbortSignal): { connected: Promise<void>; done: Promise<void> } {
-    const filters = { type: ["container"], event: ["start", "die"] };
+    const filters = { type: ["container"], event: ["start", "die", "rename"] };
     let markConnected: () => void = () => {};
     let failConnect: (err: unknown) => void = () => {};
     const connected = new Promise<void>((resolve, reject) => {
@@ -252,4 +400,20 @@ export class OpenWhiskAdapter implements PlatformAdapter {
     })();
     return { connected, done };
   }
+}
+
+/** Whether directory `dir` (possibly undefined) is `cgroup` or below it. */
+function within(dir: string | undefined, cgroup: string): boolean {
+  return dir !== undefined && (dir === cgroup || dir.startsWith(`${cgroup}/`));
+}
+
+function sharedRefusal(k: Known): RefusedSandbox {
+  return {
+    id: k.id,
+    name: k.name,
+    problem: "shared-cgroup",
+    cgroupPath: k.cgroupPath,
+    namedInV1: [],
+    detail: `its cgroup ${k.cgroupPath} holds another container's init too`,
+  };
 }
