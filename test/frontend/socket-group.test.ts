@@ -77,11 +77,20 @@ describe("checkSocketGroupReach", () => {
     expect(resolveGid("123")).toBe(123);
   });
 
-  it("the shipped systemd unit's runtime directory lets the group reach the socket", () => {
+  it("the shipped systemd unit's runtime directories let the group reach both socket paths", () => {
     const unit = readFileSync(join(import.meta.dirname, "../../deploy/alps.service"), "utf8");
     const mode = /^RuntimeDirectoryMode=([0-7]+)$/m.exec(unit)?.[1];
+    const dirs = /^RuntimeDirectory=(.+)$/m.exec(unit)?.[1]?.split(/\s+/) ?? [];
     expect(mode).toBeDefined();
-    const runtime = dir("run-alps", Number.parseInt(mode as string, 8));
-    expect(() => checkSocketGroupReach(join(runtime, "alps.sock"), "65534")).not.toThrow();
+    expect(dirs).toEqual(["alps", "alps/api"]);
+    // As systemd lays them out under /run, here under a stand-in for it.
+    const run = dir("run", 0o755);
+    for (const d of dirs) {
+      mkdirSync(join(run, d));
+      chmodSync(join(run, d), Number.parseInt(mode as string, 8));
+    }
+    // The default socket, and the one platforms bind-mount into containers.
+    for (const socket of ["alps/alps.sock", "alps/api/alps.sock"])
+      expect(() => checkSocketGroupReach(join(run, socket), "65534")).not.toThrow();
   });
 });
