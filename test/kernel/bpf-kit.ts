@@ -14,7 +14,8 @@
  * earns at that instant (`levelsUpTo`), and never a deeper one.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,14 +46,20 @@ export function bpfHost(): { loaded: AddonResult; ready: boolean } {
 
 const SOURCE = fileURLToPath(new URL("../../native/test/burn.c", import.meta.url));
 
-/** Compiles burn.c (if newer than the binary) and returns the binary's path. */
+/**
+ * Compiles burn.c (once per version of its source) and returns the binary's
+ * path. The cache is named by the source's hash, not its age: several
+ * checkouts on one host (a fresh clone beside a worktree) share the
+ * directory, and each must run its own burner.
+ */
 export function burnerPath(): string {
   const dir = join(tmpdir(), "alps-kernel-tests");
   mkdirSync(dir, { recursive: true });
-  const bin = join(dir, "burn");
-  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(SOURCE).mtimeMs) {
-    execFileSync("cc", ["-O1", "-Wall", "-pthread", "-o", `${bin}.tmp`, SOURCE]);
-    execFileSync("mv", ["-f", `${bin}.tmp`, bin]);
+  const hash = createHash("sha256").update(readFileSync(SOURCE)).digest("hex").slice(0, 16);
+  const bin = join(dir, `burn-${hash}`);
+  if (!existsSync(bin)) {
+    execFileSync("cc", ["-O1", "-Wall", "-pthread", "-o", `${bin}.tmp-${process.pid}`, SOURCE]);
+    execFileSync("mv", ["-f", `${bin}.tmp-${process.pid}`, bin]);
   }
   return bin;
 }
@@ -273,9 +280,12 @@ export interface HeavyCpuGroup {
  * A test that must watch such a task use CPU puts it in this group: a cpu
  * cgroup with the largest weight the controller takes, at the top of the
  * hierarchy. The group competes with the host's other tasks by that weight,
- * and the task inside it, alone there, gets the group's time whatever its
- * own policy. Levels, policies and everything alps decides are unchanged;
- * the group is not a sandbox (nothing registers it).
+ * and the task inside it gets the group's time whatever its own policy.
+ * The group also holds a sleeping placeholder that is no invocation's: alps
+ * writes a level on a cpu group only when the group is the invocation's own
+ * (src/backend/actuator/weight-targets.ts), so here, as for a task in the
+ * root group, the level goes on the task, which is what these tests watch,
+ * and the group keeps its weight. Nothing registers the group as a sandbox.
  *
  * cgroup v2 with the cpu controller enabled at the root (cpu.weight 10000),
  * else a v1 cpu hierarchy (cpu.shares 262144). Neither is switched on here:
@@ -299,12 +309,17 @@ export function heavyCpuGroup(name: string): HeavyCpuGroup | undefined {
   const path = join(root as string, `alps-test-heavy-${name}-${process.pid}`);
   mkdirSync(path);
   writeFileSync(join(path, weightFile), weight);
+  // Bounded: if this process dies first, it ends on its own (and uses no CPU).
+  const placeholder = spawn("sleep", ["600"], { stdio: "ignore" });
+  const add = (pid: number) => writeFileSync(join(path, "cgroup.procs"), String(pid));
+  add(placeholder.pid as number);
   return {
     path,
-    add(pid: number) {
-      writeFileSync(join(path, "cgroup.procs"), String(pid));
+    add,
+    async remove() {
+      placeholder.kill("SIGKILL");
+      await rmdirWhenEmpty(path);
     },
-    remove: () => rmdirWhenEmpty(path),
   };
 }
 
