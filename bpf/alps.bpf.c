@@ -172,6 +172,25 @@ static __always_inline struct alps_task *track(struct task_struct *p, __u32 fn, 
 	return bpf_map_lookup_elem(&task_map, &tid);
 }
 
+/* A new burst starts at used = 0: its level is known before it runs. Posts
+ * it as `type` when it differs from the task's; returns whether it did. */
+static __always_inline bool post_burst_level(__u32 type, __u32 tid, struct alps_task *t)
+{
+	__u32 zero = 0;
+	struct alps_config *cfg = bpf_map_lookup_elem(&config_map, &zero);
+	struct alps_policy *pol = policy_for(t->fn);
+	__s32 level;
+
+	if (!cfg || !pol)
+		return false;
+	level = level_for(cfg, pol, 0);
+	if (level == t->level)
+		return false;
+	t->level = level;
+	post(type, tid, t, 0);
+	return true;
+}
+
 SEC("tp_btf/sched_stat_runtime")
 int BPF_PROG(alps_runtime, struct task_struct *p, __u64 runtime)
 {
@@ -215,11 +234,8 @@ int BPF_PROG(alps_runtime, struct task_struct *p, __u64 runtime)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(alps_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
-	__u32 tid = prev->pid, zero = 0;
-	struct alps_config *cfg;
-	struct alps_policy *pol;
+	__u32 tid = prev->pid;
 	struct alps_task *t;
-	__s32 level;
 
 	/* Preempted or yielding tasks are still runnable: same burst. A task
 	 * preempted between setting a sleep state and calling schedule() has a
@@ -236,16 +252,8 @@ int BPF_PROG(alps_switch, bool preempt, struct task_struct *prev, struct task_st
 	/* The next burst's starting level is known now: post it while the task
 	 * sleeps, so the daemon has applied it before the wake-up and the new
 	 * burst is boosted from its first instruction. */
-	cfg = bpf_map_lookup_elem(&config_map, &zero);
-	pol = policy_for(t->fn);
-	if (!cfg || !pol)
-		return 0;
-	level = level_for(cfg, pol, 0);
-	if (level != t->level) {
-		t->level = level;
+	if (post_burst_level(ALPS_EV_LEVEL, tid, t))
 		count(nr_level_changes);
-		post(ALPS_EV_LEVEL, tid, t, 0);
-	}
 	return 0;
 }
 
@@ -253,11 +261,8 @@ int BPF_PROG(alps_switch, bool preempt, struct task_struct *prev, struct task_st
  * sandbox cgroup without forking (moved by the daemon) is first seen. */
 static __always_inline int on_wakeup(struct task_struct *p)
 {
-	__u32 tid = p->pid, zero = 0;
+	__u32 tid = p->pid;
 	struct alps_task *t = bpf_map_lookup_elem(&task_map, &tid);
-	struct alps_config *cfg;
-	struct alps_policy *pol;
-	__s32 level;
 
 	if (!t) {
 		__u64 cg = cgroup_of(p);
@@ -274,15 +279,7 @@ static __always_inline int on_wakeup(struct task_struct *p)
 	t->burst_start_ns = bpf_ktime_get_ns();
 	t->burst_used_ns = 0;
 	t->flags &= ~ALPS_TASK_EXPIRED;
-	cfg = bpf_map_lookup_elem(&config_map, &zero);
-	pol = policy_for(t->fn);
-	if (!cfg || !pol)
-		return 0;
-	level = level_for(cfg, pol, 0);
-	if (level != t->level) {
-		t->level = level;
-		post(ALPS_EV_WOKE, tid, t, 0);
-	}
+	post_burst_level(ALPS_EV_WOKE, tid, t);
 	return 0;
 }
 

@@ -3,8 +3,10 @@
  * native addon (native/src). Every struct that crosses the kernel/user
  * boundary is defined here once, with explicit-width fields and explicit
  * padding, so both compilers lay them out the same way. The TypeScript side
- * mirrors them in src/host/addon-types.ts; test/backend/addon-layout
- * compares sizes and offsets through the addon's structLayout().
+ * mirrors them in src/host/addon-types.ts; test/host/addon-constants reads
+ * this file and checks every #define, enum member and struct layout there
+ * one by one, and test/host/addon-layout compares sizes and offsets with the
+ * compiled addon's structLayout().
  *
  * Include <linux/types.h> (user space) or vmlinux.h (BPF) before this file.
  */
@@ -31,7 +33,12 @@ enum alps_strategy {
 	ALPS_STRATEGY_OBSERVE = 3, /* cfs mode: count bursts, never change a level */
 };
 
-/* Single entry of the config map; written by the daemon before attaching. */
+/* Single entry of the config map. The programs are attached before the
+ * daemon first writes it: until then it is all zero, which puts every task
+ * at level 0, and no task is tracked before the daemon fills the cgroup map
+ * or registers one. The daemon rewrites it while the programs run whenever
+ * the band changes; they read it on every event, so a new band reaches
+ * running tasks at their next runtime update. */
 struct alps_config {
 	__u32 strategy;   /* enum alps_strategy */
 	__u32 nr_levels;  /* levels in the band: nice_max - nice_min + 1 (<= ALPS_MAX_LEVELS) */
@@ -86,8 +93,8 @@ struct alps_event {
 	__u64 ts_ns;  /* bpf_ktime_get_ns() when posted (CLOCK_MONOTONIC) */
 };
 
-/* Counter indices of the per-CPU counters map. Keep in sync with
- * COUNTER_NAMES in src/host/addon-types.ts. */
+/* Counter indices of the per-CPU counters map, named in the same order by
+ * COUNTER_NAMES in src/host/addon-types.ts (test/host/addon-constants). */
 enum alps_counter {
 	nr_runtime_updates = 0, /* sched_stat_runtime hits on tracked tasks */
 	nr_events,              /* records posted to the ring buffer */

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { Policy } from "../contracts/policy.js";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { SIM_POLICIES, type SimOptions, type SimResult, simulate } from "../sim/index.js";
-import { writeTraceFile } from "../trace/native.js";
+import { writeTraceFile } from "../trace/native-writer.js";
 
 /** mulberry32: seeded, so every run benchmarks the same trace. */
 function prng(seed: number): () => number {

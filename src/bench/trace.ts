@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { convertTrace } from "../trace/convert.js";
-import { readTraceFile, streamTrace, writeTraceFile } from "../trace/native.js";
+import { readTraceFile, streamTrace } from "../trace/native.js";
+import { writeTraceFile } from "../trace/native-writer.js";
 import { Rng } from "../trace/random.js";
 import { synthesize } from "../trace/synth.js";
 

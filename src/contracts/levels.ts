@@ -50,12 +50,10 @@ export const BASE_NICE = 0;
  * done yield 5-12 × harder and the ones nearest done run more nearly one
  * after the other, as under SRPT. (The kernel also lets any waking task
  * preempt a SCHED_IDLE one at once; the simulator models the weight only.)
- * The simulator put it at 0.68 → 0.63 × CFS on azure-like, and the host
- * agreed: 0.68-0.71 → 0.63-0.65, the longest 10 %'s p99 still within 1.5 ×
- * CFS (docs/results.md, session 6). From 10 the medium invocations yield
- * that hard too and the mean gains less; from 17 the longest are starved
- * and the tail breaks. At 15 it covers predicted remaining times above
- * about 0.93 s on the fixed band.
+ * Why 15: from 10 the medium invocations yield that hard too and the mean
+ * gains less; from 17 the longest are starved and the tail breaks. At 15 it
+ * covers predicted remaining times above about 0.93 s on the fixed band.
+ * The measurements, simulator and host, are in docs/results.md (session 6).
  */
 export const DEFAULT_IDLE_FROM = 15;
 

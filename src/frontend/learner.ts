@@ -49,13 +49,11 @@ export interface LearnerParams {
   maxFunctions: number;
   /**
    * Clamp each slice to the slice of the more urgent function before it
-   * (--slice-clamp). Off by default: functions are ranked shortest first, so the
-   * clamp bounds every slice by the shortest function's (0.5 ms on the
-   * bundled azure-like replay), and every short function then lost its boost
-   * after half a millisecond. Under strategy dynamic the level already puts
-   * the most urgent work first. Measured on this host (docs/learning.md):
-   * clamp on, shorter-half slowdown 4.8 and mean 0.72 × CFS; off, 3.5 and
-   * 0.65 × CFS.
+   * (--slice-clamp). Off by default: functions are ranked shortest first, so
+   * the clamp bounds every slice by the shortest function's, and every short
+   * function then lost its boost after that shortest slice. Under strategy
+   * dynamic the level already puts the most urgent work first. The
+   * measurements with it on and off: docs/learning.md, item 3.
    */
   clampToMoreUrgent: boolean;
   /** Runs a function needs before it gets its own entry. */
@@ -63,8 +61,7 @@ export interface LearnerParams {
   /**
    * The policy's band (fitBand): hi over lo; 0 = no band, the fixed
    * DEFAULT_CURVE band. Off by default: the simulator gains from a fitted
-   * band (30: 0.68 → 0.64 × CFS on azure-like) but the host did not
-   * (docs/learning.md, item 6).
+   * band but the host did not (docs/learning.md, item 6).
    */
   bandRatio: number;
   /** The band's lo never goes above this, ms. */
@@ -167,9 +164,9 @@ export const BAND_LO_MIN_MS = 1;
  * SRPT's one-after-the-other. A fixed band either wastes levels above the
  * longest run (which then starts well below the top and barely yields) or
  * saturates below it. The cap on lo keeps short functions apart when one
- * very long function stretches the band. Measured in the simulator on eight
- * synthesized traces and on the host: docs/learning.md, item 6 (the host did
- * not gain, so it is off by default).
+ * very long function stretches the band. It is off by default because the
+ * host did not gain from it; the simulator and host measurements are in
+ * docs/learning.md, item 6.
  */
 export function fitBand(
   predictedMs: Iterable<number>,
@@ -197,11 +194,10 @@ export function overloadFactor(
 /**
  * A slice under the overload factor: shortened, but never below the floor
  * (nor raised above what it was). The floor is one SRPT quantum, the
- * shortest run the replay can say a function gets. Halved to 4 ms at the
- * replay's utilization, it took the boost from a 19 ms function (azure-like
- * az-02) after a fifth of its run, and its invocations then waited behind
- * long ones at nice 0: shorter-half slowdown 2.05 with it, 1.80 without
- * (docs/learning.md).
+ * shortest run the replay can say a function gets. A slice the overload
+ * factor shortened below it took the boost from short functions early in
+ * their run, and their invocations then waited behind long ones at nice 0
+ * (docs/learning.md, item 5, has the measurements).
  */
 export function overloadedSlice(sliceMs: number, factor: number, floorMs: number): number {
   return Math.max(sliceMs * factor, Math.min(floorMs, sliceMs));

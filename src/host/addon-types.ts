@@ -3,8 +3,10 @@
  * scripts/build-native.sh). src/host/addon.ts is the only file that sees
  * the untyped module; everything else uses these interfaces.
  *
- * The struct definitions below mirror bpf/alps.h; test/backend/addon-layout
- * compares them with the addon's structLayout() (C sizeof/offsetof).
+ * The constants and struct definitions below mirror bpf/alps.h:
+ * test/host/addon-constants checks each of them against the header's text
+ * (no addon needed), test/host/addon-layout compares the structs with the
+ * compiled addon's structLayout() (C sizeof/offsetof).
  */
 import type { SchedAttr } from "./syscalls-types.js";
 

@@ -14,7 +14,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { decodeMountinfo } from "./cgroups.js";
+import { decodeMountinfo, parseCgroup2Mount } from "./cgroups.js";
 
 /** Where the cpu controller lives on this host, and whether autogroup is on. */
 export interface CpuHierarchy {
@@ -29,15 +29,17 @@ export interface CpuHierarchy {
 /** Parses /proc/self/mountinfo: the v1 hierarchy with `cpu` and the cgroup2 mount. */
 export function parseCpuMounts(mountinfo: string): { v1?: string; v2?: string } {
   const found: { v1?: string; v2?: string } = {};
+  const v2 = parseCgroup2Mount(mountinfo);
+  if (v2 !== undefined) found.v2 = v2;
   for (const line of mountinfo.split("\n")) {
     const sep = line.indexOf(" - ");
     if (sep < 0) continue;
     const [fstype, , superOpts = ""] = line.slice(sep + 3).split(" ");
+    if (fstype !== "cgroup" || !superOpts.split(",").includes("cpu")) continue;
     const mountPoint = decodeMountinfo(line.slice(0, sep).split(" ")[4] ?? "");
     if (mountPoint === "") continue;
-    if (fstype === "cgroup2" && found.v2 === undefined) found.v2 = mountPoint;
-    if (fstype === "cgroup" && found.v1 === undefined && superOpts.split(",").includes("cpu"))
-      found.v1 = mountPoint;
+    found.v1 = mountPoint;
+    break;
   }
   return found;
 }

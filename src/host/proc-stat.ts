@@ -57,7 +57,12 @@ export function parseStat(text: string): TaskStat {
 /** /proc/<pid>/schedstat text: time on CPU and time runnable but waiting, ns. */
 export function parseSchedstat(text: string): { cpuNs: number; waitNs: number } {
   const [run, wait] = text.split(" ");
-  return { cpuNs: Number(run), waitNs: Number(wait) };
+  return { cpuNs: decimal(run), waitNs: decimal(wait) };
+}
+
+/** A field of digits as a number; NaN for anything else (Number("") would be 0). */
+function decimal(field: string | undefined): number {
+  return field !== undefined && /^\d+\s*$/.test(field) ? Number(field) : Number.NaN;
 }
 
 function taskDir(pid: number, tid: number): string {

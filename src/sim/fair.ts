@@ -28,7 +28,7 @@
  */
 import { IdHeap } from "./heap.js";
 import type { JobTable } from "./jobs.js";
-import type { EngineResult } from "./simulate.js";
+import type { EngineResult } from "./types.js";
 
 /** How invocations enter the real-time class (none for plain cfs). */
 export type RtEntry =

@@ -7,7 +7,7 @@
  * after having run another (the same rule as every discrete engine).
  */
 import type { JobTable } from "./jobs.js";
-import type { EngineResult } from "./simulate.js";
+import type { EngineResult } from "./types.js";
 
 export function runFifo(jobs: JobTable, cores: number): EngineResult {
   const { n, arrival, demand } = jobs;

@@ -18,7 +18,7 @@
  */
 import { IdHeap } from "./heap.js";
 import type { JobTable } from "./jobs.js";
-import type { EngineResult } from "./simulate.js";
+import type { EngineResult } from "./types.js";
 
 /** How urgency is computed from CPU used (for alps-ideal). */
 export interface UrgencyRule {

@@ -10,7 +10,7 @@
  */
 import { IdHeap } from "./heap.js";
 import type { JobTable } from "./jobs.js";
-import type { EngineResult } from "./simulate.js";
+import type { EngineResult } from "./types.js";
 
 export function runPs(jobs: JobTable, cores: number): EngineResult {
   const { n, arrival, demand } = jobs;

@@ -10,13 +10,8 @@ import { JobTable, type SimInput } from "./jobs.js";
 import { summarizeColumns } from "./metrics.js";
 import { runPriority } from "./priority.js";
 import { runPs } from "./ps.js";
-import type { AlpsOptions, SimOptions, SimResult } from "./types.js";
+import type { AlpsOptions, EngineResult, SimOptions, SimResult } from "./types.js";
 import { runWeighted } from "./weighted.js";
-
-/** What every engine returns besides the filled job table. */
-export interface EngineResult {
-  contextSwitches: number;
-}
 
 /** A finite, non-negative number option, or its default. */
 function nonNegative(name: string, value: number | undefined, fallback: number): number {

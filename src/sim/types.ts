@@ -85,6 +85,11 @@ export interface InvocationOutcome {
   runs?: number[];
 }
 
+/** What every engine returns besides the filled job table. */
+export interface EngineResult {
+  contextSwitches: number;
+}
+
 export interface SimResult {
   outcomes: InvocationOutcome[];
   summary: Summary;

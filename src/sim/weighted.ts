@@ -35,7 +35,7 @@ import {
 } from "../contracts/levels.js";
 import { GroupRates } from "./groups.js";
 import type { JobTable } from "./jobs.js";
-import type { EngineResult } from "./simulate.js";
+import type { EngineResult } from "./types.js";
 
 export interface LevelPlan {
   strategy: "dynamic" | "static";

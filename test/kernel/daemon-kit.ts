@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { constants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { apiRequest } from "../../src/frontend/api/client.js";
-import { killPids, waitFor } from "../safety/processes.js";
+import { killPids, waitFor } from "../helpers/processes.js";
 
 export const CLI = join(import.meta.dirname, "../../dist/cli.js");
 

@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { SCHED_OTHER } from "../../src/host/syscalls-types.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { isRunning, killPids, readSched, startWorker } from "../safety/processes.js";
+import { isRunning, killPids, readSched, startWorker } from "../helpers/processes.js";
 import { procSched } from "./bpf-kit.js";
 import {
   BOOST_POLICY,

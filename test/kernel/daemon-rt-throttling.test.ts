@@ -19,7 +19,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { isRoot, requireHost } from "../helpers/host.js";
-import { killPids } from "../safety/processes.js";
+import { killPids } from "../helpers/processes.js";
 import { CLI, daemonDir, removeDir } from "./daemon-kit.js";
 
 const RT_RUNTIME = "/proc/sys/kernel/sched_rt_runtime_us";

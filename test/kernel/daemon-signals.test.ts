@@ -17,7 +17,7 @@ import { FATAL_SIGNALS } from "../../src/commands/daemon-signals.js";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { SCHED_OTHER } from "../../src/host/syscalls-types.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { isRunning, killPids, readSched, startWorker } from "../safety/processes.js";
+import { isRunning, killPids, readSched, startWorker } from "../helpers/processes.js";
 import {
   BOOST_POLICY,
   CLI,

@@ -26,8 +26,8 @@ import type { HostReport } from "../../src/backend/detect.js";
 import { cgroup2Mount } from "../../src/host/cgroups.js";
 import type { PlatformReport } from "../../src/frontend/platforms/report.js";
 import { isRoot, requireHost } from "../helpers/host.js";
-import { CgroupFixture, waitFor } from "../platforms/cgroup-fixture.js";
-import { FakeDockerEngine } from "../platforms/fake-docker.js";
+import { CgroupFixture, waitFor } from "../frontend/platforms/cgroup-fixture.js";
+import { FakeDockerEngine } from "../frontend/platforms/fake-docker.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli.js");
 

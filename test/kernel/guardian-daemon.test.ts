@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest";
 import { SCHED_IDLE, SCHED_OTHER } from "../../src/host/syscalls-types.js";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { isRunning, killPids, readSched, startWorker, waitFor } from "../safety/processes.js";
+import { isRunning, killPids, readSched, startWorker, waitFor } from "../helpers/processes.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli.js");
 const runs =

@@ -14,7 +14,7 @@ import { effectiveCapabilities, neededCapabilities } from "../../src/backend/cap
 import { SCHED_OTHER } from "../../src/host/syscalls-types.js";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { killPids, readSched, startWorker, waitFor } from "../safety/processes.js";
+import { killPids, readSched, startWorker, waitFor } from "../helpers/processes.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli.js");
 const runs =

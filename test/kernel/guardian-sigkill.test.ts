@@ -26,7 +26,7 @@ import {
   readSched,
   startWorker,
   waitFor,
-} from "../safety/processes.js";
+} from "../helpers/processes.js";
 
 const runs = requireHost("root (to boost nice levels and use SCHED_FIFO)", isRoot());
 

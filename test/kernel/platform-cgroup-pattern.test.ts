@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CgroupPatternAdapter } from "../../src/frontend/platforms/cgroup-pattern.js";
 import type { SandboxEvent } from "../../src/frontend/platforms/types.js";
 import { isRoot, requireHost } from "../helpers/host.js";
-import { CgroupFixture, waitFor } from "../platforms/cgroup-fixture.js";
+import { CgroupFixture, waitFor } from "../frontend/platforms/cgroup-fixture.js";
 
 describe.skipIf(!requireHost("root (cgroup v2 writes)", isRoot()))(
   "cgroup-pattern adapter on real cgroups",

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { CgroupFixture, waitFor } from "../platforms/cgroup-fixture.js";
+import { CgroupFixture, waitFor } from "../frontend/platforms/cgroup-fixture.js";
 
 const CLI = process.env.ALPS_TEST_CLI ?? "dist/cli.js";
 const runs =

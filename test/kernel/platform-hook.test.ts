@@ -26,8 +26,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { isRoot, requireHost } from "../helpers/host.js";
-import { CgroupFixture, waitFor } from "../platforms/cgroup-fixture.js";
-import { FakeDockerEngine } from "../platforms/fake-docker.js";
+import { CgroupFixture, waitFor } from "../frontend/platforms/cgroup-fixture.js";
+import { FakeDockerEngine } from "../frontend/platforms/fake-docker.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const CLI = join(ROOT, "dist/cli.js");

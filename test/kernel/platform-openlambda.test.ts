@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { OpenLambdaAdapter } from "../../src/frontend/platforms/openlambda.js";
 import type { SandboxEvent } from "../../src/frontend/platforms/types.js";
 import { isRoot, requireHost } from "../helpers/host.js";
-import { CgroupFixture, waitFor } from "../platforms/cgroup-fixture.js";
+import { CgroupFixture, waitFor } from "../frontend/platforms/cgroup-fixture.js";
 
 describe.skipIf(!requireHost("root (cgroups, bind mounts, chroot)", isRoot()))(
   "openlambda adapter on a SOCK-like worker",

@@ -19,8 +19,8 @@ import { OpenWhiskAdapter } from "../../src/frontend/platforms/openwhisk.js";
 import type { PlatformReport } from "../../src/frontend/platforms/report.js";
 import type { SandboxEvent } from "../../src/frontend/platforms/types.js";
 import { isRoot, requireHost } from "../helpers/host.js";
-import { CgroupFixture, waitFor } from "../platforms/cgroup-fixture.js";
-import { type FakeContainer, FakeDockerEngine } from "../platforms/fake-docker.js";
+import { CgroupFixture, waitFor } from "../frontend/platforms/cgroup-fixture.js";
+import { type FakeContainer, FakeDockerEngine } from "../frontend/platforms/fake-docker.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli.js");
 

@@ -13,8 +13,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { OpenWhiskAdapter } from "../../src/frontend/platforms/openwhisk.js";
 import type { SandboxEvent } from "../../src/frontend/platforms/types.js";
 import { isRoot, requireHost } from "../helpers/host.js";
-import { CgroupFixture, waitFor } from "../platforms/cgroup-fixture.js";
-import { type FakeContainer, FakeDockerEngine } from "../platforms/fake-docker.js";
+import { CgroupFixture, waitFor } from "../frontend/platforms/cgroup-fixture.js";
+import { type FakeContainer, FakeDockerEngine } from "../frontend/platforms/fake-docker.js";
 
 describe.skipIf(!requireHost("root (cgroup v2 writes)", isRoot()))(
   "openwhisk adapter against the Engine API",

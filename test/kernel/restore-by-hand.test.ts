@@ -18,7 +18,13 @@ import { touchedFilePath, writeTouchedRecord } from "../../src/backend/guardian/
 import { taskStartTime } from "../../src/host/proc-task.js";
 import { UsageError } from "../../src/errors.js";
 import { isRoot, requireHost } from "../helpers/host.js";
-import { buildSafetyJs, firstLine, killPids, readSched, startWorker } from "../safety/processes.js";
+import {
+  buildSafetyJs,
+  firstLine,
+  killPids,
+  readSched,
+  startWorker,
+} from "../helpers/processes.js";
 
 const runs = requireHost("root (to boost nice levels)", isRoot());
 let out = "";

@@ -19,7 +19,7 @@ import {
 } from "../../src/backend/guardian/touched.js";
 import { taskStartTime } from "../../src/host/proc-task.js";
 import { isRoot, requireHost } from "../helpers/host.js";
-import { buildSafetyJs, killPids, readSched } from "../safety/processes.js";
+import { buildSafetyJs, killPids, readSched } from "../helpers/processes.js";
 
 const runs = requireHost("root and setpriv", isRoot());
 let out = "";

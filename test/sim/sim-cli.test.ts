@@ -14,6 +14,7 @@ const SOURCES = [
   "src/commands/simulate.ts",
   "src/sim/simulate.ts",
   "src/trace/native.ts",
+  "src/trace/native-parser.ts",
   "src/cli.ts",
 ];
 

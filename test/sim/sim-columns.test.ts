@@ -11,7 +11,8 @@ import { describe, expect, it } from "vitest";
 import type { Policy } from "../../src/contracts/policy.js";
 import type { TraceInvocation } from "../../src/contracts/trace.js";
 import { simulate } from "../../src/sim/index.js";
-import { readTraceColumns, readTraceFile, writeTraceFile } from "../../src/trace/native.js";
+import { readTraceColumns, readTraceFile } from "../../src/trace/native.js";
+import { writeTraceFile } from "../../src/trace/native-writer.js";
 import { allConfigs } from "./sim-configs.js";
 
 const policy: Policy = {

@@ -13,12 +13,8 @@ import type { TraceInvocation } from "../../src/contracts/trace.js";
 import { InputError } from "../../src/errors.js";
 import { toInvocations } from "../../src/trace/columns.js";
 import { CHUNK_BYTES } from "../../src/trace/lines.js";
-import {
-  parseTraceText,
-  readTraceColumns,
-  readTraceFile,
-  type TraceReadOptions,
-} from "../../src/trace/native.js";
+import { parseTraceText, readTraceColumns, readTraceFile } from "../../src/trace/native.js";
+import type { TraceReadOptions } from "../../src/trace/native-parser.js";
 
 const dir = mkdtempSync(join(tmpdir(), "alps-columns-"));
 const path = join(dir, "t.csv");

@@ -5,12 +5,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { TraceInvocation } from "../../src/contracts/trace.js";
 import { InputError } from "../../src/errors.js";
-import {
-  formatTrace,
-  parseTraceText,
-  readTraceFile,
-  writeTraceFile,
-} from "../../src/trace/native.js";
+import { parseTraceText, readTraceFile } from "../../src/trace/native.js";
+import { formatTrace, writeTraceFile } from "../../src/trace/native-writer.js";
 
 const name = fc.stringMatching(/^[A-Za-z0-9_./é-]{1,12}$/);
 const invocationsArb = fc

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { TraceInvocation } from "../../src/contracts/trace.js";
-import { formatTrace } from "../../src/trace/native.js";
+import { formatTrace } from "../../src/trace/native-writer.js";
 import { synthesize } from "../../src/trace/synth.js";
 
 function median(xs: number[]): number {

@@ -27,6 +27,7 @@ import {
   policyEntryFor,
 } from "../../contracts/policy.js";
 import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
+import { FnIds } from "./fn-ids.js";
 import { addonSyscalls, bpfObjectPath, loadAddon } from "../../host/addon.js";
 import {
   ALPS_MAX_FNS,
@@ -71,6 +72,12 @@ export interface BpfBackendOptions {
   /** Defaults to native/build/alps.bpf.o. */
   objectPath?: string;
   /**
+   * The native addon that opens the BPF object and stamps events: the one
+   * built in native/build by default. Unit tests pass a fake to test this
+   * module's logic without root or BPF.
+   */
+  addon?: AlpsAddon;
+  /**
    * cfs mode: the same programs and events, bursts counted and reported,
    * but no task's level ever changes. Lets a replay observe CFS at the cost
    * alps itself has, instead of polling /proc.
@@ -110,23 +117,28 @@ function threadsOrSelf(pid: number): number[] {
 export async function createBpfBackend(opts: BpfBackendOptions): Promise<BpfBackend> {
   if (process.env.ALPS_NO_BPF === "1")
     throw new Error("alps mode unavailable: BPF disabled by ALPS_NO_BPF=1");
-  const loaded = loadAddon();
-  if (!loaded.ok) throw new Error(`alps mode unavailable: ${loaded.reason}`);
+  const addon = opts.addon ?? loadedAddon();
   const objectPath = opts.objectPath ?? bpfObjectPath();
   let handle: BpfHandle;
   try {
-    handle = loaded.addon.openBpf(objectPath);
+    handle = addon.openBpf(objectPath);
   } catch (err) {
     throw new Error(
       `alps mode unavailable: BPF load/attach of ${objectPath} failed: ${(err as Error).message}`,
     );
   }
   try {
-    return new AlpsBpfBackend(loaded.addon, handle, objectPath, opts);
+    return new AlpsBpfBackend(addon, handle, objectPath, opts);
   } catch (err) {
     handle.close();
     throw err;
   }
+}
+
+function loadedAddon(): AlpsAddon {
+  const loaded = loadAddon();
+  if (!loaded.ok) throw new Error(`alps mode unavailable: ${loaded.reason}`);
+  return loaded.addon;
 }
 
 class AlpsBpfBackend implements BpfBackend {
@@ -145,12 +157,7 @@ class AlpsBpfBackend implements BpfBackend {
   readonly #log: (msg: string) => void;
   readonly #reasons: string[];
   readonly #listeners: ((s: BurstSample) => void)[] = [];
-  readonly #fnIds = new Map<string, number>();
-  readonly #fnNames = new Map<number, string>();
-  /** Ids given back by functions that left (#forgetUnused), handed out again first. */
-  readonly #freeIds: number[] = [];
-  /** The next id never handed out yet. */
-  #nextId = 1;
+  readonly #fnIds = new FnIds(ALPS_MAX_FNS);
   /** Function ids whose policy entry is written (to clear when a policy drops them). */
   #policyIds = new Set<number>();
   #policy: Policy = emptyPolicy();
@@ -249,8 +256,7 @@ class AlpsBpfBackend implements BpfBackend {
       const state = this.#handle.readTask(tid);
       if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
       if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
-      const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
-      if (this.actuator.apply(tid, state.level, sliceNs, state.root)) reapplied++;
+      if (this.actuator.apply(tid, state.level, this.#sliceFor(state.fn), state.root)) reapplied++;
     }
     this.#counts.nr_resyncs++;
     this.#log(
@@ -260,7 +266,12 @@ class AlpsBpfBackend implements BpfBackend {
   }
 
   fnId(fn: string): number | undefined {
-    return this.#fnIds.get(fn);
+    return this.#fnIds.idOf(fn);
+  }
+
+  /** The slice of function id `id`, ns: its policy entry's, else the default entry's. */
+  #sliceFor(id: number): bigint {
+    return this.#sliceNs.get(id) ?? this.#sliceNs.get(0) ?? 0n;
   }
 
   taskState(tid: number): BpfTaskState | null {
@@ -281,27 +292,23 @@ class AlpsBpfBackend implements BpfBackend {
   }
 
   /**
-   * Ids 1..ALPS_MAX_FNS-1: a freed one first, else the next unused; when all
-   * are taken, 0 (the default entry), counted. A function keeps its id until
-   * #forgetUnused gives it back.
+   * The id of `fn` (FnIds.ensure); an overflow to the default entry is
+   * counted and logged, and a function the policy already names gets its
+   * entry written as soon as it has an id.
    */
   #ensureFn(fn: string): number {
-    const known = this.#fnIds.get(fn);
-    if (known !== undefined) return known;
-    const next = this.#freeIds.pop() ?? (this.#nextId < ALPS_MAX_FNS ? this.#nextId++ : 0);
-    if (next === 0) {
+    const { id, added } = this.#fnIds.ensure(fn);
+    if (!added) return id;
+    if (id === 0) {
       this.#counts.nr_fn_overflow++;
       this.#log(
         `bpf: more than ${ALPS_MAX_FNS - 1} functions at once; ${fn} uses the default policy entry`,
       );
-      this.#fnIds.set(fn, 0);
       return 0;
     }
-    this.#fnIds.set(fn, next);
-    this.#fnNames.set(next, fn);
-    if (this.#policy.functions[fn])
-      this.#writeEntry(next, this.#policy.functions[fn] as PolicyEntry);
-    return next;
+    const entry = this.#policy.functions[fn];
+    if (entry) this.#writeEntry(id, entry);
+    return id;
   }
 
   #staticLevelOf(entry: PolicyEntry): number {
@@ -350,25 +357,20 @@ class AlpsBpfBackend implements BpfBackend {
     const held = new Set<string>();
     for (const sandbox of this.#sandboxes.values()) held.add(sandbox.fn);
     for (const inv of this.#invocations.values()) held.add(inv.fn);
-    const unused: [string, number][] = [];
-    for (const [fn, id] of this.#fnIds)
-      if (!Object.hasOwn(policy.functions, fn) && !held.has(fn)) unused.push([fn, id]);
-    if (unused.length === 0) return;
-    // Tasks still tracked (a sandbox's leftovers, a child that outlived its
-    // invocation) carry the id: reusing it would give them another function's
-    // level. The map is read only when some id could be given back.
-    const tracked = new Set<number>();
-    for (const tid of this.#handle.taskIds()) {
-      const state = this.#handle.readTask(tid);
-      if (state !== null) tracked.add(state.fn);
-    }
-    for (const [fn, id] of unused) {
-      if (id !== 0 && tracked.has(id)) continue;
-      this.#fnIds.delete(fn);
-      if (id === 0) continue;
-      this.#fnNames.delete(id);
-      this.#freeIds.push(id);
-    }
+    this.#fnIds.forgetUnused(
+      (fn) => Object.hasOwn(policy.functions, fn) || held.has(fn),
+      // Tasks still tracked (a sandbox's leftovers, a child that outlived its
+      // invocation) carry the id: reusing it would give them another function's
+      // level.
+      () => {
+        const tracked = new Set<number>();
+        for (const tid of this.#handle.taskIds()) {
+          const state = this.#handle.readTask(tid);
+          if (state !== null) tracked.add(state.fn);
+        }
+        return tracked;
+      },
+    );
   }
 
   applyPolicy(policy: Policy): void {
@@ -423,7 +425,7 @@ class AlpsBpfBackend implements BpfBackend {
       throw new RangeError(`pid must be a positive integer, got ${pid}`);
     const id = this.#ensureFn(fn);
     const level = this.#initialLevel(fn, id);
-    const sliceNs = this.#sliceNs.get(id) ?? this.#sliceNs.get(0) ?? 0n;
+    const sliceNs = this.#sliceFor(id);
     const tids = new Set<number>();
     const inv = { fn, tids };
     // The invocation's own thread runs the function from its next
@@ -507,8 +509,7 @@ class AlpsBpfBackend implements BpfBackend {
       this.#counts.nr_stale_events++;
       return;
     }
-    const sliceNs = this.#sliceNs.get(e.fn) ?? this.#sliceNs.get(0) ?? 0n;
-    if (this.actuator.apply(e.tid, e.level, sliceNs, state.root)) {
+    if (this.actuator.apply(e.tid, e.level, this.#sliceFor(e.fn), state.root)) {
       const latency = Number(this.#addon.monotonicNs()) - e.tsNs;
       this.#latencies[this.#latencyNext] = latency;
       this.#latencyNext = (this.#latencyNext + 1) % MAX_LATENCY_SAMPLES;
@@ -518,7 +519,7 @@ class AlpsBpfBackend implements BpfBackend {
 
   #sample(e: AlpsEvent): void {
     if (e.cpuNs <= 0 || this.#listeners.length === 0) return;
-    const fn = this.#fnNames.get(e.fn);
+    const fn = this.#fnIds.nameOf(e.fn);
     if (fn === undefined) {
       this.#counts.nr_samples_unattributed++;
       return;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { UsageError } from "../../src/errors.js";
-import { matchSegment, parseCgroupPattern } from "../../src/frontend/platforms/pattern.js";
+import { UsageError } from "../../../src/errors.js";
+import { matchSegment, parseCgroupPattern } from "../../../src/frontend/platforms/pattern.js";
 
 describe("cgroup pattern syntax", () => {
   it("splits the literal root from the segments and captures the function", () => {

@@ -13,9 +13,9 @@ import {
   readTouchedRecord,
   touchedFilePath,
   writeTouchedRecord,
-} from "../../src/backend/guardian/touched.js";
-import { taskStartTime } from "../../src/host/proc-task.js";
-import { InputError, UsageError } from "../../src/errors.js";
+} from "../../../src/backend/guardian/touched.js";
+import { taskStartTime } from "../../../src/host/proc-task.js";
+import { InputError, UsageError } from "../../../src/errors.js";
 
 let dir = "";
 beforeEach(() => {

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import {
   parseProcCgroups,
   resolveContainerCgroup,
-} from "../../src/frontend/platforms/container-cgroup.js";
+} from "../../../src/frontend/platforms/container-cgroup.js";
 
 const ID = "3f2c".padEnd(64, "a");
 const OTHER = "9a41".padEnd(64, "b");

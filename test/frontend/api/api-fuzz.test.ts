@@ -18,10 +18,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Backend, BackendStatus, BurstSample } from "../../src/backend/types.js";
-import type { Policy } from "../../src/contracts/policy.js";
-import { ApiServer } from "../../src/frontend/api/server.js";
-import { Daemon } from "../../src/frontend/daemon.js";
+import type { Backend, BackendStatus, BurstSample } from "../../../src/backend/types.js";
+import type { Policy } from "../../../src/contracts/policy.js";
+import { ApiServer } from "../../../src/frontend/api/server.js";
+import { Daemon } from "../../../src/frontend/daemon.js";
 
 /** Records every enforcement request; enforces nothing. */
 class RecordingBackend implements Backend {

@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiRequest } from "../../src/frontend/api/client.js";
-import { ApiServer, type RefusalReason } from "../../src/frontend/api/server.js";
-import { ManualClock } from "../../src/frontend/clock.js";
-import { Daemon } from "../../src/frontend/daemon.js";
-import { isRoot } from "../helpers/host.js";
-import { ObserveBackend } from "./observe-backend.js";
+import { apiRequest } from "../../../src/frontend/api/client.js";
+import { ApiServer, type RefusalReason } from "../../../src/frontend/api/server.js";
+import { ManualClock } from "../../../src/frontend/clock.js";
+import { Daemon } from "../../../src/frontend/daemon.js";
+import { isRoot } from "../../helpers/host.js";
+import { ObserveBackend } from "../observe-backend.js";
 
 const dir = mkdtempSync(join(tmpdir(), "alps-api-"));
 const socket = join(dir, "alps.sock");
@@ -81,7 +81,7 @@ describe("control API access control", () => {
   });
 
   it("refuses sandboxes that are not a directory strictly inside the cgroup v2 hierarchy", async () => {
-    const { cgroup2MountIfAny } = await import("../../src/host/cgroups.js");
+    const { cgroup2MountIfAny } = await import("../../../src/host/cgroups.js");
     const mount = cgroup2MountIfAny() as string;
     for (const cgroup of ["/tmp", mount, `${mount}/alps-no-such-sandbox`]) {
       const res = await apiRequest(socket, "POST", "/v1/sandboxes", { function: "g", cgroup });

@@ -14,7 +14,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cgroup2Mount, decodeMountinfo } from "../../src/host/cgroups.js";
+import { cgroup2Mount, decodeMountinfo } from "../../../src/host/cgroups.js";
 
 /** A cgroup v1 hierarchy's mount point and the name it shows in /proc/<pid>/cgroup. */
 export interface V1Hierarchy {

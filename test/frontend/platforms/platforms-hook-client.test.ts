@@ -11,12 +11,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApiServer } from "../../src/frontend/api/server.js";
-import { ManualClock } from "../../src/frontend/clock.js";
-import { Daemon } from "../../src/frontend/daemon.js";
-import { ObserveBackend } from "../frontend/observe-backend.js";
+import { ApiServer } from "../../../src/frontend/api/server.js";
+import { ManualClock } from "../../../src/frontend/clock.js";
+import { Daemon } from "../../../src/frontend/daemon.js";
+import { ObserveBackend } from "../observe-backend.js";
 
-const HOOK = join(import.meta.dirname, "../../clients/alps-hook.cjs");
+const HOOK = join(import.meta.dirname, "../../../clients/alps-hook.cjs");
 const dir = mkdtempSync(join(tmpdir(), "alps-hook-"));
 const socket = join(dir, "alps.sock");
 const backend = new ObserveBackend();

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { parseCgroup2Mount, parseV2Line } from "../../src/host/cgroups.js";
+import { parseCgroup2Mount, parseV2Line } from "../../../src/host/cgroups.js";
 import {
   defaultOpenLambdaCgroupRoot,
   mountSourceBasename,
   stripDirMakerSeq,
-} from "../../src/frontend/platforms/openlambda.js";
-import { parseInvokerContainerName } from "../../src/frontend/platforms/openwhisk-names.js";
+} from "../../../src/frontend/platforms/openlambda.js";
+import { parseInvokerContainerName } from "../../../src/frontend/platforms/openwhisk-names.js";
 
 describe("OpenWhisk container names", () => {
   it("takes everything after <prefix>_<seq>_ as the key, never split", () => {

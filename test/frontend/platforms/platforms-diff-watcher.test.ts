@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DiffWatcher } from "../../src/frontend/platforms/diff-watcher.js";
-import type { SandboxEvent, SandboxInfo } from "../../src/frontend/platforms/types.js";
+import { DiffWatcher } from "../../../src/frontend/platforms/diff-watcher.js";
+import type { SandboxEvent, SandboxInfo } from "../../../src/frontend/platforms/types.js";
 
 describe("DiffWatcher", () => {
   it("emits adds, removes, and remove+add when a recycled id changes function; keeps state on scan errors", async () => {

@@ -8,9 +8,9 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } fr
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { UsageError } from "../../src/errors.js";
-import { checkSocketGroupReach, resolveGid } from "../../src/frontend/api/socket-group.js";
-import { isRoot } from "../helpers/host.js";
+import { UsageError } from "../../../src/errors.js";
+import { checkSocketGroupReach, resolveGid } from "../../../src/frontend/api/socket-group.js";
+import { isRoot } from "../../helpers/host.js";
 
 const root = mkdtempSync(join(tmpdir(), "alps-socket-group-"));
 chmodSync(root, 0o755);
@@ -78,7 +78,7 @@ describe("checkSocketGroupReach", () => {
   });
 
   it("the shipped systemd unit's runtime directories let the group reach both socket paths", () => {
-    const unit = readFileSync(join(import.meta.dirname, "../../deploy/alps.service"), "utf8");
+    const unit = readFileSync(join(import.meta.dirname, "../../../deploy/alps.service"), "utf8");
     const mode = /^RuntimeDirectoryMode=([0-7]+)$/m.exec(unit)?.[1];
     const dirs = /^RuntimeDirectory=(.+)$/m.exec(unit)?.[1]?.split(/\s+/) ?? [];
     expect(mode).toBeDefined();

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { DaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { requireHost } from "../helpers/host.js";
+import { requireHost } from "../../helpers/host.js";
 
 const manifestPath = "deploy/kubernetes/daemonset.yaml";
 const unitPath = "deploy/alps.service";

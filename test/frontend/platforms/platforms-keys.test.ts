@@ -9,10 +9,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { openwhiskKey } from "../../clients/alps-hook.cjs";
-import { parseInvokerContainerName } from "../../src/frontend/platforms/openwhisk-names.js";
+import { openwhiskKey } from "../../../clients/alps-hook.cjs";
+import { parseInvokerContainerName } from "../../../src/frontend/platforms/openwhisk-names.js";
 
-const DOC = join(import.meta.dirname, "../../docs/platforms.md");
+const DOC = join(import.meta.dirname, "../../../docs/platforms.md");
 
 interface Row {
   line: number;

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { UsageError } from "../../src/errors.js";
+import { UsageError } from "../../../src/errors.js";
 import {
   createPlatformAdapter,
   deprecatedPlatformSettings,
   isPlatformKind,
   PLATFORM_KINDS,
   platformOptionsOf,
-} from "../../src/frontend/platforms/index.js";
+} from "../../../src/frontend/platforms/index.js";
 
 describe("createPlatformAdapter", () => {
   it("builds each kind from the daemon's flags", () => {

@@ -1,7 +1,7 @@
 /** The SFS slice: initial 20 ms, mean inter-arrival × cores every N arrivals, floor 6 ms. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SfsSlice } from "../../src/backend/sfs/sfs-slice.js";
+import { SfsSlice } from "../../../src/backend/sfs/sfs-slice.js";
 
 describe("SfsSlice", () => {
   it("starts at 20 ms and recomputes every N arrivals", () => {

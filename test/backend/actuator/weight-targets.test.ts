@@ -10,9 +10,9 @@ import {
   type WeightFiles,
   type WeightTarget,
   WeightTargets,
-} from "../../src/backend/actuator/weight-targets.js";
-import { createMemoryTouched } from "../../src/backend/guardian/touched-memory.js";
-import { cpuGroupFrom, parseCpuMounts } from "../../src/host/cpu-cgroups.js";
+} from "../../../src/backend/actuator/weight-targets.js";
+import { createMemoryTouched } from "../../../src/backend/guardian/touched-memory.js";
+import { cpuGroupFrom, parseCpuMounts } from "../../../src/host/cpu-cgroups.js";
 
 const HYBRID = [
   "25 30 0:22 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755",

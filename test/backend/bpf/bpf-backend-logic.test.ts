@@ -1,0 +1,242 @@
+/**
+ * The BPF backend's TypeScript logic with a fake addon (no root, no BPF):
+ * what it writes to the maps and in which order, which events reach the
+ * actuator and the learner, the resync after ring-buffer drops, and the
+ * order of close. What the kernel does with those writes is the kernel
+ * tests' job (test/kernel/bpf-*.test.ts).
+ */
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { type BpfBackend, createBpfBackend } from "../../../src/backend/bpf/bpf-backend.js";
+import type { BurstSample } from "../../../src/backend/types.js";
+import {
+  BASE_NICE,
+  curveForPolicy,
+  dynamicLevel,
+  levelThresholdsMs,
+} from "../../../src/contracts/levels.js";
+import { emptyPolicy, type Policy } from "../../../src/contracts/policy.js";
+import {
+  type AlpsEvent,
+  COUNTER_NAMES,
+  EV_BLOCKED,
+  EV_EXITED,
+  EV_LEVEL,
+  STRATEGY_CODE,
+  STRATEGY_OBSERVE,
+} from "../../../src/host/addon-types.js";
+import { FakeAddon } from "./fake-addon.js";
+
+/** Above pid_max (4194304): /proc has no such task, so no helper threads are listed. */
+const PID = 4_194_400;
+
+const policy: Policy = {
+  ...emptyPolicy(),
+  functions: {
+    fast: { priority: 1, predicted_ms: 4, slice_ms: 8 },
+    slow: { priority: 2, predicted_ms: 400, slice_ms: 30 },
+  },
+};
+
+function event(e: Partial<AlpsEvent> & Pick<AlpsEvent, "type" | "tid">): AlpsEvent {
+  return { fn: 0, level: 0, cpuNs: 0, tsNs: 0, ...e };
+}
+
+let backend: BpfBackend | undefined;
+afterEach(async () => {
+  await backend?.close();
+  backend = undefined;
+  vi.useRealTimers();
+});
+
+async function start(
+  addon: FakeAddon,
+  extra: Partial<Parameters<typeof createBpfBackend>[0]> = {},
+): Promise<BpfBackend> {
+  backend = await createBpfBackend({
+    strategy: "dynamic",
+    addon,
+    objectPath: "/fake/alps.bpf.o",
+    // Group weights write cgroup and autogroup files of the host: not here.
+    groupWeights: false,
+    ...extra,
+  });
+  return backend;
+}
+
+describe("BPF backend with a fake addon", () => {
+  it("opens the object, writes the config and the default entry, then starts events", async () => {
+    const addon = new FakeAddon();
+    await start(addon);
+    expect(addon.openedPath).toBe("/fake/alps.bpf.o");
+    expect(addon.handle.calls).toEqual([
+      `setConfig ${STRATEGY_CODE.dynamic}`,
+      "setPolicy 0",
+      "startEvents",
+    ]);
+    expect(addon.handle.config?.baseNice).toBe(BASE_NICE);
+  });
+
+  it("says why when the object cannot be opened", async () => {
+    const addon = new FakeAddon();
+    addon.openBpf = () => {
+      throw new Error("no BTF");
+    };
+    await expect(start(addon)).rejects.toThrow(
+      "alps mode unavailable: BPF load/attach of /fake/alps.bpf.o failed: no BTF",
+    );
+  });
+
+  it("writes one policy entry per function and clears those a later policy drops", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    const fast = b.fnId("fast") as number;
+    const slow = b.fnId("slow") as number;
+    expect([fast, slow].sort()).toEqual([1, 2]);
+    expect(addon.handle.policy.get(fast)).toMatchObject({
+      predictedNs: 4_000_000n,
+      sliceNs: 8_000_000n,
+    });
+    b.applyPolicy({ ...emptyPolicy(), functions: { fast: policy.functions.fast! } });
+    expect(addon.handle.policy.has(slow)).toBe(false);
+    expect(addon.handle.calls).toContain(`clearPolicy ${slow}`);
+    // Nothing holds "slow" any more: its id is given back.
+    expect(b.fnId("slow")).toBeUndefined();
+  });
+
+  it("applies an invocation's first level before registering it at that level", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    addon.handle.calls.length = 0;
+    b.startInvocation("fast", PID);
+    const curve = curveForPolicy(policy);
+    const level = dynamicLevel(4, 0, 8, curve, levelThresholdsMs(curve));
+    expect(level).toBeLessThan(BASE_NICE);
+    const id = b.fnId("fast") as number;
+    expect(addon.handle.calls).toEqual([
+      `setAttr ${PID} ${level}`,
+      `registerTask ${PID} ${id} ${level} ${PID}`,
+    ]);
+    expect(b.actuator.appliedLevel(PID)).toBe(level);
+    expect(b.status().counters.nr_invocations).toBe(1);
+  });
+
+  it("a function the policy does not name starts from the default entry's slice and level", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon, { sliceRequest: true });
+    b.applyPolicy(policy);
+    addon.handle.calls.length = 0;
+    b.startInvocation("unknown", PID);
+    const curve = curveForPolicy(policy);
+    const d = policy.default;
+    const level = dynamicLevel(d.predicted_ms, 0, d.slice_ms, curve, levelThresholdsMs(curve));
+    expect(addon.handle.calls[0]).toBe(`setAttr ${PID} ${level}`);
+    if (level < BASE_NICE) expect(addon.attrs.get(PID)?.runtimeNs).toBe(BigInt(d.slice_ms * 1e6));
+  });
+
+  it("applies LEVEL events of tracked tasks, counts stale ones, and records the latency", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    b.startInvocation("slow", PID);
+    const id = b.fnId("slow") as number;
+    addon.nowNs = 5_000_000_000n;
+    addon.handle.emit(event({ type: EV_LEVEL, tid: PID, fn: id, level: 3, tsNs: 4_999_000_000 }));
+    expect(b.actuator.appliedLevel(PID)).toBe(3);
+    expect(b.latenciesNs()).toEqual([1_000_000]);
+    addon.handle.emit(event({ type: EV_LEVEL, tid: PID + 1, fn: id, level: -5 }));
+    expect(b.actuator.appliedLevel(PID + 1)).toBeUndefined();
+    expect(b.status().counters.nr_stale_events).toBe(1);
+  });
+
+  it("turns BLOCKED into a burst sample of the named function, and counts those it cannot name", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    const samples: BurstSample[] = [];
+    b.onBurst((s) => samples.push(s));
+    const id = b.fnId("fast") as number;
+    addon.handle.emit(
+      event({ type: EV_BLOCKED, tid: 7, fn: id, cpuNs: 2_500_000, tsNs: Number(addon.nowNs) }),
+      event({ type: EV_BLOCKED, tid: 8, fn: 999, cpuNs: 1_000_000 }),
+      event({ type: EV_BLOCKED, tid: 9, fn: id, cpuNs: 0 }),
+    );
+    expect(samples).toHaveLength(1);
+    expect(samples[0]).toMatchObject({ fn: "fast", tid: 7, cpuMs: 2.5 });
+    const counters = b.status().counters;
+    expect(counters.nr_samples).toBe(1);
+    expect(counters.nr_samples_unattributed).toBe(1);
+  });
+
+  it("forgets an exited task without a syscall", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    b.startInvocation("fast", PID);
+    addon.handle.calls.length = 0;
+    addon.handle.emit(event({ type: EV_EXITED, tid: PID }));
+    expect(b.actuator.appliedLevel(PID)).toBeUndefined();
+    expect(b.actuator.tids()).toEqual([]);
+    expect(addon.handle.calls).toEqual([]);
+  });
+
+  it("after ring-buffer drops, re-applies the level the task map holds", async () => {
+    vi.useFakeTimers();
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    b.startInvocation("slow", PID);
+    const task = addon.handle.tasks.get(PID);
+    if (task === undefined) throw new Error("the invocation was not registered");
+    task.level = 4; // the kernel decided 4; its LEVEL event was dropped
+    addon.handle.counterValues[COUNTER_NAMES.indexOf("nr_ringbuf_drops")] = 1n;
+    vi.advanceTimersByTime(300);
+    expect(b.actuator.appliedLevel(PID)).toBe(4);
+    expect(b.status().counters.nr_resyncs).toBe(1);
+    // The same drop is answered once.
+    vi.advanceTimersByTime(300);
+    expect(b.status().counters.nr_resyncs).toBe(1);
+  });
+
+  it("ends an invocation by unregistering its tasks, then restoring them", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    b.startInvocation("fast", PID);
+    addon.handle.calls.length = 0;
+    b.endInvocation(PID);
+    expect(addon.handle.calls).toEqual([`unregisterTask ${PID}`, `setAttr ${PID} 0`]);
+    expect(b.actuator.tids()).toEqual([]);
+  });
+
+  it("closes in order: events stop, tasks leave the map, levels are restored, the object closes", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    b.startInvocation("fast", PID);
+    addon.handle.calls.length = 0;
+    await b.close();
+    expect(addon.handle.calls).toEqual([
+      "stopEvents",
+      `unregisterTask ${PID}`,
+      `setAttr ${PID} 0`,
+      "close",
+    ]);
+    await b.close();
+    expect(addon.handle.calls.filter((c) => c === "close")).toHaveLength(1);
+  });
+
+  it("observe only: the observe strategy in the config, and no task's level changes", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon, { observeOnly: true });
+    expect(b.mode).toBe("cfs");
+    expect(addon.handle.config?.strategy).toBe(STRATEGY_OBSERVE);
+    b.applyPolicy(policy);
+    addon.handle.calls.length = 0;
+    b.startInvocation("fast", PID);
+    expect(addon.handle.calls).toEqual([
+      `registerTask ${PID} ${b.fnId("fast")} ${BASE_NICE} ${PID}`,
+    ]);
+  });
+});
