@@ -30,8 +30,11 @@ export function ewma(samples: readonly number[], weight: number): number {
     throw new RangeError(`ewma weight must be in (0, 1], got ${weight}`);
   if (samples.length === 0) return 0;
   let value = samples[0] as number;
-  for (let i = 1; i < samples.length; i++)
-    value = weight * (samples[i] as number) + (1 - weight) * value;
+  // value + w·(s − value), not w·s + (1 − w)·value: the same average, but a
+  // sample equal to the value leaves it exactly unchanged (the two-product
+  // form rounds each product on its own, and for tiny values, e.g.
+  // [2.5e-323, 2.5e-323], gave 2e-323: below every sample).
+  for (let i = 1; i < samples.length; i++) value += weight * ((samples[i] as number) - value);
   return value;
 }
 

@@ -19,6 +19,8 @@ describe("estimators", () => {
       expect(estimate(name, [])).toBe(0);
       expect(estimate(name, [7])).toBe(7);
       expect(estimate(name, [4, 4, 4, 4])).toBeCloseTo(4, 12);
+      // Constant input gives the constant, down to subnormal values (fast-check found ewma's 2e-323).
+      expect(estimate(name, [2.5e-323, 2.5e-323])).toBe(2.5e-323);
     }
     expect(stddev([])).toBe(0);
     expect(stddev([3])).toBe(0);
