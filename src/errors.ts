@@ -21,3 +21,25 @@ export class InputError extends Error {
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
+
+/** A failure the user can act on: said in one line (no stack), exit status `exitCode`. */
+export class CliError extends Error {
+  override readonly name: string = "CliError";
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+/** The daemon's control socket cannot be reached, or the daemon did not answer. */
+export class DaemonUnreachableError extends CliError {
+  override readonly name = "DaemonUnreachableError";
+  constructor(
+    readonly socket: string,
+    readonly reason: string,
+  ) {
+    super(`cannot reach the alps daemon on ${socket}: ${reason}`);
+  }
+}

@@ -3,32 +3,43 @@
  * simulated `alps` to `srpt`, on the bundled workloads (issue 6's last
  * must-show; docs/learning.md reports the figures).
  *
- * The window holds what the daemon records for each invocation (arrival,
- * CPU, turnaround); the policy it learns goes through JSON, as
- * `alps policy --json` → `alps simulate --policy-file` does. Beside the
- * learner's settings, an oracle: each function's true mean CPU as its
- * predicted run and a boost that never expires. That is the best any
- * per-function policy can do with fair-class weights (strategy dynamic), so it
- * says whether a miss is the learner's or the mechanism's.
+ * Two ways to learn:
+ * - with hindsight: one learner run over a window holding the whole trace
+ *   (what the daemon records for each invocation: arrival, CPU, turnaround),
+ *   its policy through JSON as `alps policy --json` → `alps simulate
+ *   --policy-file` takes it, then pinned for the whole run;
+ * - online, as the daemon learns on a host: `alps simulate --policy alps`
+ *   (src/frontend/online.ts), every invocation entering the window when it
+ *   completes and each learned policy applied from then on.
+ * Beside them, an oracle: each function's true mean CPU as its predicted run
+ * and a boost that never expires. That is the best any per-function policy
+ * can do with fair-class weights (strategy dynamic), so it says whether a
+ * miss is the learner's or the mechanism's.
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Policy, PolicySchema } from "../contracts/policy.js";
 import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
-import { DEFAULT_LEARNER_PARAMS, type LearnerParams, learnPolicy } from "../frontend/learner.js";
+import { defaultConfig } from "../frontend/config.js";
+import { type LearnerParams, learnerParams, learnPolicy } from "../frontend/learner.js";
+import { simulateOnline } from "../frontend/online.js";
 import type { InvocationRecord } from "../frontend/window.js";
 import { simulate } from "../sim/index.js";
 import { readTraceFile } from "../trace/native.js";
 
 const WORKLOADS = fileURLToPath(new URL("../../workloads/", import.meta.url));
-const CORES = 2;
+export const FEEDBACK_CORES = 2;
 const QUANTUM_MS = 8;
 
+/** The label of the row the must-show compares with: hindsight, the learner's defaults. */
+export const LEARNED_DEFAULTS = "learned, defaults";
+export const LEARNED_ONLINE = "learned online, defaults (alps simulate --policy alps)";
+
 const SETTINGS: { label: string; params: Partial<LearnerParams> }[] = [
-  { label: "learned, defaults", params: {} },
+  { label: LEARNED_DEFAULTS, params: {} },
   {
     label: "learned, --slice-clamp true (clamp to the more urgent slice)",
-    params: { clampToMoreUrgent: true },
+    params: { sliceClamp: true },
   },
   { label: "learned, --alpha 2", params: { alpha: 2 } },
   {
@@ -45,7 +56,10 @@ function learned(trace: TraceInvocation[], params: Partial<LearnerParams>): Poli
     waitMs: 0,
     turnaroundMs: inv.durationMs,
   }));
-  const policy = learnPolicy(window, { ...DEFAULT_LEARNER_PARAMS, cores: CORES, ...params });
+  const policy = learnPolicy(window, {
+    ...learnerParams(defaultConfig(), FEEDBACK_CORES),
+    ...params,
+  });
   return PolicySchema.parse(JSON.parse(JSON.stringify(policy)));
 }
 
@@ -67,39 +81,67 @@ function oracle(trace: TraceInvocation[]): Policy {
   return { functions, default: { priority: means.length + 1, predicted_ms: 100, slice_ms: 0 } };
 }
 
+type Turnaround = { mean: number; p50: number };
+
 function turnaround(
   trace: TraceInvocation[],
   name: "srpt" | "cfs" | "alps",
   policy?: Policy,
-): { mean: number; p50: number } {
+): Turnaround {
   return simulate(trace, {
     policy: name,
-    cores: CORES,
+    cores: FEEDBACK_CORES,
     quantumMs: QUANTUM_MS,
     ...(policy === undefined ? {} : { alps: { policy } }),
   }).summary.turnaround_ms;
 }
 
+export interface FeedbackFigures {
+  workload: string;
+  srpt: Turnaround;
+  cfs: Turnaround;
+  rows: { label: string; alps: Turnaround }[];
+}
+
+/** The section's figures for one bundled workload. */
+export function feedbackFigures(workload: string): FeedbackFigures {
+  const trace = readTraceFile(join(WORKLOADS, workload));
+  const rows = [
+    ...SETTINGS.map((s) => ({
+      label: s.label,
+      alps: turnaround(trace, "alps", learned(trace, s.params)),
+    })),
+    {
+      label: LEARNED_ONLINE,
+      alps: simulateOnline(trace, defaultConfig(), { cores: FEEDBACK_CORES, keepOutcomes: false })
+        .result.summary.turnaround_ms,
+    },
+    {
+      label: "oracle: true mean CPU per function, boost never expires",
+      alps: turnaround(trace, "alps", oracle(trace)),
+    },
+  ];
+  return {
+    workload,
+    srpt: turnaround(trace, "srpt"),
+    cfs: turnaround(trace, "cfs"),
+    rows,
+  };
+}
+
 export async function benchFeedback(): Promise<void> {
   for (const workload of ["azure-like.csv", "huawei-like.csv"]) {
-    const trace = readTraceFile(join(WORKLOADS, workload));
-    const srpt = turnaround(trace, "srpt");
-    const cfs = turnaround(trace, "cfs");
+    const { srpt, cfs, rows } = feedbackFigures(workload);
     const midpoint = (srpt.mean + cfs.mean) / 2;
     console.log(
-      `${workload} on ${CORES} cores: turnaround mean/p50 srpt ${srpt.mean.toFixed(0)}/${srpt.p50.toFixed(0)} ms, ` +
+      `${workload} on ${FEEDBACK_CORES} cores: turnaround mean/p50 srpt ${srpt.mean.toFixed(0)}/${srpt.p50.toFixed(0)} ms, ` +
         `cfs ${cfs.mean.toFixed(0)}/${cfs.p50.toFixed(0)} ms; ` +
         `alps is closer to srpt than cfs is below ${midpoint.toFixed(0)} ms`,
     );
-    const rows = [
-      ...SETTINGS.map((s) => ({ label: s.label, policy: learned(trace, s.params) })),
-      { label: "oracle: true mean CPU per function, boost never expires", policy: oracle(trace) },
-    ];
-    for (const row of rows) {
-      const alps = turnaround(trace, "alps", row.policy);
+    for (const { label, alps } of rows) {
       const verdict = alps.mean < midpoint ? "closer to srpt" : "not closer";
       console.log(
-        `  ${row.label}: alps mean ${alps.mean.toFixed(0)} ms (${(alps.mean / cfs.mean).toFixed(2)} x cfs, ${verdict}), ` +
+        `  ${label}: alps mean ${alps.mean.toFixed(0)} ms (${(alps.mean / cfs.mean).toFixed(2)} x cfs, ${verdict}), ` +
           `p50 ${alps.p50.toFixed(0)} ms`,
       );
     }

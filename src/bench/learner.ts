@@ -3,7 +3,8 @@
  * invocations of 50 functions, replayed under SRPT on 2 and 16 cores.
  * Target: <= 20 ms on this machine. Seeded, so runs are comparable.
  */
-import { DEFAULT_LEARNER_PARAMS, type LearnedPolicy, learnPolicy } from "../frontend/learner.js";
+import { defaultConfig } from "../frontend/config.js";
+import { learnerParams, type LearnedPolicy, learnPolicy } from "../frontend/learner.js";
 import type { InvocationRecord } from "../frontend/window.js";
 
 /** mulberry32: a tiny seeded PRNG. */
@@ -43,7 +44,7 @@ export function syntheticWindow(
 export async function benchLearner(): Promise<void> {
   for (const cores of [2, 16]) {
     const window = syntheticWindow(10_000, cores);
-    const params = { ...DEFAULT_LEARNER_PARAMS, cores };
+    const params = learnerParams(defaultConfig(), cores);
     let previous: LearnedPolicy | undefined;
     for (let i = 0; i < 3; i++) previous = learnPolicy(window, params, previous, 60); // warm-up (JIT)
     const times: number[] = [];

@@ -11,6 +11,7 @@ import { checkRtThrottling } from "../backend/capabilities.js";
 import type { Policy } from "../contracts/policy.js";
 import { checkSocketGroupReach } from "../frontend/api/socket-group.js";
 import type { DaemonConfig } from "../frontend/config.js";
+import type { Log } from "../frontend/log.js";
 import {
   createPlatformAdapter,
   deprecatedPlatformSettings,
@@ -27,20 +28,20 @@ export interface Preflight {
 }
 
 /** Throws InputError/UsageError naming what is wrong; reads, never changes, the host. */
-export function preflight(config: DaemonConfig, log: (message: string) => void): Preflight {
+export function preflight(config: DaemonConfig, log: Log): Preflight {
   const policy = config.policyFile !== undefined ? readPolicyFile(config.policyFile) : undefined;
   // Invariant 4: never run anything on SCHED_FIFO on a host without RT throttling, unless told to.
   checkRtThrottling(config, config.allowUnthrottledRt);
   if (config.socketGroup !== undefined) checkSocketGroupReach(config.socket, config.socketGroup);
   if (config.platform !== undefined)
-    for (const warning of deprecatedPlatformSettings(config)) log(`WARNING: ${warning}`);
+    for (const warning of deprecatedPlatformSettings(config)) log(`WARNING: ${warning}`, "warn");
   const platform =
     config.platform === undefined
       ? undefined
       : createPlatformAdapter(
           config.platform,
           platformOptionsOf(config, (error: unknown) =>
-            log(`platform ${config.platform}: ${String(error)}`),
+            log(`platform ${config.platform}: ${String(error)}`, "warn"),
           ),
         );
   return { policy, platform };

@@ -28,6 +28,7 @@
  * started (or failed to), so a stop always finds the tasks it must restore.
  */
 import { constants } from "node:os";
+import type { Log } from "../frontend/log.js";
 
 export const STOP_SIGNALS = ["SIGTERM", "SIGINT"] as const;
 export const FATAL_SIGNALS = [
@@ -54,10 +55,10 @@ export interface SignalHandlers {
 export class DaemonSignals {
   #handlers: SignalHandlers | undefined;
   readonly #pending: ((h: SignalHandlers) => void)[] = [];
-  readonly #log: (message: string) => void;
+  readonly #log: Log;
 
   /** Catches the signals from now on (call before anything is changed). */
-  constructor(log: (message: string) => void) {
+  constructor(log: Log) {
     this.#log = log;
     process.on("SIGHUP", () => this.#deliver("SIGHUP", (h) => h.reload()));
     for (const signal of STOP_SIGNALS)
@@ -67,7 +68,10 @@ export class DaemonSignals {
         this.#deliver(signal, (h) => h.stop(signal, 128 + constants.signals[signal])),
       );
     process.on("SIGUSR1", () =>
-      log("SIGUSR1 ignored: it would open Node's inspector (a debugger port) in this root process"),
+      log(
+        "SIGUSR1 ignored: it would open Node's inspector (a debugger port) in this root process",
+        "warn",
+      ),
     );
   }
 

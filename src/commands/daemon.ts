@@ -5,29 +5,16 @@
  * control API + metrics (+ platform adapter); the loop itself is
  * src/frontend/daemon.ts, the signals daemon-signals.ts.
  */
-import { type Command, Option } from "commander";
-import {
-  CONFIG_FIELDS,
-  CONFIG_KEYS,
-  type ConfigKey,
-  type DaemonConfig,
-  flagName,
-  loadConfig,
-} from "../frontend/config.js";
+import type { Command } from "commander";
+import { CONFIG_KEYS, type DaemonConfig, loadConfig } from "../frontend/config.js";
+import type { Log } from "../frontend/log.js";
+import { configFlags, configOption } from "./config-option.js";
 import { DaemonSignals } from "./daemon-signals.js";
 
-function log(message: string): void {
+/** The daemon's log: replaced by the configured one (level, format) once the config is read. */
+let log: Log = (message) => {
   process.stderr.write(`${new Date().toISOString()} alps daemon: ${message}\n`);
-}
-
-/** The flag for one config key; `alps doctor` takes the platform ones from here too. */
-export function configOption(key: ConfigKey): Option {
-  const f = CONFIG_FIELDS[key];
-  if (key === "noBpf") return new Option("--no-bpf", f.help);
-  if (key === "sliceClamp") return new Option("--slice-clamp <bool>", f.help);
-  if (key === "allowUnthrottledRt") return new Option("--allow-unthrottled-rt", f.help);
-  return new Option(`--${flagName(key)} <value>`, `${f.help} [key ${key}, env ALPS_…]`);
-}
+};
 
 export function registerDaemon(program: Command): void {
   const cmd = program
@@ -35,21 +22,24 @@ export function registerDaemon(program: Command): void {
     .description("run on a worker host: learn per-function priorities and slices, enforce them")
     .option(
       "--config <file>",
-      "config file (JSON or YAML); keys are the long flag names in camelCase",
+      "config file, JSON or YAML, keyed by the options' names in camelCase (env: ALPS_CONFIG)",
+    )
+    .addHelpText(
+      "after",
+      "\nEach option is also a config-file key (camelCase) and a variable; flags beat variables,\nvariables beat the file, the file beats the defaults. All of them: docs/config.md.",
     );
   for (const key of CONFIG_KEYS) cmd.addOption(configOption(key));
   cmd.action(async (opts: Record<string, unknown>) => {
     // From the first moment: a signal that would end the daemon while it
     // starts waits for the start, so it finds the tasks to restore.
-    const signals = new DaemonSignals(log);
-    const flags: Record<string, unknown> = { ...opts };
-    delete flags.config;
-    delete flags.bpf;
-    if (opts.bpf === false) flags.noBpf = true;
+    const signals = new DaemonSignals((message, level) => log(message, level));
+    const flags = configFlags(opts, CONFIG_KEYS);
+    const configFile =
+      typeof opts.config === "string" ? opts.config : process.env.ALPS_CONFIG || undefined;
     // The same sources on each SIGHUP: the file is read again, flags still win.
     const load = (): DaemonConfig =>
       loadConfig({
-        ...(typeof opts.config === "string" ? { configFile: opts.config } : {}),
+        ...(configFile !== undefined ? { configFile } : {}),
         env: process.env,
         flags,
       });
@@ -62,10 +52,11 @@ async function runDaemon(
   reloadConfig: () => DaemonConfig,
   signals: DaemonSignals,
 ): Promise<void> {
+  const { createLog } = await import("../frontend/log.js");
+  log = createLog({ level: config.logLevel, format: config.logFormat });
   // Everything is checked before anything on the host changes.
   const { preflight } = await import("./daemon-preflight.js");
   const checked = preflight(config, log);
-
   const [
     { Daemon },
     { ApiServer },
@@ -75,6 +66,7 @@ async function runDaemon(
     { loadSyscalls },
     touchedMod,
     guardianMod,
+    { policyLogger },
     { recoverLeftTasks },
   ] = await Promise.all([
     import("../frontend/daemon.js"),
@@ -85,6 +77,7 @@ async function runDaemon(
     import("../host/syscalls.js"),
     import("../backend/guardian/touched.js"),
     import("../backend/guardian/guardian.js"),
+    import("../frontend/policy-changes.js"),
     import("../backend/guardian/recover.js"),
   ]);
 
@@ -103,7 +96,7 @@ async function runDaemon(
       strategy: config.strategy,
       sliceRequest: config.eevdfSlice,
       idleFrom: config.idleFromNice,
-      noBpf: config.noBpf || process.env.ALPS_NO_BPF === "1",
+      noBpf: config.noBpf,
       touched,
       log,
     });
@@ -130,7 +123,8 @@ async function runDaemon(
       );
     } catch (error) {
       log(
-        `WARNING: daemon threads stay on the fair class: ${error instanceof Error ? error.message : String(error)}`,
+        `daemon threads stay on the fair class: ${error instanceof Error ? error.message : String(error)}`,
+        "warn",
       );
     }
   }
@@ -187,6 +181,7 @@ async function runDaemon(
     } catch (error) {
       log(
         `SIGHUP: reload failed, the running configuration stays: ${error instanceof Error ? error.message : String(error)}`,
+        "error",
       );
     }
   };
@@ -198,7 +193,7 @@ async function runDaemon(
     shutdown(signal).then(
       () => process.exit(exitCode),
       (error: unknown) => {
-        log(`shutdown failed: ${String(error)}`);
+        log(`shutdown failed: ${String(error)}`, "error");
         process.exit(1);
       },
     );
@@ -224,7 +219,7 @@ async function runDaemon(
             ? daemon.addSandbox(event.fn, event.cgroupPath)
             : daemon.removeSandbox(event.cgroupPath);
         op.catch((error: unknown) =>
-          log(`platform ${event.type} ${event.cgroupPath}: ${String(error)}`),
+          log(`platform ${event.type} ${event.cgroupPath}: ${String(error)}`, "warn"),
         );
       });
       // A hook's invocation tells the adapter which function a stem cell runs.
@@ -240,23 +235,8 @@ async function runDaemon(
         ? `applying ${config.policyFile} as is (not learning)`
         : `learning every ${config.learnPeriodMs} ms, a new function within ${config.newFunctionLearnMs} ms (estimator ${config.estimator}, α ${config.alpha}, β ${config.beta}, γ ${config.gamma}, θ ${config.theta}%, cap ${config.capMs} ms)`,
     );
-    // Log each learned policy once: a line per change, not per period.
-    let lastLogged = "";
-    daemon.onPolicy((policy, learnMs) => {
-      if (learnMs === null) return;
-      const ranked = Object.entries(policy.functions)
-        .sort((a, b) => a[1].priority - b[1].priority)
-        .map(
-          ([fn, e]) =>
-            `${e.priority}:${fn} ${e.predicted_ms.toFixed(1)}/${e.slice_ms.toFixed(1)}ms`,
-        )
-        .join(", ");
-      if (ranked === lastLogged) return;
-      lastLogged = ranked;
-      log(
-        `policy (learned in ${learnMs.toFixed(1)} ms; rank:function predicted/slice): ${ranked || "(none)"}`,
-      );
-    });
+    // A learned policy is logged as what changed (the whole table: `alps policy`, or debug).
+    daemon.onPolicy(policyLogger(log));
   } catch (error) {
     await shutdown("startup failed");
     throw error;

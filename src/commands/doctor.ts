@@ -12,7 +12,7 @@ import { UsageError } from "../errors.js";
 import { flagName, loadPlatformConfig, PLATFORM_KEYS } from "../frontend/config.js";
 import { formatPlatformReport, platformReport } from "../frontend/platforms/report.js";
 import type { PlatformAdapter } from "../frontend/platforms/types.js";
-import { configOption } from "./daemon.js";
+import { configOption } from "./config-option.js";
 
 export function registerDoctor(program: Command): void {
   const cmd = program

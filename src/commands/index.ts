@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 
-type Register = (program: Command) => void;
+/** Adds one command; may load more (after looking at the arguments) before it returns. */
+type Register = (program: Command) => void | Promise<void>;
 
 /**
  * Every subcommand, loaded on demand: `alps simulate` must start fast, so a
@@ -27,6 +28,6 @@ export async function registerCommands(program: Command, argv: readonly string[]
     named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
   for (const name of names) {
     const load = COMMANDS[name];
-    if (load !== undefined) (await load())(program);
+    if (load !== undefined) await (await load())(program);
   }
 }

@@ -5,26 +5,28 @@
  */
 import type { Command } from "commander";
 import { type Policy, PolicySchema } from "../contracts/policy.js";
+import { CliError } from "../errors.js";
+import { socketOf, socketOption } from "./socket-option.js";
 
 export function registerPolicy(program: Command): void {
   program
     .command("policy")
     .description("show the running daemon's policy, explained")
-    .option(
-      "--socket <path>",
-      "control API socket",
-      process.env.ALPS_SOCKET ?? "/run/alps/alps.sock",
-    )
+    .addOption(socketOption())
     .option("--json", "print the policy JSON")
-    .action(async (opts: { socket: string; json?: boolean }) => {
+    .addHelpText(
+      "after",
+      "\nExit status: 0 shown; 1 no daemon answers on the socket, or it failed.",
+    )
+    .action(async (opts: { socket?: string; json?: boolean }) => {
       const { apiRequest, apiErrorMessage } = await import("../frontend/api/client.js");
-      const res = await apiRequest(opts.socket, "GET", "/v1/policy");
+      const res = await apiRequest(socketOf(opts), "GET", "/v1/policy");
       if (res.status !== 200)
-        throw new Error(`daemon answered ${res.status}: ${apiErrorMessage(res)}`);
+        throw new CliError(`the daemon answered ${res.status}: ${apiErrorMessage(res)}`);
       const parsed = PolicySchema.safeParse(res.body);
       if (!parsed.success)
-        throw new Error(
-          `daemon sent a policy that does not validate: ${parsed.error.issues[0]?.message}`,
+        throw new CliError(
+          `the daemon sent a policy that does not validate: ${parsed.error.issues[0]?.message}`,
         );
       process.stdout.write(
         opts.json === true ? `${JSON.stringify(res.body, null, 2)}\n` : formatPolicy(parsed.data),

@@ -7,32 +7,12 @@
 import { Command, Option } from "commander";
 import { MODES, type Mode } from "../backend/types.js";
 import { STRATEGIES, type Strategy } from "../contracts/levels.js";
-import { UsageError } from "../errors.js";
+import { choiceFlag, choiceListFlag, numberFlag } from "./flag-values.js";
 
-function parseModes(text: string): Mode[] {
-  const modes = text
-    .split(",")
-    .map((m) => m.trim())
-    .filter((m) => m !== "");
-  for (const m of modes)
-    if (!(MODES as readonly string[]).includes(m))
-      throw new UsageError(`--modes: unknown mode '${m}' (one of ${MODES.join(", ")})`);
-  if (modes.length === 0) throw new UsageError("--modes: name at least one mode");
-  if (new Set(modes).size !== modes.length)
-    throw new UsageError(`--modes: a mode is named twice in '${text}'`);
-  return modes as Mode[];
-}
+const parseModes = (text: string): Mode[] => choiceListFlag("--modes", text, MODES);
 
 function positiveNumber(flag: string, integer: boolean) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-      throw new UsageError(
-        `${flag}: expected a positive ${integer ? "integer" : "number"}, got '${text}'`,
-      );
-    }
-    return n;
-  };
+  return (text: string): number => numberFlag(flag, text, { integer, above: 0 });
 }
 
 function defaultOutDir(): string {
@@ -59,8 +39,8 @@ export function registerReplay(program: Command): void {
       .option("--trace <file>", "native CSV trace (default: the bundled workloads/azure-like.csv)")
       .option("--modes <list>", "comma-separated modes, run in turn", "cfs,alps")
       .addOption(
-        new Option("--strategy <s>", "how alps picks levels")
-          .choices([...STRATEGIES])
+        new Option("--strategy <s>", `how alps picks levels: ${STRATEGIES.join(", ")}`)
+          .argParser((text) => choiceFlag("--strategy", text, STRATEGIES))
           .default("dynamic"),
       )
       .option(

@@ -1,15 +1,34 @@
 /**
- * `alps simulate`: run one policy of the simulator over a native trace and
- * print the summary (docs/formats.md). Only flag declarations load at start-up;
- * the trace reader, the simulator and the policy-file parser are imported
- * when the command runs, so `alps` starts fast for every other command.
+ * `alps simulate`: the simulator over a native trace, no processes. One
+ * policy (`--policy`), or several side by side (`--compare cfs,srpt,alps`:
+ * the table `alps replay` prints). `alps` without `--policy-file` learns
+ * online from the trace as the daemon would (src/frontend/online.ts), with
+ * the daemon's options: its flags, ALPS_* variables and `--config` file. A
+ * policy file pins one policy.
+ *
+ * Start-up: only flag declarations load; the trace reader and the simulator
+ * load when the command runs, and the daemon's options (zod, the learner)
+ * only when the arguments may simulate alps, so `alps simulate --policy
+ * srpt` starts as fast as before.
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
+import type { Summary } from "../contracts/summary.js";
 import { InputError, UsageError } from "../errors.js";
+import type { DaemonConfig } from "../frontend/config.js";
+import type { OnlineRun } from "../frontend/online.js";
+import type { SimPolicyName, SimResult } from "../sim/index.js";
+import {
+  choiceFlag,
+  choiceListFlag,
+  numberFlag,
+  optionalNumberFlag,
+  required,
+} from "./flag-values.js";
 
 interface SimulateFlags {
   trace: string;
-  policy: string;
+  policy?: string;
+  compare?: string;
   cores: string;
   quantumMs?: string;
   policyFile?: string;
@@ -21,32 +40,12 @@ interface SimulateFlags {
   sfsRecomputeEvery?: string;
   sandboxes?: string;
   json?: boolean;
+  /** The daemon's config file (learning options). */
+  config?: string;
 }
 
-/** A flag's number; `integer` demands a whole number, `min` a lower bound. */
-function flagNumber(flag: string, text: string, min: number, integer = false): number {
-  const value = Number(text);
-  if (
-    text.trim() === "" ||
-    !Number.isFinite(value) ||
-    value < min ||
-    (integer && !Number.isInteger(value))
-  ) {
-    throw new UsageError(
-      `--${flag}: expected ${integer ? "an integer" : "a number"} >= ${min}, got '${text}'`,
-    );
-  }
-  return value;
-}
-
-function optionalNumber(
-  flag: string,
-  text: string | undefined,
-  min: number,
-  integer = false,
-): number | undefined {
-  return text === undefined ? undefined : flagNumber(flag, text, min, integer);
-}
+const LEARNING_GROUP =
+  "Learning online (alps without --policy-file), the daemon's options (docs/config.md):";
 
 /** Reads the trace; a file that cannot be opened is bad input naming the file, not a crash. */
 function readTrace<T>(read: (path: string) => T, file: string): T {
@@ -61,20 +60,69 @@ function readTrace<T>(read: (path: string) => T, file: string): T {
   }
 }
 
-export function registerSimulate(program: Command): void {
-  program
+/** A flag's value in argv (`--x v` or `--x=v`), before commander has parsed anything. */
+function argValue(argv: readonly string[], flag: string): string | undefined {
+  const i = argv.indexOf(flag);
+  if (i >= 0) return argv[i + 1];
+  return argv.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
+}
+
+/** Whether these arguments may simulate alps (or ask for help): then the learning options exist. */
+function mayLearn(argv: readonly string[]): boolean {
+  const policy = argValue(argv, "--policy");
+  const compare = argValue(argv, "--compare");
+  if (policy === undefined && compare === undefined) return true;
+  return (
+    policy === "alps" ||
+    (compare ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .includes("alps")
+  );
+}
+
+async function addLearningOptions(cmd: Command): Promise<void> {
+  const [{ configOption }, { ONLINE_KEYS }] = await Promise.all([
+    import("./config-option.js"),
+    import("../frontend/online.js"),
+  ]);
+  cmd.addOption(
+    new Option(
+      "--config <file>",
+      "a daemon config file (JSON or YAML): its learning options apply (env: ALPS_CONFIG)",
+    ).helpGroup(LEARNING_GROUP),
+  );
+  // --strategy and --quantum-ms are the simulator's own flags, with the same meaning;
+  // --idle-from-nice applies to alps with a policy file too.
+  cmd.addOption(configOption("idleFromNice"));
+  for (const key of ONLINE_KEYS)
+    if (key !== "strategy" && key !== "quantumMs" && key !== "idleFromNice")
+      cmd.addOption(configOption(key).helpGroup(LEARNING_GROUP));
+}
+
+export async function registerSimulate(program: Command): Promise<void> {
+  const cmd = program
     .command("simulate")
-    .description("simulate one scheduling policy over a native trace and summarize turnaround")
+    .description(
+      "simulate scheduling policies over a native trace (no processes); alps learns online as the daemon would",
+    )
     .requiredOption(
       "--trace <file>",
       "native trace CSV (arrival_ms,function,duration_ms[,cpu_ms][,app])",
     )
-    .requiredOption("--policy <name>", "ps | cfs | fifo | srpt | sfs | alps | alps-ideal")
+    .option("--policy <name>", "ps | cfs | fifo | srpt | sfs | alps | alps-ideal")
+    .option(
+      "--compare <list>",
+      "several policies side by side, e.g. cfs,srpt,alps: the table `alps replay` prints",
+    )
     .option("--cores <n>", "number of identical cores", "1")
-    .option("--quantum-ms <ms>", "srpt: minimum run before preemption (default 0)")
+    .option(
+      "--quantum-ms <ms>",
+      "srpt: minimum run before preemption (default 0); alps learning: the learner's SRPT quantum (default 8)",
+    )
     .option(
       "--policy-file <file>",
-      "alps, alps-ideal: policy JSON (docs/formats.md), required for them",
+      "alps: apply this policy JSON (docs/formats.md) instead of learning; alps-ideal: required",
     )
     .option("--strategy <s>", "alps: dynamic | static | rt (default dynamic)")
     .option("--base-slice-ms <ms>", "cfs/sfs/alps rt: fair-class base slice (default 3)")
@@ -89,13 +137,86 @@ export function registerSimulate(program: Command): void {
       "--sandboxes <layout>",
       "ps, alps: invocation (each its own sandbox; default) | function (one sandbox per function, one weight shared by its concurrent invocations)",
     )
-    .option("--json", "print exactly one summary object as JSON")
-    .action(async (flags: SimulateFlags) => {
-      await runSimulateCommand(flags);
-    });
+    .option("--json", "print the summary object (with --compare: the comparison) as JSON");
+  if (mayLearn(process.argv)) await addLearningOptions(cmd);
+  cmd.action(async (flags: SimulateFlags & Record<string, unknown>) => {
+    await runSimulateCommand(flags);
+  });
 }
 
-async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
+/** Which policies, checked against each other and against the flags that apply to some only. */
+function choosePolicies(flags: SimulateFlags, all: readonly SimPolicyName[]): SimPolicyName[] {
+  if (flags.policy !== undefined && flags.compare !== undefined)
+    throw new UsageError("--policy and --compare: give one of them");
+  const policies =
+    flags.compare !== undefined
+      ? choiceListFlag("--compare", flags.compare, all)
+      : [choiceFlag("--policy", required("--policy", flags.policy, "or --compare"), all)];
+  const has = (p: SimPolicyName) => policies.includes(p);
+  const learning = has("alps") && flags.policyFile === undefined;
+  if (flags.strategy !== undefined && !has("alps"))
+    throw new UsageError("--strategy applies to --policy alps only");
+  if (flags.quantumMs !== undefined && !has("srpt") && !learning)
+    throw new UsageError(
+      "--quantum-ms applies to --policy srpt, and to alps learning online (the learner's SRPT quantum) only",
+    );
+  if (has("alps-ideal") && flags.policyFile === undefined)
+    throw new UsageError("--policy alps-ideal needs --policy-file (a policy JSON)");
+  if (flags.policyFile !== undefined && !has("alps") && !has("alps-ideal"))
+    throw new UsageError("--policy-file applies to --policy alps and alps-ideal only");
+  if (flags.sandboxes === "function" && !has("ps") && !has("alps"))
+    throw new UsageError("--sandboxes function is modelled for --policy ps and alps only");
+  return policies;
+}
+
+/**
+ * The daemon's options for alps: flags, ALPS_* variables and the config file
+ * as the daemon reads them (only the keys a simulated daemon uses). A
+ * learning option without learning is refused, not ignored.
+ */
+async function daemonConfig(
+  flags: SimulateFlags & Record<string, unknown>,
+  learning: boolean,
+): Promise<DaemonConfig> {
+  const [{ loadConfig, envName, flagName }, { ONLINE_KEYS }, { configFlags }] = await Promise.all([
+    import("../frontend/config.js"),
+    import("../frontend/online.js"),
+    import("./config-option.js"),
+  ]);
+  // --strategy and --quantum-ms are the simulator's own flags (checked in choosePolicies).
+  const given = configFlags(
+    flags,
+    ONLINE_KEYS.filter((k) => k !== "strategy" && k !== "quantumMs"),
+  );
+  const learningOnly = Object.keys(given).filter((k) => k !== "idleFromNice");
+  if (!learning && learningOnly.length > 0)
+    throw new UsageError(
+      `--${flagName(learningOnly[0] as (typeof ONLINE_KEYS)[number])} applies to alps learning online (without --policy-file) only`,
+    );
+  const configFile = flags.config ?? (process.env.ALPS_CONFIG || undefined);
+  if (!learning && flags.config !== undefined)
+    throw new UsageError("--config applies to alps learning online (without --policy-file) only");
+  const env: NodeJS.ProcessEnv = {};
+  for (const key of ONLINE_KEYS) env[envName(key)] = process.env[envName(key)];
+  return loadConfig({
+    ...(learning && configFile !== undefined ? { configFile } : {}),
+    env: learning ? env : {},
+    flags: {
+      ...given,
+      ...(flags.strategy !== undefined ? { strategy: flags.strategy } : {}),
+      ...(learning && flags.quantumMs !== undefined ? { quantumMs: flags.quantumMs } : {}),
+    },
+  });
+}
+
+interface PolicyRun {
+  policy: SimPolicyName;
+  result: SimResult;
+  /** alps learned online: what the daemon did. */
+  online?: OnlineRun;
+}
+
+async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>): Promise<void> {
   // Loaded together: module loading is a fair share of a short run.
   const [{ SIM_POLICIES, SANDBOX_LAYOUTS, simulate }, { STRATEGIES }, { readTraceColumns }] =
     await Promise.all([
@@ -103,76 +224,96 @@ async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
       import("../contracts/levels.js"),
       import("../trace/native.js"),
     ]);
-  const policy = SIM_POLICIES.find((p) => p === flags.policy);
-  if (policy === undefined) {
-    throw new UsageError(
-      `--policy: expected one of ${SIM_POLICIES.join(", ")}, got '${flags.policy}'`,
-    );
-  }
-  const strategy =
-    flags.strategy === undefined ? undefined : STRATEGIES.find((s) => s === flags.strategy);
-  if (flags.strategy !== undefined && strategy === undefined) {
-    throw new UsageError(
-      `--strategy: expected one of ${STRATEGIES.join(", ")}, got '${flags.strategy}'`,
-    );
-  }
+  const policies = choosePolicies(flags, SIM_POLICIES);
+  if (flags.strategy !== undefined) choiceFlag("--strategy", flags.strategy, STRATEGIES);
   const sandboxes =
-    flags.sandboxes === undefined ? undefined : SANDBOX_LAYOUTS.find((l) => l === flags.sandboxes);
-  if (flags.sandboxes !== undefined && sandboxes === undefined)
-    throw new UsageError(
-      `--sandboxes: expected one of ${SANDBOX_LAYOUTS.join(", ")}, got '${flags.sandboxes}'`,
-    );
-  if (sandboxes === "function" && policy !== "ps" && policy !== "alps")
-    throw new UsageError("--sandboxes function is modelled for --policy ps and alps only");
-  if (strategy !== undefined && policy !== "alps")
-    throw new UsageError("--strategy applies to --policy alps only");
-  if (flags.quantumMs !== undefined && policy !== "srpt") {
-    throw new UsageError("--quantum-ms applies to --policy srpt only");
-  }
-  const needsPolicy = policy === "alps" || policy === "alps-ideal";
-  if (needsPolicy && flags.policyFile === undefined) {
-    throw new UsageError(`--policy ${policy} needs --policy-file (a policy JSON)`);
-  }
-  if (!needsPolicy && flags.policyFile !== undefined) {
-    throw new UsageError("--policy-file applies to --policy alps and alps-ideal only");
-  }
+    flags.sandboxes === undefined
+      ? undefined
+      : choiceFlag("--sandboxes", flags.sandboxes, SANDBOX_LAYOUTS);
+  // Sandboxes per function are modelled by ps and alps; beside them the others run as always.
+  const sandboxesOf = (policy: SimPolicyName) =>
+    sandboxes !== undefined && (policy === "ps" || policy === "alps") ? { sandboxes } : {};
+  const learning = policies.includes("alps") && flags.policyFile === undefined;
+  const comparing = flags.compare !== undefined;
 
-  const cores = flagNumber("cores", flags.cores, 1, true);
-  const quantumMs = optionalNumber("quantum-ms", flags.quantumMs, 0);
-  const baseSliceMs = optionalNumber("base-slice-ms", flags.baseSliceMs, Number.MIN_VALUE);
-  const switchCostMs = optionalNumber("switch-cost-ms", flags.switchCostMs, 0);
-  const initialSliceMs = optionalNumber(
-    "sfs-initial-slice-ms",
-    flags.sfsInitialSliceMs,
-    Number.MIN_VALUE,
-  );
-  const floorMs = optionalNumber("sfs-floor-ms", flags.sfsFloorMs, 0);
-  const recomputeEvery = optionalNumber("sfs-recompute-every", flags.sfsRecomputeEvery, 1, true);
+  const cores = numberFlag("--cores", flags.cores, { integer: true, min: 1 });
+  const quantumMs = optionalNumberFlag("--quantum-ms", flags.quantumMs, { min: 0 });
+  const baseSliceMs = optionalNumberFlag("--base-slice-ms", flags.baseSliceMs, { above: 0 });
+  const switchCostMs = optionalNumberFlag("--switch-cost-ms", flags.switchCostMs, { min: 0 });
+  const initialSliceMs = optionalNumberFlag("--sfs-initial-slice-ms", flags.sfsInitialSliceMs, {
+    above: 0,
+  });
+  const floorMs = optionalNumberFlag("--sfs-floor-ms", flags.sfsFloorMs, { min: 0 });
+  const recomputeEvery = optionalNumberFlag("--sfs-recompute-every", flags.sfsRecomputeEvery, {
+    integer: true,
+    min: 1,
+  });
 
+  const config = policies.includes("alps") ? await daemonConfig(flags, learning) : undefined;
   const alpsPolicy =
     flags.policyFile === undefined
       ? undefined
       : (await import("../frontend/policy-file.js")).readPolicyFile(flags.policyFile);
+  const online = learning ? await import("../frontend/online.js") : undefined;
   // Columns, not an object per invocation: the simulator reads them as they are.
   const trace = readTrace(readTraceColumns, flags.trace);
 
-  const result = simulate(trace, {
-    policy,
-    cores,
-    quantumMs,
-    cfs: { baseSliceMs, switchCostMs },
-    sfs: { initialSliceMs, floorMs, recomputeEvery },
-    keepOutcomes: false,
-    ...(sandboxes === undefined ? {} : { sandboxes }),
-    ...(alpsPolicy === undefined ? {} : { alps: { policy: alpsPolicy, strategy } }),
+  const runs: PolicyRun[] = policies.map((policy): PolicyRun => {
+    if (policy === "alps" && online !== undefined && config !== undefined) {
+      const run = online.simulateOnline(trace, config, {
+        cores,
+        keepOutcomes: comparing,
+        ...sandboxesOf(policy),
+        log: (m) => process.stderr.write(`alps simulate: learning: ${m}\n`),
+      });
+      return { policy, result: run.result, online: run };
+    }
+    const alps =
+      alpsPolicy === undefined
+        ? undefined
+        : {
+            policy: alpsPolicy,
+            strategy: config?.strategy,
+            ...(config === undefined ? {} : { idleFrom: config.idleFromNice }),
+          };
+    const result = simulate(trace, {
+      policy,
+      cores,
+      quantumMs: policy === "srpt" ? quantumMs : undefined,
+      cfs: { baseSliceMs, switchCostMs },
+      sfs: { initialSliceMs, floorMs, recomputeEvery },
+      keepOutcomes: comparing,
+      ...sandboxesOf(policy),
+      ...(alps === undefined ? {} : { alps }),
+    });
+    return { policy, result };
   });
-  const s = result.summary;
+
+  if (comparing) {
+    const { compareRuns, printComparison } = await import("./simulate-compare.js");
+    const comparison = compareRuns(flags.trace, cores, runs);
+    if (sandboxes === "function")
+      comparison.notes.push(
+        "--sandboxes function: ps and alps ran one sandbox per function, the others per invocation",
+      );
+    printComparison(comparison, flags.json === true);
+    return;
+  }
+  const run = runs[0] as PolicyRun;
+  const s = run.result.summary;
   if (flags.json === true) {
     process.stdout.write(`${JSON.stringify(s)}\n`);
     return;
   }
+  process.stdout.write(summaryTable(s, run, config));
+}
+
+function summaryTable(s: Summary, run: PolicyRun, config: DaemonConfig | undefined): string {
   const f = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(3));
-  const label = policy === "alps" ? `alps (${strategy ?? "dynamic"})` : policy;
+  const label =
+    run.policy === "alps"
+      ? `alps (${config?.strategy ?? "dynamic"}, ${run.online !== undefined ? "learned online" : "policy file"})`
+      : run.policy;
   const rows: [string, string][] = [
     ["policy", label],
     ["cores", String(s.cores)],
@@ -186,6 +327,13 @@ async function runSimulateCommand(flags: SimulateFlags): Promise<void> {
     ["context switches", String(s.context_switches)],
     ["makespan ms", f(s.makespan_ms)],
   ];
+  if (run.online !== undefined && config !== undefined) {
+    const st = run.online.status;
+    rows.push([
+      "learning",
+      `${st.counters.learner_runs} runs (every ${config.learnPeriodMs} ms, a new function within ${config.newFunctionLearnMs} ms); the last policy ranks ${Object.keys(run.online.policy.functions).length} functions`,
+    ]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
-  process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`);
+  return `${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`;
 }

@@ -5,7 +5,14 @@
  */
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
-import { type InputError, UsageError } from "../errors.js";
+import type { InputError } from "../errors.js";
+import {
+  choiceFlag,
+  numberFlag,
+  optionalChoiceFlag,
+  optionalNumberFlag,
+  required,
+} from "./flag-values.js";
 import { convertTrace, SOURCE_FORMATS, type SourceFormat } from "../trace/convert.js";
 import { SPREADS, type Spread } from "../trace/counts.js";
 import type { DelayUnit } from "../trace/huawei.js";
@@ -34,52 +41,6 @@ function skipReporter(): { onSkip: (e: InputError) => void; finish: () => void }
       if (n > 0) warn(`skipped ${n} bad row(s) (--skip-bad)`);
     },
   };
-}
-
-function numberOption(
-  flag: string,
-  raw: string | undefined,
-  rule: { integer?: boolean; min?: number; positive?: boolean } = {},
-): number | undefined {
-  if (raw === undefined) return undefined;
-  const v = Number(raw);
-  const ok =
-    raw.trim() !== "" &&
-    Number.isFinite(v) &&
-    (!rule.integer || Number.isInteger(v)) &&
-    (rule.min === undefined || v >= rule.min) &&
-    (!rule.positive || v > 0);
-  if (!ok) {
-    const what = [
-      rule.integer ? "an integer" : "a number",
-      rule.min !== undefined ? `>= ${rule.min}` : "",
-      rule.positive ? "> 0" : "",
-    ];
-    throw new UsageError(`${flag} must be ${what.filter(Boolean).join(" ")}, got '${raw}'`);
-  }
-  return v;
-}
-
-function requiredNumber(
-  flag: string,
-  raw: string | undefined,
-  rule: Parameters<typeof numberOption>[2],
-): number {
-  const v = numberOption(flag, raw, rule);
-  if (v === undefined) throw new UsageError(`${flag} is required`);
-  return v;
-}
-
-function choice<T extends string>(
-  flag: string,
-  raw: string | undefined,
-  allowed: readonly T[],
-): T | undefined {
-  if (raw === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, got '${raw}'`);
-  }
-  return raw as T;
 }
 
 function seedOption(raw: string | undefined): Seed {
@@ -129,61 +90,69 @@ interface StatsFlags {
 }
 
 function runConvert(flags: ConvertFlags): void {
-  const from = choice<SourceFormat>("--from", flags.from, SOURCE_FORMATS);
-  if (from === undefined) throw new UsageError(`--from is required (${SOURCE_FORMATS.join(", ")})`);
-  if (flags.in === undefined) throw new UsageError("--in is required");
-  if (flags.out === undefined) throw new UsageError("--out is required");
+  const from = choiceFlag<SourceFormat>(
+    "--from",
+    required("--from", flags.from, SOURCE_FORMATS.join(", ")),
+    SOURCE_FORMATS,
+  );
+  const input = required("--in", flags.in);
+  const out = required("--out", flags.out);
   const skips = skipReporter();
   const seed = seedOption(flags.seed);
   const result = convertTrace({
     from,
-    input: flags.in,
+    input,
     seed,
-    day: numberOption("--day", flags.day, { integer: true, min: 0 }),
-    startMinute: numberOption("--start-minute", flags.startMinute, { integer: true, min: 0 }),
-    minutes: numberOption("--minutes", flags.minutes, { integer: true, min: 1 }),
-    functions: numberOption("--functions", flags.functions, { integer: true, min: 1 }),
-    spread: choice<Spread>("--spread", flags.spread, SPREADS),
-    delayUnit: choice<DelayUnit>("--delay-unit", flags.delayUnit, ["ms", "s"]),
-    timeScale: numberOption("--time-scale", flags.timeScale, { positive: true }),
-    maxDurationMs: numberOption("--max-duration-ms", flags.maxDurationMs, { positive: true }),
-    cores: numberOption("--cores", flags.cores, { positive: true }),
-    load: numberOption("--load", flags.load, { positive: true }),
+    day: optionalNumberFlag("--day", flags.day, { integer: true, min: 0 }),
+    startMinute: optionalNumberFlag("--start-minute", flags.startMinute, { integer: true, min: 0 }),
+    minutes: optionalNumberFlag("--minutes", flags.minutes, { integer: true, min: 1 }),
+    functions: optionalNumberFlag("--functions", flags.functions, { integer: true, min: 1 }),
+    spread: optionalChoiceFlag<Spread>("--spread", flags.spread, SPREADS),
+    delayUnit: optionalChoiceFlag<DelayUnit>("--delay-unit", flags.delayUnit, ["ms", "s"]),
+    timeScale: optionalNumberFlag("--time-scale", flags.timeScale, { above: 0 }),
+    maxDurationMs: optionalNumberFlag("--max-duration-ms", flags.maxDurationMs, { above: 0 }),
+    cores: optionalNumberFlag("--cores", flags.cores, { above: 0 }),
+    load: optionalNumberFlag("--load", flags.load, { above: 0 }),
     skipBad: flags.skipBad ?? false,
     onSkip: skips.onSkip,
   });
   skips.finish();
   for (const note of result.notes) warn(note);
-  writeTraceFile(flags.out, result.invocations, [
-    `${from} trace ${flags.in} converted by: ${commandLine()}`,
+  writeTraceFile(out, result.invocations, [
+    `${from} trace ${input} converted by: ${commandLine()}`,
   ]);
 }
 
 function runSynth(flags: SynthFlags): void {
-  const profile = choice<SynthProfileName>("--profile", flags.profile, SYNTH_PROFILES);
-  if (profile === undefined)
-    throw new UsageError(`--profile is required (${SYNTH_PROFILES.join(", ")})`);
-  if (flags.out === undefined) throw new UsageError("--out is required");
-  const maxDurationMs = numberOption("--max-duration-ms", flags.maxDurationMs, { positive: true });
-  const functions = numberOption("--functions", flags.functions, { integer: true, min: 1 });
+  const profile = choiceFlag<SynthProfileName>(
+    "--profile",
+    required("--profile", flags.profile, SYNTH_PROFILES.join(", ")),
+    SYNTH_PROFILES,
+  );
+  const out = required("--out", flags.out);
+  const maxDurationMs = optionalNumberFlag("--max-duration-ms", flags.maxDurationMs, { above: 0 });
+  const functions = optionalNumberFlag("--functions", flags.functions, { integer: true, min: 1 });
   const result = synthesize({
     profile,
-    invocations: requiredNumber("--invocations", flags.invocations, { integer: true, min: 2 }),
-    cores: requiredNumber("--cores", flags.cores, { positive: true }),
-    load: requiredNumber("--load", flags.load, { positive: true }),
+    invocations: numberFlag("--invocations", required("--invocations", flags.invocations), {
+      integer: true,
+      min: 2,
+    }),
+    cores: numberFlag("--cores", required("--cores", flags.cores), { above: 0 }),
+    load: numberFlag("--load", required("--load", flags.load), { above: 0 }),
     seed: seedOption(flags.seed),
     ...(maxDurationMs !== undefined ? { maxDurationMs } : {}),
     ...(functions !== undefined ? { functions } : {}),
   });
   if (result.capped > 0)
     warn(`${result.capped} duration(s) capped at ${maxDurationMs} ms (--max-duration-ms)`);
-  writeTraceFile(flags.out, result.invocations, [
+  writeTraceFile(out, result.invocations, [
     `synthesized (${profile} profile) by: ${commandLine()}`,
   ]);
 }
 
 function runStats(file: string, flags: StatsFlags): void {
-  const cores = numberOption("--cores", flags.cores, { positive: true }) ?? availableParallelism();
+  const cores = optionalNumberFlag("--cores", flags.cores, { above: 0 }) ?? availableParallelism();
   const skips = skipReporter();
   const invocations = readTraceFile(file, {
     skipBad: flags.skipBad ?? false,

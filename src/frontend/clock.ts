@@ -34,6 +34,12 @@ export class ManualClock implements DaemonClock {
       timer.live = false;
     };
   }
+  /** When the next tick falls (Infinity with none): a simulator advances to exactly there. */
+  nextDueMs(): number {
+    let due = Number.POSITIVE_INFINITY;
+    for (const t of this.#timers) if (t.live && t.next < due) due = t.next;
+    return due;
+  }
   advance(ms: number): void {
     const end = this.#now + ms;
     for (;;) {

@@ -1,30 +1,50 @@
 /**
- * The daemon's configuration: every parameter has a default, a config-file
- * key, an environment variable (ALPS_<KEY IN SNAKE CASE>) and a flag
- * (--<key-in-kebab-case>). Precedence: flags > environment > file > defaults.
- * Everything is validated with zod; an error names where the bad value came
- * from (file and key path, with the line for files; variable; flag).
+ * The daemon's options, defined once. Each entry of CONFIG_FIELDS gives a
+ * zod schema, a default and a short help; from it come the config-file key,
+ * the flag and its help text (src/commands/daemon.ts), the environment
+ * variable, the validation of all three, the option table of docs/config.md
+ * (config-doc.ts) and the learner's parameters (learnerParams, learner.ts).
+ *
+ * Names: the key is the file's key; the flag is --<key-in-kebab-case>; the
+ * variable is ALPS_<KEY_IN_SNAKE_CASE>. Precedence: flags > environment >
+ * file > defaults. A bad value is reported the same way wherever it came
+ * from (where, what is allowed, what was given) and is a usage error.
+ *
+ * To add an option, add one entry: a boolean flag takes a value
+ * (`--eevdf-slice true`), `switch: true` makes a flag without one
+ * (`--no-bpf`), `list: true` a comma-separated list in a flag or variable.
  */
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { DEFAULT_IDLE_FROM } from "../contracts/levels.js";
 import { InputError, UsageError } from "../errors.js";
+import { DEFAULT_SOCKET } from "./api/socket-path.js";
 
 const posInt = z.number().int().positive();
 const nonNeg = z.number().finite().nonnegative();
 
-/** One schema per key. Keep descriptions short: they are the flags' help. */
+interface Field {
+  readonly schema: z.ZodType;
+  readonly default: unknown;
+  /** One line: the flag's help and the table's description. */
+  readonly help: string;
+  /** Comma-separated in a flag or variable, a list in a file. */
+  readonly list?: true;
+  /** A flag without a value (`--no-bpf`); its variable still takes 1/0, true/false. */
+  readonly switch?: true;
+}
+
 export const CONFIG_FIELDS = {
   mode: {
     schema: z.enum(["auto", "alps", "sfs", "cfs"]),
     default: "auto",
-    help: "enforcement mode",
+    help: "enforcement mode (auto: the best this host supports, see `alps doctor`)",
   },
   sensor: {
     schema: z.enum(["bpf", "proc"]).optional(),
     default: undefined,
-    help: "where CPU time comes from (default: the mode's best)",
+    help: "where CPU time comes from (unset: the mode's best)",
   },
   strategy: {
     schema: z.enum(["dynamic", "static", "rt"]),
@@ -44,16 +64,17 @@ export const CONFIG_FIELDS = {
   noBpf: {
     schema: z.boolean(),
     default: false,
+    switch: true,
     help: "treat BPF as unavailable (tests the fallback)",
   },
   policyFile: {
     schema: z.string().min(1).optional(),
     default: undefined,
-    help: "apply this policy as is; do not learn",
+    help: "apply this policy JSON as is; do not learn",
   },
   socket: {
     schema: z.string().min(1),
-    default: "/run/alps/alps.sock",
+    default: DEFAULT_SOCKET,
     help: "control API unix socket",
   },
   socketGroup: {
@@ -61,12 +82,23 @@ export const CONFIG_FIELDS = {
     default: undefined,
     help: "group allowed on the socket (mode becomes 0660)",
   },
+  logLevel: {
+    schema: z.enum(["debug", "info", "warn", "error"]),
+    default: "info",
+    help: "least severe log line written (debug adds every policy's slices)",
+  },
+  logFormat: {
+    schema: z.enum(["text", "json"]),
+    default: "text",
+    help: "log lines on stderr: text, or one JSON object per line",
+  },
   learnPeriodMs: { schema: posInt.min(10), default: 2000, help: "learning period, ms" },
   newFunctionLearnMs: {
     schema: nonNeg,
     default: 250,
     help: "learn again this soon after a function without an entry has samples, ms (0 = wait for the period)",
   },
+  // The learner's parameters (learner.ts LEARNER_KEYS): docs/learning.md says how each was chosen.
   estimator: {
     schema: z.enum(["mean", "ewma", "linreg"]),
     default: "mean",
@@ -82,6 +114,9 @@ export const CONFIG_FIELDS = {
   gamma: { schema: z.number().positive(), default: 1, help: "overload divisor γ" },
   theta: { schema: z.number().min(0).max(100), default: 50, help: "overload threshold θ, % CPU" },
   capMs: { schema: z.number().positive(), default: 200, help: "global slice cap, ms" },
+  // SRPT with quantum Q never preempts a run before Q ms, so a shorter boost
+  // has no counterpart in the replay the slice is learned from; without a
+  // floor a function whose runs vary more than their mean was never boosted.
   sliceFloorMs: {
     schema: nonNeg,
     default: 8,
@@ -90,9 +125,12 @@ export const CONFIG_FIELDS = {
   smoothing: {
     schema: z.number().min(0).max(1),
     default: 0.5,
-    help: "weight of the previous slice",
+    help: "weight of the previous slice (0 = no smoothing)",
   },
-  quantumMs: { schema: nonNeg, default: 8, help: "SRPT quantum of the replay, ms" },
+  quantumMs: { schema: nonNeg, default: 8, help: "SRPT quantum of the learner's replay, ms" },
+  // Off by default: functions are ranked shortest first, so the clamp bounds
+  // every slice by the shortest function's, and every short function then
+  // lost its boost after that shortest slice (docs/learning.md, item 3).
   sliceClamp: {
     schema: z.boolean(),
     default: false,
@@ -100,6 +138,18 @@ export const CONFIG_FIELDS = {
   },
   maxFunctions: { schema: posInt, default: 1024, help: "functions the policy map holds" },
   minSamples: { schema: posInt, default: 1, help: "runs before a function gets its own entry" },
+  defaultPredictedMs: {
+    schema: nonNeg,
+    default: 50,
+    help: "default entry (functions without their own): predicted run, ms",
+  },
+  defaultSliceMs: {
+    schema: nonNeg,
+    default: 20,
+    help: "default entry: slice, ms",
+  },
+  // Off by default: the simulator gains from a fitted band, the host did not
+  // (docs/learning.md, item 6).
   bandRatio: {
     schema: nonNeg,
     default: 0,
@@ -140,7 +190,7 @@ export const CONFIG_FIELDS = {
   apiMaxBodyBytes: {
     schema: posInt.max(1_048_576),
     default: 16_384,
-    help: "control API request size limit",
+    help: "control API request size limit, bytes",
   },
   apiRatePerSecond: {
     schema: posInt,
@@ -151,7 +201,7 @@ export const CONFIG_FIELDS = {
   platform: {
     schema: z.enum(["openlambda", "openwhisk", "cgroup-pattern"]).optional(),
     default: undefined,
-    help: "platform adapter",
+    help: "platform adapter (docs/platforms.md)",
   },
   pattern: {
     schema: z.string().min(1).optional(),
@@ -176,7 +226,6 @@ export const CONFIG_FIELDS = {
   namespaces: {
     schema: z.array(z.string().min(1).max(256)).max(1000).optional(),
     default: undefined,
-    // A list: comma-separated in a flag or variable, a list in a file.
     list: true,
     help: "deprecated, ignored (openwhisk function keys are the container name's whole remainder, never split); accepted so old configs still start",
   },
@@ -193,9 +242,10 @@ export const CONFIG_FIELDS = {
   allowUnthrottledRt: {
     schema: z.boolean(),
     default: false,
+    switch: true,
     help: "start even though RT throttling is off (sched_rt_runtime_us = -1) and something would run on SCHED_FIFO: a runaway real-time task can then starve the host (docs/safety.md)",
   },
-} as const;
+} as const satisfies Record<string, Field>;
 
 type Fields = typeof CONFIG_FIELDS;
 export type ConfigKey = keyof Fields;
@@ -203,11 +253,16 @@ export type DaemonConfig = { [K in ConfigKey]: z.infer<Fields[K]["schema"]> };
 
 export const CONFIG_KEYS = Object.keys(CONFIG_FIELDS) as ConfigKey[];
 
+const field = (key: ConfigKey): Field => CONFIG_FIELDS[key];
+
 export function flagName(key: ConfigKey): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 export function envName(key: ConfigKey): string {
   return `ALPS_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+export function isSwitch(key: ConfigKey): boolean {
+  return field(key).switch === true;
 }
 
 export const ConfigSchema = z.strictObject(
@@ -219,6 +274,123 @@ const PartialConfigSchema = ConfigSchema.partial();
 
 export function defaultConfig(): DaemonConfig {
   return Object.fromEntries(CONFIG_KEYS.map((k) => [k, CONFIG_FIELDS[k].default])) as DaemonConfig;
+}
+
+/** JSON Schema's view of one field (zod's own conversion): what the help and docs describe. */
+interface JsonSchemaView {
+  type?: string;
+  enum?: unknown[];
+  const?: unknown;
+  format?: string;
+  anyOf?: JsonSchemaView[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  maxItems?: number;
+  items?: JsonSchemaView;
+}
+
+function bounds(s: JsonSchemaView): string {
+  const int = s.type === "integer";
+  // zod gives integers the safe-integer range and "> 0" where ">= 1" reads better.
+  let lo = s.minimum;
+  let loOpen = false;
+  if (s.exclusiveMinimum !== undefined) {
+    if (int) lo = Math.floor(s.exclusiveMinimum) + 1;
+    else {
+      lo = s.exclusiveMinimum;
+      loOpen = true;
+    }
+  }
+  let hi = s.maximum;
+  if (hi !== undefined && hi >= Number.MAX_SAFE_INTEGER) hi = undefined;
+  const hiOpen = s.exclusiveMaximum !== undefined;
+  if (hiOpen) hi = s.exclusiveMaximum;
+  if (lo !== undefined && hi !== undefined && !loOpen && !hiOpen) return ` ${lo}..${hi}`;
+  const parts: string[] = [];
+  if (lo !== undefined) parts.push(`${loOpen ? ">" : ">="} ${lo}`);
+  if (hi !== undefined) parts.push(`${hiOpen ? "<" : "<="} ${hi}`);
+  return parts.length === 0 ? "" : ` ${parts.join(", ")}`;
+}
+
+const FORMATS: Record<string, string> = { ipv4: "an IPv4 address", ipv6: "an IPv6 address" };
+
+function describeSchema(s: JsonSchemaView): string {
+  if (s.anyOf !== undefined) return s.anyOf.map(describeSchema).join(" or ");
+  if (s.const !== undefined) return String(s.const);
+  if (s.enum !== undefined) return `one of ${s.enum.map(String).join(", ")}`;
+  if (s.format !== undefined) return FORMATS[s.format] ?? `text (${s.format})`;
+  switch (s.type) {
+    case "boolean":
+      return "true or false";
+    case "integer":
+      return `integer${bounds(s)}`;
+    case "number":
+      return `number${bounds(s)}`;
+    case "string":
+      return s.maxLength !== undefined ? `text of at most ${s.maxLength} characters` : "text";
+    case "array": {
+      let text = "comma-separated list";
+      if (s.maxItems !== undefined) text += ` of at most ${s.maxItems} items`;
+      if (s.items?.maxLength !== undefined) text += `, each up to ${s.items.maxLength} characters`;
+      return text;
+    }
+    default:
+      return "a value";
+  }
+}
+
+/**
+ * zod's JSON Schema of a key's schema. A schema JSON Schema cannot express (a
+ * refinement, a transform) reads as "a value" rather than failing the help.
+ */
+function jsonSchemaOf(key: ConfigKey): JsonSchemaView {
+  return z.toJSONSchema(field(key).schema, { unrepresentable: "any" }) as JsonSchemaView;
+}
+
+const allowedCache = new Map<ConfigKey, string>();
+
+/** What a key accepts, in words: "integer 0..65535", "one of auto, alps, sfs, cfs". */
+export function allowedValues(key: ConfigKey): string {
+  let text = allowedCache.get(key);
+  if (text === undefined) {
+    text = describeSchema(jsonSchemaOf(key));
+    allowedCache.set(key, text);
+  }
+  return text;
+}
+
+/** The enum's values, for a key that has a fixed set (help, docs, shell completion). */
+export function choicesOf(key: ConfigKey): readonly string[] | undefined {
+  const s = jsonSchemaOf(key);
+  return s.enum?.map(String);
+}
+
+/** The default as the user would write it, or undefined when the key has none. */
+export function defaultText(key: ConfigKey): string | undefined {
+  const d = field(key).default;
+  if (d === undefined) return undefined;
+  return Array.isArray(d) ? d.join(",") : String(d);
+}
+
+/** A value as the message quotes it: text in quotes, anything else as JSON, never a page long. */
+function quote(value: unknown): string {
+  const text = typeof value === "string" ? `'${value}'` : (JSON.stringify(value) ?? String(value));
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** The one shape of every bad-value message: what is allowed, what was given. */
+function badValue(key: ConfigKey, value: unknown): string {
+  return `expected ${allowedValues(key)}, got ${quote(value)}`;
+}
+
+function suggestion(unknown: string): string {
+  const lower = unknown.toLowerCase().replace(/[-_]/g, "");
+  const near = CONFIG_KEYS.find((k) => k.toLowerCase() === lower);
+  return near === undefined ? "" : ` (did you mean ${near}?)`;
 }
 
 /** Read a JSON or YAML config file (JSON is YAML); errors name the file, line and key path. */
@@ -260,26 +432,31 @@ export function readConfigFile(path: string): Partial<DaemonConfig> {
   if (result.success) return result.data;
   const issue = result.error.issues[0] as z.core.$ZodIssue;
   // Unknown keys are reported on the object; point at the first one.
-  const path0 =
-    issue.code === "unrecognized_keys"
-      ? [...issue.path, ...(issue.keys.slice(0, 1) as string[])]
-      : issue.path;
+  const unknownKey = issue.code === "unrecognized_keys" ? (issue.keys[0] as string) : undefined;
+  const path0 = unknownKey !== undefined ? [...issue.path, unknownKey] : issue.path;
   const node = doc.getIn(path0 as (string | number)[], true) as
     | { range?: [number, number, number] }
     | undefined;
   const line = node?.range !== undefined ? lineCounter.linePos(node.range[0]).line : undefined;
-  throw new InputError(path, line, path0.join(".") || undefined, issue.message);
+  const key = path0[0];
+  let problem: string;
+  if (unknownKey !== undefined) problem = `unknown key${suggestion(unknownKey)}`;
+  else if (typeof key === "string" && Object.hasOwn(CONFIG_FIELDS, key)) {
+    const given = (value as Record<string, unknown>)[key];
+    problem = badValue(key as ConfigKey, given);
+  } else problem = issue.message;
+  throw new InputError(path, line, path0.join(".") || undefined, problem);
 }
 
 /** Turn a string (environment or flag) into the type the key's schema wants. */
 function coerce(key: ConfigKey, raw: string): unknown {
-  const field = CONFIG_FIELDS[key];
-  if ("list" in field)
+  const f = field(key);
+  if (f.list === true)
     return raw
       .split(",")
       .map((s) => s.trim())
       .filter((s) => s !== "");
-  const d = field.default;
+  const d = f.default;
   if (typeof d === "number") return raw.trim() === "" ? Number.NaN : Number(raw);
   if (typeof d === "boolean") {
     if (/^(1|true|yes)$/i.test(raw)) return true;
@@ -289,12 +466,11 @@ function coerce(key: ConfigKey, raw: string): unknown {
   return raw;
 }
 
-function validateOne(key: ConfigKey, value: unknown, where: string): unknown {
-  const r = CONFIG_FIELDS[key].schema.safeParse(value);
-  if (!r.success)
-    throw new UsageError(
-      `${where}: ${r.error.issues[0]?.message ?? "invalid"} (got '${String(value)}')`,
-    );
+/** `raw` is what the user wrote: the message quotes it, not its coerced form. */
+function validateOne(key: ConfigKey, raw: unknown, where: string): unknown {
+  const value = typeof raw === "string" ? coerce(key, raw) : raw;
+  const r = field(key).schema.safeParse(value);
+  if (!r.success) throw new UsageError(`${where}: ${badValue(key, raw)}`);
   return r.data;
 }
 
@@ -305,8 +481,7 @@ export function configFromEnv(
   const out: Record<string, unknown> = {};
   for (const key of keys) {
     const raw = env[envName(key)];
-    if (raw !== undefined)
-      out[key] = validateOne(key, coerce(key, raw), `environment ${envName(key)}`);
+    if (raw !== undefined) out[key] = validateOne(key, raw, `environment ${envName(key)}`);
   }
   return out as Partial<DaemonConfig>;
 }
@@ -319,9 +494,7 @@ export function configFromFlags(
   const out: Record<string, unknown> = {};
   for (const key of keys) {
     const raw = flags[key];
-    if (raw === undefined) continue;
-    const value = typeof raw === "string" ? coerce(key, raw) : raw;
-    out[key] = validateOne(key, value, `flag --${flagName(key)}`);
+    if (raw !== undefined) out[key] = validateOne(key, raw, `flag --${flagName(key)}`);
   }
   return out as Partial<DaemonConfig>;
 }
@@ -338,6 +511,7 @@ export function loadConfig(opts: {
     ...configFromEnv(opts.env ?? {}),
     ...configFromFlags(opts.flags ?? {}),
   };
+  // Every source was checked key by key; this only guards the defaults themselves.
   const r = ConfigSchema.safeParse(merged);
   if (!r.success) {
     const issue = r.error.issues[0];
@@ -374,4 +548,32 @@ export function loadPlatformConfig(opts: {
     ...configFromFlags(opts.flags ?? {}, PLATFORM_KEYS),
   };
   return Object.fromEntries(PLATFORM_KEYS.map((k) => [k, merged[k]])) as PlatformConfig;
+}
+
+/** The placeholder of a flag's value in help: what kind of value it takes. */
+export function valueName(key: ConfigKey): string {
+  const s = jsonSchemaOf(key);
+  if (s.enum !== undefined) return "choice";
+  if ([s, ...(s.anyOf ?? [])].some((x) => x.format === "ipv4" || x.format === "ipv6"))
+    return "address";
+  if (s.type === "boolean") return "bool";
+  if (s.type === "array") return "list";
+  if (s.type === "integer" || s.type === "number") {
+    if (key.endsWith("Ms")) return "ms";
+    if (key.endsWith("Seconds")) return "s";
+    return "n";
+  }
+  return /(File|Dir|Path|Socket|Root)$/.test(key) || key === "socket" ? "path" : "value";
+}
+
+/**
+ * A flag's help: the field's help, then what it accepts, its default and its
+ * variable, in commander's "(…, default: …, env: …)" style.
+ */
+export function flagHelp(key: ConfigKey): string {
+  const env = envName(key);
+  if (isSwitch(key)) return `${field(key).help} (env: ${env}=1)`;
+  const d = defaultText(key);
+  const facts = [allowedValues(key), ...(d === undefined ? [] : [`default: ${d}`]), `env: ${env}`];
+  return `${field(key).help} (${facts.join(", ")})`;
 }

@@ -15,11 +15,13 @@ import { emptyPolicy, type Policy } from "../contracts/policy.js";
 import { type DaemonClock, realClock } from "./clock.js";
 import { CONFIG_KEYS, type ConfigKey, type DaemonConfig, defaultConfig } from "./config.js";
 import {
-  DEFAULT_LEARNER_PARAMS,
+  LEARNER_KEYS,
   type LearnedPolicy,
   type LearnerParams,
+  learnerParams,
   learnPolicy,
 } from "./learner.js";
+import type { Log } from "./log.js";
 import { readPolicyFile } from "./policy-file.js";
 import { readSchedstat } from "../host/proc-task.js";
 import { UtilizationMeter } from "../host/utilization.js";
@@ -99,7 +101,7 @@ export interface DaemonOptions {
    * (`alps daemon` does, before it touches the host); else it is read here.
    */
   policy?: Policy;
-  log?: (message: string) => void;
+  log?: Log;
 }
 
 export class OpenLimitError extends Error {
@@ -115,21 +117,7 @@ export const RELOADABLE_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "policyFile",
   "learnPeriodMs",
   "newFunctionLearnMs",
-  "estimator",
-  "ewmaWeight",
-  "alpha",
-  "beta",
-  "gamma",
-  "theta",
-  "capMs",
-  "sliceFloorMs",
-  "smoothing",
-  "quantumMs",
-  "sliceClamp",
-  "maxFunctions",
-  "minSamples",
-  "bandRatio",
-  "bandLoMaxMs",
+  ...LEARNER_KEYS,
 ]);
 
 /** What a reload changed. */
@@ -142,33 +130,11 @@ export interface ReloadResult {
   policyFile: string | undefined;
 }
 
-function learnerParamsOf(c: DaemonConfig, cores: number): LearnerParams {
-  return {
-    ...DEFAULT_LEARNER_PARAMS,
-    estimator: c.estimator,
-    ewmaWeight: c.ewmaWeight,
-    alpha: c.alpha,
-    beta: c.beta,
-    gamma: c.gamma,
-    theta: c.theta,
-    capMs: c.capMs,
-    sliceFloorMs: c.sliceFloorMs,
-    smoothing: c.smoothing,
-    quantumMs: c.quantumMs,
-    maxFunctions: c.maxFunctions,
-    minSamples: c.minSamples,
-    bandRatio: c.bandRatio,
-    bandLoMaxMs: c.bandLoMaxMs,
-    clampToMoreUrgent: c.sliceClamp,
-    cores,
-  };
-}
-
 export class Daemon {
   #config: DaemonConfig;
   readonly backend: Backend;
   readonly #clock: DaemonClock;
-  readonly #log: (m: string) => void;
+  readonly #log: Log;
   readonly #window: InvocationWindow;
   #params: LearnerParams;
   readonly #cores: number;
@@ -220,7 +186,7 @@ export class Daemon {
       maxTrackedFunctions: c.maxTrackedFunctions,
     });
     this.#cores = opts.cores ?? availableParallelism();
-    this.#params = learnerParamsOf(c, this.#cores);
+    this.#params = learnerParams(c, this.#cores);
     if (opts.utilization === undefined) {
       const meter = new UtilizationMeter();
       this.#utilization = () => meter.sample();
@@ -257,7 +223,7 @@ export class Daemon {
     const running = this.#cancel !== undefined;
     this.stop();
     this.#config = config as DaemonConfig;
-    this.#params = learnerParamsOf(this.#config, this.#cores);
+    this.#params = learnerParams(this.#config, this.#cores);
     if (filePolicy !== undefined) {
       this.#policy = filePolicy;
       this.#source = "file";
@@ -335,6 +301,7 @@ export class Daemon {
       this.#counters.learner_errors++;
       this.#log(
         `learner failed, keeping the last policy: ${error instanceof Error ? error.message : String(error)}`,
+        "error",
       );
     }
     return this.#policy;
@@ -354,6 +321,7 @@ export class Daemon {
     if (overflow.length !== this.#counters.policy_overflow_functions && overflow.length > 0)
       this.#log(
         `policy: ${overflow.length} functions over maxFunctions ${this.config.maxFunctions} use the default entry: ${overflow.slice(0, 10).join(", ")}${overflow.length > 10 ? ", ..." : ""}`,
+        "warn",
       );
     this.#counters.policy_overflow_functions = overflow.length;
     this.#policy = policy;

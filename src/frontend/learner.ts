@@ -13,84 +13,53 @@
 import type { Policy, PolicyBand, PolicyEntry } from "../contracts/policy.js";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { simulate } from "../sim/index.js";
+import type { ConfigKey, DaemonConfig } from "./config.js";
 import { type EstimatorName, estimate, mean, stddev } from "./estimators.js";
 import type { InvocationRecord } from "./window.js";
 
-export interface LearnerParams {
-  estimator: EstimatorName;
-  /** EWMA: share of the newest sample. */
-  ewmaWeight: number;
-  /** Widening of the estimate into a slice. */
-  alpha: number;
-  /** Weight of the run-length stddev subtracted from the slice. */
-  beta: number;
-  /** Overload divisor. */
-  gamma: number;
-  /** Utilization (%) above which slices shrink. */
-  theta: number;
-  /** Global slice cap, ms. */
-  capMs: number;
-  /**
-   * Smallest slice, ms (before smoothing, clamp and overload). SRPT with
-   * quantum Q never preempts a run before Q ms, so a shorter boost has no
-   * counterpart in the replay the slice is learned from. Without it, a
-   * short function whose runs vary more than their mean (slice = estimate −
-   * stddev ≤ 0) was never boosted at all: on the huawei-like replay its
-   * invocations ran at nice 0 beside everything else.
-   */
-  sliceFloorMs: number;
-  /** Weight of the previous slice when smoothing (0 = no smoothing). */
-  smoothing: number;
-  /** SRPT quantum of the replay, ms. */
-  quantumMs: number;
+/**
+ * The config keys the learner reads: its parameters are these options, with
+ * their names and defaults (src/frontend/config.ts, docs/config.md), plus the
+ * cores it simulates.
+ */
+export const LEARNER_KEYS = [
+  "estimator",
+  "ewmaWeight",
+  "alpha",
+  "beta",
+  "gamma",
+  "theta",
+  "capMs",
+  "sliceFloorMs",
+  "smoothing",
+  "quantumMs",
+  "maxFunctions",
+  "minSamples",
+  "sliceClamp",
+  "bandRatio",
+  "bandLoMaxMs",
+  "defaultPredictedMs",
+  "defaultSliceMs",
+] as const satisfies readonly ConfigKey[];
+
+/**
+ * What each one means: the option's help (config.ts). In short: the slice is
+ * max(min(α·run estimate, cap) − β·stddev, floor), smoothed with the previous
+ * one, clamped to the more urgent function's when `sliceClamp` is on, then
+ * shortened by the overload factor (100 + θ − util)/(100·γ) above θ % CPU;
+ * `quantumMs` is the SRPT quantum of the replay the runs come from.
+ */
+export type LearnerParams = Pick<DaemonConfig, (typeof LEARNER_KEYS)[number]> & {
   /** Cores the replay simulates (the host's). */
   cores: number;
-  /** Functions the policy (the BPF map) can hold; the rest get the default entry. */
-  maxFunctions: number;
-  /**
-   * Clamp each slice to the slice of the more urgent function before it
-   * (--slice-clamp). Off by default: functions are ranked shortest first, so
-   * the clamp bounds every slice by the shortest function's, and every short
-   * function then lost its boost after that shortest slice. Under strategy
-   * dynamic the level already puts the most urgent work first. The
-   * measurements with it on and off: docs/learning.md, item 3.
-   */
-  clampToMoreUrgent: boolean;
-  /** Runs a function needs before it gets its own entry. */
-  minSamples: number;
-  /**
-   * The policy's band (fitBand): hi over lo; 0 = no band, the fixed
-   * DEFAULT_CURVE band. Off by default: the simulator gains from a fitted
-   * band but the host did not (docs/learning.md, item 6).
-   */
-  bandRatio: number;
-  /** The band's lo never goes above this, ms. */
-  bandLoMaxMs: number;
-  /** Entry for functions without their own (priority is set to last rank + 1). */
-  defaultPredictedMs: number;
-  defaultSliceMs: number;
-}
-
-export const DEFAULT_LEARNER_PARAMS: LearnerParams = {
-  estimator: "mean",
-  ewmaWeight: 0.3,
-  alpha: 1,
-  beta: 1,
-  gamma: 1,
-  theta: 50,
-  capMs: 200,
-  sliceFloorMs: 8,
-  smoothing: 0.5,
-  quantumMs: 8,
-  cores: 1,
-  maxFunctions: 1024,
-  clampToMoreUrgent: false,
-  minSamples: 1,
-  bandRatio: 0,
-  bandLoMaxMs: 50,
-  defaultPredictedMs: 50,
-  defaultSliceMs: 20,
 };
+
+/** The learner's parameters from a (validated) configuration. */
+export function learnerParams(config: DaemonConfig, cores: number): LearnerParams {
+  const params: Record<string, unknown> = { cores };
+  for (const key of LEARNER_KEYS) params[key] = config[key];
+  return params as LearnerParams;
+}
 
 /** How one function's entry came about: `alps policy` prints it. */
 export interface Explanation {
@@ -310,7 +279,7 @@ export function learnPolicy(
       prev === undefined ? raw : params.smoothing * prev + (1 - params.smoothing) * raw;
     const clamped = Math.min(
       smoothed,
-      params.clampToMoreUrgent ? moreUrgentSlice : Number.POSITIVE_INFINITY,
+      params.sliceClamp ? moreUrgentSlice : Number.POSITIVE_INFINITY,
       params.capMs,
     );
     moreUrgentSlice = clamped;

@@ -18,6 +18,7 @@ import { modeProgress } from "./progress.js";
 import { type ReportMode, renderReport } from "./report.js";
 import { fromMeasured } from "./report-data.js";
 import { runMode } from "./run-mode.js";
+export { comparisonTable } from "./table.js";
 import type { ModeRun } from "./types.js";
 
 export const DEFAULT_TRACE = fileURLToPath(
@@ -202,42 +203,4 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   });
   writeFileSync(join(opts.outDir, "report.html"), html);
   return { summary, runs, outDir: opts.outDir };
-}
-
-/** The comparison table printed at the end. */
-export function comparisonTable(summary: ReplaySummary): string {
-  const f = (n: number | undefined): string =>
-    n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(2);
-  const header = [
-    "mode",
-    "invocations",
-    "mean ms",
-    "p99 ms",
-    "mean vs cfs",
-    "p99 vs cfs",
-    "short-half slowdown",
-    "long-10% p99 vs cfs",
-    "dispatch lag mean/max ms",
-  ];
-  const rows = Object.entries(summary.modes).map(([key, s]) => {
-    const v = summary.vs_cfs[key];
-    const lag = (
-      summary.details[key] as { dispatch_lag_ms?: { mean: number; max: number } } | undefined
-    )?.dispatch_lag_ms;
-    return [
-      key,
-      String(s.invocations),
-      f(s.turnaround_ms.mean),
-      f(s.turnaround_ms.p99),
-      f(v?.mean_turnaround_ratio),
-      f(v?.p99_ratio),
-      f(v?.short_slowdown),
-      f(v?.long_p99_ratio),
-      lag === undefined ? "–" : `${f(lag.mean)}/${f(lag.max)}`,
-    ];
-  });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => c.padStart(widths[i] ?? 0)).join("  ");
-  return [line(header), ...rows.map(line)].join("\n");
 }

@@ -17,7 +17,10 @@
  *   below the floor. An invocation that waited more than `overloadSlices`
  *   slices to enter FILTER goes straight to the fair class.
  * - `alps` strategy `rt`: real-time levels by function priority for the
- *   function's `slice_ms` of CPU, then the fair class.
+ *   function's `slice_ms` of CPU, then the fair class. With a policy that
+ *   changes during the run (PolicyFeed), an invocation keeps the priority
+ *   and budget of the policy in force when it arrived: a queued SCHED_FIFO
+ *   task is not re-prioritized here.
  * Real-time invocations preempt fair ones at once; a more urgent real-time
  * invocation preempts a less urgent one (SCHED_FIFO priorities); equal
  * priorities are first come, first served.
@@ -26,9 +29,10 @@
  * other than the one it ran last (its first invocation is not a switch);
  * the switch cost is paid exactly on those.
  */
+import type { PolicyEntries } from "./entries.js";
 import { IdHeap } from "./heap.js";
 import type { JobTable } from "./jobs.js";
-import type { EngineResult } from "./types.js";
+import type { EngineResult, PolicyFeed } from "./types.js";
 
 /** How invocations enter the real-time class (none for plain cfs). */
 export type RtEntry =
@@ -46,6 +50,8 @@ export type RtEntry =
       priority: Float64Array;
       /** CPU each invocation may use in the real-time class, ms. */
       budget: Float64Array;
+      /** A policy that changes during the run; the arrays above are then `entries`'. */
+      online?: { feed: PolicyFeed; entries: PolicyEntries };
     };
 
 export interface FairParams {
@@ -83,6 +89,9 @@ export function runFair(
   const endsDone = new Uint8Array(cores);
   const last = new Int32Array(cores).fill(-1);
   let switches = 0;
+  /** CPU of the runs that ended, all cores (with what is running: the feed's busy time). */
+  let ranTotal = 0;
+  const online = rt.kind === "levels" ? rt.online : undefined;
   let minVruntime = 0;
   let sfsSlice = rt.kind === "sfs" ? rt.initialSliceMs : 0;
 
@@ -127,6 +136,7 @@ export function runFair(
     if (cls[c] === RT) rtLeft[j] = Math.max((rtLeft[j] as number) - ran, 0);
     else vruntime[j] = (vruntime[j] as number) + ran;
     jobs.ran(j, ran);
+    ranTotal += ran;
     job[c] = -1;
     cls[c] = IDLE;
     endAt[c] = INF;
@@ -194,6 +204,9 @@ export function runFair(
     dispatch(target, now);
   };
 
+  /** Invocation j's CPU work is done: the feed records it (with when it completes). */
+  const cpuDone = (j: number): void => online?.feed.cpuDone(jobs.completed(j));
+
   let next = 0;
   let busyOrQueued = 0;
   while (next < n || busyOrQueued > 0) {
@@ -206,10 +219,25 @@ export function runFair(
       }
     }
     const tArrive = next < n ? (arrival[next] as number) : INF;
+    const tDecide = online === undefined ? INF : online.feed.nextDecisionMs();
+    // A decision first: a policy decided at t already applies to what arrives at t.
+    if (online !== undefined && tDecide <= tArrive && tDecide <= t) {
+      let busy = ranTotal;
+      for (let i = 0; i < cores; i++)
+        if (cls[i] !== IDLE && tDecide > (runStart[i] as number))
+          busy += tDecide - (runStart[i] as number);
+      const policy = online.feed.decide(tDecide, busy);
+      if (!(online.feed.nextDecisionMs() > tDecide))
+        throw new RangeError(`policy feed: the decision after ${tDecide} ms is not later`);
+      if (policy !== undefined) online.entries.use(policy);
+      continue;
+    }
     if (tArrive <= t) {
       const j = next++;
+      online?.entries.assign(j);
       if ((demand[j] as number) === 0) {
         jobs.finishEmpty(j);
+        cpuDone(j);
         continue;
       }
       busyOrQueued++;
@@ -243,6 +271,7 @@ export function runFair(
     if (done) {
       used[j] = demand[j] as number;
       jobs.finished(j, t);
+      cpuDone(j);
       busyOrQueued--;
     } else if (wasRt) {
       enqueueFair(j);

@@ -5,7 +5,7 @@
  */
 import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
 import { isChecked, type TraceColumns } from "../trace/columns.js";
-import type { InvocationOutcome } from "./types.js";
+import type { CompletedInvocation, InvocationOutcome } from "./types.js";
 
 /** A trace as the simulator takes it: invocation objects, or the reader's columns. */
 export type SimInput = readonly TraceInvocation[] | TraceColumns;
@@ -132,6 +132,16 @@ export class JobTable {
   finished(j: number, t: number): void {
     if (Number.isNaN(this.#completion[j] as number)) this.#finishedCount++;
     this.#completion[j] = t + ((this.duration[j] as number) - (this.demand[j] as number));
+  }
+
+  /** `j` once its CPU work has finished: what a daemon records when it ends. */
+  completed(j: number): CompletedInvocation {
+    return {
+      fn: this.fnAt(j),
+      arrivalMs: this.arrival[j] as number,
+      cpuMs: this.demand[j] as number,
+      completionMs: this.#completion[j] as number,
+    };
   }
 
   /** An invocation with no CPU demand is done with its CPU work on arrival. */

@@ -3,7 +3,8 @@
  * chosen policy's engine and summarizes.
  */
 import { curveForPolicy, DEFAULT_CURVE, DEFAULT_IDLE_FROM } from "../contracts/levels.js";
-import type { Policy, PolicyEntry } from "../contracts/policy.js";
+import type { Policy } from "../contracts/policy.js";
+import { PolicyEntries } from "./entries.js";
 import { type FairParams, runFair } from "./fair.js";
 import { runFifo } from "./fifo.js";
 import { JobTable, type SimInput } from "./jobs.js";
@@ -34,58 +35,16 @@ function fairParams(opts: SimOptions): FairParams {
   };
 }
 
-/**
- * The policy schema (contracts/policy.ts) already demands this; the
- * simulator checks again because a caller may hand it an object that never
- * went through the schema, and a priority below 1 or a NaN would stall the
- * event loop instead of failing.
- */
-function checkEntry(fn: string, e: PolicyEntry): void {
-  if (!(Number.isInteger(e.priority) && e.priority >= 1))
-    throw new RangeError(
-      `policy entry of '${fn}': priority must be an integer >= 1, got ${e.priority}`,
-    );
-  if (!(e.predicted_ms >= 0 && Number.isFinite(e.predicted_ms)))
-    throw new RangeError(
-      `policy entry of '${fn}': predicted_ms must be finite and >= 0, got ${e.predicted_ms}`,
-    );
-  if (!(e.slice_ms >= 0))
-    throw new RangeError(`policy entry of '${fn}': slice_ms must be >= 0, got ${e.slice_ms}`);
-}
-
-/** Each invocation's policy entry (its function's, else the default), as typed arrays. */
-function entriesOf(
-  jobs: JobTable,
-  policy: Policy,
-): { predicted: Float64Array; slice: Float64Array; priority: Float64Array } {
-  const predicted = new Float64Array(jobs.n);
-  const slice = new Float64Array(jobs.n);
-  const priority = new Float64Array(jobs.n);
-  const cache = new Map<string, PolicyEntry>();
-  for (let i = 0; i < jobs.n; i++) {
-    const fn = jobs.fnAt(i);
-    let entry = cache.get(fn);
-    if (entry === undefined) {
-      // Own properties only: a function named "constructor" must not find Object's.
-      // (Not policyEntryFor: importing contracts/policy.js loads zod, which the
-      // simulator must not pay for at CLI start-up.)
-      entry = Object.hasOwn(policy.functions, fn)
-        ? (policy.functions[fn] as PolicyEntry)
-        : policy.default;
-      checkEntry(fn, entry);
-      cache.set(fn, entry);
-    }
-    predicted[i] = entry.predicted_ms;
-    slice[i] = entry.slice_ms;
-    priority[i] = entry.priority;
-  }
-  return { predicted, slice, priority };
-}
-
 function alpsOptions(opts: SimOptions): AlpsOptions {
   if (opts.alps === undefined)
-    throw new RangeError(`policy ${opts.policy} needs alps.policy (a policy JSON)`);
+    throw new RangeError(`policy ${opts.policy} needs alps.policy (a policy JSON) or alps.feed`);
   return opts.alps;
+}
+
+/** A fixed policy's entries, filled at once; a feed's, filled as invocations arrive. */
+function entriesFor(jobs: JobTable, alps: AlpsOptions): PolicyEntries {
+  if (alps.feed !== undefined) return new PolicyEntries(jobs, alps.feed.initial);
+  return new PolicyEntries(jobs, alps.policy).assignAll();
 }
 
 /** One sandbox per function: each invocation's group is its function's index. */
@@ -148,8 +107,9 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
     }
     case "alps": {
       const alps = alpsOptions(opts);
-      const entries = entriesOf(jobs, alps.policy);
+      const entries = entriesFor(jobs, alps);
       const strategy = alps.strategy ?? "dynamic";
+      const feed = alps.feed;
       if (strategy === "rt") {
         if (perFunction)
           throw new RangeError(
@@ -159,18 +119,26 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
           kind: "levels",
           priority: entries.priority,
           budget: entries.slice,
+          ...(feed === undefined ? {} : { online: { feed, entries } }),
         });
       }
+      const curveOf = (policy: Policy) => alps.curve ?? curveForPolicy(policy);
       return runWeighted(jobs, cores, {
         strategy,
-        curve: alps.curve ?? curveForPolicy(alps.policy),
+        curve: curveOf(entries.policy),
         idleFrom: alps.idleFrom ?? DEFAULT_IDLE_FROM,
-        ...entries,
+        predicted: entries.predicted,
+        slice: entries.slice,
+        priority: entries.priority,
+        ...(feed === undefined ? {} : { online: { feed, entries, curveOf } }),
         ...(perFunction ? { sandbox: sandboxesOf(jobs) } : {}),
       });
     }
     case "alps-ideal": {
-      const entries = entriesOf(jobs, alpsOptions(opts).policy);
+      const alps = alpsOptions(opts);
+      if (alps.feed !== undefined)
+        throw new RangeError("alps-ideal takes a fixed policy (alps.policy), not a feed");
+      const entries = entriesFor(jobs, alps);
       return runPriority(jobs, cores, 0, { offset: entries.predicted, demoteAt: entries.slice });
     }
     default: {

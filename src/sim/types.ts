@@ -38,8 +38,39 @@ export interface SfsOptions {
   overloadSlices?: number;
 }
 
-export interface AlpsOptions {
-  policy: Policy;
+/** An invocation whose CPU work and blocking time are done: what a daemon records when it ends. */
+export interface CompletedInvocation {
+  fn: string;
+  arrivalMs: number;
+  /** CPU it used, ms. */
+  cpuMs: number;
+  completionMs: number;
+}
+
+/**
+ * A policy that changes during the run: a daemon learning online, on
+ * simulated time. The engine hands over each invocation as its CPU work ends
+ * (with the time it completes), stops at each decision instant the feed
+ * names, and applies what the feed decides from that instant on: to every
+ * invocation that arrives later and, under dynamic and static, to the running
+ * ones too, as the kernel reads the policy map at every runtime update.
+ */
+export interface PolicyFeed {
+  /** The policy in force from time 0. */
+  readonly initial: Policy;
+  /** When the next decision falls, ms of simulated time (Infinity: never). */
+  nextDecisionMs(): number;
+  /**
+   * The decision at `nowMs`. `busyMs`: CPU time all cores have given
+   * invocations since time 0 (the feed derives utilization from it).
+   * Returns the new policy, or undefined when it did not change.
+   */
+  decide(nowMs: number, busyMs: number): Policy | undefined;
+  /** Invocation done with its CPU work; it completes at `completionMs`. */
+  cpuDone(invocation: CompletedInvocation): void;
+}
+
+interface AlpsCommon {
   /** Default `dynamic`. */
   strategy?: Strategy;
   /** A fixed curve; default: curveForPolicy(policy) of src/contracts/levels.ts, as the backends. */
@@ -47,6 +78,10 @@ export interface AlpsOptions {
   /** Dynamic: levels from here up run under SCHED_IDLE (default DEFAULT_IDLE_FROM, 20 = never). */
   idleFrom?: number;
 }
+
+/** One policy for the whole run, or a feed whose policy changes during it (`alps` only). */
+export type AlpsOptions = AlpsCommon &
+  ({ policy: Policy; feed?: undefined } | { feed: PolicyFeed; policy?: undefined });
 
 export interface SimOptions {
   policy: SimPolicyName;

@@ -33,9 +33,11 @@ import {
   runsIdle,
   staticLevel,
 } from "../contracts/levels.js";
+import type { Policy } from "../contracts/policy.js";
+import type { PolicyEntries } from "./entries.js";
 import { GroupRates } from "./groups.js";
 import type { JobTable } from "./jobs.js";
-import type { EngineResult } from "./types.js";
+import type { EngineResult, PolicyFeed } from "./types.js";
 
 export interface LevelPlan {
   strategy: "dynamic" | "static";
@@ -51,6 +53,16 @@ export interface LevelPlan {
    * every invocation is its own entity, as when each has a sandbox of its own.
    */
   sandbox?: { of: Int32Array; count: number };
+  /** A policy that changes during the run; the arrays above are then `online.entries`'. */
+  online?: OnlinePlan;
+}
+
+export interface OnlinePlan {
+  feed: PolicyFeed;
+  /** Fills each invocation's entry as it arrives, from the policy in force. */
+  entries: PolicyEntries;
+  /** The level curve under a policy (a fixed one, or the policy's band). */
+  curveOf(policy: Policy): LevelCurve;
 }
 
 const INF = Number.POSITIVE_INFINITY;
@@ -58,7 +70,8 @@ const LEVELS = 40;
 
 /** Decides levels and the CPU use at which each changes next. */
 class LevelTracker {
-  private readonly thresholds: number[];
+  private curve: LevelCurve;
+  private thresholds: number[];
   /** Dynamic: band index (curve level − niceMin) of predicted remaining time. */
   private readonly band: Int32Array;
 
@@ -66,8 +79,15 @@ class LevelTracker {
     private readonly plan: LevelPlan,
     n: number,
   ) {
+    this.curve = plan.curve;
     this.thresholds = levelThresholdsMs(plan.curve);
     this.band = new Int32Array(n);
+  }
+
+  /** A new policy's curve: levels computed from now on (initial) use it. */
+  setCurve(curve: LevelCurve): void {
+    this.curve = curve;
+    this.thresholds = levelThresholdsMs(curve);
   }
 
   /** Level of j at `used`, per the contract functions. */
@@ -75,17 +95,17 @@ class LevelTracker {
     const p = this.plan;
     if (p.strategy === "static") {
       // staticLevel is the contract; it already returns BASE_NICE past the slice.
-      return staticLevelOf(p, j, used);
+      return staticLevelOf(p, j, used, this.curve);
     }
     this.band[j] =
-      curveLevel(Math.max((p.predicted[j] as number) - used, 0), p.curve, this.thresholds) -
-      p.curve.niceMin;
+      curveLevel(Math.max((p.predicted[j] as number) - used, 0), this.curve, this.thresholds) -
+      this.curve.niceMin;
     return this.dynamicOf(j, used);
   }
 
   /** Dynamic level from the band index: past the slice never below BASE_NICE (as dynamicLevel). */
   private dynamicOf(j: number, used: number): number {
-    const l = this.plan.curve.niceMin + (this.band[j] as number);
+    const l = this.curve.niceMin + (this.band[j] as number);
     return used >= (this.plan.slice[j] as number) ? Math.max(l, BASE_NICE) : l;
   }
 
@@ -112,7 +132,7 @@ class LevelTracker {
    */
   advance(j: number, used: number): number {
     const p = this.plan;
-    if (p.strategy === "static") return staticLevelOf(p, j, used);
+    if (p.strategy === "static") return staticLevelOf(p, j, used, this.curve);
     let b = this.band[j] as number;
     while (b > 0 && used >= (p.predicted[j] as number) - (this.thresholds[b - 1] as number)) b--;
     this.band[j] = b;
@@ -120,8 +140,8 @@ class LevelTracker {
   }
 }
 
-function staticLevelOf(p: LevelPlan, j: number, used: number): number {
-  return staticLevel(p.priority[j] as number, used, p.slice[j] as number, p.curve);
+function staticLevelOf(p: LevelPlan, j: number, used: number, curve: LevelCurve): number {
+  return staticLevel(p.priority[j] as number, used, p.slice[j] as number, curve);
 }
 
 export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): EngineResult {
@@ -180,6 +200,30 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
       ? (rateOfLevel[(level[j] as number) + 20] as number)
       : (jobRate[j] as number);
 
+  const online = plan.online;
+  /** CPU given to invocations since time 0, all cores (a feed derives utilization from it). */
+  let busy = 0;
+  /** Invocation j's CPU work is done: the feed records it (with when it completes). */
+  const cpuDone = (j: number): void => online?.feed.cpuDone(jobs.completed(j));
+  /** A new policy: later arrivals take its entries, running invocations move to them now. */
+  const replan = (o: OnlinePlan, policy: Policy): void => {
+    o.entries.use(policy);
+    levels.setCurve(o.curveOf(policy));
+    for (let a = 0; a < k; a++) {
+      const j = active[a] as number;
+      const u = used[j] as number;
+      const expired = u >= (plan.slice[j] as number);
+      o.entries.assign(j);
+      // A burst past its slice stays expired until it ends, as the kernel's flag does.
+      if (expired) plan.slice[j] = Math.min(plan.slice[j] as number, u);
+      countLevel((level[j] as number) + 20, -1);
+      const l = levels.initial(j, u);
+      level[j] = l;
+      changeAt[j] = levels.nextChange(j, l, u);
+      countLevel(l + 20, 1);
+    }
+  };
+
   let now = 0;
   let next = 0;
   while (next < n || k > 0) {
@@ -202,19 +246,32 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
         }
       }
     }
-    const t = Math.min(tArrive, tEvent);
+    const tDecide = online === undefined ? INF : online.feed.nextDecisionMs();
+    const t = Math.min(tArrive, tEvent, tDecide);
     const dt = t - now;
     if (dt > 0) {
       for (let a = 0; a < k; a++) {
         const j = active[a] as number;
-        used[j] = (used[j] as number) + dt * rateOf(j);
+        const ran = dt * rateOf(j);
+        used[j] = (used[j] as number) + ran;
+        busy += ran;
       }
     }
     now = t;
+    // A decision first: a policy decided at t already applies to what arrives at t.
+    if (online !== undefined && tDecide <= tArrive && tDecide <= tEvent) {
+      const policy = online.feed.decide(now, busy);
+      if (!(online.feed.nextDecisionMs() > now))
+        throw new RangeError(`policy feed: the decision after ${now} ms is not later`);
+      if (policy !== undefined) replan(online, policy);
+      continue;
+    }
     if (tArrive <= tEvent) {
       const j = next++;
+      online?.entries.assign(j);
       if ((demand[j] as number) === 0) {
         jobs.finishEmpty(j);
+        cpuDone(j);
         continue;
       }
       jobs.started(j, now);
@@ -239,6 +296,7 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
         countLevel((level[j] as number) + 20, -1);
         jobs.finished(j, now);
         jobs.ran(j, d);
+        cpuDone(j);
         active[a] = active[--k] as number;
         continue;
       }

@@ -12,12 +12,8 @@ import {
 } from "../../src/contracts/levels.js";
 import { type Policy, PolicySchema } from "../../src/contracts/policy.js";
 import { parsePolicyText } from "../../src/frontend/policy-file.js";
-import {
-  BAND_LO_MIN_MS,
-  DEFAULT_LEARNER_PARAMS,
-  fitBand,
-  learnPolicy,
-} from "../../src/frontend/learner.js";
+import { defaultConfig } from "../../src/frontend/config.js";
+import { BAND_LO_MIN_MS, learnerParams, fitBand, learnPolicy } from "../../src/frontend/learner.js";
 import type { InvocationRecord } from "../../src/frontend/window.js";
 import { simulate } from "../../src/sim/index.js";
 
@@ -59,7 +55,7 @@ describe("the learned policy's band", () => {
     ["long", 900],
     ["long", 1100],
   ]);
-  const params = { ...DEFAULT_LEARNER_PARAMS, cores: 2, bandRatio: 30 };
+  const params = { ...learnerParams(defaultConfig(), 2), bandRatio: 30 };
 
   it("spans the policy's predicted runs, the default entry's included", () => {
     const policy = learnPolicy(window, params);
@@ -71,7 +67,7 @@ describe("the learned policy's band", () => {
   });
 
   it("is absent with bandRatio 0 (the default), and then the fixed band applies", () => {
-    expect(DEFAULT_LEARNER_PARAMS.bandRatio).toBe(0);
+    expect(defaultConfig().bandRatio).toBe(0);
     const policy = learnPolicy(window, { ...params, bandRatio: 0 });
     expect(policy.band).toBeUndefined();
     expect(curveForPolicy(policy)).toEqual(DEFAULT_CURVE);

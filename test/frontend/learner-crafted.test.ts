@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { defaultConfig } from "../../src/frontend/config.js";
 import {
-  DEFAULT_LEARNER_PARAMS,
+  learnerParams,
   type LearnerParams,
   learnPolicy,
   overloadFactor,
@@ -24,7 +25,7 @@ function spaced(fns: { fn: string; cpu: number[] }[], gapMs = 10_000): Invocatio
   return out;
 }
 
-const P: LearnerParams = { ...DEFAULT_LEARNER_PARAMS, cores: 2, smoothing: 0.5 };
+const P: LearnerParams = { ...learnerParams(defaultConfig(), 2), smoothing: 0.5 };
 
 describe("learner on crafted windows", () => {
   it("predicts the crafted run lengths", () => {
@@ -61,7 +62,7 @@ describe("learner on crafted windows", () => {
       { fn: "steady", cpu: [100, 100, 100, 100] }, // mean 100, sd 0 → raw 100, clamped to 10
       { fn: "huge", cpu: [400, 400] }, // capped at 200, clamped to 10
     ]);
-    const p = learnPolicy(w, { ...P, clampToMoreUrgent: true });
+    const p = learnPolicy(w, { ...P, sliceClamp: true });
     const ranked = Object.values(p.functions).sort((x, y) => x.priority - y.priority);
     expect(ranked.map((e) => e.priority)).toEqual([1, 2, 3]);
     for (let i = 1; i < ranked.length; i++) {
@@ -70,7 +71,7 @@ describe("learner on crafted windows", () => {
     expect(p.functions.steady?.explain.raw_slice_ms).toBeCloseTo(100, 6);
     expect(p.functions.steady?.slice_ms).toBeCloseTo(10, 6);
     expect(p.functions.huge?.explain.widened_ms).toBe(200);
-    // Off (the default, see DEFAULT_LEARNER_PARAMS), each function keeps its own slice.
+    // Off (the default, see sliceClamp in config.ts), each function keeps its own slice.
     const own = learnPolicy(w, P);
     expect(own.functions.steady?.slice_ms).toBeCloseTo(100, 6);
     expect(own.functions.huge?.slice_ms).toBeCloseTo(200, 6);

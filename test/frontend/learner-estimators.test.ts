@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ESTIMATORS, estimate, ewma, linreg, mean, stddev } from "../../src/frontend/estimators.js";
-import { DEFAULT_LEARNER_PARAMS, learnPolicy } from "../../src/frontend/learner.js";
+import { defaultConfig } from "../../src/frontend/config.js";
+import { learnerParams, learnPolicy } from "../../src/frontend/learner.js";
 import type { InvocationRecord } from "../../src/frontend/window.js";
 
 describe("estimators", () => {
@@ -57,8 +58,8 @@ describe("estimators", () => {
     const got = Object.fromEntries(
       ESTIMATORS.map((name) => [
         name,
-        learnPolicy(w, { ...DEFAULT_LEARNER_PARAMS, estimator: name, ewmaWeight: 0.5 }).functions
-          .grow?.predicted_ms,
+        learnPolicy(w, { ...learnerParams(defaultConfig(), 1), estimator: name, ewmaWeight: 0.5 })
+          .functions.grow?.predicted_ms,
       ]),
     );
     expect(got.mean).toBeCloseTo(25, 9);

@@ -14,11 +14,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PolicySchema } from "../../src/contracts/policy.js";
 import { cpuDemandMs } from "../../src/contracts/trace.js";
-import {
-  DEFAULT_LEARNER_PARAMS,
-  type LearnerParams,
-  learnPolicy,
-} from "../../src/frontend/learner.js";
+import { defaultConfig } from "../../src/frontend/config.js";
+import { learnerParams, type LearnerParams, learnPolicy } from "../../src/frontend/learner.js";
 import type { InvocationRecord } from "../../src/frontend/window.js";
 import { simulate } from "../../src/sim/index.js";
 import { readTraceFile } from "../../src/trace/native.js";
@@ -35,7 +32,7 @@ function means(workload: string, params: Partial<LearnerParams>) {
     waitMs: 0,
     turnaroundMs: inv.durationMs,
   }));
-  const learned = learnPolicy(window, { ...DEFAULT_LEARNER_PARAMS, cores: CORES, ...params });
+  const learned = learnPolicy(window, { ...learnerParams(defaultConfig(), CORES), ...params });
   // Round-trip through JSON, as `alps policy --json` → `--policy-file` does.
   const policy = PolicySchema.parse(JSON.parse(JSON.stringify(learned)));
   const mean = (name: "srpt" | "cfs" | "alps") =>
@@ -58,7 +55,7 @@ describe("learned policy in the simulator", () => {
     });
 
     it(`keeps that with the more-urgent clamp on ${workload}`, () => {
-      const m = means(workload, { clampToMoreUrgent: true });
+      const m = means(workload, { sliceClamp: true });
       expect(m.alps - m.srpt).toBeLessThan(m.cfs - m.alps);
     });
   }

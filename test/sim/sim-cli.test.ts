@@ -80,7 +80,7 @@ describe("bad flags", () => {
     [["--policy", "srpt", "--cores", "two"], "--cores"],
     [["--policy", "srpt", "--quantum-ms", "-1"], "--quantum-ms"],
     [["--policy", "fifo", "--quantum-ms", "8"], "--quantum-ms"],
-    [["--policy", "alps"], "--policy-file"],
+    [["--policy", "alps-ideal"], "--policy-file"],
     [
       ["--policy", "alps", "--policy-file", `${FIX}/policy.json`, "--strategy", "fast"],
       "--strategy",
@@ -142,7 +142,7 @@ describe("good input", () => {
         strategy,
       );
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain(`alps (${strategy})`);
+      expect(r.stdout).toContain(`alps (${strategy}, policy file)`);
       expect(r.stdout).toMatch(/turnaround ms\s+mean/);
     }
   });

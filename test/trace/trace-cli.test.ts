@@ -99,7 +99,7 @@ describe("alps trace (real CLI)", () => {
       "zigzag",
     );
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/--spread must be one of exp, uniform, even/);
+    expect(r.stderr).toContain("flag --spread: expected one of exp, uniform, even, got 'zigzag'");
     expect(alps("trace", "convert", "--from", "azure2077", "--in", dir, "--out", "x").status).toBe(
       2,
     );

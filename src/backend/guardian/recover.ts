@@ -27,7 +27,7 @@ import { touchedFilePath } from "./touched.js";
 export function recoverLeftTasks(
   stateDir: string,
   syscalls: RestoreSyscalls,
-  log: (message: string) => void,
+  log: (message: string, level?: "info" | "warn") => void,
 ): RestoreResult | undefined {
   const file = touchedFilePath(stateDir);
   if (!existsSync(file)) return undefined;
@@ -46,6 +46,7 @@ export function recoverLeftTasks(
   log(
     `${file} was left by an alps daemon that ended without restoring its tasks (killed together with its guardian?): ` +
       `${total} task(s) listed; restored ${result.restored}, gone ${result.gone}, recycled tid (left alone) ${result.recycled}, failed ${result.failed.length}`,
+    "warn",
   );
   if (result.failed.length > 0) {
     throw new UsageError(

@@ -1,5 +1,31 @@
-/** A minimal client of the control API over its unix socket (used by `alps invoke` and `alps policy`). */
+/**
+ * A minimal client of the control API over its unix socket (used by `alps
+ * invoke` and `alps policy`). A daemon that cannot be reached, or does not
+ * answer within the timeout, is a DaemonUnreachableError: the CLI says so in
+ * one line.
+ */
 import { request } from "node:http";
+import { DaemonUnreachableError } from "../../errors.js";
+
+/** How long a request may wait for the daemon's answer before it counts as unreachable. */
+export const API_TIMEOUT_MS = 10_000;
+
+/** What a connection error means to the person running the command. */
+function unreachableReason(error: NodeJS.ErrnoException): string {
+  switch (error.code) {
+    case "ENOENT":
+      return "no such socket (is `alps daemon` running? --socket or ALPS_SOCKET names another)";
+    case "ECONNREFUSED":
+      return "nothing listens on it (the daemon stopped; a stale socket is left)";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied (the socket is root's, or the group of --socket-group)";
+    case "ENOTSOCK":
+      return "not a socket";
+    default:
+      return error.code ?? error.message;
+  }
+}
 
 export interface ApiResponse {
   status: number;
@@ -11,6 +37,7 @@ export function apiRequest(
   method: "GET" | "POST",
   path: string,
   body?: unknown,
+  timeoutMs = API_TIMEOUT_MS,
 ): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -37,12 +64,24 @@ export function apiRequest(
           }
           resolve({ status: res.statusCode ?? 0, body: parsed });
         });
-        res.on("error", reject);
+        res.on("error", (error: NodeJS.ErrnoException) =>
+          reject(
+            new DaemonUnreachableError(socketPath, `answer cut off: ${unreachableReason(error)}`),
+          ),
+        );
       },
     );
+    let timedOut = false;
+    req.setTimeout(timeoutMs, () => {
+      timedOut = true;
+      req.destroy();
+    });
     req.on("error", (error: NodeJS.ErrnoException) =>
       reject(
-        new Error(`cannot reach the alps daemon on ${socketPath}: ${error.code ?? error.message}`),
+        new DaemonUnreachableError(
+          socketPath,
+          timedOut ? `no answer within ${timeoutMs} ms` : unreachableReason(error),
+        ),
       ),
     );
     req.end(payload);

@@ -83,7 +83,15 @@ export class CgroupFixture {
   async kill(child: ChildProcess): Promise<void> {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
-    if (child.pid !== undefined) process.kill(child.pid, "SIGKILL");
+    if (child.pid !== undefined) {
+      try {
+        process.kill(child.pid, "SIGKILL");
+      } catch (error) {
+        // It died on its own (its pid namespace's init ended it) and the
+        // exit event is still on its way: nothing left to kill.
+        if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
+      }
+    }
     await exited;
   }
 

@@ -1,0 +1,162 @@
+/**
+ * The daemon learning online over simulated time: what `alps simulate
+ * --policy alps` runs without a policy file, and the feedback benchmark.
+ *
+ * The real Daemon runs on a ManualClock that the simulator advances, with
+ * the daemon's config (window, learning period, the early run for a new
+ * function, the learner's parameters), so the simulation learns exactly as
+ * a host would: each invocation enters the window when it completes (as
+ * `alps invoke` ends it), each learned policy takes effect from the instant
+ * it was learned, and the overload rule sees the simulated cores' busy share
+ * since the previous learning run (as UtilizationMeter reads /proc/stat).
+ */
+import type { Backend, BackendStatus } from "../backend/types.js";
+import { emptyPolicy, type Policy } from "../contracts/policy.js";
+import { type SandboxLayout, type SimInput, type SimResult, simulate } from "../sim/index.js";
+import type { CompletedInvocation, PolicyFeed } from "../sim/types.js";
+import { ManualClock } from "./clock.js";
+import type { ConfigKey, DaemonConfig } from "./config.js";
+import { Daemon, type DaemonStatus } from "./daemon.js";
+import { LEARNER_KEYS } from "./learner.js";
+import type { Log } from "./log.js";
+
+/** The daemon's options a simulated daemon reads: `alps simulate` takes them as the daemon does. */
+export const ONLINE_KEYS = [
+  "strategy",
+  "idleFromNice",
+  "learnPeriodMs",
+  "newFunctionLearnMs",
+  ...LEARNER_KEYS,
+  "windowInvocations",
+  "windowSeconds",
+  "functionTtlSeconds",
+  "maxTrackedFunctions",
+] as const satisfies readonly ConfigKey[];
+
+/** The backend of a simulated host: it keeps the policy the daemon applies, for the simulator. */
+class SimulatedBackend implements Backend {
+  readonly mode = "alps" as const;
+  readonly sensor = "none" as const;
+  applied: Policy = emptyPolicy();
+  async addSandbox(): Promise<void> {}
+  async removeSandbox(): Promise<void> {}
+  startInvocation(): void {}
+  endInvocation(): void {}
+  applyPolicy(policy: Policy): void {
+    this.applied = policy;
+  }
+  onBurst(): void {}
+  status(): BackendStatus {
+    return { mode: "alps", sensor: "none", reasons: ["simulated"], counters: {} };
+  }
+  async close(): Promise<void> {}
+}
+
+export class DaemonFeed implements PolicyFeed {
+  readonly initial: Policy;
+  readonly daemon: Daemon;
+  readonly #clock = new ManualClock(0);
+  readonly #backend = new SimulatedBackend();
+  readonly #cores: number;
+  /** Done with their CPU work, waiting for their completion time, in completion order. */
+  #pending: CompletedInvocation[] = [];
+  #given: Policy;
+  #nowMs = 0;
+  #busyMs = 0;
+  #sample = { atMs: 0, busyMs: 0, pct: 0 };
+
+  constructor(config: DaemonConfig, cores: number, log?: Log) {
+    if (config.policyFile !== undefined)
+      throw new RangeError("a daemon with a policy file does not learn: simulate that policy");
+    this.#cores = cores;
+    this.daemon = new Daemon({
+      backend: this.#backend,
+      config,
+      clock: this.#clock,
+      cores,
+      utilization: () => this.#utilization(),
+      ...(log === undefined ? {} : { log }),
+    });
+    this.daemon.start();
+    this.initial = this.#backend.applied;
+    this.#given = this.initial;
+  }
+
+  /** Busy share of the simulated cores since the previous sample, % (as UtilizationMeter). */
+  #utilization(): number {
+    const elapsed = this.#nowMs - this.#sample.atMs;
+    if (elapsed > 0)
+      this.#sample = {
+        atMs: this.#nowMs,
+        busyMs: this.#busyMs,
+        pct: (100 * (this.#busyMs - this.#sample.busyMs)) / (this.#cores * elapsed),
+      };
+    return this.#sample.pct;
+  }
+
+  nextDecisionMs(): number {
+    return this.#clock.nextDueMs();
+  }
+
+  cpuDone(invocation: CompletedInvocation): void {
+    // Mostly in order already: CPU work ends in time order, blocking time shifts a few.
+    const p = this.#pending;
+    let i = p.length;
+    while (i > 0 && (p[i - 1] as CompletedInvocation).completionMs > invocation.completionMs) i--;
+    p.splice(i, 0, invocation);
+  }
+
+  decide(nowMs: number, busyMs: number): Policy | undefined {
+    this.#nowMs = nowMs;
+    this.#busyMs = busyMs;
+    let done = 0;
+    for (const inv of this.#pending) {
+      if (inv.completionMs > nowMs) break;
+      const turnaroundMs = inv.completionMs - inv.arrivalMs;
+      this.daemon.recordFinished({
+        fn: inv.fn,
+        arrivalMs: inv.arrivalMs,
+        cpuMs: inv.cpuMs,
+        waitMs: Math.max(0, turnaroundMs - inv.cpuMs),
+        turnaroundMs,
+      });
+      done++;
+    }
+    if (done > 0) this.#pending.splice(0, done);
+    this.#clock.advance(nowMs - this.#clock.now());
+    if (this.#backend.applied === this.#given) return undefined;
+    this.#given = this.#backend.applied;
+    return this.#given;
+  }
+
+  status(): DaemonStatus {
+    return this.daemon.status();
+  }
+}
+
+export interface OnlineRun {
+  result: SimResult;
+  /** The daemon at the end: learner runs, window, the last policy. */
+  status: DaemonStatus;
+  policy: Policy;
+}
+
+/**
+ * `alps` over `trace` with the daemon learning online from it, configured by
+ * `config` (strategy, idleFromNice and the learner's options included).
+ */
+export function simulateOnline(
+  trace: SimInput,
+  config: DaemonConfig,
+  opts: { cores: number; keepOutcomes?: boolean; log?: Log; sandboxes?: SandboxLayout },
+): OnlineRun {
+  const feed = new DaemonFeed(config, opts.cores, opts.log);
+  const result = simulate(trace, {
+    policy: "alps",
+    cores: opts.cores,
+    keepOutcomes: opts.keepOutcomes ?? true,
+    ...(opts.sandboxes === undefined ? {} : { sandboxes: opts.sandboxes }),
+    alps: { feed, strategy: config.strategy, idleFrom: config.idleFromNice },
+  });
+  return { result, status: feed.status(), policy: feed.daemon.policy() };
+}
