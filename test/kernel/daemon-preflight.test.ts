@@ -54,7 +54,7 @@ describe.skipIf(!runs)("alps daemon checks its input before it touches the host"
       "--policy-file",
       join(dir, "policy.json"),
     ]);
-    expect(log).toMatch(/alps: .*policy\.json:\d+/);
+    expect(log).toMatch(/policy\.json:\d+: /);
   });
 
   it("a config file with an unknown key: named with its line", async () => {
