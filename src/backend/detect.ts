@@ -19,6 +19,7 @@ import {
 import { parseCgroup2Mount } from "../host/cgroups.js";
 import { loadSyscalls } from "../host/syscalls.js";
 import { baseAttr, SCHED_OTHER, type Syscalls } from "../host/syscalls-types.js";
+import { fairSliceExplanation, type KernelFeatures, kernelFeatures } from "./kernel-features.js";
 import type { Mode } from "./types.js";
 import { parseCpuMounts, parseProcCgroup } from "../host/cpu-cgroups.js";
 import { type WeightReport, weightReport } from "./actuator/weight-targets.js";
@@ -65,6 +66,8 @@ export interface HostReport {
   fair_slice: boolean;
   /** CONFIG_SCHED_CLASS_EXT: a sched_ext backend could be offered (never assumed). */
   sched_ext: boolean;
+  /** Scheduler differences across kernel versions that change what alps's levels and events mean. */
+  kernel_features: KernelFeatures;
   /** What `--mode auto` picks here. */
   mode: Mode;
   reasons: string[];
@@ -253,7 +256,13 @@ export function detectHost(options: DetectOptions = {}): HostReport {
     reasons.push(`syscalls: ${syscallsInfo.reason}`);
   if (rt.warning !== undefined) reasons.push(`warning: ${rt.warning}`);
   if (v1.fix !== undefined) reasons.push(`warning: ${v1.fix}`);
-  if (!fairSlice.ok) reasons.push(`fair-class slice request unavailable: ${fairSlice.reason}`);
+  const features = kernelFeatures(kernel);
+  if (!fairSlice.ok)
+    reasons.push(
+      `fair-class slice request unavailable: ${fairSlice.reason}` +
+        (syscalls === undefined ? "" : `; ${fairSliceExplanation(features, kernel)}`),
+    );
+  for (const note of features.notes) reasons.push(`kernel ${kernel}: ${note}`);
 
   const missing = missingCapabilities(neededCapabilities(mode, kernel));
   return {
@@ -268,6 +277,7 @@ export function detectHost(options: DetectOptions = {}): HostReport {
     capabilities: { missing },
     fair_slice: fairSlice.ok,
     sched_ext: hasSchedExt(),
+    kernel_features: features,
     mode,
     reasons,
   };

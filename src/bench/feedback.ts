@@ -18,7 +18,8 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Policy, PolicySchema } from "../contracts/policy.js";
+import { functionTable } from "../contracts/function-table.js";
+import { type Policy, type PolicyEntry, PolicySchema } from "../contracts/policy.js";
 import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
 import { defaultConfig } from "../frontend/config.js";
 import { type LearnerParams, learnerParams, learnPolicy } from "../frontend/learner.js";
@@ -74,7 +75,8 @@ function oracle(trace: TraceInvocation[]): Policy {
     ([fn, xs]) => [fn, xs.reduce((a, b) => a + b, 0) / xs.length] as const,
   );
   means.sort((a, b) => a[1] - b[1]);
-  const functions: Policy["functions"] = {};
+  // Names come from the trace: a table without a prototype takes any of them.
+  const functions = functionTable<PolicyEntry>();
   means.forEach(([fn, mean], i) => {
     functions[fn] = { priority: i + 1, predicted_ms: mean, slice_ms: 1e9 };
   });

@@ -101,6 +101,7 @@ export function formatReport(r: HostReport): string {
     `levels go to   ${r.weights.entities.join(", then ")}${r.weights.problem === undefined ? "" : ` (problem: ${r.weights.problem})`}`,
     `fair slice     ${r.fair_slice ? "yes (sched_runtime for SCHED_OTHER accepted)" : "no"}`,
     `sched_ext      ${r.sched_ext ? "yes" : "no"}`,
+    `fair class     ${r.kernel_features.fair_class === "cfs" ? "CFS (nice acts through vruntime; EEVDF from Linux 6.6)" : "EEVDF"}`,
     `capabilities   ${r.capabilities.missing.length === 0 ? "all present" : `missing ${r.capabilities.missing.map((n) => n.cap).join(", ")}`}`,
     `mode (auto)    ${r.mode}`,
     "why:",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { functionTable, ownEntry } from "./function-table.js";
 
 /**
  * The policy JSON (docs/formats.md): what the learner produces, what
@@ -26,8 +27,57 @@ export const PolicyBandSchema = z
   })
   .refine((b) => b.hi_ms >= b.lo_ms, { message: "hi_ms must be at least lo_ms", path: ["hi_ms"] });
 
+/** A function's name: whatever its platform calls it, 1 to 255 characters, kept as is. */
+export const FunctionNameSchema = z.string().min(1).max(255);
+
+/**
+ * Entries by function name. Not `z.record`: zod leaves a "__proto__" key out
+ * of the record it builds (assigned to a plain `{}`, it would replace the
+ * prototype), so a function of that name vanished from the policy. Every own
+ * key is kept here, in a table without a prototype (function-table.ts), so
+ * the policy reads back exactly and no name reaches Object.prototype.
+ */
+export const PolicyFunctionsSchema = z.unknown().transform((input, ctx) => {
+  const functions = functionTable<PolicyEntry>();
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    ctx.addIssue({
+      code: "invalid_type",
+      expected: "record",
+      input,
+      message: `Invalid input: expected an object of functions, received ${input === null ? "null" : Array.isArray(input) ? "array" : typeof input}`,
+    });
+    return functions;
+  }
+  for (const name of Object.keys(input)) {
+    const nameCheck = FunctionNameSchema.safeParse(name);
+    if (!nameCheck.success) {
+      for (const issue of nameCheck.error.issues)
+        ctx.addIssue({
+          code: "custom",
+          input: name,
+          path: [name],
+          message: `function name: ${issue.message}`,
+        });
+      continue;
+    }
+    const entry = PolicyEntrySchema.safeParse((input as Record<string, unknown>)[name]);
+    if (!entry.success) {
+      for (const issue of entry.error.issues)
+        ctx.addIssue({
+          code: "custom",
+          input: issue.input,
+          path: [name, ...issue.path],
+          message: issue.message,
+        });
+      continue;
+    }
+    functions[name] = entry.data;
+  }
+  return functions;
+});
+
 export const PolicySchema = z.looseObject({
-  functions: z.record(z.string().min(1).max(255), PolicyEntrySchema),
+  functions: PolicyFunctionsSchema,
   default: PolicyEntrySchema,
   band: PolicyBandSchema.optional(),
 });
@@ -41,13 +91,11 @@ export type Policy = z.infer<typeof PolicySchema>;
 export const DEFAULT_POLICY_ENTRY: PolicyEntry = { priority: 1, predicted_ms: 50, slice_ms: 20 };
 
 export function emptyPolicy(): Policy {
-  return { functions: {}, default: { ...DEFAULT_POLICY_ENTRY } };
+  return { functions: functionTable<PolicyEntry>(), default: { ...DEFAULT_POLICY_ENTRY } };
 }
 
 /** The entry that governs `fn`: its own, else the default. */
 export function policyEntryFor(policy: Policy, fn: string): PolicyEntry {
   // Own properties only: a function called "constructor" must not find Object's.
-  return Object.hasOwn(policy.functions, fn)
-    ? (policy.functions[fn] ?? policy.default)
-    : policy.default;
+  return ownEntry(policy.functions, fn) ?? policy.default;
 }

@@ -8,11 +8,30 @@
 export type EstimatorName = "mean" | "ewma" | "linreg";
 export const ESTIMATORS: readonly EstimatorName[] = ["mean", "ewma", "linreg"];
 
+/**
+ * `value` held to [min, max] of `samples` (non-empty). A mean or an EWMA is
+ * a weighted average of the samples, so it lies in their range, but its
+ * floating-point evaluation may round an ulp or more past either end: the
+ * mean of [0.1, 0.1, 0.1] came out as 0.10000000000000002, and the EWMA of
+ * two equal subnormal samples (7.4e-323) as 7e-323, below both. The clamp
+ * takes off that rounding and nothing else, so "constant input gives the
+ * constant" and "within the samples' range" hold exactly.
+ */
+function withinRange(value: number, samples: readonly number[]): number {
+  let lo = samples[0] as number;
+  let hi = lo;
+  for (const s of samples) {
+    if (s < lo) lo = s;
+    if (s > hi) hi = s;
+  }
+  return Math.min(Math.max(value, lo), hi);
+}
+
 export function mean(samples: readonly number[]): number {
   if (samples.length === 0) return 0;
   let sum = 0;
   for (const s of samples) sum += s;
-  return sum / samples.length;
+  return withinRange(sum / samples.length, samples);
 }
 
 /** Population standard deviation (0 for fewer than 2 samples). */
@@ -30,12 +49,9 @@ export function ewma(samples: readonly number[], weight: number): number {
     throw new RangeError(`ewma weight must be in (0, 1], got ${weight}`);
   if (samples.length === 0) return 0;
   let value = samples[0] as number;
-  // value + w·(s − value), not w·s + (1 − w)·value: the same average, but a
-  // sample equal to the value leaves it exactly unchanged (the two-product
-  // form rounds each product on its own, and for tiny values, e.g.
-  // [2.5e-323, 2.5e-323], gave 2e-323: below every sample).
-  for (let i = 1; i < samples.length; i++) value += weight * ((samples[i] as number) - value);
-  return value;
+  for (let i = 1; i < samples.length; i++)
+    value = weight * (samples[i] as number) + (1 - weight) * value;
+  return withinRange(value, samples);
 }
 
 /**

@@ -10,6 +10,7 @@
  * (100 + θ − util)/(100·γ), not a multiplication by β; every estimator
  * handles 0/1 samples and constant input.
  */
+import { functionTable, ownEntry } from "../contracts/function-table.js";
 import type { Policy, PolicyBand, PolicyEntry } from "../contracts/policy.js";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { simulate } from "../sim/index.js";
@@ -264,7 +265,8 @@ export function learnPolicy(
   );
 
   const factor = overloadFactor(utilizationPct, params.theta, params.gamma);
-  const functions: Record<string, LearnedEntry> = {};
+  // Keyed by whatever the platforms name their functions ("__proto__" too).
+  const functions = functionTable<LearnedEntry>();
   let moreUrgentSlice = Number.POSITIVE_INFINITY;
   kept.forEach((fn, i) => {
     const s = stats.get(fn) as FunctionStats;
@@ -274,7 +276,10 @@ export function learnPolicy(
     const widened = Math.min(params.alpha * runEst, params.capMs);
     const penalty = params.beta * sd;
     const raw = Math.min(Math.max(widened - penalty, params.sliceFloorMs, 0), params.capMs);
-    const prev = previous?.functions[fn]?.explain.slice_before_overload_ms;
+    const prev =
+      previous === undefined
+        ? undefined
+        : ownEntry(previous.functions, fn)?.explain.slice_before_overload_ms;
     const smoothed =
       prev === undefined ? raw : params.smoothing * prev + (1 - params.smoothing) * raw;
     const clamped = Math.min(

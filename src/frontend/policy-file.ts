@@ -30,17 +30,6 @@ export function parsePolicyText(text: string, file: string): Policy {
       `cannot read policy: ${(error as Error).message}`,
     );
   }
-  // A function called "__proto__" cannot be a key of a plain object without
-  // becoming its prototype: refuse it by name instead of dropping it.
-  const lineOfProto = text.search(/["']?__proto__["']?\s*:/);
-  if (lineOfProto >= 0) {
-    throw new InputError(
-      file,
-      lineCounter.linePos(lineOfProto).line,
-      "functions.__proto__",
-      "the name __proto__ is reserved and cannot name a function",
-    );
-  }
   const result = PolicySchema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];

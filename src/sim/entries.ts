@@ -4,6 +4,7 @@
  * policy that changes during the run (PolicyFeed) fills each invocation's as
  * it arrives, and again for the running ones when the policy changes.
  */
+import { ownEntry } from "../contracts/function-table.js";
 import type { Policy, PolicyEntry } from "../contracts/policy.js";
 import type { JobTable } from "./jobs.js";
 
@@ -60,9 +61,7 @@ export class PolicyEntries {
       // Own properties only: a function named "constructor" must not find Object's.
       // (Not policyEntryFor: importing contracts/policy.js loads zod, which the
       // simulator must not pay for at CLI start-up.)
-      entry = Object.hasOwn(this.#policy.functions, fn)
-        ? (this.#policy.functions[fn] as PolicyEntry)
-        : this.#policy.default;
+      entry = ownEntry(this.#policy.functions, fn) ?? this.#policy.default;
       checkEntry(fn, entry);
       this.#cache.set(fn, entry);
     }

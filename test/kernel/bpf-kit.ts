@@ -136,7 +136,12 @@ function blockedSyscall(pid: number): number | undefined {
  * pid exists (and can be registered) before the burner's first instruction.
  * `capMs` bounds the CPU time of each of its processes (burn.c).
  */
-export async function spawnGatedBurner(plan: string, capMs = 3000): Promise<GatedBurner> {
+export async function spawnGatedBurner(
+  plan: string,
+  capMs = 3000,
+  /** How long the shell may take to reach its gate: only a hang takes this long (a loaded host, or the kernel matrix's emulated guests, take longer than an idle one). */
+  gateTimeoutMs = 20_000,
+): Promise<GatedBurner> {
   const child = spawn(
     "sh",
     ["-c", 'read _gate; exec "$0" "$@"', burnerPath(), plan, String(capMs)],
@@ -153,7 +158,7 @@ export async function spawnGatedBurner(plan: string, capMs = 3000): Promise<Gate
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   // Wait until sh sits in read(2) (x86_64 syscall 0) on the gate. Starting
   // a shell takes milliseconds; the deadline only catches one that never does.
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + gateTimeoutMs;
   while (blockedSyscall(pid) !== 0) {
     if (Date.now() > deadline) {
       child.kill("SIGKILL");

@@ -28,6 +28,7 @@ import {
 } from "../../contracts/policy.js";
 import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
 import { FnIds } from "./fn-ids.js";
+import { ownEntry } from "../../contracts/function-table.js";
 import { addonSyscalls, bpfObjectPath, loadAddon } from "../../host/addon.js";
 import {
   ALPS_MAX_FNS,
@@ -306,8 +307,9 @@ class AlpsBpfBackend implements BpfBackend {
       );
       return 0;
     }
-    const entry = this.#policy.functions[fn];
-    if (entry) this.#writeEntry(id, entry);
+    // Own entries only: a function named "constructor" must not find Object's.
+    const entry = ownEntry(this.#policy.functions, fn);
+    if (entry !== undefined) this.#writeEntry(id, entry);
     return id;
   }
 

@@ -5,6 +5,8 @@
  */
 import { existsSync } from "node:fs";
 import { bpfObjectPath, loadAddon } from "../../host/addon.js";
+import { missingCapabilities, neededCapabilities } from "../capabilities.js";
+import { kernelFeatures } from "../kernel-features.js";
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
@@ -30,7 +32,22 @@ export function probeBpf(): ProbeResult {
   } catch (err) {
     const e = err as Error & { code?: string };
     if (e.code === "EPERM" || e.code === "EACCES") {
-      return { ok: false, reason: `loading BPF needs root or CAP_BPF+CAP_PERFMON (${e.message})` };
+      // The verifier refuses a program with EACCES too: with every
+      // capability present, privilege is not the reason.
+      if (missingCapabilities(neededCapabilities("alps")).some((n) => !n.optional))
+        return {
+          ok: false,
+          reason: `loading BPF needs root or CAP_BPF+CAP_PERFMON (${e.message})`,
+        };
+      const features = kernelFeatures();
+      return {
+        ok: false,
+        reason:
+          `the kernel's verifier refused the alps programs (${e.message}; libbpf prints its log on stderr)` +
+          (features.switch_prev_state
+            ? ""
+            : ": sched_switch has no prev_state argument before Linux 5.18, which alps_switch reads"),
+      };
     }
     return { ok: false, reason: `BPF load/attach failed: ${e.message}` };
   }

@@ -15,6 +15,7 @@ import {
   levelThresholdsMs,
 } from "../../../src/contracts/levels.js";
 import { emptyPolicy, type Policy } from "../../../src/contracts/policy.js";
+import { parsePolicyText } from "../../../src/frontend/policy-file.js";
 import {
   type AlpsEvent,
   COUNTER_NAMES,
@@ -133,6 +134,37 @@ describe("BPF backend with a fake addon", () => {
     const level = dynamicLevel(d.predicted_ms, 0, d.slice_ms, curve, levelThresholdsMs(curve));
     expect(addon.handle.calls[0]).toBe(`setAttr ${PID} ${level}`);
     if (level < BASE_NICE) expect(addon.attrs.get(PID)?.runtimeNs).toBe(BigInt(d.slice_ms * 1e6));
+  });
+
+  // Before: the entry of a new function was looked up as `functions[fn]`,
+  // so "constructor" found Object and its NaN slice made the id's write throw.
+  it("a function named like an Object.prototype member gets its own entry or none, never Object's", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    const entry = { priority: 1, predicted_ms: 3, slice_ms: 6 };
+    const named = parsePolicyText(
+      // A computed key: the literal `__proto__:` would set the prototype instead.
+      JSON.stringify({
+        functions: { ["__proto__"]: entry, valueOf: entry },
+        default: policy.default,
+      }),
+      "named.json",
+    );
+    b.applyPolicy(named);
+    for (const fn of ["__proto__", "valueOf"])
+      expect(addon.handle.policy.get(b.fnId(fn) as number)).toMatchObject({ sliceNs: 6_000_000n });
+    // A policy built as a plain object literal (as any caller may): its
+    // inherited members are not entries.
+    b.applyPolicy(policy);
+    addon.handle.calls.length = 0;
+    for (const [i, fn] of ["constructor", "toString", "hasOwnProperty"].entries()) {
+      b.startInvocation(fn, PID + i);
+      const id = b.fnId(fn) as number;
+      expect(id).toBeGreaterThan(0);
+      // No entry of its own: the kernel falls back to the default (entry 0).
+      expect(addon.handle.policy.has(id)).toBe(false);
+    }
+    expect(addon.handle.calls.filter((c) => c.startsWith("setPolicy"))).toEqual([]);
   });
 
   it("applies LEVEL events of tracked tasks, counts stale ones, and records the latency", async () => {
