@@ -43,3 +43,12 @@ export class DaemonUnreachableError extends CliError {
     super(`cannot reach the alps daemon on ${socket}: ${reason}`);
   }
 }
+
+/**
+ * The touched-task record could not take a change (the state directory is
+ * full, or its preallocated room is used up): the change is not made, since
+ * nothing could undo it if the daemon died. The control API answers 503.
+ */
+export class RecordError extends Error {
+  override readonly name = "RecordError";
+}

@@ -12,7 +12,7 @@ import { probeBpf } from "./bpf/bpf-probe.js";
 import { createCfsBackend } from "./proc/cfs-backend.js";
 import { createSfsBackend, type SfsOptions } from "./sfs/sfs-backend.js";
 import { loadSyscalls } from "../host/syscalls.js";
-import type { TouchedTasks } from "./guardian/touched-types.js";
+import type { TouchedRecorder } from "./guardian/touched-types.js";
 import type { Backend, Mode } from "./types.js";
 
 export interface CreateBackendOptions {
@@ -22,7 +22,7 @@ export interface CreateBackendOptions {
   strategy?: Strategy;
   /** `--no-bpf`: BPF counts as unavailable (as ALPS_NO_BPF=1 does). */
   noBpf?: boolean;
-  touched?: TouchedTasks;
+  touched?: TouchedRecorder;
   log?: (message: string) => void;
   /** alps: also request each function's slice as an EEVDF slice. */
   sliceRequest?: boolean;

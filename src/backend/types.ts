@@ -34,6 +34,25 @@ export interface BackendStatus {
   counters: Record<string, number>;
 }
 
+/** What the daemon asks of one invocation beyond its function (docs/safety.md, "Callers that are not root"). */
+export interface InvocationLimits {
+  /**
+   * Lowest level any task of the invocation may get: a caller that is not
+   * root gets 0 (no boost) or the floor its operator configured. Absent: the
+   * band's own (the platform, root).
+   */
+  floor?: number;
+  /** CPU the invocation may use in total, over all its bursts, and still be boosted, ns. Absent: no limit. */
+  boostBudgetNs?: number;
+}
+
+/** The root task of an invocation exited (the daemon ends such an invocation itself). */
+export interface InvocationExit {
+  pid: number;
+  /** CPU the task used since it was registered, as the kernel counted it, ns; undefined when unknown. */
+  cpuNs: number | undefined;
+}
+
 export interface Backend {
   readonly mode: Mode;
   readonly sensor: SensorKind;
@@ -44,14 +63,28 @@ export interface Backend {
    * An invocation of `fn` starts in task `pid`: it, its threads and its
    * children belong to `fn` until `endInvocation`.
    */
-  startInvocation(fn: string, pid: number): void;
-  /** The invocation ended: its tasks go back to SCHED_OTHER, nice 0 if still alive. */
+  startInvocation(fn: string, pid: number, limits?: InvocationLimits): void;
+  /** The invocation ended: its tasks go back as they were (original policy and nice) if still alive. */
   endInvocation(pid: number): void;
   /** Replace the policy in force (alps mode); sfs and cfs ignore it. */
   applyPolicy(policy: Policy): void;
   /** Burst samples for the learner. */
   onBurst(listener: (sample: BurstSample) => void): void;
+  /** The root task of a registered invocation exited (backends that follow tasks report it). */
+  onExit?(listener: (exit: InvocationExit) => void): void;
+  /**
+   * Put every task this backend changed back as it was and change none until
+   * `resume` (the guardian is gone: nothing would undo a change if the daemon
+   * died now). Tracking goes on.
+   */
+  suspend?(): void;
+  /**
+   * Change tasks again, and re-apply every tracked task's level now: after
+   * `suspend`, or after the guardian restored the tasks while the daemon did
+   * not answer. Harmless when nothing was suspended.
+   */
+  resume?(): void;
   status(): BackendStatus;
-  /** Restore every task this backend changed to SCHED_OTHER, nice 0; detach. Idempotent. */
+  /** Put every task this backend changed back as it was; detach. Idempotent. */
   close(): Promise<void>;
 }

@@ -83,19 +83,24 @@ function oracle(trace: TraceInvocation[]): Policy {
   return { functions, default: { priority: means.length + 1, predicted_ms: 100, slice_ms: 0 } };
 }
 
-type Turnaround = { mean: number; p50: number };
+/** Turnaround mean and p50, ms, and the mean slowdown (where a floor shows). */
+type Turnaround = { mean: number; p50: number; slowdown?: number };
 
 function turnaround(
   trace: TraceInvocation[],
   name: "srpt" | "cfs" | "alps",
   policy?: Policy,
+  floor?: number,
 ): Turnaround {
-  return simulate(trace, {
+  const { summary } = simulate(trace, {
     policy: name,
     cores: FEEDBACK_CORES,
     quantumMs: QUANTUM_MS,
-    ...(policy === undefined ? {} : { alps: { policy } }),
-  }).summary.turnaround_ms;
+    ...(policy === undefined
+      ? {}
+      : { alps: { policy, ...(floor === undefined ? {} : { floor }) } }),
+  });
+  return { ...summary.turnaround_ms, slowdown: summary.slowdown.mean };
 }
 
 export interface FeedbackFigures {
@@ -117,6 +122,16 @@ export function feedbackFigures(workload: string): FeedbackFigures {
       label: LEARNED_ONLINE,
       alps: simulateOnline(trace, defaultConfig(), { cores: FEEDBACK_CORES, keepOutcomes: false })
         .result.summary.turnaround_ms,
+    },
+    // What the daemon does to every invocation of a caller that is not root (docs/safety.md).
+    {
+      label:
+        "learned, defaults, nice floor 0 (every invocation registered by a caller that is not root)",
+      alps: turnaround(trace, "alps", learned(trace, {}), 0),
+    },
+    {
+      label: "learned, defaults, nice floor -10 (a floor the operator grants a uid)",
+      alps: turnaround(trace, "alps", learned(trace, {}), -10),
     },
     {
       label: "oracle: true mean CPU per function, boost never expires",
@@ -144,7 +159,10 @@ export async function benchFeedback(): Promise<void> {
       const verdict = alps.mean < midpoint ? "closer to srpt" : "not closer";
       console.log(
         `  ${label}: alps mean ${alps.mean.toFixed(0)} ms (${(alps.mean / cfs.mean).toFixed(2)} x cfs, ${verdict}), ` +
-          `p50 ${alps.p50.toFixed(0)} ms`,
+          `p50 ${alps.p50.toFixed(0)} ms` +
+          (alps.slowdown === undefined
+            ? ""
+            : `, mean slowdown ${alps.slowdown.toFixed(2)} (cfs ${cfs.slowdown?.toFixed(2)})`),
       );
     }
   }

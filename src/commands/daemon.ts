@@ -65,7 +65,9 @@ async function runDaemon(
     selfPriority,
     { loadSyscalls },
     touchedMod,
-    guardianMod,
+    { GuardianSupervisor },
+    instance,
+    { RealtimeCap },
     { policyLogger },
     { recoverLeftTasks },
   ] = await Promise.all([
@@ -76,17 +78,53 @@ async function runDaemon(
     import("../backend/actuator/self-priority.js"),
     import("../host/syscalls.js"),
     import("../backend/guardian/touched.js"),
-    import("../backend/guardian/guardian.js"),
+    import("../backend/guardian/guardian-supervisor.js"),
+    import("../frontend/instance.js"),
+    import("../frontend/rt-cap.js"),
     import("../frontend/policy-changes.js"),
     import("../backend/guardian/recover.js"),
   ]);
 
+  // One daemon per state directory (a lock), and per host (no alps BPF programs attached yet).
+  const lock = instance.lockStateDir(config.stateDir);
+  const mayUseBpf = config.mode !== "sfs" && config.sensor !== "proc" && !config.noBpf;
+  try {
+    if (mayUseBpf) instance.checkNoOtherBpfInstance(config.allowSecondInstance, log);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+
   // A daemon killed together with its guardian left its tasks changed: put them back first.
-  recoverLeftTasks(config.stateDir, loadSyscalls().syscalls, log);
+  try {
+    recoverLeftTasks(config.stateDir, loadSyscalls().syscalls, log);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
 
   // Every task the backend changes is recorded first, and a guardian restores them if we die (safety invariant 3, docs/safety.md).
-  const touched = touchedMod.createTouchedTasks({ stateDir: config.stateDir });
-  const guardian = await guardianMod.startGuardian({ file: touched.path });
+  let touched: ReturnType<typeof touchedMod.createTouchedTasks>;
+  try {
+    touched = touchedMod.createTouchedTasks({
+      stateDir: config.stateDir,
+      bytes: config.recordBytes,
+    });
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  // Set once the backend and the daemon exist: the guardian's news is acted on from then on.
+  let onGuardianLost: ((why: string) => void) | undefined;
+  let onGuardianBack: ((pid: number) => void) | undefined;
+  let onGuardianRestored: ((changed: number) => void) | undefined;
+  const guardian = await GuardianSupervisor.start({
+    file: touched.path,
+    log,
+    onLost: (why) => onGuardianLost?.(why),
+    onBack: (pid) => onGuardianBack?.(pid),
+    onRestored: (changed) => onGuardianRestored?.(changed),
+  });
 
   let created: Awaited<ReturnType<typeof createBackend>>;
   try {
@@ -104,6 +142,7 @@ async function runDaemon(
     // Nothing was changed yet: release the record and dismiss the guardian cleanly.
     touched.close();
     await guardian.stop();
+    lock.release();
     throw new Error(
       `no backend for mode ${config.mode}: ${error instanceof Error ? error.message : String(error)}`,
     );
@@ -114,21 +153,6 @@ async function runDaemon(
     `mode ${backend.mode} (sensor ${backend.sensor}${st.strategy ? `, strategy ${st.strategy}` : ""}) because: ${reasons.join("; ") || "requested"}`,
   );
 
-  // The daemon's threads run above anything it gives a function, so it can always undo what it did (safety invariant 2).
-  if (config.realtimePriority > 0) {
-    try {
-      const tids = selfPriority.raiseToRealtime(config.realtimePriority, loadSyscalls().syscalls);
-      log(
-        `daemon threads (${tids.length}) on SCHED_FIFO ${config.realtimePriority}, reset on fork`,
-      );
-    } catch (error) {
-      log(
-        `daemon threads stay on the fair class: ${error instanceof Error ? error.message : String(error)}`,
-        "warn",
-      );
-    }
-  }
-
   const daemon = new Daemon({
     backend,
     config,
@@ -136,13 +160,78 @@ async function runDaemon(
     log,
     ...(checked.policy !== undefined ? { policy: checked.policy } : {}),
   });
-  const metrics = new DaemonMetrics(daemon, config.metricsMaxFunctions);
+  daemon.safety.guardian = true;
+
+  // The daemon's threads run above anything it gives a function, so it can always undo what it did (safety invariant 2).
+  let realtime = false;
+  if (config.realtimePriority > 0) {
+    try {
+      const tids = selfPriority.raiseToRealtime(config.realtimePriority, loadSyscalls().syscalls);
+      log(
+        `daemon threads (${tids.length}) on SCHED_FIFO ${config.realtimePriority}, reset on fork`,
+      );
+      realtime = true;
+    } catch (error) {
+      log(
+        `daemon threads stay on the fair class: ${error instanceof Error ? error.message : String(error)}`,
+        "warn",
+      );
+    }
+  }
+  daemon.safety.realtime = realtime;
+  // ...but a flood of requests must not hold a core at SCHED_FIFO: past the cap, the fair class.
+  const rtCap = new RealtimeCap({
+    capPercent: realtime ? config.rtCpuCapPercent : 0,
+    demote: () => {
+      selfPriority.restoreSelf();
+      daemon.safety.realtime = false;
+      daemon.safety.rt_cap_demotions++;
+    },
+    raise: () => {
+      selfPriority.raiseToRealtime(config.realtimePriority, loadSyscalls().syscalls);
+      daemon.safety.realtime = true;
+    },
+    log,
+  });
+  rtCap.start();
+
+  onGuardianLost = (why) => {
+    daemon.safety.guardian = false;
+    daemon.safety.boosting = false;
+    daemon.safety.guardian_deaths++;
+    backend.suspend?.();
+    log(
+      `${why}: restored every task this daemon changed; no task is changed until a new guardian runs`,
+      "warn",
+    );
+  };
+  onGuardianBack = (pid) => {
+    daemon.safety.guardian = true;
+    daemon.safety.boosting = true;
+    backend.resume?.();
+    log(`a new guardian (pid ${pid}) runs; tasks are changed again`);
+  };
+  onGuardianRestored = (changed) => {
+    daemon.safety.guardian_restores++;
+    backend.resume?.();
+    log(
+      `the guardian restored ${changed} task(s) while this daemon did not answer; re-applied every level`,
+      "warn",
+    );
+  };
+
+  const metrics = new DaemonMetrics(
+    daemon,
+    config.metricsMaxFunctions,
+    config.metricsFunctionLabels,
+  );
   const api = new ApiServer({
     daemon,
     socketPath: config.socket,
     socketGroup: config.socketGroup,
     maxBodyBytes: config.apiMaxBodyBytes,
     ratePerSecond: config.apiRatePerSecond,
+    uidRatePerSecond: config.uidRatePerSecond,
     log,
     onRefusal: (reason) => metrics.refusal(reason),
   });
@@ -152,6 +241,7 @@ async function runDaemon(
   const shutdown = (why: string): Promise<void> => {
     closing ??= (async () => {
       log(`${why}: restoring every task and exiting`);
+      rtCap.stop();
       daemon.stop();
       await platform?.stop().catch(() => {});
       await api.close().catch(() => {});
@@ -159,6 +249,7 @@ async function runDaemon(
       await backend.close();
       touched.close();
       await guardian.stop();
+      lock.release();
     })();
     return closing;
   };
@@ -205,6 +296,14 @@ async function runDaemon(
     if (config.metricsPort > 0) {
       const port = await metrics.listen(config.metricsHost, config.metricsPort);
       log(`metrics on http://${config.metricsHost}:${port}/metrics`);
+    }
+    if (config.metricsSocket !== undefined) {
+      const { resolveGid } = await import("../frontend/api/socket-group.js");
+      await metrics.listenUnix(
+        config.metricsSocket,
+        config.metricsSocketGroup === undefined ? undefined : resolveGid(config.metricsSocketGroup),
+      );
+      log(`metrics on unix socket ${config.metricsSocket}`);
     }
     if (checked.platform !== undefined) {
       const adapter = checked.platform;

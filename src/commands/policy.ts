@@ -66,6 +66,11 @@ export function formatPolicy(policy: Policy): string {
       "functions without an entry",
     ].join("\t"),
   );
+  const tenants = rows.filter(([fn]) => /^\d+:/.test(fn)).length;
+  if (tenants > 0)
+    lines.push(
+      `${tenants} function(s) keyed uid:name: registered by that uid, a caller that is not root (its own predictions, no boost below its floor)`,
+    );
   lines.push(
     policy.band === undefined
       ? "level band: fixed (no band in the policy)"

@@ -1,7 +1,9 @@
 /**
  * `alps restore [--state-dir D] [--force] [--json]`: by hand, what the
  * guardian does when the daemon dies: every task in the touched-task record
- * that is still the recorded task goes back to SCHED_OTHER, nice 0.
+ * that is still the recorded task goes back as it was (its original policy
+ * and nice; SCHED_OTHER nice 0 for a v1 record), and every recorded cpu
+ * cgroup gets its original weight and idle flag back.
  */
 import { statSync } from "node:fs";
 import type { Command } from "commander";
@@ -49,12 +51,19 @@ export function runRestore(opts: RestoreCommandOptions): {
   checkStateDir(opts.stateDir);
   const file = touchedFilePath(opts.stateDir);
   const result = restoreTasks(file, createFfiSyscalls(), { force: opts.force === true });
-  const exitCode = result.failed.length === 0 ? 0 : 1;
+  const c = result.cgroups;
+  const exitCode = result.failed.length === 0 && c.failed.length === 0 ? 0 : 1;
   if (opts.json === true)
     return { output: `${JSON.stringify({ file, ...result })}\n`, exitCode, result };
   const lines = [
     `${file}: restored ${result.restored}, gone ${result.gone}, recycled tid (left alone) ${result.recycled}, failed ${result.failed.length}`,
     ...result.failed.map((f) => `  tid ${f.tid}: ${f.error} (kept in the record)`),
+    ...(c.restored + c.gone + c.recycled + c.failed.length === 0
+      ? []
+      : [
+          `cgroups: restored ${c.restored}, gone ${c.gone}, recycled (left alone) ${c.recycled}, failed ${c.failed.length}`,
+          ...c.failed.map((f) => `  ${f.dir}: ${f.error} (kept in the record)`),
+        ]),
   ];
   return { output: `${lines.join("\n")}\n`, exitCode, result };
 }
@@ -62,7 +71,9 @@ export function runRestore(opts: RestoreCommandOptions): {
 export function registerRestore(program: Command): void {
   program
     .command("restore")
-    .description("put every task alps changed back on SCHED_OTHER, nice 0 (after the daemon died)")
+    .description(
+      "put every task and cpu cgroup alps changed back as it was (after the daemon died)",
+    )
     .option(
       "--state-dir <dir>",
       "where the daemon keeps its touched-task record",

@@ -33,6 +33,7 @@ interface SimulateFlags {
   quantumMs?: string;
   policyFile?: string;
   strategy?: string;
+  niceFloor?: string;
   baseSliceMs?: string;
   switchCostMs?: string;
   sfsInitialSliceMs?: string;
@@ -125,6 +126,10 @@ export async function registerSimulate(program: Command): Promise<void> {
       "alps: apply this policy JSON (docs/formats.md) instead of learning; alps-ideal: required",
     )
     .option("--strategy <s>", "alps: dynamic | static | rt (default dynamic)")
+    .option(
+      "--nice-floor <n>",
+      "alps with --policy-file: no level below this nice, as the daemon holds a caller that is not root (0 = no boost)",
+    )
     .option("--base-slice-ms <ms>", "cfs/sfs/alps rt: fair-class base slice (default 3)")
     .option("--switch-cost-ms <ms>", "cfs/sfs/alps rt: cost of each context switch (default 0)")
     .option(
@@ -164,6 +169,10 @@ function choosePolicies(flags: SimulateFlags, all: readonly SimPolicyName[]): Si
     throw new UsageError("--policy alps-ideal needs --policy-file (a policy JSON)");
   if (flags.policyFile !== undefined && !has("alps") && !has("alps-ideal"))
     throw new UsageError("--policy-file applies to --policy alps and alps-ideal only");
+  if (flags.niceFloor !== undefined && (!has("alps") || flags.policyFile === undefined))
+    throw new UsageError("--nice-floor applies to --policy alps with --policy-file only");
+  if (flags.niceFloor !== undefined && flags.strategy === "rt")
+    throw new UsageError("--nice-floor applies to strategies dynamic and static (rt has no nice)");
   if (flags.sandboxes === "function" && !has("ps") && !has("alps"))
     throw new UsageError("--sandboxes function is modelled for --policy ps and alps only");
   return policies;
@@ -250,6 +259,12 @@ async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>
   });
 
   const config = policies.includes("alps") ? await daemonConfig(flags, learning) : undefined;
+  const niceFloor = optionalNumberFlag("--nice-floor", flags.niceFloor, {
+    min: -20,
+    integer: true,
+  });
+  if (niceFloor !== undefined && niceFloor > 19)
+    throw new UsageError(`--nice-floor: expected an integer from -20 to 19, got ${niceFloor}`);
   const alpsPolicy =
     flags.policyFile === undefined
       ? undefined
@@ -275,6 +290,7 @@ async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>
             policy: alpsPolicy,
             strategy: config?.strategy,
             ...(config === undefined ? {} : { idleFrom: config.idleFromNice }),
+            ...(niceFloor === undefined ? {} : { floor: niceFloor }),
           };
     const result = simulate(trace, {
       policy,

@@ -182,6 +182,21 @@ export const CONFIG_FIELDS = {
     default: "127.0.0.1",
     help: "address /metrics, /healthz and /readyz listen on: loopback unless you name another (0.0.0.0, the node's IP; docs/metrics.md)",
   },
+  metricsFunctionLabels: {
+    schema: z.enum(["name", "hash", "none"]),
+    default: "name",
+    help: "per-function metric labels: the function key, a hash of it, or none (one 'all' label)",
+  },
+  metricsSocket: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    help: "also serve /metrics on this unix socket (0600, or 0660 with metricsSocketGroup)",
+  },
+  metricsSocketGroup: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    help: "group allowed on the metrics socket",
+  },
   metricsMaxFunctions: {
     schema: posInt,
     default: 50,
@@ -198,6 +213,60 @@ export const CONFIG_FIELDS = {
     help: "control API requests per second (token bucket)",
   },
   maxOpenInvocations: { schema: posInt, default: 65_536, help: "invocations open at once" },
+  tenantNiceFloor: {
+    schema: z.number().int().min(-20).max(19),
+    default: 0,
+    help: "lowest nice level an invocation registered by a caller that is not root gets (0: no boost)",
+  },
+  uidNiceFloors: {
+    schema: z
+      .array(z.string().regex(/^\d+:-?\d+$/, "expected <uid>:<nice>, e.g. 1000:-5"))
+      .max(1000)
+      .optional(),
+    default: undefined,
+    list: true,
+    help: "per-uid nice floors that replace tenantNiceFloor, <uid>:<nice>, comma-separated",
+  },
+  boostBudgetMs: {
+    schema: nonNeg,
+    default: 1000,
+    help: "CPU an invocation may use in total (all its bursts) and still be boosted, ms (0 = no limit)",
+  },
+  maxOpenSeconds: {
+    schema: nonNeg,
+    default: 600,
+    help: "an invocation open longer is ended by the daemon, s (0 = no limit)",
+  },
+  uidMaxOpenInvocations: {
+    schema: posInt,
+    default: 256,
+    help: "invocations a caller that is not root may have open at once",
+  },
+  uidRatePerSecond: {
+    schema: posInt,
+    default: 200,
+    help: "control API requests per second of each caller that is not root",
+  },
+  uidMaxFunctions: {
+    schema: posInt,
+    default: 64,
+    help: "distinct function names a caller that is not root may use (within functionTtlSeconds)",
+  },
+  rtCpuCapPercent: {
+    schema: z.number().min(0).max(100),
+    default: 50,
+    help: "above this % of one core the daemon leaves SCHED_FIFO until it calms down (0 = no cap)",
+  },
+  allowSecondInstance: {
+    schema: z.boolean(),
+    default: false,
+    help: "start even though alps BPF programs are already attached (tests running two daemons)",
+  },
+  recordBytes: {
+    schema: posInt.min(4096).max(1 << 30),
+    default: 1 << 20,
+    help: "bytes the touched-task record preallocates in the state directory",
+  },
   platform: {
     schema: z.enum(["openlambda", "openwhisk", "cgroup-pattern"]).optional(),
     default: undefined,

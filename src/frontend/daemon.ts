@@ -10,7 +10,13 @@
  * no signals, no process-wide state here (the command adds those).
  */
 import { availableParallelism } from "node:os";
-import type { Backend, BackendStatus, BurstSample } from "../backend/types.js";
+import type {
+  Backend,
+  BackendStatus,
+  BurstSample,
+  InvocationExit,
+  InvocationLimits,
+} from "../backend/types.js";
 import { emptyPolicy, type Policy } from "../contracts/policy.js";
 import { type DaemonClock, realClock } from "./clock.js";
 import { CONFIG_KEYS, type ConfigKey, type DaemonConfig, defaultConfig } from "./config.js";
@@ -27,11 +33,26 @@ import { readSchedstat } from "../host/proc-task.js";
 import { UtilizationMeter } from "../host/utilization.js";
 import { type InvocationRecord, InvocationWindow, type WindowCounters } from "./window.js";
 
+/** Who asked: the peer credentials of the control API's client (the library caller is root). */
+export interface Caller {
+  uid: number;
+}
+
+/** A library caller (the replay, tests): the platform itself. */
+export const PLATFORM_CALLER: Caller = { uid: 0 };
+
 export interface OpenInvocation {
   id: string;
+  /** The function key: the name as given for root, `uid:name` for other callers. */
   fn: string;
   pid: number;
+  /** Who registered it. */
+  uid: number;
   startMs: number;
+  /** When the backend reported its task's exit (the reaper ends it soon after). */
+  exitedMs?: number;
+  /** CPU the task used since registration as the kernel counted it at its exit, ms. */
+  exitCpuMs?: number;
   /**
    * The task's schedstat when it was registered (a warm sandbox may have run
    * before); read in a microtask after startInvocation returns, so an
@@ -43,14 +64,29 @@ export interface OpenInvocation {
 export interface FinishedRecord extends InvocationRecord {
   id: string;
   pid: number;
-  /** Where cpuMs came from. */
-  cpuSource: "client" | "schedstat" | "none";
+  /** Who registered it. */
+  uid: number;
+  /**
+   * Where cpuMs came from: the client's report (root only), the task's
+   * schedstat, the backend's count at the task's exit, or nowhere.
+   */
+  cpuSource: "client" | "schedstat" | "exit" | "none";
+  /** Set when the daemon ended it: its task had exited, or it was open too long. */
+  reaped?: "exited" | "max_open";
 }
 
 export interface DaemonCounters {
   invocations_started: number;
   invocations_ended: number;
   invocations_refused_open_limit: number;
+  /** Refused by a per-uid quota (open invocations, distinct functions). */
+  invocations_refused_quota: number;
+  /** Ended by the daemon because their task exited without an end request. */
+  invocations_reaped_exited: number;
+  /** Ended by the daemon because they were open longer than maxOpenSeconds. */
+  invocations_reaped_max_open: number;
+  /** End requests of callers that are not root whose cpu_ms was ignored. */
+  client_cpu_ignored: number;
   invocations_without_cpu: number;
   bursts_learned: number;
   /**
@@ -79,6 +115,8 @@ export interface DaemonStatus {
   learn_period_ms: number;
   open_invocations: number;
   sandboxes: number;
+  /** The safety net as the command reports it (guardian, boosting, real-time priority). */
+  safety: SafetyState;
   last_learn_ms: number | null;
   last_learn_duration_ms: number | null;
   counters: DaemonCounters;
@@ -102,6 +140,29 @@ export interface DaemonOptions {
    */
   policy?: Policy;
   log?: Log;
+  /**
+   * End invocations nobody ends (their task exited, or open too long) on the
+   * clock, every REAP_PERIOD_MS once started. Default true; a simulated
+   * daemon that only records finished invocations turns it off, so its clock
+   * has only the learner's instants.
+   */
+  reap?: boolean;
+}
+
+/** What the command knows of the safety net; shown in status and /metrics. */
+export interface SafetyState {
+  /** The guardian runs (levels can be undone if the daemon dies). */
+  guardian: boolean;
+  /** Tasks are being changed (false while no guardian runs). */
+  boosting: boolean;
+  /** The daemon's threads are on SCHED_FIFO (false after the RT CPU cap moved them to the fair class). */
+  realtime: boolean;
+  /** Times the guardian restored every task because the daemon did not answer. */
+  guardian_restores: number;
+  /** Times the guardian died and the daemon restored every task itself. */
+  guardian_deaths: number;
+  /** Times the RT CPU cap moved the daemon to the fair class. */
+  rt_cap_demotions: number;
 }
 
 export class OpenLimitError extends Error {
@@ -130,6 +191,43 @@ export interface ReloadResult {
   policyFile: string | undefined;
 }
 
+/** A per-uid quota refused the request (the API answers 429). */
+export class QuotaError extends Error {
+  override readonly name = "QuotaError";
+  constructor(
+    readonly quota: "open" | "functions",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** How long after its task exited an invocation waits for its end request before the daemon ends it, ms. */
+export const EXIT_GRACE_MS = 1000;
+/** How often the daemon looks for invocations to end (exited, open too long), ms. */
+export const REAP_PERIOD_MS = 250;
+/** Ended-by-the-daemon records kept for a late end request. */
+const REAPED_KEPT = 1024;
+
+/**
+ * The function key of `name` registered by `uid`: root's (the platform's)
+ * names stay as they are, every other caller's are `uid:name`, so no tenant
+ * can share a function, and so a prediction, with another (docs/safety.md).
+ */
+export function functionKey(name: string, uid: number): string {
+  return uid === 0 ? name : `${uid}:${name}`;
+}
+
+/** `<uid>:<nice>` entries (the uidNiceFloors setting) as a map. */
+export function parseUidFloors(entries: readonly string[] | undefined): Map<number, number> {
+  const floors = new Map<number, number>();
+  for (const entry of entries ?? []) {
+    const [uid, nice] = entry.split(":").map(Number);
+    if (uid !== undefined && nice !== undefined) floors.set(uid, nice);
+  }
+  return floors;
+}
+
 export class Daemon {
   #config: DaemonConfig;
   readonly backend: Backend;
@@ -141,7 +239,28 @@ export class Daemon {
   readonly #utilization: (() => number) | null;
   readonly #reasons: string[];
   readonly #open = new Map<string, OpenInvocation>();
+  /** Open invocations by their task (the backend reports exits by pid). */
+  readonly #openByPid = new Map<number, Set<OpenInvocation>>();
+  /** Invocations whose task exited, waiting for EXIT_GRACE_MS. */
+  readonly #exited = new Set<OpenInvocation>();
+  /** Records the daemon ended itself, for a late end request (bounded, oldest dropped). */
+  readonly #reaped = new Map<string, FinishedRecord>();
+  /** Per uid that is not root: open invocations, and function keys with the time each was last used. */
+  readonly #tenants = new Map<number, { open: number; functions: Map<string, number> }>();
+  readonly #floors: Map<number, number>;
   readonly #sandboxes = new Map<string, string>(); // cgroup dir → fn
+  /** Who declared each sandbox (uid). */
+  readonly #declarers = new Map<string, number>();
+  #reaper: (() => void) | undefined;
+  readonly #reap: boolean;
+  readonly safety: SafetyState = {
+    guardian: false,
+    boosting: true,
+    realtime: false,
+    guardian_restores: 0,
+    guardian_deaths: 0,
+    rt_cap_demotions: 0,
+  };
   /** Functions with explicit boundaries: their bursts are not learned twice. */
   readonly #explicitFns = new Set<string>();
   readonly #finishedListeners: ((r: FinishedRecord) => void)[] = [];
@@ -163,6 +282,10 @@ export class Daemon {
     invocations_started: 0,
     invocations_ended: 0,
     invocations_refused_open_limit: 0,
+    invocations_refused_quota: 0,
+    invocations_reaped_exited: 0,
+    invocations_reaped_max_open: 0,
+    client_cpu_ignored: 0,
     invocations_without_cpu: 0,
     bursts_learned: 0,
     bursts_ignored_explicit: 0,
@@ -198,7 +321,10 @@ export class Daemon {
       this.#policy = emptyPolicy();
       this.#source = "learned";
     }
+    this.#floors = parseUidFloors(c.uidNiceFloors);
+    this.#reap = opts.reap ?? true;
     this.backend.onBurst((sample) => this.#onBurst(sample));
+    this.backend.onExit?.((exit) => this.#onExit(exit));
   }
 
   /** The configuration in force (a reload may have changed its reloadable keys). */
@@ -242,6 +368,7 @@ export class Daemon {
   /** Apply the initial policy and, unless a policy file rules, start learning. */
   start(): void {
     if (this.#cancel !== undefined) return;
+    if (this.#reap) this.#reaper ??= this.#clock.every(REAP_PERIOD_MS, () => this.reapNow());
     this.#apply(this.#policy, null);
     if (this.#source === "file") {
       this.#log(`policy from ${this.config.policyFile}: applied as is, learning off`);
@@ -269,6 +396,8 @@ export class Daemon {
   stop(): void {
     this.#cancel?.();
     this.#cancel = undefined;
+    this.#reaper?.();
+    this.#reaper = undefined;
   }
 
   /** Run the learner on the window now and apply the result. Errors are logged, counted, and keep the last policy. */
@@ -330,14 +459,36 @@ export class Daemon {
     for (const listener of this.#policyListeners) listener(policy, learnMs);
   }
 
-  async addSandbox(fn: string, cgroupDir: string): Promise<void> {
+  async addSandbox(
+    fn: string,
+    cgroupDir: string,
+    declarer: Caller = PLATFORM_CALLER,
+  ): Promise<void> {
     await this.backend.addSandbox(fn, cgroupDir);
     this.#sandboxes.set(cgroupDir, fn);
+    this.#declarers.set(cgroupDir, declarer.uid);
   }
 
   async removeSandbox(cgroupDir: string): Promise<void> {
     await this.backend.removeSandbox(cgroupDir);
     this.#sandboxes.delete(cgroupDir);
+    this.#declarers.delete(cgroupDir);
+  }
+
+  /** The uid that declared the sandbox `cgroupDir` (undefined: not declared). */
+  sandboxDeclarer(cgroupDir: string): number | undefined {
+    return this.#declarers.get(cgroupDir);
+  }
+
+  /** Whether `uid` is trusted as the platform: root, or the user the daemon runs as. */
+  static isPlatform(uid: number): boolean {
+    return uid === 0 || uid === process.getuid?.();
+  }
+
+  /** The lowest level an invocation of `uid` may get, or undefined for the platform. */
+  floorOf(uid: number): number | undefined {
+    if (Daemon.isPlatform(uid)) return undefined;
+    return this.#floors.get(uid) ?? this.config.tenantNiceFloor;
   }
 
   /** Declared sandboxes: cgroup dir → function. */
@@ -345,17 +496,48 @@ export class Daemon {
     return this.#sandboxes;
   }
 
-  /** An invocation of `fn` starts in `pid`. Returns its id. Throws OpenLimitError past `maxOpenInvocations`. */
-  startInvocation(fn: string, pid: number): string {
-    if (this.#open.size >= this.config.maxOpenInvocations) {
+  /**
+   * An invocation of `fn` starts in `pid`, registered by `caller`. Returns its
+   * id. Throws OpenLimitError past `maxOpenInvocations`, QuotaError past a
+   * per-uid quota, and whatever the backend throws; a refused or failed
+   * registration leaves nothing behind.
+   */
+  startInvocation(fn: string, pid: number, caller: Caller = PLATFORM_CALLER): string {
+    const platform = Daemon.isPlatform(caller.uid);
+    const key = platform ? fn : functionKey(fn, caller.uid);
+    const now = this.#clock.now();
+    if (this.#open.size - this.#exited.size >= this.config.maxOpenInvocations) {
       this.#counters.invocations_refused_open_limit++;
       throw new OpenLimitError(
         `${this.#open.size} invocations are open (limit ${this.config.maxOpenInvocations})`,
       );
     }
+    const tenant = platform ? undefined : this.#tenant(caller.uid);
+    if (tenant !== undefined) this.#checkQuota(caller.uid, tenant, key, now);
+    const limits: InvocationLimits = {};
+    const floor = this.floorOf(caller.uid);
+    if (floor !== undefined) limits.floor = floor;
+    if (this.config.boostBudgetMs > 0) limits.boostBudgetNs = this.config.boostBudgetMs * 1e6;
+    // The backend first: if it refuses (a full state directory, a task that
+    // vanished), nothing was recorded and nothing is open.
+    this.backend.startInvocation(key, pid, limits);
     const id = String(this.#nextId++);
-    const open: OpenInvocation = { id, fn, pid, startMs: this.#clock.now(), startCpu: undefined };
+    const open: OpenInvocation = {
+      id,
+      fn: key,
+      pid,
+      uid: caller.uid,
+      startMs: now,
+      startCpu: undefined,
+    };
     this.#open.set(id, open);
+    let same = this.#openByPid.get(pid);
+    if (same === undefined) this.#openByPid.set(pid, (same = new Set()));
+    same.add(open);
+    if (tenant !== undefined) {
+      tenant.open++;
+      tenant.functions.set(key, now);
+    }
     // The CPU baseline is read once the caller has let the invocation go (a
     // microtask: before any I/O callback). The first /proc read of a warm
     // worker cost 0.25 ms on this host, on the path to the function's first
@@ -363,53 +545,113 @@ export class Daemon {
     queueMicrotask(() => {
       if (this.#open.get(id) === open) open.startCpu = readSchedstat(pid);
     });
-    if (!this.#explicitFns.has(fn)) {
-      this.#explicitFns.add(fn);
+    if (!this.#explicitFns.has(key)) {
+      this.#explicitFns.add(key);
       // Bursts seen before the first explicit invocation (a sandbox warming
       // up: runtime start-up, every helper thread's wake-ups) are not this
       // function's invocations; learning from them predicted a 500 ms
       // function at 17 ms in a replay. From now on only invocations count.
-      this.#counters.bursts_ignored_explicit += this.#window.forget(fn);
+      this.#counters.bursts_ignored_explicit += this.#window.forget(key);
     }
     this.#counters.invocations_started++;
-    this.backend.startInvocation(fn, pid);
     for (const listener of this.#startListeners) listener(open);
     return id;
+  }
+
+  #tenant(uid: number): { open: number; functions: Map<string, number> } {
+    let tenant = this.#tenants.get(uid);
+    if (tenant === undefined) this.#tenants.set(uid, (tenant = { open: 0, functions: new Map() }));
+    return tenant;
+  }
+
+  /** Per-uid quotas of a caller that is not root: open invocations and distinct function keys. */
+  #checkQuota(
+    uid: number,
+    tenant: { open: number; functions: Map<string, number> },
+    key: string,
+    now: number,
+  ): void {
+    const c = this.config;
+    if (tenant.open >= c.uidMaxOpenInvocations) {
+      this.#counters.invocations_refused_quota++;
+      throw new QuotaError(
+        "open",
+        `uid ${uid} has ${tenant.open} invocations open (limit ${c.uidMaxOpenInvocations})`,
+      );
+    }
+    if (tenant.functions.has(key) || tenant.functions.size < c.uidMaxFunctions) return;
+    // Names unused for the window's function lifetime no longer count.
+    const ttl = c.functionTtlSeconds * 1000;
+    for (const [k, last] of tenant.functions) if (now - last > ttl) tenant.functions.delete(k);
+    if (tenant.functions.size < c.uidMaxFunctions) return;
+    this.#counters.invocations_refused_quota++;
+    throw new QuotaError(
+      "functions",
+      `uid ${uid} uses ${tenant.functions.size} function names (limit ${c.uidMaxFunctions} within ${c.functionTtlSeconds} s)`,
+    );
   }
 
   openInvocation(id: string): OpenInvocation | undefined {
     return this.#open.get(id);
   }
 
+  /** A record the daemon ended itself (exited task, open too long), for a late end request. */
+  reapedInvocation(id: string): FinishedRecord | undefined {
+    return this.#reaped.get(id);
+  }
+
   /**
-   * The invocation ended. CPU time: what the client measured (`cpuMs`), else
-   * the task's schedstat since the start when it is still alive; without
-   * either the invocation is counted but not learned from.
+   * The invocation ended. CPU time: what the client measured (`cpuMs`),
+   * trusted from the platform only; else the task's schedstat since the
+   * start when it is still alive, else what the backend counted at its exit;
+   * without any the invocation is counted but not learned from.
    */
   endInvocation(id: string, report: { cpuMs?: number } = {}): FinishedRecord | undefined {
+    return this.#end(id, report, undefined);
+  }
+
+  #end(
+    id: string,
+    report: { cpuMs?: number },
+    reaped: FinishedRecord["reaped"],
+  ): FinishedRecord | undefined {
     const inv = this.#open.get(id);
     if (inv === undefined) return undefined;
     this.#open.delete(id);
+    const same = this.#openByPid.get(inv.pid);
+    same?.delete(inv);
+    if (same?.size === 0) this.#openByPid.delete(inv.pid);
+    // An exited one no longer counted against its uid (see #onExit).
+    const tenant = this.#tenants.get(inv.uid);
+    if (!this.#exited.delete(inv) && tenant !== undefined) tenant.open--;
     const now = this.#clock.now();
-    const turnaroundMs = Math.max(0, now - inv.startMs);
-    const endCpu = readSchedstat(inv.pid);
+    const turnaroundMs = Math.max(0, (inv.exitedMs ?? now) - inv.startMs);
+    const endCpu = inv.exitedMs === undefined ? readSchedstat(inv.pid) : undefined;
     let cpuMs: number | undefined;
     let cpuSource: FinishedRecord["cpuSource"] = "none";
     let waitMs: number | undefined;
     if (endCpu !== undefined && inv.startCpu !== undefined)
       waitMs = endCpu.waitMs - inv.startCpu.waitMs;
-    if (report.cpuMs !== undefined) {
+    const trusted = Daemon.isPlatform(inv.uid);
+    if (report.cpuMs !== undefined && !trusted) this.#counters.client_cpu_ignored++;
+    if (report.cpuMs !== undefined && trusted) {
       cpuMs = report.cpuMs;
       cpuSource = "client";
     } else if (endCpu !== undefined && inv.startCpu !== undefined) {
       cpuMs = endCpu.cpuMs - inv.startCpu.cpuMs;
       cpuSource = "schedstat";
+    } else if (inv.exitCpuMs !== undefined) {
+      cpuMs = inv.exitCpuMs;
+      cpuSource = "exit";
     }
+    // Nothing to restore for an exited task; a task still running (open too
+    // long) goes back as it was.
     this.backend.endInvocation(inv.pid);
     this.#counters.invocations_ended++;
     const record: FinishedRecord = {
       id,
       pid: inv.pid,
+      uid: inv.uid,
       fn: inv.fn,
       arrivalMs: inv.startMs,
       cpuMs: cpuMs ?? 0,
@@ -417,11 +659,64 @@ export class Daemon {
       waitMs: waitMs ?? Math.max(0, turnaroundMs - (cpuMs ?? 0)),
       turnaroundMs,
       cpuSource,
+      ...(reaped === undefined ? {} : { reaped }),
     };
     if (cpuMs === undefined) this.#counters.invocations_without_cpu++;
     else this.#record(record);
+    if (reaped !== undefined) {
+      this.#reaped.set(id, record);
+      if (this.#reaped.size > REAPED_KEPT) {
+        const oldest = this.#reaped.keys().next().value;
+        if (oldest !== undefined) this.#reaped.delete(oldest);
+      }
+    }
     for (const listener of this.#finishedListeners) listener(record);
     return record;
+  }
+
+  /** The backend saw an invocation's task exit: its invocations end after EXIT_GRACE_MS unless ended first. */
+  #onExit(exit: InvocationExit): void {
+    const same = this.#openByPid.get(exit.pid);
+    if (same === undefined) return;
+    const now = this.#clock.now();
+    for (const inv of same) {
+      if (inv.exitedMs !== undefined) continue;
+      inv.exitedMs = now;
+      if (exit.cpuNs !== undefined) inv.exitCpuMs = exit.cpuNs / 1e6;
+      this.#exited.add(inv);
+      // Its task is gone: it holds nothing, so it no longer counts against any limit.
+      const tenant = this.#tenants.get(inv.uid);
+      if (tenant !== undefined) tenant.open--;
+    }
+  }
+
+  /**
+   * Ends what nobody will end: invocations whose task exited more than
+   * EXIT_GRACE_MS ago, and those open longer than maxOpenSeconds (their
+   * tasks go back as they were). Runs every REAP_PERIOD_MS once started.
+   */
+  reapNow(): void {
+    const now = this.#clock.now();
+    for (const inv of [...this.#exited]) {
+      if (now - (inv.exitedMs ?? now) < EXIT_GRACE_MS) continue;
+      this.#counters.invocations_reaped_exited++;
+      this.#end(inv.id, {}, "exited");
+    }
+    const maxOpenMs = this.config.maxOpenSeconds * 1000;
+    if (maxOpenMs <= 0) return;
+    // #open is in start order: stop at the first one still young enough.
+    const old: OpenInvocation[] = [];
+    for (const inv of this.#open.values()) {
+      if (now - inv.startMs <= maxOpenMs) break;
+      old.push(inv);
+    }
+    for (const inv of old) {
+      this.#counters.invocations_reaped_max_open++;
+      this.#log(
+        `invocation ${inv.id} of ${inv.fn} (pid ${inv.pid}, uid ${inv.uid}) was open longer than ${this.config.maxOpenSeconds} s: ended by the daemon`,
+      );
+      this.#end(inv.id, {}, "max_open");
+    }
   }
 
   #onBurst(sample: BurstSample): void {
@@ -496,6 +791,7 @@ export class Daemon {
       learn_period_ms: this.config.learnPeriodMs,
       open_invocations: this.#open.size,
       sandboxes: this.#sandboxes.size,
+      safety: { ...this.safety },
       last_learn_ms: this.#lastLearnMs,
       last_learn_duration_ms: this.#lastLearnDurationMs,
       counters: { ...this.#counters },

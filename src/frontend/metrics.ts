@@ -11,7 +11,9 @@
  * (`Daemon.readiness()`). It binds to loopback unless the operator names
  * another address (`--metrics-host`).
  */
-import { createServer, type Server } from "node:http";
+import { createHash } from "node:crypto";
+import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Policy } from "../contracts/policy.js";
 import { ALPS_VERSION } from "../version.js";
@@ -23,15 +25,34 @@ interface LatencySource {
   onLatency(listener: (ns: number) => void): void;
 }
 
+/**
+ * How a function appears in a label: its key (`name`, the default), a hash
+ * of it (`hash`: 12 hex digits of SHA-256, so dashboards still tell functions
+ * apart without showing any tenant's names to whoever can read /metrics),
+ * or not at all (`none`: every function is "all").
+ */
+export type FunctionLabelMode = "name" | "hash" | "none";
+
+/** The label of `fn` under `mode` (before the "other" bound). */
+export function functionLabel(fn: string, mode: FunctionLabelMode): string {
+  if (mode === "name") return fn;
+  if (mode === "none") return "all";
+  return `h${createHash("sha256").update(fn).digest("hex").slice(0, 12)}`;
+}
+
 export class FunctionLabels {
   readonly #known = new Set<string>();
   overflowed = 0;
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly mode: FunctionLabelMode = "name",
+  ) {}
   of(fn: string): string {
-    if (this.#known.has(fn)) return fn;
+    const label = functionLabel(fn, this.mode);
+    if (this.#known.has(label)) return label;
     if (this.#known.size < this.max) {
-      this.#known.add(fn);
-      return fn;
+      this.#known.add(label);
+      return label;
     }
     this.overflowed++;
     return "other";
@@ -58,6 +79,26 @@ const DAEMON_FAMILIES: Record<
     name: "alps_invocations_refused_open_limit_total",
     type: "counter",
     help: "Invocations refused because --max-open-invocations were open",
+  },
+  invocations_refused_quota: {
+    name: "alps_invocations_refused_quota_total",
+    type: "counter",
+    help: "Invocations of callers that are not root refused by a per-uid quota (open invocations, function names)",
+  },
+  invocations_reaped_exited: {
+    name: "alps_invocations_reaped_exited_total",
+    type: "counter",
+    help: "Invocations the daemon ended because their task exited without an end request",
+  },
+  invocations_reaped_max_open: {
+    name: "alps_invocations_reaped_max_open_total",
+    type: "counter",
+    help: "Invocations the daemon ended because they were open longer than --max-open-seconds",
+  },
+  client_cpu_ignored: {
+    name: "alps_client_cpu_ignored_total",
+    type: "counter",
+    help: "End requests of callers that are not root whose cpu_ms was ignored (the kernel's count is used)",
   },
   invocations_without_cpu: {
     name: "alps_invocations_without_cpu_total",
@@ -162,13 +203,14 @@ export class DaemonMetrics {
   readonly #band: Gauge<"end">;
   readonly #learnerSeconds: Histogram;
   readonly #refusals: Counter<"reason">;
-  #server: Server | undefined;
+  readonly #servers: Server[] = [];
+  #socketPath: string | undefined;
   #otherPriority = Number.POSITIVE_INFINITY;
   #snapshot: DaemonStatus | undefined;
 
-  constructor(daemon: Daemon, maxFunctions: number) {
+  constructor(daemon: Daemon, maxFunctions: number, labelMode: FunctionLabelMode = "name") {
     this.#daemon = daemon;
-    this.#labels = new FunctionLabels(maxFunctions);
+    this.#labels = new FunctionLabels(maxFunctions, labelMode);
     const r = this.registry;
     // The client's standard process_* and nodejs_* families, under their usual names,
     // less three gauges whose names end in _total (counters' suffix): their totals are
@@ -297,6 +339,7 @@ export class DaemonMetrics {
         this.set(status().open_invocations);
       },
     });
+    this.#safetyFamilies();
     new Gauge({
       name: "alps_sandboxes",
       help: "Sandboxes declared now",
@@ -324,6 +367,60 @@ export class DaemonMetrics {
       });
     }
     return this.#snapshot;
+  }
+
+  /** The safety net (docs/safety.md): guardian, boosting, real time, and how often each gave way. */
+  #safetyFamilies(): void {
+    const safety = () => this.#status().safety;
+    const gauges: [string, string, (s: DaemonStatus["safety"]) => boolean][] = [
+      [
+        "alps_guardian_up",
+        "1 while a guardian runs (levels can be undone if the daemon dies)",
+        (s) => s.guardian,
+      ],
+      ["alps_boosting", "1 while tasks are changed (0 while no guardian runs)", (s) => s.boosting],
+      [
+        "alps_daemon_realtime",
+        "1 while the daemon's threads are on SCHED_FIFO (0 after the RT CPU cap)",
+        (s) => s.realtime,
+      ],
+    ];
+    for (const [name, help, get] of gauges)
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(get(safety()) ? 1 : 0);
+        },
+      });
+    const counters: [string, string, (s: DaemonStatus["safety"]) => number][] = [
+      [
+        "alps_guardian_restores_total",
+        "Times the guardian restored every task because the daemon did not answer",
+        (s) => s.guardian_restores,
+      ],
+      [
+        "alps_guardian_deaths_total",
+        "Times the guardian died and the daemon restored every task itself",
+        (s) => s.guardian_deaths,
+      ],
+      [
+        "alps_rt_cap_demotions_total",
+        "Times the RT CPU cap moved the daemon to the fair class",
+        (s) => s.rt_cap_demotions,
+      ],
+    ];
+    for (const [name, help, get] of counters)
+      new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          this.inc(get(safety()));
+        },
+      });
   }
 
   /** One family per daemon counter; the values are read at scrape time. */
@@ -452,45 +549,47 @@ export class DaemonMetrics {
     this.#refusals.inc({ reason });
   }
 
+  #serve(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? "/").split("?")[0];
+    const route = path === "/metrics" || path === "/healthz" || path === "/readyz";
+    if (!route) {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      return;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { "content-type": "text/plain", allow: "GET, HEAD" });
+      res.end("method not allowed\n");
+      return;
+    }
+    if (path === "/healthz") {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+      return;
+    }
+    if (path === "/readyz") {
+      const { ready, reason } = this.#daemon.readiness();
+      res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" });
+      res.end(`${ready ? "ready" : "not ready"}: ${reason}\n`);
+      return;
+    }
+    this.registry
+      .metrics()
+      .then((text) => {
+        res.writeHead(200, { "content-type": this.registry.contentType });
+        res.end(text);
+      })
+      .catch((error: unknown) => {
+        res.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`);
+      });
+  }
+
   /**
    * Serve /metrics, /healthz and /readyz on `host:port` (port 0: any free
    * port); resolves with the port. Any address the operator names is taken:
    * the default is loopback, a wider one is their choice (docs/metrics.md).
    */
   async listen(host: string, port: number): Promise<number> {
-    this.#server = createServer((req, res) => {
-      const path = (req.url ?? "/").split("?")[0];
-      const route = path === "/metrics" || path === "/healthz" || path === "/readyz";
-      if (!route) {
-        res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
-        return;
-      }
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        res.writeHead(405, { "content-type": "text/plain", allow: "GET, HEAD" });
-        res.end("method not allowed\n");
-        return;
-      }
-      if (path === "/healthz") {
-        res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
-        return;
-      }
-      if (path === "/readyz") {
-        const { ready, reason } = this.#daemon.readiness();
-        res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" });
-        res.end(`${ready ? "ready" : "not ready"}: ${reason}\n`);
-        return;
-      }
-      this.registry
-        .metrics()
-        .then((text) => {
-          res.writeHead(200, { "content-type": this.registry.contentType });
-          res.end(text);
-        })
-        .catch((error: unknown) => {
-          res.writeHead(500, { "content-type": "text/plain" }).end(`${String(error)}\n`);
-        });
-    });
-    const server = this.#server;
+    const server = createServer((req, res) => this.#serve(req, res));
+    this.#servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, host, () => resolve());
@@ -499,10 +598,49 @@ export class DaemonMetrics {
     return typeof address === "object" && address !== null ? address.port : port;
   }
 
+  /**
+   * The same routes on a unix socket, for a local scraper: 0600, or 0660 for
+   * `gid`, so only who the operator chose can read the function labels. A
+   * leftover socket file is replaced; anything else at the path is refused.
+   */
+  async listenUnix(path: string, gid?: number): Promise<void> {
+    try {
+      if (!lstatSync(path).isSocket())
+        throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+      unlinkSync(path);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "ENOENT") throw error;
+    }
+    const server = createServer((req, res) => this.#serve(req, res));
+    this.#servers.push(server);
+    const oldMask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(path, () => resolve());
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+    this.#socketPath = path;
+    if (gid !== undefined) {
+      chownSync(path, process.getuid?.() ?? 0, gid);
+      chmodSync(path, 0o660);
+    }
+  }
+
   async close(): Promise<void> {
-    const server = this.#server;
-    if (server === undefined) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
+    for (const server of this.#servers.splice(0)) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+    }
+    if (this.#socketPath !== undefined) {
+      try {
+        unlinkSync(this.#socketPath);
+      } catch {
+        // already gone
+      }
+      this.#socketPath = undefined;
+    }
   }
 }

@@ -75,6 +75,8 @@ export class DaemonFeed implements PolicyFeed {
       clock: this.#clock,
       cores,
       utilization: () => this.#utilization(),
+      // It only records finished invocations: nothing to reap, and its clock keeps the learner's instants only.
+      reap: false,
       ...(log === undefined ? {} : { log }),
     });
     this.daemon.start();

@@ -1,7 +1,7 @@
 /**
  * libc through ffi-rs (no native build needed): the one place that loads
  * ffi-rs and opens libc, for the scheduling syscalls (syscalls-ffi.ts) and
- * the two calls the frontend needs that Node does not expose:
+ * the calls the frontend needs that Node does not expose:
  *
  * - getsockopt(fd, SOL_SOCKET, SO_PEERCRED): who is on the other end of an
  *   accepted unix socket. The fd is `socket._handle.fd`, an undocumented but
@@ -12,6 +12,8 @@
  * - getrusage(RUSAGE_CHILDREN): CPU of the reaped children of this process,
  *   µs precision (what `alps invoke` reports as cpu_ms; /proc's cutime is
  *   only in clock ticks).
+ * - flock(fd, LOCK_EX | LOCK_NB): the daemon's single-instance lock in its
+ *   state directory (the kernel drops it however the daemon ends).
  */
 import { createRequire } from "node:module";
 
@@ -23,6 +25,8 @@ export const LIBC = "alps-libc";
 const SOL_SOCKET = 1;
 const SO_PEERCRED = 17;
 const RUSAGE_CHILDREN = -1;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
 
 let loaded: Ffi | undefined;
 
@@ -92,4 +96,20 @@ export function childrenCpuMs(): number {
   const tv = (off: number): number =>
     Number(ru.readBigInt64LE(off)) * 1000 + Number(ru.readBigInt64LE(off + 8)) / 1000;
   return tv(0) + tv(16);
+}
+
+/** flock(fd, LOCK_EX | LOCK_NB): true when taken, false when another open file holds it. */
+export function flockExclusive(fd: number): boolean {
+  const { DataType, load } = libc();
+  const r = load({
+    library: LIBC,
+    funcName: "flock",
+    retType: DataType.I32,
+    paramsType: [DataType.I32, DataType.I32],
+    paramsValue: [fd, LOCK_EX | LOCK_NB],
+    errno: true,
+  }) as unknown as FfiResult;
+  if (r.value === 0) return true;
+  if (r.errnoCode === 11) return false; // EWOULDBLOCK
+  throw new Error(`flock on fd ${fd}: ${r.errnoMessage}`);
 }

@@ -37,6 +37,18 @@ export function readParentPid(pid: number): number | undefined {
   return Number.isInteger(ppid) ? ppid : undefined;
 }
 
+/** Real, effective, saved and filesystem uid of `pid` (the `Uid:` line of /proc/<pid>/status). */
+export function readUids(pid: number): [number, number, number, number] | undefined {
+  const text = readOrUndefined(`/proc/${pid}/status`);
+  if (text === undefined) return undefined;
+  const at = text.indexOf("\nUid:");
+  if (at < 0) return undefined;
+  const line = text.slice(at + 5, text.indexOf("\n", at + 5));
+  const ids = line.trim().split(/\s+/).map(Number);
+  if (ids.length !== 4 || !ids.every(Number.isInteger)) return undefined;
+  return ids as [number, number, number, number];
+}
+
 /** Is `pid` `ancestor` or one of its descendants? Walks the ppid chain (bounded). */
 export function isSelfOrDescendant(pid: number, ancestor: number): boolean {
   let current: number | undefined = pid;

@@ -130,6 +130,7 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
         predicted: entries.predicted,
         slice: entries.slice,
         priority: entries.priority,
+        ...(alps.floor === undefined ? {} : { floor: alps.floor }),
         ...(feed === undefined ? {} : { online: { feed, entries, curveOf } }),
         ...(perFunction ? { sandbox: sandboxesOf(jobs) } : {}),
       });

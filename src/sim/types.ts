@@ -77,6 +77,8 @@ interface AlpsCommon {
   curve?: LevelCurve;
   /** Dynamic: levels from here up run under SCHED_IDLE (default DEFAULT_IDLE_FROM, 20 = never). */
   idleFrom?: number;
+  /** Lowest level any invocation gets (the daemon's floor for callers that are not root); default none. */
+  floor?: number;
 }
 
 /** One policy for the whole run, or a feed whose policy changes during it (`alps` only). */

@@ -44,6 +44,11 @@ export interface LevelPlan {
   curve: LevelCurve;
   /** Dynamic: levels from here up weigh IDLE_WEIGHT (SCHED_IDLE, as the actuator applies them). */
   idleFrom: number;
+  /**
+   * Lowest level any invocation gets, as the daemon holds the invocations of
+   * a caller that is not root (0: no boost, only yields); absent: none.
+   */
+  floor?: number;
   /** Per invocation: its function's predicted_ms, slice_ms and priority. */
   predicted: Float64Array;
   slice: Float64Array;
@@ -90,17 +95,22 @@ class LevelTracker {
     this.thresholds = levelThresholdsMs(curve);
   }
 
-  /** Level of j at `used`, per the contract functions. */
+  /** Level of j at `used`, per the contract functions, never below the plan's floor. */
   initial(j: number, used: number): number {
     const p = this.plan;
     if (p.strategy === "static") {
       // staticLevel is the contract; it already returns BASE_NICE past the slice.
-      return staticLevelOf(p, j, used, this.curve);
+      return this.floored(staticLevelOf(p, j, used, this.curve));
     }
     this.band[j] =
       curveLevel(Math.max((p.predicted[j] as number) - used, 0), this.curve, this.thresholds) -
       this.curve.niceMin;
-    return this.dynamicOf(j, used);
+    return this.floored(this.dynamicOf(j, used));
+  }
+
+  private floored(level: number): number {
+    const floor = this.plan.floor;
+    return floor === undefined || level >= floor ? level : floor;
   }
 
   /** Dynamic level from the band index: past the slice never below BASE_NICE (as dynamicLevel). */
@@ -132,11 +142,11 @@ class LevelTracker {
    */
   advance(j: number, used: number): number {
     const p = this.plan;
-    if (p.strategy === "static") return staticLevelOf(p, j, used, this.curve);
+    if (p.strategy === "static") return this.floored(staticLevelOf(p, j, used, this.curve));
     let b = this.band[j] as number;
     while (b > 0 && used >= (p.predicted[j] as number) - (this.thresholds[b - 1] as number)) b--;
     this.band[j] = b;
-    return this.dynamicOf(j, used);
+    return this.floored(this.dynamicOf(j, used));
   }
 }
 

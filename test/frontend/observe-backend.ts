@@ -5,7 +5,13 @@
  * daemon sent down. Bursts are pushed by the test through `emitBurst`.
  */
 
-import type { Backend, BackendStatus, BurstSample } from "../../src/backend/types.js";
+import type {
+  Backend,
+  BackendStatus,
+  BurstSample,
+  InvocationExit,
+  InvocationLimits,
+} from "../../src/backend/types.js";
 import type { Policy } from "../../src/contracts/policy.js";
 
 export class ObserveBackend implements Backend {
@@ -15,8 +21,13 @@ export class ObserveBackend implements Backend {
   readonly sandboxes = new Map<string, string>();
   readonly started: { fn: string; pid: number }[] = [];
   readonly ended: number[] = [];
+  /** The limits each start came with, in order. */
+  readonly limits: InvocationLimits[] = [];
+  /** Set to make startInvocation throw (a backend refusing, e.g. a full record). */
+  refuse: Error | undefined;
   closed = false;
   #listeners: ((s: BurstSample) => void)[] = [];
+  #exitListeners: ((e: InvocationExit) => void)[] = [];
 
   async addSandbox(fn: string, cgroupPath: string): Promise<void> {
     this.sandboxes.set(cgroupPath, fn);
@@ -24,8 +35,17 @@ export class ObserveBackend implements Backend {
   async removeSandbox(cgroupPath: string): Promise<void> {
     this.sandboxes.delete(cgroupPath);
   }
-  startInvocation(fn: string, pid: number): void {
+  startInvocation(fn: string, pid: number, limits: InvocationLimits = {}): void {
+    if (this.refuse !== undefined) throw this.refuse;
     this.started.push({ fn, pid });
+    this.limits.push(limits);
+  }
+  onExit(listener: (exit: InvocationExit) => void): void {
+    this.#exitListeners.push(listener);
+  }
+  /** As a backend that follows tasks does when an invocation's task exits. */
+  emitExit(exit: InvocationExit): void {
+    for (const l of this.#exitListeners) l(exit);
   }
   endInvocation(pid: number): void {
     this.ended.push(pid);

@@ -63,6 +63,8 @@ export function startWorker(
   sleepMs = 8,
   maxCpuMs = 3000,
   maxWallMs = 20_000,
+  /** In a session of its own (setsid): its own autogroup where autogroup is on. */
+  ownSession = false,
 ): ChildProcess {
   const script = `
     const t0 = Date.now(); const c0 = process.cpuUsage();
@@ -73,7 +75,7 @@ export function startWorker(
       setTimeout(tick, ${sleepMs});
     };
     tick();`;
-  return spawn(process.execPath, ["-e", script], { stdio: "ignore" });
+  return spawn(process.execPath, ["-e", script], { stdio: "ignore", detached: ownSession });
 }
 
 export interface Sched {

@@ -47,9 +47,12 @@ describe.skipIf(!runs)("restart after a hard kill", () => {
       const record = join(d.stateDir, "touched-tasks");
       expect(existsSync(record)).toBe(true);
 
-      // Together: the guardian first, so it cannot see the daemon go and restore.
+      // Together: both stopped first (neither can react to the other's end: the guardian
+      // restores when the daemon goes, the daemon when the guardian goes), then killed.
       const guardian = d.guardian() as number;
       expect(guardian).toBeTypeOf("number");
+      process.kill(d.pid, "SIGSTOP");
+      process.kill(guardian, "SIGSTOP");
       killPids([guardian, d.pid]);
       await d.exited;
       await eventually(() => !isRunning(guardian), "the guardian gone");
@@ -98,7 +101,7 @@ describe.skipIf(!runs)("restart after a hard kill", () => {
       second = await startDaemon(dir, [...args, "--socket", join(dir, "other.sock")], "exit");
       expect(await second.exited, second.log()).toBe(2);
       expect(second.log()).toMatch(
-        new RegExp(`another alps daemon is running with --state-dir ${first.stateDir}`),
+        new RegExp(`another alps daemon .*uses the state directory ${first.stateDir}`),
       );
       expect(isRunning(first.pid)).toBe(true);
       expect((await apiRequest(first.socket, "GET", "/v1/status")).status).toBe(200);

@@ -48,6 +48,8 @@ interface Split {
   /** The groups' weights as the scheduler sees them when the short one starts (an idle group weighs 3). */
   shortWeight: number;
   longWeight: number;
+  /** The two sandboxes' cpu directories. */
+  dirs: string[];
 }
 
 describe.skipIf(!ready)("sandboxes in their own cpu cgroups", () => {
@@ -103,7 +105,13 @@ describe.skipIf(!ready)("sandboxes in their own cpu cgroups", () => {
       long.child.kill("SIGKILL");
       await longDone;
       if (alps) backend?.endInvocation(long.pid);
-      return { shortCpuMs, longDuringShortMs, shortWeight, longWeight };
+      return {
+        shortCpuMs,
+        longDuringShortMs,
+        shortWeight,
+        longWeight,
+        dirs: [shortBox.cpuDir, longBox.cpuDir],
+      };
     } finally {
       cleanupChild(long?.child, syscalls);
       cleanupChild(short?.child, syscalls);
@@ -126,7 +134,13 @@ describe.skipIf(!ready)("sandboxes in their own cpu cgroups", () => {
   it("groups are put back to their own weight when the invocations end", async () => {
     backend = await createBpfBackend({ strategy: "dynamic" });
     backend.applyPolicy(POLICY);
-    await race("restored", true);
+    const { dirs } = await race("restored", true);
+    // The kernel's defaults, which the groups were created with.
+    const own = hierarchy.v1 !== undefined ? "1024" : "100";
+    for (const dir of dirs) {
+      expect(readFileSync(join(dir, weightFile), "utf8").trim()).toBe(own);
+      expect(readFileSync(join(dir, "cpu.idle"), "utf8").trim()).toBe("0");
+    }
     const counters = backend.status().counters;
     expect(counters.nr_group_restores).toBeGreaterThanOrEqual(2);
     expect(backend.actuator.targets?.groups()).toEqual([]);

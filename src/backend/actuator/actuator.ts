@@ -1,6 +1,6 @@
 /**
  * The actuator applies the levels the BPF program decides: one syscall on
- * the tid per LEVEL/EXPIRED/WOKE event, and the restore to SCHED_OTHER nice 0
+ * the tid per LEVEL/EXPIRED/WOKE event, and the restore to the original policy and nice
  * when an invocation ends or the daemon closes.
  *
  * Levels are fair-class nice values (docs/architecture.md, "Levels"). A boost is applied with
@@ -21,9 +21,17 @@
  *
  * Every tid is marked in the touched-task record before its first change
  * and released after it is restored. A task that vanished (ESRCH) is normal:
- * counted, released, not an error.
+ * counted, released, not an error. A tid the record cannot take (a full
+ * state directory) is left unchanged: counted, logged at most every 10 s.
+ *
+ * "Base" (BASE_NICE, EXPIRED, an ended invocation) means the task as alps
+ * found it: the policy and nice the record noted at its first mark, not
+ * nice 0. A floor (a caller that is not root) keeps every level at or above
+ * it; under a floor of 0 or more (no boost granted) such a task is never
+ * given a level below the nice it had itself (an unprivileged user cannot
+ * lower its own nice either), and SCHED_IDLE it set itself stays. While suspended (no guardian runs) nothing is changed;
+ * the levels asked for are kept and applied on resume.
  */
-import { errorCode } from "../../host/errno.js";
 import {
   BASE_NICE,
   DEFAULT_CURVE,
@@ -32,8 +40,13 @@ import {
   runsIdle,
   type Strategy,
 } from "../../contracts/levels.js";
+import { RecordError } from "../../errors.js";
+import { errorCode } from "../../host/errno.js";
+import { createMemoryTouched } from "../guardian/touched-memory.js";
+import { originalAttr, putTaskBack } from "../guardian/restore.js";
 import {
   baseAttr,
+  SCHED_BATCH,
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
   SCHED_IDLE,
@@ -41,8 +54,7 @@ import {
   type SchedAttr,
   type Syscalls,
 } from "../../host/syscalls-types.js";
-import { createMemoryTouched } from "../guardian/touched-memory.js";
-import type { TouchedTasks } from "../guardian/touched-types.js";
+import type { TouchedRecorder } from "../guardian/touched-types.js";
 import type { WeightTargets } from "./weight-targets.js";
 
 /** The kernel clamps a fair-class slice request to [0.1 ms, 100 ms]. */
@@ -51,21 +63,28 @@ const SLICE_MAX_NS = 100_000_000n;
 /** Highest SCHED_FIFO priority strategy `rt` gives a function (the daemon runs above it). */
 export const DEFAULT_RT_MAX_PRIORITY = 40;
 
+/** How often a failing record is logged, ms. */
+const RECORD_LOG_MS = 10_000;
+
 export interface ActuatorCounters {
   /** Levels applied (boosts and drops). */
   applied: number;
-  /** Tasks restored to SCHED_OTHER nice 0. */
+  /** Tasks put back as they were (their original policy and nice). */
   restored: number;
   /** Tasks that were gone when a change was attempted (ESRCH). */
   gone: number;
   /** Syscalls refused for another reason (logged). */
   errors: number;
+  /** Changes not made because the touched-task record could not take the tid. */
+  recordErrors: number;
+  /** Levels raised to an invocation's floor (a caller that is not root). */
+  floored: number;
 }
 
 export interface ActuatorOptions {
   strategy: Strategy;
   syscalls: Syscalls;
-  touched?: TouchedTasks;
+  touched?: TouchedRecorder;
   curve?: LevelCurve;
   /** Strategy rt: the priority of the most boosted level. */
   rtMaxPriority?: number;
@@ -83,8 +102,15 @@ export interface ActuatorOptions {
 }
 
 export class Actuator {
-  readonly counters: ActuatorCounters = { applied: 0, restored: 0, gone: 0, errors: 0 };
-  readonly touched: TouchedTasks;
+  readonly counters: ActuatorCounters = {
+    applied: 0,
+    restored: 0,
+    gone: 0,
+    errors: 0,
+    recordErrors: 0,
+    floored: 0,
+  };
+  readonly touched: TouchedRecorder;
   readonly #strategy: Strategy;
   readonly #syscalls: Syscalls;
   readonly #curve: LevelCurve;
@@ -95,10 +121,18 @@ export class Actuator {
   readonly #targets: WeightTargets | undefined;
   /** undefined until the first slice request tells whether the kernel keeps it. */
   #sliceSupported: boolean | undefined;
-  /** Level currently applied per tid (absent = base, untouched by us). */
-  readonly #applied = new Map<number, number>();
+  /** Level currently applied per tid (absent = base, untouched by us), and the attr that did it. */
+  readonly #applied = new Map<number, { level: number; attr: SchedAttr; root: number }>();
   /** Tids marked in the touched record and not yet released. */
   readonly #marked = new Set<number>();
+  /** Suspended: no change is made; the levels asked for wait here. */
+  #held = false;
+  readonly #desired = new Map<
+    number,
+    { level: number; sliceNs: bigint; root: number; floor?: number }
+  >();
+  #recordLoggedMs = Number.NEGATIVE_INFINITY;
+  #recordErrorsLogged = 0;
 
   constructor(opts: ActuatorOptions) {
     this.#strategy = opts.strategy;
@@ -134,7 +168,12 @@ export class Actuator {
 
   /** The level last applied to `tid`, or undefined when it is at base. */
   appliedLevel(tid: number): number | undefined {
-    return this.#applied.get(tid);
+    return this.#applied.get(tid)?.level;
+  }
+
+  /** Whether changes are suspended (no guardian runs). */
+  get suspended(): boolean {
+    return this.#held;
   }
 
   /** Tids this actuator has changed and not restored (boosted or dropped to base after a boost). */
@@ -150,19 +189,64 @@ export class Actuator {
   }
 
   /**
-   * Puts `tid` at `level` (BASE_NICE = the unchanged state; above it a task
-   * yields, below it is boosted), requesting `sliceNs` as its fair-class
-   * slice when boosted, and on the group that carries it (`root` is the
-   * invocation's root pid, 0 for a task found through a sandbox's cgroup).
-   * Returns false when the task is gone or the change was refused.
+   * Records `tid` in the touched-task record (its original policy and nice)
+   * unless it is already there. Throws a RecordError when the record cannot
+   * take it: the caller must then leave the task alone.
    */
-  apply(tid: number, level: number, sliceNs = 0n, root = 0): boolean {
-    if (level === BASE_NICE) return this.#toBase(tid, false);
-    if (this.#applied.get(tid) === level) return true;
-    if (!this.#marked.has(tid)) {
-      this.touched.mark(tid);
-      this.#marked.add(tid);
+  ensureMarked(tid: number): void {
+    if (this.#marked.has(tid)) return;
+    this.touched.mark(tid);
+    this.#marked.add(tid);
+  }
+
+  /**
+   * Under a floor of 0 or more (no boost granted), a task's level is never
+   * better than what its owner had itself: below its own nice, or when it
+   * ran SCHED_IDLE or real-time, it stays as it was (base). A negative floor
+   * is the operator's grant and rules alone. Needs the original, so the task
+   * is marked first.
+   */
+  #ownNice(tid: number, level: number, floor: number): number {
+    if (floor < 0) return level;
+    const original = this.touched.taskOriginal(tid);
+    if (original === undefined) return level;
+    const fair = original.policy === SCHED_OTHER || original.policy === SCHED_BATCH;
+    return fair && level >= original.nice ? level : BASE_NICE;
+  }
+
+  /**
+   * Puts `tid` at `level` (BASE_NICE = as alps found it; above it a task
+   * yields, below it is boosted), never below `floor` when one is given,
+   * requesting `sliceNs` as its fair-class slice when boosted, and on the
+   * group that carries it (`root` is the invocation's root pid, 0 for a task
+   * found through a sandbox's cgroup). Returns false when the task is gone
+   * or the change was refused.
+   */
+  apply(tid: number, level: number, sliceNs = 0n, root = 0, floor?: number): boolean {
+    if (this.#held) {
+      if (level === BASE_NICE) this.#desired.delete(tid);
+      else
+        this.#desired.set(tid, {
+          level,
+          sliceNs,
+          root,
+          ...(floor === undefined ? {} : { floor }),
+        });
+      return true;
     }
+    if (floor !== undefined && level !== BASE_NICE) {
+      if (level < floor) {
+        this.counters.floored++;
+        level = floor;
+      }
+      if (level !== BASE_NICE) {
+        if (!this.#mark(tid)) return false;
+        level = this.#ownNice(tid, level, floor);
+      }
+    }
+    if (level === BASE_NICE) return this.#toBase(tid, false);
+    if (this.#applied.get(tid)?.level === level) return true;
+    if (!this.#mark(tid)) return false;
     const attr = this.#boostAttr(level, sliceNs);
     try {
       this.#syscalls.setAttr(tid, attr);
@@ -176,17 +260,38 @@ export class Actuator {
         this.#log(
           "actuator: kernel refused a fair-class slice request (EINVAL); levels only from now on",
         );
-        return this.apply(tid, level, 0n, root);
+        return this.apply(tid, level, 0n, root, floor);
       }
       return this.#failed(tid, err, `set level ${level}`);
     }
-    this.#applied.set(tid, level);
+    this.#applied.set(tid, { level, attr, root });
     this.counters.applied++;
     this.#targets?.onLevel(tid, root, level);
     return true;
   }
 
-  /** Back to SCHED_OTHER nice 0 and released from the record. Returns false if the task is gone. */
+  /** Marks `tid`; false (counted, logged at most every 10 s) when the record cannot take it. */
+  #mark(tid: number): boolean {
+    try {
+      this.ensureMarked(tid);
+      return true;
+    } catch (err) {
+      if (!(err instanceof RecordError)) throw err;
+      this.counters.recordErrors++;
+      const now = performance.now();
+      if (now - this.#recordLoggedMs >= RECORD_LOG_MS) {
+        const more = this.counters.recordErrors - this.#recordErrorsLogged - 1;
+        this.#log(
+          `actuator: tid ${tid} left unchanged: ${err.message}${more > 0 ? ` (and ${more} more since the last report)` : ""}`,
+        );
+        this.#recordLoggedMs = now;
+        this.#recordErrorsLogged = this.counters.recordErrors;
+      }
+      return false;
+    }
+  }
+
+  /** Back as alps found it and released from the record. Returns false if the task is gone. */
   restore(tid: number): boolean {
     return this.#toBase(tid, true);
   }
@@ -195,6 +300,7 @@ export class Actuator {
   forget(tid: number): void {
     this.#targets?.onRelease(tid);
     this.#applied.delete(tid);
+    this.#desired.delete(tid);
     if (this.#marked.delete(tid)) this.touched.release(tid);
   }
 
@@ -202,6 +308,48 @@ export class Actuator {
   restoreAll(): void {
     for (const tid of [...this.#marked]) this.restore(tid);
     this.#targets?.restoreAll();
+  }
+
+  /**
+   * Puts every changed task back and changes nothing until `resume` (the
+   * guardian is gone): the levels asked for meanwhile are kept.
+   */
+  suspend(): void {
+    if (this.#held) return;
+    for (const [tid, { level, root }] of this.#applied)
+      this.#desired.set(tid, { level, sliceNs: 0n, root });
+    this.restoreAll();
+    this.#held = true;
+  }
+
+  /** Changes tasks again: applies the levels asked for while suspended. */
+  resume(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    const desired = [...this.#desired];
+    this.#desired.clear();
+    for (const [tid, d] of desired) this.apply(tid, d.level, d.sliceNs, d.root, d.floor);
+  }
+
+  /**
+   * Applies every level again as if for the first time: the guardian put the
+   * tasks back while the daemon did not answer, so what the kernel holds is
+   * no longer what #applied says. Returns the tasks changed.
+   */
+  reapply(): number {
+    // The guardian put the groups back too: what the targets last wrote is stale.
+    this.#targets?.invalidate();
+    let n = 0;
+    for (const [tid, { level, attr, root }] of [...this.#applied]) {
+      try {
+        this.#syscalls.setAttr(tid, attr);
+        this.#targets?.onLevel(tid, root, level);
+        n++;
+      } catch (err) {
+        this.#failed(tid, err, `re-apply level ${level}`);
+      }
+    }
+    return n;
   }
 
   #boostAttr(level: number, sliceNs: bigint): SchedAttr {
@@ -245,13 +393,25 @@ export class Actuator {
     );
   }
 
-  /** EXPIRED and restores: SCHED_OTHER, nice 0, no flags, no slice. */
+  /** EXPIRED and restores: the task's original policy and nice, no flags, no slice. */
   #toBase(tid: number, release: boolean): boolean {
+    if (this.#held) {
+      this.#desired.delete(tid);
+      return true;
+    }
     const was = this.#applied.get(tid);
     // Never changed by us: nothing to undo, and not ours to touch.
     if (was === undefined && (!release || !this.#marked.has(tid))) return true;
     try {
-      this.#syscalls.setAttr(tid, baseAttr());
+      const original = this.touched.taskOriginal(tid);
+      // The common case in one syscall: a fair-class task whose nice the attr carries.
+      if (
+        original === undefined ||
+        original.policy === SCHED_OTHER ||
+        original.policy === SCHED_BATCH
+      )
+        this.#syscalls.setAttr(tid, originalAttr(original));
+      else putTaskBack(tid, original, this.#syscalls);
     } catch (err) {
       return this.#failed(tid, err, "restore");
     }

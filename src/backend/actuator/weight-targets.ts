@@ -30,6 +30,7 @@
  */
 import { accessSync, closeSync, constants, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { RecordError } from "../../errors.js";
 import { BASE_NICE, DEFAULT_IDLE_FROM, niceWeight, runsIdle } from "../../contracts/levels.js";
 import {
   type CpuHierarchy,
@@ -147,6 +148,8 @@ export interface WeightTargetCounters {
   group_restores: number;
   /** Writes the kernel refused (logged). */
   group_write_errors: number;
+  /** Groups left alone because the touched record had no room for them (logged). */
+  group_record_full: number;
 }
 
 export interface WeightTargetsOptions {
@@ -186,6 +189,7 @@ export class WeightTargets {
     group_writes: 0,
     group_restores: 0,
     group_write_errors: 0,
+    group_record_full: 0,
   };
   readonly hierarchy: CpuHierarchy;
   readonly #idleFrom: number | undefined;
@@ -313,6 +317,17 @@ export class WeightTargets {
     else this.#release(key, group);
   }
 
+  /**
+   * Forget what was written (the guardian put every group back while the
+   * daemon did not answer): the next level of each group is written again.
+   */
+  invalidate(): void {
+    for (const group of this.#groups.values()) {
+      group.written = undefined;
+      group.idleWritten = false;
+    }
+  }
+
   /** Put every group back (the daemon closes). */
   restoreAll(): void {
     for (const [key, group] of [...this.#groups]) this.#release(key, group);
@@ -326,9 +341,19 @@ export class WeightTargets {
   }
 
   #readOriginal(target: Exclude<WeightTarget, { kind: "task" }>): GroupOriginal | undefined {
+    // Recorded before anything is written: a record without room (RecordError)
+    // means the group must be left alone, since nothing could undo a change.
+    try {
+      this.#touched?.markCgroup(recordPath(target));
+    } catch (err) {
+      if (!(err instanceof RecordError)) throw err;
+      this.counters.group_record_full++;
+      this.#log(`weights: ${describe(target)} left alone: ${err.message}`);
+      return undefined;
+    }
     try {
       if (target.kind === "autogroup") {
-        const m = /nice\s+(-?\d+)/.exec(this.#files.read(`/proc/${target.pid}/autogroup`));
+        const m = /nice\s+(-?\d+)/.exec(this.#files.read(recordPath(target)));
         return { weight: Number(m?.[1] ?? 0), idle: undefined };
       }
       const file = target.hierarchy === "v1" ? "cpu.shares" : "cpu.weight";
@@ -339,9 +364,9 @@ export class WeightTargets {
       } catch {
         idle = undefined; // a kernel before 5.15: no group idle, the weight alone
       }
-      if (target.kind === "cgroup") this.#touched?.markCgroup?.(target.dir);
       return { weight, idle };
     } catch (err) {
+      this.#touched?.releaseCgroup(recordPath(target));
       this.counters.group_write_errors++;
       this.#log(`weights: cannot read ${describe(target)}: ${(err as Error).message}`);
       return undefined;
@@ -393,7 +418,7 @@ export class WeightTargets {
     this.#groups.delete(key);
     for (const tid of group.members.keys()) this.#taskGroup.delete(tid);
     if (group.written === undefined) {
-      if (group.target.kind === "cgroup") this.#touched?.releaseCgroup?.(group.target.dir);
+      this.#touched?.releaseCgroup(recordPath(group.target));
       return;
     }
     const t = group.target;
@@ -423,8 +448,13 @@ export class WeightTargets {
     }
     if (t.kind === "autogroup" && this.#files instanceof CachedWeightFiles)
       this.#files.forget(`/proc/${t.pid}/autogroup`);
-    if (t.kind === "cgroup") this.#touched?.releaseCgroup?.(t.dir);
+    this.#touched?.releaseCgroup(recordPath(t));
   }
+}
+
+/** Where the touched record keeps a group: its cgroup directory, or `/proc/<pid>/autogroup`. */
+function recordPath(t: Exclude<WeightTarget, { kind: "task" }>): string {
+  return t.kind === "cgroup" ? t.dir : `/proc/${t.pid}/autogroup`;
 }
 
 function describe(t: WeightTarget): string {

@@ -10,6 +10,7 @@
  * Events arrive on the Node event loop (uv_poll on the ring buffer's epoll
  * fd); level events go to the actuator, bursts to onBurst listeners.
  */
+import { existsSync } from "node:fs";
 import {
   BASE_NICE,
   curveForPolicy,
@@ -46,12 +47,19 @@ import {
   STRATEGY_OBSERVE,
 } from "../../host/addon-types.js";
 import { cgroupId, cgroupPids } from "../../host/cgroups.js";
+import { boostBudgetOf } from "../budget.js";
 import { errorCode } from "../../host/errno.js";
 import { threadsOf } from "../../host/proc-stat.js";
 import type { Syscalls } from "../../host/syscalls-types.js";
-import type { TouchedTasks } from "../guardian/touched-types.js";
-import type { Backend, BackendStatus, BurstSample } from "../types.js";
 import { createWeightTargets, targetsReason } from "../actuator/weight-targets.js";
+import type { TouchedRecorder } from "../guardian/touched-types.js";
+import type {
+  Backend,
+  BackendStatus,
+  BurstSample,
+  InvocationExit,
+  InvocationLimits,
+} from "../types.js";
 
 export interface BpfBackendOptions {
   strategy: Strategy;
@@ -59,7 +67,7 @@ export interface BpfBackendOptions {
   curve?: LevelCurve;
   /** Defaults to the addon's syscalls. */
   syscalls?: Syscalls;
-  touched?: TouchedTasks;
+  touched?: TouchedRecorder;
   log?: (msg: string) => void;
   /** Also request each function's slice as an EEVDF slice (see Actuator). */
   sliceRequest?: boolean;
@@ -106,6 +114,19 @@ export interface BpfBackend extends Backend {
 const MAX_LATENCY_SAMPLES = 10_000;
 /** How often the backend checks the kernel's ring-buffer drop counter, ms. */
 const RESYNC_CHECK_MS = 250;
+/** How often boosted invocations' CPU is checked against their budget, ms. */
+const BUDGET_CHECK_MS = 100;
+
+/** An invocation the backend follows: its function, the tids it registered, its limits. */
+interface TrackedInvocation {
+  fn: string;
+  tids: Set<number>;
+  /** Lowest level its tasks may get (a caller that is not root). */
+  floor: number | undefined;
+  boostBudgetNs: number | undefined;
+  /** Its CPU passed the budget: no boost any more. */
+  spent: boolean;
+}
 
 const msToNs = (ms: number): bigint => BigInt(Math.round(ms * 1e6));
 
@@ -164,7 +185,8 @@ class AlpsBpfBackend implements BpfBackend {
   #policy: Policy = emptyPolicy();
   /** Slice per function id, ns (for the actuator's slice request). */
   #sliceNs = new Map<number, bigint>();
-  readonly #invocations = new Map<number, { fn: string; tids: Set<number> }>();
+  readonly #invocations = new Map<number, TrackedInvocation>();
+  readonly #exitListeners: ((exit: InvocationExit) => void)[] = [];
   readonly #sandboxes = new Map<string, { cg: bigint; fn: string }>();
   readonly #latencies: number[] = [];
   #latencyNext = 0;
@@ -178,11 +200,16 @@ class AlpsBpfBackend implements BpfBackend {
     nr_resyncs: 0,
     /** Helper threads a full task map (or another map error) kept out of their invocation. */
     nr_helper_register_errors: 0,
+    /** Invocations whose CPU passed their boost budget (boosts withdrawn). */
+    nr_budget_spent: 0,
+    /** Exits of invocation tasks reported to the daemon. */
+    nr_invocation_exits: 0,
   };
   #closed = false;
   /** Ring-buffer drops already answered with a resync. */
   #dropsSeen = 0;
   readonly #resyncTimer: NodeJS.Timeout;
+  readonly #budgetTimer: NodeJS.Timeout;
 
   constructor(addon: AlpsAddon, handle: BpfHandle, objectPath: string, opts: BpfBackendOptions) {
     this.#addon = addon;
@@ -227,6 +254,47 @@ class AlpsBpfBackend implements BpfBackend {
     // decided, so after any drop the daemon re-applies every tracked task's.
     this.#resyncTimer = setInterval(() => this.#resyncAfterDrops(), RESYNC_CHECK_MS);
     this.#resyncTimer.unref();
+    this.#budgetTimer = setInterval(() => this.#checkBudgets(), BUDGET_CHECK_MS);
+    this.#budgetTimer.unref();
+  }
+
+  /** The floor for a task of invocation `root` (undefined: none; a spent budget means no boost). */
+  #floorOf(root: number): number | undefined {
+    const inv = this.#invocations.get(root);
+    if (inv === undefined) return undefined;
+    return inv.spent ? Math.max(inv.floor ?? BASE_NICE, BASE_NICE) : inv.floor;
+  }
+
+  /**
+   * A boost has a CPU budget per invocation, not per burst: a task that
+   * blocks briefly before its slice ends would otherwise start a fresh
+   * boosted burst every time and hold the boost for as long as it likes.
+   * Every BUDGET_CHECK_MS the CPU of each boosted invocation's registered
+   * tasks (the kernel's total since registration) is compared with its
+   * budget (never less than twice its function's predicted run, so a long
+   * function keeps the boost SRPT gives it near its end); past it, its
+   * tasks are held at or above base from then on.
+   */
+  #checkBudgets(): void {
+    if (this.#closed) return;
+    for (const [root, inv] of this.#invocations) {
+      if (inv.boostBudgetNs === undefined || inv.spent) continue;
+      let boosted = false;
+      for (const tid of inv.tids)
+        if ((this.actuator.appliedLevel(tid) ?? BASE_NICE) < BASE_NICE) boosted = true;
+      if (!boosted) continue;
+      let used = 0;
+      for (const tid of inv.tids) used += Number(this.#handle.readTask(tid)?.totalNs ?? 0n);
+      if (used <= boostBudgetOf(inv.boostBudgetNs, this.#policy, inv.fn)) continue;
+      inv.spent = true;
+      this.#counts.nr_budget_spent++;
+      const floor = this.#floorOf(root);
+      for (const tid of new Set([...inv.tids, ...this.#handle.tasksOfRoot(root)])) {
+        const level = this.actuator.appliedLevel(tid);
+        if (level !== undefined && level < BASE_NICE)
+          this.actuator.apply(tid, level, 0n, root, floor);
+      }
+    }
   }
 
   /**
@@ -257,7 +325,16 @@ class AlpsBpfBackend implements BpfBackend {
       const state = this.#handle.readTask(tid);
       if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
       if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
-      if (this.actuator.apply(tid, state.level, this.#sliceFor(state.fn), state.root)) reapplied++;
+      if (
+        this.actuator.apply(
+          tid,
+          state.level,
+          this.#sliceFor(state.fn),
+          state.root,
+          this.#floorOf(state.root),
+        )
+      )
+        reapplied++;
     }
     this.#counts.nr_resyncs++;
     this.#log(
@@ -422,24 +499,38 @@ class AlpsBpfBackend implements BpfBackend {
     for (const pid of pids) for (const tid of threadsOrSelf(pid)) this.#release(tid);
   }
 
-  startInvocation(fn: string, pid: number): void {
+  startInvocation(fn: string, pid: number, limits: InvocationLimits = {}): void {
     if (!Number.isInteger(pid) || pid <= 0)
       throw new RangeError(`pid must be a positive integer, got ${pid}`);
     const id = this.#ensureFn(fn);
     const level = this.#initialLevel(fn, id);
     const sliceNs = this.#sliceFor(id);
+    const { floor, boostBudgetNs } = limits;
+    // A task the record cannot take is not changed, and then the invocation
+    // is refused (RecordError) before anything is registered.
+    if (level !== BASE_NICE && (floor === undefined || Math.max(level, floor) !== BASE_NICE))
+      this.actuator.ensureMarked(pid);
     const tids = new Set<number>();
-    const inv = { fn, tids };
+    const inv: TrackedInvocation = { fn, tids, floor, boostBudgetNs, spent: false };
     // The invocation's own thread runs the function from its next
     // instruction: it gets its level now. Applied first, then registered
     // with that level: a level the kernel posts after registration is newer
     // and is applied after this.
-    if (this.actuator.apply(pid, level, sliceNs, pid) || level === BASE_NICE) {
+    if (this.actuator.apply(pid, level, sliceNs, pid, floor) || level === BASE_NICE) {
       this.#handle.registerTask(pid, id, level, pid);
       tids.add(pid);
     }
     this.#invocations.set(pid, inv);
     this.#counts.nr_invocations++;
+    if (tids.size === 0 && !existsSync(`/proc/${pid}`)) {
+      // Gone before it was registered: no exit event will come; say it now,
+      // once the daemon has the invocation open.
+      queueMicrotask(() => {
+        if (this.#invocations.get(pid) !== inv) return;
+        this.#counts.nr_invocation_exits++;
+        for (const l of this.#exitListeners) l({ pid, cpuNs: undefined });
+      });
+    }
     // Its other threads (a runtime's helpers, asleep nearly always) join
     // once the caller has let the invocation go (a microtask: before any
     // I/O callback, so before anything can end it), at the level they have
@@ -486,6 +577,28 @@ class AlpsBpfBackend implements BpfBackend {
     this.#listeners.push(listener);
   }
 
+  onExit(listener: (exit: InvocationExit) => void): void {
+    this.#exitListeners.push(listener);
+  }
+
+  suspend(): void {
+    this.actuator.suspend();
+  }
+
+  resume(): void {
+    this.actuator.resume();
+    this.actuator.reapply();
+    // Levels the kernel decided meanwhile (events are applied as they come,
+    // but a stopped daemon applied none): take them from the task map.
+    for (const tid of this.#handle.taskIds()) {
+      const state = this.#handle.readTask(tid);
+      if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
+      if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
+      const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
+      this.actuator.apply(tid, state.level, sliceNs, state.root, this.#floorOf(state.root));
+    }
+  }
+
   #onEvents(events: AlpsEvent[]): void {
     for (const e of events) {
       switch (e.type) {
@@ -499,6 +612,10 @@ class AlpsBpfBackend implements BpfBackend {
           break;
         case EV_EXITED:
           this.actuator.forget(e.tid);
+          if (this.#invocations.has(e.tid)) {
+            this.#counts.nr_invocation_exits++;
+            for (const l of this.#exitListeners) l({ pid: e.tid, cpuNs: e.cpuNs });
+          }
           break;
       }
     }
@@ -511,7 +628,15 @@ class AlpsBpfBackend implements BpfBackend {
       this.#counts.nr_stale_events++;
       return;
     }
-    if (this.actuator.apply(e.tid, e.level, this.#sliceFor(e.fn), state.root)) {
+    if (
+      this.actuator.apply(
+        e.tid,
+        e.level,
+        this.#sliceFor(e.fn),
+        state.root,
+        this.#floorOf(state.root),
+      )
+    ) {
       const latency = Number(this.#addon.monotonicNs()) - e.tsNs;
       this.#latencies[this.#latencyNext] = latency;
       this.#latencyNext = (this.#latencyNext + 1) % MAX_LATENCY_SAMPLES;
@@ -546,6 +671,8 @@ class AlpsBpfBackend implements BpfBackend {
     counters.nr_restored = this.actuator.counters.restored;
     counters.nr_task_gone = this.actuator.counters.gone;
     counters.nr_apply_errors = this.actuator.counters.errors;
+    counters.nr_record_errors = this.actuator.counters.recordErrors;
+    counters.nr_floored = this.actuator.counters.floored;
     const targets = this.actuator.targets?.counters;
     if (targets !== undefined)
       for (const [k, v] of Object.entries(targets)) counters[`nr_${k}`] = v;
@@ -559,6 +686,7 @@ class AlpsBpfBackend implements BpfBackend {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#resyncTimer);
+    clearInterval(this.#budgetTimer);
     // Stop events first so nothing re-boosts a task after it is restored.
     this.#handle.stopEvents();
     for (const tid of this.#handle.taskIds()) this.#handle.unregisterTask(tid);

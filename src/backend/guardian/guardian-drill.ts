@@ -10,9 +10,10 @@
  * mode fifo: PID i gets SCHED_FIFO priority 10 + i with SCHED_RESET_ON_FORK
  * (as in sfs mode). Prints one JSON line `{ready, guardian, record}` once
  * every task is changed, then waits. SIGTERM/SIGINT is the clean shutdown:
- * restore every task itself, say "bye" to the guardian, exit 0.
+ * put every task back as it was itself, say "bye" to the guardian, exit 0.
  */
 import { startGuardian } from "./guardian.js";
+import { putTaskBack } from "./restore.js";
 import { createFfiSyscalls } from "../../host/syscalls-ffi.js";
 import { baseAttr, SCHED_FIFO, SCHED_FLAG_RESET_ON_FORK } from "../../host/syscalls-types.js";
 import { createTouchedTasks } from "./touched.js";
@@ -60,8 +61,7 @@ async function main(): Promise<void> {
   const shutdown = async (): Promise<void> => {
     for (const tid of touched.list()) {
       try {
-        syscalls.setAttr(tid, baseAttr());
-        syscalls.setNice(tid, 0);
+        putTaskBack(tid, touched.taskOriginal(tid), syscalls);
       } catch (error) {
         if ((error as { code?: unknown }).code !== "ESRCH") throw error;
       }

@@ -1,22 +1,28 @@
 /**
- * The guardian process (see guardian.ts): `node guardian-main.js --file F`.
- * Started by the daemon with the read end of a pipe on stdin. It does
- * nothing but wait:
+ * The guardian process (see guardian.ts):
+ * `node guardian-main.js --file F [--timeout-ms T]`. Started by the daemon
+ * with the read end of a pipe on stdin and the write end of another on
+ * stdout. It keeps the record F open and its live set in memory
+ * (touched-follow.ts), and:
  * - "bye" on the pipe: the daemon shut down cleanly and restored its tasks
  *   itself; exit 0 without touching anything.
  * - the pipe closes without "bye" (the daemon was SIGKILLed, crashed, was
- *   OOM-killed), or the daemon's pid is no longer our parent: restore every
- *   task in the record F to SCHED_OTHER nice 0, log the outcome, exit.
- * - the record F is gone: nothing left to guard; exit 0.
- * It never outlives its purpose, and ignores SIGINT/SIGTERM/SIGHUP so a
- * signal meant for the daemon's session cannot remove the safety net.
+ *   OOM-killed), or the daemon's pid is no longer our parent: put every task
+ *   and cgroup of the record back as it was, clear the record, log, exit.
+ * - nothing on the pipe for T ms (default 1000): the daemon writes a
+ *   heartbeat every 250 ms, so it is stopped (SIGSTOP) or hung. Put
+ *   everything back now, without clearing the record, tell the daemon
+ *   ("restored N" on stdout: it re-applies its levels when it runs again),
+ *   and go on guarding.
+ * Deleting F does not blind it. It ignores SIGINT/SIGTERM/SIGHUP so a signal
+ * meant for the daemon's session cannot remove the safety net.
  */
-import { existsSync } from "node:fs";
 import { performance } from "node:perf_hooks";
-import { restoreTasks } from "./restore.js";
 import { threadsOf } from "../../host/proc-stat.js";
+import { clearRecord, restoreEntries } from "./restore.js";
 import { createFfiSyscalls } from "../../host/syscalls-ffi.js";
 import { baseAttr, type Syscalls } from "../../host/syscalls-types.js";
+import { RecordFollower } from "./touched-follow.js";
 
 /**
  * The guardian's own nice level: fair class (never real-time, so it can
@@ -24,8 +30,8 @@ import { baseAttr, type Syscalls } from "../../host/syscalls-types.js";
  * is not queued behind the boosted function tasks it is about to restore.
  */
 export const GUARDIAN_NICE = -10;
-/** How often the guardian checks its parent and the record, ms. */
-const CHECK_MS = 250;
+/** How often the guardian checks its parent, the heartbeat and the record, ms. */
+const CHECK_MS = 100;
 
 function log(message: string): void {
   process.stderr.write(`alps-guardian[${process.pid}]: ${message}\n`);
@@ -55,32 +61,61 @@ function leaveRealTime(syscalls: Syscalls): void {
 
 function main(): void {
   const file = argValue("--file");
-  if (file === undefined) {
-    log("usage: guardian-main.js --file <touched-task record>");
+  const timeoutMs = Number(argValue("--timeout-ms") ?? "1000");
+  if (file === undefined || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
+    log("usage: guardian-main.js --file <touched-task record> [--timeout-ms T]");
     process.exit(2);
   }
   const syscalls = createFfiSyscalls();
   leaveRealTime(syscalls);
-  if (!existsSync(file)) {
-    log(`record ${file} does not exist; nothing to guard`);
+  let follower: RecordFollower;
+  try {
+    follower = new RecordFollower(file);
+  } catch (error) {
+    log(`cannot open record ${file}: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
   const parent = process.ppid;
-  let bye = false;
   let done = false;
+  let lastBeat = performance.now();
+  /** The daemon stopped answering and its tasks were put back; cleared by its next heartbeat. */
+  let stalledSince: number | undefined;
+
+  /** Restores everything in the record (as read now); returns the summary line and whether all went. */
+  const restoreAll = (clear: boolean): { line: string; ok: boolean; changed: number } => {
+    const t0 = performance.now();
+    follower.refresh();
+    const record = follower.record();
+    const { result, keptTasks, keptCgroups } = restoreEntries(
+      record.entries,
+      record.cgroups,
+      syscalls,
+    );
+    if (clear) clearRecord(file, record.owner, keptTasks, keptCgroups);
+    const ms = (performance.now() - t0).toFixed(1);
+    const failed = [
+      ...result.failed.map((f) => `${f.tid}:${f.error}`),
+      ...result.cgroups.failed.map((f) => `${f.dir}:${f.error}`),
+    ].join(" ");
+    const c = result.cgroups;
+    const cgroups =
+      record.cgroups.length === 0
+        ? ""
+        : `; cgroups restored ${c.restored}, gone ${c.gone}, recycled ${c.recycled}, failed ${c.failed.length}`;
+    return {
+      line: `restored ${result.restored}, gone ${result.gone}, recycled ${result.recycled}, failed ${result.failed.length}${cgroups}${failed === "" ? "" : ` (${failed})`} in ${ms} ms`,
+      ok: result.failed.length === 0 && c.failed.length === 0,
+      changed: result.restored + c.restored,
+    };
+  };
 
   const restoreAndExit = (reason: string): void => {
     if (done) return;
     done = true;
-    const t0 = performance.now();
     try {
-      const r = restoreTasks(file, syscalls, { force: true });
-      const ms = (performance.now() - t0).toFixed(1);
-      const failed = r.failed.map((f) => `${f.tid}:${f.error}`).join(" ");
-      log(
-        `${reason}: restored ${r.restored}, gone ${r.gone}, recycled ${r.recycled}, failed ${r.failed.length}${failed === "" ? "" : ` (${failed})`} in ${ms} ms`,
-      );
-      process.exit(r.failed.length === 0 ? 0 : 1);
+      const { line, ok } = restoreAll(true);
+      log(`${reason}: ${line}`);
+      process.exit(ok ? 0 : 1);
     } catch (error) {
       log(`${reason}: restore failed: ${error instanceof Error ? error.message : String(error)}`);
       process.exit(1);
@@ -89,29 +124,53 @@ function main(): void {
 
   let received = "";
   process.stdin.on("data", (chunk: Buffer) => {
-    received += chunk.toString("utf8");
+    lastBeat = performance.now();
+    if (stalledSince !== undefined) {
+      log(
+        `daemon ${parent} answers again after ${(lastBeat - stalledSince).toFixed(0)} ms; it re-applies its levels`,
+      );
+      stalledSince = undefined;
+    }
+    // Only the tail can hold "bye": heartbeats are not kept.
+    received = (received + chunk.toString("utf8")).slice(-16);
     if (received.includes("bye\n")) {
-      bye = true;
+      done = true;
       process.exit(0);
     }
   });
-  process.stdin.on("end", () => {
-    if (!bye) restoreAndExit(`daemon ${parent} gone without bye`);
-  });
-  process.stdin.on("error", () => {
-    if (!bye) restoreAndExit(`pipe from daemon ${parent} broke`);
-  });
+  process.stdin.on("end", () => restoreAndExit(`daemon ${parent} gone without bye`));
+  process.stdin.on("error", () => restoreAndExit(`pipe from daemon ${parent} broke`));
+  // The daemon may be stopped and never read what we write: a write error is not ours to die of.
+  process.stdout.on("error", () => {});
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => log(`ignoring ${signal}: the guardian ends with the daemon`));
   }
-  // Belt and braces for the pipe: a daemon whose pipe end leaked into a
-  // child would never close it; its death still re-parents us.
   setInterval(() => {
-    if (!existsSync(file)) {
-      log(`record ${file} is gone; nothing left to guard`);
-      process.exit(0);
+    if (done) return;
+    // Belt and braces for the pipe: a daemon whose pipe end leaked into a
+    // child would never close it; its death still re-parents us.
+    if (process.ppid !== parent) {
+      restoreAndExit(`daemon ${parent} is no longer our parent`);
+      return;
     }
-    if (process.ppid !== parent) restoreAndExit(`daemon ${parent} is no longer our parent`);
+    try {
+      follower.refresh();
+    } catch (error) {
+      log(`reading record ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const now = performance.now();
+    if (timeoutMs > 0 && stalledSince === undefined && now - lastBeat > timeoutMs) {
+      stalledSince = lastBeat;
+      try {
+        const { line, changed } = restoreAll(false);
+        log(
+          `daemon ${parent} has not answered for ${(now - lastBeat).toFixed(0)} ms (stopped or hung): ${line}`,
+        );
+        process.stdout.write(`restored ${changed}\n`);
+      } catch (error) {
+        log(`restore failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
   }, CHECK_MS);
 
   process.stdout.write("ready\n");

@@ -11,6 +11,13 @@
  * group, so a terminal's Ctrl-C or a kill of the daemon's group does not
  * take it along) on the fair class: it sleeps until the pipe closes and can
  * never starve a function.
+ *
+ * A heartbeat on the same pipe (every HEARTBEAT_MS) lets the guardian notice
+ * a daemon that is alive but not answering (SIGSTOP, a hang): after
+ * `timeoutMs` without one it puts every task back and says "restored N" on
+ * its stdout; `onRestored` tells the daemon, which re-applies its levels
+ * when it runs again. The daemon watches `exited` in turn (see
+ * guardian-supervisor.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Socket } from "node:net";
@@ -25,13 +32,19 @@ export interface GuardianOptions {
   mainPath?: string;
   /** How long to wait for the guardian to report ready, ms. */
   readyTimeoutMs?: number;
+  /** Silence on the pipe after which the guardian restores everything, ms (0 = never); default 1000. */
+  timeoutMs?: number;
 }
 
 export interface Guardian {
   /** The guardian's process id. */
   readonly pid: number;
-  /** Resolves with the guardian's exit code once it exited. */
+  /** Resolves with the guardian's exit code once it exited (null: killed by `signal`). */
   readonly exited: Promise<number | null>;
+  /** How it ended: "code N" or "signal S" (after `exited` resolved). */
+  readonly exitReason: () => string | undefined;
+  /** Called with the number of tasks and cgroups changed back each time the guardian restored everything because the daemon did not answer. */
+  onRestored(listener: (changed: number) => void): void;
   /**
    * Clean shutdown: call after the daemon restored its tasks. Says "bye" and
    * waits (up to 2 s) for the guardian to exit, then kills it by pid.
@@ -41,11 +54,15 @@ export interface Guardian {
 
 export const GUARDIAN_READY = "ready";
 export const GUARDIAN_BYE = "bye";
+/** How often the daemon tells the guardian it is alive, ms. */
+export const HEARTBEAT_MS = 250;
 
 /** Starts the guardian and resolves once it watches the pipe and can restore. */
 export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
+  let stopping: Promise<void> | undefined;
   const mainPath = opts.mainPath ?? fileURLToPath(new URL("./guardian-main.js", import.meta.url));
-  const child: ChildProcess = spawn(process.execPath, [mainPath, "--file", opts.file], {
+  const args = [mainPath, "--file", opts.file, "--timeout-ms", String(opts.timeoutMs ?? 1000)];
+  const child: ChildProcess = spawn(process.execPath, args, {
     detached: true,
     stdio: ["pipe", "pipe", opts.logFd ?? "inherit"],
   });
@@ -58,21 +75,34 @@ export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
   // A write after the guardian died fails with EPIPE; its death itself is
   // reported through `exited`, so the pipe error must not crash the daemon.
   stdin.on("error", () => {});
+  let exitReason: string | undefined;
   const exited = new Promise<number | null>((resolve) => {
-    child.once("exit", (code) => resolve(code));
+    child.once("exit", (code, signal) => {
+      exitReason = code !== null ? `code ${code}` : `signal ${signal}`;
+      resolve(code);
+    });
   });
+  const restoredListeners: ((changed: number) => void)[] = [];
 
+  let seen = "";
+  let ready = false;
   await new Promise<void>((resolve, reject) => {
-    let seen = "";
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`the guardian (pid ${pid}) did not report ready`));
     }, opts.readyTimeoutMs ?? 10_000);
     stdout.on("data", (chunk: Buffer) => {
       seen += chunk.toString("utf8");
-      if (seen.includes(`${GUARDIAN_READY}\n`)) {
-        clearTimeout(timer);
-        resolve();
+      for (let nl = seen.indexOf("\n"); nl >= 0; nl = seen.indexOf("\n")) {
+        const line = seen.slice(0, nl);
+        seen = seen.slice(nl + 1);
+        if (line === GUARDIAN_READY && !ready) {
+          ready = true;
+          clearTimeout(timer);
+          resolve();
+        }
+        const restored = /^restored (\d+)$/.exec(line);
+        if (restored !== null) for (const l of restoredListeners) l(Number(restored[1]));
       }
     });
     child.once("exit", (code, signal) => {
@@ -81,18 +111,28 @@ export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
     });
   });
 
-  // From here the daemon only holds the pipe's write end. Neither it nor the
-  // child handle may keep the daemon's event loop alive.
-  stdout.destroy();
+  // From here neither the pipes nor the child handle may keep the daemon's
+  // event loop alive.
+  (stdout as unknown as Socket).unref();
   (stdin as unknown as Socket).unref();
   child.unref();
+  const heartbeat = setInterval(() => {
+    if (child.exitCode === null && child.signalCode === null && stopping === undefined)
+      stdin.write("h\n");
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+  void exited.then(() => clearInterval(heartbeat));
 
-  let stopping: Promise<void> | undefined;
   return {
     pid,
     exited,
+    exitReason: () => exitReason,
+    onRestored(listener) {
+      restoredListeners.push(listener);
+    },
     stop(): Promise<void> {
       stopping ??= (async () => {
+        clearInterval(heartbeat);
         if (child.exitCode === null && child.signalCode === null) {
           stdin.end(`${GUARDIAN_BYE}\n`);
           const timeout = new Promise<"timeout">((resolve) =>

@@ -8,11 +8,12 @@
  * or systemd the next thing to run is a new daemon, not an operator with
  * `alps restore`: refusing to start there only crash-loops with the tasks
  * still changed. So the new daemon restores them itself, with the same
- * function `alps restore` and the guardian use, logs what it did, and
- * starts. It still refuses while the record's owner is alive (that is a
- * second daemon on the same state directory), and when a task could not be
- * restored (it stays in the record, for `alps restore` with the privilege
- * that was missing).
+ * function `alps restore` and the guardian use (tasks back to their
+ * original policy and nice, cpu cgroups to their weight), logs what it did,
+ * and starts. It still refuses while the record's owner is alive (a second
+ * daemon on the same state directory; the state directory's lock normally
+ * says so first), and when something could not be restored (it stays in the
+ * record, for `alps restore` with the privilege that was missing).
  */
 import { existsSync } from "node:fs";
 import { UsageError } from "../../errors.js";
@@ -43,15 +44,24 @@ export function recoverLeftTasks(
     throw error;
   }
   const total = result.restored + result.gone + result.recycled + result.failed.length;
+  const c = result.cgroups;
+  const groups = c.restored + c.gone + c.recycled + c.failed.length;
   log(
     `${file} was left by an alps daemon that ended without restoring its tasks (killed together with its guardian?): ` +
-      `${total} task(s) listed; restored ${result.restored}, gone ${result.gone}, recycled tid (left alone) ${result.recycled}, failed ${result.failed.length}`,
+      `${total} task(s) listed; restored ${result.restored}, gone ${result.gone}, recycled tid (left alone) ${result.recycled}, failed ${result.failed.length}` +
+      (groups > 0
+        ? `; ${groups} cpu cgroup(s): restored ${c.restored}, gone ${c.gone}, recycled ${c.recycled}, failed ${c.failed.length}`
+        : ""),
     "warn",
   );
-  if (result.failed.length > 0) {
+  const failed = [
+    ...result.failed.map((f) => `tid ${f.tid} (${f.error})`),
+    ...c.failed.map((f) => `cgroup ${f.dir} (${f.error})`),
+  ];
+  if (failed.length > 0) {
     throw new UsageError(
-      `could not restore ${result.failed.map((f) => `tid ${f.tid} (${f.error})`).join(", ")}; they stay in ${file}: ` +
-        "run `alps restore` with the privilege that was missing (CAP_SYS_NICE), then start the daemon again",
+      `could not restore ${failed.join(", ")}; they stay in ${file}: ` +
+        "run `alps restore` with the privilege that was missing, then start the daemon again",
     );
   }
   return result;

@@ -19,16 +19,23 @@ import {
 } from "../../contracts/levels.js";
 import { emptyPolicy, type Policy, policyEntryFor } from "../../contracts/policy.js";
 import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
+import { boostBudgetOf } from "../budget.js";
 import { ProcSensor, type SensedTask } from "./proc-sensor.js";
 import type { Syscalls } from "../../host/syscalls-types.js";
-import type { TouchedTasks } from "../guardian/touched-types.js";
-import type { Backend, BackendStatus, BurstSample } from "../types.js";
 import { createWeightTargets, targetsReason } from "../actuator/weight-targets.js";
+import type { TouchedRecorder } from "../guardian/touched-types.js";
+import type {
+  Backend,
+  BackendStatus,
+  BurstSample,
+  InvocationExit,
+  InvocationLimits,
+} from "../types.js";
 
 export interface AlpsProcOptions {
   syscalls: Syscalls;
   strategy?: Strategy;
-  touched?: TouchedTasks;
+  touched?: TouchedRecorder;
   /** A fixed band; by default each policy's own (curveForPolicy), as in the BPF backend. */
   curve?: LevelCurve;
   /** Poll period while a boosted task runs, ms. */
@@ -72,7 +79,19 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
         }),
   });
   const listeners: ((sample: BurstSample) => void)[] = [];
-  const counters = { nr_invocations: 0, nr_bursts: 0 };
+  const exitListeners: ((exit: InvocationExit) => void)[] = [];
+  const counters = { nr_invocations: 0, nr_bursts: 0, nr_budget_spent: 0, nr_invocation_exits: 0 };
+  /** Limits of each invocation, by its root pid (see the BPF backend: the same rules). */
+  const limitsOf = new Map<number, InvocationLimits & { spent: boolean }>();
+  const floorOf = (root: number | undefined): number | undefined => {
+    const l = root === undefined ? undefined : limitsOf.get(root);
+    if (l === undefined) return undefined;
+    return l.spent ? Math.max(l.floor ?? BASE_NICE, BASE_NICE) : l.floor;
+  };
+  const reportExit = (exit: InvocationExit): void => {
+    counters.nr_invocation_exits++;
+    for (const l of exitListeners) l(exit);
+  };
   const reasons = [
     ...(opts.reasons ?? []),
     `alps: strategy ${strategy} on the proc sensor, syscalls via ${opts.syscalls.kind}`,
@@ -97,7 +116,33 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     // A task that blocked keeps its level until it runs again, as in the BPF program.
     if (!task.running) return;
     if (actuator.appliedLevel(task.tid) === (level !== BASE_NICE ? level : undefined)) return;
-    actuator.apply(task.tid, level, sliceNsOf(task), task.invocation ?? 0);
+    actuator.apply(
+      task.tid,
+      level,
+      sliceNsOf(task),
+      task.invocation ?? 0,
+      floorOf(task.invocation),
+    );
+  };
+
+  /** A boost's CPU budget is per invocation (all its tasks, all their bursts): see the BPF backend. */
+  const checkBudgets = (): void => {
+    const used = new Map<number, number>();
+    const boosted = new Set<number>();
+    for (const task of sensor.tasks()) {
+      const root = task.invocation;
+      if (root === undefined || limitsOf.get(root)?.boostBudgetNs === undefined) continue;
+      used.set(root, (used.get(root) ?? 0) + task.cpuNs - task.firstCpuNs);
+      if ((actuator.appliedLevel(task.tid) ?? BASE_NICE) < BASE_NICE) boosted.add(root);
+    }
+    for (const root of boosted) {
+      const l = limitsOf.get(root);
+      if (l === undefined || l.spent || l.boostBudgetNs === undefined) continue;
+      const fn = sensor.task(root)?.fn ?? "";
+      if ((used.get(root) ?? 0) <= boostBudgetOf(l.boostBudgetNs, policy, fn)) continue;
+      l.spent = true;
+      counters.nr_budget_spent++;
+    }
   };
 
   let boostedRunning = false;
@@ -112,8 +157,11 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     },
     taskExited(task) {
       actuator.forget(task.tid);
+      if (task.invocation === task.tid && limitsOf.has(task.tid))
+        reportExit({ pid: task.tid, cpuNs: task.cpuNs - task.firstCpuNs });
     },
     polled() {
+      checkBudgets();
       boostedRunning = false;
       for (const task of sensor.tasks()) {
         update(task);
@@ -133,10 +181,24 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     async removeSandbox(cgroupPath) {
       sensor.removeCgroup(cgroupPath);
     },
-    startInvocation(fn, pid) {
+    startInvocation(fn, pid, limits = {}) {
       if (closed) throw new Error("alps proc backend is closed");
+      // A task the record cannot take is refused (RecordError) before anything is tracked.
+      const entry = policyEntryFor(policy, fn);
+      const first =
+        strategy === "static"
+          ? staticLevel(entry.priority, 0, entry.slice_ms, curve)
+          : dynamicLevel(entry.predicted_ms, 0, entry.slice_ms, curve, thresholds);
+      if (first !== BASE_NICE && Math.max(first, limits.floor ?? first) !== BASE_NICE)
+        actuator.ensureMarked(pid);
       counters.nr_invocations++;
-      sensor.trackInvocation(fn, pid);
+      limitsOf.set(pid, { ...limits, spent: false });
+      if (sensor.trackInvocation(fn, pid) === undefined) {
+        // Gone already: say so once the daemon has it open.
+        queueMicrotask(() => {
+          if (limitsOf.has(pid)) reportExit({ pid, cpuNs: undefined });
+        });
+      }
       boostedRunning = true;
       sensor.reschedule();
     },
@@ -144,6 +206,17 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
       for (const task of [...sensor.tasks()])
         if (task.invocation === pid) actuator.restore(task.tid);
       sensor.untrackInvocation(pid);
+      limitsOf.delete(pid);
+    },
+    onExit(listener) {
+      exitListeners.push(listener);
+    },
+    suspend() {
+      actuator.suspend();
+    },
+    resume() {
+      actuator.resume();
+      actuator.reapply();
     },
     applyPolicy(next) {
       policy = next;
@@ -168,6 +241,8 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
           nr_restored: actuator.counters.restored,
           nr_task_gone: actuator.counters.gone,
           nr_apply_errors: actuator.counters.errors,
+          nr_record_errors: actuator.counters.recordErrors,
+          nr_floored: actuator.counters.floored,
           ...prefixed(actuator.targets?.counters ?? {}),
           nr_polls: sensor.polls,
         },

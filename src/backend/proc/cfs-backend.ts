@@ -4,7 +4,7 @@
  */
 import type { Policy } from "../../contracts/policy.js";
 import { ProcSensor } from "./proc-sensor.js";
-import type { Backend, BackendStatus, BurstSample } from "../types.js";
+import type { Backend, BackendStatus, BurstSample, InvocationExit } from "../types.js";
 
 export interface CfsOptions {
   /** Poll period, ms. Bursts shorter than this are merged with their neighbours. */
@@ -16,6 +16,8 @@ export function createCfsBackend(opts: CfsOptions = {}): Backend {
   const pollMs = opts.pollMs ?? 10;
   const sensor = new ProcSensor({ periodMs: () => pollMs });
   const listeners: ((sample: BurstSample) => void)[] = [];
+  const exitListeners: ((exit: InvocationExit) => void)[] = [];
+  const roots = new Set<number>();
   const counters = { nr_invocations: 0, nr_bursts: 0 };
   const reasons = [...(opts.reasons ?? []), "cfs: observe only, no task is changed"];
   sensor.on({
@@ -23,6 +25,11 @@ export function createCfsBackend(opts: CfsOptions = {}): Backend {
       counters.nr_bursts++;
       for (const l of listeners)
         l({ fn: task.fn, tid: task.tid, cpuMs: cpuNs / 1e6, atMs: Date.now() });
+    },
+    taskExited(task) {
+      // The daemon ends an invocation whose task exited (it reads no CPU of its own here).
+      if (task.invocation !== task.tid || !roots.delete(task.tid)) return;
+      for (const l of exitListeners) l({ pid: task.tid, cpuNs: task.cpuNs - task.firstCpuNs });
     },
   });
   sensor.start();
@@ -37,10 +44,18 @@ export function createCfsBackend(opts: CfsOptions = {}): Backend {
     },
     startInvocation(fn, pid) {
       counters.nr_invocations++;
-      sensor.trackInvocation(fn, pid);
+      roots.add(pid);
+      if (sensor.trackInvocation(fn, pid) === undefined)
+        queueMicrotask(() => {
+          if (roots.delete(pid)) for (const l of exitListeners) l({ pid, cpuNs: undefined });
+        });
     },
     endInvocation(pid) {
+      roots.delete(pid);
       sensor.untrackInvocation(pid);
+    },
+    onExit(listener) {
+      exitListeners.push(listener);
     },
     applyPolicy(_policy: Policy) {
       // Observe only.

@@ -25,6 +25,8 @@ export interface SensedTask {
   invocation: number | undefined;
   /** CPU time used so far, ns. */
   cpuNs: number;
+  /** CPU time when the sensor first saw it, ns (an invocation's CPU is cpuNs − firstCpuNs). */
+  firstCpuNs: number;
   state: string;
   /** In a burst (running or runnable) as of the last poll. */
   running: boolean;
@@ -218,6 +220,7 @@ export class ProcSensor {
       fn,
       invocation,
       cpuNs,
+      firstCpuNs: cpuNs,
       state: stat.state,
       running: true,
       burstStartCpuNs: cpuNs,

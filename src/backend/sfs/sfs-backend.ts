@@ -11,27 +11,33 @@
  * slice leaves FIFO and keeps the rest of its slice for when it wakes.
  *
  * Only the invocation's own task (tid = pid) is promoted. Every change is
- * recorded in `touched` before it is made and released once undone.
+ * recorded in `touched` before it is made and released once undone; a task
+ * the record cannot take stays on CFS. An invocation with a floor (a caller
+ * that is not root) never enters FIFO: no nice level an operator can grant
+ * a tenant amounts to SCHED_FIFO. Undone means back as the task was when
+ * first recorded (its original policy and nice).
  */
 import { availableParallelism } from "node:os";
 import type { Policy } from "../../contracts/policy.js";
-import { type ProcessUsage, ProcSensor, type SensedTask } from "../proc/proc-sensor.js";
+import { RecordError } from "../../errors.js";
 import { errorCode, errorMessage } from "../../host/errno.js";
+import { type ProcessUsage, ProcSensor, type SensedTask } from "../proc/proc-sensor.js";
 import { readTaskCpuNs } from "../../host/proc-stat.js";
 import { createMemoryTouched } from "../guardian/touched-memory.js";
 import { SFS_DEFAULTS, SfsSlice } from "./sfs-slice.js";
+import { putTaskBack } from "../guardian/restore.js";
 import {
   baseAttr,
   SCHED_FIFO,
   SCHED_FLAG_RESET_ON_FORK,
   type Syscalls,
 } from "../../host/syscalls-types.js";
-import type { TouchedTasks } from "../guardian/touched-types.js";
-import type { Backend, BackendStatus, BurstSample } from "../types.js";
+import type { TouchedRecorder } from "../guardian/touched-types.js";
+import type { Backend, BackendStatus, BurstSample, InvocationExit } from "../types.js";
 
 export interface SfsOptions {
   syscalls: Syscalls;
-  touched?: TouchedTasks;
+  touched?: TouchedRecorder;
   /** FIFO slots and the slice multiplier; default: CPUs available. */
   cores?: number;
   /** SCHED_FIFO priority of promoted invocations; below the daemon's own. */
@@ -55,8 +61,11 @@ export type SfsPhase =
   | { kind: "fifo"; startCpuNs: number; budgetNs: number }
   /** Blocked inside its slice, on the fair class, `budgetNs` left for its next burst. */
   | { kind: "blocked"; budgetNs: number }
-  /** Done with FILTER: slice used, overload, or FIFO refused. */
-  | { kind: "cfs"; why: "expired" | "overload" | "refused" };
+  /**
+   * Done with FILTER: slice used, overload, FIFO refused, a floor (a caller
+   * that is not root), or the record could not take the task.
+   */
+  | { kind: "cfs"; why: "expired" | "overload" | "refused" | "floor" | "record" };
 
 interface SfsInvocation {
   fn: string;
@@ -104,7 +113,17 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
     nr_refused: 0,
     nr_restore_failed: 0,
     nr_gone_at_start: 0,
+    nr_floor: 0,
+    nr_record_errors: 0,
+    nr_invocation_exits: 0,
   };
+  const exitListeners: ((exit: InvocationExit) => void)[] = [];
+  const reportExit = (exit: InvocationExit): void => {
+    counters.nr_invocation_exits++;
+    for (const l of exitListeners) l(exit);
+  };
+  /** Suspended (no guardian): nothing is promoted. */
+  let held = false;
   const invocations = new Map<number, SfsInvocation>();
   /** Arrival order of queued invocations (pids). */
   const queue: number[] = [];
@@ -127,10 +146,10 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
     },
   });
 
-  /** Back to SCHED_OTHER nice 0. A task that is gone needs nothing. */
+  /** Back as it was when first recorded. A task that is gone needs nothing. */
   const restore = (tid: number): void => {
     try {
-      syscalls.setAttr(tid, baseAttr());
+      putTaskBack(tid, touched.taskOriginal(tid), syscalls);
     } catch (error) {
       if (errorCode(error) !== "ESRCH") {
         counters.nr_restore_failed++;
@@ -144,12 +163,21 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
 
   /** True when `inv` now holds a FIFO slot. */
   const promote = (inv: SfsInvocation, budgetNs: number): boolean => {
+    if (held) return false;
     const cpuNs = readTaskCpuNs(inv.pid);
     if (cpuNs === undefined) {
       forget(inv.pid);
       return false;
     }
-    touched.mark(inv.pid);
+    try {
+      touched.mark(inv.pid);
+    } catch (error) {
+      if (!(error instanceof RecordError)) throw error;
+      counters.nr_record_errors++;
+      inv.phase = { kind: "cfs", why: "record" };
+      log(`sfs: pid ${inv.pid} (${inv.fn}) stays on CFS: ${error.message}`);
+      return false;
+    }
     changed.add(inv.pid);
     try {
       syscalls.setAttr(inv.pid, {
@@ -252,7 +280,8 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
       // Gone: nothing to restore, its slot is free.
       changed.delete(task.tid);
       touched.release(task.tid);
-      invocations.delete(task.tid);
+      if (invocations.delete(task.tid))
+        reportExit({ pid: task.tid, cpuNs: task.cpuNs - task.firstCpuNs });
     },
     polled(nowMs: number) {
       for (const inv of invocations.values()) {
@@ -280,7 +309,7 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
     async removeSandbox(cgroupPath) {
       sensor.removeCgroup(cgroupPath);
     },
-    startInvocation(fn, pid) {
+    startInvocation(fn, pid, limits = {}) {
       if (closed) throw new Error("sfs backend is closed");
       if (invocations.has(pid)) return;
       const nowMs = performance.now();
@@ -295,6 +324,12 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
         log(
           `sfs: pid ${pid} (${fn}) was gone before its invocation was registered; nothing to schedule`,
         );
+        queueMicrotask(() => reportExit({ pid, cpuNs: undefined }));
+        return;
+      }
+      if (limits.floor !== undefined) {
+        counters.nr_floor++;
+        inv.phase = { kind: "cfs", why: "floor" };
         return;
       }
       enqueue(inv, Math.round(slice.ms * 1e6), nowMs);
@@ -309,6 +344,38 @@ export function createSfsBackend(opts: SfsOptions): SfsBackend {
     },
     onBurst(listener) {
       burstListeners.push(listener);
+    },
+    onExit(listener) {
+      exitListeners.push(listener);
+    },
+    suspend() {
+      if (held) return;
+      held = true;
+      // Back on CFS, as they were; their phase is kept for resume.
+      for (const tid of [...changed]) restore(tid);
+    },
+    resume() {
+      held = false;
+      // FIFO again for the invocations still inside their slice (after a
+      // suspension, or after the guardian put them back).
+      for (const inv of invocations.values()) {
+        if (inv.phase.kind !== "fifo") continue;
+        try {
+          touched.mark(inv.pid);
+          changed.add(inv.pid);
+          syscalls.setAttr(inv.pid, {
+            ...baseAttr(),
+            policy: SCHED_FIFO,
+            priority: fifoPriority,
+            flags: SCHED_FLAG_RESET_ON_FORK,
+          });
+        } catch (error) {
+          if (error instanceof RecordError) counters.nr_record_errors++;
+          else if (errorCode(error) !== "ESRCH") throw error;
+          demote(inv, { kind: "cfs", why: error instanceof RecordError ? "record" : "expired" });
+        }
+      }
+      admit(performance.now());
     },
     status(): BackendStatus {
       return {

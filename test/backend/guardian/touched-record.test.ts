@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   createTouchedTasks,
   readTouchedRecord,
+  taskNow,
   touchedFilePath,
   writeTouchedRecord,
 } from "../../../src/backend/guardian/touched.js";
@@ -36,9 +37,14 @@ describe("touched-task record", () => {
     touched.mark(self);
     expect(touched.list()).toEqual([self]);
     expect(touched.startTimeOf(self)).toBe(start);
+    const original = taskNow(self)?.original;
+    expect(original).toMatchObject({ policy: 0, rtPriority: 0 });
+    expect(touched.taskOriginal(self)).toEqual(original);
     expect(readTouchedRecord(touched.path)).toEqual({
       owner: { tid: self, startTime: start },
-      entries: [{ tid: self, startTime: start }],
+      entries: [{ tid: self, startTime: start, original }],
+      cgroups: [],
+      torn: false,
     });
     expect(statSync(touched.path).mode & 0o777).toBe(0o600);
     touched.release(self);
@@ -71,8 +77,10 @@ describe("touched-task record", () => {
       touched.release(self);
     }
     touched.mark(self);
-    // Without compaction: 10001 lines of about 20 bytes.
-    expect(statSync(touched.path).size).toBeLessThan(40_000);
+    // Without compaction: 10001 lines of about 20 bytes. The file keeps its
+    // preallocated size; the data ends at the first NUL.
+    const data = readFileSync(touched.path, "utf8");
+    expect(data.indexOf("\0")).toBeLessThan(40_000);
     expect(readTouchedRecord(touched.path).entries.map((e) => e.tid)).toEqual([self]);
     touched.release(self);
     touched.close();
@@ -109,7 +117,12 @@ describe("touched-task record", () => {
   });
 
   it("reads a missing record as empty and names the line and field of damage", () => {
-    expect(readTouchedRecord(join(dir, "none"))).toEqual({ owner: undefined, entries: [] });
+    expect(readTouchedRecord(join(dir, "none"))).toEqual({
+      owner: undefined,
+      entries: [],
+      cgroups: [],
+      torn: false,
+    });
     const file = join(dir, "bad");
     writeFileSync(file, "# alps touched-tasks v1\n+ 12 345\n+ 13 x\n");
     const error = (() => {
@@ -121,6 +134,8 @@ describe("touched-task record", () => {
     })();
     expect(error).toBeInstanceOf(InputError);
     expect(error).toMatchObject({ file, line: 3, field: "start" });
+    writeFileSync(file, "# alps touched-tasks v2\n+ 12 345 0 x 0\n");
+    expect(() => readTouchedRecord(file)).toThrow(/bad:2: field 'nice'/);
     writeFileSync(file, "+ 12 345\n* 13\n");
     expect(() => readTouchedRecord(file)).toThrow(/bad:2: field 'op'/);
     writeFileSync(file, "+ 12 345\n- 12\n+ 14 7\n");
