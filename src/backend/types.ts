@@ -22,6 +22,11 @@ export interface BurstSample {
   cpuMs: number;
   /** When it ended, ms on the daemon's clock. */
   atMs: number;
+  /**
+   * When it ended on CLOCK_MONOTONIC, ms, when the sensor stamps it (the BPF
+   * one does): a client lines bursts up with its own timestamps by this.
+   */
+  monoMs?: number;
 }
 
 export interface BackendStatus {

@@ -11,6 +11,10 @@ const benches: Bench[] = [
   { name: "feedback", run: async () => (await import("./feedback.js")).benchFeedback() },
   { name: "trace", run: async () => (await import("./trace.js")).benchTrace() },
   { name: "sim", run: async () => (await import("./sim.js")).benchSim() },
+  {
+    name: "daemon-cost",
+    run: async () => (await import("./daemon-cost.js")).benchDaemonCost(),
+  },
   { name: "soak", run: async () => (await import("./soak.js")).benchSoak() },
   { name: "bpf", run: async () => (await import("./bpf.js")).benchBpf() },
   { name: "sfs", run: async () => (await import("./sfs.js")).benchSfs() },

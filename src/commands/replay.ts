@@ -1,15 +1,34 @@
 /**
  * `alps replay`: run a trace on this host with real processes under each mode
- * and compare with CFS. Ctrl-C (SIGINT) aborts the mode running, and the
- * replay still kills its workers, removes its cgroups and restores every task
- * before exiting.
+ * and compare with the host without alps (mode none: CFS as it is). Ctrl-C
+ * (SIGINT) aborts the mode running, and the replay still kills its workers,
+ * removes its cgroups, stops its daemon and restores every task before
+ * exiting.
  */
 import { Command, Option } from "commander";
-import { MODES, type Mode } from "../backend/types.js";
 import { STRATEGIES, type Strategy } from "../contracts/levels.js";
-import { choiceFlag, choiceListFlag, numberFlag } from "./flag-values.js";
+import { UsageError } from "../errors.js";
+import {
+  DRIVERS,
+  type Driver,
+  REPLAY_MODES,
+  type ReplayMode,
+  SANDBOX_CGROUP_LAYOUTS,
+  type SandboxCgroupLayout,
+  WORKER_KINDS,
+  type WorkerKind,
+} from "../replay/types.js";
+import { badFlag, choiceFlag, choiceListFlag, numberFlag } from "./flag-values.js";
 
-const parseModes = (text: string): Mode[] => choiceListFlag("--modes", text, MODES);
+function parseModes(text: string): ReplayMode[] {
+  if (text.split(",").some((m) => m.trim() === "cfs"))
+    throw badFlag(
+      "--modes",
+      `a list of ${REPLAY_MODES.join(", ")}; 'cfs' is ambiguous: 'none' is the host without alps (CFS as it is, the baseline), 'cfs-observed' the alps daemon in its observe-only cfs mode`,
+      text,
+    );
+  return choiceListFlag("--modes", text, REPLAY_MODES);
+}
 
 function positiveNumber(flag: string, integer: boolean) {
   return (text: string): number => numberFlag(flag, text, { integer, above: 0 });
@@ -22,6 +41,11 @@ function defaultOutDir(): string {
 interface ReplayFlags {
   trace?: string;
   modes: string;
+  driver: string;
+  workers: WorkerKind;
+  sandboxCgroups: SandboxCgroupLayout;
+  socket?: string;
+  daemonArgs?: string;
   strategy: Strategy;
   cores?: number;
   out?: string;
@@ -34,10 +58,43 @@ export function registerReplay(program: Command): void {
   program.addCommand(
     new Command("replay")
       .description(
-        "replay a trace on this host with real processes under each mode and compare with CFS",
+        "replay a trace on this host with real processes under each mode and compare with the host without alps",
       )
       .option("--trace <file>", "native CSV trace (default: the bundled workloads/azure-like.csv)")
-      .option("--modes <list>", "comma-separated modes, run in turn", "cfs,alps")
+      .option(
+        "--modes <list>",
+        `comma-separated modes, run in turn (${REPLAY_MODES.join(", ")}; none = the host without alps, the baseline)`,
+        "none,alps",
+      )
+      .option(
+        "--driver <list>",
+        "how the replay reaches alps: api (an alps daemon process, every invocation registered through the control API), sandbox (sandboxes declared, invocations inferred from bursts), inprocess (a shortcut: the daemon inside the dispatcher); several run each mode once per driver",
+        "api",
+      )
+      .addOption(
+        new Option(
+          "--workers <kind>",
+          "warm (a pool of Node workers per function) or fork (a fresh process per invocation, held until registered)",
+        )
+          .argParser((text) => choiceFlag("--workers", text, WORKER_KINDS))
+          .default("warm"),
+      )
+      .addOption(
+        new Option(
+          "--sandbox-cgroups <layout>",
+          "cpu (every sandbox a cpu cgroup of its own, as platforms do) or none (one cgroup v2 directory per function, no cpu controller)",
+        )
+          .argParser((text) => choiceFlag("--sandbox-cgroups", text, SANDBOX_CGROUP_LAYOUTS))
+          .default("cpu"),
+      )
+      .option(
+        "--socket <path>",
+        "drivers api and sandbox: use the alps daemon already running on this socket instead of starting one",
+      )
+      .option(
+        "--daemon-args <flags>",
+        "more flags for the alps daemon the replay starts, space-separated (e.g. '--idle-from-nice 20')",
+      )
       .addOption(
         new Option("--strategy <s>", `how alps picks levels: ${STRATEGIES.join(", ")}`)
           .argParser((text) => choiceFlag("--strategy", text, STRATEGIES))
@@ -59,6 +116,14 @@ export function registerReplay(program: Command): void {
       .action(async (flags: ReplayFlags) => {
         const { replay, comparisonTable, DEFAULT_TRACE } = await import("../replay/index.js");
         const modes = parseModes(flags.modes);
+        const drivers = choiceListFlag<Driver>("--driver", flags.driver, DRIVERS);
+        if (flags.socket !== undefined && drivers.includes("inprocess"))
+          throw new UsageError("flag --socket: driver inprocess starts its own daemon in process");
+        if (flags.socket !== undefined && modes.filter((m) => m !== "none").length > 1)
+          throw new UsageError(
+            "flag --socket: a running daemon has one mode; name none and that one mode in --modes",
+          );
+        const daemonArgs = (flags.daemonArgs ?? "").split(/\s+/).filter((a) => a !== "");
         const outDir = flags.out ?? defaultOutDir();
         const controller = new AbortController();
         let interrupted = false;
@@ -76,6 +141,11 @@ export function registerReplay(program: Command): void {
           const result = await replay({
             tracePath: flags.trace ?? DEFAULT_TRACE,
             modes,
+            drivers,
+            workers: flags.workers,
+            sandboxCgroups: flags.sandboxCgroups,
+            ...(flags.socket === undefined ? {} : { socket: flags.socket }),
+            ...(daemonArgs.length === 0 ? {} : { daemonArgs }),
             strategy: flags.strategy,
             cores: flags.cores,
             outDir,
@@ -98,7 +168,7 @@ export function registerReplay(program: Command): void {
           }
           for (const note of result.summary.notes) process.stdout.write(`note: ${note}\n`);
           process.stdout.write(
-            `\n${comparisonTable(result.summary)}\n\noutputs in ${outDir} (report.html, summary.json, <mode>.csv)\n`,
+            `\n${comparisonTable(result.summary)}\n\noutputs in ${outDir} (report.html, summary.json, <run>.csv)\n`,
           );
         } catch (error: unknown) {
           if (interrupted) {

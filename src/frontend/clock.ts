@@ -7,6 +7,8 @@ export interface DaemonClock {
   now(): number;
   /** Call `tick` every `periodMs`; returns a function that cancels it. */
   every(periodMs: number, tick: () => void): () => void;
+  /** Call `fire` once, `delayMs` from now; returns a function that cancels it. */
+  after(delayMs: number, fire: () => void): () => void;
 }
 
 export const realClock: DaemonClock = {
@@ -15,11 +17,16 @@ export const realClock: DaemonClock = {
     const timer = setInterval(tick, periodMs);
     return () => clearInterval(timer);
   },
+  after(delayMs, fire) {
+    const timer = setTimeout(fire, delayMs);
+    return () => clearTimeout(timer);
+  },
 };
 
 /** A clock that only moves when told to: `advance(ms)` fires the periodic ticks due. */
 export class ManualClock implements DaemonClock {
   #now: number;
+  /** periodMs 0: a one-shot timer. */
   #timers: { periodMs: number; next: number; tick: () => void; live: boolean }[] = [];
   constructor(startMs = 0) {
     this.#now = startMs;
@@ -29,6 +36,13 @@ export class ManualClock implements DaemonClock {
   }
   every(periodMs: number, tick: () => void): () => void {
     const timer = { periodMs, next: this.#now + periodMs, tick, live: true };
+    this.#timers.push(timer);
+    return () => {
+      timer.live = false;
+    };
+  }
+  after(delayMs: number, fire: () => void): () => void {
+    const timer = { periodMs: 0, next: this.#now + delayMs, tick: fire, live: true };
     this.#timers.push(timer);
     return () => {
       timer.live = false;
@@ -48,7 +62,8 @@ export class ManualClock implements DaemonClock {
         .sort((a, b) => a.next - b.next)[0];
       if (due === undefined) break;
       this.#now = due.next;
-      due.next += due.periodMs;
+      if (due.periodMs > 0) due.next += due.periodMs;
+      else due.live = false;
       due.tick();
     }
     this.#now = end;

@@ -18,6 +18,7 @@ import type {
   InvocationLimits,
 } from "../backend/types.js";
 import { emptyPolicy, type Policy } from "../contracts/policy.js";
+import { type BurstPage, BurstLog } from "./burst-log.js";
 import { type DaemonClock, realClock } from "./clock.js";
 import { CONFIG_KEYS, type ConfigKey, type DaemonConfig, defaultConfig } from "./config.js";
 import {
@@ -252,6 +253,8 @@ export class Daemon {
   /** Who declared each sandbox (uid). */
   readonly #declarers = new Map<string, number>();
   #reaper: (() => void) | undefined;
+  /** Between start() and stop(): the reaper may run. */
+  #running = false;
   readonly #reap: boolean;
   readonly safety: SafetyState = {
     guardian: false,
@@ -263,6 +266,7 @@ export class Daemon {
   };
   /** Functions with explicit boundaries: their bursts are not learned twice. */
   readonly #explicitFns = new Set<string>();
+  readonly #burstLog = new BurstLog();
   readonly #finishedListeners: ((r: FinishedRecord) => void)[] = [];
   readonly #startListeners: ((inv: OpenInvocation) => void)[] = [];
   readonly #policyListeners: ((p: Policy, learnMs: number | null) => void)[] = [];
@@ -270,6 +274,8 @@ export class Daemon {
   #source: "learned" | "file";
   #nextId = 1;
   #cancel: (() => void) | undefined;
+  /** Schedules the early learning run for a function the learner has not seen (see start). */
+  #armEarlyLearn: (() => void) | undefined;
   #lastLearnMs: number | null = null;
   /** A record arrived for a function the last learning run had not seen. */
   #newFunctionSeen = false;
@@ -368,7 +374,8 @@ export class Daemon {
   /** Apply the initial policy and, unless a policy file rules, start learning. */
   start(): void {
     if (this.#cancel !== undefined) return;
-    if (this.#reap) this.#reaper ??= this.#clock.every(REAP_PERIOD_MS, () => this.reapNow());
+    this.#running = true;
+    this.#armReaper();
     this.#apply(this.#policy, null);
     if (this.#source === "file") {
       this.#log(`policy from ${this.config.policyFile}: applied as is, learning off`);
@@ -378,17 +385,29 @@ export class Daemon {
     const periodic = this.#clock.every(this.config.learnPeriodMs, () => this.learnNow());
     // A function the policy does not know yet sits on the default entry until the
     // next period: up to 2 s, the first 10 s of a replay's short invocations
-    // suffered most from that. Learn again soon after such a function has samples.
+    // suffered most from that. Learn again soon after such a function has samples:
+    // at the next multiple of newFunctionLearnMs since start. A one-shot timer armed
+    // by the record (not an interval polling a flag), so an idle daemon has no
+    // timer firing four times a second for nothing.
     const soon = this.config.newFunctionLearnMs;
-    const early =
+    const startedAt = this.#clock.now();
+    let cancelEarly: (() => void) | undefined;
+    this.#armEarlyLearn =
       soon > 0 && soon < this.config.learnPeriodMs
-        ? this.#clock.every(soon, () => {
-            if (this.#newFunctionSeen) this.learnNow();
-          })
-        : () => {};
+        ? () => {
+            if (cancelEarly !== undefined) return;
+            const sinceStart = this.#clock.now() - startedAt;
+            cancelEarly = this.#clock.after(soon - (sinceStart % soon), () => {
+              cancelEarly = undefined;
+              if (this.#newFunctionSeen) this.learnNow();
+            });
+          }
+        : undefined;
     this.#cancel = () => {
       periodic();
-      early();
+      cancelEarly?.();
+      cancelEarly = undefined;
+      this.#armEarlyLearn = undefined;
     };
   }
 
@@ -396,8 +415,26 @@ export class Daemon {
   stop(): void {
     this.#cancel?.();
     this.#cancel = undefined;
+    this.#running = false;
     this.#reaper?.();
     this.#reaper = undefined;
+  }
+
+  /**
+   * The reaper ticks every REAP_PERIOD_MS while an invocation is open (or
+   * exited and not yet reaped), and not at all otherwise: it has nothing to
+   * reap then, and four wake-ups a second were most of an idle daemon's CPU.
+   */
+  #armReaper(): void {
+    if (!this.#reap || !this.#running || this.#reaper !== undefined) return;
+    if (this.#open.size === 0 && this.#exited.size === 0) return;
+    this.#reaper = this.#clock.every(REAP_PERIOD_MS, () => {
+      this.reapNow();
+      if (this.#open.size === 0 && this.#exited.size === 0) {
+        this.#reaper?.();
+        this.#reaper = undefined;
+      }
+    });
   }
 
   /** Run the learner on the window now and apply the result. Errors are logged, counted, and keep the last policy. */
@@ -441,7 +478,10 @@ export class Daemon {
     // Only functions the learner has never seen: one it saw and left on the
     // default entry (too few samples, over the map size) waits for the period,
     // so the early run cannot repeat every tick.
-    if (!this.#seenByLearner.has(record.fn)) this.#newFunctionSeen = true;
+    if (!this.#seenByLearner.has(record.fn)) {
+      this.#newFunctionSeen = true;
+      this.#armEarlyLearn?.();
+    }
     return this.#window.add(record);
   }
 
@@ -531,6 +571,7 @@ export class Daemon {
       startCpu: undefined,
     };
     this.#open.set(id, open);
+    this.#armReaper();
     let same = this.#openByPid.get(pid);
     if (same === undefined) this.#openByPid.set(pid, (same = new Set()));
     same.add(open);
@@ -720,7 +761,9 @@ export class Daemon {
   }
 
   #onBurst(sample: BurstSample): void {
-    if (this.#explicitFns.has(sample.fn)) {
+    const explicit = this.#explicitFns.has(sample.fn);
+    this.#burstLog.add(sample, !explicit);
+    if (explicit) {
       this.#counters.bursts_ignored_explicit++;
       return;
     }
@@ -737,6 +780,11 @@ export class Daemon {
   /** Record an invocation measured elsewhere (e.g. the replay's own accounting). */
   recordFinished(record: InvocationRecord): void {
     this.#record(record);
+  }
+
+  /** The most recent bursts the backend reported, after sequence number `after` (GET /v1/bursts). */
+  bursts(after: number, limit?: number): BurstPage {
+    return this.#burstLog.read(after, limit);
   }
 
   /** Called after each invocation started (a platform adapter settles temporary sandbox keys from it). */

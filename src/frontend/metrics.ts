@@ -25,6 +25,9 @@ interface LatencySource {
   onLatency(listener: (ns: number) => void): void;
 }
 
+/** How often the event-loop delay metric samples the loop, ms. */
+const EVENT_LOOP_SAMPLE_MS = 1000;
+
 /**
  * How a function appears in a label: its key (`name`, the default), a hash
  * of it (`hash`: 12 hex digits of SHA-256, so dashboards still tell functions
@@ -215,7 +218,10 @@ export class DaemonMetrics {
     // The client's standard process_* and nodejs_* families, under their usual names,
     // less three gauges whose names end in _total (counters' suffix): their totals are
     // the sums of nodejs_active_{handles,requests,resources}.
-    collectDefaultMetrics({ register: r });
+    // The event-loop delay is sampled once a second, not every 10 ms (prom-client's
+    // default): that timer alone woke an idle daemon 100 times a second, most of
+    // its idle CPU (docs/results.md, "Daemon cost").
+    collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     for (const name of [
       "nodejs_active_handles_total",
       "nodejs_active_requests_total",

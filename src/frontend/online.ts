@@ -97,7 +97,15 @@ export class DaemonFeed implements PolicyFeed {
   }
 
   nextDecisionMs(): number {
-    return this.#clock.nextDueMs();
+    const due = this.#clock.nextDueMs();
+    // The daemon learns a function it has not seen at the first multiple of
+    // newFunctionLearnMs after its record arrives (a timer armed by the record).
+    // Records arrive here at decisions: decide at the first such instant after
+    // the earliest pending completion, so a record is as early as on a host.
+    const soon = this.daemon.config.newFunctionLearnMs;
+    const first = this.#pending[0];
+    if (soon <= 0 || soon >= this.daemon.config.learnPeriodMs || first === undefined) return due;
+    return Math.min(due, Math.ceil(first.completionMs / soon) * soon);
   }
 
   cpuDone(invocation: CompletedInvocation): void {

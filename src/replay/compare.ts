@@ -1,7 +1,8 @@
 /**
- * The numbers a user asks first: how each mode compares with CFS on the same
- * trace (`vs_cfs` of summary.json, docs/formats.md). Groups are chosen by the trace (duration), so
- * both modes are judged on the same invocations:
+ * The numbers a user asks first: how each run compares with the baseline on
+ * the same trace (the host without alps, `none`, wherever it ran). Groups are
+ * chosen by the trace (duration), so both runs are judged on the same
+ * invocations:
  *   short = the shorter half of invocations by duration,
  *   long  = the longest 10 %.
  */
@@ -9,12 +10,15 @@ import type { FinishedInvocation, Summary } from "../contracts/summary.js";
 import type { summarize } from "../sim/index.js";
 import type { MeasuredInvocation } from "./types.js";
 
-export interface VsCfs {
+/** Against the simulated cfs (`alps simulate --compare`), the same ratios. */
+export type VsCfs = VsBaseline;
+
+export interface VsBaseline {
   mean_turnaround_ratio: number;
   p99_ratio: number;
   /** Mean slowdown of the shorter half, in this mode (not a ratio: SFS/ALPS papers report it so). */
   short_slowdown: number;
-  /** p99 turnaround of the longest 10 % in this mode ÷ the same under CFS. */
+  /** p99 turnaround of the longest 10 % in this run ÷ the same in the baseline. */
   long_p99_ratio: number;
 }
 
@@ -50,31 +54,31 @@ function subset(
   return measured.filter((m) => indices.has(m.index));
 }
 
-export function compareWithCfs(
-  cfs: readonly MeasuredInvocation[],
+export function compareWithBaseline(
+  base: readonly MeasuredInvocation[],
   other: readonly MeasuredInvocation[],
   summarize: Summarize,
   cores: number,
-): VsCfs {
-  if (cfs.length !== other.length) {
+): VsBaseline {
+  if (base.length !== other.length) {
     throw new Error(
-      `cannot compare runs of different traces: cfs ran ${cfs.length} invocations, the other ${other.length}`,
+      `cannot compare runs of different traces: the baseline ran ${base.length} invocations, the other ${other.length}`,
     );
   }
-  const byIndex = [...cfs].sort((a, b) => a.index - b.index).map((m) => m.durationMs);
+  const byIndex = [...base].sort((a, b) => a.index - b.index).map((m) => m.durationMs);
   const { short, long } = durationGroups(byIndex);
   const sum = (ms: readonly MeasuredInvocation[], mode: string): Summary =>
     summarize(toFinished(ms), { cores, label: { mode } });
-  const cfsAll = sum(cfs, "cfs");
+  const baseAll = sum(base, "baseline");
   const otherAll = sum(other, "other");
-  const cfsLong = sum(subset(cfs, long), "cfs");
+  const baseLong = sum(subset(base, long), "baseline");
   const otherLong = sum(subset(other, long), "other");
   const otherShort = sum(subset(other, short), "other");
   return {
-    mean_turnaround_ratio: otherAll.turnaround_ms.mean / cfsAll.turnaround_ms.mean,
-    p99_ratio: otherAll.turnaround_ms.p99 / cfsAll.turnaround_ms.p99,
+    mean_turnaround_ratio: otherAll.turnaround_ms.mean / baseAll.turnaround_ms.mean,
+    p99_ratio: otherAll.turnaround_ms.p99 / baseAll.turnaround_ms.p99,
     short_slowdown: otherShort.slowdown.mean,
-    long_p99_ratio: otherLong.turnaround_ms.p99 / cfsLong.turnaround_ms.p99,
+    long_p99_ratio: otherLong.turnaround_ms.p99 / baseLong.turnaround_ms.p99,
   };
 }
 
@@ -87,3 +91,6 @@ export function meanTurnaround(
   if (chosen.length === 0) return Number.NaN;
   return chosen.reduce((s, m) => s + m.turnaroundMs, 0) / chosen.length;
 }
+
+/** `alps simulate --compare`: the simulated runs against the simulated cfs, the same arithmetic. */
+export const compareWithCfs = compareWithBaseline;

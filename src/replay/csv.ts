@@ -10,6 +10,9 @@ export const MODE_CSV_COLUMNS = [
   "cpu_ms",
   "dispatch_lag_ms",
   "cold",
+  "register_ms",
+  "first_nice",
+  "first_policy",
 ] as const;
 
 /** RFC 4180 quoting, only where needed: function names may hold commas or quotes. */
@@ -34,6 +37,10 @@ export function modeCsv(measured: readonly MeasuredInvocation[]): string {
         ms(m.cpuMs),
         ms(m.dispatchLagMs),
         m.cold ? "1" : "0",
+        // Empty where not measured: no registration (mode none, driver sandbox), or a worker that did not say.
+        m.registerMs === undefined ? "" : ms(m.registerMs),
+        m.firstNice === undefined ? "" : String(m.firstNice),
+        m.firstPolicy === undefined ? "" : String(m.firstPolicy),
       ].join(","),
     );
   return `${MODE_CSV_COLUMNS.join(",")}\n${rows.join("\n")}${rows.length > 0 ? "\n" : ""}`;

@@ -6,20 +6,20 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Mode } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import type { Summary } from "../contracts/summary.js";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { type SimPolicyName, simulate, summarize } from "../sim/index.js";
 import { readTraceFile } from "../trace/native.js";
-import { compareWithCfs, toFinished, type VsCfs } from "./compare.js";
+import { compareWithBaseline, toFinished, type VsBaseline } from "./compare.js";
+import type { InferenceReport } from "./inference.js";
 import { modeCsv } from "./csv.js";
 import { modeProgress } from "./progress.js";
 import { type ReportMode, renderReport } from "./report.js";
-import { fromMeasured } from "./report-data.js";
+import { decileRows, fromMeasured } from "./report-data.js";
 import { runMode } from "./run-mode.js";
-export { comparisonTable } from "./table.js";
-import type { ModeRun } from "./types.js";
+export { comparisonTable, setupLine } from "./table.js";
+import type { Driver, ModeRun, ReplayMode, SandboxCgroupLayout, WorkerKind } from "./types.js";
 
 export const DEFAULT_TRACE = fileURLToPath(
   new URL("../../workloads/azure-like.csv", import.meta.url),
@@ -27,12 +27,22 @@ export const DEFAULT_TRACE = fileURLToPath(
 
 export interface ReplayOptions {
   tracePath: string;
-  modes: Mode[];
+  modes: ReplayMode[];
+  /** How every mode but none reaches alps; several run each such mode once per driver. Default [api]. */
+  drivers?: Driver[];
+  /** Default warm. */
+  workers?: WorkerKind;
+  /** Default cpu. */
+  sandboxCgroups?: SandboxCgroupLayout;
   strategy?: Strategy;
   /** Confine functions to this many cores; undefined = every core of the host. */
   cores?: number;
   outDir: string;
   fallback?: boolean;
+  /** An alps daemon already running, for drivers api and sandbox. */
+  socket?: string;
+  /** More flags for the alps daemon the replay starts. */
+  daemonArgs?: string[];
   /** Replay only invocations arriving before this many seconds (said in the outputs). */
   timeLimitS?: number;
   progress?: boolean;
@@ -40,16 +50,62 @@ export interface ReplayOptions {
   log?: (message: string) => void;
 }
 
+/** The run every other is compared with: `none` (CFS, the host without alps), else `cfs-observed`. */
+export interface Baseline {
+  key: string;
+  mode: ReplayMode;
+  label: string;
+}
+
 /** What summary.json holds and `--json` prints. */
 export interface ReplaySummary {
   trace: string;
   cores: number;
+  /** What every run shares. */
+  setup: { workers: WorkerKind; sandbox_cgroups: SandboxCgroupLayout; drivers: Driver[] };
+  baseline: Baseline | null;
   modes: Record<string, Summary>;
-  vs_cfs: Record<string, VsCfs>;
-  /** Per mode: what ran and why, dispatch lag, cold starts, learned policy (readers may ignore). */
-  details: Record<string, unknown>;
+  /** Each run against the baseline (the baseline against itself too). */
+  vs_baseline: Record<string, VsBaseline>;
+  /** Per run: mode, driver, workers, sandbox cgroups, what ran and why, dispatch and registration lag, inference... */
+  details: Record<string, RunDetails>;
   predicted: Record<string, Summary | { error: string }>;
+  /**
+   * Per run: mean slowdown by duration decile (1 = the shortest tenth of the
+   * trace's invocations, the same invocations in every run): the chart of
+   * report.html, as numbers.
+   */
+  deciles: Record<string, number[]>;
   notes: string[];
+}
+
+export interface Stats {
+  mean: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export interface RunDetails {
+  requested: ReplayMode;
+  mode: ReplayMode;
+  /** null: mode none, nothing of alps to drive. */
+  driver: Driver | null;
+  workers: WorkerKind;
+  sandbox_cgroups: SandboxCgroupLayout;
+  strategy: Strategy | null;
+  reasons: string[];
+  dispatch_lag_ms: { mean: number; max: number };
+  /** Driver api: the registration request, ms. */
+  register_ms: Stats | null;
+  /** Where the functions' first instructions ran: at nice 0 SCHED_OTHER, or at a level alps gave. */
+  first_instruction: { at_base: number; at_other_level: number; unknown: number };
+  cold_starts: number;
+  wall_ms: number;
+  backend: ModeRun["backendStatus"] | null;
+  policy: ModeRun["policy"] | null;
+  /** Driver sandbox: inferred invocations against the real ones. */
+  inference: InferenceReport | null;
 }
 
 export interface ReplayResult {
@@ -81,7 +137,38 @@ function lagStats(run: ModeRun): { mean: number; max: number } {
 }
 
 function simPolicyFor(run: ModeRun): SimPolicyName {
-  return run.mode;
+  return run.mode === "none" || run.mode === "cfs-observed" ? "cfs" : run.mode;
+}
+
+function stats(values: readonly number[]): Stats | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+  return {
+    mean: values.reduce((a, b) => a + b, 0) / values.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: sorted[sorted.length - 1] as number,
+  };
+}
+
+function firstInstruction(run: ModeRun): RunDetails["first_instruction"] {
+  let atBase = 0;
+  let other = 0;
+  let unknown = 0;
+  for (const m of run.invocations) {
+    if (m.firstNice === undefined || m.firstPolicy === undefined) unknown++;
+    else if (m.firstNice === 0 && m.firstPolicy === 0) atBase++;
+    else other++;
+  }
+  return { at_base: atBase, at_other_level: other, unknown };
+}
+
+/** How a run is named in the tables: a mode, its driver when several ran, never "cfs" for a daemon. */
+export function runLabel(run: ModeRun): string {
+  if (run.mode === "none") return "none (CFS, no alps)";
+  return `${run.mode} · driver ${run.setup.driver ?? "?"}`;
 }
 
 function predict(
@@ -112,38 +199,70 @@ function predict(
   }
 }
 
+/** The runs a replay makes: each mode once, each mode but none once per driver. */
+export function plannedRuns(
+  modes: readonly ReplayMode[],
+  drivers: readonly Driver[],
+): Array<{ mode: ReplayMode; driver: Driver | undefined }> {
+  return modes.flatMap(
+    (mode): Array<{ mode: ReplayMode; driver: Driver | undefined }> =>
+      mode === "none" ? [{ mode, driver: undefined }] : drivers.map((driver) => ({ mode, driver })),
+  );
+}
+
 export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const notes: string[] = [];
   const trace = limitTrace(readTraceFile(opts.tracePath), opts.timeLimitS, notes);
   const cores = opts.cores ?? (await import("node:os")).availableParallelism();
+  const drivers = opts.drivers ?? ["api"];
+  const workers = opts.workers ?? "warm";
+  const layout = opts.sandboxCgroups ?? "cpu";
   mkdirSync(opts.outDir, { recursive: true });
+  if (drivers.includes("inprocess"))
+    notes.push(
+      "driver inprocess is a shortcut: the daemon runs inside the dispatcher, not as a platform reaches it",
+    );
 
   const runs: Array<{ key: string; run: ModeRun }> = [];
-  for (const mode of opts.modes) {
+  for (const planned of plannedRuns(opts.modes, drivers)) {
     opts.signal?.throwIfAborted();
-    const bar = modeProgress(mode, trace.length, opts.progress ?? false);
+    const name =
+      planned.driver === undefined || drivers.length === 1
+        ? planned.mode
+        : `${planned.mode}-${planned.driver}`;
+    const bar = modeProgress(name, trace.length, opts.progress ?? false);
     let run: ModeRun;
     try {
       run = await runMode(trace, {
-        mode,
-        strategy: opts.strategy,
-        cores: opts.cores,
-        fallback: opts.fallback,
-        signal: opts.signal,
-        log: opts.log,
+        mode: planned.mode,
+        ...(planned.driver === undefined ? {} : { driver: planned.driver }),
+        workers,
+        sandboxCgroups: layout,
+        ...(opts.strategy === undefined ? {} : { strategy: opts.strategy }),
+        ...(opts.cores === undefined ? {} : { cores: opts.cores }),
+        fallback: opts.fallback ?? false,
+        ...(opts.socket === undefined ? {} : { socket: opts.socket }),
+        ...(opts.daemonArgs === undefined ? {} : { daemonArgs: opts.daemonArgs }),
+        outDir: opts.outDir,
+        ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+        ...(opts.log === undefined ? {} : { log: opts.log }),
         onProgress: (done, total) => bar.update(done, total),
       });
     } finally {
       bar.stop();
     }
     // A fallback may run a mode already in the list: keep both, under distinct keys.
-    const key = runs.some((r) => r.key === run.mode) ? `${run.mode}-for-${mode}` : run.mode;
+    const ran =
+      planned.driver === undefined || drivers.length === 1
+        ? run.mode
+        : `${run.mode}-${planned.driver}`;
+    const key = runs.some((r) => r.key === ran) ? `${ran}-for-${name}` : ran;
     runs.push({ key, run });
     writeFileSync(join(opts.outDir, `${key}.csv`), modeCsv(run.invocations));
   }
 
   const summaries: Record<string, Summary> = {};
-  const details: Record<string, unknown> = {};
+  const details: Record<string, RunDetails> = {};
   const predicted: ReplaySummary["predicted"] = {};
   const reportModes: ReportMode[] = [];
   for (const { key, run } of runs) {
@@ -158,13 +277,21 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     details[key] = {
       requested: run.requested,
       mode: run.mode,
+      driver: run.setup.driver ?? null,
+      workers: run.setup.workers,
+      sandbox_cgroups: run.setup.sandboxCgroups,
       strategy: run.strategy ?? null,
       reasons: run.reasons,
       dispatch_lag_ms: lagStats(run),
+      register_ms: stats(
+        run.invocations.flatMap((m) => (m.registerMs === undefined ? [] : [m.registerMs])),
+      ),
+      first_instruction: firstInstruction(run),
       cold_starts: run.coldStarts,
       wall_ms: run.wallMs,
       backend: run.backendStatus ?? null,
       policy: run.policy ?? null,
+      inference: run.inference ?? null,
     };
     reportModes.push({
       key,
@@ -175,20 +302,49 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     });
   }
 
-  const vsCfs: Record<string, VsCfs> = {};
-  const cfsRun = runs.find((r) => r.key === "cfs");
-  if (cfsRun === undefined) notes.push("cfs was not among the modes: no comparison with CFS");
+  const vsBaseline: Record<string, VsBaseline> = {};
+  const base =
+    runs.find((r) => r.run.mode === "none" && r.run.requested === "none") ??
+    runs.find((r) => r.run.mode === "cfs-observed");
+  let baseline: Baseline | null = null;
+  if (base === undefined)
+    notes.push("neither none nor cfs-observed was among the modes: no baseline to compare with");
   else {
-    // cfs against itself too: its ratios are 1 and its shorter-half slowdown is the baseline's.
+    baseline = {
+      key: base.key,
+      mode: base.run.mode,
+      label:
+        base.run.mode === "none"
+          ? "CFS: the host without alps (no daemon, no BPF program)"
+          : `cfs-observed: the alps daemon observing (driver ${base.run.setup.driver ?? "?"}), not the host without alps`,
+    };
+    if (base.run.mode !== "none")
+      notes.push(
+        "the baseline is cfs-observed, not none: ratios are against a host running the alps daemon (observing only), not against CFS alone",
+      );
+    // The baseline against itself too: its ratios are 1 and its shorter-half slowdown is its own.
     for (const { key, run } of runs)
-      vsCfs[key] = compareWithCfs(cfsRun.run.invocations, run.invocations, summarize, cores);
+      vsBaseline[key] = compareWithBaseline(
+        base.run.invocations,
+        run.invocations,
+        summarize,
+        cores,
+      );
   }
 
   const summary: ReplaySummary = {
     trace: opts.tracePath,
     cores,
+    setup: { workers, sandbox_cgroups: layout, drivers },
+    baseline,
     modes: summaries,
-    vs_cfs: vsCfs,
+    vs_baseline: vsBaseline,
+    deciles: Object.fromEntries(
+      runs.map(({ key, run }) => [
+        key,
+        decileRows(key, fromMeasured(run.invocations)).map((r) => r.mean_slowdown),
+      ]),
+    ),
     details,
     predicted,
     notes,
@@ -198,7 +354,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     trace: opts.tracePath,
     cores,
     modes: reportModes,
-    vsCfs,
+    vsBaseline,
+    baseline,
+    setup: summary.setup,
     notes,
   });
   writeFileSync(join(opts.outDir, "report.html"), html);

@@ -6,7 +6,8 @@
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import type { Summary } from "../contracts/summary.js";
-import type { VsCfs } from "./compare.js";
+import type { VsBaseline } from "./compare.js";
+import type { Baseline, ReplaySummary } from "./replay.js";
 import { cdfRows, decileRows, functionRows, type TurnaroundSample } from "./report-data.js";
 import type { ModeRun } from "./types.js";
 
@@ -26,7 +27,9 @@ export interface ReportInput {
   trace: string;
   cores: number;
   modes: ReportMode[];
-  vsCfs: Record<string, VsCfs>;
+  vsBaseline: Record<string, VsBaseline>;
+  baseline: Baseline | null;
+  setup: ReplaySummary["setup"];
   notes: string[];
 }
 
@@ -155,13 +158,29 @@ function fmt(n: number | undefined): string {
 }
 
 function table(input: ReportInput): string {
+  const vs = input.baseline === null ? "baseline" : escapeHtml(input.baseline.key);
   const rows = input.modes.map((m) => {
     const s = m.summary;
-    const v = input.vsCfs[m.key];
+    const v = input.vsBaseline[m.key];
     const p = "summary" in m.predicted ? m.predicted.summary.turnaround_ms.mean : undefined;
-    return `<tr><td>${escapeHtml(m.key)}</td><td>${s.invocations}</td><td>${fmt(s.turnaround_ms.mean)}</td><td>${fmt(s.turnaround_ms.p99)}</td><td>${fmt(s.slowdown.mean)}</td><td>${fmt(v?.mean_turnaround_ratio)}</td><td>${fmt(v?.short_slowdown)}</td><td>${fmt(v?.long_p99_ratio)}</td><td>${fmt(p)}</td></tr>`;
+    const setup = m.run.setup;
+    return `<tr><td>${escapeHtml(m.key)}</td><td>${escapeHtml(m.run.mode)}</td><td>${escapeHtml(setup.driver ?? "–")}</td><td>${escapeHtml(setup.workers)}</td><td>${escapeHtml(setup.sandboxCgroups)}</td><td>${s.invocations}</td><td>${fmt(s.turnaround_ms.mean)}</td><td>${fmt(s.turnaround_ms.p99)}</td><td>${fmt(s.slowdown.mean)}</td><td>${fmt(v?.mean_turnaround_ratio)}</td><td>${fmt(v?.short_slowdown)}</td><td>${fmt(v?.long_p99_ratio)}</td><td>${fmt(p)}</td></tr>`;
   });
-  return `<table><thead><tr><th>mode</th><th>invocations</th><th>mean turnaround ms</th><th>p99 ms</th><th>mean slowdown</th><th>mean vs cfs</th><th>shorter half: mean slowdown</th><th>longest 10 %: p99 vs cfs</th><th>simulated mean ms</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+  return `<table><thead><tr><th>run</th><th>mode</th><th>driver</th><th>workers</th><th>sandbox cgroups</th><th>invocations</th><th>mean turnaround ms</th><th>p99 ms</th><th>mean slowdown</th><th>mean vs ${vs}</th><th>shorter half: mean slowdown</th><th>longest 10 %: p99 vs ${vs}</th><th>simulated mean ms</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
+}
+
+function inferenceSection(input: ReportInput): string {
+  const rows = input.modes.flatMap((m) => {
+    const r = m.run.inference;
+    if (r === undefined) return [];
+    return [
+      `<tr><td>${escapeHtml(m.key)}</td><td>${r.invocations}</td><td>${r.bursts}</td><td>${r.matched}</td><td>${r.split}</td><td>${r.missed}</td><td>${r.spurious} (${fmt(r.spurious_cpu_ms)} ms CPU)</td><td>${fmt(r.start_offset_ms.mean)} / ${fmt(r.start_offset_ms.p50)} / ${fmt(r.start_offset_ms.p95)}</td><td>${fmt(r.end_offset_ms.mean)} / ${fmt(r.end_offset_ms.p50)} / ${fmt(r.end_offset_ms.p95)}</td><td>${fmt(r.cpu_ratio.p50)}</td><td>${fmt(r.cpu_attributed)}</td><td>${r.lost + r.unstamped}</td></tr>`,
+    ];
+  });
+  if (rows.length === 0) return "";
+  return `<h2>Inferred invocations (driver sandbox)</h2>
+<p>The daemon was told only the sandboxes and inferred invocations from CPU bursts. Offsets are inferred − real, ms (mean / median / p95); the inferred start is a burst's end minus its CPU, as the daemon records it.</p>
+<table><thead><tr><th>run</th><th>real invocations</th><th>bursts</th><th>matched</th><th>split (&gt; 1 burst)</th><th>missed</th><th>spurious</th><th>start offset ms</th><th>end offset ms</th><th>CPU ratio (median)</th><th>CPU attributed</th><th>lost / unstamped</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
 export async function renderReport(input: ReportInput): Promise<string> {
@@ -187,7 +206,9 @@ export async function renderReport(input: ReportInput): Promise<string> {
 </head><body>
 <h1>alps replay</h1>
 <p>Trace <code>${escapeHtml(input.trace)}</code>, functions on ${input.cores} core(s). Turnaround = completion − scheduled arrival, real processes on this host.</p>
+<p id="setup">Workers <b>${escapeHtml(input.setup.workers)}</b> · sandbox cgroups <b>${escapeHtml(input.setup.sandbox_cgroups)}</b> · driver <b>${escapeHtml(input.setup.drivers.join(", "))}</b> (mode none has no driver) · baseline: <b>${input.baseline === null ? "none ran" : `${escapeHtml(input.baseline.key)}</b> = ${escapeHtml(input.baseline.label)}<b>`}</b></p>
 ${table(input)}
+${inferenceSection(input)}
 <h2>Modes</h2><ul>${reasons}</ul>
 ${notes === "" ? "" : `<h2>Notes</h2><ul>${notes}</ul>`}
 <h2>Charts</h2>

@@ -1,43 +1,60 @@
 /**
- * One mode of a replay: start that mode's scheduler in this process, warm the
- * sandboxes, dispatch every invocation at its arrival time, measure, and put
- * everything back (workers killed by pid, cgroups removed, backend closed,
- * dispatcher back on SCHED_OTHER) on every exit path, abort included.
+ * One run of the trace: start what runs beside the functions (nothing, an
+ * `alps daemon` process, or the in-process shortcut), make the sandboxes and
+ * the workers, dispatch every invocation at its arrival time, measure, and
+ * put everything back (workers killed by pid, cgroups removed, the daemon
+ * stopped, the dispatcher back on SCHED_OTHER) on every exit path, abort
+ * included.
  */
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { createBackend } from "../backend/select.js";
-import { Daemon } from "../frontend/daemon.js";
-import { moveToCgroup } from "../host/cgroups.js";
+import type { Strategy } from "../contracts/levels.js";
+import type { TraceInvocation } from "../contracts/trace.js";
 import { threadsOf } from "../host/proc-stat.js";
 import { loadSyscalls } from "../host/syscalls.js";
-import { baseAttr, type Syscalls } from "../host/syscalls-types.js";
-import type { Backend, Mode } from "../backend/types.js";
-import type { Strategy } from "../contracts/levels.js";
-import { cpuDemandMs, type TraceInvocation } from "../contracts/trace.js";
-import { UsageError } from "../errors.js";
+import { type AlpsSide, ModeUnavailableError, openAlpsSide } from "./alps-side.js";
 import { raiseDispatcher } from "./dispatcher-priority.js";
+import { compareInference, type InferenceReport } from "./inference.js";
 import { prewarmCounts } from "./prewarm.js";
-import { Sandboxes } from "./sandboxes.js";
-import type { MeasuredInvocation, ModeRun } from "./types.js";
-import { type RunResult, WorkerPool } from "./worker-pool.js";
+import { SandboxSet } from "./sandboxes.js";
+import type {
+  Driver,
+  MeasuredInvocation,
+  ModeRun,
+  ReplayMode,
+  SandboxCgroupLayout,
+  WorkerKind,
+} from "./types.js";
+import { ForkWorkers, type Slot, WarmWorkers, type Workers } from "./workers.js";
+import type { RunResult } from "./worker-pool.js";
+
+export { ModeUnavailableError };
 
 export interface RunModeOptions {
-  mode: Mode;
+  mode: ReplayMode;
+  /** How the replay reaches alps (ignored for mode none). Default api. */
+  driver?: Driver;
+  /** Default warm. */
+  workers?: WorkerKind;
+  /** Default cpu: a cpu cgroup per sandbox, as platforms do. */
+  sandboxCgroups?: SandboxCgroupLayout;
   strategy?: Strategy;
   /** Functions run on CPUs 0..cores−1 only (sched_setaffinity); undefined = all CPUs. */
   cores?: number;
   /** alps that cannot run here (no BPF) runs sfs instead, said in `reasons`. */
   fallback?: boolean;
+  /** An alps daemon already running (drivers api and sandbox). */
+  socket?: string;
+  /** More flags for the alps daemon the replay starts. */
+  daemonArgs?: readonly string[];
+  /** Where the daemon's log goes (the replay's output directory). */
+  outDir?: string;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
   log?: (message: string) => void;
   /** Delay between the end of warm-up and the trace's time 0, ms. */
   leadMs?: number;
 }
-
-/** A UsageError: the CLI prints its message and exits 2, without a stack. */
-export class ModeUnavailableError extends UsageError {}
 
 /** Preemptions of a worker's threads so far (nonvoluntary context switches). */
 function preemptions(pid: number): number {
@@ -54,57 +71,8 @@ function preemptions(pid: number): number {
   return sum;
 }
 
-/** Create the backend for `mode`; alps must have the BPF sensor, or the fallback must be allowed. */
-async function openBackend(
-  opts: RunModeOptions,
-  reasons: string[],
-): Promise<{ backend: Backend; mode: Mode }> {
-  const log = opts.log ?? (() => {});
-  if (opts.mode !== "alps") {
-    const { backend, reasons: why } = await createBackend({
-      mode: opts.mode,
-      strategy: opts.strategy,
-      log,
-    });
-    reasons.push(...why);
-    return { backend, mode: opts.mode };
-  }
-  let unavailable: string;
-  try {
-    const { backend, reasons: why } = await createBackend({
-      mode: "alps",
-      strategy: opts.strategy,
-      log,
-    });
-    reasons.push(...why);
-    if (backend.mode === "alps" && backend.sensor === "bpf") return { backend, mode: "alps" };
-    unavailable = `alps needs the BPF sensor, and backend selection gave mode ${backend.mode} with sensor ${backend.sensor}`;
-    await backend.close();
-  } catch (error: unknown) {
-    unavailable = `alps could not start: ${error instanceof Error ? error.message : String(error)}`;
-  }
-  if (!opts.fallback)
-    throw new ModeUnavailableError(`${unavailable} (pass --fallback to run sfs instead)`);
-  reasons.push(`${unavailable}; running sfs instead because --fallback was given`);
-  const { backend, reasons: why } = await createBackend({ mode: "sfs", log });
-  reasons.push(...why);
-  return { backend, mode: "sfs" };
-}
-
-/**
- * Put a fresh worker in its sandbox: first back on SCHED_OTHER nice 0 (it may
- * have inherited the dispatcher's RT level at fork; main thread first, so
- * threads it starts afterwards inherit the normal policy, then every thread
- * seen after that), then into its cgroup and onto its cores.
- */
-function placer(sandbox: string, syscalls: Syscalls, cpus?: number[]) {
-  return (pid: number): void => {
-    syscalls.setAttr(pid, baseAttr());
-    for (const tid of threadsOf(pid)) if (tid !== pid) syscalls.setAttr(tid, baseAttr());
-    moveToCgroup(sandbox, pid);
-    if (cpus === undefined) return;
-    for (const tid of threadsOf(pid)) syscalls.setAffinity(tid, cpus);
-  };
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 export async function runMode(
@@ -112,6 +80,9 @@ export async function runMode(
   opts: RunModeOptions,
 ): Promise<ModeRun> {
   const log = opts.log ?? (() => {});
+  const driver = opts.mode === "none" ? undefined : (opts.driver ?? "api");
+  const workerKind = opts.workers ?? "warm";
+  const layout = opts.sandboxCgroups ?? "cpu";
   const reasons: string[] = [];
   const { syscalls, reason: syscallsReason } = loadSyscalls();
   if (syscallsReason !== undefined) reasons.push(syscallsReason);
@@ -123,85 +94,100 @@ export async function runMode(
   }
 
   const functions = [...new Set(trace.map((inv) => inv.fn))];
-  const sandboxes = new Sandboxes(process.pid);
-  const pools = new Map<string, WorkerPool>();
-  let backend: Backend | undefined;
-  let daemon: Daemon | undefined;
-  let restoreDispatcher: (() => void) | undefined;
   const began = performance.now();
   const measured: MeasuredInvocation[] = [];
   let contextSwitches = 0;
-  let mode: Mode = opts.mode;
   const cleanupFailures: string[] = [];
+  let side: AlpsSide | undefined;
+  let sandboxes: SandboxSet | undefined;
+  let workers: Workers | undefined;
+  let restoreDispatcher: (() => void) | undefined;
   try {
-    const opened = await openBackend(opts, reasons);
-    backend = opened.backend;
-    mode = opened.mode;
-    // Every mode runs the daemon (cfs: observing only), so every mode pays the same for it;
-    // in alps it learns online from the invocations it sees finish, as on a real host.
-    daemon = new Daemon({ backend, cores: opts.cores ?? hostCpus, log });
-    for (const [fn, abs] of sandboxes.create(functions)) {
-      await daemon.addSandbox(fn, abs);
-      pools.set(
-        fn,
-        new WorkerPool({
-          fn,
-          cgroupPath: abs,
-          replayPid: process.pid,
-          place: placer(abs, syscalls, cpus),
-        }),
-      );
-    }
-    // Warm up a few pools at a time: every start is a Node process competing for the same 2 cores.
-    const counts = prewarmCounts(trace);
-    const queue = [...counts];
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        for (let next = queue.shift(); next !== undefined; next = queue.shift())
-          await pools.get(next[0])?.prewarm(next[1]);
-      }),
+    // The daemon starts before the dispatcher is raised: a child must not inherit its RT level.
+    side = await openAlpsSide({
+      mode: opts.mode,
+      driver: driver ?? "api",
+      ...(opts.strategy === undefined ? {} : { strategy: opts.strategy }),
+      cores: opts.cores ?? hostCpus,
+      fallback: opts.fallback ?? false,
+      ...(opts.socket === undefined ? {} : { socket: opts.socket }),
+      ...(opts.daemonArgs === undefined ? {} : { daemonArgs: opts.daemonArgs }),
+      outDir: opts.outDir ?? ".",
+      log,
+    });
+    reasons.push(...side.reasons);
+    reasons.push(
+      layout === "cpu"
+        ? "sandbox cgroups cpu: every sandbox a cpu cgroup of its own (as platforms do)"
+        : "sandbox cgroups none: one cgroup v2 directory per function, no cpu controller (all functions in one scheduling group)",
     );
+    sandboxes = new SandboxSet(process.pid, layout, side);
+    sandboxes.setFunctions(functions);
+    const theSide = side;
+    workers =
+      workerKind === "warm"
+        ? new WarmWorkers({ functions, sandboxes, syscalls, cpus, replayPid: process.pid })
+        : new ForkWorkers({ sandboxes, syscalls, cpus, replayPid: process.pid });
+    if (workerKind === "fork")
+      reasons.push(
+        "workers fork: a fresh process per invocation (burn-fork zygote), held until registered; its fork counts in turnaround in every mode",
+      );
+    await workers.prewarm(prewarmCounts(trace));
     opts.signal?.throwIfAborted();
     const baseline = new Map<number, number>();
-    for (const pool of pools.values())
-      for (const pid of pool.pids()) baseline.set(pid, preemptions(pid));
+    for (const pid of workers.pids()) baseline.set(pid, preemptions(pid));
 
-    daemon.start();
+    theSide.start();
+    const fromMonoMs = Number(process.hrtime.bigint()) / 1e6;
     restoreDispatcher = raiseDispatcher(syscalls);
-    await dispatchAll(trace, pools, daemon, measured, opts);
+    await dispatchAll(trace, workers, theSide, measured, opts);
+    restoreDispatcher();
+    restoreDispatcher = undefined;
+    const toMonoMs = Number(process.hrtime.bigint()) / 1e6;
 
-    for (const pool of pools.values()) {
-      for (const pid of pool.pids()) contextSwitches += preemptions(pid) - (baseline.get(pid) ?? 0);
+    for (const pid of workers.pids())
+      contextSwitches += preemptions(pid) - (baseline.get(pid) ?? 0);
+    const collected = await theSide.collect();
+    let inference: InferenceReport | undefined;
+    if (collected.bursts !== undefined) {
+      inference = compareInference(
+        measured.map((m) => ({
+          fn: m.fn,
+          pid: m.pid ?? -1,
+          startMonoMs: m.startMonoMs ?? Number.NaN,
+          endMonoMs: m.endMonoMs ?? Number.NaN,
+          cpuMs: m.cpuMs,
+        })),
+        collected.bursts.records,
+        {
+          functions: new Set(functions),
+          fromMonoMs,
+          toMonoMs: toMonoMs + 50,
+          lost: collected.bursts.lost,
+        },
+      );
     }
-    const policy = mode === "alps" ? daemon.policy() : undefined;
-    const backendStatus = backend.status();
     return {
       requested: opts.mode,
-      mode,
-      strategy: opts.strategy,
+      mode: theSide.mode,
+      setup: { driver, workers: workerKind, sandboxCgroups: layout },
+      ...(opts.strategy === undefined ? {} : { strategy: opts.strategy }),
       reasons,
       invocations: measured.sort((a, b) => a.index - b.index),
       contextSwitches,
-      coldStarts: [...pools.values()].reduce((n, p) => n + p.coldStarts, 0),
-      backendStatus,
-      policy,
+      coldStarts: workers.coldStarts,
+      ...(collected.backendStatus === undefined ? {} : { backendStatus: collected.backendStatus }),
+      ...(collected.policy === undefined ? {} : { policy: collected.policy }),
+      ...(inference === undefined ? {} : { inference }),
       wallMs: performance.now() - began,
     };
   } finally {
     restoreDispatcher?.();
-    daemon?.stop();
-    await Promise.all([...pools.values()].map((p) => p.close()));
-    if (backend !== undefined) {
-      for (const abs of sandboxes.paths.values()) {
-        await (daemon ?? backend).removeSandbox(abs).catch((error: unknown) => {
-          cleanupFailures.push(
-            `remove sandbox ${abs}: ${error instanceof Error ? error.message : String(error)}`,
-          );
-        });
-      }
-      await backend.close();
-    }
-    cleanupFailures.push(...sandboxes.remove());
+    await workers?.close().catch((error: unknown) => {
+      cleanupFailures.push(`workers: ${message(error)}`);
+    });
+    if (sandboxes !== undefined) cleanupFailures.push(...(await sandboxes.removeAll()));
+    if (side !== undefined) cleanupFailures.push(...(await side.close()));
     if (cleanupFailures.length > 0) log(`replay cleanup problems: ${cleanupFailures.join("; ")}`);
   }
 }
@@ -220,8 +206,8 @@ const SPIN_BEFORE_MS = 1;
 /** Send every invocation at its arrival time; resolves when all have finished. */
 function dispatchAll(
   trace: readonly TraceInvocation[],
-  pools: Map<string, WorkerPool>,
-  daemon: Daemon,
+  workers: Workers,
+  side: AlpsSide,
   measured: MeasuredInvocation[],
   opts: RunModeOptions,
 ): Promise<void> {
@@ -253,23 +239,28 @@ function dispatchAll(
     const dispatch = async (index: number, inv: TraceInvocation): Promise<void> => {
       const due = scheduledNs(inv);
       const sentNs = process.hrtime.bigint();
-      const pool = pools.get(inv.fn);
-      if (pool === undefined) throw new Error(`no sandbox for function '${inv.fn}'`);
-      const idle = pool.takeIdle();
-      const { worker, cold } =
-        idle !== undefined ? { worker: idle, cold: false } : await pool.acquire();
-      const cpu = cpuDemandMs(inv);
-      // Registered before the worker starts burning, so its first instruction is already the function's.
-      const id = daemon.startInvocation(inv.fn, worker.pid);
+      // A warm idle worker is taken without an await, so the in-process shortcut
+      // reaches the first instruction without yielding to the event loop.
+      const slot: Slot = workers.takeNow(index, inv) ?? (await workers.acquire(index, inv));
+      // Registered before the slot runs a single instruction of the invocation.
+      let id: string | undefined;
+      let registerMs: number | undefined;
+      if (side.registers) {
+        const asked = process.hrtime.bigint();
+        const registered = side.register(inv.fn, slot.pid);
+        id = typeof registered === "string" ? registered : await registered;
+        registerMs = Number(process.hrtime.bigint() - asked) / 1e6;
+      }
       let result: RunResult;
       try {
-        result = await worker.run(cpu, Math.max(inv.durationMs - cpu, 0));
+        result = await slot.run();
       } catch (error: unknown) {
-        daemon.endInvocation(id);
+        if (id !== undefined) await Promise.resolve(side.end(id, 0)).catch(() => {});
         throw error;
       }
-      daemon.endInvocation(id, { cpuMs: result.cpuMs });
-      pool.release(worker);
+      // Ended before the slot serves another invocation, so no end can undo the next start.
+      if (id !== undefined) await side.end(id, result.cpuMs);
+      slot.release();
       measured.push({
         index,
         arrivalMs: inv.arrivalMs,
@@ -279,7 +270,13 @@ function dispatchAll(
         startMs: Number(result.startNs - due) / 1e6,
         cpuMs: result.cpuMs,
         dispatchLagMs: Number(sentNs - due) / 1e6,
-        cold,
+        cold: slot.cold,
+        pid: slot.pid,
+        ...(registerMs === undefined ? {} : { registerMs }),
+        ...(result.nice === undefined ? {} : { firstNice: result.nice }),
+        ...(result.policy === undefined ? {} : { firstPolicy: result.policy }),
+        startMonoMs: Number(result.startNs) / 1e6,
+        endMonoMs: Number(result.endNs) / 1e6,
       });
     };
     const spinNs = BigInt(SPIN_BEFORE_MS * 1e6);

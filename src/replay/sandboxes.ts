@@ -1,14 +1,32 @@
 /**
- * Per-function sandboxes of one replay: a cgroup v2 directory each, under one
- * directory named after the replay process, so a cleanup check (and a person)
- * can tell what a replay left behind.
+ * The sandboxes of one replay, under one directory named after the replay
+ * process (in every hierarchy a sandbox uses), so a cleanup check and a
+ * person can tell what a replay left behind.
+ *
+ * Layout `cpu` (the default, what platforms do): every sandbox is a cpu
+ * cgroup of its own, all of them siblings, as Docker's containers are: one
+ * per warm worker (OpenWhisk runs one container per concurrent activation),
+ * or, with fork workers, a pool per function that invocations take and give
+ * back (a container reused by the next activation). Layout `none`: one
+ * cgroup v2 directory per function, no cpu controller (every function's
+ * tasks in one scheduling group), the replay's layout before it had a choice.
  */
-import * as hostCgroups from "../host/cgroups.js";
+import { join } from "node:path";
+import { createCgroup, moveToCgroup, removeCgroup } from "../host/cgroups.js";
+import { CpuSandboxes } from "../host/sandbox-cgroups.js";
+import type { SandboxCgroupLayout } from "./types.js";
 
-/** The cgroup operations the sandboxes use (the real ones unless a caller passes others). */
-export type SandboxCgroups = Pick<typeof hostCgroups, "createCgroup" | "removeCgroup">;
+/** One sandbox of the replay. */
+export interface Sandbox {
+  /** Its cgroup v2 directory: what alps keys a sandbox by (POST /v1/sandboxes, the BPF map). */
+  readonly v2: string;
+  /** The cgroup.procs files a process writes its pid to, to enter it (the v2 one first). */
+  readonly procsFiles: readonly string[];
+  /** Moves process `pid` (all its threads) into it. */
+  add(pid: number): void;
+}
 
-/** Directory under the cgroup v2 mount that holds one replay's sandboxes. */
+/** Directory (below each hierarchy's mount) that holds one replay's sandboxes. */
 export function replayCgroupRoot(replayPid: number): string {
   return `alps-replay-${replayPid}`;
 }
@@ -19,39 +37,96 @@ export function sandboxDirName(index: number, fn: string): string {
   return `f${index}-${safe}`;
 }
 
-export class Sandboxes {
-  readonly #cgroups: SandboxCgroups;
+/** Declares a sandbox to alps (or not, without alps); undeclare before removing it. */
+export interface SandboxDeclarer {
+  declareSandbox(fn: string, v2Dir: string): Promise<void>;
+  undeclareSandbox(v2Dir: string): Promise<void>;
+}
+
+export class SandboxSet {
+  readonly layout: SandboxCgroupLayout;
   readonly #root: string;
-  readonly #created: string[] = [];
-  readonly paths = new Map<string, string>();
+  readonly #declarer: SandboxDeclarer;
+  /** Layout cpu: the host layer's cpu sandboxes under the replay's root. */
+  readonly #cpu: CpuSandboxes | undefined;
+  /** Layout none: v2 directories created, the root first. */
+  readonly #v2Created: string[] = [];
+  /** Sandboxes declared to alps, to undeclare before removal. */
+  readonly #declared: string[] = [];
+  readonly #indexOf = new Map<string, number>();
 
-  constructor(replayPid: number, cgroups: SandboxCgroups = hostCgroups) {
-    this.#cgroups = cgroups;
+  constructor(replayPid: number, layout: SandboxCgroupLayout, declarer: SandboxDeclarer) {
+    this.layout = layout;
     this.#root = replayCgroupRoot(replayPid);
+    this.#declarer = declarer;
+    this.#cpu = layout === "cpu" ? new CpuSandboxes(this.#root) : undefined;
   }
 
-  /** Create the root and one directory per function; returns fn → absolute path. */
-  create(functions: readonly string[]): Map<string, string> {
-    this.#created.push(this.#cgroups.createCgroup(this.#root));
-    functions.forEach((fn, i) => {
-      const abs = this.#cgroups.createCgroup(`${this.#root}/${sandboxDirName(i, fn)}`);
-      this.#created.push(abs);
-      this.paths.set(fn, abs);
-    });
-    return this.paths;
+  /** Numbers the functions (directory names stay short and unique whatever the names). */
+  setFunctions(functions: readonly string[]): void {
+    functions.forEach((fn, i) => this.#indexOf.set(fn, i));
   }
 
-  /** Remove every directory this replay created, deepest first; collects failures instead of stopping at the first. */
-  remove(): string[] {
+  #make(name: string): Sandbox {
+    if (this.#cpu !== undefined) {
+      const sb = this.#cpu.create(name);
+      return {
+        v2: sb.v2Dir,
+        procsFiles:
+          sb.cpuDir === sb.v2Dir
+            ? [join(sb.v2Dir, "cgroup.procs")]
+            : [join(sb.v2Dir, "cgroup.procs"), join(sb.cpuDir, "cgroup.procs")],
+        add: (pid) => sb.add(pid),
+      };
+    }
+    if (this.#v2Created.length === 0) this.#v2Created.push(createCgroup(this.#root));
+    const v2 = createCgroup(`${this.#root}/${name}`);
+    this.#v2Created.push(v2);
+    return {
+      v2,
+      procsFiles: [join(v2, "cgroup.procs")],
+      add: (pid) => moveToCgroup(v2, pid),
+    };
+  }
+
+  /**
+   * A new sandbox for `fn`, declared to alps. `instance` names one of
+   * several sandboxes of a function (layout cpu); omit it for the one
+   * per-function sandbox.
+   */
+  async create(fn: string, instance?: string): Promise<Sandbox> {
+    const index = this.#indexOf.get(fn);
+    if (index === undefined) throw new Error(`no sandbox numbering for function '${fn}'`);
+    const sandbox = this.#make(
+      `${sandboxDirName(index, fn)}${instance === undefined ? "" : `-${instance}`}`,
+    );
+    await this.#declarer.declareSandbox(fn, sandbox.v2);
+    this.#declared.push(sandbox.v2);
+    return sandbox;
+  }
+
+  /**
+   * Undeclares and removes every sandbox this replay created, then the root;
+   * collects failures instead of stopping at the first.
+   */
+  async removeAll(): Promise<string[]> {
     const failures: string[] = [];
-    for (const abs of this.#created.splice(0).reverse()) {
+    const say = (what: string, error: unknown): void => {
+      failures.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+    };
+    for (const v2 of this.#declared.splice(0).reverse()) {
+      await this.#declarer
+        .undeclareSandbox(v2)
+        .catch((error: unknown) => say(`undeclare ${v2}`, error));
+    }
+    if (this.#cpu !== undefined) failures.push(...this.#cpu.remove());
+    for (const v2 of this.#v2Created.splice(0).reverse()) {
       try {
-        this.#cgroups.removeCgroup(abs);
-      } catch (error: unknown) {
-        failures.push(`${abs}: ${error instanceof Error ? error.message : String(error)}`);
+        removeCgroup(v2);
+      } catch (error) {
+        say(`remove ${v2}`, error);
       }
     }
-    this.paths.clear();
     return failures;
   }
 }

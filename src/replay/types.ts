@@ -1,8 +1,60 @@
 /** What one replay measures. Field names of the CSV and JSON outputs are set in csv.ts and summary.ts. */
 
-import type { BackendStatus, Mode } from "../backend/types.js";
+import type { BackendStatus } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
+import type { InferenceReport } from "./inference.js";
+
+/**
+ * What runs beside the functions in one run of the trace:
+ * - `none`: nothing of alps (no daemon, no BPF program, no cgroup move by
+ *   alps): the host as it is. The only baseline a result may call CFS.
+ * - `cfs-observed`: the daemon in its cfs mode, observing bursts (with the
+ *   BPF sensor where it loads) and changing nothing.
+ * - `alps`, `sfs`: the daemon in that mode.
+ */
+export type ReplayMode = "none" | "cfs-observed" | "alps" | "sfs";
+export const REPLAY_MODES: readonly ReplayMode[] = ["none", "cfs-observed", "alps", "sfs"];
+
+/**
+ * How the replay reaches the daemon:
+ * - `api`: a separate `alps daemon` process; every invocation is registered
+ *   (POST /v1/invocations) before its first instruction and ended, as a
+ *   platform with alps's hook does;
+ * - `sandbox`: the same daemon, told only which cgroup is which function's
+ *   sandbox (POST /v1/sandboxes): it infers invocations from CPU bursts, as on
+ *   an unpatched OpenWhisk or OpenLambda host;
+ * - `inprocess`: the daemon inside the dispatcher's own process, invocations
+ *   registered by a function call. A shortcut for development, not the path a
+ *   platform takes.
+ */
+export type Driver = "api" | "sandbox" | "inprocess";
+export const DRIVERS: readonly Driver[] = ["api", "sandbox", "inprocess"];
+
+/**
+ * The function's process: `warm` = a pool of long-lived Node workers per
+ * function (warm sandboxes); `fork` = a fresh process per invocation, held
+ * until it is registered (cold sandboxes, process-per-request platforms).
+ */
+export type WorkerKind = "warm" | "fork";
+export const WORKER_KINDS: readonly WorkerKind[] = ["warm", "fork"];
+
+/**
+ * How sandboxes are laid out: `cpu` = each one a cpu cgroup of its own (as
+ * platforms do: Docker, OpenLambda), `none` = one cgroup v2 directory per
+ * function without the cpu controller (every function's tasks in one
+ * scheduling group).
+ */
+export type SandboxCgroupLayout = "cpu" | "none";
+export const SANDBOX_CGROUP_LAYOUTS: readonly SandboxCgroupLayout[] = ["cpu", "none"];
+
+/** Everything a number of a replay depends on besides the trace and the mode: said beside every result. */
+export interface RunSetup {
+  /** Undefined for mode `none` (nothing of alps to drive). */
+  driver: Driver | undefined;
+  workers: WorkerKind;
+  sandboxCgroups: SandboxCgroupLayout;
+}
 
 /** One invocation as it ran on this host. Times in ms; arrival is the trace's scheduled arrival. */
 export interface MeasuredInvocation {
@@ -20,22 +72,35 @@ export interface MeasuredInvocation {
   dispatchLagMs: number;
   /** No warm worker was idle: it waited for a new one. */
   cold: boolean;
+  /** The process that ran it. */
+  pid?: number;
+  /** Registration through the API: request to answer, ms (driver api only). */
+  registerMs?: number;
+  /** Nice level and scheduling policy of the function's thread at its first instruction. */
+  firstNice?: number;
+  firstPolicy?: number;
+  /** CLOCK_MONOTONIC of the first instruction and of the end, ms (to line up with the daemon's bursts). */
+  startMonoMs?: number;
+  endMonoMs?: number;
 }
 
 export interface ModeRun {
   /** The mode asked for. */
-  requested: Mode;
+  requested: ReplayMode;
   /** The mode that ran (differs only when the user allowed the fallback). */
-  mode: Mode;
+  mode: ReplayMode;
+  setup: RunSetup;
   strategy?: Strategy;
   /** Why this backend runs, from backend selection, plus the replay's own notes. */
   reasons: string[];
   invocations: MeasuredInvocation[];
-  /** Preemptions of the workers (nonvoluntary context switches), summed. */
+  /** Preemptions of the workers (nonvoluntary context switches), summed (warm workers only). */
   contextSwitches: number;
   coldStarts: number;
   backendStatus?: BackendStatus;
   /** alps: the policy the daemon had learned when the mode ended. */
   policy?: Policy;
+  /** Driver sandbox: the invocations the daemon inferred from bursts, against the real ones. */
+  inference?: InferenceReport;
   wallMs: number;
 }

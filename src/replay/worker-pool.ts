@@ -1,6 +1,7 @@
 /**
- * Warm sandboxes: per function, pre-started worker processes in that
- * function's cgroup v2 directory. The pool grows on demand (a cold start when
+ * Warm sandboxes: per function, pre-started worker processes, each placed in
+ * its sandbox when it starts (its own cpu cgroup, or the function's cgroup v2
+ * directory: see sandboxes.ts). The pool grows on demand (a cold start when
  * no worker is idle, counted) so overlapping invocations of one function run
  * as separate tasks, and it keeps one spare warm behind the last idle worker.
  */
@@ -25,6 +26,9 @@ export interface RunResult {
   endNs: bigint;
   /** CPU the worker measured on its thread clock, ms. */
   cpuMs: number;
+  /** Nice level and scheduling policy of its thread at the invocation's first instruction. */
+  nice?: number;
+  policy?: number;
 }
 
 /** A line the worker wrote on its channel (see burn.mjs for the protocol). */
@@ -34,6 +38,8 @@ interface WorkerMessage {
   startNs?: string;
   endNs?: string;
   cpuMs?: number;
+  nice?: number;
+  policy?: number;
 }
 
 function parseMessage(pid: number | undefined, line: string): WorkerMessage {
@@ -103,6 +109,8 @@ export class Worker {
       startNs: BigInt(message.startNs ?? "0"),
       endNs: BigInt(message.endNs ?? "0"),
       cpuMs: Number(message.cpuMs),
+      ...(message.nice === undefined ? {} : { nice: message.nice }),
+      ...(message.policy === undefined ? {} : { policy: message.policy }),
     });
   }
 
@@ -150,11 +158,9 @@ export class Worker {
 
 export interface PoolOptions {
   fn: string;
-  /** The function's cgroup v2 directory (absolute). */
-  cgroupPath: string;
   replayPid: number;
   /** Puts a fresh worker in its sandbox (cgroup, affinity) before it is used. */
-  place: (pid: number) => void;
+  place: (pid: number) => void | Promise<void>;
   /** How long a worker may take to start, ms. */
   startTimeoutMs?: number;
 }
@@ -184,12 +190,12 @@ async function startWorker(opts: PoolOptions): Promise<Worker> {
         clearTimeout(timer);
         reject(new Error(`worker for '${opts.fn}' exited while starting (${signal ?? code})`));
       });
-      ready.then(() => {
+      // Placed at once: threads the worker starts later inherit the cgroup and the affinity.
+      const placed = child.pid === undefined ? Promise.resolve() : opts.place(child.pid);
+      Promise.all([ready, placed]).then(() => {
         clearTimeout(timer);
         resolve();
       }, reject);
-      // Placed at once: threads the worker starts later inherit the cgroup and the affinity.
-      if (child.pid !== undefined) opts.place(child.pid);
     });
   } catch (error: unknown) {
     await worker.kill();

@@ -27,8 +27,10 @@ describe("DaemonFeed", () => {
 
   it("learns a new function within newFunctionLearnMs, not a period later", () => {
     const feed = new DaemonFeed(config({ learnPeriodMs: "2000", newFunctionLearnMs: "250" }), 1);
-    expect(feed.nextDecisionMs()).toBe(250);
+    // Nothing new yet: the period; a function's completion brings the next 250 ms instant.
+    expect(feed.nextDecisionMs()).toBe(2000);
     feed.cpuDone({ fn: "f", arrivalMs: 100, cpuMs: 5, completionMs: 105 });
+    expect(feed.nextDecisionMs()).toBe(250);
     const p = feed.decide(250, 5);
     expect(p?.functions.f?.priority).toBe(1);
   });

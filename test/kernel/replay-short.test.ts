@@ -1,8 +1,10 @@
 /**
  * A short trace (a few long and many short functions, load 0.85 on 2 cores)
- * replayed with real processes under cfs and alps (sfs where BPF is missing,
- * locally only: CI must have BPF). Short functions must finish clearly sooner
- * than under CFS, and every invocation must be in each mode's CSV.
+ * replayed with real processes under cfs-observed and alps (sfs where BPF is
+ * missing, locally only: CI must have BPF), through the in-process shortcut
+ * with every function's tasks in one scheduling group (--sandbox-cgroups
+ * none): the layout where nice levels decide. Short functions must finish
+ * clearly sooner, and every invocation must be in each mode's CSV.
  */
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,21 +26,23 @@ const CAN_RUN =
 
 describe("replay of a short trace", () => {
   it.skipIf(!CAN_RUN)(
-    "favours short functions over CFS and records every invocation",
+    "favours short functions over the observing daemon and records every invocation",
     async () => {
       const dir = mkdtempSync(join(tmpdir(), "alps-replay-short-"));
       const trace = shortLongTrace({ spanS: 8, load: 0.85, cores: 2, seed: 7 });
       const tracePath = writeTrace(dir, trace);
       const result = await replay({
         tracePath,
-        modes: ["cfs", "alps"],
+        modes: ["cfs-observed", "alps"],
+        drivers: ["inprocess"],
+        sandboxCgroups: "none",
         cores: 2,
         outDir: dir,
         fallback: !process.env.CI,
       });
 
       const keys = result.runs.map((r) => r.key);
-      expect(keys[0]).toBe("cfs");
+      expect(keys[0]).toBe("cfs-observed");
       const favoured = result.runs[1];
       if (favoured === undefined) throw new Error("second mode did not run");
       if (process.env.CI) expect(favoured.key).toBe("alps");
@@ -58,10 +62,12 @@ describe("replay of a short trace", () => {
 
       const summary = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")) as {
         modes: Record<string, { invocations: number }>;
-        vs_cfs: Record<string, unknown>;
+        vs_baseline: Record<string, unknown>;
+        baseline: { key: string } | null;
       };
       expect(summary.modes[favoured.key]?.invocations).toBe(trace.length);
-      expect(summary.vs_cfs[favoured.key]).toHaveProperty("mean_turnaround_ratio");
+      expect(summary.baseline?.key).toBe("cfs-observed");
+      expect(summary.vs_baseline[favoured.key]).toHaveProperty("mean_turnaround_ratio");
       expect(readFileSync(join(dir, "report.html"), "utf8")).toMatch(/<svg/);
 
       // Nothing left behind, and this process is back on SCHED_OTHER.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareWithCfs, durationGroups, toFinished } from "../../src/replay/compare.js";
+import { compareWithBaseline, durationGroups, toFinished } from "../../src/replay/compare.js";
 import type { MeasuredInvocation } from "../../src/replay/types.js";
 import { summarize } from "../../src/sim/index.js";
 
@@ -17,7 +17,7 @@ function inv(index: number, durationMs: number, turnaroundMs: number): MeasuredI
   };
 }
 
-describe("replay comparison with cfs", () => {
+describe("replay comparison with the baseline", () => {
   it("groups the shorter half and the longest tenth by duration, ties by trace order", () => {
     const durations = [5, 1, 9, 1, 7, 3, 20, 2, 8, 4];
     const { short, long } = durationGroups(durations);
@@ -30,7 +30,7 @@ describe("replay comparison with cfs", () => {
     const cfs = durations.map((d, i) => inv(i, d, d * 4));
     // The other mode halves every short turnaround and doubles the long one.
     const other = durations.map((d, i) => inv(i, d, i === 9 ? d * 8 : d * 2));
-    const v = compareWithCfs(cfs, other, summarize, 2);
+    const v = compareWithBaseline(cfs, other, summarize, 2);
     expect(v.long_p99_ratio).toBeCloseTo(2, 6);
     expect(v.short_slowdown).toBeCloseTo(2, 6);
     const cfsMean = cfs.reduce((s, m) => s + m.turnaroundMs, 0) / 10;
@@ -39,7 +39,7 @@ describe("replay comparison with cfs", () => {
   });
 
   it("refuses to compare runs of different traces", () => {
-    expect(() => compareWithCfs([inv(0, 1, 1)], [], summarize, 2)).toThrow(/different traces/);
+    expect(() => compareWithBaseline([inv(0, 1, 1)], [], summarize, 2)).toThrow(/different traces/);
   });
 
   it("turns measurements into finished invocations with completion = arrival + turnaround", () => {

@@ -1,6 +1,7 @@
 /** Shared by the replay tests: a generated short trace and the checks that nothing was left behind. */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { readCpuHierarchy } from "../../src/host/cpu-cgroups.js";
 import { cgroup2Mount } from "../../src/host/cgroups.js";
 import type { TraceInvocation } from "../../src/contracts/trace.js";
 import { replayCgroupRoot, workerTag } from "../../src/replay/index.js";
@@ -79,8 +80,27 @@ export function leftoverWorkers(replayPid: number): number[] {
   return found;
 }
 
+/** The replay's cgroup root still exists, in the v2 hierarchy or the v1 cpu one. */
 export function leftoverCgroup(replayPid: number): boolean {
-  return existsSync(join(cgroup2Mount(), replayCgroupRoot(replayPid)));
+  const v1 = readCpuHierarchy().v1;
+  const roots = [cgroup2Mount(), ...(v1 === undefined ? [] : [v1])];
+  return roots.some((mount) => existsSync(join(mount, replayCgroupRoot(replayPid))));
+}
+
+/** Pids of `alps daemon` processes a replay started (their socket is in a replay's temp dir). */
+export function replayDaemons(): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (argv.includes("daemon") && argv.some((a) => a.includes("/alps-replay-daemon-")))
+        found.push(Number(entry));
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  return found;
 }
 
 /** Scheduling policy of every thread of this process (field 41 of /proc/<pid>/task/<tid>/stat). */

@@ -27,9 +27,9 @@ describe("replay outputs", () => {
   it("writes one CSV row per invocation in trace order, quoting names that need it", () => {
     const csv = modeCsv([m(1, 'a,"b"', 2, 3), m(0, "fib", 1.23456, 4)]);
     expect(csv.split("\n")).toEqual([
-      "arrival_ms,function,duration_ms,turnaround_ms,start_ms,cpu_ms,dispatch_lag_ms,cold",
-      "0,fib,1.235,4,0.5,1.235,0.25,0",
-      '1,"a,""b""",2,3,0.5,2,0.25,1',
+      "arrival_ms,function,duration_ms,turnaround_ms,start_ms,cpu_ms,dispatch_lag_ms,cold,register_ms,first_nice,first_policy",
+      "0,fib,1.235,4,0.5,1.235,0.25,0,,,",
+      '1,"a,""b""",2,3,0.5,2,0.25,1,,,',
       "",
     ]);
   });

@@ -17,7 +17,7 @@ const CHROMIUM = "/usr/bin/chromium";
 // test-results/ is ignored by git: the screenshot is for a person to look at, not to commit.
 const OUT = join(process.cwd(), "test-results", "replay");
 
-function fakeRun(mode: "cfs" | "alps", stretchShort: number): ModeRun {
+function fakeRun(mode: "none" | "alps", stretchShort: number): ModeRun {
   const invocations: MeasuredInvocation[] = Array.from({ length: 200 }, (_, i) => {
     const durationMs = i % 10 === 0 ? 400 + i : 2 + (i % 7) * 3;
     const turnaroundMs = durationMs < 100 ? durationMs * stretchShort : durationMs * 1.6;
@@ -36,6 +36,11 @@ function fakeRun(mode: "cfs" | "alps", stretchShort: number): ModeRun {
   return {
     requested: mode,
     mode,
+    setup: {
+      driver: mode === "none" ? undefined : "api",
+      workers: "warm",
+      sandboxCgroups: "cpu",
+    },
     reasons: [`${mode} for the test`],
     invocations,
     contextSwitches: 0,
@@ -46,7 +51,7 @@ function fakeRun(mode: "cfs" | "alps", stretchShort: number): ModeRun {
 
 describe("replay report in a browser", () => {
   it.skipIf(!existsSync(CHROMIUM))("renders every chart as SVG with data marks", async () => {
-    const runs = [fakeRun("cfs", 5), fakeRun("alps", 1.5)];
+    const runs = [fakeRun("none", 5), fakeRun("alps", 1.5)];
     const modes = runs.map((run) => {
       const summary = summarize(toFinished(run.invocations), {
         cores: 2,
@@ -58,7 +63,7 @@ describe("replay report in a browser", () => {
         summary,
         samples: fromMeasured(run.invocations),
         predicted: {
-          policy: run.mode,
+          policy: run.mode === "none" ? "cfs" : run.mode,
           summary,
           samples: fromMeasured(run.invocations).map((s) => ({
             ...s,
@@ -71,7 +76,9 @@ describe("replay report in a browser", () => {
       trace: "synthetic.csv",
       cores: 2,
       modes,
-      vsCfs: {},
+      vsBaseline: {},
+      baseline: { key: "none", mode: "none", label: "CFS: the host without alps" },
+      setup: { workers: "warm", sandbox_cgroups: "cpu", drivers: ["api"] },
       notes: ["synthetic data"],
     });
     mkdirSync(OUT, { recursive: true });

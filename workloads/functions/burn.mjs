@@ -12,7 +12,9 @@
  * (the replay dispatcher):
  *   worker → {"type":"ready","pid":…}
  *   parent → {"type":"run","id":…,"cpuMs":…,"blockMs":…}
- *   worker → {"type":"done","id":…,"startNs":"…","endNs":"…","cpuMs":…}   (hrtime = CLOCK_MONOTONIC, shared by all processes)
+ *   worker → {"type":"done","id":…,"startNs":"…","endNs":"…","cpuMs":…,"nice":…,"policy":…}
+ *   (hrtime = CLOCK_MONOTONIC, shared by all processes; nice and policy are its
+ *   thread's at the invocation's first instruction)
  *
  * Why a blocking read and not Node's IPC channel: the time from the
  * dispatcher's send to the function's first instruction is part of every
@@ -26,6 +28,7 @@
  * or dies, so it never outlives the replay.
  */
 import { readSync, writeSync } from "node:fs";
+import { getPriority } from "node:os";
 import { createExternalBuffer, createPointer, DataType, load, open } from "ffi-rs";
 
 const CLOCK_THREAD_CPUTIME_ID = 3;
@@ -38,6 +41,12 @@ open({ library: "libc", path: "" });
 // One struct timespec (16 bytes), allocated once and read through a Buffer view.
 const timespec = createPointer({ paramsType: [DataType.U8Array], paramsValue: [new Uint8Array(16)] });
 const timespecView = createExternalBuffer(timespec[0], 16);
+
+/** This thread's scheduling policy, SCHED_RESET_ON_FORK masked off. */
+function ownPolicy() {
+  const policy = load({ library: "libc", funcName: "sched_getscheduler", retType: DataType.I32, paramsType: [DataType.I32], paramsValue: [0] });
+  return policy & ~0x40000000;
+}
 
 /** This thread's CPU time, ms. */
 function threadCpuMs() {
@@ -113,10 +122,13 @@ for (let command = nextCommand(); command !== undefined; command = nextCommand()
     throw new Error(`burn.mjs: unexpected command ${JSON.stringify(command)}`);
   }
   const startNs = process.hrtime.bigint();
+  // Where the function runs from its first instruction (the replay checks registration came first).
+  const nice = getPriority(0); // getpriority(PRIO_PROCESS, 0): this thread's nice on Linux
+  const policy = ownPolicy();
   const usedMs = burn(Number(command.cpuMs));
   const blockMs = Number(command.blockMs);
   if (blockMs > 0) sleep(blockMs);
   const endNs = process.hrtime.bigint();
-  send({ type: "done", id: command.id, startNs: String(startNs), endNs: String(endNs), cpuMs: usedMs });
+  send({ type: "done", id: command.id, startNs: String(startNs), endNs: String(endNs), cpuMs: usedMs, nice, policy });
 }
 process.exit(0);

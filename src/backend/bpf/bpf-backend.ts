@@ -208,8 +208,13 @@ class AlpsBpfBackend implements BpfBackend {
   #closed = false;
   /** Ring-buffer drops already answered with a resync. */
   #dropsSeen = 0;
-  readonly #resyncTimer: NodeJS.Timeout;
-  readonly #budgetTimer: NodeJS.Timeout;
+  /** When the drop counter was last read (performance.now()), and the check armed after a batch. */
+  #dropsCheckedAt = 0;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  /** Per batch of events: the last level event of each task (reused, not reallocated). */
+  readonly #pendingLevels = new Map<number, AlpsEvent>();
+  /** Runs while invocations are open (see #armBudgets): an idle daemon has no timer for it. */
+  #budgetTimer: NodeJS.Timeout | undefined;
 
   constructor(addon: AlpsAddon, handle: BpfHandle, objectPath: string, opts: BpfBackendOptions) {
     this.#addon = addon;
@@ -249,13 +254,45 @@ class AlpsBpfBackend implements BpfBackend {
         ];
     this.#writePolicy(this.#policy);
     handle.startEvents((events) => this.#onEvents(events));
-    // A dropped LEVEL or EXPIRED event would leave a task at a stale level
-    // until its next event. The kernel's task map still holds the level it
-    // decided, so after any drop the daemon re-applies every tracked task's.
-    this.#resyncTimer = setInterval(() => this.#resyncAfterDrops(), RESYNC_CHECK_MS);
+  }
+
+  /**
+   * A dropped LEVEL or EXPIRED event would leave a task at a stale level
+   * until its next event. The kernel's task map still holds the level it
+   * decided, so after any drop the daemon re-applies every tracked task's.
+   * Drops only happen while events pour in, so the counter is read after a
+   * batch of events, at most every RESYNC_CHECK_MS (a one-shot timer covers
+   * the last batch): an idle daemon has no timer firing for it.
+   */
+  #checkDropsSoon(): void {
+    if (this.#closed || this.#resyncTimer !== undefined) return;
+    const wait = this.#dropsCheckedAt + RESYNC_CHECK_MS - performance.now();
+    if (wait <= 0) {
+      this.#resyncAfterDrops();
+      return;
+    }
+    this.#resyncTimer = setTimeout(() => {
+      this.#resyncTimer = undefined;
+      this.#resyncAfterDrops();
+    }, wait);
     this.#resyncTimer.unref();
+  }
+
+  /**
+   * The budget check runs every BUDGET_CHECK_MS while some invocation is
+   * open, and not at all otherwise (it has nothing to check then): ten
+   * wake-ups a second would be most of an idle daemon's CPU.
+   */
+  #armBudgets(): void {
+    if (this.#budgetTimer !== undefined || this.#closed) return;
     this.#budgetTimer = setInterval(() => this.#checkBudgets(), BUDGET_CHECK_MS);
     this.#budgetTimer.unref();
+  }
+
+  #disarmBudgetsIfIdle(): void {
+    if (this.#budgetTimer === undefined || this.#invocations.size > 0) return;
+    clearInterval(this.#budgetTimer);
+    this.#budgetTimer = undefined;
   }
 
   /** The floor for a task of invocation `root` (undefined: none; a spent budget means no boost). */
@@ -318,6 +355,7 @@ class AlpsBpfBackend implements BpfBackend {
 
   #resyncAfterDrops(): void {
     if (this.#closed) return;
+    this.#dropsCheckedAt = performance.now();
     const drops = Number(this.#handle.counters()[COUNTER_NAMES.indexOf("nr_ringbuf_drops")] ?? 0n);
     if (drops <= this.#dropsSeen) return;
     let reapplied = 0;
@@ -521,6 +559,7 @@ class AlpsBpfBackend implements BpfBackend {
       tids.add(pid);
     }
     this.#invocations.set(pid, inv);
+    this.#armBudgets();
     this.#counts.nr_invocations++;
     if (tids.size === 0 && !existsSync(`/proc/${pid}`)) {
       // Gone before it was registered: no exit event will come; say it now,
@@ -561,6 +600,7 @@ class AlpsBpfBackend implements BpfBackend {
   endInvocation(pid: number): void {
     const inv = this.#invocations.get(pid);
     this.#invocations.delete(pid);
+    this.#disarmBudgetsIfIdle();
     const tids = new Set<number>(inv?.tids ?? []);
     // Children and threads it created carry the invocation's root tid in the task map.
     for (const tid of this.#handle.tasksOfRoot(pid)) tids.add(tid);
@@ -599,18 +639,29 @@ class AlpsBpfBackend implements BpfBackend {
     }
   }
 
+  /**
+   * One batch from the ring buffer. A task's level events in one batch are
+   * applied once, at the last level posted: the earlier ones would have been
+   * overwritten microseconds later (a burst crossing several thresholds
+   * between two reads, a block and a wake-up). That is one task-map read and
+   * one syscall per task instead of per event.
+   */
   #onEvents(events: AlpsEvent[]): void {
+    const pending = this.#pendingLevels;
     for (const e of events) {
       switch (e.type) {
         case EV_LEVEL:
         case EV_EXPIRED:
         case EV_WOKE:
-          this.#applyEvent(e);
+          // Re-inserted so the batch applies tasks in the order of their last event.
+          pending.delete(e.tid);
+          pending.set(e.tid, e);
           break;
         case EV_BLOCKED:
           this.#sample(e);
           break;
         case EV_EXITED:
+          pending.delete(e.tid);
           this.actuator.forget(e.tid);
           if (this.#invocations.has(e.tid)) {
             this.#counts.nr_invocation_exits++;
@@ -619,6 +670,9 @@ class AlpsBpfBackend implements BpfBackend {
           break;
       }
     }
+    for (const e of pending.values()) this.#applyEvent(e);
+    pending.clear();
+    this.#checkDropsSoon();
   }
 
   #applyEvent(e: AlpsEvent): void {
@@ -653,7 +707,13 @@ class AlpsBpfBackend implements BpfBackend {
     }
     // The kernel's monotonic stamp, moved onto the wall clock the daemon uses.
     const atMs = Date.now() - (Number(this.#addon.monotonicNs()) - e.tsNs) / 1e6;
-    const sample: BurstSample = { fn, tid: e.tid, cpuMs: e.cpuNs / 1e6, atMs };
+    const sample: BurstSample = {
+      fn,
+      tid: e.tid,
+      cpuMs: e.cpuNs / 1e6,
+      atMs,
+      monoMs: e.tsNs / 1e6,
+    };
     this.#counts.nr_samples++;
     for (const l of this.#listeners) l(sample);
   }
@@ -685,7 +745,7 @@ class AlpsBpfBackend implements BpfBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#resyncTimer);
+    clearTimeout(this.#resyncTimer);
     clearInterval(this.#budgetTimer);
     // Stop events first so nothing re-boosts a task after it is restored.
     this.#handle.stopEvents();

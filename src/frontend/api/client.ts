@@ -1,10 +1,11 @@
 /**
  * A minimal client of the control API over its unix socket (used by `alps
- * invoke` and `alps policy`). A daemon that cannot be reached, or does not
- * answer within the timeout, is a DaemonUnreachableError: the CLI says so in
- * one line.
+ * invoke`, `alps policy`, the replay and the benchmarks). A daemon that
+ * cannot be reached, or does not answer within the timeout, is a
+ * DaemonUnreachableError: the CLI says so in one line. A caller that sends
+ * many requests passes a keep-alive agent, as a platform would.
  */
-import { request } from "node:http";
+import { type Agent, request } from "node:http";
 import { DaemonUnreachableError } from "../../errors.js";
 
 /** How long a request may wait for the daemon's answer before it counts as unreachable. */
@@ -37,13 +38,15 @@ export function apiRequest(
   method: "GET" | "POST",
   path: string,
   body?: unknown,
-  timeoutMs = API_TIMEOUT_MS,
+  opts: { agent?: Agent; timeoutMs?: number } = {},
 ): Promise<ApiResponse> {
+  const timeoutMs = opts.timeoutMs ?? API_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
       {
         socketPath,
+        ...(opts.agent === undefined ? {} : { agent: opts.agent }),
         method,
         path,
         headers:

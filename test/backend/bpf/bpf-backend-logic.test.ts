@@ -223,11 +223,19 @@ describe("BPF backend with a fake addon", () => {
     if (task === undefined) throw new Error("the invocation was not registered");
     task.level = 4; // the kernel decided 4; its LEVEL event was dropped
     addon.handle.counterValues[COUNTER_NAMES.indexOf("nr_ringbuf_drops")] = 1n;
+    // Drops happen while events pour in: the counter is read after a batch (another task's
+    // burst here), at most every 250 ms, with nothing ticking while no event comes.
+    addon.handle.emit(event({ type: EV_BLOCKED, tid: PID + 7, cpuNs: 1000 }));
     vi.advanceTimersByTime(300);
     expect(b.actuator.appliedLevel(PID)).toBe(4);
     expect(b.status().counters.nr_resyncs).toBe(1);
     // The same drop is answered once.
+    addon.handle.emit(event({ type: EV_BLOCKED, tid: PID + 7, cpuNs: 1000 }));
     vi.advanceTimersByTime(300);
+    expect(b.status().counters.nr_resyncs).toBe(1);
+    // No event, no check: an idle daemon has no timer for it.
+    addon.handle.counterValues[COUNTER_NAMES.indexOf("nr_ringbuf_drops")] = 2n;
+    vi.advanceTimersByTime(1000);
     expect(b.status().counters.nr_resyncs).toBe(1);
   });
 

@@ -1,0 +1,173 @@
+/**
+ * `--workers fork`: a fresh process per invocation, as cold sandboxes and
+ * process-per-request platforms run functions. The processes are forked by
+ * the burn-fork zygote (workloads/functions/burn-fork.c: why a zygote in C
+ * is there), each joins its sandbox's cgroups itself and waits, blocked, until
+ * the dispatcher has registered it and sends SIGUSR1.
+ *
+ * The zygote runs on SCHED_FIFO at the dispatcher's priority with
+ * SCHED_RESET_ON_FORK, on the functions' cores: a fork is never queued
+ * behind the functions it competes with, and the child starts on
+ * SCHED_OTHER nice 0 in every mode. So the fork costs the same with and
+ * without alps; what differs is only what alps does once it is registered.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { Duplex } from "node:stream";
+import { threadsOf } from "../host/proc-stat.js";
+import {
+  baseAttr,
+  SCHED_FIFO,
+  SCHED_FLAG_RESET_ON_FORK,
+  type Syscalls,
+} from "../host/syscalls-types.js";
+import { BURNER, type BurnerDone, burnerUnavailable, parseBurnerLine } from "./burner.js";
+import { DISPATCHER_RT_PRIORITY } from "./dispatcher-priority.js";
+
+/** A forked invocation process, waiting for its go. */
+export interface Forked {
+  pid: number;
+  /** Resolves with its report when it finished. */
+  done: Promise<BurnerDone>;
+  /** Lets it run (SIGUSR1). */
+  go(): void;
+}
+
+interface Pending {
+  ready: (pid: number) => void;
+  done: (result: BurnerDone) => void;
+  fail: (error: Error) => void;
+}
+
+export class Zygote {
+  readonly #child: ChildProcess;
+  readonly #channel: Duplex;
+  readonly #pending = new Map<number, Pending>();
+  #exited = false;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    const channel = child.stdio[3];
+    if (channel === null || channel === undefined || !("write" in channel))
+      throw new Error("burn-fork zygote was started without its channel on fd 3");
+    this.#channel = channel as Duplex;
+    this.#channel.on("error", () => {});
+    createInterface({ input: this.#channel }).on("line", (line) => this.#onLine(line));
+    child.on("exit", (code, signal) => {
+      this.#exited = true;
+      const error = new Error(`burn-fork zygote exited (${signal ?? code})`);
+      for (const p of this.#pending.values()) p.fail(error);
+      this.#pending.clear();
+    });
+  }
+
+  /** Starts the zygote: SCHED_FIFO, reset on fork, on `cpus`. Throws when burn-fork is not built. */
+  static start(syscalls: Syscalls, cpus: number[] | undefined, tag: string): Zygote {
+    const why = burnerUnavailable();
+    if (why !== undefined) throw new Error(`--workers fork: ${why}`);
+    const child = spawn(BURNER, ["zygote", tag], {
+      stdio: ["ignore", "ignore", "inherit", "pipe"],
+    });
+    const zygote = new Zygote(child);
+    const pid = child.pid;
+    if (pid === undefined) throw new Error("burn-fork zygote did not start");
+    try {
+      for (const tid of threadsOf(pid)) {
+        syscalls.setAttr(tid, {
+          ...baseAttr(),
+          policy: SCHED_FIFO,
+          priority: DISPATCHER_RT_PRIORITY,
+          flags: SCHED_FLAG_RESET_ON_FORK,
+        });
+        if (cpus !== undefined) syscalls.setAffinity(tid, cpus);
+      }
+    } catch (error) {
+      child.kill("SIGKILL");
+      throw error;
+    }
+    return zygote;
+  }
+
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
+  #onLine(line: string): void {
+    let parsed: ReturnType<typeof parseBurnerLine>;
+    try {
+      parsed = parseBurnerLine(line);
+    } catch (error) {
+      // A zygote that speaks nonsense is broken: fail everything waiting on it.
+      for (const p of this.#pending.values()) p.fail(error as Error);
+      this.#pending.clear();
+      this.#child.kill("SIGKILL");
+      return;
+    }
+    const waiter = this.#pending.get(parsed.id);
+    if (parsed.type === "ready") waiter?.ready(parsed.pid);
+    else if (parsed.type === "done") {
+      this.#pending.delete(parsed.id);
+      waiter?.done(parsed);
+    } else {
+      this.#pending.delete(parsed.id);
+      waiter?.fail(new Error(`burn-fork invocation ${parsed.id}: ${parsed.message}`));
+    }
+  }
+
+  /**
+   * Forks invocation `id`: it joins the cgroups whose cgroup.procs files are
+   * given and waits. Resolves once it waits (its pid known).
+   */
+  fork(
+    id: number,
+    cpuMs: number,
+    blockMs: number,
+    procsFiles: readonly string[],
+    capMs: number,
+  ): Promise<Forked> {
+    if (this.#exited) return Promise.reject(new Error("burn-fork zygote has exited"));
+    for (const f of procsFiles)
+      if (/\s/.test(f)) throw new Error(`cgroup path with white space: '${f}'`);
+    return new Promise<Forked>((resolve, reject) => {
+      let settleDone: (r: BurnerDone) => void = () => {};
+      let failDone: (e: Error) => void = () => {};
+      const done = new Promise<BurnerDone>((res, rej) => {
+        settleDone = res;
+        failDone = rej;
+      });
+      // Nobody may be awaiting `done` yet when it fails: the rejection is handled where it is awaited.
+      done.catch(() => {});
+      let readyPid: number | undefined;
+      this.#pending.set(id, {
+        ready: (pid) => {
+          readyPid = pid;
+          resolve({
+            pid,
+            done,
+            go: () => {
+              process.kill(pid, "SIGUSR1");
+            },
+          });
+        },
+        done: settleDone,
+        fail: (error) => {
+          failDone(error);
+          if (readyPid === undefined) reject(error);
+        },
+      });
+      this.#channel.write(
+        `F ${id} ${Math.round(cpuMs * 1000)} ${Math.round(blockMs * 1000)} ${Math.ceil(capMs)} ${procsFiles.length}${procsFiles.map((f) => ` ${f}`).join("")}\n`,
+      );
+    });
+  }
+
+  /** Closes its channel (it exits at end of file; its children die with it) and waits for it. */
+  async close(): Promise<void> {
+    if (this.#exited || this.#child.pid === undefined) return;
+    const gone = new Promise<void>((resolve) => this.#child.once("exit", () => resolve()));
+    this.#channel.end();
+    const timer = setTimeout(() => this.#child.kill("SIGKILL"), 2000);
+    await gone;
+    clearTimeout(timer);
+  }
+}

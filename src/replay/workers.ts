@@ -1,0 +1,256 @@
+/**
+ * Where an invocation runs: a warm worker of its function (`--workers warm`)
+ * or a fresh process forked for it (`--workers fork`), each in its sandbox.
+ * The dispatcher takes a slot, registers the slot's pid (when alps is
+ * there), lets it run, ends the invocation, and gives the slot back.
+ */
+import type { TraceInvocation } from "../contracts/trace.js";
+import { cpuDemandMs } from "../contracts/trace.js";
+import { threadsOf } from "../host/proc-stat.js";
+import { baseAttr, type Syscalls } from "../host/syscalls-types.js";
+import { Zygote } from "./fork-workers.js";
+import type { Sandbox, SandboxSet } from "./sandboxes.js";
+import { type RunResult, type Worker, WorkerPool, workerTag } from "./worker-pool.js";
+
+export interface Slot {
+  readonly pid: number;
+  /** It had to be started (warm) or its sandbox created (fork) while the invocation waited. */
+  readonly cold: boolean;
+  /** Let it run the invocation's body; resolves at the end. */
+  run(): Promise<RunResult>;
+  /** The invocation is over (and ended with alps): the slot may serve another. */
+  release(): void;
+}
+
+export interface Workers {
+  readonly kind: "warm" | "fork";
+  /** Start what the trace will need before it begins (warm workers, sandboxes). */
+  prewarm(counts: ReadonlyMap<string, number>): Promise<void>;
+  /** A slot for `inv` now, without any await on the way (warm and idle), or undefined. */
+  takeNow(index: number, inv: TraceInvocation): Slot | undefined;
+  /** A slot for `inv`, waiting for it if need be. */
+  acquire(index: number, inv: TraceInvocation): Promise<Slot>;
+  /** Processes that live through the run (warm workers), for their preemption counts. */
+  pids(): number[];
+  /** Invocations that waited for a worker to start (warm) or a sandbox to be made (fork). */
+  readonly coldStarts: number;
+  close(): Promise<void>;
+}
+
+function blockMsOf(inv: TraceInvocation): number {
+  return Math.max(inv.durationMs - cpuDemandMs(inv), 0);
+}
+
+/**
+ * A fresh worker back on SCHED_OTHER nice 0 (it may have inherited the
+ * dispatcher's RT level at fork; main thread first, so threads it starts
+ * afterwards inherit the normal policy, then every thread seen after that;
+ * a v1 cpu cgroup with RT group scheduling also refuses an RT task), then
+ * into its sandbox and onto its cores.
+ */
+function place(pid: number, sandbox: Sandbox, syscalls: Syscalls, cpus?: number[]): void {
+  syscalls.setAttr(pid, baseAttr());
+  for (const tid of threadsOf(pid)) if (tid !== pid) syscalls.setAttr(tid, baseAttr());
+  sandbox.add(pid);
+  if (cpus === undefined) return;
+  for (const tid of threadsOf(pid)) syscalls.setAffinity(tid, cpus);
+}
+
+export class WarmWorkers implements Workers {
+  readonly kind = "warm";
+  readonly #pools = new Map<string, WorkerPool>();
+
+  constructor(opts: {
+    functions: readonly string[];
+    sandboxes: SandboxSet;
+    syscalls: Syscalls;
+    cpus: number[] | undefined;
+    replayPid: number;
+  }) {
+    const { sandboxes, syscalls, cpus } = opts;
+    for (const fn of opts.functions) {
+      let shared: Promise<Sandbox> | undefined;
+      let next = 0;
+      // Layout cpu: a sandbox (a cpu cgroup) per worker, as a container per concurrent
+      // activation; layout none: every worker of the function in its one directory.
+      const sandboxFor = (): Promise<Sandbox> =>
+        sandboxes.layout === "cpu"
+          ? sandboxes.create(fn, `w${next++}`)
+          : (shared ??= sandboxes.create(fn));
+      this.#pools.set(
+        fn,
+        new WorkerPool({
+          fn,
+          replayPid: opts.replayPid,
+          place: async (pid) => place(pid, await sandboxFor(), syscalls, cpus),
+        }),
+      );
+    }
+  }
+
+  async prewarm(counts: ReadonlyMap<string, number>): Promise<void> {
+    // A few pools at a time: every start is a Node process competing for the same cores.
+    const queue = [...counts];
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let next = queue.shift(); next !== undefined; next = queue.shift())
+          await this.#pools.get(next[0])?.prewarm(next[1]);
+      }),
+    );
+  }
+
+  #pool(fn: string): WorkerPool {
+    const pool = this.#pools.get(fn);
+    if (pool === undefined) throw new Error(`no sandbox for function '${fn}'`);
+    return pool;
+  }
+
+  #slot(pool: WorkerPool, worker: Worker, cold: boolean, inv: TraceInvocation): Slot {
+    const cpu = cpuDemandMs(inv);
+    return {
+      pid: worker.pid,
+      cold,
+      run: () => worker.run(cpu, blockMsOf(inv)),
+      release: () => pool.release(worker),
+    };
+  }
+
+  takeNow(_index: number, inv: TraceInvocation): Slot | undefined {
+    const pool = this.#pool(inv.fn);
+    const idle = pool.takeIdle();
+    return idle === undefined ? undefined : this.#slot(pool, idle, false, inv);
+  }
+
+  async acquire(index: number, inv: TraceInvocation): Promise<Slot> {
+    const now = this.takeNow(index, inv);
+    if (now !== undefined) return now;
+    const pool = this.#pool(inv.fn);
+    const { worker, cold } = await pool.acquire();
+    return this.#slot(pool, worker, cold, inv);
+  }
+
+  pids(): number[] {
+    return [...this.#pools.values()].flatMap((p) => p.pids());
+  }
+
+  get coldStarts(): number {
+    return [...this.#pools.values()].reduce((n, p) => n + p.coldStarts, 0);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((p) => p.close()));
+  }
+}
+
+/**
+ * How long a forked invocation may live, ms: far beyond any turnaround a
+ * replay sees (its own CPU is bounded separately, by RLIMIT_CPU).
+ */
+function capMsOf(inv: TraceInvocation): number {
+  return 600_000 + 20 * inv.durationMs;
+}
+
+export class ForkWorkers implements Workers {
+  readonly kind = "fork";
+  readonly #zygote: Zygote;
+  readonly #sandboxes: SandboxSet;
+  /** Per function: sandboxes free for the next invocation (layout cpu), or its one sandbox. */
+  readonly #free = new Map<string, Sandbox[]>();
+  readonly #shared = new Map<string, Promise<Sandbox>>();
+  readonly #made = new Map<string, number>();
+  coldStarts = 0;
+
+  constructor(opts: {
+    sandboxes: SandboxSet;
+    syscalls: Syscalls;
+    cpus: number[] | undefined;
+    replayPid: number;
+  }) {
+    this.#sandboxes = opts.sandboxes;
+    this.#zygote = Zygote.start(opts.syscalls, opts.cpus, workerTag(opts.replayPid));
+  }
+
+  get zygotePid(): number {
+    return this.#zygote.pid;
+  }
+
+  async #create(fn: string): Promise<Sandbox> {
+    const k = this.#made.get(fn) ?? 0;
+    this.#made.set(fn, k + 1);
+    return this.#sandboxes.create(fn, `s${k}`);
+  }
+
+  async prewarm(counts: ReadonlyMap<string, number>): Promise<void> {
+    for (const [fn, n] of counts) {
+      if (this.#sandboxes.layout !== "cpu") {
+        await this.#sandboxFor(fn);
+        continue;
+      }
+      const free = this.#free.get(fn) ?? [];
+      for (let i = 0; i < n; i++) free.push(await this.#create(fn));
+      this.#free.set(fn, free);
+    }
+  }
+
+  /** A sandbox for one invocation of `fn`, and whether it had to be made on the way. */
+  async #sandboxFor(fn: string): Promise<{ sandbox: Sandbox; made: boolean }> {
+    if (this.#sandboxes.layout !== "cpu") {
+      let shared = this.#shared.get(fn);
+      const made = shared === undefined;
+      if (shared === undefined) {
+        shared = this.#sandboxes.create(fn);
+        this.#shared.set(fn, shared);
+      }
+      return { sandbox: await shared, made };
+    }
+    const free = this.#free.get(fn)?.pop();
+    if (free !== undefined) return { sandbox: free, made: false };
+    return { sandbox: await this.#create(fn), made: true };
+  }
+
+  takeNow(): Slot | undefined {
+    return undefined;
+  }
+
+  async acquire(index: number, inv: TraceInvocation): Promise<Slot> {
+    const { sandbox, made } = await this.#sandboxFor(inv.fn);
+    if (made) this.coldStarts++;
+    const forked = await this.#zygote.fork(
+      index,
+      cpuDemandMs(inv),
+      blockMsOf(inv),
+      sandbox.procsFiles,
+      capMsOf(inv),
+    );
+    const layoutCpu = this.#sandboxes.layout === "cpu";
+    return {
+      pid: forked.pid,
+      cold: made,
+      run: async () => {
+        forked.go();
+        const d = await forked.done;
+        return {
+          startNs: d.startNs,
+          endNs: d.endNs,
+          cpuMs: d.cpuMs,
+          nice: d.nice,
+          policy: d.policy,
+        };
+      },
+      release: () => {
+        if (!layoutCpu) return;
+        const free = this.#free.get(inv.fn) ?? [];
+        free.push(sandbox);
+        this.#free.set(inv.fn, free);
+      },
+    };
+  }
+
+  pids(): number[] {
+    return [];
+  }
+
+  async close(): Promise<void> {
+    await this.#zygote.close();
+  }
+}

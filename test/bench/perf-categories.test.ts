@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { categorize } from "../../src/bench/perf-categories.js";
+
+const sample = (...frames: string[]): string =>
+  ["node 123", ...frames.map((f, i) => `${(0x1000 + i).toString(16)} ${f}`)].join("\n");
+
+describe("perf categories", () => {
+  it("puts each stack in the first category one of its frames matches", () => {
+    const script = [
+      // A level applied from a ring-buffer event counts as the event, not as the actuator.
+      sample(
+        "JS:*apply file:///x/dist/backend/actuator/actuator.js:1:1",
+        "alps::BpfHandle::OnReadable",
+        "uv_run",
+      ),
+      sample(
+        "JS:*checkPid file:///x/dist/frontend/api/access.js:8:25",
+        "JS:*#handle file:///x/server.js:1:1",
+      ),
+      sample("JS:*#handle file:///x/server.js:1:1", "uv_run"),
+      sample("epoll_pwait", "uv__io_poll", "uv_run"),
+      sample("something_else"),
+    ].join("\n\n");
+    const shares = Object.fromEntries(categorize(script).map((c) => [c.category, c.share]));
+    expect(shares).toEqual({
+      "ring-buffer events (levels applied, bursts)": 0.2,
+      "pid rule (checkPid: /proc cgroup, stat)": 0.2,
+      "API: rest of the handler": 0.2,
+      "event loop, epoll, wake-up": 0.2,
+      "other (libuv, V8 runtime, kernel entry)": 0.2,
+    });
+  });
+});
