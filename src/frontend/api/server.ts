@@ -7,15 +7,7 @@
  * SO_PEERCRED on the accepted socket, read once per connection (see
  * ../libc.ts). A socket file that disappears is noticed and recreated.
  */
-import {
-  chmodSync,
-  chownSync,
-  lstatSync,
-  mkdirSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-} from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, statSync, unlinkSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
 import { dirname } from "node:path";
@@ -27,6 +19,7 @@ import { Daemon, OpenLimitError, QuotaError } from "../daemon.js";
 import { checkPid } from "./access.js";
 import { RefusalLog } from "./refusal-log.js";
 import { EndBody, InvocationBody, SandboxBody } from "./schemas.js";
+import { resolveGid } from "./socket-group.js";
 
 export type RefusalReason =
   | "rate_limited"
@@ -94,18 +87,6 @@ function isDirectory(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** A group name or number as a gid (from /etc/group). */
-export function resolveGid(group: string): number {
-  if (/^\d+$/.test(group)) return Number(group);
-  const line = readFileSync("/etc/group", "utf8")
-    .split("\n")
-    .find((l) => l.split(":")[0] === group);
-  const gid = Number(line?.split(":")[2]);
-  if (line === undefined || !Number.isInteger(gid))
-    throw new Error(`socket group '${group}' not found in /etc/group`);
-  return gid;
 }
 
 /** Inode of the socket file at `path`, or undefined when there is none. */
