@@ -2,7 +2,9 @@
 # Debian packages alps needs beyond Node: clang/llvm, libbpf-dev and bpftool
 # build the BPF programs and the native addon; chromium renders the replay
 # report in tests; prometheus gives the tests a real Prometheus server and
-# promtool (test/kernel/metrics-prometheus.test.ts, test/deploy/).
+# promtool (test/kernel/metrics-prometheus.test.ts, test/deploy/); stress-ng
+# loads both cores beside the kernel tests, to show they hold on a busy host
+# (docs/testing.md).
 # `system-deps.sh build` installs only the build packages (npm pack's
 # prepack). Installs only what is missing, only as root on a system with
 # apt-get, and never fails the set-up: without them alps still builds and
@@ -24,6 +26,7 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if [ "${1:-all}" != "build" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v stress-ng >/dev/null 2>&1 || missing+=(stress-ng)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

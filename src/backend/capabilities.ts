@@ -6,8 +6,9 @@
  *   what is missing and the daemon can run as a non-root user with only
  *   those.
  * - The kernel's RT throttling (/proc/sys/kernel/sched_rt_runtime_us):
- *   read only. alps NEVER writes it; -1 (disabled) is a warning, and alps/sfs
- *   modes refuse to start on such a host unless explicitly allowed.
+ *   read only. alps NEVER writes it; -1 (disabled) is a warning, and the
+ *   daemon refuses to start on such a host when anything of it would run on
+ *   SCHED_FIFO, unless explicitly allowed.
  */
 import { readFileSync } from "node:fs";
 import { release } from "node:os";
@@ -146,6 +147,9 @@ export interface RtThrottling {
   warning?: string;
 }
 
+/** The flag (config key allowUnthrottledRt) that lets the daemon start on a host without RT throttling. */
+export const ALLOW_UNTHROTTLED_RT_FLAG = "--allow-unthrottled-rt";
+
 /** Reads (never writes) the RT throttling settings. */
 export function rtThrottling(procSysKernel = "/proc/sys/kernel"): RtThrottling {
   const read = (name: string): number => {
@@ -163,20 +167,51 @@ export function rtThrottling(procSysKernel = "/proc/sys/kernel"): RtThrottling {
     periodUs,
     disabled: true,
     warning:
-      "RT throttling is disabled (sched_rt_runtime_us = -1): a runaway SCHED_FIFO task can starve the host; " +
-      "alps does not change this setting; alps and sfs modes refuse to start unless --allow-unthrottled-rt",
+      `RT throttling is disabled (${procSysKernel}/sched_rt_runtime_us = -1): a runaway SCHED_FIFO task can starve the host; ` +
+      `alps does not change this setting; the daemon refuses to start when anything of it would run on SCHED_FIFO, unless ${ALLOW_UNTHROTTLED_RT_FLAG}`,
   };
 }
 
+/** What of a daemon configuration runs on SCHED_FIFO. */
+export interface RealtimeConfig {
+  /** The mode asked for; auto may fall back to sfs. */
+  mode: Mode | "auto";
+  strategy: string;
+  /** SCHED_FIFO priority of the daemon's own threads (0 = they stay fair). */
+  realtimePriority: number;
+}
+
+/** Each part of `config` that would put a task on SCHED_FIFO, said the way its flag says it. */
+export function realtimeUses(config: RealtimeConfig): string[] {
+  const uses: string[] = [];
+  if (config.realtimePriority > 0)
+    uses.push(`the daemon's own threads (--realtime-priority ${config.realtimePriority})`);
+  if (config.mode === "sfs") uses.push("sfs mode's FIFO slices (--mode sfs)");
+  if (config.mode === "auto")
+    uses.push("sfs mode's FIFO slices, which --mode auto falls back to without BPF");
+  if (config.mode !== "cfs" && config.strategy === "rt")
+    uses.push("function tasks on SCHED_FIFO (--strategy rt)");
+  return uses;
+}
+
 /**
- * Gate for modes that use real-time priorities (the daemon's own threads,
- * sfs's FIFO slices): refuse on a host without RT throttling unless allowed.
+ * Gate at the daemon's start (invariant 4): on a host without RT throttling
+ * a runaway SCHED_FIFO task can take a core for good, so the daemon refuses
+ * when anything of it would run on SCHED_FIFO, unless explicitly allowed.
+ * Only reads /proc/sys/kernel.
  */
 export function checkRtThrottling(
-  mode: Mode,
+  config: RealtimeConfig,
   allowUnthrottled: boolean,
   rt: RtThrottling = rtThrottling(),
 ): void {
-  if (mode === "cfs" || !rt.disabled || allowUnthrottled) return;
-  throw new UsageError(`${mode} mode refused: ${rt.warning}`);
+  const uses = realtimeUses(config);
+  if (!rt.disabled || uses.length === 0 || allowUnthrottled) return;
+  throw new UsageError(
+    `refusing to start: RT throttling is disabled on this host (sched_rt_runtime_us = ${rt.runtimeUs}), ` +
+      `so a runaway SCHED_FIFO task could starve it, and these would run on SCHED_FIFO: ${uses.join("; ")}. ` +
+      "alps never changes this setting. Turn throttling back on (sysctl -w kernel.sched_rt_runtime_us=950000), " +
+      "or run nothing on SCHED_FIFO (--realtime-priority 0 with --mode alps or cfs, strategy dynamic or static), " +
+      `or accept the risk with ${ALLOW_UNTHROTTLED_RT_FLAG} (config key allowUnthrottledRt, env ALPS_ALLOW_UNTHROTTLED_RT=1)`,
+  );
 }

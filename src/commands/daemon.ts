@@ -1,13 +1,15 @@
 /**
- * `alps daemon`: run on a worker host. Thin: config → backend (mode
- * selection) → Daemon → control API + metrics (+ platform adapter); the
- * loop itself is src/frontend/daemon.ts.
+ * `alps daemon`: run on a worker host. Thin: config → checks (nothing on
+ * the host changed yet) → recovery of a hard-killed predecessor's tasks →
+ * touched-task record and guardian → backend (mode selection) → Daemon →
+ * control API + metrics (+ platform adapter); the loop itself is
+ * src/frontend/daemon.ts, the signals daemon-signals.ts.
  */
 import type { Command } from "commander";
-import { UsageError } from "../errors.js";
 import { CONFIG_KEYS, type DaemonConfig, loadConfig } from "../frontend/config.js";
 import type { Log } from "../frontend/log.js";
 import { configFlags, configOption } from "./config-option.js";
+import { DaemonSignals } from "./daemon-signals.js";
 
 /** The daemon's log: replaced by the configured one (level, format) once the config is read. */
 let log: Log = (message) => {
@@ -28,21 +30,33 @@ export function registerDaemon(program: Command): void {
     );
   for (const key of CONFIG_KEYS) cmd.addOption(configOption(key));
   cmd.action(async (opts: Record<string, unknown>) => {
+    // From the first moment: a signal that would end the daemon while it
+    // starts waits for the start, so it finds the tasks to restore.
+    const signals = new DaemonSignals((message, level) => log(message, level));
     const flags = configFlags(opts, CONFIG_KEYS);
     const configFile =
       typeof opts.config === "string" ? opts.config : process.env.ALPS_CONFIG || undefined;
-    const config = loadConfig({
-      ...(configFile !== undefined ? { configFile } : {}),
-      env: process.env,
-      flags,
-    });
-    await runDaemon(config);
+    // The same sources on each SIGHUP: the file is read again, flags still win.
+    const load = (): DaemonConfig =>
+      loadConfig({
+        ...(configFile !== undefined ? { configFile } : {}),
+        env: process.env,
+        flags,
+      });
+    await runDaemon(load(), load, signals);
   });
 }
 
-async function runDaemon(config: DaemonConfig): Promise<void> {
+async function runDaemon(
+  config: DaemonConfig,
+  reloadConfig: () => DaemonConfig,
+  signals: DaemonSignals,
+): Promise<void> {
   const { createLog } = await import("../frontend/log.js");
   log = createLog({ level: config.logLevel, format: config.logFormat });
+  // Everything is checked before anything on the host changes.
+  const { preflight } = await import("./daemon-preflight.js");
+  const checked = preflight(config, log);
   const [
     { Daemon },
     { ApiServer },
@@ -55,6 +69,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     instance,
     { RealtimeCap },
     { policyLogger },
+    { recoverLeftTasks },
     { Ticker },
     { realClock },
   ] = await Promise.all([
@@ -69,6 +84,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     import("../frontend/instance.js"),
     import("../frontend/rt-cap.js"),
     import("../frontend/policy-changes.js"),
+    import("../backend/guardian/recover.js"),
     import("../frontend/ticker.js"),
     import("../frontend/clock.js"),
   ]);
@@ -81,6 +97,14 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
   const mayUseBpf = config.mode !== "sfs" && config.sensor !== "proc" && !config.noBpf;
   try {
     if (mayUseBpf) instance.checkNoOtherBpfInstance(config.allowSecondInstance, log);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+
+  // A daemon killed together with its guardian left its tasks changed: put them back first.
+  try {
+    recoverLeftTasks(config.stateDir, loadSyscalls().syscalls, log);
   } catch (error) {
     lock.release();
     throw error;
@@ -143,6 +167,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     reasons,
     log,
     clock: { ...realClock, every: ticker.every },
+    ...(checked.policy !== undefined ? { policy: checked.policy } : {}),
   });
   daemon.safety.guardian = true;
 
@@ -241,17 +266,42 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     })();
     return closing;
   };
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.once(signal, () => {
-      shutdown(signal).then(
-        () => process.exit(0),
-        (error: unknown) => {
-          log(`shutdown failed: ${String(error)}`, "error");
-          process.exit(1);
-        },
+  const reload = (): void => {
+    try {
+      const result = daemon.reload(reloadConfig());
+      const next = daemon.config;
+      const parts = [
+        result.applied.length > 0
+          ? `applied ${result.applied.map((k) => `${k}=${JSON.stringify(next[k])}`).join(", ")}`
+          : "no reloadable setting changed",
+        ...(result.policyFile !== undefined
+          ? [`policy file ${result.policyFile} read again and applied`]
+          : []),
+        ...(result.needRestart.length > 0
+          ? [`changed but kept until a restart: ${result.needRestart.join(", ")}`]
+          : []),
+      ];
+      log(`SIGHUP: configuration reloaded: ${parts.join("; ")}`);
+    } catch (error) {
+      log(
+        `SIGHUP: reload failed, the running configuration stays: ${error instanceof Error ? error.message : String(error)}`,
+        "error",
       );
-    });
-  }
+    }
+  };
+  const stop = (signal: string, exitCode: number): void => {
+    // Once the servers and the backend are closed nothing may hold the event
+    // loop (the guardian's handles are unref'd), so Node can end before the
+    // exit below runs: the status must be set already.
+    process.exitCode = exitCode;
+    shutdown(signal).then(
+      () => process.exit(exitCode),
+      (error: unknown) => {
+        log(`shutdown failed: ${String(error)}`, "error");
+        process.exit(1);
+      },
+    );
+  };
 
   try {
     await api.listen();
@@ -263,24 +313,15 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
       log(`metrics on http://${config.metricsHost}:${port}/metrics`);
     }
     if (config.metricsSocket !== undefined) {
-      const { resolveGid } = await import("../frontend/api/server.js");
+      const { resolveGid } = await import("../frontend/api/socket-group.js");
       await metrics.listenUnix(
         config.metricsSocket,
         config.metricsSocketGroup === undefined ? undefined : resolveGid(config.metricsSocketGroup),
       );
       log(`metrics on unix socket ${config.metricsSocket}`);
     }
-    if (config.platform !== undefined) {
-      const { createPlatformAdapter, deprecatedPlatformSettings, platformOptionsOf } = await import(
-        "../frontend/platforms/index.js"
-      );
-      for (const warning of deprecatedPlatformSettings(config)) log(`WARNING: ${warning}`);
-      const adapter = createPlatformAdapter(
-        config.platform,
-        platformOptionsOf(config, (error: unknown) =>
-          log(`platform ${config.platform}: ${String(error)}`, "warn"),
-        ),
-      );
+    if (checked.platform !== undefined) {
+      const adapter = checked.platform;
       await adapter.start((event) => {
         if (event.rekeyed !== undefined) {
           log(
@@ -312,7 +353,7 @@ async function runDaemon(config: DaemonConfig): Promise<void> {
     daemon.onPolicy(policyLogger(log));
   } catch (error) {
     await shutdown("startup failed");
-    if (error instanceof UsageError) throw error;
     throw error;
   }
+  signals.route({ reload, stop });
 }

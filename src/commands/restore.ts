@@ -5,15 +5,41 @@
  * and nice; SCHED_OTHER nice 0 for a v1 record), and every recorded cpu
  * cgroup gets its original weight and idle flag back.
  */
+import { statSync } from "node:fs";
 import type { Command } from "commander";
 import { type RestoreResult, restoreTasks } from "../backend/guardian/restore.js";
-import { createFfiSyscalls } from "../host/syscalls-ffi.js";
 import { DEFAULT_STATE_DIR, touchedFilePath } from "../backend/guardian/touched.js";
+import { UsageError } from "../errors.js";
+import { createFfiSyscalls } from "../host/syscalls-ffi.js";
 
 export interface RestoreCommandOptions {
   stateDir: string;
   force?: boolean;
   json?: boolean;
+}
+
+/**
+ * The state directory must exist: a daemon creates it before it changes
+ * anything, so a missing one is a wrong --state-dir (or a host alps never
+ * ran on), never "nothing to restore". Saying "restored 0" there would let
+ * an operator believe the tasks of a daemon whose record lives elsewhere
+ * are back to normal.
+ */
+function checkStateDir(dir: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ENOENT")
+      throw new UsageError(
+        `--state-dir ${dir} does not exist: no alps daemon kept its touched-task record there (give the daemon's --state-dir, default ${DEFAULT_STATE_DIR}); nothing was restored`,
+      );
+    throw new UsageError(
+      `--state-dir ${dir}: ${error instanceof Error ? error.message : String(error)}; nothing was restored`,
+    );
+  }
+  if (!isDir) throw new UsageError(`--state-dir ${dir} is not a directory; nothing was restored`);
 }
 
 /** Runs the restore and returns what to print and the exit code. */
@@ -22,6 +48,7 @@ export function runRestore(opts: RestoreCommandOptions): {
   exitCode: number;
   result: RestoreResult;
 } {
+  checkStateDir(opts.stateDir);
   const file = touchedFilePath(opts.stateDir);
   const result = restoreTasks(file, createFfiSyscalls(), { force: opts.force === true });
   const c = result.cgroups;

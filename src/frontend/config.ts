@@ -313,6 +313,12 @@ export const CONFIG_FIELDS = {
     default: 50,
     help: "SCHED_FIFO priority of the daemon's threads (0 = stay fair)",
   },
+  allowUnthrottledRt: {
+    schema: z.boolean(),
+    default: false,
+    switch: true,
+    help: "start even though RT throttling is off (sched_rt_runtime_us = -1) and something would run on SCHED_FIFO: a runaway real-time task can then starve the host (docs/safety.md)",
+  },
 } as const satisfies Record<string, Field>;
 
 type Fields = typeof CONFIG_FIELDS;

@@ -20,9 +20,15 @@ import type {
 import { emptyPolicy, type Policy } from "../contracts/policy.js";
 import { type BurstPage, BurstLog } from "./burst-log.js";
 import { type DaemonClock, realClock } from "./clock.js";
-import { type DaemonConfig, defaultConfig } from "./config.js";
+import { CONFIG_KEYS, type ConfigKey, type DaemonConfig, defaultConfig } from "./config.js";
+import {
+  LEARNER_KEYS,
+  type LearnedPolicy,
+  type LearnerParams,
+  learnerParams,
+  learnPolicy,
+} from "./learner.js";
 import type { Log } from "./log.js";
-import { type LearnedPolicy, type LearnerParams, learnerParams, learnPolicy } from "./learner.js";
 import { readPolicyFile } from "./policy-file.js";
 import { readSchedstat } from "../host/proc-task.js";
 import { UtilizationMeter } from "../host/utilization.js";
@@ -129,6 +135,11 @@ export interface DaemonOptions {
   utilization?: (() => number) | null;
   /** Extra reasons (e.g. why the backend was chosen) shown in status. */
   reasons?: string[];
+  /**
+   * The content of `config.policyFile`, when the caller has read it already
+   * (`alps daemon` does, before it touches the host); else it is read here.
+   */
+  policy?: Policy;
   log?: Log;
   /**
    * End invocations nobody ends (their task exited, or open too long) on the
@@ -157,6 +168,28 @@ export interface SafetyState {
 
 export class OpenLimitError extends Error {
   override readonly name = "OpenLimitError";
+}
+
+/**
+ * Config keys a running daemon takes on reload (SIGHUP): the learner's, and
+ * the policy file (read again even when its name is unchanged). Any other
+ * change (mode, socket, state directory, window sizes...) needs a restart.
+ */
+export const RELOADABLE_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
+  "policyFile",
+  "learnPeriodMs",
+  "newFunctionLearnMs",
+  ...LEARNER_KEYS,
+]);
+
+/** What a reload changed. */
+export interface ReloadResult {
+  /** Reloadable keys whose new value is now in force. */
+  applied: ConfigKey[];
+  /** Keys that changed but need a restart: their running value stays. */
+  needRestart: ConfigKey[];
+  /** The policy file that was read again and applied, if one rules. */
+  policyFile: string | undefined;
 }
 
 /** A per-uid quota refused the request (the API answers 429). */
@@ -197,12 +230,13 @@ export function parseUidFloors(entries: readonly string[] | undefined): Map<numb
 }
 
 export class Daemon {
-  readonly config: DaemonConfig;
+  #config: DaemonConfig;
   readonly backend: Backend;
   readonly #clock: DaemonClock;
   readonly #log: Log;
   readonly #window: InvocationWindow;
-  readonly #params: LearnerParams;
+  #params: LearnerParams;
+  readonly #cores: number;
   readonly #utilization: (() => number) | null;
   readonly #reasons: string[];
   readonly #open = new Map<string, OpenInvocation>();
@@ -237,7 +271,7 @@ export class Daemon {
   readonly #startListeners: ((inv: OpenInvocation) => void)[] = [];
   readonly #policyListeners: ((p: Policy, learnMs: number | null) => void)[] = [];
   #policy: Policy | LearnedPolicy;
-  readonly #source: "learned" | "file";
+  #source: "learned" | "file";
   #nextId = 1;
   #cancel: (() => void) | undefined;
   /** Schedules the early learning run for a function the learner has not seen (see start). */
@@ -268,7 +302,7 @@ export class Daemon {
   };
 
   constructor(opts: DaemonOptions) {
-    this.config = { ...defaultConfig(), ...opts.config };
+    this.#config = { ...defaultConfig(), ...opts.config };
     this.backend = opts.backend;
     this.#clock = opts.clock ?? realClock;
     this.#log = opts.log ?? (() => {});
@@ -280,13 +314,14 @@ export class Daemon {
       functionTtlMs: c.functionTtlSeconds * 1000,
       maxTrackedFunctions: c.maxTrackedFunctions,
     });
-    this.#params = learnerParams(c, opts.cores ?? availableParallelism());
+    this.#cores = opts.cores ?? availableParallelism();
+    this.#params = learnerParams(c, this.#cores);
     if (opts.utilization === undefined) {
       const meter = new UtilizationMeter();
       this.#utilization = () => meter.sample();
     } else this.#utilization = opts.utilization;
     if (c.policyFile !== undefined) {
-      this.#policy = readPolicyFile(c.policyFile);
+      this.#policy = opts.policy ?? readPolicyFile(c.policyFile);
       this.#source = "file";
     } else {
       this.#policy = emptyPolicy();
@@ -296,6 +331,44 @@ export class Daemon {
     this.#reap = opts.reap ?? true;
     this.backend.onBurst((sample) => this.#onBurst(sample));
     this.backend.onExit?.((exit) => this.#onExit(exit));
+  }
+
+  /** The configuration in force (a reload may have changed its reloadable keys). */
+  get config(): DaemonConfig {
+    return this.#config;
+  }
+
+  /**
+   * Takes a new configuration (the command's SIGHUP): the reloadable keys
+   * are applied, the policy file (when one is given) is read again and
+   * applied, learning restarts on the new period. Everything that can fail
+   * (reading the policy file) happens first: on an error nothing changes.
+   */
+  reload(next: DaemonConfig): ReloadResult {
+    const filePolicy = next.policyFile !== undefined ? readPolicyFile(next.policyFile) : undefined;
+    const changed = CONFIG_KEYS.filter(
+      (k) => JSON.stringify(this.#config[k]) !== JSON.stringify(next[k]),
+    );
+    const applied = changed.filter((k) => RELOADABLE_KEYS.has(k));
+    const config: Record<string, unknown> = { ...this.#config };
+    for (const k of applied) config[k] = next[k];
+    const running = this.#cancel !== undefined;
+    this.stop();
+    this.#config = config as DaemonConfig;
+    this.#params = learnerParams(this.#config, this.#cores);
+    if (filePolicy !== undefined) {
+      this.#policy = filePolicy;
+      this.#source = "file";
+    } else if (this.#source === "file") {
+      // The policy file was dropped: learn again, from the window (kept meanwhile).
+      this.#source = "learned";
+    }
+    if (running) this.start();
+    return {
+      applied,
+      needRestart: changed.filter((k) => !RELOADABLE_KEYS.has(k)),
+      policyFile: next.policyFile,
+    };
   }
 
   /** Apply the initial policy and, unless a policy file rules, start learning. */

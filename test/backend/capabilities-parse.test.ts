@@ -14,6 +14,7 @@ import {
   effectiveCapabilities,
   missingCapabilities,
   neededCapabilities,
+  realtimeUses,
   rtThrottling,
 } from "../../src/backend/capabilities.js";
 import { UsageError } from "../../src/errors.js";
@@ -99,10 +100,27 @@ describe("RT throttling", () => {
       const rt = rtThrottling(dir);
       expect(rt).toMatchObject({ runtimeUs: -1, periodUs: 1_000_000, disabled: true });
       expect(rt.warning).toMatch(/disabled.*sched_rt_runtime_us = -1/);
-      expect(() => checkRtThrottling("sfs", false, rt)).toThrow(UsageError);
-      expect(() => checkRtThrottling("alps", false, rt)).toThrow(/alps mode refused/);
-      expect(() => checkRtThrottling("alps", true, rt)).not.toThrow();
-      expect(() => checkRtThrottling("cfs", false, rt)).not.toThrow();
+      const daemon = { mode: "alps", strategy: "dynamic", realtimePriority: 50 } as const;
+      // The daemon's own threads are real-time by default: refused, saying why and how out.
+      expect(() => checkRtThrottling(daemon, false, rt)).toThrow(UsageError);
+      expect(() => checkRtThrottling(daemon, false, rt)).toThrow(
+        /refusing to start: RT throttling is disabled .*the daemon's own threads \(--realtime-priority 50\).*--allow-unthrottled-rt \(config key allowUnthrottledRt/,
+      );
+      expect(() => checkRtThrottling(daemon, true, rt)).not.toThrow();
+      // Whatever would run on SCHED_FIFO is named; nothing on it, nothing to refuse.
+      expect(realtimeUses({ mode: "sfs", strategy: "dynamic", realtimePriority: 0 })).toEqual([
+        "sfs mode's FIFO slices (--mode sfs)",
+      ]);
+      expect(realtimeUses({ mode: "auto", strategy: "dynamic", realtimePriority: 0 })).toHaveLength(
+        1,
+      );
+      expect(realtimeUses({ mode: "alps", strategy: "rt", realtimePriority: 0 })).toEqual([
+        "function tasks on SCHED_FIFO (--strategy rt)",
+      ]);
+      const fair = { mode: "alps", strategy: "dynamic", realtimePriority: 0 } as const;
+      expect(() => checkRtThrottling(fair, false, rt)).not.toThrow();
+      expect(() => checkRtThrottling({ ...fair, mode: "cfs" }, false, rt)).not.toThrow();
+      expect(() => checkRtThrottling({ ...fair, mode: "sfs" }, false, rt)).toThrow(UsageError);
       // Reading never writes.
       expect(readFileSync(join(dir, "sched_rt_runtime_us"), "utf8")).toBe("-1\n");
     } finally {
@@ -118,7 +136,8 @@ describe("RT throttling", () => {
         periodUs: 1_000_000,
         disabled: false,
       });
-      expect(() => checkRtThrottling("sfs", false, rtThrottling(dir))).not.toThrow();
+      const sfs = { mode: "sfs", strategy: "dynamic", realtimePriority: 50 } as const;
+      expect(() => checkRtThrottling(sfs, false, rtThrottling(dir))).not.toThrow();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

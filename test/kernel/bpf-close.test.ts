@@ -4,6 +4,7 @@
  * the touched record; probeBpf() works here and honours ALPS_NO_BPF=1.
  * Also: a task in a registered sandbox cgroup is tracked by cgroup id.
  */
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { createMemoryTouched } from "../../src/backend/guardian/touched-memory.js";
 import { addonSyscalls } from "../../src/host/addon.js";
@@ -57,8 +58,9 @@ describe.skipIf(!ready)("BPF backend close and probe", () => {
       backend.startInvocation("f", a.pid);
       backend.startInvocation("g", b.pid);
       const done = [a.release(), b.release()];
-      // Wait until a's forked child has been boosted by its own account.
-      const deadline = Date.now() + 2000;
+      // Wait until a's forked child has been boosted by its own account
+      // (the deadline only catches a hang).
+      const deadline = Date.now() + 20_000;
       while (touched.list().length < 3 && Date.now() < deadline)
         await new Promise((r) => setTimeout(r, 10));
       tids = touched.list();
@@ -94,21 +96,31 @@ describe.skipIf(!ready)("BPF backend close and probe", () => {
     const cg = createCgroup(`alps-test-c-${process.pid}`);
     try {
       backend.applyPolicy(POLICY);
-      const inside = await spawnGatedBurner("s300", 3000);
-      const outside = await spawnGatedBurner("s300", 3000);
+      // They sleep far longer than the test needs them (killed afterwards).
+      const inside = await spawnGatedBurner("s20000", 3000);
+      const outside = await spawnGatedBurner("s20000", 3000);
       burners.push(inside, outside);
       moveToCgroup(cg, inside.pid);
       await backend.addSandbox("f", cg);
-      const runs = [inside.release(), outside.release()];
-      // The wake-up that ends the gate finds it through the cgroup map.
-      await new Promise((r) => setTimeout(r, 100));
+      void inside.release();
+      void outside.release();
+      // The wake-up that ends the gate finds it through the cgroup map (the
+      // deadline only catches a wake-up that never comes).
+      // Both woke from their gates once both have exec'd the burner (burn-<hash>).
+      const deadline = Date.now() + 20_000;
+      const woke = (pid: number) =>
+        readFileSync(`/proc/${pid}/comm`, "utf8").trim().startsWith("burn");
+      while (
+        (backend.taskState(inside.pid) === null || !woke(outside.pid)) &&
+        Date.now() < deadline
+      )
+        await new Promise((r) => setTimeout(r, 10));
       expect(backend.taskState(inside.pid)?.fn).toBe(backend.fnId("f"));
       expect(backend.taskState(inside.pid)?.root).toBe(0);
       expect(backend.taskState(outside.pid)).toBeNull();
       expect(backend.status().counters.nr_cgroup_matches).toBeGreaterThanOrEqual(1);
       await backend.removeSandbox(cg);
       expect(backend.taskState(inside.pid)).toBeNull();
-      await Promise.all(runs);
     } finally {
       await backend.close();
       removeCgroup(cg);

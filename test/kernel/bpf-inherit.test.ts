@@ -14,8 +14,11 @@ import { dynamicLevel } from "../../src/contracts/levels.js";
 import { emptyPolicy, type Policy } from "../../src/contracts/policy.js";
 import {
   bpfHost,
+  burstUsedMs,
   cleanupChild,
   type GatedBurner,
+  heavyCpuGroup,
+  levelsUpTo,
   procCpuNs,
   procSched,
   spawnGatedBurner,
@@ -58,7 +61,7 @@ describe.skipIf(!ready)("BPF: pinned core and inheritance", () => {
       syscalls.setAffinity(long.pid, [cpu]);
       syscalls.setAffinity(short.pid, [cpu]);
       backend.startInvocation("long", long.pid);
-      const longDone = long.release();
+      void long.release();
       await new Promise((r) => setTimeout(r, 120));
       backend.startInvocation("short", short.pid);
       const longBefore = procCpuNs(long.pid);
@@ -76,7 +79,8 @@ describe.skipIf(!ready)("BPF: pinned core and inheritance", () => {
       // one's CPU, i.e. short turnaround <= 1.5 x its CPU when they are
       // alone on the core. (Plain CFS would split the core evenly: 1.0 x.)
       expect(longDuringShortMs).toBeLessThanOrEqual(0.5 * cpuMs);
-      await longDone;
+      // The long one (a yield under SCHED_IDLE) has done its part: it is
+      // ended and killed, not waited for (on a loaded host it barely runs).
       backend.endInvocation(long.pid);
     } finally {
       if (syscalls) {
@@ -102,8 +106,21 @@ describe.skipIf(!ready)("BPF: pinned core and inheritance", () => {
       for (const who of ["child", "thread"] as const) {
         const samples = res.samples.filter((s) => s.who === who);
         expect(samples.length).toBeGreaterThan(1);
-        // Nothing inherited: not the parent's level, not RT.
-        expect([0, fresh]).toContain(samples[0]?.nice);
+        // Nothing inherited: not the parent's level, not RT. Its first
+        // sample shows nice 0 (reset on fork, nothing applied yet) or a level
+        // of its own account: the fresh burst's, or one the CPU it has used
+        // since it was created (its start-up) already earned. A loaded or
+        // slower host lets it use more before that first look; it can never
+        // show a level deeper than its own use earns, like the parent's.
+        const first = samples[0];
+        const own = levelsUpTo(80, 1000, first === undefined ? 0 : burstUsedMs(first, res));
+        expect(own.earned, `${who} used too much CPU before its first sample`).toBeGreaterThan(
+          parentAtFork,
+        );
+        if (first?.nice !== 0) {
+          expect(first?.nice).toBeLessThanOrEqual(own.fresh);
+          expect(first?.nice).toBeGreaterThanOrEqual(own.earned);
+        }
         expect(samples.every((s) => s.policy === 0)).toBe(true);
         // It belongs to the function: the kernel boosts it on its own account.
         expect(samples.some((s) => s.nice < 0 && s.nice <= fresh)).toBe(true);
@@ -119,30 +136,41 @@ describe.skipIf(!ready)("BPF: pinned core and inheritance", () => {
     // kernel's reset-on-fork only resets RT policies and a negative nice, so
     // the child starts under SCHED_IDLE too (the BPF program records and
     // posts that level at fork); the daemon must count the child as changed,
-    // or ending the invocation would leave it there.
+    // or ending the invocation would leave it there. Both run under
+    // SCHED_IDLE: in a heavy cpu group, so they get CPU on a loaded host too.
     const burner = await spawnGatedBurner("b20,f600,b20", 4000);
+    const group = heavyCpuGroup("inherit");
     try {
+      group?.add(burner.pid);
       backend.startInvocation("yielding", burner.pid);
       const done = burner.release();
-      let childPid: number | undefined;
-      for (let i = 0; i < 100 && childPid === undefined; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-        childPid = childrenOf(burner.pid)[0];
-      }
-      expect(childPid).toBeDefined();
-      const child = childPid as number;
-      await new Promise((r) => setTimeout(r, 100));
+      const child = await until("the forked child", () => childrenOf(burner.pid)[0]);
       expect(procSched(child).policy).toBe(SCHED_IDLE);
-      expect(backend.actuator.tids()).toContain(child);
+      // The daemon applies the level the kernel posted at fork: it then holds the child.
+      await until("the daemon to take the child on", () =>
+        backend.actuator.tids().includes(child) ? true : undefined,
+      );
       backend.endInvocation(burner.pid);
       expect(procSched(child)).toEqual({ nice: 0, policy: 0 });
       expect(backend.actuator.tids()).not.toContain(child);
       expect((await done).exitCode).toBe(0);
     } finally {
       if (syscalls) cleanupChild(burner.child, syscalls);
+      await group?.remove();
     }
   });
 });
+
+/** Polls `get` every 10 ms until it gives a value; the deadline only catches a hang. */
+async function until<T>(what: string, get: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = get();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 /** Child processes of `pid` (its main thread's children list). */
 function childrenOf(pid: number): number[] {

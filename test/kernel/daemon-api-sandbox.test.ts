@@ -4,7 +4,7 @@
  * cgroup it lives in is declared as a sandbox, then accepted.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ import { cgroup2MountIfAny } from "../../src/host/cgroups.js";
 import { isSelfOrDescendant } from "../../src/host/proc-task.js";
 import { ObserveBackend } from "../frontend/observe-backend.js";
 import { isRoot, requireHost } from "../helpers/host.js";
+import { rmdirWhenEmpty } from "../helpers/cgroup-dir.js";
 
 const mount = cgroup2MountIfAny();
 const runs = requireHost("root and a cgroup v2 hierarchy", isRoot() && mount !== undefined);
@@ -47,14 +48,7 @@ describe.skipIf(!runs)("control API sandbox rule on a real cgroup", () => {
     }
     await api.close();
     // The cgroup can be removed once the killed task has left it.
-    for (let i = 0; i < 50; i++) {
-      try {
-        rmdirSync(cgroup);
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    await rmdirWhenEmpty(cgroup);
     rmSync(dir, { recursive: true, force: true });
   });
 

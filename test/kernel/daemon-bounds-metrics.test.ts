@@ -30,7 +30,7 @@ import type { LearnedPolicy } from "../../src/frontend/learner.js";
 import { DaemonMetrics } from "../../src/frontend/metrics.js";
 import { type Family, parsePrometheusText, sampleValue } from "../frontend/prom-parse.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { procSched, spawnGatedBurner } from "./bpf-kit.js";
+import { burstUsedMs, levelsUpTo, procSched, type Sample, spawnGatedBurner } from "./bpf-kit.js";
 
 const runs = requireHost("root and BTF (BPF tp_btf programs)", isRoot() && hasBtf());
 
@@ -38,6 +38,12 @@ const runs = requireHost("root and BTF (BPF tp_btf programs)", isRoot() && hasBt
 const RINGBUF_BYTES = 256 * 1024;
 const RECORD_BYTES = 8 + Math.ceil(STRUCTS.alps_event.size / 8) * 8;
 const RING_RECORDS = Math.floor(RINGBUF_BYTES / RECORD_BYTES);
+/**
+ * The stall lasts until the flood has overflowed the ring; this only ends one that never does
+ * (the kernel project's test timeout is 60 s). The flood's tasks outlive it.
+ */
+const STALL_MAX_MS = 30_000;
+const FLOOD_LIFETIME_S = 50;
 
 interface Stack {
   backend: BpfBackend;
@@ -213,9 +219,11 @@ describe.skipIf(!runs)("bounds overflow is counted and visible in /metrics and /
       const perTask = 3000;
       const tasks = 4;
       // Registered before it runs (gated on stdin), then forks twice: 4 tracked tasks, each blocking
-      // `perTask` times (one BLOCKED event each), bounded in wall time; afterwards they sleep, alive.
+      // `perTask` times (one BLOCKED event each; the count bounds their CPU); afterwards they sleep,
+      // alive until the test kills them. The wall-time end is a backstop only: a loaded host slows
+      // the flood down, and the stall below waits for all of it.
       const script = `use Time::HiRes qw(time sleep);
-my $end = time + 4; fork; fork; my $n = 0;
+my $end = time + ${FLOOD_LIFETIME_S}; fork; fork; my $n = 0;
 while ($n < ${perTask} && time < $end) { select(undef, undef, undef, 0.00001); $n++ }
 sleep($end - time) if time < $end;`;
       const flood = spawn("sh", ["-c", 'read _gate; exec perl -e "$0"', script], {
@@ -232,14 +240,21 @@ sleep($end - time) if time < $end;`;
       };
 
       flood.stdin?.end("go\n"); // libuv writes a pipe at once: the loop can stall right after
+      // Stalled until the flood has blocked well past the ring's capacity.
+      const target = RING_RECORDS + 2000;
+      expect(tasks * perTask).toBeGreaterThan(target);
       const stalledMs = stallEventLoop(
-        () => count("nr_blocked") - before.blocked >= tasks * perTask,
-        3500,
+        () => count("nr_blocked") - before.blocked >= target,
+        STALL_MAX_MS,
       );
+      // The flood goes on after the stall (it only overflowed the ring), so the counters move
+      // while they are read: blocked first here (and last in `before`), so every BLOCKED it
+      // counts has been posted or dropped by the time those are read.
+      const blockedNow = count("nr_blocked");
       const during = {
         events: count("nr_events"),
         drops: count("nr_ringbuf_drops"),
-        blocked: count("nr_blocked"),
+        blocked: blockedNow,
       };
       const tree = [pid, ...descendantsOf(pid)];
       for (const child of tree) started.add(child);
@@ -247,13 +262,12 @@ sleep($end - time) if time < $end;`;
       const dropped = during.drops - before.drops;
       const blocked = during.blocked - before.blocked;
       expect(tree.length, `process tree of ${pid}`).toBe(tasks);
-      // Enough blocks to overflow the ring (all of them unless a loaded host slowed the flood).
-      expect(blocked, `stalled ${stalledMs.toFixed(0)} ms`).toBeGreaterThan(RING_RECORDS + 1000);
+      expect(blocked, `stalled ${stalledMs.toFixed(0)} ms`).toBeGreaterThanOrEqual(target);
       // Nothing was consumed while stalled: the ring took exactly its capacity, the rest was dropped.
       // (A few records may be consumed in the instant between reading `before` and the stall.)
       expect(posted).toBeGreaterThanOrEqual(RING_RECORDS);
       expect(posted).toBeLessThanOrEqual(RING_RECORDS + 16);
-      expect(dropped).toBeGreaterThanOrEqual(blocked - RING_RECORDS);
+      expect(dropped).toBeGreaterThanOrEqual(blocked - RING_RECORDS - 16);
       expect(posted + dropped, "every BLOCKED was either posted or counted").toBeGreaterThanOrEqual(
         blocked,
       );
@@ -272,7 +286,7 @@ sleep($end - time) if time < $end;`;
 
       // The loss is answered: the backend re-applies the level the kernel holds for every
       // tracked task (a dropped EXPIRED must not leave a task boosted), and says so.
-      const resyncDeadline = Date.now() + 2000;
+      const resyncDeadline = Date.now() + 20_000;
       while (count("nr_resyncs") < 1 && Date.now() < resyncDeadline) await sleep(20);
       expect(count("nr_resyncs")).toBeGreaterThanOrEqual(1);
       expect(
@@ -293,24 +307,28 @@ sleep($end - time) if time < $end;`;
       for (const tid of tree) expect(procSched(tid), `task ${tid}`).toEqual({ nice: 0, policy: 0 });
 
       // Still applying kernel decisions: a new invocation starts boosted and the kernel's EXPIRED
-      // (after the default entry's slice) brings it back to nice 0.
+      // (after the default entry's slice) brings it back to nice 0. It burns ten slices: the
+      // in-process daemon is not raised to RT here (its stall loop would then take a whole core
+      // from the flood), so on a loaded host it may take a while to apply the expiry. That it is
+      // applied, not how fast, is what this test shows (bpf-levels bounds the latency).
       const appliedBefore = count("nr_applied");
-      const burner = await spawnGatedBurner("b60", 2000);
+      const burner = await spawnGatedBurner(`b${entry.slice_ms * 10}`, 2000);
       started.add(burner.pid);
       const id2 = await startInvocation(stack, "after", burner.pid);
       const result = await burner.release();
       await endInvocation(stack, id2);
       const main = result.samples.filter((s) => s.who === "main");
       expect(result.exitCode, result.out).toBe(0);
-      expect(main[0]?.nice, result.out).toBe(startLevel(entry));
+      const first = main[0] as Sample;
+      const own = levelsUpTo(entry.predicted_ms, entry.slice_ms, burstUsedMs(first, result));
+      expect(first.nice, result.out).toBeLessThanOrEqual(own.fresh);
+      expect(first.nice, result.out).toBeGreaterThanOrEqual(own.earned);
       expect(main.at(-1)?.nice, result.out).toBe(0);
-      const expiredAt = main.find((s) => s.nice === 0)?.cpuUs ?? Number.NaN;
-      expect(expiredAt / 1000, result.out).toBeGreaterThanOrEqual(entry.slice_ms * 0.9);
-      // Liveness, not latency (bpf-levels checks slice + tick + 1 ms): the
-      // expiry was applied, well before the 60 ms burn ended. The in-process
-      // daemon is not raised to RT here (its stall loop would then take a
-      // whole core from the flood), so a loaded host delays it.
-      expect(expiredAt / 1000, result.out).toBeLessThan(entry.slice_ms + 25);
+      const expired = main.find((s) => s.nice === 0);
+      expect(expired, result.out).toBeDefined();
+      expect(burstUsedMs(expired as Sample, result), result.out).toBeGreaterThanOrEqual(
+        entry.slice_ms - 0.01,
+      );
       expect(count("nr_applied")).toBeGreaterThan(appliedBefore + 1);
     });
   });
@@ -363,8 +381,8 @@ sleep($end - time) if time < $end;`;
 
       // In the kernel: f has an id but no policy entry, so every decision for its task falls
       // back to entry 0 (counted) and it runs at the default's level; a kept function does not.
-      // 12 ms predicted sits high in its level's band (8.9..12.7 ms): the burner's start-up CPU
-      // (< 1 ms) does not move it to the next level before its first sample.
+      // Each first sample shows its entry's starting level or one its start-up CPU already
+      // earned (bpf-kit.ts); the two entries' ranges do not meet, so each names its entry.
       const own = policy.functions.a as { predicted_ms: number; slice_ms: number };
       expect(own.predicted_ms).toBeCloseTo(12, 6);
       expect(startLevel(own)).not.toBe(startLevel(policy.default));
@@ -376,17 +394,29 @@ sleep($end - time) if time < $end;`;
         const result = await burner.release();
         await endInvocation(stack, id);
         expect(result.exitCode, result.out).toBe(0);
+        const first = result.samples.find((s) => s.who === "main") as Sample;
         return {
-          first: result.samples.find((s) => s.who === "main"),
+          first,
+          usedMs: burstUsedMs(first, result),
           defaults: backendCounter(stack, "nr_policy_default") - before,
         };
       };
+      const within = (
+        nice: number,
+        entry: { predicted_ms: number; slice_ms: number },
+        usedMs: number,
+      ) => {
+        const { fresh, earned } = levelsUpTo(entry.predicted_ms, entry.slice_ms, usedMs);
+        return nice <= fresh && nice >= earned;
+      };
       const overflowed = await run("f");
       expect(stack.backend.fnId("f")).toBeGreaterThan(0);
-      expect(overflowed.first?.nice).toBe(startLevel(policy.default));
+      expect(within(overflowed.first.nice, policy.default, overflowed.usedMs)).toBe(true);
+      expect(within(overflowed.first.nice, own, overflowed.usedMs)).toBe(false);
       expect(overflowed.defaults).toBeGreaterThan(0);
       const kept = await run("a");
-      expect(kept.first?.nice).toBe(startLevel(own));
+      expect(within(kept.first.nice, own, kept.usedMs)).toBe(true);
+      expect(within(kept.first.nice, policy.default, kept.usedMs)).toBe(false);
       expect(kept.defaults).toBe(0);
     });
   });

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { cgroup2MountIfAny } from "../../src/host/cgroups.js";
 import { isRoot, requireHost } from "../helpers/host.js";
+import { rmdirWhenEmpty } from "../helpers/cgroup-dir.js";
 
 const ROOT = join(import.meta.dirname, "../..");
 const CLI = join(ROOT, "dist/cli.js");
@@ -91,15 +92,7 @@ describe.skipIf(!runs)("alps daemon with the cgroup-pattern platform adapter", (
       await exited;
       clearTimeout(t);
     }
-    for (const p of [sandbox, base]) {
-      for (let i = 0; i < 50 && existsSync(p); i++) {
-        try {
-          rmdirSync(p);
-        } catch {
-          await sleep(20);
-        }
-      }
-    }
+    for (const p of [sandbox, base]) await rmdirWhenEmpty(p);
     rmSync(dir, { recursive: true, force: true });
   });
 

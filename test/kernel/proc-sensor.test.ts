@@ -4,12 +4,13 @@
  * burst when a task blocks, and gives pidusage figures for metrics.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { cgroup2Mount } from "../../src/host/cgroups.js";
 import { ProcSensor, type SensedTask } from "../../src/backend/proc/proc-sensor.js";
 import { isRoot, requireHost } from "../helpers/host.js";
+import { rmdirWhenEmpty } from "../helpers/cgroup-dir.js";
 
 const canRun = requireHost("root (cgroup v2 writes)", isRoot());
 
@@ -79,13 +80,7 @@ describe.skipIf(!canRun)("ProcSensor", () => {
     } finally {
       sensor.stop();
       killAll([pid]);
-      for (let i = 0; i < 50 && existsSync(dir); i++) {
-        try {
-          rmdirSync(dir);
-        } catch {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      await rmdirWhenEmpty(dir);
     }
     expect(existsSync(dir)).toBe(false);
   });

@@ -5,7 +5,7 @@
  * nothing is left marked as touched.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseV1CpuMount } from "../../src/backend/detect.js";
@@ -14,6 +14,7 @@ import { createSfsBackend } from "../../src/backend/sfs/sfs-backend.js";
 import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
 import { cleanup, policyOf } from "../backend/fixtures/children.js";
 import { isRoot, requireHost } from "../helpers/host.js";
+import { rmdirWhenEmpty } from "../helpers/cgroup-dir.js";
 
 const mount = parseV1CpuMount(readFileSync("/proc/self/mountinfo", "utf8"));
 const hasRtGroups = mount !== undefined && existsSync(join(mount, "cpu.rt_runtime_us"));
@@ -43,13 +44,7 @@ describe.skipIf(!canRun)("sfs when SCHED_FIFO is refused", () => {
     } finally {
       await sfs.close();
       cleanup(syscalls, [pid]);
-      for (let i = 0; i < 50 && existsSync(dir); i++) {
-        try {
-          rmdirSync(dir);
-        } catch {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      await rmdirWhenEmpty(dir);
     }
     expect(existsSync(dir)).toBe(false);
   });

@@ -29,7 +29,7 @@ import { EndBody, InvocationBody, SandboxBody } from "./schemas.js";
 import { SocketFile } from "./socket-file.js";
 
 export type { RefusalReason } from "./routes.js";
-export { resolveGid } from "./socket-file.js";
+export { resolveGid } from "./socket-group.js";
 
 export interface ApiOptions {
   daemon: Daemon;

@@ -6,21 +6,10 @@
  * socket), recreated when someone deletes it, and removed at close if it is
  * still ours.
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { connect, type Server } from "node:net";
 import { dirname } from "node:path";
-
-/** A group name or number as a gid (from /etc/group). */
-export function resolveGid(group: string): number {
-  if (/^\d+$/.test(group)) return Number(group);
-  const line = readFileSync("/etc/group", "utf8")
-    .split("\n")
-    .find((l) => l.split(":")[0] === group);
-  const gid = Number(line?.split(":")[2]);
-  if (line === undefined || !Number.isInteger(gid))
-    throw new Error(`socket group '${group}' not found in /etc/group`);
-  return gid;
-}
+import { resolveGid } from "./socket-group.js";
 
 /** Inode of the socket file at `path`, or undefined when there is none. */
 function socketInode(path: string): bigint | undefined {
