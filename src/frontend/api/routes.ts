@@ -81,7 +81,7 @@ class TokenBucket {
 
 export interface RoutesOptions {
   daemon: Daemon;
-  /** Requests per second of the platform (root, or the daemon's own user). */
+  /** Requests per second of the platform (root, or the daemon's own user), both protocols. */
   ratePerSecond: number;
   /** Requests per second of each other uid; default 200. */
   uidRatePerSecond?: number;

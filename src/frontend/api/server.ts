@@ -19,10 +19,10 @@ import { Daemon } from "../daemon.js";
 import { LineServer } from "./line-server.js";
 import {
   ApiError,
-  type ApiProtocol,
   type ApiRoute,
   ApiRoutes,
   type RefusalReason,
+  type RoutesOptions,
   validated,
 } from "./routes.js";
 import { EndBody, InvocationBody, SandboxBody } from "./schemas.js";
@@ -31,8 +31,8 @@ import { SocketFile } from "./socket-file.js";
 export type { RefusalReason } from "./routes.js";
 export { resolveGid } from "./socket-group.js";
 
-export interface ApiOptions {
-  daemon: Daemon;
+/** The routes' options (daemon, rates, log, refusal and request reports) and the sockets'. */
+export interface ApiOptions extends RoutesOptions {
   socketPath: string;
   /**
    * The line protocol's socket: undefined = derived from socketPath
@@ -42,20 +42,10 @@ export interface ApiOptions {
   /** Group (name or gid) allowed to use the sockets; without it only the owner (root). */
   socketGroup?: string | undefined;
   maxBodyBytes: number;
-  /** Requests per second of the platform (root, or the daemon's own user), both protocols. */
-  ratePerSecond: number;
-  /** Requests per second of each other uid; default 200. */
-  uidRatePerSecond?: number;
-  log?: (message: string) => void;
-  onRefusal?: (reason: RefusalReason) => void;
-  /** Every request, by route and protocol. */
-  onRequest?: (route: ApiRoute, protocol: ApiProtocol) => void;
   /** How often to check that the socket files are still there, ms (0 = never); default 1000. */
   socketCheckMs?: number;
   /** Runs the socket check (the daemon's shared tick); default setInterval. */
   every?: (periodMs: number, tick: () => void) => () => void;
-  /** Interval of the refusal log's summaries, ms; default 10 s. */
-  refusalLogMs?: number;
 }
 
 /**
@@ -105,15 +95,7 @@ export class ApiServer {
 
   constructor(opts: ApiOptions) {
     this.#opts = opts;
-    this.#routes = new ApiRoutes({
-      daemon: opts.daemon,
-      ratePerSecond: opts.ratePerSecond,
-      ...(opts.uidRatePerSecond === undefined ? {} : { uidRatePerSecond: opts.uidRatePerSecond }),
-      ...(opts.log === undefined ? {} : { log: opts.log }),
-      ...(opts.onRefusal === undefined ? {} : { onRefusal: opts.onRefusal }),
-      ...(opts.onRequest === undefined ? {} : { onRequest: opts.onRequest }),
-      ...(opts.refusalLogMs === undefined ? {} : { refusalLogMs: opts.refusalLogMs }),
-    });
+    this.#routes = new ApiRoutes(opts);
     this.refusals = this.#routes.refusals;
     this.#http = new SocketFile({
       path: opts.socketPath,

@@ -22,8 +22,12 @@ import { ObserveBackend } from "../observe-backend.js";
 const dir = mkdtempSync(join(tmpdir(), "alps-line-"));
 const socket = join(dir, "alps.sock");
 const lineSocket = join(dir, "alps-line.sock");
+/** A daemon in this process that changes no task. */
+function observeDaemon(backend = new ObserveBackend()): Daemon {
+  return new Daemon({ backend, clock: new ManualClock(), cores: 2, utilization: null });
+}
 const backend = new ObserveBackend();
-const daemon = new Daemon({ backend, clock: new ManualClock(), cores: 2, utilization: null });
+const daemon = observeDaemon(backend);
 const requests: string[] = [];
 const refusals: string[] = [];
 const logs: string[] = [];
@@ -149,12 +153,7 @@ describe("line protocol socket", () => {
 
 describe("line protocol limits", () => {
   it("shares the uid's rate limit with HTTP", async () => {
-    const d2 = new Daemon({
-      backend: new ObserveBackend(),
-      clock: new ManualClock(),
-      cores: 2,
-      utilization: null,
-    });
+    const d2 = observeDaemon();
     const sock2 = join(dir, "rate.sock");
     const slow = new ApiServer({
       daemon: d2,
@@ -186,12 +185,7 @@ describe("line protocol limits", () => {
   });
 
   it("uses the configured path, or none, and removes the file at close", async () => {
-    const d3 = new Daemon({
-      backend: new ObserveBackend(),
-      clock: new ManualClock(),
-      cores: 2,
-      utilization: null,
-    });
+    const d3 = observeDaemon();
     const custom = join(dir, "custom-line.sock");
     const s3 = new ApiServer({
       daemon: d3,
