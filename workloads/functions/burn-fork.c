@@ -205,6 +205,9 @@ static void child(long id, int demand_fd, int ncg, char **cgroups, pid_t zygote)
       _exit(6);
     }
   }
+  /* Should its group be orphaned all the same, the kernel's SIGHUP must
+   * not kill a parked process (its SIGCONT only sends it to wait on the pipe). */
+  signal(SIGHUP, SIG_IGN);
   raise(SIGSTOP); /* parked: the zygote says R; G continues it */
   long cpu_us, block_us, cap_ms;
   if (read_demand(demand_fd, &cpu_us, &block_us, &cap_ms) != 0) {
@@ -410,6 +413,12 @@ int main(int argc, char **argv) {
   sigprocmask(SIG_BLOCK, &blocked, &waiting);
   sigdelset(&waiting, SIGCHLD);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* A process group of its own (in the replay's session, the replay its
+   * parent): a group with stopped members that has no parent outside it
+   * gets SIGHUP and SIGCONT from the kernel (an orphaned process group), as
+   * the replay's would under nohup or a shell that has exited. Here the
+   * replay is that parent for as long as the zygote lives. */
+  setpgid(0, 0);
   /* One pipe per parked process: as many as the host lets us. */
   struct rlimit files;
   if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
