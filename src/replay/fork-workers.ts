@@ -2,35 +2,31 @@
  * `--workers fork`: a fresh process per invocation, as cold sandboxes and
  * process-per-request platforms run functions. The processes are forked by
  * the burn-fork zygote (workloads/functions/burn-fork.c: why a zygote in C
- * is there), each joins its sandbox's cgroups itself and waits, blocked, until
- * the dispatcher has registered it and sends SIGUSR1.
+ * is there, and its protocol) and parked ahead of their invocation: stopped,
+ * on SCHED_OTHER nice 0, inside their sandbox's cgroups. At the arrival the
+ * dispatcher registers the parked pid (when alps runs) and lets it go.
  *
- * The zygote runs on SCHED_FIFO at the dispatcher's priority with
- * SCHED_RESET_ON_FORK, on the functions' cores: a fork is never queued
- * behind the functions it competes with, and the child starts on
- * SCHED_OTHER nice 0 in every mode. So the fork costs the same with and
- * without alps; what differs is only what alps does once it is registered.
+ * The zygote runs on SCHED_FIFO at the dispatcher's priority, on the
+ * functions' cores, and its children inherit that until it places them:
+ * neither a fork nor a placement ever queues behind the functions it
+ * competes with, and the function's first instruction runs on SCHED_OTHER
+ * nice 0 in every mode (then at its level, with alps). So the start costs the
+ * same with and without alps; what differs is only what alps does once it is
+ * registered.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Duplex } from "node:stream";
 import { threadsOf } from "../host/proc-stat.js";
-import {
-  baseAttr,
-  SCHED_FIFO,
-  SCHED_FLAG_RESET_ON_FORK,
-  type Syscalls,
-} from "../host/syscalls-types.js";
+import { baseAttr, SCHED_FIFO, type Syscalls } from "../host/syscalls-types.js";
 import { BURNER, type BurnerDone, burnerUnavailable, parseBurnerLine } from "./burner.js";
 import { DISPATCHER_RT_PRIORITY } from "./dispatcher-priority.js";
 
-/** A forked invocation process, waiting for its go. */
-export interface Forked {
+/** A parked process, stopped inside its sandbox until it is given its invocation. */
+export interface Parked {
   pid: number;
-  /** Resolves with its report when it finished. */
-  done: Promise<BurnerDone>;
-  /** Lets it run (SIGUSR1). */
-  go(): void;
+  /** Runs the invocation in it; resolves with its report when it finished. */
+  run(cpuMs: number, blockMs: number, capMs: number): Promise<BurnerDone>;
 }
 
 interface Pending {
@@ -44,6 +40,7 @@ export class Zygote {
   readonly #channel: Duplex;
   readonly #pending = new Map<number, Pending>();
   #exited = false;
+  #nextId = 0;
 
   private constructor(child: ChildProcess) {
     this.#child = child;
@@ -61,7 +58,10 @@ export class Zygote {
     });
   }
 
-  /** Starts the zygote: SCHED_FIFO, reset on fork, on `cpus`. Throws when burn-fork is not built. */
+  /**
+   * Starts the zygote: SCHED_FIFO, inherited by its children until it places
+   * them, on `cpus`. Throws when burn-fork is not built.
+   */
   static start(syscalls: Syscalls, cpus: number[] | undefined, tag: string): Zygote {
     const why = burnerUnavailable();
     if (why !== undefined) throw new Error(`--workers fork: ${why}`);
@@ -77,7 +77,6 @@ export class Zygote {
           ...baseAttr(),
           policy: SCHED_FIFO,
           priority: DISPATCHER_RT_PRIORITY,
-          flags: SCHED_FLAG_RESET_ON_FORK,
         });
         if (cpus !== undefined) syscalls.setAffinity(tid, cpus);
       }
@@ -115,20 +114,15 @@ export class Zygote {
   }
 
   /**
-   * Forks invocation `id`: it joins the cgroups whose cgroup.procs files are
-   * given and waits. Resolves once it waits (its pid known).
+   * Parks a process in the cgroups whose cgroup.procs files are given.
+   * Resolves once it is parked (stopped, placed; its pid known).
    */
-  fork(
-    id: number,
-    cpuMs: number,
-    blockMs: number,
-    procsFiles: readonly string[],
-    capMs: number,
-  ): Promise<Forked> {
+  park(procsFiles: readonly string[]): Promise<Parked> {
     if (this.#exited) return Promise.reject(new Error("burn-fork zygote has exited"));
     for (const f of procsFiles)
       if (/\s/.test(f)) throw new Error(`cgroup path with white space: '${f}'`);
-    return new Promise<Forked>((resolve, reject) => {
+    const id = this.#nextId++;
+    return new Promise<Parked>((resolve, reject) => {
       let settleDone: (r: BurnerDone) => void = () => {};
       let failDone: (e: Error) => void = () => {};
       const done = new Promise<BurnerDone>((res, rej) => {
@@ -137,26 +131,28 @@ export class Zygote {
       });
       // Nobody may be awaiting `done` yet when it fails: the rejection is handled where it is awaited.
       done.catch(() => {});
-      let readyPid: number | undefined;
+      let parked = false;
       this.#pending.set(id, {
         ready: (pid) => {
-          readyPid = pid;
+          parked = true;
           resolve({
             pid,
-            done,
-            go: () => {
-              process.kill(pid, "SIGUSR1");
+            run: (cpuMs, blockMs, capMs) => {
+              this.#channel.write(
+                `G ${id} ${Math.round(cpuMs * 1000)} ${Math.round(blockMs * 1000)} ${Math.ceil(capMs)}\n`,
+              );
+              return done;
             },
           });
         },
         done: settleDone,
         fail: (error) => {
           failDone(error);
-          if (readyPid === undefined) reject(error);
+          if (!parked) reject(error);
         },
       });
       this.#channel.write(
-        `F ${id} ${Math.round(cpuMs * 1000)} ${Math.round(blockMs * 1000)} ${Math.ceil(capMs)} ${procsFiles.length}${procsFiles.map((f) => ` ${f}`).join("")}\n`,
+        `P ${id} ${procsFiles.length}${procsFiles.map((f) => ` ${f}`).join("")}\n`,
       );
     });
   }

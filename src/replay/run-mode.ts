@@ -134,7 +134,7 @@ export async function runMode(
         : new ForkWorkers({ sandboxes, syscalls, cpus, replayPid: process.pid });
     if (workerKind === "fork")
       reasons.push(
-        "workers fork: a fresh process per invocation (burn-fork zygote), held until registered; its fork counts in turnaround in every mode",
+        "workers fork: a fresh process per invocation (burn-fork zygote), parked in its sandbox ahead of the arrival and held until registered; a process parked on the spot counts as a cold start, in turnaround, in every mode",
       );
     await workers.prewarm(prewarmCounts(trace));
     opts.signal?.throwIfAborted();

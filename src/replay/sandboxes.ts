@@ -20,7 +20,12 @@ import type { SandboxCgroupLayout } from "./types.js";
 export interface Sandbox {
   /** Its cgroup v2 directory: what alps keys a sandbox by (POST /v1/sandboxes, the BPF map). */
   readonly v2: string;
-  /** The cgroup.procs files a process writes its pid to, to enter it (the v2 one first). */
+  /**
+   * The cgroup.procs files a process writes its pid to, to enter it, in that
+   * order: the v2 one last, so the process is not inside the sandbox alps
+   * watches (it keys sandboxes by their v2 directory) until it has finished
+   * moving (a move may sleep, and a wake-up there would look like a burst).
+   */
   readonly procsFiles: readonly string[];
   /** Moves process `pid` (all its threads) into it. */
   add(pid: number): void;
@@ -75,7 +80,7 @@ export class SandboxSet {
         procsFiles:
           sb.cpuDir === sb.v2Dir
             ? [join(sb.v2Dir, "cgroup.procs")]
-            : [join(sb.v2Dir, "cgroup.procs"), join(sb.cpuDir, "cgroup.procs")],
+            : [join(sb.cpuDir, "cgroup.procs"), join(sb.v2Dir, "cgroup.procs")],
         add: (pid) => sb.add(pid),
       };
     }

@@ -8,13 +8,13 @@ import type { TraceInvocation } from "../contracts/trace.js";
 import { cpuDemandMs } from "../contracts/trace.js";
 import { threadsOf } from "../host/proc-stat.js";
 import { baseAttr, type Syscalls } from "../host/syscalls-types.js";
-import { Zygote } from "./fork-workers.js";
+import { type Parked, Zygote } from "./fork-workers.js";
 import type { Sandbox, SandboxSet } from "./sandboxes.js";
 import { type RunResult, type Worker, WorkerPool, workerTag } from "./worker-pool.js";
 
 export interface Slot {
   readonly pid: number;
-  /** It had to be started (warm) or its sandbox created (fork) while the invocation waited. */
+  /** It had to be started (warm) or parked (fork: forked and moved into its sandbox) while the invocation waited. */
   readonly cold: boolean;
   /** Let it run the invocation's body; resolves at the end. */
   run(): Promise<RunResult>;
@@ -32,7 +32,7 @@ export interface Workers {
   acquire(index: number, inv: TraceInvocation): Promise<Slot>;
   /** Processes that live through the run (warm workers), for their preemption counts. */
   pids(): number[];
-  /** Invocations that waited for a worker to start (warm) or a sandbox to be made (fork). */
+  /** Invocations that waited for a worker to start (warm) or a process to be parked (fork). */
   readonly coldStarts: number;
   close(): Promise<void>;
 }
@@ -150,12 +150,19 @@ function capMsOf(inv: TraceInvocation): number {
   return 600_000 + 20 * inv.durationMs;
 }
 
+/** A parked process and the sandbox it waits in. */
+interface Seat {
+  sandbox: Sandbox;
+  parked: Promise<Parked>;
+}
+
 export class ForkWorkers implements Workers {
   readonly kind = "fork";
   readonly #zygote: Zygote;
   readonly #sandboxes: SandboxSet;
-  /** Per function: sandboxes free for the next invocation (layout cpu), or its one sandbox. */
-  readonly #free = new Map<string, Sandbox[]>();
+  /** Per function: parked processes free for its next invocations. */
+  readonly #free = new Map<string, Seat[]>();
+  /** Layout none: the function's one sandbox. */
   readonly #shared = new Map<string, Promise<Sandbox>>();
   readonly #made = new Map<string, number>();
   coldStarts = 0;
@@ -174,61 +181,59 @@ export class ForkWorkers implements Workers {
     return this.#zygote.pid;
   }
 
-  async #create(fn: string): Promise<Sandbox> {
+  /** A sandbox for one more concurrent invocation of `fn`: its own (layout cpu), or the function's one. */
+  #newSandbox(fn: string): Promise<Sandbox> {
+    if (this.#sandboxes.layout !== "cpu") {
+      let shared = this.#shared.get(fn);
+      if (shared === undefined) {
+        shared = this.#sandboxes.create(fn);
+        this.#shared.set(fn, shared);
+      }
+      return shared;
+    }
     const k = this.#made.get(fn) ?? 0;
     this.#made.set(fn, k + 1);
     return this.#sandboxes.create(fn, `s${k}`);
   }
 
-  async prewarm(counts: ReadonlyMap<string, number>): Promise<void> {
-    for (const [fn, n] of counts) {
-      if (this.#sandboxes.layout !== "cpu") {
-        await this.#sandboxFor(fn);
-        continue;
-      }
-      const free = this.#free.get(fn) ?? [];
-      for (let i = 0; i < n; i++) free.push(await this.#create(fn));
-      this.#free.set(fn, free);
-    }
+  #seat(sandbox: Sandbox): Seat {
+    const parked = this.#zygote.park(sandbox.procsFiles);
+    // Awaited when the seat is taken; a failure before that must not be unhandled.
+    parked.catch(() => {});
+    return { sandbox, parked };
   }
 
-  /** A sandbox for one invocation of `fn`, and whether it had to be made on the way. */
-  async #sandboxFor(fn: string): Promise<{ sandbox: Sandbox; made: boolean }> {
-    if (this.#sandboxes.layout !== "cpu") {
-      let shared = this.#shared.get(fn);
-      const made = shared === undefined;
-      if (shared === undefined) {
-        shared = this.#sandboxes.create(fn);
-        this.#shared.set(fn, shared);
-      }
-      return { sandbox: await shared, made };
-    }
-    const free = this.#free.get(fn)?.pop();
-    if (free !== undefined) return { sandbox: free, made: false };
-    return { sandbox: await this.#create(fn), made: true };
+  #give(fn: string, seat: Seat): void {
+    const free = this.#free.get(fn) ?? [];
+    free.push(seat);
+    this.#free.set(fn, free);
+  }
+
+  async prewarm(counts: ReadonlyMap<string, number>): Promise<void> {
+    for (const [fn, n] of counts)
+      for (let i = 0; i < n; i++) this.#give(fn, this.#seat(await this.#newSandbox(fn)));
+    // Every parked process placed before the first arrival.
+    await Promise.all([...this.#free.values()].flat().map((seat) => seat.parked));
   }
 
   takeNow(): Slot | undefined {
     return undefined;
   }
 
-  async acquire(index: number, inv: TraceInvocation): Promise<Slot> {
-    const { sandbox, made } = await this.#sandboxFor(inv.fn);
-    if (made) this.coldStarts++;
-    const forked = await this.#zygote.fork(
-      index,
-      cpuDemandMs(inv),
-      blockMsOf(inv),
-      sandbox.procsFiles,
-      capMsOf(inv),
-    );
-    const layoutCpu = this.#sandboxes.layout === "cpu";
+  async acquire(_index: number, inv: TraceInvocation): Promise<Slot> {
+    let seat = this.#free.get(inv.fn)?.pop();
+    const cold = seat === undefined;
+    if (seat === undefined) {
+      this.coldStarts++;
+      seat = this.#seat(await this.#newSandbox(inv.fn));
+    }
+    const parked = await seat.parked;
+    const { sandbox } = seat;
     return {
-      pid: forked.pid,
-      cold: made,
+      pid: parked.pid,
+      cold,
       run: async () => {
-        forked.go();
-        const d = await forked.done;
+        const d = await parked.run(cpuDemandMs(inv), blockMsOf(inv), capMsOf(inv));
         return {
           startNs: d.startNs,
           endNs: d.endNs,
@@ -237,12 +242,8 @@ export class ForkWorkers implements Workers {
           policy: d.policy,
         };
       },
-      release: () => {
-        if (!layoutCpu) return;
-        const free = this.#free.get(inv.fn) ?? [];
-        free.push(sandbox);
-        this.#free.set(inv.fn, free);
-      },
+      // The next invocation of the function gets a fresh process, parked in this sandbox meanwhile.
+      release: () => this.#give(inv.fn, this.#seat(sandbox)),
     };
   }
 
@@ -251,6 +252,7 @@ export class ForkWorkers implements Workers {
   }
 
   async close(): Promise<void> {
+    // Parked processes die with the zygote (PR_SET_PDEATHSIG).
     await this.#zygote.close();
   }
 }

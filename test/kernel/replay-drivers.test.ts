@@ -187,6 +187,38 @@ describe.skipIf(!ready)("replay drivers", () => {
     expectNothingLeft();
   }, 180_000);
 
+  it.skipIf(!FORK_READY)(
+    "sandbox + fork: a parked process is seen once, when its invocation wakes it, never while parked",
+    async () => {
+      daemonsBefore = new Set(replayDaemons());
+      const dir = mkdtempSync(join(tmpdir(), "alps-replay-sandbox-fork-"));
+      const { path, count } = shortTrace(dir, 14);
+      const result = await replay({
+        tracePath: path,
+        modes: ["alps"],
+        drivers: ["sandbox"],
+        workers: "fork",
+        sandboxCgroups: "cpu",
+        cores: 2,
+        outDir: dir,
+      });
+      const run = onlyRun(result);
+      expect(run.invocations).toHaveLength(count);
+      expect(new Set(run.invocations.map((m) => m.pid)).size).toBe(count);
+      const inference = run.inference;
+      if (inference === undefined) throw new Error("no inference report");
+      // Every process was forked and moved into its sandbox before its invocation (parked,
+      // stopped): the move may sleep, so a process that woke inside the sandbox while parking
+      // would show as a burst of its own (spurious) or as the start of its invocation's burst
+      // long before the invocation began.
+      expect(inference.matched, JSON.stringify(inference)).toBe(count);
+      expect(inference.spurious, JSON.stringify(inference)).toBe(0);
+      expect(inference.lost).toBe(0);
+      expectNothingLeft();
+    },
+    180_000,
+  );
+
   it("none: no alps BPF program and no daemon while it runs, sandboxes in cpu cgroups of their own", async () => {
     daemonsBefore = new Set(replayDaemons());
     const dir = mkdtempSync(join(tmpdir(), "alps-replay-none-"));

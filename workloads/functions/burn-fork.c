@@ -16,37 +16,56 @@
  * it ~2 ms per invocation on this host (libuv forks it, then waits for the
  * exec), on the real-time thread that times every arrival. This zygote is a
  * few hundred kB; a fork of it costs ~0.1-0.2 ms, and it happens here, off
- * the dispatcher. The cost is the same in every mode: the child starts on
- * SCHED_OTHER nice 0 (the zygote is SCHED_FIFO with SCHED_RESET_ON_FORK,
- * set by the replay), places itself and waits; only then does anything of
- * alps (registration) happen.
+ * the dispatcher. The cost is the same in every mode.
+ *
+ * Processes are parked ahead of their invocation, as a sandbox's runtime
+ * waits for a request: forked, on SCHED_OTHER nice 0, already inside their
+ * sandbox, stopped. Moving a task into a cgroup waits for an RCU grace
+ * period (8-16 ms on this kind of host when no other move happened just
+ * before), longer than most invocations of the bundled traces; a platform
+ * pays it when it starts a sandbox, not per request. When no parked process
+ * is free, the replay parks one on the spot and counts a cold start.
  *
  * Protocol: text lines on fd 3, a socket to the replay. The zygote reads
- * commands; every child writes its lines (one write(2) each, far below the
- * socket buffer, so lines never interleave) on the same socket.
+ * commands; the zygote and every child write their lines (one write(2) each,
+ * far below the socket buffer, so lines never interleave) on the same socket.
  *
- *   replay -> zygote  F <id> <cpu_us> <block_us> <cap_ms> <n> <cgroup.procs path> x n
- *   child  -> replay  R <id> <pid>                         placed, waiting for SIGUSR1
+ *   replay -> zygote  P <id> <n> <cgroup.procs path> x n   park process <id>
+ *   zygote -> replay  R <id> <pid>                         parked: placed, stopped
+ *   replay -> zygote  G <id> <cpu_us> <block_us> <cap_ms>  run it
  *   child  -> replay  D <id> <pid> <start_ns> <end_ns> <cpu_ns> <nice> <policy>
- *   any    -> replay  E <id> <message>                     the invocation failed
+ *   any    -> replay  E <id> <message>                     it failed
  *
- * The child writes its pid into every cgroup.procs file given (its sandbox:
- * a cgroup v2 directory, and the v1 cpu cgroup on a hybrid host), sleeps
- * once there (see child()), reports R,
- * and blocks in sigwaitinfo() until the replay sends SIGUSR1 (after it has
- * registered the pid with alps, when it does). Its first instruction after
- * the wake-up reads the clock, its own nice and scheduling policy (what the
- * replay checks: registered before the first instruction). It then burns
- * cpu_us of CPU on its thread CPU clock (read about every 100 us of work,
- * never in a tight loop: each read is a runtime update alps's BPF program
- * sees), sleeps block_us, reports D and exits.
+ * The zygote runs on SCHED_FIFO (set by the replay), so a fork never queues
+ * behind the functions running, and it never blocks: a parked child places
+ * itself. The child inherits SCHED_FIFO just long enough to put itself on
+ * SCHED_OTHER nice 0 (a SCHED_FIFO task could not join a v1 cpu cgroup
+ * without RT runtime, which sandboxes do not have). It then writes its pid
+ * into every cgroup.procs file given, in order (its sandbox: the v1 cpu
+ * cgroup on a hybrid host, then the cgroup v2 directory), and stops itself
+ * (SIGSTOP). The zygote sees the stop (waitpid WUNTRACED: the child is off
+ * the CPU for sure) and reports R. At the invocation's arrival the replay
+ * registers the pid with alps, when it does, and sends G: the zygote writes
+ * the invocation's demand into the child's pipe and continues it (SIGCONT).
+ *
+ * So the child wakes up inside its sandbox exactly once, at its invocation:
+ * alps's BPF side finds a sandbox's tasks when they wake up (or fork) in its
+ * cgroup v2 directory, so it sees the invocation begin there (driver
+ * sandbox), and not the parking (a move into a cgroup may sleep; the v2 one
+ * comes last, and nothing after it sleeps). It runs at nice 0 without alps and
+ * at its level with. Its first instruction after the wake-up reads the clock,
+ * its own nice and scheduling policy (what the replay checks: registered
+ * before the first instruction). It then burns cpu_us of CPU on its thread
+ * CPU clock (read about every 100 us of work, never in a tight loop: each
+ * read is a runtime update alps's BPF program sees), sleeps block_us, reports
+ * D and exits.
  *
  * A worker runs the same invocation body in its own process, one per
  *   "W <id> <cpu_us> <block_us>" line on fd 3, answering each with a D line.
  *
  * Bounds, so nothing outlives a replay that went wrong: the child dies with
- * the zygote (PR_SET_PDEATHSIG), after cap_ms of wall time (alarm), and past
- * its CPU demand plus 2 s (RLIMIT_CPU). The zygote exits at end of file on
+ * the zygote (PR_SET_PDEATHSIG), and once running after cap_ms of wall time
+ * (alarm) and past its CPU demand plus 2 s (RLIMIT_CPU). The zygote exits at end of file on
  * fd 3, when the replay closes the socket or dies.
  */
 #define _GNU_SOURCE
@@ -147,40 +166,59 @@ static int join_cgroup(const char *procs, pid_t pid) {
   return w == n ? 0 : -1;
 }
 
-static void child(long id, long cpu_us, long block_us, long cap_ms, int ncg, char **cgroups,
-                  pid_t zygote) {
-  pid_t pid = getpid();
+/* Reads the invocation's "<cpu_us> <block_us> <cap_ms>" from the pipe; 0 when it is there. */
+static int read_demand(int fd, long *cpu_us, long *block_us, long *cap_ms) {
+  char buf[96];
+  size_t have = 0;
+  for (;;) {
+    ssize_t r = read(fd, buf + have, sizeof(buf) - 1 - have);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    have += (size_t)r;
+    if (memchr(buf, '\n', have) != NULL || have == sizeof(buf) - 1) break;
+  }
+  buf[have] = 0;
+  return sscanf(buf, "%ld %ld %ld", cpu_us, block_us, cap_ms) == 3 && *cpu_us >= 0 &&
+                 *block_us >= 0 && *cap_ms > 0
+             ? 0
+             : -1;
+}
+
+/* The child, right after fork: places itself, then waits for its invocation. */
+static void child(long id, int demand_fd, int ncg, char **cgroups, pid_t zygote) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != zygote) _exit(5); /* the zygote died before the line above */
-  alarm((unsigned)(cap_ms / 1000 + 1));
-  struct rlimit cpu = {.rlim_cur = (rlim_t)(cpu_us / 1000000 + 2),
-                       .rlim_max = (rlim_t)(cpu_us / 1000000 + 3)};
-  setrlimit(RLIMIT_CPU, &cpu);
+  /* Nothing of the zygote's but the channel and this pipe: the other parked
+   * children's pipes stay theirs. */
+  if (demand_fd > CHANNEL_FD + 1) close_range(CHANNEL_FD + 1, (unsigned)demand_fd - 1, 0);
+  close_range((unsigned)demand_fd + 1, ~0U, 0);
+  struct sched_param other = {.sched_priority = 0};
+  if (sched_setscheduler(0, SCHED_OTHER, &other) != 0 || setpriority(PRIO_PROCESS, 0, 0) != 0) {
+    say("E %ld cannot put itself on SCHED_OTHER nice 0: %s\n", id, strerror(errno));
+    _exit(6);
+  }
+  pid_t pid = getpid();
+  /* In the order given: the sandbox's v2 directory last (see the top). */
   for (int i = 0; i < ncg; i++) {
     if (join_cgroup(cgroups[i], pid) != 0) {
       say("E %ld cannot join %s: %s\n", id, cgroups[i], strerror(errno));
       _exit(6);
     }
   }
-  /* Sleep once inside the sandbox before saying so. alps's BPF side finds a
-   * sandbox's tasks when they wake up (or fork) in its cgroup; a process moved
-   * in that never sleeps before it runs the function would go unseen if the
-   * go signal arrived before sigwaitinfo() blocked (driver sandbox missed a
-   * third of the invocations that way). A 1 ns sleep with 1 ns of timer slack
-   * costs a few microseconds, the same in every mode. */
-  prctl(PR_SET_TIMERSLACK, 1UL);
-  struct timespec nap = {.tv_sec = 0, .tv_nsec = 1};
-  nanosleep(&nap, NULL);
-  sigset_t go;
-  sigemptyset(&go);
-  sigaddset(&go, SIGUSR1);
-  say("R %ld %d\n", id, (int)pid);
-  while (sigwaitinfo(&go, NULL) < 0) {
-    if (errno != EINTR) {
-      say("E %ld sigwaitinfo: %s\n", id, strerror(errno));
-      _exit(7);
-    }
+  /* Should its group be orphaned all the same, the kernel's SIGHUP must
+   * not kill a parked process (its SIGCONT only sends it to wait on the pipe). */
+  signal(SIGHUP, SIG_IGN);
+  raise(SIGSTOP); /* parked: the zygote says R; G continues it */
+  long cpu_us, block_us, cap_ms;
+  if (read_demand(demand_fd, &cpu_us, &block_us, &cap_ms) != 0) {
+    say("E %ld no invocation in its pipe\n", id);
+    _exit(7);
   }
+  close(demand_fd);
+  alarm((unsigned)(cap_ms / 1000 + 1));
+  struct rlimit cpu = {.rlim_cur = (rlim_t)(cpu_us / 1000000 + 2),
+                       .rlim_max = (rlim_t)(cpu_us / 1000000 + 3)};
+  setrlimit(RLIMIT_CPU, &cpu);
   invoke(id, cpu_us, block_us);
   _exit(0);
 }
@@ -194,11 +232,16 @@ static int split(char *line, char **fields, int max) {
   return n;
 }
 
-/* Invocations forked and not yet reaped: a child that dies without its D
+/* Processes forked and not yet reaped. A child that dies without its D
  * line (killed by its CPU or wall bound, a signal) is reported as E, so the
  * replay never waits for it forever. */
 #define MAX_CHILDREN 65536
-static struct { pid_t pid; long id; } children[MAX_CHILDREN];
+static struct {
+  pid_t pid;
+  long id;
+  int demand_fd; /* the write end of its pipe, until it is given its invocation */
+  int parked;    /* it stopped itself, placed */
+} children[MAX_CHILDREN];
 static int nchildren;
 static volatile sig_atomic_t child_exited;
 
@@ -210,47 +253,112 @@ static void on_sigchld(int sig) {
 static void reap(void) {
   child_exited = 0;
   int status;
-  for (pid_t pid = waitpid(-1, &status, WNOHANG); pid > 0; pid = waitpid(-1, &status, WNOHANG)) {
+  for (pid_t pid = waitpid(-1, &status, WNOHANG | WUNTRACED); pid > 0;
+       pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) {
     for (int i = 0; i < nchildren; i++) {
       if (children[i].pid != pid) continue;
+      if (WIFSTOPPED(status)) {
+        /* Parked (its own SIGSTOP), once; any later stop is someone else's. */
+        if (!children[i].parked) say("R %ld %d\n", children[i].id, (int)pid);
+        children[i].parked = 1;
+        break;
+      }
       if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         if (WIFSIGNALED(status))
           say("E %ld pid %d killed by signal %d\n", children[i].id, (int)pid, WTERMSIG(status));
         else
           say("E %ld pid %d exited %d\n", children[i].id, (int)pid, WEXITSTATUS(status));
       }
+      if (children[i].demand_fd >= 0) close(children[i].demand_fd);
       children[i] = children[--nchildren];
       break;
     }
   }
 }
 
-static void command(char *line, pid_t zygote) {
-  char *f[6 + MAX_CGROUPS];
-  int n = split(line, f, 6 + MAX_CGROUPS);
-  if (n < 6 || strcmp(f[0], "F") != 0) {
-    say("E -1 bad command (%d fields)\n", n);
-    return;
-  }
-  long id = atol(f[1]), cpu_us = atol(f[2]), block_us = atol(f[3]), cap_ms = atol(f[4]);
-  int ncg = atoi(f[5]);
-  if (ncg < 0 || ncg > MAX_CGROUPS || n != 6 + ncg || cpu_us < 0 || block_us < 0 || cap_ms <= 0) {
-    say("E %ld bad fork command\n", id);
+static int find_child(long id) {
+  for (int i = 0; i < nchildren; i++)
+    if (children[i].id == id) return i;
+  return -1;
+}
+
+/* P <id> <n> <procs> x n: fork a process to park. */
+static void park(char **f, int n, pid_t zygote) {
+  long id = atol(f[1]);
+  int ncg = atoi(f[2]);
+  if (ncg < 0 || ncg > MAX_CGROUPS || n != 3 + ncg) {
+    say("E %ld bad park command\n", id);
     return;
   }
   if (nchildren == MAX_CHILDREN) {
-    say("E %ld more than %d invocations at once\n", id, MAX_CHILDREN);
+    say("E %ld more than %d processes at once\n", id, MAX_CHILDREN);
+    return;
+  }
+  int demand[2];
+  if (pipe(demand) != 0) {
+    say("E %ld cannot park: %s\n", id, strerror(errno));
     return;
   }
   pid_t pid = fork();
-  if (pid == 0) child(id, cpu_us, block_us, cap_ms, ncg, f + 6, zygote);
+  if (pid == 0) {
+    close(demand[1]);
+    child(id, demand[0], ncg, f + 3, zygote);
+  }
+  close(demand[0]);
   if (pid < 0) {
     say("E %ld fork: %s\n", id, strerror(errno));
+    close(demand[1]);
     return;
   }
   children[nchildren].pid = pid;
   children[nchildren].id = id;
+  children[nchildren].demand_fd = demand[1];
+  children[nchildren].parked = 0;
   nchildren++;
+}
+
+/* G <id> <cpu_us> <block_us> <cap_ms>: the parked process runs its invocation. */
+static void go(char **f, int n) {
+  long id = atol(f[1]);
+  int i = find_child(id);
+  if (n != 5 || i < 0 || !children[i].parked || children[i].demand_fd < 0) {
+    say("E %ld bad go command (no such parked process)\n", id);
+    return;
+  }
+  char buf[96];
+  int len = snprintf(buf, sizeof(buf), "%s %s %s\n", f[2], f[3], f[4]);
+  /* A fresh pipe holds far more than one line: this write never blocks. */
+  ssize_t w = write(children[i].demand_fd, buf, (size_t)len);
+  close(children[i].demand_fd);
+  children[i].demand_fd = -1;
+  if (w != len || kill(children[i].pid, SIGCONT) != 0) {
+    say("E %ld cannot start pid %d: %s\n", id, (int)children[i].pid, strerror(errno));
+    kill(children[i].pid, SIGKILL);
+  }
+}
+
+static void command(char *line, pid_t zygote) {
+  char *f[3 + MAX_CGROUPS];
+  int n = split(line, f, 3 + MAX_CGROUPS);
+  if (n >= 3 && strcmp(f[0], "P") == 0)
+    park(f, n, zygote);
+  else if (n >= 2 && strcmp(f[0], "G") == 0)
+    go(f, n);
+  else
+    say("E -1 bad command (%d fields)\n", n);
+}
+
+/* The replay is done: every child still here (parked ones, stopped) is
+ * killed and reaped before the zygote exits, so the replay can remove their
+ * sandboxes as soon as it sees the zygote gone. */
+static int end_all(void) {
+  for (int i = 0; i < nchildren; i++) kill(children[i].pid, SIGKILL);
+  for (int i = 0; i < nchildren; i++) {
+    while (waitpid(children[i].pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
+  nchildren = 0;
+  return 0;
 }
 
 /* A warm worker: one invocation per "W <id> <cpu_us> <block_us>" line, in this process. */
@@ -292,21 +400,31 @@ int main(int argc, char **argv) {
     calibrate();
     return warm_worker();
   }
-  /* Children are reaped here (see reap()). SIGCHLD is blocked except while
-   * waiting in ppoll(), so no exit slips between a check and the wait. */
+  /* Children are reaped here, and their stops seen (see reap()). SIGCHLD is
+   * blocked except while waiting in ppoll(), so none slips between a check
+   * and the wait. */
   struct sigaction chld = {0};
   chld.sa_handler = on_sigchld;
   sigemptyset(&chld.sa_mask);
   sigaction(SIGCHLD, &chld, NULL);
-  /* SIGUSR1 stays blocked (inherited) so a child can wait for it. */
   sigset_t blocked, waiting;
   sigemptyset(&blocked);
-  sigaddset(&blocked, SIGUSR1);
   sigaddset(&blocked, SIGCHLD);
   sigprocmask(SIG_BLOCK, &blocked, &waiting);
-  sigaddset(&waiting, SIGUSR1);
   sigdelset(&waiting, SIGCHLD);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* A process group of its own (in the replay's session, the replay its
+   * parent): a group with stopped members that has no parent outside it
+   * gets SIGHUP and SIGCONT from the kernel (an orphaned process group), as
+   * the replay's would under nohup or a shell that has exited. Here the
+   * replay is that parent for as long as the zygote lives. */
+  setpgid(0, 0);
+  /* One pipe per parked process: as many as the host lets us. */
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   calibrate();
   pid_t self = getpid();
   static char buf[MAX_LINE];
@@ -317,7 +435,7 @@ int main(int argc, char **argv) {
     if (ppoll(&channel, 1, NULL, &waiting) < 0) continue; /* EINTR: a child exited */
     ssize_t r = read(CHANNEL_FD, buf + have, sizeof(buf) - 1 - have);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return 0; /* the replay closed the socket */
+    if (r <= 0) return end_all(); /* the replay closed the socket */
     have += (size_t)r;
     buf[have] = 0;
     char *start = buf;
