@@ -18,11 +18,26 @@
  * reason is reported once per distinct message through `onError`
  * (default: one line on stderr). The platform keeps running either way.
  * The contract itself is in docs/platforms.md ("The hook contract").
+ *
+ * Transport: the daemon's line protocol (docs/api.md, "The line protocol"),
+ * its lean path for start and end, on one kept-open connection to the line
+ * socket (`alps-line.sock` beside the API socket; $ALPS_LINE_SOCKET or the
+ * `lineSocket` option name another). `protocol: "http"` (or
+ * ALPS_HOOK_PROTOCOL=http) uses the HTTP routes instead; both apply the same
+ * rules.
  */
 const http = require("node:http");
+const net = require("node:net");
 
 const DEFAULT_SOCKET = "/run/alps/alps.sock";
 const DEFAULT_TIMEOUT_MS = 250;
+/** What the daemon accepts as a function name (and what cannot break a line). */
+const FUNCTION_NAME = /^[A-Za-z0-9_.:@/-]{1,255}$/;
+
+/** The line socket beside an API socket: alps.sock -> alps-line.sock (as the daemon derives it). */
+function lineSocketOf(socket) {
+  return socket.endsWith(".sock") ? `${socket.slice(0, -5)}-line.sock` : `${socket}-line`;
+}
 
 /** The invoker keeps letters, digits and `_` in a container name's namespace and action parts. */
 function cleanName(s) {
@@ -62,6 +77,9 @@ function createHook(options) {
   const opts = options || {};
   const socketPath = opts.socket || process.env.ALPS_SOCKET || DEFAULT_SOCKET;
   const timeoutMs = opts.timeoutMs || DEFAULT_TIMEOUT_MS;
+  const protocol = opts.protocol || process.env.ALPS_HOOK_PROTOCOL || "line";
+  const lineSocketPath =
+    opts.lineSocket || process.env.ALPS_LINE_SOCKET || lineSocketOf(socketPath);
   const reported = new Set();
   const onError =
     opts.onError ||
@@ -78,6 +96,72 @@ function createHook(options) {
   // task has one level at a time. `open` is that one, `depth` how many overlap.
   let open;
   let depth = 0;
+
+  // The line protocol: one connection, requests pipelined, answers in order.
+  let conn;
+  let partial = "";
+  const waiting = []; // { what, resolve, timer }, oldest first
+
+  /** Ends connection `c` (if it is still the one in use) and every request waiting on it. */
+  function dropConnection(c, why) {
+    if (c === undefined || c !== conn) return;
+    conn = undefined;
+    partial = "";
+    c.destroy();
+    const pending = waiting.splice(0);
+    if (pending.length > 0) onError(new Error(why));
+    for (const w of pending) {
+      clearTimeout(w.timer);
+      w.resolve(undefined);
+    }
+  }
+
+  function connectLine() {
+    const c = net.connect(lineSocketPath);
+    c.setEncoding("utf8");
+    c.on("data", (chunk) => {
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop();
+      for (const line of lines) {
+        if (line === "") continue;
+        const w = waiting.shift();
+        if (w === undefined) continue;
+        clearTimeout(w.timer);
+        const fields = line.split(" ");
+        const status = Number(fields[0]);
+        if (status === 201 || status === 200) w.resolve(fields);
+        else {
+          onError(new Error(`${w.what}: ${status} ${fields[1]}: ${fields.slice(2).join(" ")}`));
+          w.resolve(undefined);
+        }
+      }
+      // Nothing awaited: the connection must not keep the process alive.
+      if (waiting.length === 0) c.unref();
+    });
+    c.on("error", (err) =>
+      dropConnection(
+        c,
+        `cannot reach the alps daemon on ${lineSocketPath}: ${err.code || err.message}`,
+      ),
+    );
+    c.on("close", () => dropConnection(c, `the alps daemon closed ${lineSocketPath}`));
+    return c;
+  }
+
+  /** One request line; resolves to the answer's fields (201/200), or undefined (reported). */
+  function lineRequest(line, what) {
+    return new Promise((resolve) => {
+      if (conn === undefined) conn = connectLine();
+      const c = conn;
+      c.ref();
+      const timer = setTimeout(
+        () => dropConnection(c, `${what}: no answer within ${timeoutMs} ms`),
+        timeoutMs,
+      );
+      waiting.push({ what, resolve, timer });
+      c.write(line);
+    });
+  }
 
   function post(path, body) {
     return new Promise((resolve) => {
@@ -142,6 +226,22 @@ function createHook(options) {
       open = Promise.resolve(undefined);
       return open;
     }
+    if (protocol === "line") {
+      if (!FUNCTION_NAME.test(fn)) {
+        // Checked here: a space or a newline in it would break the line (the daemon's rule, field 'function').
+        onError(
+          new Error(
+            `start ${JSON.stringify(fn)}: 400 invalid_body: field 'function': 1 to 255 letters, digits and _ . : @ / - (not registered)`,
+          ),
+        );
+        open = Promise.resolve(undefined);
+        return open;
+      }
+      open = lineRequest(`S ${fn}\n`, `start ${fn}`).then((f) =>
+        f === undefined ? undefined : { id: f[1], pid: Number(f[2]), fn },
+      );
+      return open;
+    }
     open = post("/v1/invocations", { function: fn }).then((r) =>
       r && typeof r.id === "string" ? { id: r.id, pid: r.pid, fn } : undefined,
     );
@@ -161,8 +261,24 @@ function createHook(options) {
     open = undefined;
     const body =
       details && Number.isInteger(details.exitCode) ? { exit_code: details.exitCode } : {};
-    const send = (h) =>
-      h === undefined ? undefined : post(`/v1/invocations/${encodeURIComponent(h.id)}/end`, body);
+    const send = (h) => {
+      if (h === undefined) return undefined;
+      // The line's end carries no exit code (the daemon records none either way).
+      if (protocol === "line")
+        return lineRequest(`E ${h.id}\n`, `end ${h.id}`).then((f) =>
+          f === undefined
+            ? undefined
+            : {
+                id: f[1],
+                pid: h.pid,
+                fn: h.fn,
+                cpuMs: Number(f[2]),
+                cpuSource: f[3],
+                ...(f[4] === undefined ? {} : { reaped: f[4] }),
+              },
+        );
+      return post(`/v1/invocations/${encodeURIComponent(h.id)}/end`, body);
+    };
     return handle !== undefined && typeof handle.then === "function"
       ? handle.then(send)
       : Promise.resolve(send(handle));
@@ -184,9 +300,12 @@ function createHook(options) {
 
   function close() {
     agent.destroy();
+    const c = conn;
+    conn = undefined;
+    if (c !== undefined) c.destroy();
   }
 
-  return { begin, end, around, close, socketPath };
+  return { begin, end, around, close, socketPath, lineSocketPath, protocol };
 }
 
 // The one-line calls share one hook (socket from ALPS_SOCKET, else the default).
@@ -205,4 +324,4 @@ function around(fn, body) {
   return hook().around(fn, body);
 }
 
-module.exports = { DEFAULT_SOCKET, createHook, openwhiskKey, begin, end, around };
+module.exports = { DEFAULT_SOCKET, createHook, lineSocketOf, openwhiskKey, begin, end, around };

@@ -11,6 +11,10 @@ export interface InvocationHandle {
 export interface HookOptions {
   /** The daemon's control socket; default $ALPS_SOCKET, else /run/alps/alps.sock. */
   socket?: string;
+  /** Start and end over the line protocol (default; env ALPS_HOOK_PROTOCOL) or HTTP. */
+  protocol?: "line" | "http";
+  /** The line protocol's socket; default $ALPS_LINE_SOCKET, else beside `socket` (alps.sock → alps-line.sock). */
+  lineSocket?: string;
   /** Give up on a request after this long (default 250 ms); the platform never waits longer. */
   timeoutMs?: number;
   /** Where failures go (default: one stderr line per distinct message). */
@@ -27,10 +31,14 @@ export interface Hook {
   around<T>(fn: string | undefined, body: () => T | Promise<T>): Promise<T>;
   close(): void;
   readonly socketPath: string;
+  readonly lineSocketPath: string;
+  readonly protocol: "line" | "http";
 }
 
 export declare const DEFAULT_SOCKET: string;
 export declare function createHook(options?: HookOptions): Hook;
+/** The line socket the daemon derives from its API socket (alps.sock → alps-line.sock). */
+export declare function lineSocketOf(socket: string): string;
 /** The OpenWhisk adapter's key for an activation's `action_name`; undefined for bad input. */
 export declare function openwhiskKey(
   actionName: unknown,

@@ -5,14 +5,19 @@
  * 50 µs; ≤ 0.1 % of a core idle).
  *
  * The daemon runs as on a host: its own process (`alps daemon`, mode alps
- * where BPF loads), its threads at SCHED_FIFO. The client here is a platform
- * that keeps its connection to the socket open (a keep-alive agent): for
- * each invocation, POST /v1/invocations {function, pid} for a warm worker,
- * the worker burns its CPU (a C process, workloads/functions/burn-fork.c,
- * so the client's own runtime stays small), POST /v1/invocations/{id}/end.
+ * where BPF loads), its threads at SCHED_FIFO. The client here is a platform:
+ * for each invocation it registers a warm worker, the worker burns its CPU
+ * (a C process, workloads/functions/burn-fork.c, so the client's own runtime
+ * stays small), and it ends the invocation. Both of the control API's
+ * protocols are measured side by side on the same daemon, each rate once
+ * per protocol: `http` (POST /v1/invocations {function, pid} and POST
+ * /v1/invocations/{id}/end over keep-alive connections, one per concurrent
+ * request) and `line` (`S <function> <pid>` and `E <id>` pipelined on one
+ * connection to the line socket, docs/api.md).
  *
  * CPU is counted for the whole daemon process, every thread (libuv's pool,
- * V8's helpers, the addon's), plus its guardian child:
+ * V8's helpers, the addon's), plus every thread of its guardian child
+ * (schedstat too), shown apart and added in "per invocation":
  *   - the sum of /proc/<pid>/task/<tid>/schedstat (ns precision) over the
  *     threads alive at both ends of a phase, and
  *   - /proc/<pid>/stat utime+stime (every thread, exited ones too, 10 ms
@@ -32,7 +37,8 @@
  *
  * Options (standalone: node dist/bench/daemon-cost.js ...; through npm run
  * bench, as ALPS_BENCH_* variables): --seconds S per rate (10), --idle-seconds
- * S (20), --settle-seconds S (60), --rates 50,200,1000, --rounds N (1), --before CLI, --mode M (alps),
+ * S (20), --settle-seconds S (60), --rates 50,200,1000, --protocols http,line (each rate once
+ * per protocol, side by side, one daemon), --rounds N (1), --before CLI, --mode M (alps),
  * --cpu-prof DIR (each daemon under node --cpu-prof), --perf DIR (perf record
  * of every daemon thread, with V8's perf map), --node-args "FLAGS" (more node
  * flags for the daemon, e.g. --trace-deopt), --json.
@@ -46,6 +52,7 @@ import { createInterface } from "node:readline";
 import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { apiRequest } from "../frontend/api/client.js";
+import { LineClient } from "../frontend/api/line-client.js";
 import { BURNER, burnerUnavailable, parseBurnerLine } from "../replay/burner.js";
 import { BUILT_CLI, DaemonChild } from "../replay/daemon-child.js";
 
@@ -62,7 +69,49 @@ export interface DaemonCostOptions {
   perfDir?: string;
   /** More node flags for the daemon (e.g. --trace-deopt). */
   nodeArgs: string[];
+  /** Protocols of the start/end requests, each rate measured once per protocol, side by side. */
+  protocols: Protocol[];
   json: boolean;
+}
+
+export type Protocol = "http" | "line";
+
+/** How the client registers and ends: HTTP with keep-alive, or the line protocol (one pipelined connection). */
+interface Registrar {
+  start(fn: string, pid: number): Promise<string | undefined>;
+  end(id: string): Promise<boolean>;
+  close(): void;
+}
+
+function httpRegistrar(socket: string): Registrar {
+  const agent = new Agent({ keepAlive: true, maxSockets: WORKERS });
+  return {
+    start: async (fn, pid) => {
+      const res = await apiRequest(
+        socket,
+        "POST",
+        "/v1/invocations",
+        { function: fn, pid },
+        { agent },
+      );
+      return res.status === 201 ? (res.body as { id: string }).id : undefined;
+    },
+    end: async (id) =>
+      (await apiRequest(socket, "POST", `/v1/invocations/${id}/end`, {}, { agent })).status === 200,
+    close: () => agent.destroy(),
+  };
+}
+
+function lineRegistrar(socket: string): Registrar {
+  const client = new LineClient(socket);
+  return {
+    start: async (fn, pid) => (await client.start(fn, pid)).id,
+    end: async (id) => {
+      await client.end(id);
+      return true;
+    },
+    close: () => client.close(),
+  };
 }
 
 /** CPU bursts of the invocations, ms: small, so 1000/s stays under half a core. */
@@ -171,6 +220,8 @@ class WarmWorker {
 
 interface Phase {
   name: string;
+  /** The protocol of the start/end requests ("" for idle). */
+  protocol: string;
   rate: number;
   seconds: number;
   invocations: number;
@@ -208,9 +259,8 @@ function percentile(sorted: readonly number[], q: number): number {
 }
 
 async function drive(
-  daemon: DaemonChild,
+  registrar: Registrar,
   workers: WarmWorker[],
-  agent: Agent,
   rate: number,
   seconds: number,
 ): Promise<{ done: number; errors: number; skipped: number; registerMs: number[] }> {
@@ -224,28 +274,15 @@ async function drive(
     w.busy = true;
     try {
       const t0 = performance.now();
-      const res = await apiRequest(
-        daemon.socket,
-        "POST",
-        "/v1/invocations",
-        { function: fn, pid: w.pid },
-        { agent },
-      );
+      const id = await registrar.start(fn, w.pid);
       registerMs.push(performance.now() - t0);
-      if (res.status !== 201) {
+      if (id === undefined) {
         errors++;
         return;
       }
-      const id = (res.body as { id: string }).id;
       const ok = await w.run(next, burstMs);
-      const end = await apiRequest(
-        daemon.socket,
-        "POST",
-        `/v1/invocations/${id}/end`,
-        {},
-        { agent },
-      );
-      if (!ok || end.status !== 200) errors++;
+      const ended = await registrar.end(id);
+      if (!ok || !ended) errors++;
       else done++;
     } catch {
       errors++;
@@ -310,24 +347,38 @@ async function measureVariant(
     cli,
     nodeArgs,
   });
-  const agent = new Agent({ keepAlive: true, maxSockets: WORKERS });
   const workers: WarmWorker[] = [];
+  const registrars: Registrar[] = [];
   let perf: ChildProcess | undefined;
   try {
     const status = await daemon.status();
+    // A build from before the line protocol has no line socket: it is measured over HTTP only.
+    const lineSocket = (status as { line_socket?: string | null }).line_socket ?? null;
+    const protocols = opts.protocols.filter((p) => p === "http" || lineSocket !== null);
+    const registrarOf = (protocol: Protocol): Registrar => {
+      const r =
+        protocol === "line" && lineSocket !== null
+          ? lineRegistrar(lineSocket)
+          : httpRegistrar(daemon.socket);
+      registrars.push(r);
+      return r;
+    };
     const guardian = childrenOf(daemon.pid);
-    const guardianCpu = (): number =>
-      guardian.reduce((s, pid) => s + (sampleCpu(pid).ticks * 1000) / CLK_TCK, 0);
+    // Every thread of the guardian too, schedstat like the daemon's.
+    const guardianSample = (): CpuSample[] => guardian.map((pid) => sampleCpu(pid));
+    const guardianMsBetween = (a: CpuSample[], b: CpuSample[]): number =>
+      a.reduce((sum, s, i) => sum + cpuBetween(s, b[i] as CpuSample).ms, 0);
     const phases: Phase[] = [];
     const idlePhase = async (name: string): Promise<Phase> => {
       const i0 = sampleCpu(daemon.pid);
-      const g0 = guardianCpu();
+      const g0 = guardianSample();
       await new Promise((r) => setTimeout(r, opts.idleSeconds * 1000));
       const i1 = sampleCpu(daemon.pid);
       const idle = cpuBetween(i0, i1);
       const wallS = (i1.atMs - i0.atMs) / 1000;
       return {
         name,
+        protocol: "",
         rate: 0,
         seconds: wallS,
         invocations: 0,
@@ -335,7 +386,7 @@ async function measureVariant(
         skipped: 0,
         cpuMs: idle.ms,
         ticksMs: idle.ticksMs,
-        guardianMs: guardianCpu() - g0,
+        guardianMs: guardianMsBetween(g0, guardianSample()),
         threadsExited: idle.exited,
         wakeupsPerS: idle.wakeups / wallS,
         eventsPerInv: Number.NaN,
@@ -355,7 +406,8 @@ async function measureVariant(
     for (let i = 0; i < WORKERS; i++) workers.push(new WarmWorker());
     // Warm-up: the daemon learns the functions and V8 optimizes its hot paths (at
     // 200/s for 3 s its compiler threads were still busy in the 50/s phase after).
-    await drive(daemon, workers, agent, Math.max(...opts.rates), 5);
+    for (const protocol of protocols)
+      await drive(registrarOf(protocol), workers, Math.max(...opts.rates), 5);
     await new Promise((r) => setTimeout(r, 2000));
     if (opts.perfDir !== undefined) {
       // Every thread of the daemon, kernel side included (what --cpu-prof cannot see).
@@ -376,47 +428,48 @@ async function measureVariant(
     }
 
     // Idle again, right after traffic: the learner still re-learns the last minute's records.
-    agent.destroy();
-    const idleAgent = new Agent({ keepAlive: true, maxSockets: WORKERS });
+    for (const r of registrars.splice(0)) r.close();
     const idle = await idlePhase("idle after traffic");
     phases.push(idle);
     const idleMsPerS = idle.cpuMs / idle.seconds;
-    for (const rate of opts.rates) {
-      const counters = async (): Promise<Record<string, number>> =>
-        (await daemon.status()).backend ?? {};
-      const ca = await counters();
-      const a = sampleCpu(daemon.pid);
-      const ga = guardianCpu();
-      const run = await drive(daemon, workers, idleAgent, rate, opts.seconds);
-      const b = sampleCpu(daemon.pid);
-      const cb = await counters();
-      const per = (name: string): number => ((cb[name] ?? 0) - (ca[name] ?? 0)) / run.done;
-      const cpu = cpuBetween(a, b);
-      const wallS = (b.atMs - a.atMs) / 1000;
-      const sorted = run.registerMs.sort((x, y) => x - y);
-      phases.push({
-        name: `${rate}/s`,
-        rate,
-        seconds: wallS,
-        invocations: run.done,
-        errors: run.errors,
-        skipped: run.skipped,
-        cpuMs: cpu.ms,
-        ticksMs: cpu.ticksMs,
-        guardianMs: guardianCpu() - ga,
-        threadsExited: cpu.exited,
-        wakeupsPerS: cpu.wakeups / wallS,
-        eventsPerInv: per("nr_events"),
-        appliedPerInv: per("nr_applied"),
-        stalePerInv: per("nr_stale_events"),
-        corePct: cpu.ms / wallS / 10,
-        perInvocationUs: (cpu.ms / run.done) * 1000,
-        aboveIdleUs: ((cpu.ms - idleMsPerS * wallS) / run.done) * 1000,
-        registerP50Ms: percentile(sorted, 0.5),
-        registerP99Ms: percentile(sorted, 0.99),
-      });
-    }
-    idleAgent.destroy();
+    const clients = new Map(protocols.map((p) => [p, registrarOf(p)]));
+    for (const rate of opts.rates)
+      for (const [protocol, registrar] of clients) {
+        const counters = async (): Promise<Record<string, number>> =>
+          (await daemon.status()).backend ?? {};
+        const ca = await counters();
+        const a = sampleCpu(daemon.pid);
+        const ga = guardianSample();
+        const run = await drive(registrar, workers, rate, opts.seconds);
+        const b = sampleCpu(daemon.pid);
+        const cb = await counters();
+        const per = (name: string): number => ((cb[name] ?? 0) - (ca[name] ?? 0)) / run.done;
+        const cpu = cpuBetween(a, b);
+        const wallS = (b.atMs - a.atMs) / 1000;
+        const sorted = run.registerMs.sort((x, y) => x - y);
+        phases.push({
+          name: `${rate}/s`,
+          protocol,
+          rate,
+          seconds: wallS,
+          invocations: run.done,
+          errors: run.errors,
+          skipped: run.skipped,
+          cpuMs: cpu.ms,
+          ticksMs: cpu.ticksMs,
+          guardianMs: guardianMsBetween(ga, guardianSample()),
+          threadsExited: cpu.exited,
+          wakeupsPerS: cpu.wakeups / wallS,
+          eventsPerInv: per("nr_events"),
+          appliedPerInv: per("nr_applied"),
+          stalePerInv: per("nr_stale_events"),
+          corePct: cpu.ms / wallS / 10,
+          perInvocationUs: (cpu.ms / run.done) * 1000,
+          aboveIdleUs: ((cpu.ms - idleMsPerS * wallS) / run.done) * 1000,
+          registerP50Ms: percentile(sorted, 0.5),
+          registerP99Ms: percentile(sorted, 0.99),
+        });
+      }
     return {
       label,
       cli,
@@ -430,7 +483,7 @@ async function measureVariant(
       perf.kill("SIGINT");
       await exited;
     }
-    agent.destroy();
+    for (const r of registrars) r.close();
     for (const w of workers) w.child.kill("SIGKILL");
     const problems = await daemon.stop();
     for (const p of problems) console.log(`daemon-cost: WARNING: ${p}`);
@@ -441,33 +494,35 @@ function printTable(results: VariantResult[]): void {
   const header = [
     "daemon",
     "phase",
+    "protocol",
     "invocations",
-    "CPU ms",
+    "daemon CPU ms",
     "(ticks ms)",
-    "% of a core",
-    "µs / invocation",
+    "guardian CPU ms",
+    "% of a core (daemon+guardian)",
+    "µs / invocation (daemon+guardian)",
     "µs / inv. above idle",
-    "register p50/p99 ms",
+    "RTT p50/p99 ms",
     "wake-ups/s",
     "events/applied/stale per inv.",
-    "guardian ms",
   ];
   const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : "–");
   const rows = results.flatMap((r) =>
     r.phases.map((p) => [
       `${r.label} (${r.mode}/${r.sensor})`,
       p.name,
+      p.protocol === "" ? "–" : p.protocol,
       String(p.invocations) +
         (p.errors + p.skipped > 0 ? ` (${p.errors} err, ${p.skipped} skip)` : ""),
       f(p.cpuMs),
       f(p.ticksMs, 0),
-      f(p.corePct, 3),
-      f(p.perInvocationUs, 0),
+      f(p.guardianMs),
+      `${f(p.corePct, 3)} + ${f(p.guardianMs / p.seconds / 10, 3)}`,
+      `${f(p.perInvocationUs, 0)} + ${f((p.guardianMs / p.invocations) * 1000, 0)}`,
       f(p.aboveIdleUs, 0),
       `${f(p.registerP50Ms, 2)}/${f(p.registerP99Ms, 2)}`,
       f(p.wakeupsPerS, 0),
       `${f(p.eventsPerInv)}/${f(p.appliedPerInv)}/${f(p.stalePerInv)}`,
-      f(p.guardianMs, 0),
     ]),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
@@ -509,6 +564,15 @@ export async function daemonCost(opts: DaemonCostOptions): Promise<VariantResult
   return results;
 }
 
+function parseProtocols(text: string): Protocol[] {
+  const list = text.split(",").filter((p) => p !== "");
+  for (const p of list)
+    if (p !== "http" && p !== "line")
+      throw new Error(`--protocols (ALPS_BENCH_PROTOCOLS): 'http' or 'line', got '${p}'`);
+  if (list.length === 0) throw new Error("--protocols (ALPS_BENCH_PROTOCOLS): name one");
+  return list as Protocol[];
+}
+
 export function parseDaemonCostOptions(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
@@ -541,6 +605,7 @@ export function parseDaemonCostOptions(
     ...(cpuProfDir === undefined ? {} : { cpuProfDir }),
     ...(perfDir === undefined ? {} : { perfDir }),
     mode: value("--mode", "ALPS_BENCH_MODE") ?? "alps",
+    protocols: parseProtocols(value("--protocols", "ALPS_BENCH_PROTOCOLS") ?? "http,line"),
     nodeArgs: (value("--node-args", "ALPS_BENCH_NODE_ARGS") ?? "")
       .split(" ")
       .filter((a) => a !== ""),

@@ -32,7 +32,12 @@ export function preflight(config: DaemonConfig, log: Log): Preflight {
   const policy = config.policyFile !== undefined ? readPolicyFile(config.policyFile) : undefined;
   // Invariant 4: never run anything on SCHED_FIFO on a host without RT throttling, unless told to.
   checkRtThrottling(config, config.allowUnthrottledRt);
-  if (config.socketGroup !== undefined) checkSocketGroupReach(config.socket, config.socketGroup);
+  if (config.socketGroup !== undefined) {
+    checkSocketGroupReach(config.socket, config.socketGroup);
+    // The line socket has the same group: its directory must be reachable too.
+    if (config.lineSocket !== undefined && config.lineSocket !== "none")
+      checkSocketGroupReach(config.lineSocket, config.socketGroup);
+  }
   if (config.platform !== undefined)
     for (const warning of deprecatedPlatformSettings(config)) log(`WARNING: ${warning}`, "warn");
   const platform =

@@ -70,6 +70,8 @@ async function runDaemon(
     { RealtimeCap },
     { policyLogger },
     { recoverLeftTasks },
+    { Ticker },
+    { realClock },
   ] = await Promise.all([
     import("../frontend/daemon.js"),
     import("../frontend/api/server.js"),
@@ -83,7 +85,12 @@ async function runDaemon(
     import("../frontend/rt-cap.js"),
     import("../frontend/policy-changes.js"),
     import("../backend/guardian/recover.js"),
+    import("../frontend/ticker.js"),
+    import("../frontend/clock.js"),
   ]);
+  // The periodic housekeeping (heartbeat, RT cap, socket check, learner) on one
+  // 250 ms tick: an idle daemon's CPU is mostly its wake-ups.
+  const ticker = new Ticker(250);
 
   // One daemon per state directory (a lock), and per host (no alps BPF programs attached yet).
   const lock = instance.lockStateDir(config.stateDir);
@@ -120,6 +127,7 @@ async function runDaemon(
   let onGuardianRestored: ((changed: number) => void) | undefined;
   const guardian = await GuardianSupervisor.start({
     file: touched.path,
+    every: ticker.every,
     log,
     onLost: (why) => onGuardianLost?.(why),
     onBack: (pid) => onGuardianBack?.(pid),
@@ -158,6 +166,7 @@ async function runDaemon(
     config,
     reasons,
     log,
+    clock: { ...realClock, every: ticker.every },
     ...(checked.policy !== undefined ? { policy: checked.policy } : {}),
   });
   daemon.safety.guardian = true;
@@ -182,6 +191,7 @@ async function runDaemon(
   // ...but a flood of requests must not hold a core at SCHED_FIFO: past the cap, the fair class.
   const rtCap = new RealtimeCap({
     capPercent: realtime ? config.rtCpuCapPercent : 0,
+    every: ticker.every,
     demote: () => {
       selfPriority.restoreSelf();
       daemon.safety.realtime = false;
@@ -228,12 +238,15 @@ async function runDaemon(
   const api = new ApiServer({
     daemon,
     socketPath: config.socket,
+    lineSocketPath: config.lineSocket === "none" ? null : config.lineSocket,
     socketGroup: config.socketGroup,
     maxBodyBytes: config.apiMaxBodyBytes,
     ratePerSecond: config.apiRatePerSecond,
     uidRatePerSecond: config.uidRatePerSecond,
     log,
     onRefusal: (reason) => metrics.refusal(reason),
+    onRequest: (route, protocol) => metrics.request(route, protocol),
+    every: ticker.every,
   });
 
   let platform: { stop(): Promise<void> } | undefined;
@@ -292,7 +305,9 @@ async function runDaemon(
 
   try {
     await api.listen();
-    log(`control API on ${config.socket}`);
+    log(
+      `control API on ${config.socket}${api.lineSocketPath === null ? "" : `, line protocol on ${api.lineSocketPath}`}`,
+    );
     if (config.metricsPort > 0) {
       const port = await metrics.listen(config.metricsHost, config.metricsPort);
       log(`metrics on http://${config.metricsHost}:${port}/metrics`);

@@ -9,6 +9,8 @@ import { Command, Option } from "commander";
 import { STRATEGIES, type Strategy } from "../contracts/levels.js";
 import { UsageError } from "../errors.js";
 import {
+  API_PROTOCOLS,
+  type ApiProtocol,
   DRIVERS,
   type Driver,
   REPLAY_MODES,
@@ -45,6 +47,7 @@ interface ReplayFlags {
   workers: WorkerKind;
   sandboxCgroups: SandboxCgroupLayout;
   socket?: string;
+  apiProtocol: ApiProtocol;
   daemonArgs?: string;
   strategy: Strategy;
   cores?: number;
@@ -90,6 +93,14 @@ export function registerReplay(program: Command): void {
       .option(
         "--socket <path>",
         "drivers api and sandbox: use the alps daemon already running on this socket instead of starting one",
+      )
+      .addOption(
+        new Option(
+          "--api-protocol <p>",
+          "driver api: start and end each invocation over the control API's line protocol (line, a platform's hot loop) or its HTTP routes (http)",
+        )
+          .argParser((text) => choiceFlag("--api-protocol", text, API_PROTOCOLS))
+          .default("line"),
       )
       .option(
         "--daemon-args <flags>",
@@ -145,6 +156,7 @@ export function registerReplay(program: Command): void {
             workers: flags.workers,
             sandboxCgroups: flags.sandboxCgroups,
             ...(flags.socket === undefined ? {} : { socket: flags.socket }),
+            apiProtocol: flags.apiProtocol,
             ...(daemonArgs.length === 0 ? {} : { daemonArgs }),
             strategy: flags.strategy,
             cores: flags.cores,

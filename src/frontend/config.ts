@@ -80,7 +80,12 @@ export const CONFIG_FIELDS = {
   socketGroup: {
     schema: z.string().min(1).optional(),
     default: undefined,
-    help: "group allowed on the socket (mode becomes 0660)",
+    help: "group allowed on the sockets (mode becomes 0660)",
+  },
+  lineSocket: {
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    help: "unix socket of the line protocol, the lean start/end path (unset: beside --socket, alps.sock → alps-line.sock; none: off)",
   },
   logLevel: {
     schema: z.enum(["debug", "info", "warn", "error"]),

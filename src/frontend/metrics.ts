@@ -206,6 +206,9 @@ export class DaemonMetrics {
   readonly #band: Gauge<"end">;
   readonly #learnerSeconds: Histogram;
   readonly #refusals: Counter<"reason">;
+  /** Control API requests by route and protocol; its children, made once (inc on the hot path). */
+  readonly #requests: Counter<"route" | "protocol">;
+  readonly #requestChildren = new Map<string, { inc(): void }>();
   readonly #servers: Server[] = [];
   #socketPath: string | undefined;
   #otherPriority = Number.POSITIVE_INFINITY;
@@ -282,6 +285,12 @@ export class DaemonMetrics {
       name: "alps_api_refusals_total",
       help: "Control API requests refused, by reason (docs/api.md)",
       labelNames: ["reason"],
+      registers: [r],
+    });
+    this.#requests = new Counter({
+      name: "alps_api_requests_total",
+      help: "Control API requests, refused ones included, by route (start, end, sandbox, status, policy, bursts, unknown) and protocol (http, line)",
+      labelNames: ["route", "protocol"],
       registers: [r],
     });
     const labels = this.#labels;
@@ -553,6 +562,16 @@ export class DaemonMetrics {
 
   refusal(reason: string): void {
     this.#refusals.inc({ reason });
+  }
+
+  request(route: string, protocol: string): void {
+    const key = `${route} ${protocol}`;
+    let child = this.#requestChildren.get(key);
+    if (child === undefined) {
+      child = this.#requests.labels({ route, protocol });
+      this.#requestChildren.set(key, child);
+    }
+    child.inc();
   }
 
   #serve(req: IncomingMessage, res: ServerResponse): void {

@@ -25,6 +25,8 @@ export interface RealtimeCapOptions {
   /** Back to SCHED_FIFO. */
   raise: () => void;
   log?: (message: string) => void;
+  /** Runs the check every periodMs (the daemon's shared tick); default setInterval. */
+  every?: (periodMs: number, tick: () => void) => () => void;
 }
 
 export class RealtimeCap {
@@ -34,7 +36,7 @@ export class RealtimeCap {
   #lastCpu: number;
   #lastWall: number;
   #calm = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #cancel: (() => void) | undefined;
   /** On SCHED_FIFO now (as far as this cap knows). */
   realtime = true;
   demotions = 0;
@@ -53,14 +55,20 @@ export class RealtimeCap {
   }
 
   start(): void {
-    if (this.#opts.capPercent <= 0 || this.#timer !== undefined) return;
-    this.#timer = setInterval(() => this.check(), this.#opts.periodMs ?? 250);
-    this.#timer.unref();
+    if (this.#opts.capPercent <= 0 || this.#cancel !== undefined) return;
+    const periodMs = this.#opts.periodMs ?? 250;
+    if (this.#opts.every !== undefined) {
+      this.#cancel = this.#opts.every(periodMs, () => this.check());
+      return;
+    }
+    const timer = setInterval(() => this.check(), periodMs);
+    timer.unref();
+    this.#cancel = () => clearInterval(timer);
   }
 
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#cancel?.();
+    this.#cancel = undefined;
   }
 
   /** One period: the CPU used since the last check, and what it means. */

@@ -11,12 +11,13 @@ import type { Backend, BackendStatus, Mode } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
 import { apiErrorMessage, apiRequest } from "../frontend/api/client.js";
+import { LineClient } from "../frontend/api/line-client.js";
 import type { BurstPage, BurstRecord } from "../frontend/burst-log.js";
 import { Daemon } from "../frontend/daemon.js";
 import { UsageError } from "../errors.js";
 import { DaemonChild } from "./daemon-child.js";
 import type { SandboxDeclarer } from "./sandboxes.js";
-import type { Driver, ReplayMode } from "./types.js";
+import type { ApiProtocol, Driver, ReplayMode } from "./types.js";
 
 /** A UsageError: the CLI prints its message and exits 2, without a stack. */
 export class ModeUnavailableError extends UsageError {}
@@ -59,6 +60,8 @@ export interface AlpsSideOptions {
   socket?: string;
   /** More flags for the daemon the replay starts. */
   daemonArgs?: readonly string[];
+  /** Driver api: start and end over the line protocol (default) or HTTP. */
+  apiProtocol?: ApiProtocol;
   /** Where the started daemon's log goes. */
   outDir: string;
   log?: (message: string) => void;
@@ -230,8 +233,26 @@ export async function daemonSide(opts: AlpsSideOptions): Promise<AlpsSide> {
   }
   const status = (await apiRequest(socket, "GET", "/v1/status")).body as {
     reasons?: string[];
+    line_socket?: string | null;
   };
   reasons.push(...(status.reasons ?? []));
+  // Driver api's start and end: the line protocol (a platform's hot loop) unless HTTP is asked for.
+  const protocol = opts.apiProtocol ?? "line";
+  let line: LineClient | undefined;
+  if (driver === "api" && protocol === "line") {
+    const lineSocket = status.line_socket ?? null;
+    if (lineSocket === null) {
+      await child?.stop();
+      throw new ModeUnavailableError(
+        `the daemon on ${socket} has no line protocol socket (GET /v1/status line_socket): pass --api-protocol http`,
+      );
+    }
+    line = new LineClient(lineSocket);
+    reasons.push(
+      `driver api: invocations started and ended over the line protocol on ${lineSocket}`,
+    );
+  } else if (driver === "api")
+    reasons.push("driver api: invocations started and ended over HTTP (--api-protocol http)");
   if (driver === "sandbox")
     reasons.push(
       "driver sandbox: sandboxes declared, no invocation registered: the daemon infers them from CPU bursts",
@@ -274,11 +295,13 @@ export async function daemonSide(opts: AlpsSideOptions): Promise<AlpsSide> {
     reasons,
     registers: driver === "api",
     register: async (fn, pid) => {
+      if (line !== undefined) return (await line.start(fn, pid)).id;
       const body = (await post("/v1/invocations", { function: fn, pid }, 201)) as { id: string };
       return body.id;
     },
     end: async (id, cpuMs) => {
-      await post(`/v1/invocations/${id}/end`, { cpu_ms: cpuMs }, 200);
+      if (line !== undefined) await line.end(id, cpuMs);
+      else await post(`/v1/invocations/${id}/end`, { cpu_ms: cpuMs }, 200);
     },
     declareSandbox: async (fn, dir) => {
       await post("/v1/sandboxes", { function: fn, cgroup: dir }, 201);
@@ -327,6 +350,7 @@ export async function daemonSide(opts: AlpsSideOptions): Promise<AlpsSide> {
       if (poller !== undefined) clearInterval(poller);
       await polling;
       agent.destroy();
+      line?.close();
       return child === undefined ? [] : child.stop();
     },
   };

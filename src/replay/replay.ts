@@ -19,7 +19,14 @@ import { type ReportMode, renderReport } from "./report.js";
 import { decileRows, fromMeasured } from "./report-data.js";
 import { runMode } from "./run-mode.js";
 export { comparisonTable, setupLine } from "./table.js";
-import type { Driver, ModeRun, ReplayMode, SandboxCgroupLayout, WorkerKind } from "./types.js";
+import type {
+  ApiProtocol,
+  Driver,
+  ModeRun,
+  ReplayMode,
+  SandboxCgroupLayout,
+  WorkerKind,
+} from "./types.js";
 
 export const DEFAULT_TRACE = fileURLToPath(
   new URL("../../workloads/azure-like.csv", import.meta.url),
@@ -41,6 +48,8 @@ export interface ReplayOptions {
   fallback?: boolean;
   /** An alps daemon already running, for drivers api and sandbox. */
   socket?: string;
+  /** Driver api: the protocol of start and end. Default line. */
+  apiProtocol?: ApiProtocol;
   /** More flags for the alps daemon the replay starts. */
   daemonArgs?: string[];
   /** Replay only invocations arriving before this many seconds (said in the outputs). */
@@ -62,7 +71,13 @@ export interface ReplaySummary {
   trace: string;
   cores: number;
   /** What every run shares. */
-  setup: { workers: WorkerKind; sandbox_cgroups: SandboxCgroupLayout; drivers: Driver[] };
+  setup: {
+    workers: WorkerKind;
+    sandbox_cgroups: SandboxCgroupLayout;
+    drivers: Driver[];
+    /** Driver api's protocol of start and end (absent without driver api). */
+    api_protocol?: ApiProtocol;
+  };
   baseline: Baseline | null;
   modes: Record<string, Summary>;
   /** Each run against the baseline (the baseline against itself too). */
@@ -217,6 +232,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const drivers = opts.drivers ?? ["api"];
   const workers = opts.workers ?? "warm";
   const layout = opts.sandboxCgroups ?? "cpu";
+  const apiProtocol = opts.apiProtocol ?? "line";
   mkdirSync(opts.outDir, { recursive: true });
   if (drivers.includes("inprocess"))
     notes.push(
@@ -242,6 +258,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         ...(opts.cores === undefined ? {} : { cores: opts.cores }),
         fallback: opts.fallback ?? false,
         ...(opts.socket === undefined ? {} : { socket: opts.socket }),
+        apiProtocol,
         ...(opts.daemonArgs === undefined ? {} : { daemonArgs: opts.daemonArgs }),
         outDir: opts.outDir,
         ...(opts.signal === undefined ? {} : { signal: opts.signal }),
@@ -335,7 +352,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const summary: ReplaySummary = {
     trace: opts.tracePath,
     cores,
-    setup: { workers, sandbox_cgroups: layout, drivers },
+    setup: {
+      workers,
+      sandbox_cgroups: layout,
+      drivers,
+      ...(drivers.includes("api") ? { api_protocol: apiProtocol } : {}),
+    },
     baseline,
     modes: summaries,
     vs_baseline: vsBaseline,

@@ -18,6 +18,7 @@ import { compareInference, type InferenceReport } from "./inference.js";
 import { prewarmCounts } from "./prewarm.js";
 import { SandboxSet } from "./sandboxes.js";
 import type {
+  ApiProtocol,
   Driver,
   MeasuredInvocation,
   ModeRun,
@@ -45,6 +46,8 @@ export interface RunModeOptions {
   fallback?: boolean;
   /** An alps daemon already running (drivers api and sandbox). */
   socket?: string;
+  /** Driver api: the protocol of start and end (default line). */
+  apiProtocol?: ApiProtocol;
   /** More flags for the alps daemon the replay starts. */
   daemonArgs?: readonly string[];
   /** Where the daemon's log goes (the replay's output directory). */
@@ -111,6 +114,7 @@ export async function runMode(
       cores: opts.cores ?? hostCpus,
       fallback: opts.fallback ?? false,
       ...(opts.socket === undefined ? {} : { socket: opts.socket }),
+      ...(opts.apiProtocol === undefined ? {} : { apiProtocol: opts.apiProtocol }),
       ...(opts.daemonArgs === undefined ? {} : { daemonArgs: opts.daemonArgs }),
       outDir: opts.outDir ?? ".",
       log,

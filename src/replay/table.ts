@@ -14,7 +14,12 @@ export interface ComparisonInput {
   vs_baseline?: Record<string, VsBaseline>;
   baseline?: { key: string; label: string } | null;
   /** What every run of a replay shares. */
-  setup?: { workers: string; sandbox_cgroups: string; drivers: readonly string[] };
+  setup?: {
+    workers: string;
+    sandbox_cgroups: string;
+    drivers: readonly string[];
+    api_protocol?: string;
+  };
   /** Simulated policies: each against the simulated cfs. */
   vs_cfs?: Record<string, VsBaseline>;
   /** Per run; `dispatch_lag_ms`, `driver` and `register_ms` when it ran real processes. */
@@ -28,7 +33,7 @@ export function setupLine(summary: ComparisonInput): string | undefined {
     summary.baseline === null || summary.baseline === undefined
       ? "no baseline"
       : `baseline ${summary.baseline.key} = ${summary.baseline.label}`;
-  return `workers ${summary.setup.workers} · sandbox cgroups ${summary.setup.sandbox_cgroups} · driver ${summary.setup.drivers.join(", ")} (mode none has none) · ${base}`;
+  return `workers ${summary.setup.workers} · sandbox cgroups ${summary.setup.sandbox_cgroups} · driver ${summary.setup.drivers.join(", ")}${summary.setup.api_protocol === undefined ? "" : ` (api over ${summary.setup.api_protocol})`} (mode none has none) · ${base}`;
 }
 
 interface RowDetails {

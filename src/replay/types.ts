@@ -37,6 +37,14 @@ export const DRIVERS: readonly Driver[] = ["api", "sandbox", "inprocess"];
  * until it is registered (cold sandboxes, process-per-request platforms).
  */
 export type WorkerKind = "warm" | "fork";
+
+/**
+ * How driver api registers and ends invocations: `line`, the control API's
+ * line protocol (its lean path for a platform's hot loop), or `http`, the
+ * HTTP routes. Both apply the same rules (docs/api.md).
+ */
+export type ApiProtocol = "http" | "line";
+export const API_PROTOCOLS: readonly ApiProtocol[] = ["http", "line"];
 export const WORKER_KINDS: readonly WorkerKind[] = ["warm", "fork"];
 
 /**

@@ -45,7 +45,7 @@ describe("the repository stands alone", () => {
   });
 
   it("docs/api.md lists every refusal reason the server can give", () => {
-    const server = readFileSync(join(ROOT, "src/frontend/api/server.ts"), "utf8");
+    const server = readFileSync(join(ROOT, "src/frontend/api/routes.ts"), "utf8");
     const union = /export type RefusalReason =([^;]+);/.exec(server)?.[1] ?? "";
     const reasons = [...union.matchAll(/"([a-z_]+)"/g)].map((m) => m[1] as string);
     expect(reasons.length).toBeGreaterThan(5);

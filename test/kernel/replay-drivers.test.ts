@@ -88,9 +88,13 @@ function onlyRun(result: ReplayResult) {
 }
 
 describe.skipIf(!ready)("replay drivers", () => {
-  for (const workers of ["warm", "fork"] as const) {
+  // Each protocol of the API once: warm workers over the line protocol (the default), fork over HTTP.
+  for (const [workers, apiProtocol] of [
+    ["warm", "line"],
+    ["fork", "http"],
+  ] as const) {
     it.skipIf(workers === "fork" && !FORK_READY)(
-      `api + ${workers}: every invocation registered through the daemon before its first instruction`,
+      `api + ${workers} over ${apiProtocol}: every invocation registered through the daemon before its first instruction`,
       async () => {
         daemonsBefore = new Set(replayDaemons());
         const dir = mkdtempSync(join(tmpdir(), `alps-replay-api-${workers}-`));
@@ -104,6 +108,7 @@ describe.skipIf(!ready)("replay drivers", () => {
           cores: 2,
           outDir: dir,
           daemonArgs: ["--policy-file", policyFile(dir)],
+          apiProtocol,
         });
         const run = onlyRun(result);
         expect(run.mode).toBe("alps");
@@ -126,7 +131,15 @@ describe.skipIf(!ready)("replay drivers", () => {
           setup: unknown;
           details: Record<string, { driver: string; first_instruction: unknown }>;
         };
-        expect(summary.setup).toEqual({ workers, sandbox_cgroups: "cpu", drivers: ["api"] });
+        expect(summary.setup).toEqual({
+          workers,
+          sandbox_cgroups: "cpu",
+          drivers: ["api"],
+          api_protocol: apiProtocol,
+        });
+        expect(run.reasons.join("\n")).toContain(
+          apiProtocol === "line" ? "over the line protocol on " : "over HTTP (--api-protocol http)",
+        );
         expect(summary.details.alps?.driver).toBe("api");
         expect(summary.details.alps?.first_instruction).toEqual({
           at_base: 0,

@@ -14,6 +14,11 @@
  *   everything back now, without clearing the record, tell the daemon
  *   ("restored N" on stdout: it re-applies its levels when it runs again),
  *   and go on guarding.
+ * The checks run when something happens, not on a clock of their own: on
+ * each heartbeat (record read, parent checked) and when the heartbeat has
+ * been silent for T ms (a one-shot timer each beat pushes back). Idle, the
+ * guardian thus wakes 4 times a second (the heartbeats), not 14: its
+ * 100 ms poll was most of an idle host's alps CPU (docs/results.md).
  * Deleting F does not blind it. It ignores SIGINT/SIGTERM/SIGHUP so a signal
  * meant for the daemon's session cannot remove the safety net.
  */
@@ -30,7 +35,10 @@ import { RecordFollower } from "./touched-follow.js";
  * is not queued behind the boosted function tasks it is about to restore.
  */
 export const GUARDIAN_NICE = -10;
-/** How often the guardian checks its parent, the heartbeat and the record, ms. */
+/**
+ * How often the guardian checks its parent and the record while the daemon
+ * is silent (stopped, or a heartbeat timeout of 0), ms.
+ */
 const CHECK_MS = 100;
 
 function log(message: string): void {
@@ -122,6 +130,48 @@ function main(): void {
     }
   };
 
+  /** Parent gone, or the record read: what every beat and every silent check does. Returns false once restoring. */
+  const check = (): boolean => {
+    if (done) return false;
+    // Belt and braces for the pipe: a daemon whose pipe end leaked into a
+    // child would never close it; its death still re-parents us.
+    if (process.ppid !== parent) {
+      restoreAndExit(`daemon ${parent} is no longer our parent`);
+      return false;
+    }
+    try {
+      follower.refresh();
+    } catch (error) {
+      log(`reading record ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return true;
+  };
+
+  /** While the daemon is silent past the timeout: the parent and the record, every CHECK_MS. */
+  let silentPoll: NodeJS.Timeout | undefined;
+  const onSilence = (): void => {
+    if (!check()) return;
+    const now = performance.now();
+    if (stalledSince === undefined && now - lastBeat >= timeoutMs) {
+      stalledSince = lastBeat;
+      try {
+        const { line, changed } = restoreAll(false);
+        log(
+          `daemon ${parent} has not answered for ${(now - lastBeat).toFixed(0)} ms (stopped or hung): ${line}`,
+        );
+        process.stdout.write(`restored ${changed}\n`);
+      } catch (error) {
+        log(`restore failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    // Until the next beat: the parent, the record and the timeout again every CHECK_MS.
+    silentPoll ??= setInterval(onSilence, CHECK_MS);
+  };
+  // Fires timeoutMs after the last beat: each beat pushes it back (refresh, no new timer).
+  const silence = timeoutMs > 0 ? setTimeout(onSilence, timeoutMs) : undefined;
+  // No heartbeat timeout: nothing marks silence, so poll as before.
+  if (silence === undefined) silentPoll = setInterval(check, CHECK_MS);
+
   let received = "";
   process.stdin.on("data", (chunk: Buffer) => {
     lastBeat = performance.now();
@@ -137,6 +187,12 @@ function main(): void {
       done = true;
       process.exit(0);
     }
+    if (!check()) return;
+    if (silence !== undefined) {
+      silence.refresh();
+      if (silentPoll !== undefined) clearInterval(silentPoll);
+      silentPoll = undefined;
+    }
   });
   process.stdin.on("end", () => restoreAndExit(`daemon ${parent} gone without bye`));
   process.stdin.on("error", () => restoreAndExit(`pipe from daemon ${parent} broke`));
@@ -145,33 +201,6 @@ function main(): void {
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => log(`ignoring ${signal}: the guardian ends with the daemon`));
   }
-  setInterval(() => {
-    if (done) return;
-    // Belt and braces for the pipe: a daemon whose pipe end leaked into a
-    // child would never close it; its death still re-parents us.
-    if (process.ppid !== parent) {
-      restoreAndExit(`daemon ${parent} is no longer our parent`);
-      return;
-    }
-    try {
-      follower.refresh();
-    } catch (error) {
-      log(`reading record ${file}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    const now = performance.now();
-    if (timeoutMs > 0 && stalledSince === undefined && now - lastBeat > timeoutMs) {
-      stalledSince = lastBeat;
-      try {
-        const { line, changed } = restoreAll(false);
-        log(
-          `daemon ${parent} has not answered for ${(now - lastBeat).toFixed(0)} ms (stopped or hung): ${line}`,
-        );
-        process.stdout.write(`restored ${changed}\n`);
-      } catch (error) {
-        log(`restore failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-  }, CHECK_MS);
 
   process.stdout.write("ready\n");
 }

@@ -34,6 +34,8 @@ export interface GuardianOptions {
   readyTimeoutMs?: number;
   /** Silence on the pipe after which the guardian restores everything, ms (0 = never); default 1000. */
   timeoutMs?: number;
+  /** Runs the heartbeat every HEARTBEAT_MS (the daemon's shared tick); default setInterval. */
+  every?: (periodMs: number, tick: () => void) => () => void;
 }
 
 export interface Guardian {
@@ -116,12 +118,18 @@ export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
   (stdout as unknown as Socket).unref();
   (stdin as unknown as Socket).unref();
   child.unref();
-  const heartbeat = setInterval(() => {
+  const beat = (): void => {
     if (child.exitCode === null && child.signalCode === null && stopping === undefined)
       stdin.write("h\n");
-  }, HEARTBEAT_MS);
-  heartbeat.unref();
-  void exited.then(() => clearInterval(heartbeat));
+  };
+  let stopBeat: () => void;
+  if (opts.every !== undefined) stopBeat = opts.every(HEARTBEAT_MS, beat);
+  else {
+    const heartbeat = setInterval(beat, HEARTBEAT_MS);
+    heartbeat.unref();
+    stopBeat = () => clearInterval(heartbeat);
+  }
+  void exited.then(() => stopBeat());
 
   return {
     pid,
@@ -132,7 +140,7 @@ export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
     },
     stop(): Promise<void> {
       stopping ??= (async () => {
-        clearInterval(heartbeat);
+        stopBeat();
         if (child.exitCode === null && child.signalCode === null) {
           stdin.end(`${GUARDIAN_BYE}\n`);
           const timeout = new Promise<"timeout">((resolve) =>

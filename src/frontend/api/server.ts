@@ -1,83 +1,76 @@
 /**
- * The control API: HTTP over a unix socket (docs/api.md). The socket is 0600
- * (0660 with a configured group), every body is size-limited and validated,
- * requests are rate-limited per uid (the platform, root, has its own budget,
- * so no tenant's flood can make it wait), every refusal is counted and
- * logged aggregated (refusal-log.ts). Who the client is comes from
- * SO_PEERCRED on the accepted socket, read once per connection (see
- * ../libc.ts). A socket file that disappears is noticed and recreated.
+ * The control API: HTTP over a unix socket (docs/api.md), and beside it the
+ * line protocol on a second socket (line-server.ts), the lean path for a
+ * platform's hot loop. Both sockets are 0600 (0660 with a configured
+ * group), recreated when deleted (socket-file.ts). What a request may do is
+ * decided in one place for both (routes.ts): requests are rate-limited per
+ * uid (the platform, root, has its own budget, so no tenant's flood can
+ * make it wait), every refusal is counted and logged aggregated
+ * (refusal-log.ts). Who the client is comes from SO_PEERCRED on the
+ * accepted socket, read once per connection (see ../libc.ts). HTTP bodies
+ * are size-limited and validated.
  */
-import { chmodSync, chownSync, lstatSync, mkdirSync, statSync, unlinkSync } from "node:fs";
+import { statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { connect, type Socket } from "node:net";
-import { dirname } from "node:path";
+import type { Server as NetServer, Socket } from "node:net";
 import type { z } from "zod";
-import { RecordError } from "../../errors.js";
-import { cgroup2MountIfAny } from "../../host/cgroups.js";
 import { type PeerCred, peerCredOf, socketFd } from "../../host/libc.js";
-import { Daemon, OpenLimitError, QuotaError } from "../daemon.js";
-import { checkPid } from "./access.js";
-import { RefusalLog } from "./refusal-log.js";
+import { Daemon } from "../daemon.js";
+import { LineServer } from "./line-server.js";
+import {
+  ApiError,
+  type ApiRoute,
+  ApiRoutes,
+  type RefusalReason,
+  type RoutesOptions,
+  validated,
+} from "./routes.js";
 import { EndBody, InvocationBody, SandboxBody } from "./schemas.js";
-import { resolveGid } from "./socket-group.js";
+import { SocketFile } from "./socket-file.js";
 
-export type RefusalReason =
-  | "rate_limited"
-  | "too_large"
-  | "bad_json"
-  | "invalid_body"
-  | "forbidden_pid"
-  | "forbidden_sandbox"
-  | "not_found"
-  | "method_not_allowed"
-  | "no_peer_credentials"
-  | "open_limit"
-  | "quota"
-  | "record_unavailable"
-  | "backend_error";
+export type { RefusalReason } from "./routes.js";
+export { resolveGid } from "./socket-group.js";
 
-export interface ApiOptions {
-  daemon: Daemon;
+/** The routes' options (daemon, rates, log, refusal and request reports) and the sockets'. */
+export interface ApiOptions extends RoutesOptions {
   socketPath: string;
-  /** Group (name or gid) allowed to use the socket; without it only the owner (root). */
+  /**
+   * The line protocol's socket: undefined = derived from socketPath
+   * (lineSocketOf), null = none.
+   */
+  lineSocketPath?: string | null;
+  /** Group (name or gid) allowed to use the sockets; without it only the owner (root). */
   socketGroup?: string | undefined;
   maxBodyBytes: number;
-  /** Requests per second of the platform (root, or the daemon's own user). */
-  ratePerSecond: number;
-  /** Requests per second of each other uid; default 200. */
-  uidRatePerSecond?: number;
-  log?: (message: string) => void;
-  onRefusal?: (reason: RefusalReason) => void;
-  /** How often to check that the socket file is still there, ms (0 = never); default 1000. */
+  /** How often to check that the socket files are still there, ms (0 = never); default 1000. */
   socketCheckMs?: number;
-  /** Interval of the refusal log's summaries, ms; default 10 s. */
-  refusalLogMs?: number;
+  /** Runs the socket check (the daemon's shared tick); default setInterval. */
+  every?: (periodMs: number, tick: () => void) => () => void;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: RefusalReason,
-    message: string,
-  ) {
-    super(message);
-  }
+/**
+ * The line socket beside the API socket `socket`: `alps.sock` →
+ * `alps-line.sock` in the same directory (same permissions, same group).
+ */
+export function lineSocketOf(socket: string): string {
+  return socket.endsWith(".sock") ? `${socket.slice(0, -5)}-line.sock` : `${socket}-line`;
 }
 
-/** Token bucket: `rate` tokens a second, burst of one second's worth. */
-class TokenBucket {
-  #tokens: number;
-  #last = performance.now();
-  constructor(private readonly rate: number) {
-    this.#tokens = rate;
-  }
-  take(): boolean {
-    const now = performance.now();
-    this.#tokens = Math.min(this.rate, this.#tokens + ((now - this.#last) / 1000) * this.rate);
-    this.#last = now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
-    return true;
+/** The route a request path names, for the request counter. */
+function routeOf(path: string): ApiRoute {
+  switch (path) {
+    case "/v1/invocations":
+      return "start";
+    case "/v1/sandboxes":
+      return "sandbox";
+    case "/v1/status":
+      return "status";
+    case "/v1/policy":
+      return "policy";
+    case "/v1/bursts":
+      return "bursts";
+    default:
+      return path.startsWith("/v1/invocations/") && path.endsWith("/end") ? "end" : "unknown";
   }
 }
 
@@ -89,73 +82,51 @@ function isDirectory(path: string): boolean {
   }
 }
 
-/** Inode of the socket file at `path`, or undefined when there is none. */
-function socketInode(path: string): bigint | undefined {
-  try {
-    const st = lstatSync(path, { bigint: true });
-    return st.isSocket() ? st.ino : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function pathExists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Remove a leftover socket file, but never one a live daemon still answers on. */
-async function removeStaleSocket(path: string): Promise<void> {
-  let isSocket = false;
-  try {
-    isSocket = lstatSync(path).isSocket();
-  } catch {
-    return; // nothing there
-  }
-  if (!isSocket) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-  const live = await new Promise<boolean>((resolve) => {
-    const s = connect(path);
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-  if (live) throw new Error(`another daemon is listening on ${path}`);
-  unlinkSync(path);
-}
-
 export class ApiServer {
-  /** Listening servers: the first, then one per recreation of a deleted socket. */
-  readonly #servers: Server[] = [];
   readonly #opts: ApiOptions;
-  /** Token bucket per uid: the platform's at ratePerSecond, the others' at uidRatePerSecond. */
-  readonly #buckets = new Map<number, TokenBucket>();
+  readonly #routes: ApiRoutes;
   readonly #peers = new WeakMap<Socket, PeerCred | Error>();
-  readonly #cgroupMount = cgroup2MountIfAny();
-  readonly #refusalLog: RefusalLog | undefined;
-  readonly refusals: Record<string, number> = {};
-  /** Inode of the socket file this server created (to notice it was deleted or replaced). */
-  #inode: bigint | undefined;
-  #watch: NodeJS.Timeout | undefined;
-  /** The socket path holds something that is not ours: said once, not touched. */
-  #foreignSaid = false;
-  /** Times the socket file was found deleted and recreated. */
-  socketRecreated = 0;
+  readonly #http: SocketFile;
+  readonly #line: SocketFile | undefined;
+  readonly #lineServer: LineServer;
+  #stopWatch: (() => void) | undefined;
+  /** Refusals by reason, both protocols. */
+  readonly refusals: Record<string, number>;
 
   constructor(opts: ApiOptions) {
     this.#opts = opts;
-    this.#refusalLog =
-      opts.log === undefined
+    this.#routes = new ApiRoutes(opts);
+    this.refusals = this.#routes.refusals;
+    this.#http = new SocketFile({
+      path: opts.socketPath,
+      group: opts.socketGroup,
+      create: () => this.#createServer(),
+      log: opts.log,
+      name: "api",
+    });
+    this.#lineServer = new LineServer(this.#routes);
+    const linePath =
+      opts.lineSocketPath === undefined ? lineSocketOf(opts.socketPath) : opts.lineSocketPath;
+    this.#line =
+      linePath === null
         ? undefined
-        : new RefusalLog({
+        : new SocketFile({
+            path: linePath,
+            group: opts.socketGroup,
+            create: () => this.#lineServer.create(),
             log: opts.log,
-            ...(opts.refusalLogMs === undefined ? {} : { intervalMs: opts.refusalLogMs }),
+            name: "line api",
           });
+  }
+
+  /** Where the line protocol listens, or null. */
+  get lineSocketPath(): string | null {
+    return this.#line?.path ?? null;
+  }
+
+  /** Times a socket file was found deleted and recreated. */
+  get socketRecreated(): number {
+    return this.#http.recreated + (this.#line?.recreated ?? 0);
   }
 
   #createServer(): Server {
@@ -177,127 +148,49 @@ export class ApiServer {
     return server;
   }
 
-  #bucketOf(uid: number): TokenBucket {
-    let bucket = this.#buckets.get(uid);
-    if (bucket === undefined) {
-      const rate = Daemon.isPlatform(uid)
-        ? this.#opts.ratePerSecond
-        : (this.#opts.uidRatePerSecond ?? 200);
-      bucket = new TokenBucket(rate);
-      this.#buckets.set(uid, bucket);
-    }
-    return bucket;
-  }
-
   async listen(): Promise<void> {
-    const { socketPath } = this.#opts;
-    mkdirSync(dirname(socketPath), { recursive: true, mode: 0o755 });
-    await removeStaleSocket(socketPath);
-    await this.#listenOn(this.#createServer());
-    const every = this.#opts.socketCheckMs ?? 1000;
-    if (every > 0) {
-      this.#watch = setInterval(() => this.checkSocket(), every);
-      this.#watch.unref();
-    }
-  }
-
-  async #listenOn(server: Server): Promise<void> {
-    const { socketPath, socketGroup } = this.#opts;
-    // The umask makes the socket 0600 from the moment it exists; chmod below only widens it to the group.
-    const oldMask = process.umask(0o177);
+    await this.#http.listen();
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(socketPath, () => {
-          server.off("error", reject);
-          resolve();
-        });
-      });
-    } finally {
-      process.umask(oldMask);
+      await this.#line?.listen();
+    } catch (error) {
+      await this.#http.close((s) => (s as Server).closeAllConnections());
+      throw error;
     }
-    this.#servers.push(server);
-    chmodSync(socketPath, 0o600);
-    if (socketGroup !== undefined) {
-      chownSync(socketPath, process.getuid?.() ?? 0, resolveGid(socketGroup));
-      chmodSync(socketPath, 0o660);
+    const every = this.#opts.socketCheckMs ?? 1000;
+    if (every > 0 && this.#opts.every !== undefined)
+      this.#stopWatch = this.#opts.every(every, () => void this.checkSocket());
+    else if (every > 0) {
+      const watch = setInterval(() => void this.checkSocket(), every);
+      watch.unref();
+      this.#stopWatch = () => clearInterval(watch);
     }
-    this.#inode = socketInode(socketPath);
   }
 
   /**
    * A socket file someone deleted leaves the daemon listening on an inode no
    * client can reach: recreate it (and log it). Something else at the path
-   * is left alone and reported once. Returns what it found.
+   * is left alone and reported once. Returns what it found: the HTTP
+   * socket's state, unless it is fine and the line socket's is not.
    */
   async checkSocket(): Promise<"ok" | "recreated" | "foreign"> {
-    const path = this.#opts.socketPath;
-    const inode = socketInode(path);
-    if (inode !== undefined && inode === this.#inode) return "ok";
-    if (inode !== undefined || pathExists(path)) {
-      if (!this.#foreignSaid)
-        this.#opts.log?.(
-          `api: ${path} was replaced by something this daemon did not create; leaving it alone (clients cannot reach this daemon)`,
-        );
-      this.#foreignSaid = true;
-      return "foreign";
-    }
-    this.#foreignSaid = false;
-    // The old listener is bound to an inode nobody can reach: stop it first
-    // (closing a unix-socket server unlinks its path, which would take the
-    // new socket with it); its open connections finish.
-    for (const server of this.#servers.splice(0)) server.close();
-    try {
-      await this.#listenOn(this.#createServer());
-    } catch (error) {
-      this.#opts.log?.(`api: ${path} was deleted and could not be recreated: ${String(error)}`);
-      return "foreign";
-    }
-    this.socketRecreated++;
-    this.#opts.log?.(`api: ${path} was deleted; recreated it`);
-    return "recreated";
+    const http = await this.#http.check();
+    const line = (await this.#line?.check()) ?? "ok";
+    return http === "ok" ? line : http;
   }
 
   async close(): Promise<void> {
-    if (this.#watch !== undefined) clearInterval(this.#watch);
-    this.#refusalLog?.flush();
-    for (const server of this.#servers.splice(0)) {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-    }
-    if (socketInode(this.#opts.socketPath) === this.#inode) {
-      try {
-        unlinkSync(this.#opts.socketPath);
-      } catch {
-        // already gone
-      }
-    }
+    this.#stopWatch?.();
+    this.#routes.flush();
+    await this.#http.close((s) => (s as Server).closeAllConnections());
+    await this.#line?.close((_: NetServer) => this.#lineServer.closeAll());
   }
 
   #refuse(status: number, reason: RefusalReason, message: string): never {
-    throw new HttpError(status, reason, message);
+    throw new ApiError(status, reason, message);
   }
 
   #fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
-    const e =
-      error instanceof HttpError
-        ? error
-        : error instanceof RecordError
-          ? new HttpError(503, "record_unavailable", error.message)
-          : new HttpError(
-              500,
-              "backend_error",
-              error instanceof Error ? error.message : String(error),
-            );
-    this.refusals[e.reason] = (this.refusals[e.reason] ?? 0) + 1;
-    this.#opts.onRefusal?.(e.reason);
-    const peer = this.#peers.get(req.socket);
-    this.#refusalLog?.refused(
-      e.status,
-      e.reason,
-      peer === undefined || peer instanceof Error ? undefined : peer.uid,
-      e.message,
-    );
+    const e = this.#routes.refused(error, this.#peers.get(req.socket));
     if (!res.headersSent) {
       // An unread body (413) cannot be skipped safely: close. Otherwise Node
       // keeps the connection or closes it as the client asked (Connection: close).
@@ -335,7 +228,7 @@ export class ApiServer {
         size += chunk.length;
         if (size > max) {
           req.off("data", onData);
-          reject(new HttpError(413, "too_large", `body exceeds ${max} bytes`));
+          reject(new ApiError(413, "too_large", `body exceeds ${max} bytes`));
           return;
         }
         chunks.push(chunk);
@@ -367,37 +260,20 @@ export class ApiServer {
         this.#refuse(400, "bad_json", `body is not JSON: ${(error as Error).message}`);
       }
     }
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      this.#refuse(
-        400,
-        "invalid_body",
-        `field '${issue?.path.join(".") ?? ""}': ${issue?.message ?? "invalid"}`,
-      );
-    }
-    return parsed.data as z.infer<S>;
+    return validated(schema, value);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const peer = this.#peers.get(req.socket);
-    if (peer === undefined || peer instanceof Error) {
-      this.#refuse(
-        403,
-        "no_peer_credentials",
-        `cannot identify the client: ${peer?.message ?? "unknown socket"}`,
-      );
-    }
-    if (!this.#bucketOf(peer.uid).take())
-      this.#refuse(429, "rate_limited", `uid ${peer.uid}: more than its requests/s`);
-    const platform = Daemon.isPlatform(peer.uid);
-    const daemon = this.#opts.daemon;
     // Only the path matters; parse it as a path, never as a URL that could
     // name another authority ("//x" would make `new URL` throw).
     const rawPath = req.url ?? "/";
     const query = rawPath.indexOf("?");
     const path = query < 0 ? rawPath : rawPath.slice(0, query);
     const method = req.method ?? "GET";
+    this.#routes.counted(routeOf(path), "http");
+    const peer = this.#routes.admit(this.#peers.get(req.socket));
+    const platform = Daemon.isPlatform(peer.uid);
+    const daemon = this.#opts.daemon;
 
     if (path === "/v1/policy" || path === "/v1/status") {
       if (method !== "GET") this.#refuse(405, "method_not_allowed", `${method} ${path}`);
@@ -406,7 +282,11 @@ export class ApiServer {
         200,
         path === "/v1/policy"
           ? daemon.policy()
-          : { ...daemon.status(), api_refusals: { ...this.refusals } },
+          : {
+              ...daemon.status(),
+              api_refusals: { ...this.refusals },
+              line_socket: this.lineSocketPath,
+            },
       );
       return;
     }
@@ -432,7 +312,7 @@ export class ApiServer {
       if (!platform) {
         this.#refuse(403, "forbidden_sandbox", `uid ${peer.uid} may not declare sandboxes`);
       }
-      const mount = this.#cgroupMount;
+      const mount = this.#routes.cgroupMount;
       if (mount === undefined)
         this.#refuse(400, "invalid_body", "no cgroup v2 hierarchy is mounted");
       if (!body.cgroup.startsWith(`${mount}/`) || !isDirectory(body.cgroup)) {
@@ -452,23 +332,7 @@ export class ApiServer {
     if (path === "/v1/invocations") {
       if (method !== "POST") this.#refuse(405, "method_not_allowed", `${method} ${path}`);
       const body = await this.#readJson(req, InvocationBody);
-      // No pid: the caller registers itself (SO_PEERCRED gives its pid in our namespace).
-      const pid = body.pid ?? peer.pid;
-      const decision = checkPid(
-        { pid, fn: body.function, peer, platform },
-        daemon,
-        this.#cgroupMount,
-      );
-      if (!decision.ok) this.#refuse(403, "forbidden_pid", decision.why);
-      let id: string;
-      try {
-        id = daemon.startInvocation(body.function, pid, { uid: peer.uid });
-      } catch (error) {
-        if (error instanceof OpenLimitError) this.#refuse(503, "open_limit", error.message);
-        if (error instanceof QuotaError) this.#refuse(429, "quota", error.message);
-        throw error;
-      }
-      this.#send(res, 201, { id, pid });
+      this.#send(res, 201, this.#routes.startInvocation(peer, body));
       return;
     }
     const end = /^\/v1\/invocations\/([0-9]{1,20})\/end$/.exec(path);
@@ -476,23 +340,7 @@ export class ApiServer {
       if (method !== "POST") this.#refuse(405, "method_not_allowed", `${method} ${path}`);
       const id = end[1] as string;
       const body = await this.#readJson(req, EndBody, true);
-      const open = daemon.openInvocation(id);
-      // Ended by the daemon already (its task exited, or it was open too long): say how.
-      const reaped = open === undefined ? daemon.reapedInvocation(id) : undefined;
-      const owner = open?.uid ?? reaped?.uid;
-      if (owner === undefined) this.#refuse(404, "not_found", `no open invocation ${id}`);
-      if (!platform && peer.uid !== owner)
-        this.#refuse(403, "forbidden_pid", `invocation ${id} belongs to uid ${owner}`);
-      if (reaped !== undefined) {
-        this.#send(res, 200, reaped);
-        return;
-      }
-      // The daemon decides whether a client's cpu_ms is believed (the platform's only).
-      const record = daemon.endInvocation(
-        id,
-        body.cpu_ms !== undefined ? { cpuMs: body.cpu_ms } : {},
-      );
-      this.#send(res, 200, record);
+      this.#send(res, 200, this.#routes.endInvocation(peer, id, body));
       return;
     }
     this.#refuse(404, "not_found", `${method} ${path}`);

@@ -118,6 +118,21 @@ describe("hook client (clients/alps-hook.cjs)", () => {
   it("reports a refusal and runs on", async () => {
     const { out, stderr } = await child(`out.h = await alps.begin("bad name!");`);
     expect(out.h).toBeUndefined();
-    expect(stderr).toMatch(/alps-hook: POST \/v1\/invocations: HTTP 400: field 'function'/);
+    expect(stderr).toMatch(/alps-hook: start "bad name!": 400 invalid_body: field 'function'/);
+    const http = await child(`out.h = await alps.begin("bad name!");`, {
+      ALPS_HOOK_PROTOCOL: "http",
+    });
+    expect(http.out.h).toBeUndefined();
+    expect(http.stderr).toMatch(/alps-hook: POST \/v1\/invocations: HTTP 400: field 'function'/);
+  });
+
+  it("reports the daemon's refusal over the line protocol and runs on", async () => {
+    // The invocation id 99999 was never started: the daemon answers 404.
+    const { out, stderr } = await child(
+      `const h = await alps.begin("guest_refused"); out.h = h; out.bad = await alps.end({ id: "99999", pid: h.pid, fn: "x" }); await alps.end(h);`,
+    );
+    expect(out.h).toMatchObject({ fn: "guest_refused" });
+    expect(out.bad).toBeUndefined();
+    expect(stderr).toMatch(/alps-hook: end 99999: 404 not_found: no open invocation 99999/);
   });
 });

@@ -1,0 +1,216 @@
+/**
+ * What the control API does, whatever protocol carried the request: HTTP
+ * (server.ts) or the line protocol (line-server.ts). Both call these, so the
+ * rules cannot drift apart: who the caller is (SO_PEERCRED), the rate limit
+ * per uid (one token bucket per uid for both protocols), the pid rule
+ * (access.ts), the daemon's quotas and open limit, validation with the zod
+ * schemas (schemas.ts), and how a refusal is counted, reported and logged
+ * (refusal-log.ts).
+ */
+import type { z } from "zod";
+import { RecordError } from "../../errors.js";
+import { cgroup2MountIfAny } from "../../host/cgroups.js";
+import type { PeerCred } from "../../host/libc.js";
+import { Daemon, type FinishedRecord, OpenLimitError, QuotaError } from "../daemon.js";
+import { checkPid } from "./access.js";
+import { RefusalLog } from "./refusal-log.js";
+import type { EndRequest, InvocationRequest } from "./schemas.js";
+
+export type RefusalReason =
+  | "rate_limited"
+  | "too_large"
+  | "bad_json"
+  | "bad_line"
+  | "invalid_body"
+  | "forbidden_pid"
+  | "forbidden_sandbox"
+  | "not_found"
+  | "method_not_allowed"
+  | "no_peer_credentials"
+  | "open_limit"
+  | "quota"
+  | "record_unavailable"
+  | "backend_error";
+
+/** The protocol a request came in on (a label of the request counter). */
+export type ApiProtocol = "http" | "line";
+/** What a request asked for (a label of the request counter). */
+export type ApiRoute = "start" | "end" | "sandbox" | "status" | "policy" | "bursts" | "unknown";
+
+/** A refusal: the status and reason both protocols answer with. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: RefusalReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** `value` checked against `schema`; a refusal naming the first bad field otherwise. */
+export function validated<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ApiError(
+      400,
+      "invalid_body",
+      `field '${issue?.path.join(".") ?? ""}': ${issue?.message ?? "invalid"}`,
+    );
+  }
+  return parsed.data as z.infer<S>;
+}
+
+/** Token bucket: `rate` tokens a second, burst of one second's worth. */
+class TokenBucket {
+  #tokens: number;
+  #last = performance.now();
+  constructor(private readonly rate: number) {
+    this.#tokens = rate;
+  }
+  take(): boolean {
+    const now = performance.now();
+    this.#tokens = Math.min(this.rate, this.#tokens + ((now - this.#last) / 1000) * this.rate);
+    this.#last = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
+export interface RoutesOptions {
+  daemon: Daemon;
+  /** Requests per second of the platform (root, or the daemon's own user), both protocols. */
+  ratePerSecond: number;
+  /** Requests per second of each other uid; default 200. */
+  uidRatePerSecond?: number;
+  log?: (message: string) => void;
+  onRefusal?: (reason: RefusalReason) => void;
+  /** Every request that reached a route (refused ones too), by route and protocol. */
+  onRequest?: (route: ApiRoute, protocol: ApiProtocol) => void;
+  /** Interval of the refusal log's summaries, ms; default 10 s. */
+  refusalLogMs?: number;
+}
+
+export class ApiRoutes {
+  readonly daemon: Daemon;
+  readonly cgroupMount = cgroup2MountIfAny();
+  /** Refusals by reason, both protocols (GET /v1/status `api_refusals`). */
+  readonly refusals: Record<string, number> = {};
+  readonly #opts: RoutesOptions;
+  /** Token bucket per uid: the platform's at ratePerSecond, the others' at uidRatePerSecond. */
+  readonly #buckets = new Map<number, TokenBucket>();
+  readonly #refusalLog: RefusalLog | undefined;
+
+  constructor(opts: RoutesOptions) {
+    this.#opts = opts;
+    this.daemon = opts.daemon;
+    this.#refusalLog =
+      opts.log === undefined
+        ? undefined
+        : new RefusalLog({
+            log: opts.log,
+            ...(opts.refusalLogMs === undefined ? {} : { intervalMs: opts.refusalLogMs }),
+          });
+  }
+
+  /**
+   * The first checks of every request, in this order: the caller is known
+   * (its connection's peer credentials), and its uid is within its rate.
+   */
+  admit(peer: PeerCred | Error | undefined): PeerCred {
+    if (peer === undefined || peer instanceof Error)
+      throw new ApiError(
+        403,
+        "no_peer_credentials",
+        `cannot identify the client: ${peer?.message ?? "unknown socket"}`,
+      );
+    let bucket = this.#buckets.get(peer.uid);
+    if (bucket === undefined) {
+      const rate = Daemon.isPlatform(peer.uid)
+        ? this.#opts.ratePerSecond
+        : (this.#opts.uidRatePerSecond ?? 200);
+      bucket = new TokenBucket(rate);
+      this.#buckets.set(peer.uid, bucket);
+    }
+    if (!bucket.take())
+      throw new ApiError(429, "rate_limited", `uid ${peer.uid}: more than its requests/s`);
+    return peer;
+  }
+
+  counted(route: ApiRoute, protocol: ApiProtocol): void {
+    this.#opts.onRequest?.(route, protocol);
+  }
+
+  /** An invocation starts: the pid rule, then the daemon's limits. No pid: the caller itself. */
+  startInvocation(peer: PeerCred, body: InvocationRequest): { id: string; pid: number } {
+    const daemon = this.daemon;
+    const platform = Daemon.isPlatform(peer.uid);
+    // No pid: the caller registers itself (SO_PEERCRED gives its pid in our namespace).
+    const pid = body.pid ?? peer.pid;
+    const decision = checkPid({ pid, fn: body.function, peer, platform }, daemon, this.cgroupMount);
+    if (!decision.ok) throw new ApiError(403, "forbidden_pid", decision.why);
+    try {
+      return { id: daemon.startInvocation(body.function, pid, { uid: peer.uid }), pid };
+    } catch (error) {
+      if (error instanceof OpenLimitError) throw new ApiError(503, "open_limit", error.message);
+      if (error instanceof QuotaError) throw new ApiError(429, "quota", error.message);
+      throw error;
+    }
+  }
+
+  /**
+   * Invocation `id` ended. Only its uid, or the platform, may end it; one the
+   * daemon ended already (its task exited, or it was open too long) answers
+   * with that record, which says how (`reaped`).
+   */
+  endInvocation(peer: PeerCred, id: string, body: EndRequest): FinishedRecord {
+    const daemon = this.daemon;
+    const open = daemon.openInvocation(id);
+    const reaped = open === undefined ? daemon.reapedInvocation(id) : undefined;
+    const owner = open?.uid ?? reaped?.uid;
+    if (owner === undefined) throw new ApiError(404, "not_found", `no open invocation ${id}`);
+    if (!Daemon.isPlatform(peer.uid) && peer.uid !== owner)
+      throw new ApiError(403, "forbidden_pid", `invocation ${id} belongs to uid ${owner}`);
+    if (reaped !== undefined) return reaped;
+    // The daemon decides whether a client's cpu_ms is believed (the platform's only).
+    const record = daemon.endInvocation(
+      id,
+      body.cpu_ms !== undefined ? { cpuMs: body.cpu_ms } : {},
+    );
+    if (record === undefined) throw new ApiError(404, "not_found", `no open invocation ${id}`);
+    return record;
+  }
+
+  /**
+   * Any error of a request as the refusal both protocols answer with:
+   * counted by reason, reported (metrics), and logged aggregated.
+   */
+  refused(error: unknown, peer: PeerCred | Error | undefined): ApiError {
+    const e =
+      error instanceof ApiError
+        ? error
+        : error instanceof RecordError
+          ? new ApiError(503, "record_unavailable", error.message)
+          : new ApiError(
+              500,
+              "backend_error",
+              error instanceof Error ? error.message : String(error),
+            );
+    this.refusals[e.reason] = (this.refusals[e.reason] ?? 0) + 1;
+    this.#opts.onRefusal?.(e.reason);
+    this.#refusalLog?.refused(
+      e.status,
+      e.reason,
+      peer === undefined || peer instanceof Error ? undefined : peer.uid,
+      e.message,
+    );
+    return e;
+  }
+
+  /** Writes the refusal log's pending summary (at shutdown). */
+  flush(): void {
+    this.#refusalLog?.flush();
+  }
+}
