@@ -2,7 +2,8 @@
 // Prints the markdown tables of docs/results.md "The real path" from a
 // directory written by scripts/replay-campaign.sh (one summary.json per
 // replay): every run, then per workload and workers the mean over runs with
-// the targets checked, then the mean slowdown per duration decile.
+// the targets checked, the mean slowdown per duration decile, and what burst
+// inference (driver sandbox) got right and cost against driver api.
 //
 //   node scripts/replay-campaign-table.mjs OUT
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -45,6 +46,9 @@ for (const name of readdirSync(out).sort()) {
       load,
       deciles_none: s.deciles.none,
       deciles_alps: s.deciles[key],
+      inference: s.details[key]?.inference ?? null,
+      alps_p99: s.modes[key].turnaround_ms.p99,
+      replay: name,
     });
   }
 }
@@ -68,7 +72,9 @@ for (const r of rows) {
   const k = `${r.workload}|${r.workers}|${r.driver}`;
   groups.set(k, [...(groups.get(k) ?? []), r]);
 }
-console.log("\n### Mean over runs, against the targets (driver api: mean ≤ 0.7, shorter half ≤ 2, longest 10 % p99 ≤ 1.3)\n");
+console.log(
+  "\n### Mean over runs, against the targets (driver api: mean ≤ 0.7, shorter half ≤ 2, longest 10 % p99 ≤ 1.3)\n",
+);
 console.log(
   "| workload | workers | driver | runs | mean vs none | shorter half slowdown | longest 10 % p99 vs none | targets met |",
 );
@@ -90,7 +96,11 @@ for (const [k, rs] of groups) {
 }
 
 console.log("\n### Mean slowdown per duration decile (shortest first), mean over runs\n");
-console.log("| workload | workers | run | " + Array.from({ length: 10 }, (_, i) => `d${i + 1}`).join(" | ") + " |");
+console.log(
+  "| workload | workers | run | " +
+    Array.from({ length: 10 }, (_, i) => `d${i + 1}`).join(" | ") +
+    " |",
+);
 console.log("| --- | --- | --- | " + Array.from({ length: 10 }, () => "---").join(" | ") + " |");
 for (const [k, rs] of groups) {
   const [workload, workers, driver] = k.split("|");
@@ -98,5 +108,62 @@ for (const [k, rs] of groups) {
     Array.from({ length: 10 }, (_, i) => fmt(avg(rs.map((r) => pick(r)[i] ?? Number.NaN)), 1));
   if (driver === "api")
     console.log(`| ${workload} | ${workers} | none | ${mean((r) => r.deciles_none).join(" | ")} |`);
-  console.log(`| ${workload} | ${workers} | alps ${driver} | ${mean((r) => r.deciles_alps).join(" | ")} |`);
+  console.log(
+    `| ${workload} | ${workers} | alps ${driver} | ${mean((r) => r.deciles_alps).join(" | ")} |`,
+  );
+}
+
+const inferred = rows.filter((r) => r.inference !== null);
+if (inferred.length > 0) {
+  console.log(
+    "\n### Burst inference (driver sandbox) against the real invocations, and its cost against driver api in the same replay, mean over runs\n",
+  );
+  console.log(
+    "| workload | workers | runs | invocations | matched | split | missed | spurious bursts (CPU ms) | start offset p50 / p95 ms | end offset p50 / p95 ms | CPU attributed | mean turnaround, sandbox ÷ api | p99, sandbox ÷ api |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  const byGroup = new Map();
+  for (const r of inferred) {
+    const k = `${r.workload}|${r.workers}`;
+    byGroup.set(k, [...(byGroup.get(k) ?? []), r]);
+  }
+  for (const [k, rs] of byGroup) {
+    const [workload, workers] = k.split("|");
+    const api = (r) => rows.find((x) => x.replay === r.replay && x.driver === "api");
+    const m = (f) => avg(rs.map((r) => f(r.inference)));
+    const cost = (f) => avg(rs.map((r) => f(r) / f(api(r) ?? { alps_mean: NaN, alps_p99: NaN })));
+    console.log(
+      `| ${workload} | ${workers} | ${rs.length} | ${fmt(
+        m((i) => i.invocations),
+        0,
+      )} | ${fmt(
+        m((i) => i.matched),
+        0,
+      )} | ${fmt(
+        m((i) => i.split),
+        0,
+      )} | ${fmt(
+        m((i) => i.missed),
+        0,
+      )} | ${fmt(
+        m((i) => i.spurious),
+        0,
+      )} (${fmt(
+        m((i) => i.spurious_cpu_ms),
+        0,
+      )}) | ${fmt(
+        m((i) => i.start_offset_ms.p50),
+        1,
+      )} / ${fmt(
+        m((i) => i.start_offset_ms.p95),
+        0,
+      )} | ${fmt(
+        m((i) => i.end_offset_ms.p50),
+        1,
+      )} / ${fmt(
+        m((i) => i.end_offset_ms.p95),
+        0,
+      )} | ${fmt(m((i) => i.cpu_attributed))} | ${fmt(cost((r) => r.alps_mean))} | ${fmt(cost((r) => r.alps_p99))} |`,
+    );
+  }
 }

@@ -284,6 +284,27 @@ export async function daemonSide(opts: AlpsSideOptions): Promise<AlpsSide> {
       burstsAfter = page.next;
     }
   };
+  const drained = async (): Promise<void> => {
+    const deadline = performance.now() + DRAIN_WAIT_MS;
+    for (;;) {
+      const c = (
+        (await apiRequest(socket, "GET", "/v1/status", undefined, { agent })).body as {
+          backend?: Record<string, number>;
+        }
+      ).backend;
+      const posted = c?.nr_events;
+      const handled = c?.nr_events_handled;
+      if (posted === undefined || handled === undefined) return; // a daemon that does not count them
+      if (handled >= posted) return; // posted counts only what reached the ring
+      if (performance.now() > deadline) {
+        log(
+          `the daemon had handled ${handled} of ${posted} events after ${DRAIN_WAIT_MS} ms: bursts may be missing`,
+        );
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
   const pollOnce = (): void => {
     polling = polling.then(readBursts).catch((error: unknown) => {
       log(`reading the daemon's bursts failed: ${message(error)}`);
@@ -316,6 +337,10 @@ export async function daemonSide(opts: AlpsSideOptions): Promise<AlpsSide> {
       poller = setInterval(pollOnce, BURST_POLL_MS);
     },
     collect: async () => {
+      // Driver sandbox: the last invocations' bursts are posted by the kernel as their
+      // processes exit; read them only once the daemon has handled every event posted
+      // so far, else the last ones look missed.
+      if (driver === "sandbox") await drained();
       const res = await apiRequest(socket, "GET", "/v1/status", undefined, { agent });
       const policyRes = await apiRequest(socket, "GET", "/v1/policy", undefined, { agent });
       const body = res.body as {
@@ -355,6 +380,9 @@ export async function daemonSide(opts: AlpsSideOptions): Promise<AlpsSide> {
     },
   };
 }
+
+/** How long the sandbox driver waits for the daemon to handle the kernel's last events. */
+const DRAIN_WAIT_MS = 2000;
 
 export async function openAlpsSide(opts: AlpsSideOptions): Promise<AlpsSide> {
   if (opts.mode === "none") return noAlps();

@@ -196,6 +196,8 @@ class AlpsBpfBackend implements BpfBackend {
     nr_stale_events: 0,
     nr_samples: 0,
     nr_samples_unattributed: 0,
+    /** Events read from the ring buffer and handled (the kernel's nr_events counts those posted). */
+    nr_events_handled: 0,
     nr_invocations: 0,
     nr_resyncs: 0,
     /** Helper threads a full task map (or another map error) kept out of their invocation. */
@@ -647,6 +649,7 @@ class AlpsBpfBackend implements BpfBackend {
    * one syscall per task instead of per event.
    */
   #onEvents(events: AlpsEvent[]): void {
+    this.#counts.nr_events_handled += events.length;
     const pending = this.#pendingLevels;
     for (const e of events) {
       switch (e.type) {
