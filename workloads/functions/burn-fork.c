@@ -65,8 +65,9 @@
  *
  * Bounds, so nothing outlives a replay that went wrong: the child dies with
  * the zygote (PR_SET_PDEATHSIG), and once running after cap_ms of wall time
- * (alarm) and past its CPU demand plus 2 s (RLIMIT_CPU). The zygote exits at end of file on
- * fd 3, when the replay closes the socket or dies.
+ * (alarm) and past its CPU demand plus 2 s (RLIMIT_CPU). The zygote exits at
+ * end of file on fd 3, when the replay closes the socket or dies, after it
+ * has killed and reaped every child still there (parked ones included).
  */
 #define _GNU_SOURCE
 #include <errno.h>
