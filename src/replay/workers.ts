@@ -154,6 +154,8 @@ function capMsOf(inv: TraceInvocation): number {
 interface Seat {
   sandbox: Sandbox;
   parked: Promise<Parked>;
+  /** Its process is parked (forked, placed, stopped) already. */
+  ready: boolean;
 }
 
 export class ForkWorkers implements Workers {
@@ -198,9 +200,15 @@ export class ForkWorkers implements Workers {
 
   #seat(sandbox: Sandbox): Seat {
     const parked = this.#zygote.park(sandbox.procsFiles);
+    const seat: Seat = { sandbox, parked, ready: false };
     // Awaited when the seat is taken; a failure before that must not be unhandled.
-    parked.catch(() => {});
-    return { sandbox, parked };
+    parked.then(
+      () => {
+        seat.ready = true;
+      },
+      () => {},
+    );
+    return seat;
   }
 
   #give(fn: string, seat: Seat): void {
@@ -221,7 +229,11 @@ export class ForkWorkers implements Workers {
   }
 
   async acquire(_index: number, inv: TraceInvocation): Promise<Slot> {
-    let seat = this.#free.get(inv.fn)?.pop();
+    // A seat whose process is parked already, else the one parked longest ago: a
+    // sandbox given back a moment ago may still be moving its new process in.
+    const free = this.#free.get(inv.fn) ?? [];
+    const at = free.findIndex((s) => s.ready);
+    let seat = free.splice(at < 0 ? 0 : at, 1)[0];
     const cold = seat === undefined;
     if (seat === undefined) {
       this.coldStarts++;
@@ -252,7 +264,7 @@ export class ForkWorkers implements Workers {
   }
 
   async close(): Promise<void> {
-    // Parked processes die with the zygote (PR_SET_PDEATHSIG).
+    // The zygote kills and reaps the parked processes before it exits.
     await this.#zygote.close();
   }
 }
