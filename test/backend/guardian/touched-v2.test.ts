@@ -23,7 +23,7 @@ import {
 } from "../../../src/backend/guardian/touched.js";
 import { RecordFollower } from "../../../src/backend/guardian/touched-follow.js";
 import { RecordError } from "../../../src/errors.js";
-import { isRoot } from "../../helpers/host.js";
+import { isRoot, requireHost } from "../../helpers/host.js";
 
 let dir = "";
 beforeEach(() => {
@@ -232,56 +232,59 @@ describe("touched record v2: the guardian's follower", () => {
   });
 });
 
-describe.skipIf(!isRoot())("touched record v2: a full state directory (small tmpfs)", () => {
-  it("marks within the room, refuses past it with a RecordError, and restore still clears it", () => {
-    const mnt = join(dir, "tmpfs");
-    mkdirSync(mnt);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt]);
-    try {
-      const touched = createTouchedTasks({ stateDir: mnt, bytes: 8192 });
-      // One task stays recorded throughout: what a restore must still put back at the end.
-      touched.mark(process.ppid);
-      // Fill the rest of the file system.
-      expect(() =>
-        execFileSync("dd", ["if=/dev/zero", `of=${join(mnt, "filler")}`, "bs=4k"], {
-          stdio: "ignore",
-        }),
-      ).toThrow();
-      expect(() => writeFileSync(join(mnt, "more"), "x".repeat(8192))).toThrow(/ENOSPC/);
-      // Within the preallocated room: no ENOSPC.
-      let marked = 0;
-      let refused: unknown;
-      for (let i = 0; i < 1000 && refused === undefined; i++) {
-        try {
-          touched.mark(self);
-          marked++;
-          touched.release(self);
-        } catch (error) {
-          refused = error;
+describe.skipIf(!requireHost("root, to mount a small tmpfs", isRoot()))(
+  "touched record v2: a full state directory (small tmpfs)",
+  () => {
+    it("marks within the room, refuses past it with a RecordError, and restore still clears it", () => {
+      const mnt = join(dir, "tmpfs");
+      mkdirSync(mnt);
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt]);
+      try {
+        const touched = createTouchedTasks({ stateDir: mnt, bytes: 8192 });
+        // One task stays recorded throughout: what a restore must still put back at the end.
+        touched.mark(process.ppid);
+        // Fill the rest of the file system.
+        expect(() =>
+          execFileSync("dd", ["if=/dev/zero", `of=${join(mnt, "filler")}`, "bs=4k"], {
+            stdio: "ignore",
+          }),
+        ).toThrow();
+        expect(() => writeFileSync(join(mnt, "more"), "x".repeat(8192))).toThrow(/ENOSPC/);
+        // Within the preallocated room: no ENOSPC.
+        let marked = 0;
+        let refused: unknown;
+        for (let i = 0; i < 1000 && refused === undefined; i++) {
+          try {
+            touched.mark(self);
+            marked++;
+            touched.release(self);
+          } catch (error) {
+            refused = error;
+          }
         }
+        expect(marked).toBeGreaterThan(100);
+        // Past it: compaction needs a second file and the disk is full.
+        expect(refused).toBeInstanceOf(RecordError);
+        expect(touched.list()).toEqual([process.ppid]); // self not added: its write failed
+        // A last line may be torn or not; the record still reads, and a restore clears it in place.
+        expect(() => readTouchedRecord(touched.path)).not.toThrow();
+        touched.close();
+        const restored: number[] = [];
+        const result = restoreTasks(
+          touched.path,
+          { setAttr: (tid) => void restored.push(tid), setNice: () => {} },
+          { force: true },
+        );
+        // A release whose line found no room leaves its task listed too: restoring it is harmless.
+        expect(result.failed).toEqual([]);
+        expect(restored).toContain(process.ppid);
+        expect(() => statSync(touched.path)).toThrow(/ENOENT/);
+      } finally {
+        execFileSync("umount", [mnt]);
       }
-      expect(marked).toBeGreaterThan(100);
-      // Past it: compaction needs a second file and the disk is full.
-      expect(refused).toBeInstanceOf(RecordError);
-      expect(touched.list()).toEqual([process.ppid]); // self not added: its write failed
-      // A last line may be torn or not; the record still reads, and a restore clears it in place.
-      expect(() => readTouchedRecord(touched.path)).not.toThrow();
-      touched.close();
-      const restored: number[] = [];
-      const result = restoreTasks(
-        touched.path,
-        { setAttr: (tid) => void restored.push(tid), setNice: () => {} },
-        { force: true },
-      );
-      // A release whose line found no room leaves its task listed too: restoring it is harmless.
-      expect(result.failed).toEqual([]);
-      expect(restored).toContain(process.ppid);
-      expect(() => statSync(touched.path)).toThrow(/ENOENT/);
-    } finally {
-      execFileSync("umount", [mnt]);
-    }
-  });
-});
+    });
+  },
+);
 
 describe("touched record v2: autogroups", () => {
   it("reads an autogroup line (its member's start time, its nice) and never restores a recycled or gone member", () => {

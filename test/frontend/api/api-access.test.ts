@@ -9,7 +9,7 @@ import { apiRequest } from "../../../src/frontend/api/client.js";
 import { ApiServer, type RefusalReason } from "../../../src/frontend/api/server.js";
 import { ManualClock } from "../../../src/frontend/clock.js";
 import { Daemon } from "../../../src/frontend/daemon.js";
-import { isRoot } from "../../helpers/host.js";
+import { isRoot, requireHost } from "../../helpers/host.js";
 import { ObserveBackend } from "../observe-backend.js";
 
 const dir = mkdtempSync(join(tmpdir(), "alps-api-"));
@@ -201,43 +201,49 @@ describe("control API rate limit", () => {
 });
 
 describe("control API socket permissions and fuzzing", () => {
-  it.skipIf(!isRoot())("a non-root client cannot open the default 0600 socket", async () => {
-    const code = `require("net").connect(${JSON.stringify(socket)}).on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(0); });`;
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile(
-        process.execPath,
-        ["-e", code],
-        { uid: 65534, gid: 65534, timeout: 20_000 },
-        (error, stdout) => (error ? reject(error) : resolve(stdout.trim())),
-      ),
-    );
-    expect(out).toBe("EACCES");
-  });
+  it.skipIf(!requireHost("root, to change socket owners and groups", isRoot()))(
+    "a non-root client cannot open the default 0600 socket",
+    async () => {
+      const code = `require("net").connect(${JSON.stringify(socket)}).on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(0); });`;
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile(
+          process.execPath,
+          ["-e", code],
+          { uid: 65534, gid: 65534, timeout: 20_000 },
+          (error, stdout) => (error ? reject(error) : resolve(stdout.trim())),
+        ),
+      );
+      expect(out).toBe("EACCES");
+    },
+  );
 
-  it.skipIf(!isRoot())("a configured group gets a 0660 socket owned by that group", async () => {
-    const sock = join(dir, "group.sock");
-    const d = new Daemon({
-      backend: new ObserveBackend(),
-      clock: new ManualClock(),
-      cores: 2,
-      utilization: null,
-    });
-    const grouped = new ApiServer({
-      daemon: d,
-      socketPath: sock,
-      socketGroup: "65534",
-      maxBodyBytes: 1024,
-      ratePerSecond: 10,
-    });
-    await grouped.listen();
-    try {
-      const st = statSync(sock);
-      expect(st.mode & 0o777).toBe(0o660);
-      expect(st.gid).toBe(65534);
-    } finally {
-      await grouped.close();
-    }
-  });
+  it.skipIf(!requireHost("root, to change socket owners and groups", isRoot()))(
+    "a configured group gets a 0660 socket owned by that group",
+    async () => {
+      const sock = join(dir, "group.sock");
+      const d = new Daemon({
+        backend: new ObserveBackend(),
+        clock: new ManualClock(),
+        cores: 2,
+        utilization: null,
+      });
+      const grouped = new ApiServer({
+        daemon: d,
+        socketPath: sock,
+        socketGroup: "65534",
+        maxBodyBytes: 1024,
+        ratePerSecond: 10,
+      });
+      await grouped.listen();
+      try {
+        const st = statSync(sock);
+        expect(st.mode & 0o777).toBe(0o660);
+        expect(st.gid).toBe(65534);
+      } finally {
+        await grouped.close();
+      }
+    },
+  );
 
   it("answers arbitrary bodies with 201 (only for our own descendants) or a clear 4xx, and keeps serving", async () => {
     const started = backend.started.length;

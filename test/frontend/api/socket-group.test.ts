@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { UsageError } from "../../../src/errors.js";
 import { checkSocketGroupReach, resolveGid } from "../../../src/frontend/api/socket-group.js";
-import { isRoot } from "../../helpers/host.js";
+import { isRoot, requireHost } from "../../helpers/host.js";
 
 const root = mkdtempSync(join(tmpdir(), "alps-socket-group-"));
 chmodSync(root, 0o755);
@@ -41,7 +41,7 @@ describe("checkSocketGroupReach", () => {
   });
 
   // chown to another group needs root (unit tests may run without it).
-  it.skipIf(!isRoot())(
+  it.skipIf(!requireHost("root, to change socket owners and groups", isRoot()))(
     "accepts a directory the group may search, refuses it for another group",
     () => {
       const grouped = dir("grouped", 0o710);
