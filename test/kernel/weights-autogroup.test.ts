@@ -5,17 +5,15 @@
  * puts the autogroup's own nice back after a SIGKILL of the daemon.
  * Needs the built CLI (dist/, `npm run build`, which `npm test` runs first).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { cpuGroupFrom, readCpuHierarchy } from "../../src/host/cpu-cgroups.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
 import { isRunning, killPids, startWorker, waitFor } from "../helpers/processes.js";
+import { CLI, daemonDir, type StartedDaemon, startDaemon } from "./daemon-kit.js";
 
-const CLI = join(import.meta.dirname, "../../dist/cli.js");
 const hierarchy = readCpuHierarchy();
 // This test's own process must sit in the root cpu group (so will its worker).
 const inRootGroup =
@@ -34,57 +32,25 @@ const autogroupNice = (pid: number): number | undefined => {
   }
 };
 
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
-      .trim()
-      .split(" ")
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 describe.skipIf(!runs)("an invocation in a session of its own", () => {
   it("is weighed through its autogroup, recorded, and put back by the guardian after SIGKILL", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "alps-autogroup-"));
-    const socket = join(dir, "alps.sock");
+    const dir = daemonDir();
     const policyFile = join(dir, "policy.json");
     const boosted = { priority: 1, predicted_ms: 80, slice_ms: 5000 };
     writeFileSync(policyFile, JSON.stringify({ functions: { boosted }, default: boosted }));
-    let daemon: ChildProcess | undefined;
-    let guardians: number[] = [];
+    let daemon: StartedDaemon | undefined;
     let worker: number | undefined;
     try {
-      daemon = spawn(
-        process.execPath,
-        [
-          CLI,
-          "daemon",
-          "--mode",
-          "alps",
-          "--socket",
-          socket,
-          "--state-dir",
-          join(dir, "state"),
-          "--metrics-port",
-          "0",
-          "--policy-file",
-          policyFile,
-          "--boost-budget-ms",
-          "0",
-        ],
-        { stdio: ["ignore", "ignore", "pipe"] },
-      );
-      let log = "";
-      daemon.stderr?.on("data", (c: Buffer) => {
-        log += c.toString("utf8");
-      });
-      const d = daemon;
-      await waitFor(() => existsSync(socket) || d.exitCode !== null, 30_000, "the daemon's socket");
-      expect(d.exitCode, log).toBeNull();
-      guardians = childrenOf(d.pid as number);
+      daemon = await startDaemon(dir, [
+        "--mode",
+        "alps",
+        "--policy-file",
+        policyFile,
+        "--boost-budget-ms",
+        "0",
+      ]);
+      const { socket } = daemon;
+      const guardian = daemon.guardian();
 
       const pid = startWorker(5, 5, 3000, 20_000, true).pid as number;
       worker = pid;
@@ -95,17 +61,18 @@ describe.skipIf(!runs)("an invocation in a session of its own", () => {
       const record = readFileSync(join(dir, "state", "touched-tasks"), "latin1");
       expect(record).toContain(`/proc/${pid}/autogroup`);
 
-      d.kill("SIGKILL");
+      daemon.proc.kill("SIGKILL");
       const ms = await waitFor(
         () => autogroupNice(pid) === 0,
         1000,
         "the autogroup at nice 0 again",
       );
       expect(ms).toBeLessThan(1000);
-      if (guardians[0] !== undefined)
-        await waitFor(() => !isRunning(guardians[0] as number), 3000, "the guardian to exit");
+      if (guardian !== undefined)
+        await waitFor(() => !isRunning(guardian), 3000, "the guardian to exit");
     } finally {
-      killPids([daemon?.pid, ...guardians, worker]);
+      await daemon?.stop();
+      killPids([worker]);
       rmSync(dir, { recursive: true, force: true });
     }
   });

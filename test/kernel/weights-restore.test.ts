@@ -6,9 +6,7 @@
  * restore to the kernel's default would be caught.
  * Needs the built CLI (dist/, `npm run build`, which `npm test` runs first).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
@@ -16,8 +14,8 @@ import { readCpuHierarchy } from "../../src/host/cpu-cgroups.js";
 import { CpuSandboxes } from "../../src/host/sandbox-cgroups.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
 import { isRunning, killPids, startWorker, waitFor } from "../helpers/processes.js";
+import { CLI, childrenOf, daemonDir, type StartedDaemon, startDaemon } from "./daemon-kit.js";
 
-const CLI = join(import.meta.dirname, "../../dist/cli.js");
 const hierarchy = readCpuHierarchy();
 const runs =
   requireHost("root with BPF (tp_btf)", isRoot() && hasBtf()) &&
@@ -30,24 +28,11 @@ const WEIGHT = hierarchy.v1 !== undefined ? "cpu.shares" : "cpu.weight";
 /** Weights of the platform's own (not the kernel's defaults of 1024 / 100). */
 const OWN = hierarchy.v1 !== undefined ? ["512", "2048"] : ["50", "200"];
 
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
-      .trim()
-      .split(" ")
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 const read = (dir: string, file: string): string => readFileSync(join(dir, file), "utf8").trim();
 
 describe.skipIf(!runs)("sandbox cgroups alps changed are put back", () => {
   it("by the guardian after SIGKILL of the daemon: each group's own weight and idle flag", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "alps-weights-restore-"));
-    const socket = join(dir, "alps.sock");
+    const dir = daemonDir();
     const policyFile = join(dir, "policy.json");
     // boosted: predicted 80 ms, a long slice (a boost that holds); yields:
     // predicted 2000 ms, a deep yield (cpu.idle on its group).
@@ -55,41 +40,22 @@ describe.skipIf(!runs)("sandbox cgroups alps changed are put back", () => {
     const yields = { priority: 2, predicted_ms: 2000, slice_ms: 5000 };
     writeFileSync(policyFile, JSON.stringify({ functions: { boosted, yields }, default: boosted }));
     const sandboxes = new CpuSandboxes(`alps-test-restore-${process.pid}`);
-    let daemon: ChildProcess | undefined;
-    let guardians: number[] = [];
+    let daemon: StartedDaemon | undefined;
     const workers: number[] = [];
     try {
       const boxes = [sandboxes.create("boosted"), sandboxes.create("yields")];
       boxes.forEach((box, i) => writeFileSync(join(box.cpuDir, WEIGHT), `${OWN[i]}\n`));
-      daemon = spawn(
-        process.execPath,
-        [
-          CLI,
-          "daemon",
-          "--mode",
-          "alps",
-          "--socket",
-          socket,
-          "--state-dir",
-          join(dir, "state"),
-          "--metrics-port",
-          "0",
-          "--policy-file",
-          policyFile,
-          "--boost-budget-ms",
-          "0",
-        ],
-        { stdio: ["ignore", "ignore", "pipe"] },
-      );
-      let log = "";
-      daemon.stderr?.on("data", (c: Buffer) => {
-        log += c.toString("utf8");
-      });
-      const d = daemon;
-      await waitFor(() => existsSync(socket) || d.exitCode !== null, 30_000, "the daemon's socket");
-      expect(d.exitCode, log).toBeNull();
-      guardians = childrenOf(d.pid as number);
-      expect(guardians.length, log).toBe(1);
+      daemon = await startDaemon(dir, [
+        "--mode",
+        "alps",
+        "--policy-file",
+        policyFile,
+        "--boost-budget-ms",
+        "0",
+      ]);
+      const { socket } = daemon;
+      expect(childrenOf(daemon.pid), daemon.log()).toHaveLength(1);
+      const guardian = daemon.guardian();
 
       // Workers that burn 5 ms and sleep 5 ms for up to 3 s of CPU.
       for (const box of boxes) {
@@ -117,7 +83,7 @@ describe.skipIf(!runs)("sandbox cgroups alps changed are put back", () => {
       const record = readFileSync(join(dir, "state", "touched-tasks"), "latin1");
       for (const box of boxes) expect(record).toContain(box.cpuDir);
 
-      d.kill("SIGKILL");
+      daemon.proc.kill("SIGKILL");
       const ms = await waitFor(
         () =>
           boxes.every(
@@ -127,9 +93,10 @@ describe.skipIf(!runs)("sandbox cgroups alps changed are put back", () => {
         "both groups back at their own weight, not idle",
       );
       expect(ms).toBeLessThan(1000);
-      await waitFor(() => !isRunning(guardians[0] as number), 3000, "the guardian to exit");
+      await waitFor(() => !isRunning(guardian as number), 3000, "the guardian to exit");
     } finally {
-      killPids([daemon?.pid, ...guardians, ...workers]);
+      await daemon?.stop();
+      killPids(workers);
       await new Promise((r) => setTimeout(r, 50));
       expect(sandboxes.remove()).toEqual([]);
       rmSync(dir, { recursive: true, force: true });
