@@ -19,7 +19,8 @@
  *   their proportions), and its `cpu.idle` carries the deepest yields.
  * - `autogroup`: the task is in the root cpu group, autogroup is on and the
  *   invocation leads its own session: the autogroup's nice carries it.
- * A group several invocations share takes the most urgent of their levels;
+ * A group several invocations share takes the most urgent level among the
+ * members running a burst (a sleeping member's level is its next burst's);
  * their own nice levels still order them inside it. The task's own nice is
  * always written too (the Actuator does that), so the order inside a group
  * holds on every target.
@@ -171,6 +172,8 @@ interface Group {
   target: Exclude<WeightTarget, { kind: "task" }>;
   /** Level of each member task (BASE_NICE once its boost expired). */
   members: Map<number, number>;
+  /** Members asleep since their last burst: their level is their next burst's, not a competitor's. */
+  asleep: Set<number>;
   original: GroupOriginal;
   /** Level written now (undefined: untouched, original in force). */
   written: number | undefined;
@@ -291,6 +294,7 @@ export class WeightTargets {
         this.#groups.set(key, {
           target,
           members: new Map(),
+          asleep: new Set(),
           original,
           written: undefined,
           idleWritten: false,
@@ -301,6 +305,10 @@ export class WeightTargets {
     if (key === null) return;
     const group = this.#groups.get(key);
     if (group === undefined) return;
+    // A new member runs when it is the invocation's own task, given its
+    // level as it is let go; any other (a helper thread, a child) joins
+    // through a level the kernel posted, and counts once it is seen running.
+    if (!group.members.has(tid) && !(root > 0 && tid === root)) group.asleep.add(tid);
     group.members.set(tid, level);
     this.#sync(group);
   }
@@ -313,8 +321,31 @@ export class WeightTargets {
     const group = this.#groups.get(key);
     if (group === undefined) return;
     group.members.delete(tid);
+    group.asleep.delete(tid);
     if (group.members.size > 0) this.#sync(group);
     else this.#release(key, group);
+  }
+
+  /**
+   * `tid` went to sleep (`running` false: its burst ended) or is running a
+   * burst again. A sleeping member's level is the boost of its next burst
+   * (the kernel posts it as the task blocks); counting it would hold the
+   * whole group at that boost while another member runs down its slice. A
+   * runtime's helper threads sleep nearly always, so with them counted a
+   * warm worker's group never lost its boost. Returns false when `tid` is
+   * not known yet (its first level is still to come).
+   */
+  onRunning(tid: number, running: boolean): boolean {
+    const key = this.#taskGroup.get(tid);
+    if (key === undefined) return false;
+    if (key === null) return true;
+    const group = this.#groups.get(key);
+    if (group === undefined || !group.members.has(tid)) return false;
+    if (running === !group.asleep.has(tid)) return true;
+    if (running) group.asleep.delete(tid);
+    else group.asleep.add(tid);
+    this.#sync(group);
+    return true;
   }
 
   /**
@@ -373,10 +404,19 @@ export class WeightTargets {
     }
   }
 
-  /** Write the group's level: the most urgent member's. */
+  /**
+   * Write the group's level: the most urgent running member's. With every
+   * member asleep, the most urgent next burst's: the group is boosted
+   * before the wake-up, as a task's own nice is.
+   */
   #sync(group: Group): void {
     let level = Number.POSITIVE_INFINITY;
-    for (const l of group.members.values()) if (l < level) level = l;
+    let sleeping = Number.POSITIVE_INFINITY;
+    for (const [tid, l] of group.members) {
+      if (group.asleep.has(tid)) sleeping = Math.min(sleeping, l);
+      else level = Math.min(level, l);
+    }
+    if (level === Number.POSITIVE_INFINITY) level = sleeping;
     if (level === group.written) return;
     const t = group.target;
     try {
