@@ -43,7 +43,10 @@ import {
 import { readProcFile } from "../../host/proc-file.js";
 import { parseStat } from "../../host/proc-stat.js";
 import { isSelfOrDescendant } from "../../host/proc-task.js";
-import type { TouchedTasks } from "../guardian/touched-types.js";
+import type { TouchedOriginals, TouchedTasks } from "../guardian/touched-types.js";
+
+/** The record the targets write to; its originals when it keeps them (the file and memory records do). */
+type GroupRecord = TouchedTasks & Partial<Pick<TouchedOriginals, "cgroupOriginal">>;
 
 export type WeightTarget =
   | { kind: "task"; why: TaskTargetReason }
@@ -95,23 +98,44 @@ export interface WeightFiles {
   write(path: string, value: string): void;
 }
 
-/** Writes each value with one write(2) on a descriptor kept open per file (a cgroup file takes each write whole). */
+/** Descriptors kept open at most: a host's sandboxes, each with its weight and idle files. */
+const MAX_OPEN_FILES = 1024;
+
+/**
+ * Writes each value with one write(2) on a descriptor kept open per file (a
+ * cgroup file takes each write whole). A sandbox's files stay open after its
+ * group is put back, for its next invocation: closing a cgroup file cost
+ * about 0.1 ms here, opening one again as much. The oldest is closed past
+ * MAX_OPEN_FILES; a write that fails (the group was removed) closes its file.
+ */
 export class CachedWeightFiles implements WeightFiles {
   readonly #fds = new Map<string, number>();
   read(path: string): string {
     return readFileSync(path, "utf8");
   }
   write(path: string, value: string): void {
-    let fd = this.#fds.get(path);
-    if (fd === undefined) {
-      fd = openSync(path, "w");
-      this.#fds.set(path, fd);
+    const cached = this.#fds.get(path);
+    if (cached !== undefined) {
+      try {
+        writeSync(cached, value);
+        return;
+      } catch {
+        // The group was removed (and maybe made again under the same path):
+        // its old file is dead. Once more on a fresh open, which says why.
+        this.forget(path);
+      }
     }
+    const fd = openSync(path, "w");
     try {
       writeSync(fd, value);
     } catch (err) {
-      this.forget(path);
+      closeSync(fd);
       throw err;
+    }
+    this.#fds.set(path, fd);
+    if (this.#fds.size > MAX_OPEN_FILES) {
+      const oldest = this.#fds.keys().next().value;
+      if (oldest !== undefined) this.forget(oldest);
     }
   }
   /** Close the descriptor of `path` (its group was released or removed). */
@@ -157,7 +181,7 @@ export interface WeightTargetsOptions {
   hierarchy?: CpuHierarchy;
   /** Strategy dynamic puts the deepest yields on cpu.idle (runsIdle); others never. */
   idleFrom: number | undefined;
-  touched?: TouchedTasks;
+  touched?: GroupRecord;
   files?: WeightFiles;
   log?: (message: string) => void;
   /** Reads /proc/<tid>/cgroup (tests inject). */
@@ -196,7 +220,7 @@ export class WeightTargets {
   };
   readonly hierarchy: CpuHierarchy;
   readonly #idleFrom: number | undefined;
-  readonly #touched: TouchedTasks | undefined;
+  readonly #touched: GroupRecord | undefined;
   readonly #files: WeightFiles;
   readonly #log: (message: string) => void;
   readonly #procCgroup: (tid: number) => string | undefined;
@@ -382,6 +406,13 @@ export class WeightTargets {
       this.#log(`weights: ${describe(target)} left alone: ${err.message}`);
       return undefined;
     }
+    // The record read the original as it took the group: no second read.
+    const recorded = this.#touched?.cgroupOriginal?.(recordPath(target));
+    if (
+      recorded !== undefined &&
+      recorded.kind === (target.kind === "cgroup" ? target.hierarchy : "autogroup")
+    )
+      return { weight: recorded.weight, idle: recorded.idle };
     try {
       if (target.kind === "autogroup") {
         const m = /nice\s+(-?\d+)/.exec(this.#files.read(recordPath(target)));
@@ -483,9 +514,8 @@ export class WeightTargets {
         this.#log(`weights: restoring ${describe(t)} failed: ${(err as Error).message}`);
       }
     }
-    if (this.#files instanceof CachedWeightFiles && t.kind === "cgroup") {
-      for (const f of ["cpu.shares", "cpu.weight", "cpu.idle"]) this.#files.forget(join(t.dir, f));
-    }
+    // A cgroup's files stay open for its next invocation (CachedWeightFiles);
+    // an autogroup's belongs to one process, whose pid may be reused.
     if (t.kind === "autogroup" && this.#files instanceof CachedWeightFiles)
       this.#files.forget(`/proc/${t.pid}/autogroup`);
     this.#touched?.releaseCgroup(recordPath(t));
@@ -510,7 +540,7 @@ function describe(t: WeightTarget): string {
 export function createWeightTargets(
   strategy: "dynamic" | "static" | "rt",
   idleFrom: number | undefined,
-  touched: TouchedTasks | undefined,
+  touched: GroupRecord | undefined,
   log: (message: string) => void,
 ): WeightTargets | undefined {
   if (strategy === "rt") return undefined;
