@@ -49,6 +49,11 @@ export class GuardianSupervisor {
     return this.#guardian.pid;
   }
 
+  /** A heartbeat now (the daemon is about to change the host for the first time since it was idle). */
+  beat(): void {
+    this.#guardian.beat();
+  }
+
   #watch(guardian: Guardian): void {
     guardian.onRestored((changed) => this.#opts.onRestored(changed));
     void guardian.exited.then(() => {

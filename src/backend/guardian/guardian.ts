@@ -18,6 +18,13 @@
  * its stdout; `onRestored` tells the daemon, which re-applies its levels
  * when it runs again. The daemon watches `exited` in turn (see
  * guardian-supervisor.ts).
+ *
+ * That 1 s bound only matters while the record holds something (a task or
+ * cgroup alps changed). While it is empty the guardian allows
+ * `idleTimeoutMs` of silence instead, and the daemon beats on its idle tick
+ * (IDLE_HEARTBEAT_MS); before its first change the daemon writes the record
+ * entry and then `beat()`s at once, so the guardian reads a non-empty
+ * record, and the 1 s bound holds, before anything is changed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Socket } from "node:net";
@@ -34,6 +41,8 @@ export interface GuardianOptions {
   readyTimeoutMs?: number;
   /** Silence on the pipe after which the guardian restores everything, ms (0 = never); default 1000. */
   timeoutMs?: number;
+  /** Silence allowed while the record is empty, ms; default `timeoutMs` (no idle mode). */
+  idleTimeoutMs?: number;
   /** Runs the heartbeat every HEARTBEAT_MS (the daemon's shared tick); default setInterval. */
   every?: (periodMs: number, tick: () => void) => () => void;
 }
@@ -47,6 +56,8 @@ export interface Guardian {
   readonly exitReason: () => string | undefined;
   /** Called with the number of tasks and cgroups changed back each time the guardian restored everything because the daemon did not answer. */
   onRestored(listener: (changed: number) => void): void;
+  /** One heartbeat now, written before this returns (the pipe is written without queueing while the guardian reads). */
+  beat(): void;
   /**
    * Clean shutdown: call after the daemon restored its tasks. Says "bye" and
    * waits (up to 2 s) for the guardian to exit, then kills it by pid.
@@ -58,12 +69,25 @@ export const GUARDIAN_READY = "ready";
 export const GUARDIAN_BYE = "bye";
 /** How often the daemon tells the guardian it is alive, ms. */
 export const HEARTBEAT_MS = 250;
+/** How often an idle daemon (an empty record) beats, ms: its idle tick. */
+export const IDLE_HEARTBEAT_MS = 2000;
+/** Silence the guardian allows while the record is empty, ms: five idle beats (nothing to restore then). */
+export const IDLE_TIMEOUT_MS = 10_000;
 
 /** Starts the guardian and resolves once it watches the pipe and can restore. */
 export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
   let stopping: Promise<void> | undefined;
   const mainPath = opts.mainPath ?? fileURLToPath(new URL("./guardian-main.js", import.meta.url));
-  const args = [mainPath, "--file", opts.file, "--timeout-ms", String(opts.timeoutMs ?? 1000)];
+  const timeoutMs = opts.timeoutMs ?? 1000;
+  const args = [
+    mainPath,
+    "--file",
+    opts.file,
+    "--timeout-ms",
+    String(timeoutMs),
+    "--idle-timeout-ms",
+    String(opts.idleTimeoutMs ?? timeoutMs),
+  ];
   const child: ChildProcess = spawn(process.execPath, args, {
     detached: true,
     stdio: ["pipe", "pipe", opts.logFd ?? "inherit"],
@@ -138,6 +162,7 @@ export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
     onRestored(listener) {
       restoredListeners.push(listener);
     },
+    beat,
     stop(): Promise<void> {
       stopping ??= (async () => {
         stopBeat();
