@@ -139,9 +139,21 @@ async function runDaemon(
   let onGuardianLost: ((why: string) => void) | undefined;
   let onGuardianBack: ((pid: number) => void) | undefined;
   let onGuardianRestored: ((changed: number) => void) | undefined;
+  /** The last heartbeat said idle (logged once each time it starts to). */
+  let beatIdle = false;
   const guardian = await GuardianSupervisor.start({
     file: touched.path,
     idleTimeoutMs: IDLE_TIMEOUT_MS,
+    idle: () => {
+      const idle = ticker.idle;
+      if (idle && !beatIdle)
+        log(
+          `idle heartbeat: the guardian allows ${IDLE_TIMEOUT_MS} ms of silence while nothing is changed`,
+          "debug",
+        );
+      beatIdle = idle;
+      return idle;
+    },
     every: ticker.every,
     log,
     onLost: (why) => onGuardianLost?.(why),
@@ -149,9 +161,10 @@ async function runDaemon(
     onRestored: (changed) => onGuardianRestored?.(changed),
   });
 
+  // The tick first, so the beat arm() may send says "not idle".
   const record = armingRecord(touched, () => {
-    guardian.beat();
     ticker.wake();
+    guardian.arm();
   });
   // Requests arrive between heartbeats: any one brings the fast tick back (the RT cap's check with it).
   let requested = false;

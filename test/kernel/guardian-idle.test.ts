@@ -9,6 +9,10 @@
  * for the first registration, and again after the record emptied (the
  * invocation ended) and the daemon went idle again.
  *
+ * Each round waits for the daemon's log of its first idle heartbeat ("i"),
+ * after which the guardian would allow the idle silence, before it
+ * registers.
+ *
  * What is asserted is the guardian's decision (the silence it waited, from
  * its log: at least the 1 s timeout, below the idle one) and the tasks'
  * levels; the wait deadlines only catch what never happens.
@@ -35,7 +39,8 @@ const runs =
   requireHost("root with BPF (tp_btf)", isRoot() && hasBtf()) &&
   requireHost("the built CLI (npm run build)", existsSync(CLI));
 
-const IDLE_LINE = /nothing changed on the host: idle tick/g;
+// The first idle heartbeat (the guardian may allow the idle silence from then on).
+const IDLE_LINE = /idle heartbeat: the guardian allows \d+ ms of silence/g;
 const count = (text: string, re: RegExp): number => [...text.matchAll(re)].length;
 const nice = (pid: number | undefined): number => readSched(pid as number)?.nice ?? 99;
 
@@ -68,8 +73,8 @@ describe.skipIf(!runs)("the idle heartbeat", () => {
       const pid = daemon.pid;
 
       const round = async (w: number | undefined, idleLines: number): Promise<string> => {
-        // Idle (the tick slowed) before the change.
-        await eventually(() => count(daemon.log(), IDLE_LINE) >= idleLines, "the idle tick");
+        // Idle (the tick slowed and an idle heartbeat went out) before the change.
+        await eventually(() => count(daemon.log(), IDLE_LINE) >= idleLines, "an idle heartbeat");
         const before = restoredAfter(daemon.log()).length;
         const id = await register(daemon.socket, "f", w as number);
         await eventually(() => nice(w) < 0, "boosted");

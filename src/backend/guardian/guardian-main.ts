@@ -14,11 +14,12 @@
  *   everything back now, without clearing the record, tell the daemon
  *   ("restored N" on stdout: it re-applies its levels when it runs again),
  *   and go on guarding.
- * - while the record is empty (as read at the last beat or check), the
- *   silence allowed is I ms (--idle-timeout-ms, default T): the daemon beats
- *   slowly then, and there is nothing to restore. A record that holds
- *   something brings T back at once (the daemon writes its first entry, then
- *   beats before it changes anything).
+ * - after an idle heartbeat ("i": the daemon's tick is idle) and while the
+ *   record is empty (as read at that beat or at the check), the silence
+ *   allowed is I ms (--idle-timeout-ms, default T): the daemon beats slowly
+ *   then, and there is nothing to restore. A beat "h" or a record that holds
+ *   something brings T back at once (before its first change the daemon
+ *   writes the entry, then beats "h").
  * The checks run when something happens, not on a clock of their own: on
  * each heartbeat (record read, parent checked) and when the heartbeat has
  * been silent for T (or I) ms (a one-shot timer each beat pushes back).
@@ -162,8 +163,10 @@ function main(): void {
     return true;
   };
 
+  /** The last heartbeat was "i" (the daemon's tick is idle). */
+  let idleBeat = false;
   /** The silence allowed now: T while the record (as last read) holds anything, I while it is empty. */
-  const allowedMs = (): number => (follower.empty ? idleTimeoutMs : timeoutMs);
+  const allowedMs = (): number => (idleBeat && follower.empty ? idleTimeoutMs : timeoutMs);
 
   /** While the daemon is silent past the timeout: the parent and the record, every CHECK_MS. */
   let silentPoll: NodeJS.Timeout | undefined;
@@ -223,6 +226,8 @@ function main(): void {
       done = true;
       process.exit(0);
     }
+    // The last complete beat says whether the daemon is idle.
+    idleBeat = received.endsWith("i\n");
     if (!check()) return;
     if (timeoutMs > 0) {
       // check() read the record: the allowance follows what it holds now.

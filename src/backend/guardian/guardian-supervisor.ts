@@ -49,9 +49,9 @@ export class GuardianSupervisor {
     return this.#guardian.pid;
   }
 
-  /** A heartbeat now (the daemon is about to change the host for the first time since it was idle). */
-  beat(): void {
-    this.#guardian.beat();
+  /** The daemon is about to change the host: a (not idle) heartbeat now if the last one said idle. */
+  arm(): void {
+    this.#guardian.arm();
   }
 
   #watch(guardian: Guardian): void {

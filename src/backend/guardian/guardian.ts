@@ -20,11 +20,12 @@
  * guardian-supervisor.ts).
  *
  * That 1 s bound only matters while the record holds something (a task or
- * cgroup alps changed). While it is empty the guardian allows
- * `idleTimeoutMs` of silence instead, and the daemon beats on its idle tick
- * (IDLE_HEARTBEAT_MS); before its first change the daemon writes the record
- * entry and then `beat()`s at once, so the guardian reads a non-empty
- * record, and the 1 s bound holds, before anything is changed.
+ * cgroup alps changed). A heartbeat sent while `idle()` says the daemon's
+ * tick is idle is "i" instead of "h"; after an "i", and while the record is
+ * empty, the guardian allows `idleTimeoutMs` of silence instead. Before its
+ * first change the daemon writes the record entry, wakes its tick and calls
+ * `arm()`, which beats "h" at once if the last beat was "i": the guardian
+ * allows 1 s again before anything is changed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Socket } from "node:net";
@@ -43,6 +44,8 @@ export interface GuardianOptions {
   timeoutMs?: number;
   /** Silence allowed while the record is empty, ms; default `timeoutMs` (no idle mode). */
   idleTimeoutMs?: number;
+  /** Whether the daemon's tick is idle now (its beats say "i"); default never. */
+  idle?: () => boolean;
   /** Runs the heartbeat every HEARTBEAT_MS (the daemon's shared tick); default setInterval. */
   every?: (periodMs: number, tick: () => void) => () => void;
 }
@@ -56,8 +59,12 @@ export interface Guardian {
   readonly exitReason: () => string | undefined;
   /** Called with the number of tasks and cgroups changed back each time the guardian restored everything because the daemon did not answer. */
   onRestored(listener: (changed: number) => void): void;
-  /** One heartbeat now, written before this returns (the pipe is written without queueing while the guardian reads). */
-  beat(): void;
+  /**
+   * The daemon is about to change the host: if the last heartbeat said
+   * idle, one (not idle) now, written before this returns (libuv writes a
+   * pipe at once when nothing is queued, and the guardian keeps reading).
+   */
+  arm(): void;
   /**
    * Clean shutdown: call after the daemon restored its tasks. Says "bye" and
    * waits (up to 2 s) for the guardian to exit, then kills it by pid.
@@ -142,9 +149,13 @@ export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
   (stdout as unknown as Socket).unref();
   (stdin as unknown as Socket).unref();
   child.unref();
+  /** The last heartbeat said idle (the guardian may allow idleTimeoutMs now). */
+  let saidIdle = false;
   const beat = (): void => {
-    if (child.exitCode === null && child.signalCode === null && stopping === undefined)
-      stdin.write("h\n");
+    if (child.exitCode === null && child.signalCode === null && stopping === undefined) {
+      saidIdle = opts.idle?.() ?? false;
+      stdin.write(saidIdle ? "i\n" : "h\n");
+    }
   };
   let stopBeat: () => void;
   if (opts.every !== undefined) stopBeat = opts.every(HEARTBEAT_MS, beat);
@@ -162,7 +173,9 @@ export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
     onRestored(listener) {
       restoredListeners.push(listener);
     },
-    beat,
+    arm() {
+      if (saidIdle) beat();
+    },
     stop(): Promise<void> {
       stopping ??= (async () => {
         stopBeat();
