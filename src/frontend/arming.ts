@@ -6,9 +6,10 @@
  * is where the daemon arms: `armingRecord` wraps it, and the mark that
  * takes it from empty to non-empty calls `onArm` after the entry is written
  * and before it returns, i.e. before the caller changes the task or cgroup.
- * The daemon's `onArm` sends a heartbeat at once (the guardian reads the
- * record on each beat and allows 1 s of silence from then on) and puts its
- * tick back on the fast period. API start, sandbox bursts from the BPF
+ * The daemon's `onArm` puts its tick back on the fast period and, if its
+ * last heartbeat said idle, sends a heartbeat at once: from then on the
+ * guardian allows 1 s of silence (it allows its idle silence only after an
+ * idle beat, while the record is empty). API start, sandbox bursts from the BPF
  * backend, SFS mode, policy pushes and the re-apply after a guardian
  * restore all change the host through the record, so all arm here.
  */

@@ -108,22 +108,25 @@ export class Ticker {
 
   #fire(): void {
     this.#count += this.#periodMs / this.baseMs;
+    // The period first: work on this tick sees the period until the next one
+    // (a heartbeat that says "idle" must be followed by the idle gap, not precede it).
+    if (this.idleMs !== this.baseMs) {
+      const busy = this.#busy();
+      if (busy && this.idle) {
+        this.wakeSwitches++;
+        this.#schedule(this.baseMs);
+        this.#onSwitch?.(false);
+      } else if (!busy && !this.idle) {
+        this.idleSwitches++;
+        this.#schedule(this.idleMs);
+        this.#onSwitch?.(true);
+      }
+    }
     for (const e of [...this.#entries]) {
       if (e.next > this.#count || !this.#entries.has(e)) continue;
       // Once per tick, however many of its periods an idle tick spans.
       while (e.next <= this.#count) e.next += e.every;
       e.tick();
-    }
-    if (this.#timer === undefined || this.idleMs === this.baseMs) return;
-    const busy = this.#busy();
-    if (busy && this.idle) {
-      this.wakeSwitches++;
-      this.#schedule(this.baseMs);
-      this.#onSwitch?.(false);
-    } else if (!busy && !this.idle) {
-      this.idleSwitches++;
-      this.#schedule(this.idleMs);
-      this.#onSwitch?.(true);
     }
   }
 }

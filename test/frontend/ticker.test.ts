@@ -58,13 +58,20 @@ describe("Ticker, idle", () => {
     let busy = false;
     const ticker = new Ticker(250, { idleMs: 2000, busy: () => busy });
     const fired = { beat: 0, learn: 0 };
-    ticker.every(250, () => fired.beat++);
+    /** What each beat saw: the period that follows it (an idle beat must precede the idle gap). */
+    const sawIdle: boolean[] = [];
+    ticker.every(250, () => {
+      fired.beat++;
+      sawIdle.push(ticker.idle);
+    });
     ticker.every(2000, () => fired.learn++);
     // The first base tick finds it not busy: idle from then on.
     vi.advanceTimersByTime(250);
     expect(fired.beat).toBe(1);
     expect(ticker.idle).toBe(true);
     expect(ticker.idleSwitches).toBe(1);
+    // The beat on the tick that went idle already says idle.
+    expect(sawIdle).toEqual([true]);
     // 8 s idle: 4 idle ticks, each firing the 250 ms entry once (not 8 times).
     vi.advanceTimersByTime(8000);
     expect(fired.beat).toBe(5);
@@ -76,6 +83,7 @@ describe("Ticker, idle", () => {
     busy = true;
     vi.advanceTimersByTime(250);
     expect(fired.beat).toBe(6);
+    expect(sawIdle.at(-1)).toBe(false);
     vi.advanceTimersByTime(1000);
     expect(fired.beat).toBe(10);
     expect(ticker.idle).toBe(false);
