@@ -10,8 +10,44 @@ import { closeSync, openSync, readSync } from "node:fs";
 const CHUNK = 4096;
 const buffer = Buffer.alloc(CHUNK);
 
+/**
+ * One registration reads a task's /proc files from several rules: the pid
+ * rule (its cgroup, its parent), the touched record (its start time, policy
+ * and nice before alps changes them), the weight target (its cgroup again,
+ * its session, the parents of its group's processes). Each open of a fresh
+ * pid's file instantiates its /proc inode, and `/proc/<pid>/cgroup` waits
+ * for the cgroup mutex, which a concurrent move into a cgroup holds through
+ * an RCU grace period. Inside `withProcSnapshot` each path is read once and
+ * every rule sees the same text: one view of the task, taken at the start
+ * of the request.
+ */
+let snapshot: Map<string, string> | undefined;
+
+/**
+ * Runs `fn` with every readProcFile of it served from one read per path.
+ * Only for a short synchronous turn whose reads need not see changes made
+ * during it (a nice level alps writes is not read back). Nested calls share
+ * the outer snapshot.
+ */
+export function withProcSnapshot<T>(fn: () => T): T {
+  if (snapshot !== undefined) return fn();
+  snapshot = new Map();
+  try {
+    return fn();
+  } finally {
+    snapshot = undefined;
+  }
+}
+
 /** The file's text (latin1: /proc files are ASCII). Throws like readFileSync (ENOENT, ESRCH…). */
 export function readProcFile(path: string): string {
+  if (snapshot === undefined) return readOnce(path);
+  let text = snapshot.get(path);
+  if (text === undefined) snapshot.set(path, (text = readOnce(path)));
+  return text;
+}
+
+function readOnce(path: string): string {
   const fd = openSync(path, "r");
   try {
     let text = "";

@@ -3,11 +3,14 @@
  * them) runs on SCHED_FIFO above anything a function is given in any mode,
  * so every mode is measured the same way and no function delays a dispatch.
  *
- * SCHED_RESET_ON_FORK is deliberately NOT set: libuv's spawn blocks the
- * parent until the child has exec'd, and a child reset to nice 0 on a loaded
- * host may wait seconds for a CPU to get there, holding the dispatcher. The
- * child inherits this RT level for that moment instead, and the pool puts it
- * on SCHED_OTHER nice 0 right after spawn returns (see worker-pool.ts).
+ * SCHED_RESET_ON_FORK is set: a process the dispatcher spawns starts on
+ * SCHED_OTHER nice 0, so nothing it starts can keep a real-time level (a
+ * crash of the replay cannot leave one behind). Spawning waits until the
+ * child has exec'd, and a nice-0 child may wait for a CPU to get there on a
+ * loaded host; the replay therefore spawns its workers before the first
+ * arrival (warm workers are prewarmed, fork workers come from a zygote
+ * started once). A warm pool that must grow during the run pays that wait
+ * as a cold start, which the results count as such.
  *
  * Under RT throttling (sfs, strategy rt) the kernel stops every SCHED_FIFO
  * task on a throttled CPU, this one too; the replay measures that as dispatch

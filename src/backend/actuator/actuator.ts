@@ -296,6 +296,15 @@ export class Actuator {
     return this.#toBase(tid, true);
   }
 
+  /**
+   * `tid` ended a burst by sleeping (`running` false) or runs one: its
+   * group's weight counts only the members running (WeightTargets.onRunning).
+   * False when the task is not known to the targets yet.
+   */
+  running(tid: number, running: boolean): boolean {
+    return this.#targets?.onRunning(tid, running) ?? true;
+  }
+
   /** The task exited: forget it without a syscall. */
   forget(tid: number): void {
     this.#targets?.onRelease(tid);

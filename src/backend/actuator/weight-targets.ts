@@ -19,7 +19,8 @@
  *   their proportions), and its `cpu.idle` carries the deepest yields.
  * - `autogroup`: the task is in the root cpu group, autogroup is on and the
  *   invocation leads its own session: the autogroup's nice carries it.
- * A group several invocations share takes the most urgent of their levels;
+ * A group several invocations share takes the most urgent level among the
+ * members running a burst (a sleeping member's level is its next burst's);
  * their own nice levels still order them inside it. The task's own nice is
  * always written too (the Actuator does that), so the order inside a group
  * holds on every target.
@@ -42,7 +43,10 @@ import {
 import { readProcFile } from "../../host/proc-file.js";
 import { parseStat } from "../../host/proc-stat.js";
 import { isSelfOrDescendant } from "../../host/proc-task.js";
-import type { TouchedTasks } from "../guardian/touched-types.js";
+import type { TouchedOriginals, TouchedTasks } from "../guardian/touched-types.js";
+
+/** The record the targets write to; its originals when it keeps them (the file and memory records do). */
+type GroupRecord = TouchedTasks & Partial<Pick<TouchedOriginals, "cgroupOriginal">>;
 
 export type WeightTarget =
   | { kind: "task"; why: TaskTargetReason }
@@ -94,23 +98,44 @@ export interface WeightFiles {
   write(path: string, value: string): void;
 }
 
-/** Writes each value with one write(2) on a descriptor kept open per file (a cgroup file takes each write whole). */
+/** Descriptors kept open at most: a host's sandboxes, each with its weight and idle files. */
+const MAX_OPEN_FILES = 1024;
+
+/**
+ * Writes each value with one write(2) on a descriptor kept open per file (a
+ * cgroup file takes each write whole). A sandbox's files stay open after its
+ * group is put back, for its next invocation: closing a cgroup file cost
+ * about 0.1 ms here, opening one again as much. The oldest is closed past
+ * MAX_OPEN_FILES; a write that fails (the group was removed) closes its file.
+ */
 export class CachedWeightFiles implements WeightFiles {
   readonly #fds = new Map<string, number>();
   read(path: string): string {
     return readFileSync(path, "utf8");
   }
   write(path: string, value: string): void {
-    let fd = this.#fds.get(path);
-    if (fd === undefined) {
-      fd = openSync(path, "w");
-      this.#fds.set(path, fd);
+    const cached = this.#fds.get(path);
+    if (cached !== undefined) {
+      try {
+        writeSync(cached, value);
+        return;
+      } catch {
+        // The group was removed (and maybe made again under the same path):
+        // its old file is dead. Once more on a fresh open, which says why.
+        this.forget(path);
+      }
     }
+    const fd = openSync(path, "w");
     try {
       writeSync(fd, value);
     } catch (err) {
-      this.forget(path);
+      closeSync(fd);
       throw err;
+    }
+    this.#fds.set(path, fd);
+    if (this.#fds.size > MAX_OPEN_FILES) {
+      const oldest = this.#fds.keys().next().value;
+      if (oldest !== undefined) this.forget(oldest);
     }
   }
   /** Close the descriptor of `path` (its group was released or removed). */
@@ -156,7 +181,7 @@ export interface WeightTargetsOptions {
   hierarchy?: CpuHierarchy;
   /** Strategy dynamic puts the deepest yields on cpu.idle (runsIdle); others never. */
   idleFrom: number | undefined;
-  touched?: TouchedTasks;
+  touched?: GroupRecord;
   files?: WeightFiles;
   log?: (message: string) => void;
   /** Reads /proc/<tid>/cgroup (tests inject). */
@@ -171,6 +196,8 @@ interface Group {
   target: Exclude<WeightTarget, { kind: "task" }>;
   /** Level of each member task (BASE_NICE once its boost expired). */
   members: Map<number, number>;
+  /** Members asleep since their last burst: their level is their next burst's, not a competitor's. */
+  asleep: Set<number>;
   original: GroupOriginal;
   /** Level written now (undefined: untouched, original in force). */
   written: number | undefined;
@@ -193,7 +220,7 @@ export class WeightTargets {
   };
   readonly hierarchy: CpuHierarchy;
   readonly #idleFrom: number | undefined;
-  readonly #touched: TouchedTasks | undefined;
+  readonly #touched: GroupRecord | undefined;
   readonly #files: WeightFiles;
   readonly #log: (message: string) => void;
   readonly #procCgroup: (tid: number) => string | undefined;
@@ -291,6 +318,7 @@ export class WeightTargets {
         this.#groups.set(key, {
           target,
           members: new Map(),
+          asleep: new Set(),
           original,
           written: undefined,
           idleWritten: false,
@@ -301,6 +329,10 @@ export class WeightTargets {
     if (key === null) return;
     const group = this.#groups.get(key);
     if (group === undefined) return;
+    // A new member runs when it is the invocation's own task, given its
+    // level as it is let go; any other (a helper thread, a child) joins
+    // through a level the kernel posted, and counts once it is seen running.
+    if (!group.members.has(tid) && !(root > 0 && tid === root)) group.asleep.add(tid);
     group.members.set(tid, level);
     this.#sync(group);
   }
@@ -313,8 +345,31 @@ export class WeightTargets {
     const group = this.#groups.get(key);
     if (group === undefined) return;
     group.members.delete(tid);
+    group.asleep.delete(tid);
     if (group.members.size > 0) this.#sync(group);
     else this.#release(key, group);
+  }
+
+  /**
+   * `tid` went to sleep (`running` false: its burst ended) or is running a
+   * burst again. A sleeping member's level is the boost of its next burst
+   * (the kernel posts it as the task blocks); counting it would hold the
+   * whole group at that boost while another member runs down its slice. A
+   * runtime's helper threads sleep nearly always, so with them counted a
+   * warm worker's group never lost its boost. Returns false when `tid` is
+   * not known yet (its first level is still to come).
+   */
+  onRunning(tid: number, running: boolean): boolean {
+    const key = this.#taskGroup.get(tid);
+    if (key === undefined) return false;
+    if (key === null) return true;
+    const group = this.#groups.get(key);
+    if (group === undefined || !group.members.has(tid)) return false;
+    if (running === !group.asleep.has(tid)) return true;
+    if (running) group.asleep.delete(tid);
+    else group.asleep.add(tid);
+    this.#sync(group);
+    return true;
   }
 
   /**
@@ -351,6 +406,13 @@ export class WeightTargets {
       this.#log(`weights: ${describe(target)} left alone: ${err.message}`);
       return undefined;
     }
+    // The record read the original as it took the group: no second read.
+    const recorded = this.#touched?.cgroupOriginal?.(recordPath(target));
+    if (
+      recorded !== undefined &&
+      recorded.kind === (target.kind === "cgroup" ? target.hierarchy : "autogroup")
+    )
+      return { weight: recorded.weight, idle: recorded.idle };
     try {
       if (target.kind === "autogroup") {
         const m = /nice\s+(-?\d+)/.exec(this.#files.read(recordPath(target)));
@@ -373,10 +435,19 @@ export class WeightTargets {
     }
   }
 
-  /** Write the group's level: the most urgent member's. */
+  /**
+   * Write the group's level: the most urgent running member's. With every
+   * member asleep, the most urgent next burst's: the group is boosted
+   * before the wake-up, as a task's own nice is.
+   */
   #sync(group: Group): void {
     let level = Number.POSITIVE_INFINITY;
-    for (const l of group.members.values()) if (l < level) level = l;
+    let sleeping = Number.POSITIVE_INFINITY;
+    for (const [tid, l] of group.members) {
+      if (group.asleep.has(tid)) sleeping = Math.min(sleeping, l);
+      else level = Math.min(level, l);
+    }
+    if (level === Number.POSITIVE_INFINITY) level = sleeping;
     if (level === group.written) return;
     const t = group.target;
     try {
@@ -443,9 +514,8 @@ export class WeightTargets {
         this.#log(`weights: restoring ${describe(t)} failed: ${(err as Error).message}`);
       }
     }
-    if (this.#files instanceof CachedWeightFiles && t.kind === "cgroup") {
-      for (const f of ["cpu.shares", "cpu.weight", "cpu.idle"]) this.#files.forget(join(t.dir, f));
-    }
+    // A cgroup's files stay open for its next invocation (CachedWeightFiles);
+    // an autogroup's belongs to one process, whose pid may be reused.
     if (t.kind === "autogroup" && this.#files instanceof CachedWeightFiles)
       this.#files.forget(`/proc/${t.pid}/autogroup`);
     this.#touched?.releaseCgroup(recordPath(t));
@@ -470,7 +540,7 @@ function describe(t: WeightTarget): string {
 export function createWeightTargets(
   strategy: "dynamic" | "static" | "rt",
   idleFrom: number | undefined,
-  touched: TouchedTasks | undefined,
+  touched: GroupRecord | undefined,
   log: (message: string) => void,
 ): WeightTargets | undefined {
   if (strategy === "rt") return undefined;

@@ -215,6 +215,8 @@ class AlpsBpfBackend implements BpfBackend {
   #resyncTimer: NodeJS.Timeout | undefined;
   /** Per batch of events: the last level event of each task (reused, not reallocated). */
   readonly #pendingLevels = new Map<number, AlpsEvent>();
+  /** Per batch of events: whether each task was last seen running a burst or asleep. */
+  readonly #pendingRunning = new Map<number, boolean>();
   /** Runs while invocations are open (see #armBudgets): an idle daemon has no timer for it. */
   #budgetTimer: NodeJS.Timeout | undefined;
 
@@ -651,6 +653,7 @@ class AlpsBpfBackend implements BpfBackend {
   #onEvents(events: AlpsEvent[]): void {
     this.#counts.nr_events_handled += events.length;
     const pending = this.#pendingLevels;
+    const running = this.#pendingRunning;
     for (const e of events) {
       switch (e.type) {
         case EV_LEVEL:
@@ -659,12 +662,19 @@ class AlpsBpfBackend implements BpfBackend {
           // Re-inserted so the batch applies tasks in the order of their last event.
           pending.delete(e.tid);
           pending.set(e.tid, e);
+          // A level posted with no CPU in its burst is the next burst's,
+          // posted as the task blocked (or inherited at fork): it says
+          // nothing about whether the task runs. Any other one is posted
+          // from a running burst, and a wake-up starts one.
+          if (e.type === EV_WOKE || e.cpuNs > 0) running.set(e.tid, true);
           break;
         case EV_BLOCKED:
+          running.set(e.tid, false);
           this.#sample(e);
           break;
         case EV_EXITED:
           pending.delete(e.tid);
+          running.delete(e.tid);
           this.actuator.forget(e.tid);
           if (this.#invocations.has(e.tid)) {
             this.#counts.nr_invocation_exits++;
@@ -673,8 +683,15 @@ class AlpsBpfBackend implements BpfBackend {
           break;
       }
     }
+    // Whether each task runs first, then its level: a task that blocked and
+    // was given its next burst's boost in one batch never counts as running
+    // at that boost, so its group is not written twice. A task seen for the
+    // first time joins with its level, then says whether it runs.
+    for (const [tid, runs] of running) if (this.actuator.running(tid, runs)) running.delete(tid);
     for (const e of pending.values()) this.#applyEvent(e);
     pending.clear();
+    for (const [tid, runs] of running) this.actuator.running(tid, runs);
+    running.clear();
     this.#checkDropsSoon();
   }
 

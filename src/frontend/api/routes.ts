@@ -11,6 +11,7 @@ import type { z } from "zod";
 import { RecordError } from "../../errors.js";
 import { cgroup2MountIfAny } from "../../host/cgroups.js";
 import type { PeerCred } from "../../host/libc.js";
+import { withProcSnapshot } from "../../host/proc-file.js";
 import { Daemon, type FinishedRecord, OpenLimitError, QuotaError } from "../daemon.js";
 import { checkPid } from "./access.js";
 import { RefusalLog } from "./refusal-log.js";
@@ -143,8 +144,16 @@ export class ApiRoutes {
     this.#opts.onRequest?.(route, protocol);
   }
 
-  /** An invocation starts: the pid rule, then the daemon's limits. No pid: the caller itself. */
+  /**
+   * An invocation starts: the pid rule, then the daemon's limits. No pid: the
+   * caller itself. The rules and the backend see one snapshot of the task's
+   * /proc files, each read once (withProcSnapshot).
+   */
   startInvocation(peer: PeerCred, body: InvocationRequest): { id: string; pid: number } {
+    return withProcSnapshot(() => this.#start(peer, body));
+  }
+
+  #start(peer: PeerCred, body: InvocationRequest): { id: string; pid: number } {
     const daemon = this.daemon;
     const platform = Daemon.isPlatform(peer.uid);
     // No pid: the caller registers itself (SO_PEERCRED gives its pid in our namespace).

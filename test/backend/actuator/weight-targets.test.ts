@@ -125,11 +125,40 @@ describe("a group follows its most urgent member", () => {
     targets.onLevel(1, 1, 5);
     expect(touched.cgroups?.()).toEqual([G]);
     targets.onLevel(2, 1, -10);
+    targets.onRunning(2, true);
     targets.onLevel(1, 1, 3);
     expect(files.writes).toEqual([
       `${G}/cpu.shares=${groupWeight(5, 512, "v1")}`,
       `${G}/cpu.shares=${groupWeight(-10, 512, "v1")}`,
     ]);
+  });
+
+  it("a sleeping member's next-burst boost does not hold the group while another runs", () => {
+    const { files, targets } = make();
+    const shares = (level: number) => `${G}/cpu.shares=${groupWeight(level, 512, "v1")}`;
+    targets.onLevel(1, 1, -5); // the invocation's own task, let go at its level
+    targets.onLevel(2, 1, -10); // a helper thread: the boost posted as it blocked
+    targets.onLevel(1, 1, 8); // the own task runs down its slice
+    expect(files.writes).toEqual([shares(-5), shares(8)]);
+    expect(targets.onRunning(2, true)).toBe(true); // the helper runs a burst
+    expect(targets.onRunning(2, false)).toBe(true); // and sleeps again
+    expect(files.writes).toEqual([shares(-5), shares(8), shares(-10), shares(8)]);
+  });
+
+  it("with every member asleep the group takes the most urgent next burst, ready for the wake-up", () => {
+    const { files, targets } = make();
+    const shares = (level: number) => `${G}/cpu.shares=${groupWeight(level, 512, "v1")}`;
+    targets.onLevel(1, 1, 8);
+    targets.onLevel(2, 1, -10);
+    targets.onRunning(1, false);
+    expect(files.writes).toEqual([shares(8), shares(-10)]);
+  });
+
+  it("a task it does not know yet is reported unknown, so its state waits for its level", () => {
+    const { targets } = make();
+    expect(targets.onRunning(7, true)).toBe(false);
+    targets.onLevel(500, 500, -20); // a shared group: known, never written
+    expect(targets.onRunning(500, false)).toBe(true);
   });
 
   it("puts the deepest yields on cpu.idle, and leaves idle before it writes a weight", () => {
