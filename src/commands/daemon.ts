@@ -182,7 +182,7 @@ async function runDaemon(
       sliceRequest: config.eevdfSlice,
       idleFrom: config.idleFromNice,
       noBpf: config.noBpf,
-      // The first entry beats at once and wakes the tick, before the change it precedes.
+      // The first entry wakes the tick (and beats at once after an idle beat), before the change it precedes.
       touched: record,
       log,
     });
