@@ -72,6 +72,8 @@ async function runDaemon(
     { recoverLeftTasks },
     { Ticker },
     { realClock },
+    { armingRecord },
+    { IDLE_HEARTBEAT_MS, IDLE_TIMEOUT_MS },
   ] = await Promise.all([
     import("../frontend/daemon.js"),
     import("../frontend/api/server.js"),
@@ -87,10 +89,22 @@ async function runDaemon(
     import("../backend/guardian/recover.js"),
     import("../frontend/ticker.js"),
     import("../frontend/clock.js"),
+    import("../frontend/arming.js"),
+    import("../backend/guardian/guardian.js"),
   ]);
   // The periodic housekeeping (heartbeat, RT cap, socket check, learner) on one
-  // 250 ms tick: an idle daemon's CPU is mostly its wake-ups.
-  const ticker = new Ticker(250);
+  // 250 ms tick: an idle daemon's CPU is mostly its wake-ups. With nothing
+  // changed on the host it slows to the idle heartbeat (src/frontend/arming.ts).
+  const ticker = new Ticker(250, {
+    idleMs: IDLE_HEARTBEAT_MS,
+    onSwitch: (idle) =>
+      log(
+        idle
+          ? `nothing changed on the host: idle tick, heartbeat every ${IDLE_HEARTBEAT_MS} ms`
+          : "fast tick: heartbeat every 250 ms",
+        "debug",
+      ),
+  });
 
   // One daemon per state directory (a lock), and per host (no alps BPF programs attached yet).
   const lock = instance.lockStateDir(config.stateDir);
@@ -125,14 +139,39 @@ async function runDaemon(
   let onGuardianLost: ((why: string) => void) | undefined;
   let onGuardianBack: ((pid: number) => void) | undefined;
   let onGuardianRestored: ((changed: number) => void) | undefined;
+  /** The last heartbeat said idle (logged once each time it starts to). */
+  let beatIdle = false;
   const guardian = await GuardianSupervisor.start({
     file: touched.path,
+    idleTimeoutMs: IDLE_TIMEOUT_MS,
+    idle: () => {
+      const idle = ticker.idle;
+      if (idle && !beatIdle)
+        log(
+          `idle heartbeat: the guardian allows ${IDLE_TIMEOUT_MS} ms of silence while nothing is changed`,
+          "debug",
+        );
+      beatIdle = idle;
+      return idle;
+    },
     every: ticker.every,
     log,
     onLost: (why) => onGuardianLost?.(why),
     onBack: (pid) => onGuardianBack?.(pid),
     onRestored: (changed) => onGuardianRestored?.(changed),
   });
+
+  // The tick first, so the beat arm() may send says "not idle".
+  const record = armingRecord(touched, () => {
+    ticker.wake();
+    guardian.arm();
+  });
+  // Requests arrive between heartbeats: any one brings the fast tick back (the RT cap's check with it).
+  let requested = false;
+  const requestSeen = (): void => {
+    requested = true;
+    ticker.wake();
+  };
 
   let created: Awaited<ReturnType<typeof createBackend>>;
   try {
@@ -143,7 +182,8 @@ async function runDaemon(
       sliceRequest: config.eevdfSlice,
       idleFrom: config.idleFromNice,
       noBpf: config.noBpf,
-      touched,
+      // The first entry wakes the tick (and beats at once after an idle beat), before the change it precedes.
+      touched: record,
       log,
     });
   } catch (error) {
@@ -170,6 +210,12 @@ async function runDaemon(
     ...(checked.policy !== undefined ? { policy: checked.policy } : {}),
   });
   daemon.safety.guardian = true;
+  // Idle: nothing recorded, no invocation open, no request since the last tick.
+  ticker.setBusy(() => {
+    const busy = requested || !record.empty || daemon.openInvocations > 0;
+    requested = false;
+    return busy;
+  });
 
   // The daemon's threads run above anything it gives a function, so it can always undo what it did (safety invariant 2).
   let realtime = false;
@@ -244,8 +290,14 @@ async function runDaemon(
     ratePerSecond: config.apiRatePerSecond,
     uidRatePerSecond: config.uidRatePerSecond,
     log,
-    onRefusal: (reason) => metrics.refusal(reason),
-    onRequest: (route, protocol) => metrics.request(route, protocol),
+    onRefusal: (reason) => {
+      requestSeen();
+      metrics.refusal(reason);
+    },
+    onRequest: (route, protocol) => {
+      requestSeen();
+      metrics.request(route, protocol);
+    },
     every: ticker.every,
   });
 

@@ -827,6 +827,11 @@ export class Daemon {
     return this.#window.counters();
   }
 
+  /** Invocations open now (the idle tick waits for none). */
+  get openInvocations(): number {
+    return this.#open.size;
+  }
+
   status(): DaemonStatus {
     const b = this.backend.status();
     return {

@@ -52,3 +52,68 @@ describe("Ticker", () => {
     expect(ran).toBe(false);
   });
 });
+
+describe("Ticker, idle", () => {
+  it("slows to the idle tick when not busy, fires each entry once per idle tick, and wakes at once", () => {
+    let busy = false;
+    const ticker = new Ticker(250, { idleMs: 2000, busy: () => busy });
+    const fired = { beat: 0, learn: 0 };
+    /** What each beat saw: the period that follows it (an idle beat must precede the idle gap). */
+    const sawIdle: boolean[] = [];
+    ticker.every(250, () => {
+      fired.beat++;
+      sawIdle.push(ticker.idle);
+    });
+    ticker.every(2000, () => fired.learn++);
+    // The first base tick finds it not busy: idle from then on.
+    vi.advanceTimersByTime(250);
+    expect(fired.beat).toBe(1);
+    expect(ticker.idle).toBe(true);
+    expect(ticker.idleSwitches).toBe(1);
+    // The beat on the tick that went idle already says idle.
+    expect(sawIdle).toEqual([true]);
+    // 8 s idle: 4 idle ticks, each firing the 250 ms entry once (not 8 times).
+    vi.advanceTimersByTime(8000);
+    expect(fired.beat).toBe(5);
+    expect(fired.learn).toBe(4);
+    expect(vi.getTimerCount()).toBe(1);
+    // Woken (the record armed): the next beat is one base tick away.
+    ticker.wake();
+    expect(ticker.idle).toBe(false);
+    busy = true;
+    vi.advanceTimersByTime(250);
+    expect(fired.beat).toBe(6);
+    expect(sawIdle.at(-1)).toBe(false);
+    vi.advanceTimersByTime(1000);
+    expect(fired.beat).toBe(10);
+    expect(ticker.idle).toBe(false);
+    expect(ticker.wakeSwitches).toBe(1);
+    // Nothing to protect again: idle after the next tick.
+    busy = false;
+    vi.advanceTimersByTime(250);
+    expect(ticker.idle).toBe(true);
+    expect(ticker.idleSwitches).toBe(2);
+  });
+
+  it("goes back to the base tick when an idle tick finds it busy", () => {
+    let busy = false;
+    const ticker = new Ticker(250, { idleMs: 2000, busy: () => busy });
+    let beats = 0;
+    ticker.every(250, () => beats++);
+    vi.advanceTimersByTime(250);
+    expect(ticker.idle).toBe(true);
+    busy = true;
+    vi.advanceTimersByTime(2000);
+    expect(ticker.idle).toBe(false);
+    vi.advanceTimersByTime(1000);
+    expect(beats).toBe(2 + 4);
+  });
+
+  it("never goes idle without an idle period, and refuses one that is not a multiple of the base", () => {
+    const ticker = new Ticker(250, { busy: () => false });
+    ticker.every(250, () => {});
+    vi.advanceTimersByTime(1000);
+    expect(ticker.idle).toBe(false);
+    expect(() => new Ticker(250, { idleMs: 1100 })).toThrow(/multiple of the base tick/);
+  });
+});

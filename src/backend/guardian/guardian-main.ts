@@ -14,11 +14,18 @@
  *   everything back now, without clearing the record, tell the daemon
  *   ("restored N" on stdout: it re-applies its levels when it runs again),
  *   and go on guarding.
+ * - after an idle heartbeat ("i": the daemon's tick is idle) and while the
+ *   record is empty (as read at that beat or at the check), the silence
+ *   allowed is I ms (--idle-timeout-ms, default T): the daemon beats slowly
+ *   then, and there is nothing to restore. A beat "h" or a record that holds
+ *   something brings T back at once (before its first change the daemon
+ *   writes the entry, then beats "h").
  * The checks run when something happens, not on a clock of their own: on
  * each heartbeat (record read, parent checked) and when the heartbeat has
- * been silent for T ms (a one-shot timer each beat pushes back). Idle, the
- * guardian thus wakes 4 times a second (the heartbeats), not 14: its
- * 100 ms poll was most of an idle host's alps CPU (docs/results.md).
+ * been silent for T (or I) ms (a one-shot timer each beat pushes back).
+ * Idle, the guardian thus wakes on the heartbeats alone: every 2 s while
+ * the record is empty, 4 times a second while it holds something (its
+ * old 100 ms poll was most of an idle host's alps CPU, docs/results.md).
  * Deleting F does not blind it. It ignores SIGINT/SIGTERM/SIGHUP so a signal
  * meant for the daemon's session cannot remove the safety net.
  */
@@ -70,8 +77,17 @@ function leaveRealTime(syscalls: Syscalls): void {
 function main(): void {
   const file = argValue("--file");
   const timeoutMs = Number(argValue("--timeout-ms") ?? "1000");
-  if (file === undefined || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
-    log("usage: guardian-main.js --file <touched-task record> [--timeout-ms T]");
+  const idleTimeoutMs = Number(argValue("--idle-timeout-ms") ?? String(timeoutMs));
+  if (
+    file === undefined ||
+    !Number.isFinite(timeoutMs) ||
+    timeoutMs < 0 ||
+    !Number.isFinite(idleTimeoutMs) ||
+    idleTimeoutMs < timeoutMs
+  ) {
+    log(
+      "usage: guardian-main.js --file <touched-task record> [--timeout-ms T] [--idle-timeout-ms I >= T]",
+    );
     process.exit(2);
   }
   const syscalls = createFfiSyscalls();
@@ -147,12 +163,23 @@ function main(): void {
     return true;
   };
 
+  /** The last heartbeat was "i" (the daemon's tick is idle). */
+  let idleBeat = false;
+  /** The silence allowed now: T while the record (as last read) holds anything, I while it is empty. */
+  const allowedMs = (): number => (idleBeat && follower.empty ? idleTimeoutMs : timeoutMs);
+
   /** While the daemon is silent past the timeout: the parent and the record, every CHECK_MS. */
   let silentPoll: NodeJS.Timeout | undefined;
   const onSilence = (): void => {
     if (!check()) return;
     const now = performance.now();
-    if (stalledSince === undefined && now - lastBeat >= timeoutMs) {
+    if (stalledSince === undefined && now - lastBeat < allowedMs()) {
+      // Set for T at the last beat but the record emptied since (only the
+      // daemon empties it, so it ran): wait out the rest of I.
+      armSilence(allowedMs() - (now - lastBeat));
+      return;
+    }
+    if (stalledSince === undefined) {
       stalledSince = lastBeat;
       try {
         const { line, changed } = restoreAll(false);
@@ -167,10 +194,22 @@ function main(): void {
     // Until the next beat: the parent, the record and the timeout again every CHECK_MS.
     silentPoll ??= setInterval(onSilence, CHECK_MS);
   };
-  // Fires timeoutMs after the last beat: each beat pushes it back (refresh, no new timer).
-  const silence = timeoutMs > 0 ? setTimeout(onSilence, timeoutMs) : undefined;
+  // Fires the allowed silence after the last beat: each beat pushes it back
+  // (refresh, no new timer, unless the allowance changed with the record).
+  let silence: NodeJS.Timeout | undefined;
+  let silenceMs = 0;
+  const armSilence = (ms: number): void => {
+    if (silence !== undefined && ms === silenceMs) {
+      silence.refresh();
+      return;
+    }
+    if (silence !== undefined) clearTimeout(silence);
+    silenceMs = ms;
+    silence = setTimeout(onSilence, ms);
+  };
+  if (timeoutMs > 0) armSilence(allowedMs());
   // No heartbeat timeout: nothing marks silence, so poll as before.
-  if (silence === undefined) silentPoll = setInterval(check, CHECK_MS);
+  else silentPoll = setInterval(check, CHECK_MS);
 
   let received = "";
   process.stdin.on("data", (chunk: Buffer) => {
@@ -187,9 +226,12 @@ function main(): void {
       done = true;
       process.exit(0);
     }
+    // The last complete beat says whether the daemon is idle.
+    idleBeat = received.endsWith("i\n");
     if (!check()) return;
-    if (silence !== undefined) {
-      silence.refresh();
+    if (timeoutMs > 0) {
+      // check() read the record: the allowance follows what it holds now.
+      armSilence(allowedMs());
       if (silentPoll !== undefined) clearInterval(silentPoll);
       silentPoll = undefined;
     }

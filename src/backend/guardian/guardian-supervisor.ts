@@ -49,6 +49,11 @@ export class GuardianSupervisor {
     return this.#guardian.pid;
   }
 
+  /** The daemon is about to change the host: a (not idle) heartbeat now if the last one said idle. */
+  arm(): void {
+    this.#guardian.arm();
+  }
+
   #watch(guardian: Guardian): void {
     guardian.onRestored((changed) => this.#opts.onRestored(changed));
     void guardian.exited.then(() => {

@@ -18,6 +18,14 @@
  * its stdout; `onRestored` tells the daemon, which re-applies its levels
  * when it runs again. The daemon watches `exited` in turn (see
  * guardian-supervisor.ts).
+ *
+ * That 1 s bound only matters while the record holds something (a task or
+ * cgroup alps changed). A heartbeat sent while `idle()` says the daemon's
+ * tick is idle is "i" instead of "h"; after an "i", and while the record is
+ * empty, the guardian allows `idleTimeoutMs` of silence instead. Before its
+ * first change the daemon writes the record entry, wakes its tick and calls
+ * `arm()`, which beats "h" at once if the last beat was "i": the guardian
+ * allows 1 s again before anything is changed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Socket } from "node:net";
@@ -34,6 +42,10 @@ export interface GuardianOptions {
   readyTimeoutMs?: number;
   /** Silence on the pipe after which the guardian restores everything, ms (0 = never); default 1000. */
   timeoutMs?: number;
+  /** Silence allowed while the record is empty, ms; default `timeoutMs` (no idle mode). */
+  idleTimeoutMs?: number;
+  /** Whether the daemon's tick is idle now (its beats say "i"); default never. */
+  idle?: () => boolean;
   /** Runs the heartbeat every HEARTBEAT_MS (the daemon's shared tick); default setInterval. */
   every?: (periodMs: number, tick: () => void) => () => void;
 }
@@ -48,6 +60,12 @@ export interface Guardian {
   /** Called with the number of tasks and cgroups changed back each time the guardian restored everything because the daemon did not answer. */
   onRestored(listener: (changed: number) => void): void;
   /**
+   * The daemon is about to change the host: if the last heartbeat said
+   * idle, one (not idle) now, written before this returns (libuv writes a
+   * pipe at once when nothing is queued, and the guardian keeps reading).
+   */
+  arm(): void;
+  /**
    * Clean shutdown: call after the daemon restored its tasks. Says "bye" and
    * waits (up to 2 s) for the guardian to exit, then kills it by pid.
    */
@@ -58,12 +76,25 @@ export const GUARDIAN_READY = "ready";
 export const GUARDIAN_BYE = "bye";
 /** How often the daemon tells the guardian it is alive, ms. */
 export const HEARTBEAT_MS = 250;
+/** How often an idle daemon (an empty record) beats, ms: its idle tick. */
+export const IDLE_HEARTBEAT_MS = 2000;
+/** Silence the guardian allows while the record is empty, ms: five idle beats (nothing to restore then). */
+export const IDLE_TIMEOUT_MS = 10_000;
 
 /** Starts the guardian and resolves once it watches the pipe and can restore. */
 export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
   let stopping: Promise<void> | undefined;
   const mainPath = opts.mainPath ?? fileURLToPath(new URL("./guardian-main.js", import.meta.url));
-  const args = [mainPath, "--file", opts.file, "--timeout-ms", String(opts.timeoutMs ?? 1000)];
+  const timeoutMs = opts.timeoutMs ?? 1000;
+  const args = [
+    mainPath,
+    "--file",
+    opts.file,
+    "--timeout-ms",
+    String(timeoutMs),
+    "--idle-timeout-ms",
+    String(opts.idleTimeoutMs ?? timeoutMs),
+  ];
   const child: ChildProcess = spawn(process.execPath, args, {
     detached: true,
     stdio: ["pipe", "pipe", opts.logFd ?? "inherit"],
@@ -118,9 +149,13 @@ export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
   (stdout as unknown as Socket).unref();
   (stdin as unknown as Socket).unref();
   child.unref();
+  /** The last heartbeat said idle (the guardian may allow idleTimeoutMs now). */
+  let saidIdle = false;
   const beat = (): void => {
-    if (child.exitCode === null && child.signalCode === null && stopping === undefined)
-      stdin.write("h\n");
+    if (child.exitCode === null && child.signalCode === null && stopping === undefined) {
+      saidIdle = opts.idle?.() ?? false;
+      stdin.write(saidIdle ? "i\n" : "h\n");
+    }
   };
   let stopBeat: () => void;
   if (opts.every !== undefined) stopBeat = opts.every(HEARTBEAT_MS, beat);
@@ -137,6 +172,9 @@ export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
     exitReason: () => exitReason,
     onRestored(listener) {
       restoredListeners.push(listener);
+    },
+    arm() {
+      if (saidIdle) beat();
     },
     stop(): Promise<void> {
       stopping ??= (async () => {

@@ -93,6 +93,11 @@ export class RecordFollower {
     this.#lineEnd += last + 1;
   }
 
+  /** Nothing in the live set as of the last refresh (no task, no cgroup): nothing to restore. */
+  get empty(): boolean {
+    return this.#parser.tasks.size === 0 && this.#parser.cgroups.size === 0;
+  }
+
   /** The live set as of the last refresh. */
   record(): TouchedRecord {
     return this.#parser.record();
