@@ -36,9 +36,20 @@ const EVENT_LOOP_SAMPLE_MS = 1000;
  */
 export type FunctionLabelMode = "name" | "hash" | "none";
 
-/** The label of `fn` under `mode` (before the "other" bound). */
+/**
+ * Labels the exporter gives meanings of its own: the policy's default entry,
+ * the functions past the label bound, every function under mode `none`.
+ */
+const RESERVED_LABELS: ReadonlySet<string> = new Set(["default", "other", "all"]);
+
+/**
+ * The label of `fn` under `mode` (before the "other" bound). A function
+ * whose name is a reserved label gets ` (function)` after it: a space and
+ * parentheses are not allowed in function names, so no other function can
+ * have that label, and its series never mix with the reserved ones.
+ */
 export function functionLabel(fn: string, mode: FunctionLabelMode): string {
-  if (mode === "name") return fn;
+  if (mode === "name") return RESERVED_LABELS.has(fn) ? `${fn} (function)` : fn;
   if (mode === "none") return "all";
   return `h${createHash("sha256").update(fn).digest("hex").slice(0, 12)}`;
 }
@@ -543,14 +554,17 @@ export class DaemonMetrics {
       this.#band.set({ end: "lo" }, policy.band.lo_ms / 1000);
       this.#band.set({ end: "hi" }, policy.band.hi_ms / 1000);
     }
+    // The default entry under its reserved label; functions under theirs (a
+    // function named "default" included: functionLabel keeps it apart).
     const entries: [string, { priority: number; predicted_ms: number; slice_ms: number }][] = [
-      ...Object.entries(policy.functions),
+      ...Object.entries(policy.functions).map(
+        ([fn, entry]) => [this.#labels.of(fn), entry] as [string, typeof entry],
+      ),
       ["default", policy.default],
     ];
     const done = new Set<string>();
-    for (const [fn, entry] of entries) {
+    for (const [label, entry] of entries) {
       // Gauges are per function; "other" shows the most urgent of its members (entries come in no particular order, so compare).
-      const label = fn === "default" ? "default" : this.#labels.of(fn);
       if (label === "other" && done.has("other") && entry.priority >= this.#otherPriority) continue;
       if (label === "other") this.#otherPriority = entry.priority;
       done.add(label);

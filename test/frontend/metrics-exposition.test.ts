@@ -89,6 +89,35 @@ describe("daemon metrics", () => {
     expect(sampleValue(fams, "alps_metric_label_overflow_total")).toBeGreaterThanOrEqual(7);
   });
 
+  it("a function named like a reserved label keeps series of its own", async () => {
+    const clock = new ManualClock();
+    const daemon = new Daemon({
+      backend: new ObserveBackend(),
+      clock,
+      cores: 2,
+      utilization: null,
+    });
+    const metrics = new DaemonMetrics(daemon, 50);
+    for (const fn of ["default", "other", "all", "f"]) {
+      const id = daemon.startInvocation(fn, process.pid);
+      daemon.endInvocation(id, { cpuMs: 5 });
+    }
+    daemon.learnNow();
+    const fams = parsePrometheusText(await metrics.registry.metrics());
+    const counted = fams.get("alps_invocations_total")?.samples.map((s) => s.labels.function);
+    expect(counted?.sort()).toEqual([
+      "all (function)",
+      "default (function)",
+      "f",
+      "other (function)",
+    ]);
+    expect(sampleValue(fams, "alps_metric_label_overflow_total")).toBe(0);
+    // The policy's default entry and the function "default" are two series.
+    const ranked = fams.get("alps_policy_priority")?.samples.map((s) => s.labels.function);
+    expect(ranked).toContain("default");
+    expect(ranked).toContain("default (function)");
+  });
+
   it("exports the backend's event-to-applied latency as a histogram when it has kernel events", async () => {
     class WithLatency extends ObserveBackend {
       #listeners: ((ns: number) => void)[] = [];
