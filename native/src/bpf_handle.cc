@@ -3,6 +3,8 @@
 // libbpf's epoll fd, on the Node event loop: no thread, no busy polling.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <pthread.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -49,7 +51,15 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
       obj_ = nullptr;
       ThrowErrno(env, "bpf_object__open_file(" + path + ")", err);
     }
+    // The verifier gives up with EAGAIN when a signal is pending, and libbpf
+    // retries only a few times: a process sampled by a profiler (SIGPROF
+    // at 1 kHz, node --cpu-prof) or busy with timers' signals failed to
+    // load. Signals wait, pending, until the load is done.
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &before);
     int rc = bpf_object__load(obj_);
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
     if (rc != 0) {
       Release();
       ThrowErrno(env, "bpf_object__load", -rc);
