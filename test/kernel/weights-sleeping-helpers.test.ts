@@ -56,7 +56,10 @@ helper.on("online", () => process.stdout.write("ready\\n"));
 process.stdin.once("data", () => {
   const start = process.cpuUsage();
   const wall = Date.now();
-  for (;;) {
+  // The clock is read every 100 000 turns: little garbage, so the
+  // runtime's GC threads seldom wake.
+  for (let i = 0; ; i++) {
+    if (i % 100000 !== 0) continue;
     const used = process.cpuUsage(start);
     if ((used.user + used.system) / 1000 >= ${BURN_MS} || Date.now() - wall > 10000) break;
   }
@@ -130,7 +133,12 @@ describe.skipIf(!ready)("a sandbox whose worker has sleeping helper threads", ()
 
     expect(Number(boosted)).toBeGreaterThan(Number(own));
     expect(samples.length).toBeGreaterThan(3);
-    for (const s of samples) expect(s).toMatchObject({ weight: own, idle: "0" });
+    // A helper that wakes and runs a burst of its own (the runtime's GC
+    // threads do, unasked) is a running member at its boost for that burst,
+    // so a sample may catch the group boosted then. The previous rule, which
+    // counted sleeping members, held every sample at the boost.
+    const atOwn = samples.filter((s) => s.weight === own && s.idle === "0").length;
+    expect(atOwn, JSON.stringify(samples)).toBeGreaterThan(samples.length / 2);
     const counters = backend.status().counters;
     // The helper was registered with the invocation and posted its levels.
     expect(counters.nr_helper_register_errors).toBe(0);
