@@ -5,6 +5,16 @@ import { DaemonMetrics } from "../../src/frontend/metrics.js";
 import { ObserveBackend } from "./observe-backend.js";
 import { parsePrometheusText, sampleValue } from "./prom-parse.js";
 
+/** A daemon on the observe-only backend, its clock under the test's hand, no utilization rule. */
+function observeDaemon(): Daemon {
+  return new Daemon({
+    backend: new ObserveBackend(),
+    clock: new ManualClock(),
+    cores: 2,
+    utilization: null,
+  });
+}
+
 describe("daemon metrics", () => {
   it("exports invocations, turnaround, policy gauges, mode and counters in valid exposition format", async () => {
     const clock = new ManualClock();
@@ -70,13 +80,7 @@ describe("daemon metrics", () => {
   });
 
   it("bounds per-function labels: functions past the limit share 'other', counted", async () => {
-    const clock = new ManualClock();
-    const daemon = new Daemon({
-      backend: new ObserveBackend(),
-      clock,
-      cores: 2,
-      utilization: null,
-    });
+    const daemon = observeDaemon();
     const metrics = new DaemonMetrics(daemon, 3);
     for (let i = 0; i < 10; i++) {
       const id = daemon.startInvocation(`fn${i}`, process.pid);
@@ -90,13 +94,7 @@ describe("daemon metrics", () => {
   });
 
   it("a function named like a reserved label keeps series of its own", async () => {
-    const clock = new ManualClock();
-    const daemon = new Daemon({
-      backend: new ObserveBackend(),
-      clock,
-      cores: 2,
-      utilization: null,
-    });
+    const daemon = observeDaemon();
     const metrics = new DaemonMetrics(daemon, 50);
     for (const fn of ["default", "other", "all", "f"]) {
       const id = daemon.startInvocation(fn, process.pid);

@@ -25,6 +25,7 @@ import { parseV1CpuMount } from "../../src/backend/detect.js";
 import { DEFAULT_CURVE, dynamicLevel, type LevelCurve } from "../../src/contracts/levels.js";
 import { type AddonResult, loadAddon } from "../../src/host/addon.js";
 import { parseCgroup2Mount } from "../../src/host/cgroups.js";
+import { type CpuHierarchy, readCpuHierarchy } from "../../src/host/cpu-cgroups.js";
 import { baseAttr, type Syscalls } from "../../src/host/syscalls-types.js";
 import { rmdirWhenEmpty } from "../helpers/cgroup-dir.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
@@ -42,6 +43,22 @@ export function bpfHost(): { loaded: AddonResult; ready: boolean } {
     isRoot() && hasBtf() && loaded.ok && probe.ok,
   );
   return { loaded, ready };
+}
+
+/** The host of the group-weight tests: bpfHost, and a cpu controller (v1 or v2) to make sandboxes in. */
+export function cpuCgroupHost(): { loaded: AddonResult; hierarchy: CpuHierarchy; ready: boolean } {
+  const { loaded, ready } = bpfHost();
+  const hierarchy = readCpuHierarchy();
+  return {
+    loaded,
+    hierarchy,
+    ready:
+      ready &&
+      requireHost(
+        "a cpu controller (v1 cpu hierarchy or cpu on cgroup v2)",
+        hierarchy.v1 !== undefined || hierarchy.v2 !== undefined,
+      ),
+  };
 }
 
 const SOURCE = fileURLToPath(new URL("../../native/test/burn.c", import.meta.url));

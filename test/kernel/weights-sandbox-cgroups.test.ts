@@ -18,19 +18,16 @@ import { addonSyscalls } from "../../src/host/addon.js";
 import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
 import { CpuSandboxes } from "../../src/host/sandbox-cgroups.js";
 import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
-import { readCpuHierarchy } from "../../src/host/cpu-cgroups.js";
 import { emptyPolicy, type Policy } from "../../src/contracts/policy.js";
-import { requireHost } from "../helpers/host.js";
-import { bpfHost, cleanupChild, type GatedBurner, procCpuNs, spawnGatedBurner } from "./bpf-kit.js";
+import {
+  cpuCgroupHost,
+  cleanupChild,
+  type GatedBurner,
+  procCpuNs,
+  spawnGatedBurner,
+} from "./bpf-kit.js";
 
-const { loaded, ready: bpfReady } = bpfHost();
-const hierarchy = readCpuHierarchy();
-const ready =
-  bpfReady &&
-  requireHost(
-    "a cpu controller (v1 cpu hierarchy or cpu on cgroup v2)",
-    hierarchy.v1 !== undefined || hierarchy.v2 !== undefined,
-  );
+const { loaded, hierarchy, ready } = cpuCgroupHost();
 
 /** Short burns 60 ms: at HZ 250 that is 15 ticks, so an even split and a 2:1 bound are far apart. */
 const SHORT_MS = 60;
