@@ -16,7 +16,9 @@ import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf/bpf-bac
 import { runsIdle, dynamicLevel } from "../../src/contracts/levels.js";
 import { emptyPolicy, type Policy } from "../../src/contracts/policy.js";
 import { addonSyscalls } from "../../src/host/addon.js";
-import { SCHED_IDLE, SCHED_OTHER } from "../../src/host/syscalls-types.js";
+import { SCHED_IDLE, SCHED_OTHER, type Syscalls } from "../../src/host/syscalls-types.js";
+import { createAlpsProcBackend } from "../../src/backend/proc/alps-proc-backend.js";
+import { asDaemon, cleanup, spawnGated } from "../backend/fixtures/children.js";
 import { bpfHost, cleanupChild, type GatedBurner, procSched, spawnGatedBurner } from "./bpf-kit.js";
 
 const { loaded, ready } = bpfHost();
@@ -96,4 +98,38 @@ describe.skipIf(!ready)("yield bound (BPF backend, dynamic strategy)", () => {
     backend.endInvocation(later.pid);
     expect(procSched(later.pid)).toEqual({ nice: 0, policy: SCHED_OTHER });
   });
+});
+
+describe.skipIf(!ready)("yield bound (proc backend, dynamic strategy)", () => {
+  const syscalls = loaded.ok ? addonSyscalls(loaded.addon) : undefined;
+
+  it("lifts a sleeping yielder to nice 0 at its bound, as the BPF backend does", () =>
+    asDaemon(syscalls as Syscalls, async () => {
+      const backend = createAlpsProcBackend({
+        syscalls: syscalls as Syscalls,
+        yieldBound: BOUND,
+      });
+      backend.applyPolicy(POLICY);
+      const gated = await spawnGated([["spin", 5]]);
+      try {
+        const started = performance.now();
+        backend.startInvocation("soon", gated.pid);
+        expect(procSched(gated.pid).policy).toBe(SCHED_IDLE);
+        let liftedAfterMs = Number.NaN;
+        while (performance.now() - started < DEADLINE_MS) {
+          if (procSched(gated.pid).policy === SCHED_OTHER) {
+            liftedAfterMs = performance.now() - started;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        expect(procSched(gated.pid)).toEqual({ nice: 0, policy: SCHED_OTHER });
+        expect(liftedAfterMs).toBeGreaterThanOrEqual(BOUND * 1200);
+        expect(backend.status().counters.nr_yields_lifted).toBe(1);
+        await gated.release();
+      } finally {
+        await backend.close();
+        cleanup(syscalls as Syscalls, [gated.pid]);
+      }
+    }));
 });

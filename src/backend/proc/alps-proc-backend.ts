@@ -175,12 +175,16 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
       (passed ??= new Set()).add(root);
     }
     if (passed === undefined) return;
-    // Counted as the BPF backend counts: invocations that were yielding then.
+    // Yielding tasks go to base now, asleep or not (as in the BPF backend),
+    // and the count is of the invocations that were yielding then.
     const yielding = new Set<number>();
-    for (const task of sensor.tasks())
-      if (task.invocation !== undefined && passed.has(task.invocation))
-        if ((actuator.appliedLevel(task.tid) ?? BASE_NICE) > BASE_NICE)
-          yielding.add(task.invocation);
+    for (const task of sensor.tasks()) {
+      const root = task.invocation;
+      if (root === undefined || !passed.has(root)) continue;
+      if ((actuator.appliedLevel(task.tid) ?? BASE_NICE) <= BASE_NICE) continue;
+      yielding.add(root);
+      actuator.apply(task.tid, BASE_NICE, 0n, root, floorOf(root));
+    }
     counters.nr_yields_lifted += yielding.size;
   };
 
