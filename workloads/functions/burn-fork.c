@@ -473,7 +473,13 @@ static void reap(void) {
         else
           say("E %ld pid %d exited %d\n", children[i].id, (int)pid, WEXITSTATUS(status));
       }
-      /* A move in the mover's hands comes back to moved(), which frees it. */
+      /* A move in the mover's hands comes back to moved(), which frees it.
+       * Such a child can only have been killed from outside while it was
+       * moved; the mover may then write its pid after it was reaped, which
+       * names another process only if the host's pids wrapped around
+       * (pid_max) within that one move. The zygote never kills a child in
+       * the mover's hands itself: fail_child() comes after the mover gave
+       * it back, and end_all() waits for the mover before it reaps. */
       if (children[i].demand_fd >= 0) close(children[i].demand_fd);
       free_move(children[i].move);
       children[i] = children[--nchildren];
