@@ -19,7 +19,7 @@ if [ -z "$CC" ]; then
   exit 0
 fi
 # Built beside and renamed into place: a replay running now never sees half a binary.
-if "$CC" -O1 -Wall -o "$BIN.tmp" "$SRC" 2>"$OUT/build-burner.log"; then
+if "$CC" -O1 -Wall -pthread -o "$BIN.tmp" "$SRC" 2>"$OUT/build-burner.log"; then
   mv -f "$BIN.tmp" "$BIN"
   echo "build-burner: ok"
 else

@@ -7,12 +7,16 @@
  * dispatcher registers the parked pid (when alps runs) and lets it go.
  *
  * The zygote runs on SCHED_FIFO at the dispatcher's priority, on the
- * functions' cores, and its children inherit that until it places them:
- * neither a fork nor a placement ever queues behind the functions it
- * competes with, and the function's first instruction runs on SCHED_OTHER
- * nice 0 in every mode (then at its level, with alps). So the start costs the
- * same with and without alps; what differs is only what alps does once it is
- * registered.
+ * functions' cores, and so do its mover thread and, until they stop, its
+ * children: neither a fork nor a placement ever queues behind the functions
+ * it competes with. A child stops itself right after the fork; the zygote
+ * puts it on SCHED_OTHER nice 0 and its mover moves it into its sandbox
+ * while it is stopped, so it never needs a CPU inside its sandbox before its
+ * invocation (there, at nice 0 against the groups alps boosts, it could wait
+ * for one for a long time, and its invocation with it). The function's first
+ * instruction runs on SCHED_OTHER nice 0 in every mode (then at its level,
+ * with alps). So the start costs the same with and without alps; what
+ * differs is only what alps does once it is registered.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -59,8 +63,9 @@ export class Zygote {
   }
 
   /**
-   * Starts the zygote: SCHED_FIFO, inherited by its children until it places
-   * them, on `cpus`. Throws when burn-fork is not built.
+   * Starts the zygote: SCHED_FIFO on `cpus`, inherited by the mover thread it
+   * starts at its first park (after this has returned) and by its children
+   * until it places them. Throws when burn-fork is not built.
    */
   static start(syscalls: Syscalls, cpus: number[] | undefined, tag: string): Zygote {
     const why = burnerUnavailable();
@@ -114,8 +119,10 @@ export class Zygote {
   }
 
   /**
-   * Parks a process in the cgroups whose cgroup.procs files are given.
-   * Resolves once it is parked (stopped, placed; its pid known).
+   * Parks a process in the cgroups whose cgroup.procs files are given, in
+   * that order. Resolves once it is parked (stopped, on SCHED_OTHER nice 0,
+   * placed; its pid known); rejects naming the file and errno when a cgroup
+   * refuses it (the zygote has killed and reaps that process).
    */
   park(procsFiles: readonly string[]): Promise<Parked> {
     if (this.#exited) return Promise.reject(new Error("burn-fork zygote has exited"));

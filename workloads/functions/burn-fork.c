@@ -27,8 +27,9 @@
  * is free, the replay parks one on the spot and counts a cold start.
  *
  * Protocol: text lines on fd 3, a socket to the replay. The zygote reads
- * commands; the zygote and every child write their lines (one write(2) each,
- * far below the socket buffer, so lines never interleave) on the same socket.
+ * commands; the zygote (both its threads) and every child write their lines
+ * (one write(2) each, far below the socket buffer, so lines never
+ * interleave) on the same socket.
  *
  *   replay -> zygote  P <id> <n> <cgroup.procs path> x n   park process <id>
  *   zygote -> replay  R <id> <pid>                         parked: placed, stopped
@@ -37,28 +38,49 @@
  *   any    -> replay  E <id> <message>                     it failed
  *
  * The zygote runs on SCHED_FIFO (set by the replay), so a fork never queues
- * behind the functions running, and it never blocks: a parked child places
- * itself. The child inherits SCHED_FIFO just long enough to put itself on
- * SCHED_OTHER nice 0 (a SCHED_FIFO task could not join a v1 cpu cgroup
- * without RT runtime, which sandboxes do not have). It then writes its pid
- * into every cgroup.procs file given, in order (its sandbox: the v1 cpu
- * cgroup on a hybrid host, then the cgroup v2 directory), and stops itself
- * (SIGSTOP). The zygote sees the stop (waitpid WUNTRACED: the child is off
- * the CPU for sure) and reports R. At the invocation's arrival the replay
- * registers the pid with alps, when it does, and sends G: the zygote writes
- * the invocation's demand into the child's pipe and continues it (SIGCONT).
+ * behind the functions running. A parked child never needs a CPU inside its
+ * sandbox before its invocation; the zygote places it while it is stopped:
  *
- * So the child wakes up inside its sandbox exactly once, at its invocation:
+ * 1. The child, right after fork, still on the inherited SCHED_FIFO and in
+ *    the zygote's cgroups, stops itself (SIGSTOP) at once: a few system
+ *    calls, never queued behind the functions.
+ * 2. The zygote sees the stop (waitpid WUNTRACED: the child is off the CPU
+ *    for sure) and puts it on SCHED_OTHER nice 0 with sched_setattr (no
+ *    flag: SCHED_RESET_ON_FORK cleared, as a sched_setscheduler by the task
+ *    itself would). This comes before any move: with RT group scheduling
+ *    (cpu.rt_runtime_us exists) a SCHED_FIFO task cannot join a v1 cpu
+ *    cgroup that has no RT runtime, and sandboxes have none.
+ * 3. The mover, a second thread of the zygote on its SCHED_FIFO level,
+ *    writes the stopped child's pid into every cgroup.procs file given, in
+ *    order (its sandbox: the v1 cpu cgroup on a hybrid host, then the cgroup
+ *    v2 directory). A move waits for an RCU grace period; on the mover it
+ *    does not hold up the main loop, which keeps answering G meanwhile (a
+ *    fork still waits for a move in progress: both take the kernel's
+ *    per-process cgroup lock). Moving a stopped task is allowed, and it
+ *    stays stopped.
+ * 4. Then the zygote reports R. A move a cgroup refuses is reported as E
+ *    naming the file and the errno, and the child is killed and reaped.
+ *
+ * Before, the child demoted itself and wrote its own pid, then stopped:
+ * from its first move on it ran at nice 0 in its sandbox's group, where the
+ * other sandboxes' groups (boosted by alps to weights far above 1024) kept
+ * it off the CPU for up to hundreds of ms, and an invocation whose process
+ * was still parking waited for it: a harness artefact, and only with alps.
+ *
+ * At the invocation's arrival the replay registers the pid with alps, when
+ * it does, and sends G: the zygote writes the invocation's demand into the
+ * child's pipe and continues it (SIGCONT).
+ *
+ * So the child runs inside its sandbox exactly once, from its invocation on:
  * alps's BPF side finds a sandbox's tasks when they wake up (or fork) in its
  * cgroup v2 directory, so it sees the invocation begin there (driver
- * sandbox), and not the parking (a move into a cgroup may sleep; the v2 one
- * comes last, and nothing after it sleeps). It runs at nice 0 without alps and
- * at its level with. Its first instruction after the wake-up reads the clock,
- * its own nice and scheduling policy (what the replay checks: registered
- * before the first instruction). It then burns cpu_us of CPU on its thread
- * CPU clock (read about every 100 us of work, never in a tight loop: each
- * read is a runtime update alps's BPF program sees), sleeps block_us, reports
- * D and exits.
+ * sandbox), and not the parking (moving a stopped task wakes nothing). It
+ * runs at nice 0 without alps and at its level with. Its first instruction
+ * after the wake-up reads the clock, its own nice and scheduling policy
+ * (what the replay checks: registered before the first instruction). It
+ * then burns cpu_us of CPU on its thread CPU clock (read about every 100 us
+ * of work, never in a tight loop: each read is a runtime update alps's BPF
+ * program sees), sleeps block_us, reports D and exits.
  *
  * A worker runs the same invocation body in its own process, one per
  *   "W <id> <cpu_us> <block_us>" line on fd 3, answering each with a D line.
@@ -73,14 +95,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -185,31 +210,21 @@ static int read_demand(int fd, long *cpu_us, long *block_us, long *cap_ms) {
              : -1;
 }
 
-/* The child, right after fork: places itself, then waits for its invocation. */
-static void child(long id, int demand_fd, int ncg, char **cgroups, pid_t zygote) {
+/* The child, right after fork, still on the zygote's SCHED_FIFO and in its
+ * cgroups: it only stops itself. The zygote places it while it is stopped
+ * (see the top), so it never needs a CPU inside its sandbox before its
+ * invocation. */
+static void child(long id, int demand_fd, pid_t zygote) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != zygote) _exit(5); /* the zygote died before the line above */
   /* Nothing of the zygote's but the channel and this pipe: the other parked
    * children's pipes stay theirs. */
   if (demand_fd > CHANNEL_FD + 1) close_range(CHANNEL_FD + 1, (unsigned)demand_fd - 1, 0);
   close_range((unsigned)demand_fd + 1, ~0U, 0);
-  struct sched_param other = {.sched_priority = 0};
-  if (sched_setscheduler(0, SCHED_OTHER, &other) != 0 || setpriority(PRIO_PROCESS, 0, 0) != 0) {
-    say("E %ld cannot put itself on SCHED_OTHER nice 0: %s\n", id, strerror(errno));
-    _exit(6);
-  }
-  pid_t pid = getpid();
-  /* In the order given: the sandbox's v2 directory last (see the top). */
-  for (int i = 0; i < ncg; i++) {
-    if (join_cgroup(cgroups[i], pid) != 0) {
-      say("E %ld cannot join %s: %s\n", id, cgroups[i], strerror(errno));
-      _exit(6);
-    }
-  }
   /* Should its group be orphaned all the same, the kernel's SIGHUP must
    * not kill a parked process (its SIGCONT only sends it to wait on the pipe). */
   signal(SIGHUP, SIG_IGN);
-  raise(SIGSTOP); /* parked: the zygote says R; G continues it */
+  raise(SIGSTOP); /* the zygote places it, says R; G continues it */
   long cpu_us, block_us, cap_ms;
   if (read_demand(demand_fd, &cpu_us, &block_us, &cap_ms) != 0) {
     say("E %ld no invocation in its pipe\n", id);
@@ -222,6 +237,119 @@ static void child(long id, int demand_fd, int ncg, char **cgroups, pid_t zygote)
   setrlimit(RLIMIT_CPU, &cpu);
   invoke(id, cpu_us, block_us);
   _exit(0);
+}
+
+/* struct sched_attr as the kernel reads it (SCHED_ATTR_SIZE_VER0): glibc
+ * before 2.41 has no sched_setattr(). */
+struct sched_attr_v0 {
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+/* SCHED_OTHER nice 0, with no flag (SCHED_RESET_ON_FORK cleared, as a
+ * sched_setscheduler(SCHED_OTHER) by the task itself would): in one call, on
+ * a stopped task. */
+static int put_on_other(pid_t pid) {
+  struct sched_attr_v0 attr = {.size = sizeof(attr), .sched_policy = SCHED_OTHER};
+  return (int)syscall(SYS_sched_setattr, (int)pid, &attr, 0U);
+}
+
+/* A stopped child to place: the cgroup.procs files to write its pid to, in
+ * order. Made by the main thread at P, handed to the mover when the child
+ * has stopped, handed back with the outcome, freed by the main thread. */
+struct move {
+  struct move *next;
+  long id;
+  pid_t pid;
+  int ncg;
+  char *cgroups[MAX_CGROUPS];
+  int failed_at; /* the cgroup that refused the pid, or -1 */
+  int error;     /* its errno */
+};
+
+static void free_move(struct move *m) {
+  if (m == NULL) return;
+  for (int i = 0; i < m->ncg; i++) free(m->cgroups[i]);
+  free(m);
+}
+
+/* The mover: one thread of the zygote, on the zygote's SCHED_FIFO (it
+ * inherits the main thread's policy, priority and CPUs when it starts, at the
+ * first P, after the replay has set them). A move into a cgroup waits for an
+ * RCU grace period; on this thread it does not hold up the main loop, which
+ * keeps forking and answering G meanwhile. Moves are done in the order the
+ * children stopped; writers of cgroup.procs take one lock in the kernel, so
+ * a second thread would not move faster. */
+static pthread_mutex_t moves_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t moves_waiting = PTHREAD_COND_INITIALIZER;
+static struct move *moves_head, *moves_tail;
+static int moved_pipe[2] = {-1, -1}; /* mover -> main thread: finished moves (pointers) */
+static int mover_running;
+static int mover_busy; /* it holds a move (under moves_lock) */
+
+static void *mover(void *unused) {
+  (void)unused;
+  for (;;) {
+    pthread_mutex_lock(&moves_lock);
+    while (moves_head == NULL) pthread_cond_wait(&moves_waiting, &moves_lock);
+    struct move *m = moves_head;
+    moves_head = m->next;
+    if (moves_head == NULL) moves_tail = NULL;
+    mover_busy = 1;
+    pthread_mutex_unlock(&moves_lock);
+    m->failed_at = -1;
+    for (int i = 0; i < m->ncg; i++) {
+      if (join_cgroup(m->cgroups[i], m->pid) != 0) {
+        m->failed_at = i;
+        m->error = errno;
+        break;
+      }
+    }
+    /* A pointer is far below PIPE_BUF: one atomic write. The main thread
+     * reads them as it goes; should the pipe fill up, only this thread waits. */
+    while (write(moved_pipe[1], &m, sizeof(m)) < 0 && errno == EINTR) {
+    }
+    pthread_mutex_lock(&moves_lock);
+    mover_busy = 0;
+    pthread_mutex_unlock(&moves_lock);
+  }
+  return NULL;
+}
+
+/* Starts the mover once; 0 when it runs. */
+static int start_mover(void) {
+  if (mover_running) return 0;
+  if (pipe2(moved_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+  /* The mover's writes block when the pipe is full; the main thread's reads never do. */
+  int flags = fcntl(moved_pipe[1], F_GETFL);
+  fcntl(moved_pipe[1], F_SETFL, flags & ~O_NONBLOCK);
+  pthread_t thread;
+  /* Created with SIGCHLD blocked (the main thread's mask outside ppoll), so
+   * the mover never takes the main loop's wake-up. */
+  int err = pthread_create(&thread, NULL, mover, NULL);
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
+  pthread_detach(thread);
+  mover_running = 1;
+  return 0;
+}
+
+static void queue_move(struct move *m) {
+  m->next = NULL;
+  pthread_mutex_lock(&moves_lock);
+  if (moves_tail == NULL)
+    moves_head = m;
+  else
+    moves_tail->next = m;
+  moves_tail = m;
+  pthread_cond_signal(&moves_waiting);
+  pthread_mutex_unlock(&moves_lock);
 }
 
 /* Splits `line` at spaces into at most `max` fields; returns how many. */
@@ -237,11 +365,18 @@ static int split(char *line, char **fields, int max) {
  * line (killed by its CPU or wall bound, a signal) is reported as E, so the
  * replay never waits for it forever. */
 #define MAX_CHILDREN 65536
+enum state {
+  FORKED,  /* not stopped yet; `move` says where it goes */
+  MOVING,  /* stopped, on SCHED_OTHER nice 0, its move with the mover */
+  PARKED,  /* placed and stopped: R said */
+  FAILED,  /* E said, killed: its death says nothing more */
+};
 static struct {
   pid_t pid;
   long id;
   int demand_fd; /* the write end of its pipe, until it is given its invocation */
-  int parked;    /* it stopped itself, placed */
+  enum state state;
+  struct move *move; /* while FORKED */
 } children[MAX_CHILDREN];
 static int nchildren;
 static volatile sig_atomic_t child_exited;
@@ -249,6 +384,75 @@ static volatile sig_atomic_t child_exited;
 static void on_sigchld(int sig) {
   (void)sig;
   child_exited = 1;
+}
+
+/* Reported, killed; reaped by reap() like any other child, without a second E. */
+static void fail_child(int i) {
+  kill(children[i].pid, SIGKILL);
+  children[i].state = FAILED;
+  free_move(children[i].move);
+  children[i].move = NULL;
+}
+
+/* Child i has stopped itself (still in the zygote's cgroups): put it on
+ * SCHED_OTHER nice 0 (a SCHED_FIFO task cannot join a v1 cpu cgroup with
+ * no RT runtime), then hand it to the mover. */
+static void place(int i) {
+  long id = children[i].id;
+  pid_t pid = children[i].pid;
+  if (put_on_other(pid) != 0) {
+    say("E %ld cannot put pid %d on SCHED_OTHER nice 0: %s (errno %d)\n", id, (int)pid,
+        strerror(errno), errno);
+    fail_child(i);
+    return;
+  }
+  struct move *m = children[i].move;
+  if (m->ncg == 0) {
+    say("R %ld %d\n", id, (int)pid);
+    children[i].state = PARKED;
+    free_move(m);
+    children[i].move = NULL;
+    return;
+  }
+  if (start_mover() != 0) {
+    say("E %ld cannot start the mover thread: %s (errno %d)\n", id, strerror(errno), errno);
+    fail_child(i);
+    return;
+  }
+  m->pid = pid;
+  children[i].move = NULL;
+  children[i].state = MOVING;
+  queue_move(m);
+}
+
+static int find_child(long id) {
+  for (int i = 0; i < nchildren; i++)
+    if (children[i].id == id) return i;
+  return -1;
+}
+
+/* Moves the mover has finished: R when every cgroup took the pid, else E and
+ * the child killed (reaped later by reap()). */
+static void moved(void) {
+  struct move *m;
+  for (;;) {
+    ssize_t r = read(moved_pipe[0], &m, sizeof(m));
+    if (r < 0 && errno == EINTR) continue;
+    if (r != (ssize_t)sizeof(m)) return; /* EAGAIN: none left */
+    int i = find_child(m->id);
+    /* A child that died while it was moved has been reported already. */
+    if (i >= 0 && children[i].pid == m->pid && children[i].state == MOVING) {
+      if (m->failed_at < 0) {
+        say("R %ld %d\n", m->id, (int)m->pid);
+        children[i].state = PARKED;
+      } else {
+        say("E %ld cannot join %s: %s (errno %d)\n", m->id, m->cgroups[m->failed_at],
+            strerror(m->error), m->error);
+        fail_child(i);
+      }
+    }
+    free_move(m);
+  }
 }
 
 static void reap(void) {
@@ -259,28 +463,29 @@ static void reap(void) {
     for (int i = 0; i < nchildren; i++) {
       if (children[i].pid != pid) continue;
       if (WIFSTOPPED(status)) {
-        /* Parked (its own SIGSTOP), once; any later stop is someone else's. */
-        if (!children[i].parked) say("R %ld %d\n", children[i].id, (int)pid);
-        children[i].parked = 1;
+        /* Its own SIGSTOP, once; any later stop is someone else's. */
+        if (children[i].state == FORKED) place(i);
         break;
       }
-      if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      if (children[i].state != FAILED && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         if (WIFSIGNALED(status))
           say("E %ld pid %d killed by signal %d\n", children[i].id, (int)pid, WTERMSIG(status));
         else
           say("E %ld pid %d exited %d\n", children[i].id, (int)pid, WEXITSTATUS(status));
       }
+      /* A move in the mover's hands comes back to moved(), which frees it.
+       * Such a child can only have been killed from outside while it was
+       * moved; the mover may then write its pid after it was reaped, which
+       * names another process only if the host's pids wrapped around
+       * (pid_max) within that one move. The zygote never kills a child in
+       * the mover's hands itself: fail_child() comes after the mover gave
+       * it back, and end_all() waits for the mover before it reaps. */
       if (children[i].demand_fd >= 0) close(children[i].demand_fd);
+      free_move(children[i].move);
       children[i] = children[--nchildren];
       break;
     }
   }
-}
-
-static int find_child(long id) {
-  for (int i = 0; i < nchildren; i++)
-    if (children[i].id == id) return i;
-  return -1;
 }
 
 /* P <id> <n> <procs> x n: fork a process to park. */
@@ -295,26 +500,45 @@ static void park(char **f, int n, pid_t zygote) {
     say("E %ld more than %d processes at once\n", id, MAX_CHILDREN);
     return;
   }
+  /* Where it goes, copied out of the command line (the buffer is reused) before the fork. */
+  struct move *m = calloc(1, sizeof(*m));
+  if (m == NULL) {
+    say("E %ld cannot park: out of memory\n", id);
+    return;
+  }
+  m->id = id;
+  for (int i = 0; i < ncg; i++) {
+    m->cgroups[i] = strdup(f[3 + i]);
+    if (m->cgroups[i] == NULL) {
+      free_move(m);
+      say("E %ld cannot park: out of memory\n", id);
+      return;
+    }
+    m->ncg = i + 1;
+  }
   int demand[2];
   if (pipe(demand) != 0) {
     say("E %ld cannot park: %s\n", id, strerror(errno));
+    free_move(m);
     return;
   }
   pid_t pid = fork();
   if (pid == 0) {
     close(demand[1]);
-    child(id, demand[0], ncg, f + 3, zygote);
+    child(id, demand[0], zygote);
   }
   close(demand[0]);
   if (pid < 0) {
     say("E %ld fork: %s\n", id, strerror(errno));
     close(demand[1]);
+    free_move(m);
     return;
   }
   children[nchildren].pid = pid;
   children[nchildren].id = id;
   children[nchildren].demand_fd = demand[1];
-  children[nchildren].parked = 0;
+  children[nchildren].state = FORKED;
+  children[nchildren].move = m;
   nchildren++;
 }
 
@@ -322,7 +546,7 @@ static void park(char **f, int n, pid_t zygote) {
 static void go(char **f, int n) {
   long id = atol(f[1]);
   int i = find_child(id);
-  if (n != 5 || i < 0 || !children[i].parked || children[i].demand_fd < 0) {
+  if (n != 5 || i < 0 || children[i].state != PARKED || children[i].demand_fd < 0) {
     say("E %ld bad go command (no such parked process)\n", id);
     return;
   }
@@ -351,12 +575,33 @@ static void command(char *line, pid_t zygote) {
 
 /* The replay is done: every child still here (parked ones, stopped) is
  * killed and reaped before the zygote exits, so the replay can remove their
- * sandboxes as soon as it sees the zygote gone. */
+ * sandboxes as soon as it sees the zygote gone. The mover is given nothing
+ * more, and the move it may have in hand is waited for before any child is
+ * reaped: a pid it writes is never one freed for another process. */
 static int end_all(void) {
+  pthread_mutex_lock(&moves_lock);
+  for (struct move *m = moves_head, *next; m != NULL; m = next) {
+    next = m->next;
+    free_move(m);
+  }
+  moves_head = moves_tail = NULL;
+  pthread_mutex_unlock(&moves_lock);
   for (int i = 0; i < nchildren; i++) kill(children[i].pid, SIGKILL);
+  /* Up to 10 s, asleep in poll() between looks: a move of a killed task ends at once. */
+  for (int waited_ms = 0; mover_running && waited_ms < 10000; waited_ms += 10) {
+    struct move *m;
+    while (read(moved_pipe[0], &m, sizeof(m)) == (ssize_t)sizeof(m)) free_move(m);
+    pthread_mutex_lock(&moves_lock);
+    int busy = mover_busy;
+    pthread_mutex_unlock(&moves_lock);
+    if (!busy) break;
+    struct pollfd done = {.fd = moved_pipe[0], .events = POLLIN};
+    poll(&done, 1, 10);
+  }
   for (int i = 0; i < nchildren; i++) {
     while (waitpid(children[i].pid, NULL, 0) < 0 && errno == EINTR) {
     }
+    free_move(children[i].move);
   }
   nchildren = 0;
   return 0;
@@ -432,8 +677,12 @@ int main(int argc, char **argv) {
   size_t have = 0;
   for (;;) {
     if (child_exited) reap();
-    struct pollfd channel = {.fd = CHANNEL_FD, .events = POLLIN};
-    if (ppoll(&channel, 1, NULL, &waiting) < 0) continue; /* EINTR: a child exited */
+    /* The channel, and the mover's finished moves once it runs (poll skips fd -1). */
+    struct pollfd fds[2] = {{.fd = CHANNEL_FD, .events = POLLIN},
+                            {.fd = moved_pipe[0], .events = POLLIN}};
+    if (ppoll(fds, 2, NULL, &waiting) < 0) continue; /* EINTR: a child exited */
+    if (fds[1].revents & POLLIN) moved();
+    if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     ssize_t r = read(CHANNEL_FD, buf + have, sizeof(buf) - 1 - have);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) return end_all(); /* the replay closed the socket */
