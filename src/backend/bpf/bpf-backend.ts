@@ -557,13 +557,14 @@ class AlpsBpfBackend implements BpfBackend {
     const level = this.#initialLevel(fn, id);
     const sliceNs = this.#sliceFor(id);
     const { floor, boostBudgetNs } = limits;
+    // Read before the task is registered: a fork from then on is counted after
+    // it (see endInvocation). First, so a failed read leaves nothing recorded.
+    const forksAtStart = this.#handle.counter(FORKS_COUNTER);
     // A task the record cannot take is not changed, and then the invocation
     // is refused (RecordError) before anything is registered.
     if (level !== BASE_NICE && (floor === undefined || Math.max(level, floor) !== BASE_NICE))
       this.actuator.ensureMarked(pid);
     const tids = new Set<number>();
-    // Read before the task is registered: a fork from then on is counted after it.
-    const forksAtStart = this.#handle.counter(FORKS_COUNTER);
     const inv: TrackedInvocation = { fn, tids, floor, boostBudgetNs, spent: false, forksAtStart };
     // The invocation's own thread runs the function from its next
     // instruction: it gets its level now. Applied first, then registered
