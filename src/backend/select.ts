@@ -28,6 +28,8 @@ export interface CreateBackendOptions {
   sliceRequest?: boolean;
   /** alps, strategy dynamic: yields at or above this level run under SCHED_IDLE. */
   idleFrom?: number;
+  /** alps, strategy dynamic: yields end this many predicted runs after an invocation starts (0: never). */
+  yieldBound?: number;
   /** SFS tuning (slots, slice, overload). */
   sfs?: Omit<SfsOptions, "syscalls" | "touched" | "log" | "reasons">;
 }
@@ -56,7 +58,11 @@ export async function createBackend(
   const touched = opts.touched === undefined ? {} : { touched: opts.touched };
   const strategy = opts.strategy ?? "dynamic";
   const sliceRequest = opts.sliceRequest ?? false;
-  const idleFrom = opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom };
+  // The yield bound travels with idleFrom: both shape strategy dynamic's yields.
+  const idleFrom = {
+    ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
+    ...(opts.yieldBound === undefined ? {} : { yieldBound: opts.yieldBound }),
+  };
 
   let mode: Mode;
   if (opts.mode === "auto") {

@@ -35,6 +35,8 @@ const QUANTUM_MS = 8;
 /** The label of the row the must-show compares with: hindsight, the learner's defaults. */
 export const LEARNED_DEFAULTS = "learned, defaults";
 export const LEARNED_ONLINE = "learned online, defaults (alps simulate --policy alps)";
+/** Hindsight with yields that never end, as alps ran before its yield bound. */
+export const LEARNED_UNBOUNDED = "learned, defaults, --yield-bound 0 (yields never end)";
 
 const SETTINGS: { label: string; params: Partial<LearnerParams> }[] = [
   { label: LEARNED_DEFAULTS, params: {} },
@@ -91,6 +93,7 @@ function turnaround(
   name: "srpt" | "cfs" | "alps",
   policy?: Policy,
   floor?: number,
+  yieldBound?: number,
 ): Turnaround {
   const { summary } = simulate(trace, {
     policy: name,
@@ -98,7 +101,13 @@ function turnaround(
     quantumMs: QUANTUM_MS,
     ...(policy === undefined
       ? {}
-      : { alps: { policy, ...(floor === undefined ? {} : { floor }) } }),
+      : {
+          alps: {
+            policy,
+            ...(floor === undefined ? {} : { floor }),
+            ...(yieldBound === undefined ? {} : { yieldBound }),
+          },
+        }),
   });
   return { ...summary.turnaround_ms, slowdown: summary.slowdown.mean };
 }
@@ -123,6 +132,7 @@ export function feedbackFigures(workload: string): FeedbackFigures {
       alps: simulateOnline(trace, defaultConfig(), { cores: FEEDBACK_CORES, keepOutcomes: false })
         .result.summary.turnaround_ms,
     },
+    { label: LEARNED_UNBOUNDED, alps: turnaround(trace, "alps", learned(trace, {}), undefined, 0) },
     // What the daemon does to every invocation of a caller that is not root (docs/safety.md).
     {
       label:

@@ -181,6 +181,7 @@ async function runDaemon(
       strategy: config.strategy,
       sliceRequest: config.eevdfSlice,
       idleFrom: config.idleFromNice,
+      yieldBound: config.yieldBound,
       noBpf: config.noBpf,
       // The first entry wakes the tick (and beats at once after an idle beat), before the change it precedes.
       touched: record,

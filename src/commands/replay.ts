@@ -13,6 +13,8 @@ import {
   type ApiProtocol,
   DRIVERS,
   type Driver,
+  REGISTRATIONS,
+  type Registration,
   REPLAY_MODES,
   type ReplayMode,
   SANDBOX_CGROUP_LAYOUTS,
@@ -48,6 +50,7 @@ interface ReplayFlags {
   sandboxCgroups: SandboxCgroupLayout;
   socket?: string;
   apiProtocol: ApiProtocol;
+  registration: Registration;
   daemonArgs?: string;
   strategy: Strategy;
   cores?: number;
@@ -101,6 +104,14 @@ export function registerReplay(program: Command): void {
         )
           .argParser((text) => choiceFlag("--api-protocol", text, API_PROTOCOLS))
           .default("line"),
+      )
+      .addOption(
+        new Option(
+          "--registration <when>",
+          "driver api, warm workers: a worker starts an invocation once the daemon answered its registration (await), or at once with the registration on its way (concurrent: the round trip leaves the invocation's path, its level lands when the daemon has it)",
+        )
+          .argParser((text) => choiceFlag("--registration", text, REGISTRATIONS))
+          .default("await"),
       )
       .option(
         "--daemon-args <flags>",
@@ -157,6 +168,7 @@ export function registerReplay(program: Command): void {
             sandboxCgroups: flags.sandboxCgroups,
             ...(flags.socket === undefined ? {} : { socket: flags.socket }),
             apiProtocol: flags.apiProtocol,
+            registration: flags.registration,
             ...(daemonArgs.length === 0 ? {} : { daemonArgs }),
             strategy: flags.strategy,
             cores: flags.cores,

@@ -94,10 +94,11 @@ async function addLearningOptions(cmd: Command): Promise<void> {
     ).helpGroup(LEARNING_GROUP),
   );
   // --strategy and --quantum-ms are the simulator's own flags, with the same meaning;
-  // --idle-from-nice applies to alps with a policy file too.
+  // --idle-from-nice and --yield-bound apply to alps with a policy file too.
   cmd.addOption(configOption("idleFromNice"));
+  cmd.addOption(configOption("yieldBound"));
   for (const key of ONLINE_KEYS)
-    if (key !== "strategy" && key !== "quantumMs" && key !== "idleFromNice")
+    if (key !== "strategy" && key !== "quantumMs" && key !== "idleFromNice" && key !== "yieldBound")
       cmd.addOption(configOption(key).helpGroup(LEARNING_GROUP));
 }
 
@@ -197,7 +198,7 @@ async function daemonConfig(
     flags,
     ONLINE_KEYS.filter((k) => k !== "strategy" && k !== "quantumMs"),
   );
-  const learningOnly = Object.keys(given).filter((k) => k !== "idleFromNice");
+  const learningOnly = Object.keys(given).filter((k) => k !== "idleFromNice" && k !== "yieldBound");
   if (!learning && learningOnly.length > 0)
     throw new UsageError(
       `--${flagName(learningOnly[0] as (typeof ONLINE_KEYS)[number])} applies to alps learning online (without --policy-file) only`,
@@ -289,7 +290,9 @@ async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>
         : {
             policy: alpsPolicy,
             strategy: config?.strategy,
-            ...(config === undefined ? {} : { idleFrom: config.idleFromNice }),
+            ...(config === undefined
+              ? {}
+              : { idleFrom: config.idleFromNice, yieldBound: config.yieldBound }),
             ...(niceFloor === undefined ? {} : { floor: niceFloor }),
           };
     const result = simulate(trace, {

@@ -57,6 +57,35 @@ export const BASE_NICE = 0;
  */
 export const DEFAULT_IDLE_FROM = 15;
 
+/**
+ * How long after it starts an invocation of a function predicted to run
+ * `predictedMs` may still yield, ms, under a yield bound of `bound` (its
+ * multiple of the predicted run; 0 = no bound, Infinity). Past it the
+ * invocation's level is never above BASE_NICE: it shares the cores as under
+ * CFS, or better.
+ *
+ * Why a bound: SRPT holds a job back only by the work ahead of it, but a
+ * yield has no such limit. An invocation predicted long yields (down to
+ * SCHED_IDLE) to every shorter one for as long as shorter ones keep
+ * arriving, and under sustained load that is without end: the longest
+ * invocations are the tail. Counting from the start, with the function's own
+ * prediction as the unit, bounds each invocation's hold-back by its own
+ * expected size, as a slowdown.
+ */
+export function yieldLiftMs(bound: number, predictedMs: number): number {
+  if (!(bound >= 0)) throw new RangeError(`yield bound must be >= 0, got ${bound}`);
+  return bound > 0 ? bound * predictedMs : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * The yield bound alps uses unless told otherwise: six predicted runs. Chosen
+ * in the simulator on the bundled azure-like and huawei-like workloads (2
+ * cores, learning online) among 2, 4, 6, 8, 12 and 16: from 8 up the longest
+ * tenth's p99 creeps back toward no bound's, at 4 and below the short half
+ * loses its lead on azure-like (docs/results.md has the table).
+ */
+export const DEFAULT_YIELD_BOUND = 6;
+
 /** The weight of a SCHED_IDLE task (the kernel's WEIGHT_IDLEPRIO), whatever its nice. */
 export const IDLE_WEIGHT = 3;
 

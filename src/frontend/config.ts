@@ -17,7 +17,7 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { DEFAULT_IDLE_FROM } from "../contracts/levels.js";
+import { DEFAULT_IDLE_FROM, DEFAULT_YIELD_BOUND } from "../contracts/levels.js";
 import { InputError, UsageError } from "../errors.js";
 import { DEFAULT_SOCKET } from "./api/socket-path.js";
 
@@ -60,6 +60,11 @@ export const CONFIG_FIELDS = {
     schema: z.number().int().min(1).max(20),
     default: DEFAULT_IDLE_FROM,
     help: "strategy dynamic: yields at this nice level and above run under SCHED_IDLE (20 = never)",
+  },
+  yieldBound: {
+    schema: nonNeg,
+    default: DEFAULT_YIELD_BOUND,
+    help: "strategy dynamic: an invocation stops yielding this many times its function's predicted run after it starts (0 = never)",
   },
   noBpf: {
     schema: z.boolean(),

@@ -24,6 +24,7 @@ import type { Log } from "./log.js";
 export const ONLINE_KEYS = [
   "strategy",
   "idleFromNice",
+  "yieldBound",
   "learnPeriodMs",
   "newFunctionLearnMs",
   ...LEARNER_KEYS,
@@ -153,7 +154,7 @@ export interface OnlineRun {
 
 /**
  * `alps` over `trace` with the daemon learning online from it, configured by
- * `config` (strategy, idleFromNice and the learner's options included).
+ * `config` (strategy, idleFromNice, yieldBound and the learner's options included).
  */
 export function simulateOnline(
   trace: SimInput,
@@ -166,7 +167,12 @@ export function simulateOnline(
     cores: opts.cores,
     keepOutcomes: opts.keepOutcomes ?? true,
     ...(opts.sandboxes === undefined ? {} : { sandboxes: opts.sandboxes }),
-    alps: { feed, strategy: config.strategy, idleFrom: config.idleFromNice },
+    alps: {
+      feed,
+      strategy: config.strategy,
+      idleFrom: config.idleFromNice,
+      yieldBound: config.yieldBound,
+    },
   });
   return { result, status: feed.status(), policy: feed.daemon.policy() };
 }

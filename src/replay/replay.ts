@@ -23,6 +23,7 @@ import type {
   ApiProtocol,
   Driver,
   ModeRun,
+  Registration,
   ReplayMode,
   SandboxCgroupLayout,
   WorkerKind,
@@ -50,6 +51,8 @@ export interface ReplayOptions {
   socket?: string;
   /** Driver api: the protocol of start and end. Default line. */
   apiProtocol?: ApiProtocol;
+  /** Driver api, warm workers: await (default) or concurrent registration. */
+  registration?: Registration;
   /** More flags for the alps daemon the replay starts. */
   daemonArgs?: string[];
   /** Replay only invocations arriving before this many seconds (said in the outputs). */
@@ -77,6 +80,8 @@ export interface ReplaySummary {
     drivers: Driver[];
     /** Driver api's protocol of start and end (absent without driver api). */
     api_protocol?: ApiProtocol;
+    /** Driver api with warm workers: when a worker starts an invocation (absent otherwise). */
+    registration?: Registration;
   };
   baseline: Baseline | null;
   modes: Record<string, Summary>;
@@ -233,6 +238,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const workers = opts.workers ?? "warm";
   const layout = opts.sandboxCgroups ?? "cpu";
   const apiProtocol = opts.apiProtocol ?? "line";
+  const registration = opts.registration ?? "await";
   mkdirSync(opts.outDir, { recursive: true });
   if (drivers.includes("inprocess"))
     notes.push(
@@ -259,6 +265,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         fallback: opts.fallback ?? false,
         ...(opts.socket === undefined ? {} : { socket: opts.socket }),
         apiProtocol,
+        registration,
         ...(opts.daemonArgs === undefined ? {} : { daemonArgs: opts.daemonArgs }),
         outDir: opts.outDir,
         ...(opts.signal === undefined ? {} : { signal: opts.signal }),
@@ -357,6 +364,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       sandbox_cgroups: layout,
       drivers,
       ...(drivers.includes("api") ? { api_protocol: apiProtocol } : {}),
+      ...(drivers.includes("api") && workers === "warm" ? { registration } : {}),
     },
     baseline,
     modes: summaries,

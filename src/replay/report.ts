@@ -206,7 +206,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
 </head><body>
 <h1>alps replay</h1>
 <p>Trace <code>${escapeHtml(input.trace)}</code>, functions on ${input.cores} core(s). Turnaround = completion − scheduled arrival, real processes on this host.</p>
-<p id="setup">Workers <b>${escapeHtml(input.setup.workers)}</b> · sandbox cgroups <b>${escapeHtml(input.setup.sandbox_cgroups)}</b> · driver <b>${escapeHtml(input.setup.drivers.join(", "))}</b> (mode none has no driver) · baseline: <b>${input.baseline === null ? "none ran" : `${escapeHtml(input.baseline.key)}</b> = ${escapeHtml(input.baseline.label)}<b>`}</b></p>
+<p id="setup">Workers <b>${escapeHtml(input.setup.workers)}</b> · sandbox cgroups <b>${escapeHtml(input.setup.sandbox_cgroups)}</b> · driver <b>${escapeHtml(input.setup.drivers.join(", "))}</b>${input.setup.registration === undefined ? "" : ` (registration <b>${escapeHtml(input.setup.registration)}</b>)`} (mode none has no driver) · baseline: <b>${input.baseline === null ? "none ran" : `${escapeHtml(input.baseline.key)}</b> = ${escapeHtml(input.baseline.label)}<b>`}</b></p>
 ${table(input)}
 ${inferenceSection(input)}
 <h2>Modes</h2><ul>${reasons}</ul>

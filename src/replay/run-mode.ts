@@ -12,6 +12,7 @@ import type { Strategy } from "../contracts/levels.js";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { threadsOf } from "../host/proc-stat.js";
 import { loadSyscalls } from "../host/syscalls.js";
+import { UsageError } from "../errors.js";
 import { type AlpsSide, ModeUnavailableError, openAlpsSide } from "./alps-side.js";
 import { raiseDispatcher } from "./dispatcher-priority.js";
 import { compareInference, type InferenceReport } from "./inference.js";
@@ -23,6 +24,7 @@ import type {
   MeasuredInvocation,
   ModeRun,
   ReplayMode,
+  Registration,
   SandboxCgroupLayout,
   WorkerKind,
 } from "./types.js";
@@ -48,6 +50,8 @@ export interface RunModeOptions {
   socket?: string;
   /** Driver api: the protocol of start and end (default line). */
   apiProtocol?: ApiProtocol;
+  /** Driver api, warm workers: start once registered (await, default) or alongside (concurrent). */
+  registration?: Registration;
   /** More flags for the alps daemon the replay starts. */
   daemonArgs?: readonly string[];
   /** Where the daemon's log goes (the replay's output directory). */
@@ -86,6 +90,11 @@ export async function runMode(
   const driver = opts.mode === "none" ? undefined : (opts.driver ?? "api");
   const workerKind = opts.workers ?? "warm";
   const layout = opts.sandboxCgroups ?? "cpu";
+  const registration = opts.registration ?? "await";
+  if (registration === "concurrent" && workerKind === "fork")
+    throw new UsageError(
+      "--registration concurrent applies to warm workers: a fork worker's fresh process is held until it is registered",
+    );
   const reasons: string[] = [];
   const { syscalls, reason: syscallsReason } = loadSyscalls();
   if (syscallsReason !== undefined) reasons.push(syscallsReason);
@@ -120,6 +129,12 @@ export async function runMode(
       log,
     });
     reasons.push(...side.reasons);
+    if (side.registers && workerKind === "warm")
+      reasons.push(
+        registration === "await"
+          ? "registration await: a warm worker starts an invocation once the daemon answered its registration"
+          : "registration concurrent: a warm worker starts an invocation at once, its registration on the way (the level lands when the daemon has it)",
+      );
     reasons.push(
       layout === "cpu"
         ? "sandbox cgroups cpu: every sandbox a cpu cgroup of its own (as platforms do)"
@@ -216,6 +231,7 @@ function dispatchAll(
   opts: RunModeOptions,
 ): Promise<void> {
   const total = trace.length;
+  const concurrent = opts.registration === "concurrent";
   const t0 = process.hrtime.bigint() + BigInt(Math.round((opts.leadMs ?? 200) * 1e6));
   const scheduledNs = (inv: TraceInvocation): bigint =>
     t0 + BigInt(Math.round(inv.arrivalMs * 1e6));
@@ -246,19 +262,31 @@ function dispatchAll(
       // A warm idle worker is taken without an await, so the in-process shortcut
       // reaches the first instruction without yielding to the event loop.
       const slot: Slot = workers.takeNow(index, inv) ?? (await workers.acquire(index, inv));
-      // Registered before the slot runs a single instruction of the invocation.
+      // Registered before the slot runs a single instruction of the invocation,
+      // or (concurrent) alongside it: the id is awaited before the end either way.
       let id: string | undefined;
       let registerMs: number | undefined;
+      let registering: Promise<string> | undefined;
       if (side.registers) {
         const asked = process.hrtime.bigint();
         const registered = side.register(inv.fn, slot.pid);
-        id = typeof registered === "string" ? registered : await registered;
-        registerMs = Number(process.hrtime.bigint() - asked) / 1e6;
+        const answered = (value: string): string => {
+          registerMs = Number(process.hrtime.bigint() - asked) / 1e6;
+          return value;
+        };
+        if (typeof registered === "string") id = answered(registered);
+        else if (concurrent) {
+          registering = registered.then(answered);
+          // Handled here; awaited (and its error thrown) once the invocation ran.
+          registering.catch(() => {});
+        } else id = answered(await registered);
       }
       let result: RunResult;
       try {
         result = await slot.run();
+        if (registering !== undefined) id = await registering;
       } catch (error: unknown) {
+        if (registering !== undefined) id = await registering.catch(() => undefined);
         if (id !== undefined) await Promise.resolve(side.end(id, 0)).catch(() => {});
         throw error;
       }

@@ -19,6 +19,7 @@ export interface ComparisonInput {
     sandbox_cgroups: string;
     drivers: readonly string[];
     api_protocol?: string;
+    registration?: string;
   };
   /** Simulated policies: each against the simulated cfs. */
   vs_cfs?: Record<string, VsBaseline>;
@@ -33,7 +34,7 @@ export function setupLine(summary: ComparisonInput): string | undefined {
     summary.baseline === null || summary.baseline === undefined
       ? "no baseline"
       : `baseline ${summary.baseline.key} = ${summary.baseline.label}`;
-  return `workers ${summary.setup.workers} · sandbox cgroups ${summary.setup.sandbox_cgroups} · driver ${summary.setup.drivers.join(", ")}${summary.setup.api_protocol === undefined ? "" : ` (api over ${summary.setup.api_protocol})`} (mode none has none) · ${base}`;
+  return `workers ${summary.setup.workers} · sandbox cgroups ${summary.setup.sandbox_cgroups} · driver ${summary.setup.drivers.join(", ")}${summary.setup.api_protocol === undefined ? "" : ` (api over ${summary.setup.api_protocol}${summary.setup.registration === undefined ? "" : `, registration ${summary.setup.registration}`})`} (mode none has none) · ${base}`;
 }
 
 interface RowDetails {

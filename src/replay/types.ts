@@ -48,6 +48,17 @@ export const API_PROTOCOLS: readonly ApiProtocol[] = ["http", "line"];
 export const WORKER_KINDS: readonly WorkerKind[] = ["warm", "fork"];
 
 /**
+ * When driver api's dispatcher lets a warm worker start an invocation:
+ * `await`, once the daemon answered its registration (the invocation's
+ * first instruction already runs at its level); `concurrent`, at once, with
+ * the registration on its way (the level lands when the daemon has it, and
+ * the round trip is off the invocation's path). Fork workers always await:
+ * a fresh process is held until it is registered.
+ */
+export type Registration = "await" | "concurrent";
+export const REGISTRATIONS: readonly Registration[] = ["await", "concurrent"];
+
+/**
  * How sandboxes are laid out: `cpu` = each one a cpu cgroup of its own (as
  * platforms do: Docker, OpenLambda), `none` = one cgroup v2 directory per
  * function without the cpu controller (every function's tasks in one

@@ -2,7 +2,12 @@
  * `simulate`: checks options, builds the shared invocation table, runs the
  * chosen policy's engine and summarizes.
  */
-import { curveForPolicy, DEFAULT_CURVE, DEFAULT_IDLE_FROM } from "../contracts/levels.js";
+import {
+  curveForPolicy,
+  DEFAULT_CURVE,
+  DEFAULT_IDLE_FROM,
+  DEFAULT_YIELD_BOUND,
+} from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
 import { PolicyEntries } from "./entries.js";
 import { type FairParams, runFair } from "./fair.js";
@@ -127,6 +132,7 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
         strategy,
         curve: curveOf(entries.policy),
         idleFrom: alps.idleFrom ?? DEFAULT_IDLE_FROM,
+        yieldBound: alps.yieldBound ?? DEFAULT_YIELD_BOUND,
         predicted: entries.predicted,
         slice: entries.slice,
         priority: entries.priority,

@@ -77,6 +77,8 @@ interface AlpsCommon {
   curve?: LevelCurve;
   /** Dynamic: levels from here up run under SCHED_IDLE (default DEFAULT_IDLE_FROM, 20 = never). */
   idleFrom?: number;
+  /** Dynamic: yields end this many predicted runs after an invocation starts (yieldLiftMs; default DEFAULT_YIELD_BOUND, 0 = never). */
+  yieldBound?: number;
   /** Lowest level any invocation gets (the daemon's floor for callers that are not root); default none. */
   floor?: number;
 }

@@ -32,6 +32,7 @@ import {
   niceWeight,
   runsIdle,
   staticLevel,
+  yieldLiftMs,
 } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
 import type { PolicyEntries } from "./entries.js";
@@ -49,6 +50,12 @@ export interface LevelPlan {
    * a caller that is not root (0: no boost, only yields); absent: none.
    */
   floor?: number;
+  /**
+   * Dynamic: an invocation stops yielding once this many times its
+   * predicted run has passed since it arrived (yieldLiftMs in levels.ts);
+   * absent or 0: never.
+   */
+  yieldBound?: number;
   /** Per invocation: its function's predicted_ms, slice_ms and priority. */
   predicted: Float64Array;
   slice: Float64Array;
@@ -79,6 +86,8 @@ class LevelTracker {
   private thresholds: number[];
   /** Dynamic: band index (curve level − niceMin) of predicted remaining time. */
   private readonly band: Int32Array;
+  /** Dynamic: 1 once j's yields are lifted (its bound passed). */
+  private readonly lifted: Uint8Array;
 
   constructor(
     private readonly plan: LevelPlan,
@@ -87,6 +96,13 @@ class LevelTracker {
     this.curve = plan.curve;
     this.thresholds = levelThresholdsMs(plan.curve);
     this.band = new Int32Array(n);
+    this.lifted = new Uint8Array(n);
+  }
+
+  /** j's yield bound passed: from now on it never yields; its new level. */
+  lift(j: number, used: number): number {
+    this.lifted[j] = 1;
+    return this.floored(this.dynamicOf(j, used));
   }
 
   /** A new policy's curve: levels computed from now on (initial) use it. */
@@ -116,7 +132,8 @@ class LevelTracker {
   /** Dynamic level from the band index: past the slice never below BASE_NICE (as dynamicLevel). */
   private dynamicOf(j: number, used: number): number {
     const l = this.curve.niceMin + (this.band[j] as number);
-    return used >= (this.plan.slice[j] as number) ? Math.max(l, BASE_NICE) : l;
+    const level = used >= (this.plan.slice[j] as number) ? Math.max(l, BASE_NICE) : l;
+    return this.lifted[j] === 1 ? Math.min(level, BASE_NICE) : level;
   }
 
   /** CPU use at which j's level changes next (Infinity when it never will). */
@@ -128,8 +145,9 @@ class LevelTracker {
     const b = this.band[j] as number;
     // The next threshold crossing changes the level unless the task is past
     // its slice and already at BASE_NICE (where it stays).
+    // Lifted and past its slice, it stays at BASE_NICE whatever the band says.
     const crossing =
-      b > 0 && (inSlice || level > BASE_NICE)
+      b > 0 && (inSlice || (level > BASE_NICE && this.lifted[j] !== 1))
         ? (p.predicted[j] as number) - (this.thresholds[b - 1] as number)
         : INF;
     return Math.min(crossing, inSlice ? slice : INF);
@@ -160,6 +178,10 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
   const used = new Float64Array(n);
   const level = new Int32Array(n);
   const changeAt = new Float64Array(n);
+  // When each invocation's yields are lifted (Infinity: never); only a
+  // yielding invocation has a lift event.
+  const bound = plan.strategy === "dynamic" ? (plan.yieldBound ?? 0) : 0;
+  const liftAt = new Float64Array(n).fill(INF);
   const active = new Int32Array(n);
   let k = 0;
   const weightOfLevel = new Float64Array(LEVELS);
@@ -240,10 +262,13 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
     const tArrive = next < n ? (arrival[next] as number) : INF;
     let tEvent = INF;
     let who = -1;
+    let tLift = INF;
     if (k > 0) {
       computeRates();
       for (let a = 0; a < k; a++) {
         const j = active[a] as number;
+        if ((level[j] as number) > BASE_NICE && (liftAt[j] as number) < tLift)
+          tLift = liftAt[j] as number;
         const r = rateOf(j);
         const u = used[j] as number;
         const d = demand[j] as number;
@@ -257,7 +282,7 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
       }
     }
     const tDecide = online === undefined ? INF : online.feed.nextDecisionMs();
-    const t = Math.min(tArrive, tEvent, tDecide);
+    const t = Math.min(tArrive, tEvent, tDecide, tLift);
     const dt = t - now;
     if (dt > 0) {
       for (let a = 0; a < k; a++) {
@@ -269,11 +294,25 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
     }
     now = t;
     // A decision first: a policy decided at t already applies to what arrives at t.
-    if (online !== undefined && tDecide <= tArrive && tDecide <= tEvent) {
+    if (online !== undefined && tDecide <= Math.min(tArrive, tEvent, tLift)) {
       const policy = online.feed.decide(now, busy);
       if (!(online.feed.nextDecisionMs() > now))
         throw new RangeError(`policy feed: the decision after ${now} ms is not later`);
       if (policy !== undefined) replan(online, policy);
+      continue;
+    }
+    // Yield bounds passed: those invocations move to their lifted level.
+    if (tLift <= tArrive && tLift <= tEvent) {
+      for (let a = 0; a < k; a++) {
+        const j = active[a] as number;
+        if ((level[j] as number) <= BASE_NICE || (liftAt[j] as number) > now) continue;
+        liftAt[j] = INF;
+        countLevel((level[j] as number) + 20, -1);
+        const l = levels.lift(j, used[j] as number);
+        level[j] = l;
+        changeAt[j] = levels.nextChange(j, l, used[j] as number);
+        countLevel(l + 20, 1);
+      }
       continue;
     }
     if (tArrive <= tEvent) {
@@ -285,6 +324,7 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
         continue;
       }
       jobs.started(j, now);
+      if (bound > 0) liftAt[j] = now + yieldLiftMs(bound, plan.predicted[j] as number);
       const l = levels.initial(j, 0);
       level[j] = l;
       changeAt[j] = levels.nextChange(j, l, 0);

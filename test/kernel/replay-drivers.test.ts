@@ -136,6 +136,7 @@ describe.skipIf(!ready)("replay drivers", () => {
           sandbox_cgroups: "cpu",
           drivers: ["api"],
           api_protocol: apiProtocol,
+          ...(workers === "warm" ? { registration: "await" } : {}),
         });
         expect(run.reasons.join("\n")).toContain(
           apiProtocol === "line" ? "over the line protocol on " : "over HTTP (--api-protocol http)",
@@ -151,6 +152,41 @@ describe.skipIf(!ready)("replay drivers", () => {
       180_000,
     );
   }
+
+  it("api + warm, registration concurrent: every invocation registered and ended, the run labelled", async () => {
+    daemonsBefore = new Set(replayDaemons());
+    const dir = mkdtempSync(join(tmpdir(), "alps-replay-api-concurrent-"));
+    const { path, count } = shortTrace(dir, 12);
+    const result = await replay({
+      tracePath: path,
+      modes: ["alps"],
+      drivers: ["api"],
+      workers: "warm",
+      sandboxCgroups: "cpu",
+      cores: 2,
+      outDir: dir,
+      daemonArgs: ["--policy-file", policyFile(dir)],
+      registration: "concurrent",
+    });
+    const run = onlyRun(result);
+    expect(run.invocations).toHaveLength(count);
+    // Every registration was answered (its id ended the invocation), none refused.
+    for (const m of run.invocations)
+      expect(m.registerMs, `invocation ${m.index} registered`).toBeDefined();
+    expect(run.backendStatus?.counters.nr_invocations).toBe(count);
+    expect(run.reasons.join("\n")).toContain("registration concurrent: ");
+    const summary = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")) as {
+      setup: unknown;
+    };
+    expect(summary.setup).toEqual({
+      workers: "warm",
+      sandbox_cgroups: "cpu",
+      drivers: ["api"],
+      api_protocol: "line",
+      registration: "concurrent",
+    });
+    expectNothingLeft();
+  }, 180_000);
 
   it("sandbox: nothing registered, the daemon's bursts set against the real invocations", async () => {
     daemonsBefore = new Set(replayDaemons());

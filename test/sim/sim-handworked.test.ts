@@ -234,6 +234,27 @@ describe("one core, the other policies", () => {
     expect(r.outcomes[0]?.completionMs).toBeCloseTo(20, 9);
   });
 
+  it("alps dynamic: a yield ends at the bound, yieldBound × predicted after the start", () => {
+    // As above, A yields at 19 (weight 3) to B at -20 (88761). With a bound of
+    // 0.002 × 2000 ms, A's yield ends at t=4: from then on it is at nice 0 (1024;
+    // min(19, 0), inside its slice), and B's rate drops to 88761/89785.
+    const a = { priority: 2, predicted_ms: 2000, slice_ms: 1000 };
+    const b = { priority: 1, predicted_ms: 5, slice_ms: 1000 };
+    const run = (yieldBound: number) =>
+      simulate([inv(0, 10, "a"), inv(0, 10, "b")], {
+        policy: "alps",
+        cores: 1,
+        alps: { policy: { functions: { a, b }, default: b }, yieldBound },
+      });
+    const bAt4 = (4 * 88761) / 88764;
+    const bounded = run(0.002);
+    expect(bounded.outcomes[1]?.completionMs).toBeCloseTo(4 + ((10 - bAt4) * 89785) / 88761, 9);
+    expect(bounded.outcomes[0]?.completionMs).toBeCloseTo(20, 9);
+    // No bound (0): A yields until B is done, as in the case above.
+    const unbounded = run(0);
+    expect(unbounded.outcomes[1]?.completionMs).toBeCloseTo((10 * 88764) / 88761, 9);
+  });
+
   it("alps dynamic: running out of its slice never raises a yielding invocation to nice 0", () => {
     // Both predicted 2000 ms (nice 19). A's 2 ms slice runs out at t=4, but a yielding
     // level is not a boost: A stays at 19, so both keep sharing equally and finish at 20.

@@ -15,11 +15,13 @@ import {
   BASE_NICE,
   curveForPolicy,
   DEFAULT_CURVE,
+  DEFAULT_YIELD_BOUND,
   dynamicLevel,
   type LevelCurve,
   levelThresholdsMs,
   type Strategy,
   staticLevel,
+  yieldLiftMs,
 } from "../../contracts/levels.js";
 import {
   emptyPolicy,
@@ -73,6 +75,8 @@ export interface BpfBackendOptions {
   sliceRequest?: boolean;
   /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
   idleFrom?: number;
+  /** Strategy dynamic: yields end this many predicted runs after an invocation starts (yieldLiftMs; default DEFAULT_YIELD_BOUND, 0 = never). */
+  yieldBound?: number;
   /**
    * Also write each level where the scheduler compares it: a sandbox's own
    * cpu cgroup, an invocation's own autogroup (weight-targets.ts). Default true.
@@ -114,7 +118,7 @@ export interface BpfBackend extends Backend {
 const MAX_LATENCY_SAMPLES = 10_000;
 /** How often the backend checks the kernel's ring-buffer drop counter, ms. */
 const RESYNC_CHECK_MS = 250;
-/** How often boosted invocations' CPU is checked against their budget, ms. */
+/** How often open invocations are checked against their boost budget and yield bound, ms. */
 const BUDGET_CHECK_MS = 100;
 
 /** An invocation the backend follows: its function, the tids it registered, its limits. */
@@ -132,6 +136,10 @@ interface TrackedInvocation {
    * can have a child in the task map (see endInvocation).
    */
   forksAtStart: bigint;
+  /** When its yields end (performance.now() ms; Infinity: never): see yieldLiftMs. */
+  liftAtMs: number;
+  /** Its yield bound passed: no yield any more. */
+  lifted: boolean;
 }
 
 const FORKS_COUNTER = COUNTER_NAMES.indexOf("nr_forks_inherited");
@@ -180,6 +188,7 @@ class AlpsBpfBackend implements BpfBackend {
   readonly #addon: AlpsAddon;
   readonly #handle: BpfHandle;
   readonly #strategy: Strategy;
+  readonly #yieldBound: number;
   /** A configured fixed curve; without one, each policy's band (curveForPolicy). */
   readonly #fixedCurve: LevelCurve | undefined;
   #curve: LevelCurve;
@@ -213,6 +222,8 @@ class AlpsBpfBackend implements BpfBackend {
     nr_helper_register_errors: 0,
     /** Invocations whose CPU passed their boost budget (boosts withdrawn). */
     nr_budget_spent: 0,
+    /** Invocations still yielding when their yield bound passed (yields withdrawn). */
+    nr_yields_lifted: 0,
     /** Exits of invocation tasks reported to the daemon. */
     nr_invocation_exits: 0,
   };
@@ -235,6 +246,7 @@ class AlpsBpfBackend implements BpfBackend {
     this.#observeOnly = opts.observeOnly ?? false;
     this.mode = this.#observeOnly ? "cfs" : "alps";
     this.#strategy = opts.strategy;
+    this.#yieldBound = opts.yieldBound ?? DEFAULT_YIELD_BOUND;
     this.#fixedCurve = opts.curve;
     this.#curve = opts.curve ?? curveForPolicy(this.#policy);
     this.#thresholdsMs = levelThresholdsMs(this.#curve);
@@ -298,7 +310,10 @@ class AlpsBpfBackend implements BpfBackend {
    */
   #armBudgets(): void {
     if (this.#budgetTimer !== undefined || this.#closed) return;
-    this.#budgetTimer = setInterval(() => this.#checkBudgets(), BUDGET_CHECK_MS);
+    this.#budgetTimer = setInterval(() => {
+      this.#checkBudgets();
+      this.#liftYields();
+    }, BUDGET_CHECK_MS);
     this.#budgetTimer.unref();
   }
 
@@ -313,6 +328,34 @@ class AlpsBpfBackend implements BpfBackend {
     const inv = this.#invocations.get(root);
     if (inv === undefined) return undefined;
     return inv.spent ? Math.max(inv.floor ?? BASE_NICE, BASE_NICE) : inv.floor;
+  }
+
+  /** `level` as invocation `root` may have it now: never a yield once its bound passed. */
+  #bounded(root: number, level: number): number {
+    return level > BASE_NICE && this.#invocations.get(root)?.lifted === true ? BASE_NICE : level;
+  }
+
+  /**
+   * An invocation's yields are bounded in time (yieldLiftMs): every
+   * BUDGET_CHECK_MS, each invocation whose bound passed is marked lifted and
+   * its yielding tasks go to base. The kernel keeps posting levels from its
+   * predicted remaining time; #bounded caps every one applied from then on.
+   */
+  #liftYields(): void {
+    if (this.#closed) return;
+    const now = performance.now();
+    for (const [root, inv] of this.#invocations) {
+      if (inv.lifted || now < inv.liftAtMs) continue;
+      inv.lifted = true;
+      let yielding = false;
+      for (const tid of new Set([...inv.tids, ...this.#handle.tasksOfRoot(root)])) {
+        const level = this.actuator.appliedLevel(tid);
+        if (level === undefined || level <= BASE_NICE) continue;
+        yielding = true;
+        this.actuator.apply(tid, BASE_NICE, 0n, root, this.#floorOf(root));
+      }
+      if (yielding) this.#counts.nr_yields_lifted++;
+    }
   }
 
   /**
@@ -529,6 +572,13 @@ class AlpsBpfBackend implements BpfBackend {
     return staticLevel(entry.priority, 0, entry.slice_ms, this.#curve);
   }
 
+  /** How long an invocation of `fn` (map id `id`) may yield, ms (yieldLiftMs; Infinity: no bound). */
+  #yieldLiftMs(fn: string, id: number): number {
+    if (this.#strategy !== "dynamic" || this.#yieldBound === 0) return Number.POSITIVE_INFINITY;
+    const entry = id === 0 ? this.#policy.default : policyEntryFor(this.#policy, fn);
+    return yieldLiftMs(this.#yieldBound, entry.predicted_ms);
+  }
+
   async addSandbox(fn: string, cgroupPath: string): Promise<void> {
     const id = this.#ensureFn(fn);
     const cg = cgroupId(cgroupPath);
@@ -565,7 +615,16 @@ class AlpsBpfBackend implements BpfBackend {
     if (level !== BASE_NICE && (floor === undefined || Math.max(level, floor) !== BASE_NICE))
       this.actuator.ensureMarked(pid);
     const tids = new Set<number>();
-    const inv: TrackedInvocation = { fn, tids, floor, boostBudgetNs, spent: false, forksAtStart };
+    const inv: TrackedInvocation = {
+      fn,
+      tids,
+      floor,
+      boostBudgetNs,
+      spent: false,
+      forksAtStart,
+      liftAtMs: performance.now() + this.#yieldLiftMs(fn, id),
+      lifted: false,
+    };
     // The invocation's own thread runs the function from its next
     // instruction: it gets its level now. Applied first, then registered
     // with that level: a level the kernel posts after registration is newer
@@ -659,7 +718,13 @@ class AlpsBpfBackend implements BpfBackend {
       if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
       if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
       const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
-      this.actuator.apply(tid, state.level, sliceNs, state.root, this.#floorOf(state.root));
+      this.actuator.apply(
+        tid,
+        this.#bounded(state.root, state.level),
+        sliceNs,
+        state.root,
+        this.#floorOf(state.root),
+      );
     }
   }
 
@@ -725,7 +790,7 @@ class AlpsBpfBackend implements BpfBackend {
     if (
       this.actuator.apply(
         e.tid,
-        e.level,
+        this.#bounded(state.root, e.level),
         this.#sliceFor(e.fn),
         state.root,
         this.#floorOf(state.root),

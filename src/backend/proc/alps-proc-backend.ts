@@ -12,6 +12,8 @@ import {
   curveForPolicy,
   DEFAULT_CURVE,
   dynamicLevel,
+  DEFAULT_YIELD_BOUND,
+  yieldLiftMs,
   type LevelCurve,
   levelThresholdsMs,
   type Strategy,
@@ -48,6 +50,8 @@ export interface AlpsProcOptions {
   sliceRequest?: boolean;
   /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
   idleFrom?: number;
+  /** Strategy dynamic: yields end this many predicted runs after an invocation starts (yieldLiftMs; default DEFAULT_YIELD_BOUND, 0 = never). */
+  yieldBound?: number;
   /** Also write levels on a sandbox's own cpu cgroup or autogroup (weight-targets.ts). Default true. */
   groupWeights?: boolean;
 }
@@ -80,9 +84,19 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
   });
   const listeners: ((sample: BurstSample) => void)[] = [];
   const exitListeners: ((exit: InvocationExit) => void)[] = [];
-  const counters = { nr_invocations: 0, nr_bursts: 0, nr_budget_spent: 0, nr_invocation_exits: 0 };
+  const counters = {
+    nr_invocations: 0,
+    nr_bursts: 0,
+    nr_budget_spent: 0,
+    nr_yields_lifted: 0,
+    nr_invocation_exits: 0,
+  };
+  const yieldBound = strategy === "dynamic" ? (opts.yieldBound ?? DEFAULT_YIELD_BOUND) : 0;
   /** Limits of each invocation, by its root pid (see the BPF backend: the same rules). */
-  const limitsOf = new Map<number, InvocationLimits & { spent: boolean }>();
+  const limitsOf = new Map<
+    number,
+    InvocationLimits & { spent: boolean; liftAtMs: number; lifted: boolean }
+  >();
   const floorOf = (root: number | undefined): number | undefined => {
     const l = root === undefined ? undefined : limitsOf.get(root);
     if (l === undefined) return undefined;
@@ -100,14 +114,20 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
   ];
   let closed = false;
 
-  /** The level `task` should have now: its function's entry and the CPU this burst used. */
+  /**
+   * The level `task` should have now: its function's entry and the CPU this
+   * burst used, never a yield once its invocation's bound passed.
+   */
   const levelOf = (task: SensedTask): number => {
     if (!task.running) return BASE_NICE;
     const entry = policyEntryFor(policy, task.fn);
     const usedMs = (task.cpuNs - task.burstStartCpuNs) / 1e6;
-    return strategy === "static"
-      ? staticLevel(entry.priority, usedMs, entry.slice_ms, curve)
-      : dynamicLevel(entry.predicted_ms, usedMs, entry.slice_ms, curve, thresholds);
+    const level =
+      strategy === "static"
+        ? staticLevel(entry.priority, usedMs, entry.slice_ms, curve)
+        : dynamicLevel(entry.predicted_ms, usedMs, entry.slice_ms, curve, thresholds);
+    const lifted = task.invocation !== undefined && limitsOf.get(task.invocation)?.lifted === true;
+    return lifted && level > BASE_NICE ? BASE_NICE : level;
   };
   const sliceNsOf = (task: SensedTask): bigint =>
     BigInt(Math.round(policyEntryFor(policy, task.fn).slice_ms * 1e6));
@@ -145,6 +165,29 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     }
   };
 
+  /** Yield bounds that passed (yieldLiftMs): the next update of each task applies the cap. */
+  const liftYields = (): void => {
+    const now = performance.now();
+    let passed: Set<number> | undefined;
+    for (const [root, l] of limitsOf) {
+      if (l.lifted || now < l.liftAtMs) continue;
+      l.lifted = true;
+      (passed ??= new Set()).add(root);
+    }
+    if (passed === undefined) return;
+    // Yielding tasks go to base now, asleep or not (as in the BPF backend),
+    // and the count is of the invocations that were yielding then.
+    const yielding = new Set<number>();
+    for (const task of sensor.tasks()) {
+      const root = task.invocation;
+      if (root === undefined || !passed.has(root)) continue;
+      if ((actuator.appliedLevel(task.tid) ?? BASE_NICE) <= BASE_NICE) continue;
+      yielding.add(root);
+      actuator.apply(task.tid, BASE_NICE, 0n, root, floorOf(root));
+    }
+    counters.nr_yields_lifted += yielding.size;
+  };
+
   let boostedRunning = false;
   const sensor = new ProcSensor({ periodMs: () => (boostedRunning ? fastPollMs : idlePollMs) });
   sensor.on({
@@ -162,6 +205,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     },
     polled() {
       checkBudgets();
+      liftYields();
       boostedRunning = false;
       for (const task of sensor.tasks()) {
         update(task);
@@ -192,7 +236,12 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
       if (first !== BASE_NICE && Math.max(first, limits.floor ?? first) !== BASE_NICE)
         actuator.ensureMarked(pid);
       counters.nr_invocations++;
-      limitsOf.set(pid, { ...limits, spent: false });
+      limitsOf.set(pid, {
+        ...limits,
+        spent: false,
+        liftAtMs: performance.now() + yieldLiftMs(yieldBound, entry.predicted_ms),
+        lifted: false,
+      });
       if (sensor.trackInvocation(fn, pid) === undefined) {
         // Gone already: say so once the daemon has it open.
         queueMicrotask(() => {
