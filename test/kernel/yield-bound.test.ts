@@ -35,6 +35,15 @@ const POLICY: Policy = {
 /** Only a hang waits this long for the lift (the check runs every 100 ms). */
 const DEADLINE_MS = 5000;
 
+/** How long after `started` task `pid` was seen back on SCHED_OTHER, ms (NaN: not within the deadline). */
+async function msUntilLifted(pid: number, started: number): Promise<number> {
+  while (performance.now() - started < DEADLINE_MS) {
+    if (procSched(pid).policy === SCHED_OTHER) return performance.now() - started;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return Number.NaN;
+}
+
 describe.skipIf(!ready)("yield bound (BPF backend, dynamic strategy)", () => {
   let backend: BpfBackend;
   const syscalls = loaded.ok ? addonSyscalls(loaded.addon) : undefined;
@@ -69,14 +78,7 @@ describe.skipIf(!ready)("yield bound (BPF backend, dynamic strategy)", () => {
     expect(procSched(later.pid).policy).toBe(SCHED_IDLE);
 
     // Both wait on their gates (no CPU): only the bound can change a level now.
-    let liftedAfterMs = Number.NaN;
-    while (performance.now() - started < DEADLINE_MS) {
-      if (procSched(soon.pid).policy === SCHED_OTHER) {
-        liftedAfterMs = performance.now() - started;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const liftedAfterMs = await msUntilLifted(soon.pid, started);
     expect(procSched(soon.pid)).toEqual({ nice: 0, policy: SCHED_OTHER });
     // Not before its bound (0.1 × 1200 ms).
     expect(liftedAfterMs).toBeGreaterThanOrEqual(BOUND * 1200);
@@ -115,14 +117,7 @@ describe.skipIf(!ready)("yield bound (proc backend, dynamic strategy)", () => {
         const started = performance.now();
         backend.startInvocation("soon", gated.pid);
         expect(procSched(gated.pid).policy).toBe(SCHED_IDLE);
-        let liftedAfterMs = Number.NaN;
-        while (performance.now() - started < DEADLINE_MS) {
-          if (procSched(gated.pid).policy === SCHED_OTHER) {
-            liftedAfterMs = performance.now() - started;
-            break;
-          }
-          await new Promise((r) => setTimeout(r, 10));
-        }
+        const liftedAfterMs = await msUntilLifted(gated.pid, started);
         expect(procSched(gated.pid)).toEqual({ nice: 0, policy: SCHED_OTHER });
         expect(liftedAfterMs).toBeGreaterThanOrEqual(BOUND * 1200);
         expect(backend.status().counters.nr_yields_lifted).toBe(1);
