@@ -34,6 +34,7 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
                            InstanceMethod("taskIds", &BpfHandle::TaskIds),
                            InstanceMethod("tasksOfRoot", &BpfHandle::TasksOfRoot),
                            InstanceMethod("counters", &BpfHandle::Counters),
+                           InstanceMethod("counter", &BpfHandle::Counter),
                            InstanceMethod("startEvents", &BpfHandle::StartEvents),
                            InstanceMethod("stopEvents", &BpfHandle::StopEvents),
                            InstanceMethod("close", &BpfHandle::Close),
@@ -282,6 +283,22 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
     return out;
   }
 
+  // counter(index): one per-CPU counter summed, as a bigint: one syscall,
+  // where counters() makes one per counter (asked on every invocation's
+  // start and end, see bpf-backend.ts #forksNow).
+  Napi::Value Counter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    RequireOpen(env);
+    __u32 idx = static_cast<__u32>(ArgInt32(info, 0, "index", 0, ALPS_NR_COUNTERS - 1));
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) ThrowErrno(env, "libbpf_num_possible_cpus", -ncpu);
+    if (counter_values_.size() != static_cast<size_t>(ncpu)) counter_values_.resize(static_cast<size_t>(ncpu));
+    if (bpf_map_lookup_elem(fds_[kCounters], &idx, counter_values_.data()) != 0) ThrowErrno(env, "lookup counter_map", errno);
+    uint64_t sum = 0;
+    for (__u64 v : counter_values_) sum += v;
+    return Napi::BigInt::New(env, sum);
+  }
+
   // counters(): per-CPU counters summed, as bigint[ALPS_NR_COUNTERS].
   Napi::Value Counters(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -398,6 +415,7 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
   std::vector<struct bpf_link*> links_;
   int fds_[6] = {-1, -1, -1, -1, -1, -1};
   struct ring_buffer* rb_ = nullptr;
+  std::vector<__u64> counter_values_;
   uv_poll_t* poll_ = nullptr;
   Napi::FunctionReference callback_;
   Napi::Env env_ = Napi::Env(nullptr);

@@ -26,6 +26,10 @@
  *
  * A signal that arrives while the daemon is starting waits until it has
  * started (or failed to), so a stop always finds the tasks it must restore.
+ *
+ * Except SIGPROF under `node --cpu-prof`: there V8's sampler sends it to the
+ * daemon every sampling interval, and a handler here would replace V8's and
+ * stop the daemon at the first sample (the daemon-cost bench's --cpu-prof).
  */
 import { constants } from "node:os";
 import type { Log } from "../frontend/log.js";
@@ -46,6 +50,14 @@ export const FATAL_SIGNALS = [
   "SIGSYS",
 ] as const;
 
+/** FATAL_SIGNALS minus SIGPROF when this process runs V8's CPU profiler (--cpu-prof). */
+export function caughtFatalSignals(
+  execArgv: readonly string[] = process.execArgv,
+): ReadonlyArray<(typeof FATAL_SIGNALS)[number]> {
+  const profiling = execArgv.some((a) => a === "--cpu-prof" || a.startsWith("--cpu-prof="));
+  return profiling ? FATAL_SIGNALS.filter((s) => s !== "SIGPROF") : FATAL_SIGNALS;
+}
+
 export interface SignalHandlers {
   reload(): void;
   /** Restore every task and exit with `exitCode`. */
@@ -63,7 +75,7 @@ export class DaemonSignals {
     process.on("SIGHUP", () => this.#deliver("SIGHUP", (h) => h.reload()));
     for (const signal of STOP_SIGNALS)
       process.on(signal, () => this.#deliver(signal, (h) => h.stop(signal, 0)));
-    for (const signal of FATAL_SIGNALS)
+    for (const signal of caughtFatalSignals())
       process.on(signal, () =>
         this.#deliver(signal, (h) => h.stop(signal, 128 + constants.signals[signal])),
       );

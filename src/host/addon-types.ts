@@ -186,6 +186,8 @@ export interface BpfHandle {
   tasksOfRoot(root: number): number[];
   /** Counters summed over CPUs, indexed like COUNTER_NAMES. */
   counters(): bigint[];
+  /** One counter summed over CPUs (index into COUNTER_NAMES), in one syscall. */
+  counter(index: number): bigint;
   /** Deliver ring-buffer records on the event loop (uv_poll on the epoll fd). */
   startEvents(callback: (events: AlpsEvent[]) => void): void;
   stopEvents(): void;

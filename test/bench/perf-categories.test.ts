@@ -30,4 +30,41 @@ describe("perf categories", () => {
       "other (libuv, V8 runtime, kernel entry)": 0.2,
     });
   });
+
+  it("line set: other threads apart, a request's step before the protocol frame around it, a time window", () => {
+    const at = (tid: number, t: number, ...frames: string[]): string =>
+      [
+        `node ${tid} ${t.toFixed(6)}:`,
+        ...frames.map((f, i) => `${(0x1000 + i).toString(16)} ${f}`),
+      ].join("\n");
+    const script = [
+      at(100, 10.0, "epoll_pwait", "uv__io_poll", "uv_run"), // before the window
+      at(
+        100,
+        11.0,
+        "JS:*checkPid file:///x/access.js:1:1",
+        "JS:*#answer file:///x/line-server.js:1:1",
+        "uv__read",
+      ),
+      at(
+        100,
+        11.5,
+        "JS:*safeParse file:///x/zod/schemas.js:1:1",
+        "JS:*#answer file:///x/line-server.js:1:1",
+      ),
+      at(100, 12.0, "JS:*#answer file:///x/line-server.js:1:1", "uv__read"),
+      at(107, 12.5, "v8::internal::compiler::Pipeline", "start_thread"), // a helper thread
+      at(100, 30.0, "epoll_pwait"), // after the window
+    ].join("\n\n");
+    const shares = Object.fromEntries(
+      categorize(script, { set: "line", fromS: 1, toS: 10 }).map((c) => [c.category, c.share]),
+    );
+    expect(shares).toEqual({
+      "pid rule (checkPid: /proc cgroup, stat)": 0.25,
+      "line protocol: zod": 0.25,
+      "line protocol: split, parse, route checks": 0.25,
+      "V8 helper threads (optimizing compiler, GC)": 0.25,
+    });
+    expect(() => categorize(sample("x"), { fromS: 1 })).toThrow(/time field/);
+  });
 });

@@ -250,6 +250,33 @@ describe("BPF backend with a fake addon", () => {
     expect(b.actuator.tids()).toEqual([]);
   });
 
+  it("looks for an invocation's children in the task map only when the kernel tracked a fork since its start", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    const forks = COUNTER_NAMES.indexOf("nr_forks_inherited");
+    // No tracked fork anywhere since the start: no walk, only its own task is released.
+    b.startInvocation("fast", PID);
+    addon.handle.calls.length = 0;
+    b.endInvocation(PID);
+    expect(addon.handle.calls.filter((c) => c.startsWith("tasksOfRoot"))).toEqual([]);
+    // A fork tracked meanwhile (here its child, as the kernel would have
+    // put it in the map): the walk finds the child, and it is released too.
+    b.startInvocation("fast", PID);
+    const child = PID + 1;
+    addon.handle.registerTask(child, 1, 0, PID);
+    addon.handle.counterValues[forks] = (addon.handle.counterValues[forks] ?? 0n) + 1n;
+    addon.handle.calls.length = 0;
+    b.endInvocation(PID);
+    expect(addon.handle.calls).toContain(`tasksOfRoot ${PID}`);
+    expect(addon.handle.calls).toContain(`unregisterTask ${child}`);
+    expect(addon.handle.tasks.has(child)).toBe(false);
+    // An end for a pid with no open invocation still walks (nothing to compare with).
+    addon.handle.calls.length = 0;
+    b.endInvocation(PID + 5);
+    expect(addon.handle.calls).toContain(`tasksOfRoot ${PID + 5}`);
+  });
+
   it("closes in order: events stop, tasks leave the map, levels are restored, the object closes", async () => {
     const addon = new FakeAddon();
     const b = await start(addon);

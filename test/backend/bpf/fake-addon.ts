@@ -69,10 +69,14 @@ export class FakeHandle implements BpfHandle {
     return [...this.tasks.keys()];
   }
   tasksOfRoot(root: number): number[] {
+    this.calls.push(`tasksOfRoot ${root}`);
     return [...this.tasks].filter(([, t]) => t.root === root).map(([tid]) => tid);
   }
   counters(): bigint[] {
     return [...this.counterValues];
+  }
+  counter(index: number): bigint {
+    return this.counterValues[index] ?? 0n;
   }
   startEvents(callback: (events: AlpsEvent[]) => void): void {
     this.calls.push("startEvents");

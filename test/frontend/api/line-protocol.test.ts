@@ -18,7 +18,8 @@ import {
   parseReplyLine,
   parseRequestLine,
 } from "../../../src/frontend/api/line-protocol.js";
-import { lineRequestOf } from "../../../src/frontend/api/line-server.js";
+import { fastStartBody, lineRequestOf } from "../../../src/frontend/api/line-server.js";
+import { InvocationBody } from "../../../src/frontend/api/schemas.js";
 import { ApiError } from "../../../src/frontend/api/routes.js";
 
 /** The refusal lineRequestOf throws for `line`. */
@@ -53,6 +54,35 @@ describe("line protocol requests", () => {
       body: { cpu_ms: 12.25 },
     });
     expect(lineRequestOf("E 17")).toEqual({ route: "end", id: "17", body: {} });
+  });
+
+  it("takes the fast path only for bodies the schema accepts, with the schema's result", () => {
+    const names = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.stringMatching(/^[A-Za-z0-9_.:@/-]{1,260}$/),
+      fc.constantFrom("", "a", "x".repeat(255), "x".repeat(256), "fn with space", "é", "a\n"),
+    );
+    const pids = fc.oneof(
+      fc.constant(undefined),
+      fc.integer({ min: -5, max: 4_194_310 }),
+      fc.constantFrom(0, 1, 4_194_304, 4_194_305, 1.5, Number.NaN, 1e21),
+    );
+    fc.assert(
+      fc.property(names, pids, (fn, pid) => {
+        const fast = fastStartBody(fn, pid);
+        const parsed = InvocationBody.safeParse(
+          pid === undefined ? { function: fn } : { function: fn, pid },
+        );
+        // Never accepts what the schema refuses; where it answers, the same body.
+        if (fast !== undefined) expect(parsed.success && parsed.data).toEqual(fast);
+        // Every well-formed start (what a platform sends) is on the fast path.
+        if (parsed.success && /^[A-Za-z0-9_.:@/-]+$/.test(fn)) expect(fast).toBeDefined();
+      }),
+      { numRuns: 2000 },
+    );
+    // An end without cpu_ms is the empty body; with it, the schema still judges.
+    expect(lineRequestOf("E 7")).toEqual({ route: "end", id: "7", body: {} });
+    expect(lineRequestOf("E 7 1.5")).toEqual({ route: "end", id: "7", body: { cpu_ms: 1.5 } });
   });
 
   it("refuses a line of no known shape with 400 bad_line", () => {
