@@ -20,7 +20,15 @@ import {
   parseRequestLine,
 } from "./line-protocol.js";
 import { ApiError, type ApiRoutes, validated } from "./routes.js";
-import { EndBody, type EndRequest, InvocationBody, type InvocationRequest } from "./schemas.js";
+import {
+  EndBody,
+  type EndRequest,
+  FUNCTION_NAME_CHARS,
+  FUNCTION_NAME_MAX,
+  InvocationBody,
+  type InvocationRequest,
+  MAX_PID,
+} from "./schemas.js";
 
 /** A request line with its fields validated (the HTTP bodies' schemas). */
 export type ValidLineRequest =
@@ -37,10 +45,6 @@ function numberField(name: string, text: string, pattern: RegExp, what: string):
   return Number(text);
 }
 
-/** What InvocationBody's function name accepts (schemas.ts): the same pattern and length. */
-const FUNCTION_NAME = /^[A-Za-z0-9_.:@/-]{1,255}$/;
-const MAX_PID = 4_194_304;
-
 /**
  * The hot path's bodies, checked without zod: a start whose name and pid
  * InvocationBody accepts, an end without cpu_ms. zod's parse of those two
@@ -51,7 +55,7 @@ const MAX_PID = 4_194_304;
  * (test/frontend/api/line-protocol.test.ts compares the two).
  */
 export function fastStartBody(fn: string, pid: number | undefined): InvocationRequest | undefined {
-  if (!FUNCTION_NAME.test(fn)) return undefined;
+  if (fn.length > FUNCTION_NAME_MAX || !FUNCTION_NAME_CHARS.test(fn)) return undefined;
   if (pid === undefined) return { function: fn };
   return Number.isInteger(pid) && pid >= 1 && pid <= MAX_PID ? { function: fn, pid } : undefined;
 }

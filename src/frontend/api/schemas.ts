@@ -1,11 +1,17 @@
 /** Bodies of the control API (docs/api.md), validated with zod; unknown fields are refused. */
 import { z } from "zod";
 
+/** A function's name: 1 to FUNCTION_NAME_MAX of these characters (the line protocol's fast path checks the same). */
+export const FUNCTION_NAME_CHARS = /^[A-Za-z0-9_.:@/-]+$/;
+export const FUNCTION_NAME_MAX = 255;
+/** The largest pid Linux hands out (PID_MAX_LIMIT on 64-bit). */
+export const MAX_PID = 4_194_304;
+
 const FunctionName = z
   .string()
   .min(1)
-  .max(255)
-  .regex(/^[A-Za-z0-9_.:@/-]+$/, "function names use letters, digits and _ . : @ / -");
+  .max(FUNCTION_NAME_MAX)
+  .regex(FUNCTION_NAME_CHARS, "function names use letters, digits and _ . : @ / -");
 
 export const SandboxBody = z.strictObject({
   function: FunctionName,
@@ -27,7 +33,7 @@ export const InvocationBody = z.strictObject({
    * it. Omitted: the caller itself, from the socket's peer credentials, so
    * a hook inside a container's pid namespace registers its own process.
    */
-  pid: z.number().int().min(1).max(4_194_304).optional(),
+  pid: z.number().int().min(1).max(MAX_PID).optional(),
 });
 
 export const EndBody = z.strictObject({
