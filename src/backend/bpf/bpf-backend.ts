@@ -417,12 +417,14 @@ class AlpsBpfBackend implements BpfBackend {
     let reapplied = 0;
     for (const tid of this.#handle.taskIds()) {
       const state = this.#handle.readTask(tid);
-      if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
-      if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
+      if (state === null) continue;
+      const level = this.#bounded(state.root, state.level);
+      if (this.actuator.appliedLevel(tid) === level) continue;
+      if (level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
       if (
         this.actuator.apply(
           tid,
-          state.level,
+          level,
           this.#sliceFor(state.fn),
           state.root,
           this.#floorOf(state.root),
@@ -715,16 +717,12 @@ class AlpsBpfBackend implements BpfBackend {
     // but a stopped daemon applied none): take them from the task map.
     for (const tid of this.#handle.taskIds()) {
       const state = this.#handle.readTask(tid);
-      if (state === null || this.actuator.appliedLevel(tid) === state.level) continue;
-      if (state.level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
+      if (state === null) continue;
+      const level = this.#bounded(state.root, state.level);
+      if (this.actuator.appliedLevel(tid) === level) continue;
+      if (level === BASE_NICE && this.actuator.appliedLevel(tid) === undefined) continue;
       const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
-      this.actuator.apply(
-        tid,
-        this.#bounded(state.root, state.level),
-        sliceNs,
-        state.root,
-        this.#floorOf(state.root),
-      );
+      this.actuator.apply(tid, level, sliceNs, state.root, this.#floorOf(state.root));
     }
   }
 

@@ -239,6 +239,41 @@ describe("BPF backend with a fake addon", () => {
     expect(b.status().counters.nr_resyncs).toBe(1);
   });
 
+  it("past its yield bound an invocation yields no more: events, resyncs and resume are capped at base", async () => {
+    vi.useFakeTimers();
+    const addon = new FakeAddon();
+    // A bound of a billionth of a predicted run: passed at the first check (100 ms).
+    const b = await start(addon, { yieldBound: 1e-9 });
+    b.applyPolicy(policy);
+    b.startInvocation("slow", PID);
+    const yielding = b.actuator.appliedLevel(PID) ?? BASE_NICE;
+    expect(yielding).toBeGreaterThan(BASE_NICE);
+    vi.advanceTimersByTime(100);
+    expect(b.actuator.appliedLevel(PID) ?? BASE_NICE).toBe(BASE_NICE);
+    expect(b.status().counters.nr_yields_lifted).toBe(1);
+    // The kernel still posts yields from the predicted remaining time; none is applied.
+    addon.handle.emit(event({ type: EV_LEVEL, tid: PID, level: yielding - 1, cpuNs: 1000 }));
+    expect(b.actuator.appliedLevel(PID) ?? BASE_NICE).toBe(BASE_NICE);
+    // Nor is one re-read from the task map after drops, or on resume.
+    const task = addon.handle.tasks.get(PID);
+    if (task === undefined) throw new Error("the invocation was not registered");
+    task.level = yielding - 2;
+    addon.handle.counterValues[COUNTER_NAMES.indexOf("nr_ringbuf_drops")] = 1n;
+    addon.handle.emit(event({ type: EV_BLOCKED, tid: PID + 7, cpuNs: 1000 }));
+    vi.advanceTimersByTime(300);
+    expect(b.status().counters.nr_resyncs).toBe(1);
+    expect(b.actuator.appliedLevel(PID) ?? BASE_NICE).toBe(BASE_NICE);
+    b.suspend();
+    b.resume();
+    expect(b.actuator.appliedLevel(PID) ?? BASE_NICE).toBe(BASE_NICE);
+    // A boost is still a boost.
+    addon.handle.emit(event({ type: EV_LEVEL, tid: PID, level: -5, cpuNs: 1000 }));
+    expect(b.actuator.appliedLevel(PID)).toBe(-5);
+    // Counted once.
+    vi.advanceTimersByTime(300);
+    expect(b.status().counters.nr_yields_lifted).toBe(1);
+  });
+
   it("ends an invocation by unregistering its tasks, then restoring them", async () => {
     const addon = new FakeAddon();
     const b = await start(addon);
