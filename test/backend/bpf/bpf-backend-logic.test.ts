@@ -263,6 +263,8 @@ describe("BPF backend with a fake addon", () => {
     vi.advanceTimersByTime(300);
     expect(b.status().counters.nr_resyncs).toBe(1);
     expect(b.actuator.appliedLevel(PID) ?? BASE_NICE).toBe(BASE_NICE);
+    // The BPF backend has both (the Backend contract makes them optional).
+    if (b.suspend === undefined || b.resume === undefined) throw new Error("no suspend/resume");
     b.suspend();
     b.resume();
     expect(b.actuator.appliedLevel(PID) ?? BASE_NICE).toBe(BASE_NICE);
