@@ -285,7 +285,7 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
 
   // counter(index): one per-CPU counter summed, as a bigint: one syscall,
   // where counters() makes one per counter (asked on every invocation's
-  // start and end, see bpf-backend.ts #forksNow).
+  // start and end, see bpf-backend.ts startInvocation and endInvocation).
   Napi::Value Counter(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     RequireOpen(env);
