@@ -348,7 +348,7 @@ class AlpsBpfBackend implements BpfBackend {
       if (inv.lifted || now < inv.liftAtMs) continue;
       inv.lifted = true;
       let yielding = false;
-      for (const tid of new Set([...inv.tids, ...this.#handle.tasksOfRoot(root)])) {
+      for (const tid of this.#tasksOf(root, inv)) {
         const level = this.actuator.appliedLevel(tid);
         if (level === undefined || level <= BASE_NICE) continue;
         yielding = true;
@@ -382,7 +382,7 @@ class AlpsBpfBackend implements BpfBackend {
       inv.spent = true;
       this.#counts.nr_budget_spent++;
       const floor = this.#floorOf(root);
-      for (const tid of new Set([...inv.tids, ...this.#handle.tasksOfRoot(root)])) {
+      for (const tid of this.#tasksOf(root, inv)) {
         const level = this.actuator.appliedLevel(tid);
         if (level !== undefined && level < BASE_NICE)
           this.actuator.apply(tid, level, 0n, root, floor);
@@ -678,18 +678,25 @@ class AlpsBpfBackend implements BpfBackend {
     const inv = this.#invocations.get(pid);
     this.#invocations.delete(pid);
     this.#disarmBudgetsIfIdle();
+    for (const tid of this.#tasksOf(pid, inv)) this.#release(tid);
+  }
+
+  /**
+   * Every task of invocation `root`: the tids it registered, and the
+   * children and threads it created, which carry its root tid in the task
+   * map. Finding those walks the whole map (every bucket, in the kernel: 30
+   * µs of an invocation's cost at 50/s, development run), so the walk is
+   * skipped when the kernel tracked no fork at all since this invocation's
+   * task was registered: then none of its tasks has a child there (a warm
+   * worker, the common case). The kernel counts a tracked fork after the
+   * child is in the map, and a child forked while this runs was as likely
+   * to be missed by the walk. Unknown invocation: always the walk.
+   */
+  #tasksOf(root: number, inv: TrackedInvocation | undefined): Set<number> {
     const tids = new Set<number>(inv?.tids ?? []);
-    // Children and threads it created carry the invocation's root tid in the
-    // task map. Finding them walks the whole map (every bucket, in the
-    // kernel: 30 µs of an invocation's cost at 50/s, development run), so
-    // the walk is skipped when the kernel tracked no fork at all since this
-    // invocation's task was registered: then none of its tasks has a child
-    // there (a warm worker, the common case). The kernel counts a tracked
-    // fork after the child is in the map, and a child forked while the end
-    // runs was as likely to be missed by the walk.
     if (inv === undefined || this.#handle.counter(FORKS_COUNTER) !== inv.forksAtStart)
-      for (const tid of this.#handle.tasksOfRoot(pid)) tids.add(tid);
-    for (const tid of tids) this.#release(tid);
+      for (const tid of this.#handle.tasksOfRoot(root)) tids.add(tid);
+    return tids;
   }
 
   /** Stop tracking `tid`, then restore it: a stale event finds it untracked and is ignored. */
