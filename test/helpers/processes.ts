@@ -140,7 +140,9 @@ export function firstLine(child: ChildProcess, timeoutMs = 15_000): Promise<stri
         resolve(seen.slice(0, nl));
       }
     });
-    child.once("exit", (code) => {
+    // "close", not "exit": a child that prints its line and exits at once may be seen exiting
+    // before its line has been read.
+    child.once("close", (code) => {
       clearTimeout(timer);
       reject(new Error(`exited (code ${code}) before printing a line`));
     });

@@ -61,7 +61,7 @@ describe.skipIf(!requireHost("root (cgroup v2 writes)", isRoot()))(
 
       // Removal: the platform kills the pod and removes its cgroups.
       await fx.kill(child);
-      fx.rmdir(thumbCtr);
+      await fx.rmdir(thumbCtr);
       const rmMs = await waitFor(
         () => events.some((e) => e.type === "remove" && e.fn === "thumb"),
         1000,

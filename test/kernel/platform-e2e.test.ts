@@ -172,7 +172,7 @@ describe.skipIf(!runs)("daemon with the cgroup-pattern adapter, no control API",
 
     // The platform removes the sandbox: the daemon forgets it within a second.
     await f.kill(worker);
-    f.rmdir(sandbox);
+    await f.rmdir(sandbox);
     const t1 = performance.now();
     while (status.sandboxes !== 0 && performance.now() - t1 < 1000) {
       await new Promise((r) => setTimeout(r, 20));

@@ -270,9 +270,16 @@ describe.skipIf(!ready)("replay drivers", () => {
           out += d.toString();
         });
         child.on("error", reject);
-        child.on("exit", (code) => {
+        // "close", not "exit": exit may come before the last of stdout has been read, and a
+        // throw in here would leave the promise (and the watcher awaiting it) unsettled.
+        child.on("close", (code) => {
           if (code !== 0) return reject(new Error(`bpftool exited ${code}`));
-          const progs = JSON.parse(out) as Array<{ id: number; name?: string; pids?: unknown }>;
+          let progs: Array<{ id: number; name?: string; pids?: unknown }>;
+          try {
+            progs = JSON.parse(out) as typeof progs;
+          } catch (error) {
+            return reject(new Error(`bpftool printed no JSON (${String(error)}): ${out}`));
+          }
           resolve(
             progs
               .filter((p) => p.name?.startsWith("alps_"))

@@ -230,7 +230,8 @@ export async function runAsTenant(
         child.kill("SIGKILL");
         reject(new Error(`tenant script timed out after ${timeoutMs} ms: ${stderr}`));
       }, timeoutMs);
-      child.once("exit", (c) => {
+      // "close", not "exit": exit may come before the last of stdout has been read.
+      child.once("close", (c) => {
         clearTimeout(timer);
         resolve(c);
       });

@@ -15,6 +15,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cgroup2Mount, decodeMountinfo } from "../../../src/host/cgroups.js";
+import { rmdirWhenEmpty } from "../../helpers/cgroup-dir.js";
 
 /** A cgroup v1 hierarchy's mount point and the name it shows in /proc/<pid>/cgroup. */
 export interface V1Hierarchy {
@@ -95,9 +96,9 @@ export class CgroupFixture {
     await exited;
   }
 
-  /** Removes a cgroup directory (its processes must be gone). */
-  rmdir(path: string): void {
-    rmdirSync(path);
+  /** Removes a cgroup directory once its processes are gone (a killed one may still be exiting). */
+  async rmdir(path: string): Promise<void> {
+    await rmdirWhenEmpty(path);
     const i = this.#dirs.indexOf(path);
     if (i >= 0) this.#dirs.splice(i, 1);
   }
@@ -140,9 +141,9 @@ export class CgroupFixture {
     for (const d of [...this.#v1Dirs].sort((a, b) => b.length - a.length)) {
       if (!existsSync(d) || v1 === undefined) continue;
       for (const pid of readFileSync(join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
-        writeFileSync(join(v1.mount, "cgroup.procs"), `${pid}\n`);
+        moveOut(join(v1.mount, "cgroup.procs"), pid);
       }
-      rmdirSync(d);
+      await rmdirWhenEmpty(d);
     }
     if (v1?.ours) {
       execFileSync("umount", [v1.mount]);
@@ -151,11 +152,22 @@ export class CgroupFixture {
     for (const d of [...this.#dirs].sort((a, b) => b.length - a.length)) {
       if (!existsSync(d)) continue;
       // Anything still inside (should be nothing) goes back to the root cgroup so rmdir works.
+      // A process the test killed but did not wait for (an orphan reaped elsewhere) leaves only
+      // once it has exited: rmdirWhenEmpty waits for that.
       for (const pid of readFileSync(join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
-        writeFileSync(join(cgroup2Mount(), "cgroup.procs"), `${pid}\n`);
+        moveOut(join(cgroup2Mount(), "cgroup.procs"), pid);
       }
-      rmdirSync(d);
+      await rmdirWhenEmpty(d);
     }
+  }
+}
+
+/** Moves `pid` into the cgroup whose cgroup.procs is `procs`; one that exited meanwhile has nothing to move. */
+function moveOut(procs: string, pid: string): void {
+  try {
+    writeFileSync(procs, `${pid}\n`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ESRCH") throw error;
   }
 }
 
