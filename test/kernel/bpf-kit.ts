@@ -172,7 +172,10 @@ export async function spawnGatedBurner(
   child.stdout?.on("data", (d: Buffer) => {
     out += d.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  // "close", not "exit": the samples are read from stdout, which may still be draining at exit.
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("close", (code) => resolve(code)),
+  );
   // Wait until sh sits in read(2) (x86_64 syscall 0) on the gate. Starting
   // a shell takes milliseconds; the deadline only catches one that never does.
   const deadline = Date.now() + gateTimeoutMs;

@@ -37,7 +37,8 @@ async function refusedDaemon(args: string[]): Promise<{ code: number | null; err
         child.kill("SIGTERM");
         resolve(null);
       }, 10_000);
-      child.once("exit", (c) => {
+      child.once("close", (c) => {
+        // "close": its stderr, read below, has drained.
         clearTimeout(timer);
         resolve(c);
       });

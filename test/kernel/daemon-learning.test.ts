@@ -257,7 +257,7 @@ describe.skipIf(!runs)("alps daemon learns from alps invoke (real host)", () => 
 
   it("SIGTERM closes the daemon cleanly and removes its socket", async () => {
     const d = daemon as ChildProcess;
-    const exited = new Promise<number | null>((r) => d.once("exit", (code) => r(code)));
+    const exited = new Promise<number | null>((r) => d.once("close", (code) => r(code)));
     process.kill(d.pid as number, "SIGTERM");
     expect(await exited).toBe(0);
     expect(existsSync(socket)).toBe(false);

@@ -88,8 +88,8 @@ describe.skipIf(!CAN_RUN)("replay cleanup", () => {
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
     });
-    const exited = new Promise<number | null>((resolve) =>
-      child.on("exit", (code) => resolve(code)),
+    const exited = new Promise<number | null>(
+      (resolve) => child.on("close", (code) => resolve(code)), // stderr is read after: wait for it to drain
     );
     const pid = child.pid;
     if (pid === undefined) throw new Error("replay did not start");
