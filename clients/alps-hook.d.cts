@@ -58,6 +58,10 @@ export interface Hook {
     fn: string | undefined,
     options?: { registration?: "await" },
   ): Promise<InvocationHandle | undefined>;
+  begin(
+    fn: string | undefined,
+    options?: StartOptions,
+  ): Promise<InvocationHandle | undefined> | ConcurrentStart;
   /** A concurrent start whose start failed: nothing is sent, the failure is reported again. */
   end(
     handle: EndHandle,
@@ -88,6 +92,10 @@ export declare function begin(
   fn: string | undefined,
   options?: { registration?: "await" },
 ): Promise<InvocationHandle | undefined>;
+export declare function begin(
+  fn: string | undefined,
+  options?: StartOptions,
+): Promise<InvocationHandle | undefined> | ConcurrentStart;
 export declare function end(
   handle: EndHandle,
   details?: { exitCode?: number },
