@@ -28,7 +28,6 @@ let daemon: ChildProcess | undefined;
 let daemonLog = "";
 let metricsPort = 0;
 
-
 function cli(
   args: string[],
   timeoutMs = 30_000,

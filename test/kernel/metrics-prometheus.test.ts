@@ -46,7 +46,6 @@ let promLog = "";
 let metricsPort = 0;
 let promPort = 0;
 
-
 function httpGet(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     get(url, (res) => {
