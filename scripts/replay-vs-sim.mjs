@@ -5,7 +5,11 @@
 // ALPS_* variables), then the mean by duration decile and each decile's share
 // of the mean. docs/results.md ("Where the host departs from the simulator").
 //
-//   node scripts/replay-vs-sim.mjs REPLAY_DIR [TRACE] [--csv OUT.csv]
+//   node scripts/replay-vs-sim.mjs REPLAY_DIR [TRACE] [--csv OUT.csv] [--match-load]
+//
+// --match-load: also compress the trace's arrivals (× 1.00 to 1.30, step
+// 0.01) to the load at which the simulator's cfs mean is closest to the
+// host's none, and print the simulator's alps ÷ cfs there.
 //
 // TRACE defaults to the one summary.json names (relative to this repository).
 // Needs `npm run build` (it reads dist/).
@@ -22,9 +26,11 @@ const { simulateOnline } = await import(join(root, "dist/frontend/online.js"));
 const args = process.argv.slice(2);
 const csvAt = args.indexOf("--csv");
 const csvOut = csvAt >= 0 ? args.splice(csvAt, 2)[1] : undefined;
+const matchAt = args.indexOf("--match-load");
+const matchLoad = matchAt >= 0 && args.splice(matchAt, 1).length === 1;
 const [dir, traceArg] = args;
 if (dir === undefined) {
-  console.error("usage: node scripts/replay-vs-sim.mjs REPLAY_DIR [TRACE] [--csv OUT.csv]");
+  console.error("usage: node scripts/replay-vs-sim.mjs REPLAY_DIR [TRACE] [--csv OUT.csv] [--match-load]");
   process.exit(2);
 }
 const summary = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
@@ -109,5 +115,23 @@ for (let d = 0; d < 10; d++) {
       (m("host_alps_ms") / m("sim_alps_ms")).toFixed(2),
       ((m("host_alps_ms") * part.length) / total).toFixed(2),
     ].join(" | "),
+  );
+}
+
+if (matchLoad) {
+  const hostNone = mean(rows, "host_none_ms");
+  let best;
+  for (let step = 0; step <= 30; step++) {
+    const f = 1 + step / 100;
+    const compressed = trace.map((inv) => ({ ...inv, arrivalMs: inv.arrivalMs / f }));
+    const cfs = simulate(compressed, { policy: "cfs", cores }).summary.turnaround_ms.mean;
+    if (best !== undefined && Math.abs(cfs - hostNone) >= Math.abs(best.cfs - hostNone)) continue;
+    const alpsMean = simulateOnline(compressed, loadConfig({ env: process.env }), { cores }).result
+      .summary.turnaround_ms.mean;
+    best = { f, cfs, ratio: alpsMean / cfs };
+  }
+  console.log(
+    `at the host's congestion: arrivals × ${best.f.toFixed(2)} gives sim cfs ${best.cfs.toFixed(0)} ms ` +
+      `(host none ${hostNone.toFixed(0)}), sim alps ÷ cfs ${best.ratio.toFixed(2)}`,
   );
 }
