@@ -178,8 +178,8 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
   const used = new Float64Array(n);
   const level = new Int32Array(n);
   const changeAt = new Float64Array(n);
-  // When each invocation's yields are lifted (Infinity: never); only a
-  // yielding invocation has a lift event.
+  // When each invocation's yields are lifted (Infinity: never); every
+  // invocation has a lift event, yielding or not (see the lift below).
   const bound = plan.strategy === "dynamic" ? (plan.yieldBound ?? 0) : 0;
   const liftAt = new Float64Array(n).fill(INF);
   const active = new Int32Array(n);
@@ -267,8 +267,7 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
       computeRates();
       for (let a = 0; a < k; a++) {
         const j = active[a] as number;
-        if ((level[j] as number) > BASE_NICE && (liftAt[j] as number) < tLift)
-          tLift = liftAt[j] as number;
+        if ((liftAt[j] as number) < tLift) tLift = liftAt[j] as number;
         const r = rateOf(j);
         const u = used[j] as number;
         const d = demand[j] as number;
@@ -283,6 +282,10 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
     }
     const tDecide = online === undefined ? INF : online.feed.nextDecisionMs();
     const t = Math.min(tArrive, tEvent, tDecide, tLift);
+    // Every event is computed forward from now; one in the past is a bug in
+    // this engine, and running on would finish invocations before they arrive.
+    if (t < now - 1e-9 * Math.max(now, 1))
+      throw new Error(`weighted engine: next event at ${t} ms is before now (${now} ms)`);
     const dt = t - now;
     if (dt > 0) {
       for (let a = 0; a < k; a++) {
@@ -301,11 +304,15 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
       if (policy !== undefined) replan(online, policy);
       continue;
     }
-    // Yield bounds passed: those invocations move to their lifted level.
+    // Yield bounds passed: those invocations move to their lifted level. An
+    // invocation that is not yielding when its bound passes is lifted too (as
+    // the backend marks it): a later policy may predict it long, and it must
+    // not start yielding then. Skipping it once left its bound in the past,
+    // and the next event would have moved the clock back to it.
     if (tLift <= tArrive && tLift <= tEvent) {
       for (let a = 0; a < k; a++) {
         const j = active[a] as number;
-        if ((level[j] as number) <= BASE_NICE || (liftAt[j] as number) > now) continue;
+        if ((liftAt[j] as number) > now) continue;
         liftAt[j] = INF;
         countLevel((level[j] as number) + 20, -1);
         const l = levels.lift(j, used[j] as number);
