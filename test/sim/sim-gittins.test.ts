@@ -118,6 +118,25 @@ describe("the weighted engine with Gittins levels", () => {
     expect(gittins.turnaround_ms.mean).not.toBe(dynamic.turnaround_ms.mean);
   });
 
+  it("learning online on every bundled workload, no invocation ends before its arrival plus its duration", () => {
+    const config = loadConfig({ flags: {} });
+    for (const w of ["azure-like", "huawei-like", "azure-heldout", "huawei-heldout"]) {
+      const trace = readTraceColumns(`workloads/${w}.csv`);
+      for (const gittins of [
+        {},
+        { slice: false },
+        { resolution: { kind: "grid", firstMs: 1, ratio: 2 } },
+      ] as GittinsOptions[]) {
+        const { outcomes } = simulateOnline(trace, config, { cores: 2, gittins }).result;
+        expect(outcomes.length).toBe(trace.length);
+        for (const o of outcomes)
+          expect(o.completionMs - o.arrivalMs).toBeGreaterThanOrEqual(
+            o.durationMs * (1 - 1e-9) - 1e-9,
+          );
+      }
+    }
+  });
+
   it("refuses a fixed policy (no samples) and strategies other than dynamic", () => {
     const trace = [{ arrivalMs: 0, fn: "mix", durationMs: 10 }];
     expect(() =>
