@@ -71,12 +71,14 @@ export async function startDaemon(
   dir: string,
   args: readonly string[],
   until: "up" | "exit" = "up",
+  /** Another build of the CLI (a copy of the package, say). */
+  cli: string = CLI,
 ): Promise<StartedDaemon> {
   const socket = join(dir, "alps.sock");
   const stateDir = join(dir, "state");
   const proc = spawn(
     process.execPath,
-    [CLI, "daemon", "--socket", socket, "--state-dir", stateDir, "--metrics-port", "0", ...args],
+    [cli, "daemon", "--socket", socket, "--state-dir", stateDir, "--metrics-port", "0", ...args],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let log = "";
