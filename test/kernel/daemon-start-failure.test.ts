@@ -25,6 +25,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { isRoot, requireHost } from "../helpers/host.js";
+import { freePort } from "../helpers/ports.js";
 import { bpfHost } from "./bpf-kit.js";
 import { CLI, daemonDir, removeDir, type StartedDaemon, startDaemon } from "./daemon-kit.js";
 
@@ -124,10 +125,7 @@ describe.skipIf(!runs)("alps daemon that cannot start says why and exits non-zer
   });
 
   it("the BPF object does not load (--mode auto): the fallback to sfs is logged, in /v1/status and /metrics", async () => {
-    const probe = createServer();
-    await listen(probe, 0);
-    const port = (probe.address() as { port: number }).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const port = await freePort();
     d = await startDaemon(
       daemonDir(),
       ["--mode", "auto", "--line-socket", "none", "--metrics-port", String(port)],
