@@ -155,6 +155,11 @@ static __always_inline void post_event(__u32 type, __u32 tid, struct alps_task *
 	 * posted with CPU in its burst (the rule of #onEvents). */
 	if (type == ALPS_EV_WOKE || (type != ALPS_EV_BLOCKED && type != ALPS_EV_EXITED && cpu_ns > 0))
 		t->flags |= ALPS_TASK_SEEN_RUNNING;
+	/* Held-back records must never crowd out a level change: once a
+	 * quarter of the ring is unread (about 1600 records), this one wakes
+	 * the daemon whatever it is. */
+	if (!wake && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ALPS_RINGBUF_BYTES / 4)
+		wake = true;
 	/* Forced, not adaptive: the adaptive heuristic skips the wake-up while
 	 * an earlier record is unconsumed, and that record may be a deferred
 	 * one the daemon was never told about. */
