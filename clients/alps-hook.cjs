@@ -17,6 +17,13 @@
  * begin() resolves to undefined, end(undefined) does nothing, and the
  * reason is reported once per distinct message through `onError`
  * (default: one line on stderr). The platform keeps running either way.
+ * The one promise that rejects is a concurrent start's `registered`, and
+ * only for a caller that asks for it (an unread one is harmless):
+ *
+ *   const start = alps.begin("guest_hello", { registration: "concurrent" });
+ *   ...                                         // the function runs at once, its start on the way
+ *   await alps.end(start);                      // sent once the start's answer is in
+ *
  * The contract itself is in docs/platforms.md ("The hook contract").
  *
  * Transport: the daemon's line protocol (docs/api.md, "The line protocol"),
@@ -73,6 +80,9 @@ function openwhiskKey(actionName, options) {
   return first === "" || action === "" ? undefined : `${first}_${action}`;
 }
 
+/** When an invocation may run: once the daemon answered its start (default), or at once. */
+const REGISTRATIONS = ["await", "concurrent"];
+
 function createHook(options) {
   const opts = options || {};
   const socketPath = opts.socket || process.env.ALPS_SOCKET || DEFAULT_SOCKET;
@@ -90,12 +100,24 @@ function createHook(options) {
         `alps-hook: ${err.message} (the platform runs on; alps schedules this invocation by its bursts)\n`,
       );
     });
+  /** Reports `err` and returns it as a request's outcome. */
+  function failed(err) {
+    onError(err);
+    return { error: err };
+  }
   // One connection kept open: the daemon reads who we are once per connection.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   // Overlapping invocations in one process are one invocation to alps: a
-  // task has one level at a time. `open` is that one, `depth` how many overlap.
+  // task has one level at a time. `open` is that one ({ fn, outcome }, the
+  // outcome resolving to { handle } or { error }), `depth` how many overlap.
   let open;
   let depth = 0;
+  // The outcome behind each concurrent start handed out (end() reads it).
+  const concurrentStarts = new WeakMap();
+  // Set while an end waits for its start's answer (it needs the id): resolves
+  // once that end's request is written. A later start is written after it,
+  // so the daemon never sees a start before the previous invocation's end.
+  let endWritten;
 
   // The line protocol: one connection, requests pipelined, answers in order.
   let conn;
@@ -109,10 +131,12 @@ function createHook(options) {
     partial = "";
     c.destroy();
     const pending = waiting.splice(0);
-    if (pending.length > 0) onError(new Error(why));
+    if (pending.length === 0) return;
+    const err = new Error(why);
+    onError(err);
     for (const w of pending) {
       clearTimeout(w.timer);
-      w.resolve(undefined);
+      w.resolve({ error: err });
     }
   }
 
@@ -129,11 +153,11 @@ function createHook(options) {
         clearTimeout(w.timer);
         const fields = line.split(" ");
         const status = Number(fields[0]);
-        if (status === 201 || status === 200) w.resolve(fields);
-        else {
-          onError(new Error(`${w.what}: ${status} ${fields[1]}: ${fields.slice(2).join(" ")}`));
-          w.resolve(undefined);
-        }
+        if (status === 201 || status === 200) w.resolve({ fields });
+        else
+          w.resolve(
+            failed(new Error(`${w.what}: ${status} ${fields[1]}: ${fields.slice(2).join(" ")}`)),
+          );
       }
       // Nothing awaited: the connection must not keep the process alive.
       if (waiting.length === 0) c.unref();
@@ -148,7 +172,10 @@ function createHook(options) {
     return c;
   }
 
-  /** One request line; resolves to the answer's fields (201/200), or undefined (reported). */
+  /**
+   * One request line, written before this returns; resolves to { fields }
+   * of the answer (201/200), or { error } (reported).
+   */
   function lineRequest(line, what) {
     return new Promise((resolve) => {
       if (conn === undefined) conn = connectLine();
@@ -163,6 +190,7 @@ function createHook(options) {
     });
   }
 
+  /** One HTTP request; resolves to { body } (2xx), or { error } (reported). */
   function post(path, body) {
     return new Promise((resolve) => {
       const payload = JSON.stringify(body);
@@ -188,111 +216,206 @@ function createHook(options) {
             } catch {
               parsed = undefined;
             }
-            if (res.statusCode >= 200 && res.statusCode < 300) return resolve(parsed);
+            if (res.statusCode >= 200 && res.statusCode < 300) return resolve({ body: parsed });
             const why =
               parsed && parsed.error && parsed.error.message
                 ? parsed.error.message
                 : text.slice(0, 200);
-            onError(new Error(`POST ${path}: HTTP ${res.statusCode}: ${why}`));
-            resolve(undefined);
+            resolve(failed(new Error(`POST ${path}: HTTP ${res.statusCode}: ${why}`)));
           });
-          res.on("error", (err) => {
-            onError(new Error(`POST ${path}: ${err.message}`));
-            resolve(undefined);
-          });
+          res.on("error", (err) => resolve(failed(new Error(`POST ${path}: ${err.message}`))));
         },
       );
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on("error", (err) => {
-        onError(
-          new Error(`cannot reach the alps daemon on ${socketPath}: ${err.code || err.message}`),
-        );
-        resolve(undefined);
-      });
+      req.on("error", (err) =>
+        resolve(
+          failed(
+            new Error(`cannot reach the alps daemon on ${socketPath}: ${err.code || err.message}`),
+          ),
+        ),
+      );
       req.end(payload);
     });
   }
 
-  /**
-   * An invocation of `fn` starts in this process. Resolves to a handle for
-   * end(), or undefined. Every begin() is paired with one end(), even when
-   * it resolved to undefined.
-   */
-  async function begin(fn) {
-    depth += 1;
-    if (depth > 1) return open;
-    if (typeof fn !== "string" || fn === "") {
-      onError(new Error(`no function key (got ${JSON.stringify(fn)}): invocation not registered`));
-      open = Promise.resolve(undefined);
-      return open;
-    }
-    if (protocol === "line") {
-      if (!FUNCTION_NAME.test(fn)) {
-        // Checked here: a space or a newline in it would break the line (the daemon's rule, field 'function').
-        onError(
+  /** The start request of an invocation of `fn`; resolves to { handle } or { error } (reported). */
+  function startOf(fn) {
+    if (typeof fn !== "string" || fn === "")
+      return Promise.resolve(
+        failed(new Error(`no function key (got ${JSON.stringify(fn)}): invocation not registered`)),
+      );
+    // Checked here: a space or a newline in it would break the line (the daemon's rule, field 'function').
+    if (protocol === "line" && !FUNCTION_NAME.test(fn))
+      return Promise.resolve(
+        failed(
           new Error(
             `start ${JSON.stringify(fn)}: 400 invalid_body: field 'function': 1 to 255 letters, digits and _ . : @ / - (not registered)`,
           ),
-        );
-        open = Promise.resolve(undefined);
-        return open;
-      }
-      open = lineRequest(`S ${fn}\n`, `start ${fn}`).then((f) =>
-        f === undefined ? undefined : { id: f[1], pid: Number(f[2]), fn },
+        ),
       );
-      return open;
-    }
-    open = post("/v1/invocations", { function: fn }).then((r) =>
-      r && typeof r.id === "string" ? { id: r.id, pid: r.pid, fn } : undefined,
+    const send = () =>
+      protocol === "line"
+        ? lineRequest(`S ${fn}\n`, `start ${fn}`).then((o) =>
+            o.error ? o : { handle: { id: o.fields[1], pid: Number(o.fields[2]), fn } },
+          )
+        : post("/v1/invocations", { function: fn }).then((o) => {
+            if (o.error) return o;
+            const r = o.body;
+            return r && typeof r.id === "string"
+              ? { handle: { id: r.id, pid: r.pid, fn } }
+              : failed(new Error(`POST /v1/invocations: an answer without an id`));
+          });
+    // Usually written at once; after a previous end still waiting for its start's answer otherwise.
+    return endWritten === undefined ? send() : endWritten.then(send);
+  }
+
+  /** The option's value, checked (a bad one is reported and the default used). */
+  function registrationOf(options) {
+    const r = options && options.registration;
+    if (r === undefined || r === "await") return "await";
+    if (r === "concurrent") return r;
+    onError(
+      new Error(
+        `registration ${JSON.stringify(r)}: expected one of ${REGISTRATIONS.join(", ")}; using await`,
+      ),
     );
-    return open;
+    return "await";
+  }
+
+  function beginAs(fn, registration) {
+    depth += 1;
+    if (depth === 1) open = { fn, outcome: startOf(fn) };
+    const outcome = open.outcome;
+    if (registration === "await") return outcome.then((o) => o.handle);
+    const registered = outcome.then((o) => {
+      if (o.error) throw o.error;
+      return o.handle;
+    });
+    // Observed here, so a caller that never reads it cannot end the process
+    // with an unhandled rejection; the caller's own then/catch still see it.
+    registered.catch(() => {});
+    const start = { fn: open.fn, registration, registered };
+    concurrentStarts.set(start, outcome);
+    return start;
   }
 
   /**
-   * The invocation `handle` (from begin, or its promise) is over. Resolves
-   * to the daemon's record, or undefined. With a settled handle the request
-   * is queued before end() returns, so it reaches the daemon before any
-   * later begin().
+   * An invocation of `fn` starts in this process. Every begin() is paired
+   * with one end(), whatever came of it.
+   *   registration "await" (default): resolves to a handle for end() once
+   *   the daemon answered, or to undefined (reported): the invocation's
+   *   first instruction runs at its level.
+   *   registration "concurrent": returns at once, with the start request
+   *   written; the invocation runs while it is on its way (at the default
+   *   level until it lands). Returns { fn, registration, registered }:
+   *   `registered` resolves to the handle, or rejects with the reason
+   *   (also reported). Pass the object itself to end().
+   */
+  function begin(fn, options) {
+    return beginAs(fn, registrationOf(options));
+  }
+
+  /** The end request for a settled handle (undefined: nothing to end). */
+  function endRequest(h, details) {
+    if (h === undefined) return undefined;
+    // The line's end carries no exit code (the daemon records none either way).
+    if (protocol === "line")
+      return lineRequest(`E ${h.id}\n`, `end ${h.id}`).then((o) =>
+        o.error
+          ? undefined
+          : {
+              id: o.fields[1],
+              pid: h.pid,
+              fn: h.fn,
+              cpuMs: Number(o.fields[2]),
+              cpuSource: o.fields[3],
+              ...(o.fields[4] === undefined ? {} : { reaped: o.fields[4] }),
+            },
+      );
+    const body =
+      details && Number.isInteger(details.exitCode) ? { exit_code: details.exitCode } : {};
+    return post(`/v1/invocations/${encodeURIComponent(h.id)}/end`, body).then((o) => o.body);
+  }
+
+  /** Sends an end once `settled` (its start) resolved; later starts are written after it. */
+  function endAfter(settled, send) {
+    let written;
+    const gate = new Promise((resolve) => {
+      written = resolve;
+    });
+    endWritten = gate;
+    const release = () => {
+      written();
+      if (endWritten === gate) endWritten = undefined;
+    };
+    return settled.then(
+      (value) => {
+        try {
+          return send(value);
+        } finally {
+          release();
+        }
+      },
+      () => {
+        // A caller's own promise that rejected: nothing to end, and later starts go on.
+        release();
+        return undefined;
+      },
+    );
+  }
+
+  /**
+   * The invocation `handle` is over: a handle from begin(), its promise, or
+   * a concurrent start. Resolves to the daemon's record, or undefined. With
+   * a settled handle the request is written before end() returns; else once
+   * the start's answer is in (the end needs its id), and a later begin() is
+   * written after it either way. A concurrent start that failed is reported
+   * again here: its end is not sent.
    */
   function end(handle, details) {
     if (depth === 0) return Promise.resolve(undefined);
     depth -= 1;
     if (depth > 0) return Promise.resolve(undefined);
+    const started = open;
     open = undefined;
-    const body =
-      details && Number.isInteger(details.exitCode) ? { exit_code: details.exitCode } : {};
-    const send = (h) => {
-      if (h === undefined) return undefined;
-      // The line's end carries no exit code (the daemon records none either way).
-      if (protocol === "line")
-        return lineRequest(`E ${h.id}\n`, `end ${h.id}`).then((f) =>
-          f === undefined
-            ? undefined
-            : {
-                id: f[1],
-                pid: h.pid,
-                fn: h.fn,
-                cpuMs: Number(f[2]),
-                cpuSource: f[3],
-                ...(f[4] === undefined ? {} : { reaped: f[4] }),
-              },
+    const send = (h) => endRequest(h, details);
+    const outcome =
+      handle !== undefined && typeof handle === "object" ? concurrentStarts.get(handle) : undefined;
+    if (outcome !== undefined)
+      return endAfter(outcome, (o) => {
+        if (!o.error) return send(o.handle);
+        onError(
+          new Error(
+            `end ${started ? started.fn : handle.fn}: not sent, its concurrent start failed: ${o.error.message}`,
+          ),
         );
-      return post(`/v1/invocations/${encodeURIComponent(h.id)}/end`, body);
-    };
-    return handle !== undefined && typeof handle.then === "function"
-      ? handle.then(send)
-      : Promise.resolve(send(handle));
+        return undefined;
+      });
+    if (handle !== undefined && typeof handle.then === "function") return endAfter(handle, send);
+    return Promise.resolve(send(handle));
   }
 
-  /** Runs `body()` as one invocation of `fn`; its result or error passes through untouched. */
-  async function around(fn, body) {
+  /**
+   * Runs `body()` as one invocation of `fn`; its result or error passes
+   * through untouched. `options.registration` as for begin().
+   */
+  async function around(fn, body, options) {
+    const registration = registrationOf(options);
+    if (registration === "concurrent") {
+      const start = beginAs(fn, registration);
+      try {
+        return await body();
+      } finally {
+        void end(start);
+      }
+    }
     // Registered before the function's code starts, so it starts at its level.
-    const handle = await begin(fn);
+    const handle = await beginAs(fn, registration);
     try {
       return await body();
     } finally {
       // Not awaited: the platform's answer does not wait for alps. The
-      // request is already queued on the one kept-alive connection, so a
+      // request is already written on the one kept-alive connection, so a
       // next begin() reaches the daemon after this end.
       void end(handle);
     }
@@ -314,14 +437,23 @@ function hook() {
   if (shared === undefined) shared = createHook();
   return shared;
 }
-function begin(fn) {
-  return hook().begin(fn);
+function begin(fn, options) {
+  return hook().begin(fn, options);
 }
 function end(handle, details) {
   return hook().end(handle, details);
 }
-function around(fn, body) {
-  return hook().around(fn, body);
+function around(fn, body, options) {
+  return hook().around(fn, body, options);
 }
 
-module.exports = { DEFAULT_SOCKET, createHook, lineSocketOf, openwhiskKey, begin, end, around };
+module.exports = {
+  DEFAULT_SOCKET,
+  REGISTRATIONS,
+  createHook,
+  lineSocketOf,
+  openwhiskKey,
+  begin,
+  end,
+  around,
+};

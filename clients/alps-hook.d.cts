@@ -8,6 +8,36 @@ export interface InvocationHandle {
   fn: string;
 }
 
+/**
+ * When an invocation may run: `await` (default), once the daemon answered
+ * its start, so its first instruction runs at its level; `concurrent`, at
+ * once, with the start on its way (the default level until it lands, and
+ * the round trip off the invocation's path). As `alps replay --registration`.
+ */
+export type Registration = "await" | "concurrent";
+
+export interface StartOptions {
+  registration?: Registration;
+}
+
+/** What begin(fn, { registration: "concurrent" }) returns at once; pass it to end(). */
+export interface ConcurrentStart {
+  readonly fn: string | undefined;
+  readonly registration: "concurrent";
+  /**
+   * The handle once the daemon answered; rejects with the reason when the
+   * start failed (also given to onError). An unread rejection is harmless.
+   */
+  readonly registered: Promise<InvocationHandle>;
+}
+
+/** What end() takes: what begin() gave (settled or not), or undefined. */
+export type EndHandle =
+  | InvocationHandle
+  | Promise<InvocationHandle | undefined>
+  | ConcurrentStart
+  | undefined;
+
 export interface HookOptions {
   /** The daemon's control socket; default $ALPS_SOCKET, else /run/alps/alps.sock. */
   socket?: string;
@@ -23,12 +53,21 @@ export interface HookOptions {
 
 export interface Hook {
   /** Undefined fn (e.g. openwhiskKey of bad input): nothing is registered, the error is reported. */
-  begin(fn: string | undefined): Promise<InvocationHandle | undefined>;
+  begin(fn: string | undefined, options: { registration: "concurrent" }): ConcurrentStart;
+  begin(
+    fn: string | undefined,
+    options?: { registration?: "await" },
+  ): Promise<InvocationHandle | undefined>;
+  begin(
+    fn: string | undefined,
+    options?: StartOptions,
+  ): Promise<InvocationHandle | undefined> | ConcurrentStart;
+  /** A concurrent start whose start failed: nothing is sent, the failure is reported again. */
   end(
-    handle: InvocationHandle | Promise<InvocationHandle | undefined> | undefined,
+    handle: EndHandle,
     details?: { exitCode?: number },
   ): Promise<Record<string, unknown> | undefined>;
-  around<T>(fn: string | undefined, body: () => T | Promise<T>): Promise<T>;
+  around<T>(fn: string | undefined, body: () => T | Promise<T>, options?: StartOptions): Promise<T>;
   close(): void;
   readonly socketPath: string;
   readonly lineSocketPath: string;
@@ -44,9 +83,25 @@ export declare function openwhiskKey(
   actionName: unknown,
   options?: { invoker?: "fpc" | "containerproxy"; namespace?: string },
 ): string | undefined;
-export declare function begin(fn: string | undefined): Promise<InvocationHandle | undefined>;
+export declare const REGISTRATIONS: readonly Registration[];
+export declare function begin(
+  fn: string | undefined,
+  options: { registration: "concurrent" },
+): ConcurrentStart;
+export declare function begin(
+  fn: string | undefined,
+  options?: { registration?: "await" },
+): Promise<InvocationHandle | undefined>;
+export declare function begin(
+  fn: string | undefined,
+  options?: StartOptions,
+): Promise<InvocationHandle | undefined> | ConcurrentStart;
 export declare function end(
-  handle: InvocationHandle | Promise<InvocationHandle | undefined> | undefined,
+  handle: EndHandle,
   details?: { exitCode?: number },
 ): Promise<Record<string, unknown> | undefined>;
-export declare function around<T>(fn: string | undefined, body: () => T | Promise<T>): Promise<T>;
+export declare function around<T>(
+  fn: string | undefined,
+  body: () => T | Promise<T>,
+  options?: StartOptions,
+): Promise<T>;

@@ -8,7 +8,12 @@
  *   - the Node.js action proxy's routing file from clients/examples/, run
  *     in a separate pid namespace inside a prewarm_nodejs20 stem cell: its
  *     first /run registers guest_hello and the daemon re-keys the container;
- *   - the Python snippet of docs/platforms.md, as it stands there.
+ *   - the Python snippet of docs/platforms.md, as it stands there;
+ *   - a concurrent start (`registration: "concurrent"`): registered and
+ *     ended, and its refusal reported to the caller. The daemon takes one
+ *     open invocation (`--max-open-invocations 1`), so a held one makes it
+ *     refuse the next start (503 open_limit); the other tests open one at a
+ *     time.
  * Needs `npm run build` first.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
@@ -78,6 +83,25 @@ const alps = require(process.env.ALPS_HOOK);
   process.exit(0);
 })();`;
 
+// A concurrent start: the function runs at once (~20 ms of CPU, bounded by
+// its CPU time), the start on its way; what the caller learns of it, from
+// the hook's promise and its onError.
+const CONCURRENT_CLIENT = `
+const alps = require(process.env.ALPS_HOOK);
+const errors = [];
+const hook = alps.createHook({ onError: (e) => errors.push(e.message) });
+(async () => {
+  const start = hook.begin("guest_concurrent", { registration: "concurrent" });
+  const first = await Promise.race([start.registered.then(() => "answer", () => "answer"), Promise.resolve("body")]);
+  const t = process.cpuUsage(); let x = 0;
+  while (process.cpuUsage(t).user < 20000) for (let i = 0; i < 10000; i++) x += i;
+  const record = await hook.end(start);
+  let handle, error;
+  try { handle = await start.registered; } catch (e) { error = e.message; }
+  process.stdout.write(JSON.stringify({ pid: process.pid, first, handle, error, record, errors, x: x > 0 }));
+  process.exit(0);
+})();`;
+
 // A stand-in for the runtime's app.js: the routing file under test, given
 // the factory interface the runtime's platform.js provides (service,
 // wrapEndpoint), and one /run per line read on stdin.
@@ -142,6 +166,8 @@ describe.skipIf(!runs)("hook contract against the real daemon", () => {
         "openwhisk",
         "--docker-socket",
         engine.socketPath,
+        "--max-open-invocations",
+        "1",
       ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
@@ -297,6 +323,56 @@ describe.skipIf(!runs)("hook contract against the real daemon", () => {
     expect(after.invocations_ended).toBe((before.invocations_ended ?? 0) + 1);
     expect((await status()).sandboxes).toBe(declaredBefore + 1); // re-keyed, not added twice
     shell.stdin?.end();
+  });
+
+  it("a concurrent start registers the caller and ends its invocation", async () => {
+    const before = (await status()).counters;
+    const out = await runJson(process.execPath, ["-e", CONCURRENT_CLIENT], {
+      ALPS_HOOK: HOOK,
+      ALPS_SOCKET: socket,
+    });
+    expect(out.first).toBe("body"); // the function started before the daemon's answer
+    expect(out.errors).toEqual([]);
+    expect(out.handle).toEqual({ id: expect.any(String), pid: out.pid, fn: "guest_concurrent" });
+    expect(out.record).toMatchObject({ fn: "guest_concurrent", pid: out.pid });
+    const after = (await status()).counters;
+    expect(after.invocations_started).toBe((before.invocations_started ?? 0) + 1);
+    expect(after.invocations_ended).toBe((before.invocations_ended ?? 0) + 1);
+  });
+
+  it("reports a concurrent start the daemon refuses to the caller, and its end sends nothing", async () => {
+    // The one open invocation the daemon takes, held by a task that does nothing.
+    const holder = spawn("sleep", ["30"], { stdio: "ignore" });
+    const holderPid = holder.pid ?? -1;
+    let heldId: string | undefined;
+    try {
+      const held = await apiRequest(socket, "POST", "/v1/invocations", {
+        function: "guest_hold",
+        pid: holderPid,
+      });
+      expect(held.status).toBe(201);
+      heldId = (held.body as { id: string }).id;
+      const before = await status();
+      const out = await runJson(process.execPath, ["-e", CONCURRENT_CLIENT], {
+        ALPS_HOOK: HOOK,
+        ALPS_SOCKET: socket,
+      });
+      expect(out.first).toBe("body"); // the function ran regardless
+      expect(out.handle).toBeUndefined();
+      expect(out.error).toMatch(/^start guest_concurrent: 503 open_limit: /);
+      expect(out.record).toBeUndefined();
+      expect(out.errors).toEqual([
+        out.error,
+        `end guest_concurrent: not sent, its concurrent start failed: ${String(out.error)}`,
+      ]);
+      const after = await status();
+      expect(after.counters.invocations_started).toBe(before.counters.invocations_started);
+      expect(after.counters.invocations_ended).toBe(before.counters.invocations_ended);
+    } finally {
+      if (heldId !== undefined)
+        await apiRequest(socket, "POST", `/v1/invocations/${heldId}/end`, {});
+      holder.kill("SIGKILL");
+    }
   });
 
   it("runs the Python snippet of docs/platforms.md as it stands", async () => {

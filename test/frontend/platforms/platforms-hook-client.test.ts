@@ -115,6 +115,54 @@ describe("hook client (clients/alps-hook.cjs)", () => {
     expect(lines.filter((l) => l.includes("no function key"))).toHaveLength(1);
   });
 
+  it("starts concurrently: the invocation runs before the answer, and the daemon sees start then end", async () => {
+    for (const protocol of ["line", "http"]) {
+      const from = events.length;
+      const { out, pid } = await child(
+        `
+        const start = alps.begin("guest_concurrent", { registration: "concurrent" });
+        out.ranFirst = await Promise.race([start.registered.then(() => "answer"), Promise.resolve("body")]);
+        out.record = await alps.end(start);
+        out.handle = await start.registered;
+        out.around = await alps.around("guest_concurrent", () => "ran", { registration: "concurrent" });
+        const h = await alps.begin("guest_after");
+        await alps.end(h);
+      `,
+        { ALPS_HOOK_PROTOCOL: protocol },
+      );
+      expect(out.ranFirst, protocol).toBe("body");
+      expect(out.handle, protocol).toEqual({ id: expect.any(String), pid, fn: "guest_concurrent" });
+      expect(out.record, protocol).toMatchObject({ fn: "guest_concurrent", pid });
+      expect(out.around, protocol).toBe("ran");
+      expect(events.slice(from), protocol).toEqual([
+        `start guest_concurrent ${pid}`,
+        `end guest_concurrent ${pid}`,
+        `start guest_concurrent ${pid}`,
+        `end guest_concurrent ${pid}`,
+        `start guest_after ${pid}`,
+        `end guest_after ${pid}`,
+      ]);
+    }
+  });
+
+  it("a concurrent start that fails and is never read does not end the process", async () => {
+    const { out, stderr } = await child(
+      `
+      const start = alps.begin("guest_hello", { registration: "concurrent" });
+      await new Promise((r) => setTimeout(r, 100)); // its failure settles unread
+      out.record = await alps.end(start);
+      out.body = await alps.around("guest_hello", () => "ran", { registration: "concurrent" });
+    `,
+      { ALPS_SOCKET: join(dir, "no-such.sock") },
+    );
+    expect(out).toMatchObject({ body: "ran" });
+    expect(out.record).toBeUndefined();
+    expect(stderr).toMatch(/alps-hook: cannot reach the alps daemon on .*no-such-line\.sock/);
+    expect(stderr).toMatch(
+      /alps-hook: end guest_hello: not sent, its concurrent start failed: cannot reach/,
+    );
+  });
+
   it("reports a refusal and runs on", async () => {
     const { out, stderr } = await child(`out.h = await alps.begin("bad name!");`);
     expect(out.h).toBeUndefined();
