@@ -841,6 +841,8 @@ export class Daemon {
   }
 
   status(): DaemonStatus {
+    // What the sensor held back counts as handled once read (a client waits for handled >= posted).
+    this.backend.flushEvents?.();
     const b = this.backend.status();
     return {
       mode: b.mode,

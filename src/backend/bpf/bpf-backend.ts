@@ -851,7 +851,6 @@ class AlpsBpfBackend implements BpfBackend {
 
   status(): BackendStatus {
     const counters: Record<string, number> = {};
-    this.flushEvents();
     if (!this.#closed) {
       const values = this.#handle.counters();
       COUNTER_NAMES.forEach((name, i) => {

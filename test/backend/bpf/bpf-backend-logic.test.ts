@@ -202,7 +202,7 @@ describe("BPF backend with a fake addon", () => {
     expect(counters.nr_samples_unattributed).toBe(1);
   });
 
-  it("hands over held-back samples and exits at an invocation's start and end, at status and at close", async () => {
+  it("hands over held-back samples and exits at an invocation's start and end, on flush and at close", async () => {
     const addon = new FakeAddon();
     const b = await start(addon);
     b.applyPolicy(policy);
@@ -226,6 +226,9 @@ describe("BPF backend with a fake addon", () => {
     expect(exits).toEqual([PID + 1]);
     expect(samples.map((s) => s.cpuMs)).toEqual([1, 2, 3]);
     addon.handle.hold(blocked(PID + 2, 4_000_000));
+    // status reads counters only (a stalled loop must not consume); the daemon flushes first.
+    expect(b.status().counters.nr_samples).toBe(3);
+    b.flushEvents();
     expect(b.status().counters.nr_samples).toBe(4);
     addon.handle.hold(blocked(PID + 2, 5_000_000));
     // A level event wakes the daemon: the held ones come first, in the ring's order.
