@@ -108,6 +108,8 @@ export interface BpfBackend extends Backend {
   taskState(tid: number): BpfTaskState | null;
   /** The id given to `fn` in the BPF maps (0 = the default entry). */
   fnId(fn: string): number | undefined;
+  /** Handle what the kernel posted without a wake-up (Backend.flushEvents; always present here). */
+  flushEvents(): void;
   /** Event-to-applied latencies of the most recent level changes, ns. */
   latenciesNs(): number[];
   /** Forget the latencies recorded so far (a bench starts measuring). */
