@@ -60,6 +60,22 @@ function exitCodeOf(error: unknown): number {
   return failure;
 }
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  process.exit(exitCodeOf(error));
+// Node ends with status 0 once nothing holds its event loop, even while an
+// action still awaits something: the daemon's start-up did so, silently.
+// An action that has not finished when the loop empties is a failure.
+let finished = false;
+process.on("beforeExit", () => {
+  if (finished) return;
+  say("ended before its work was done: nothing was left to wait for (a bug in alps)");
+  process.exit(failure);
 });
+
+program.parseAsync(process.argv).then(
+  () => {
+    finished = true;
+  },
+  (error: unknown) => {
+    finished = true;
+    process.exit(exitCodeOf(error));
+  },
+);

@@ -405,7 +405,7 @@ async function runDaemon(
     // A learned policy is logged as what changed (the whole table: `alps policy`, or debug).
     daemon.onPolicy(policyLogger(log));
   } catch (error) {
-    await shutdown("startup failed");
+    await shutdown(`startup failed (${error instanceof Error ? error.message : String(error)})`);
     throw error;
   }
   signals.route({ reload, stop });

@@ -16,11 +16,12 @@ import type { Summary } from "../contracts/summary.js";
 import { InputError, UsageError } from "../errors.js";
 import type { DaemonConfig } from "../frontend/config.js";
 import type { OnlineRun } from "../frontend/online.js";
-import type { SimPolicyName, SimResult } from "../sim/index.js";
+import type { GittinsOptions, SimPolicyName, SimResult } from "../sim/index.js";
 import {
   choiceFlag,
   choiceListFlag,
   numberFlag,
+  optionalChoiceFlag,
   optionalNumberFlag,
   required,
 } from "./flag-values.js";
@@ -43,6 +44,10 @@ interface SimulateFlags {
   json?: boolean;
   /** The daemon's config file (learning options). */
   config?: string;
+  remaining?: string;
+  gittinsGrid?: string;
+  gittinsSlice?: string;
+  gittinsFrom?: string;
 }
 
 const LEARNING_GROUP =
@@ -143,7 +148,23 @@ export async function registerSimulate(program: Command): Promise<void> {
       "--sandboxes <layout>",
       "ps, alps: invocation (each its own sandbox; default) | function (one sandbox per function, one weight shared by its concurrent invocations)",
     )
-    .option("--json", "print the summary object (with --compare: the comparison) as JSON");
+    .option("--json", "print the summary object (with --compare: the comparison) as JSON")
+    .option(
+      "--remaining <rule>",
+      "alps learning online, strategy dynamic: the remaining time a level comes from: mean (predicted − used, the daemon's) | gittins (1/Gittins index of the function's learned runs given the CPU used; simulator only) (default mean)",
+    )
+    .option(
+      "--gittins-grid <ratio>",
+      "--remaining gittins: level table only at attained times 0, 1 ms, ratio ms, ratio² ms… (default: exact, a breakpoint wherever the level changes)",
+    )
+    .option(
+      "--gittins-from <d>",
+      "--remaining gittins: the distribution: runs (the learned runs; default) | mean (one point at the predicted run: --remaining mean's levels through the table, a reference)",
+    )
+    .option(
+      "--gittins-slice <bool>",
+      "--remaining gittins: past its slice an invocation is never below nice 0, as under mean (true or false, default true)",
+    );
   if (mayLearn(process.argv)) await addLearningOptions(cmd);
   cmd.action(async (flags: SimulateFlags & Record<string, unknown>) => {
     await runSimulateCommand(flags);
@@ -174,6 +195,22 @@ function choosePolicies(flags: SimulateFlags, all: readonly SimPolicyName[]): Si
     throw new UsageError("--nice-floor applies to --policy alps with --policy-file only");
   if (flags.niceFloor !== undefined && flags.strategy === "rt")
     throw new UsageError("--nice-floor applies to strategies dynamic and static (rt has no nice)");
+  const gittins = flags.remaining === "gittins";
+  if (flags.remaining !== undefined && !learning)
+    throw new UsageError(
+      "--remaining applies to --policy alps learning online (without --policy-file) only",
+    );
+  if (gittins && flags.strategy !== undefined && flags.strategy !== "dynamic")
+    throw new UsageError("--remaining gittins applies to strategy dynamic only");
+  if (
+    (flags.gittinsGrid !== undefined ||
+      flags.gittinsSlice !== undefined ||
+      flags.gittinsFrom !== undefined) &&
+    !gittins
+  )
+    throw new UsageError(
+      "--gittins-grid, --gittins-from and --gittins-slice apply to --remaining gittins only",
+    );
   if (flags.sandboxes === "function" && !has("ps") && !has("alps"))
     throw new UsageError("--sandboxes function is modelled for --policy ps and alps only");
   return policies;
@@ -224,6 +261,8 @@ interface PolicyRun {
   result: SimResult;
   /** alps learned online: what the daemon did. */
   online?: OnlineRun;
+  /** alps with --remaining gittins. */
+  gittins?: boolean;
 }
 
 async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>): Promise<void> {
@@ -270,6 +309,7 @@ async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>
     flags.policyFile === undefined
       ? undefined
       : (await import("../frontend/policy-file.js")).readPolicyFile(flags.policyFile);
+  const gittins = gittinsOptions(flags);
   const online = learning ? await import("../frontend/online.js") : undefined;
   // Columns, not an object per invocation: the simulator reads them as they are.
   const trace = readTrace(readTraceColumns, flags.trace);
@@ -280,9 +320,10 @@ async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>
         cores,
         keepOutcomes: comparing,
         ...sandboxesOf(policy),
+        ...(gittins === undefined ? {} : { gittins }),
         log: (m) => process.stderr.write(`alps simulate: learning: ${m}\n`),
       });
-      return { policy, result: run.result, online: run };
+      return { policy, result: run.result, online: run, gittins: gittins !== undefined };
     }
     const alps =
       alpsPolicy === undefined
@@ -327,11 +368,28 @@ async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>
   process.stdout.write(summaryTable(s, run, config));
 }
 
+/** `--remaining` and the Gittins table's flags as the simulator's options (undefined: mean). */
+function gittinsOptions(flags: SimulateFlags): GittinsOptions | undefined {
+  const rule = optionalChoiceFlag("--remaining", flags.remaining, ["mean", "gittins"] as const);
+  if (rule !== "gittins") return undefined;
+  const ratio = optionalNumberFlag("--gittins-grid", flags.gittinsGrid, { above: 1 });
+  const slice = optionalChoiceFlag("--gittins-slice", flags.gittinsSlice, [
+    "true",
+    "false",
+  ] as const);
+  const from = optionalChoiceFlag("--gittins-from", flags.gittinsFrom, ["runs", "mean"] as const);
+  return {
+    resolution: ratio === undefined ? { kind: "exact" } : { kind: "grid", firstMs: 1, ratio },
+    slice: slice !== "false",
+    from: from ?? "runs",
+  };
+}
+
 function summaryTable(s: Summary, run: PolicyRun, config: DaemonConfig | undefined): string {
   const f = (x: number): string => (Number.isInteger(x) ? String(x) : x.toFixed(3));
   const label =
     run.policy === "alps"
-      ? `alps (${config?.strategy ?? "dynamic"}, ${run.online !== undefined ? "learned online" : "policy file"})`
+      ? `alps (${config?.strategy ?? "dynamic"}${run.gittins === true ? ", Gittins remaining time" : ""}, ${run.online !== undefined ? "learned online" : "policy file"})`
       : run.policy;
   const rows: [string, string][] = [
     ["policy", label],

@@ -835,6 +835,11 @@ export class Daemon {
     return this.#window.counters();
   }
 
+  /** The window's records now: what a learning run at this instant reads (the simulator's Gittins tables). */
+  windowRecords(): InvocationRecord[] {
+    return this.#window.records(this.#clock.now());
+  }
+
   /** Invocations open now (the idle tick waits for none). */
   get openInvocations(): number {
     return this.#open.size;

@@ -13,7 +13,7 @@
 import type { Backend, BackendStatus } from "../backend/types.js";
 import { emptyPolicy, type Policy } from "../contracts/policy.js";
 import { type SandboxLayout, type SimInput, type SimResult, simulate } from "../sim/index.js";
-import type { CompletedInvocation, PolicyFeed } from "../sim/types.js";
+import type { CompletedInvocation, GittinsOptions, PolicyFeed } from "../sim/types.js";
 import { ManualClock } from "./clock.js";
 import type { ConfigKey, DaemonConfig } from "./config.js";
 import { Daemon, type DaemonStatus } from "./daemon.js";
@@ -65,11 +65,16 @@ export class DaemonFeed implements PolicyFeed {
   #nowMs = 0;
   #busyMs = 0;
   #sample = { atMs: 0, busyMs: 0, pct: 0 };
+  /** Each function's samples behind the policy in force, read lazily from the window. */
+  #samples: Map<string, number[]> | undefined;
 
-  constructor(config: DaemonConfig, cores: number, log?: Log) {
+  readonly #keepSamples: boolean;
+
+  constructor(config: DaemonConfig, cores: number, log?: Log, keepSamples = false) {
     if (config.policyFile !== undefined)
       throw new RangeError("a daemon with a policy file does not learn: simulate that policy");
     this.#cores = cores;
+    this.#keepSamples = keepSamples;
     this.daemon = new Daemon({
       backend: this.#backend,
       config,
@@ -137,7 +142,33 @@ export class DaemonFeed implements PolicyFeed {
     this.#clock.advance(nowMs - this.#clock.now());
     if (this.#backend.applied === this.#given) return undefined;
     this.#given = this.#backend.applied;
+    // The learner ran at this instant, on the window as it is now.
+    this.#samples = undefined;
+    if (this.#keepSamples) this.#samples = this.#windowSamples();
     return this.#given;
+  }
+
+  #windowSamples(): Map<string, number[]> {
+    const byFn = new Map<string, number[]>();
+    for (const r of this.daemon.windowRecords()) {
+      // The learner's bursts: invocations with CPU (it replays no others).
+      if (!(r.cpuMs > 0)) continue;
+      const runs = byFn.get(r.fn);
+      if (runs === undefined) byFn.set(r.fn, [r.cpuMs]);
+      else runs.push(r.cpuMs);
+    }
+    return byFn;
+  }
+
+  /**
+   * The CPU of each burst of `fn` in the window when the policy in force was
+   * learned: the learner's samples. Kept only when asked for at construction
+   * (keepSamples), so runs that do not read them pay nothing.
+   */
+  runSamples(fn: string): readonly number[] | undefined {
+    if (!this.#keepSamples)
+      throw new Error("DaemonFeed: runSamples needs a feed constructed with keepSamples");
+    return this.#samples?.get(fn);
   }
 
   status(): DaemonStatus {
@@ -159,9 +190,16 @@ export interface OnlineRun {
 export function simulateOnline(
   trace: SimInput,
   config: DaemonConfig,
-  opts: { cores: number; keepOutcomes?: boolean; log?: Log; sandboxes?: SandboxLayout },
+  opts: {
+    cores: number;
+    keepOutcomes?: boolean;
+    log?: Log;
+    sandboxes?: SandboxLayout;
+    /** Remaining time from the Gittins index of the learned runs (simulator only). */
+    gittins?: GittinsOptions;
+  },
 ): OnlineRun {
-  const feed = new DaemonFeed(config, opts.cores, opts.log);
+  const feed = new DaemonFeed(config, opts.cores, opts.log, opts.gittins !== undefined);
   const result = simulate(trace, {
     policy: "alps",
     cores: opts.cores,
@@ -172,6 +210,7 @@ export function simulateOnline(
       strategy: config.strategy,
       idleFrom: config.idleFromNice,
       yieldBound: config.yieldBound,
+      ...(opts.gittins === undefined ? {} : { gittins: opts.gittins }),
     },
   });
   return { result, status: feed.status(), policy: feed.daemon.policy() };

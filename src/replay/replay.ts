@@ -9,11 +9,12 @@ import { fileURLToPath } from "node:url";
 import type { Strategy } from "../contracts/levels.js";
 import type { Summary } from "../contracts/summary.js";
 import type { TraceInvocation } from "../contracts/trace.js";
-import { type SimPolicyName, simulate, summarize } from "../sim/index.js";
+import { summarize } from "../sim/index.js";
 import { readTraceFile } from "../trace/native.js";
 import { compareWithBaseline, toFinished, type VsBaseline } from "./compare.js";
 import type { InferenceReport } from "./inference.js";
 import { modeCsv } from "./csv.js";
+import { predictRun } from "./predict.js";
 import { modeProgress } from "./progress.js";
 import { type ReportMode, renderReport } from "./report.js";
 import { decileRows, fromMeasured } from "./report-data.js";
@@ -156,10 +157,6 @@ function lagStats(run: ModeRun): { mean: number; max: number } {
   return { mean: lags.reduce((a, b) => a + b, 0) / lags.length, max: Math.max(...lags) };
 }
 
-function simPolicyFor(run: ModeRun): SimPolicyName {
-  return run.mode === "none" || run.mode === "cfs-observed" ? "cfs" : run.mode;
-}
-
 function stats(values: readonly number[]): Stats | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
@@ -191,34 +188,6 @@ export function runLabel(run: ModeRun): string {
   return `${run.mode} · driver ${run.setup.driver ?? "?"}`;
 }
 
-function predict(
-  trace: readonly TraceInvocation[],
-  run: ModeRun,
-  cores: number,
-): ReportMode["predicted"] {
-  const policy = simPolicyFor(run);
-  try {
-    const alps =
-      run.mode === "alps" && run.policy !== undefined
-        ? { policy: run.policy, strategy: run.strategy }
-        : undefined;
-    const result = simulate(trace, { policy, cores, ...(alps === undefined ? {} : { alps }) });
-    // The simulator's outcomes are in trace order; re-derive turnarounds for the CDF.
-    return {
-      policy,
-      summary: result.summary,
-      samples: result.outcomes.map((o) => ({
-        index: o.index,
-        fn: o.fn,
-        durationMs: o.durationMs,
-        turnaroundMs: o.completionMs - o.arrivalMs,
-      })),
-    };
-  } catch (error: unknown) {
-    return { policy, error: error instanceof Error ? error.message : String(error) };
-  }
-}
-
 /** The runs a replay makes: each mode once, each mode but none once per driver. */
 export function plannedRuns(
   modes: readonly ReplayMode[],
@@ -240,6 +209,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const apiProtocol = opts.apiProtocol ?? "line";
   const registration = opts.registration ?? "await";
   mkdirSync(opts.outDir, { recursive: true });
+  if (opts.socket !== undefined && opts.modes.includes("alps"))
+    notes.push(
+      "predicted alps learns from the trace's start; the daemon on --socket may have learned before it",
+    );
   if (drivers.includes("inprocess"))
     notes.push(
       "driver inprocess is a shortcut: the daemon runs inside the dispatcher, not as a platform reaches it",
@@ -296,7 +269,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       contextSwitches: run.contextSwitches,
     });
     summaries[key] = summary;
-    const prediction = predict(trace, run, cores);
+    const { note, ...prediction } = predictRun(trace, run, cores, opts.daemonArgs ?? []);
+    if (note !== undefined) notes.push(note);
     predicted[key] = "summary" in prediction ? prediction.summary : { error: prediction.error };
     details[key] = {
       requested: run.requested,

@@ -29,6 +29,7 @@ export { simulate } from "./simulate.js";
 export type {
   AlpsOptions,
   CfsOptions,
+  GittinsOptions,
   InvocationOutcome,
   SandboxLayout,
   SfsOptions,

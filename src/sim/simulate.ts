@@ -2,16 +2,19 @@
  * `simulate`: checks options, builds the shared invocation table, runs the
  * chosen policy's engine and summarizes.
  */
+import { EXACT } from "../contracts/gittins.js";
 import {
   curveForPolicy,
   DEFAULT_CURVE,
   DEFAULT_IDLE_FROM,
   DEFAULT_YIELD_BOUND,
+  type LevelCurve,
 } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
 import { PolicyEntries } from "./entries.js";
 import { type FairParams, runFair } from "./fair.js";
 import { runFifo } from "./fifo.js";
+import { GittinsTables } from "./gittins-tables.js";
 import { JobTable, type SimInput } from "./jobs.js";
 import { summarizeColumns } from "./metrics.js";
 import { runPriority } from "./priority.js";
@@ -128,6 +131,23 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
         });
       }
       const curveOf = (policy: Policy) => alps.curve ?? curveForPolicy(policy);
+      const gittins = alps.gittins;
+      if (gittins !== undefined && strategy !== "dynamic")
+        throw new RangeError(`Gittins remaining time applies to strategy dynamic, not ${strategy}`);
+      if (gittins !== undefined && feed?.runSamples === undefined)
+        throw new RangeError(
+          "Gittins remaining time needs the learner's run samples: a feed that learns online (a policy file has none)",
+        );
+      const tables =
+        gittins === undefined || feed === undefined
+          ? undefined
+          : new GittinsTables(
+              jobs,
+              entries,
+              feed,
+              gittins.resolution ?? EXACT,
+              gittins.from !== "mean",
+            );
       return runWeighted(jobs, cores, {
         strategy,
         curve: curveOf(entries.policy),
@@ -139,6 +159,14 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
         ...(alps.floor === undefined ? {} : { floor: alps.floor }),
         ...(feed === undefined ? {} : { online: { feed, entries, curveOf } }),
         ...(perFunction ? { sandbox: sandboxesOf(jobs) } : {}),
+        ...(tables === undefined
+          ? {}
+          : {
+              gittins: {
+                tableOf: (j: number, curve: LevelCurve) => tables.tableOf(j, curve),
+                slice: gittins?.slice ?? true,
+              },
+            }),
       });
     }
     case "alps-ideal": {

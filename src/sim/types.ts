@@ -2,6 +2,7 @@
  * Public types of the simulator. Other modules (learner, replay, CLI) code
  * against these; keep them stable.
  */
+import type { TableResolution } from "../contracts/gittins.js";
 import type { LevelCurve, Strategy } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
 import type { Summary } from "../contracts/summary.js";
@@ -68,6 +69,33 @@ export interface PolicyFeed {
   decide(nowMs: number, busyMs: number): Policy | undefined;
   /** Invocation done with its CPU work; it completes at `completionMs`. */
   cpuDone(invocation: CompletedInvocation): void;
+  /**
+   * The run lengths (CPU of each burst, ms) of `fn` that the policy in force
+   * was learned from; undefined when the feed keeps none. Read by the
+   * Gittins remaining time (AlpsCommon.gittins).
+   */
+  runSamples?(fn: string): readonly number[] | undefined;
+}
+
+/**
+ * Strategy `dynamic` with distribution-aware remaining time: 1/Gittins index
+ * of the function's learned runs given the CPU used (src/contracts/gittins.ts)
+ * in place of max(predicted − used, 0). Simulator only; needs a feed whose
+ * runSamples gives the learner's samples. A function without an entry of its
+ * own (or without samples) uses its entry's predicted run as a one-point
+ * distribution, which is `dynamic` exactly.
+ */
+export interface GittinsOptions {
+  /** How finely the level table follows 1/G (default exact). */
+  resolution?: TableResolution;
+  /** Whether the slice rule applies as to `dynamic` (past the slice never below nice 0); default true. */
+  slice?: boolean;
+  /**
+   * The distribution: `runs`, the learned samples (default), or `mean`, one
+   * point at each entry's predicted run: `dynamic`'s own levels through the
+   * table, a check of the table path and the reference for `slice: false`.
+   */
+  from?: "runs" | "mean";
 }
 
 interface AlpsCommon {
@@ -81,6 +109,8 @@ interface AlpsCommon {
   yieldBound?: number;
   /** Lowest level any invocation gets (the daemon's floor for callers that are not root); default none. */
   floor?: number;
+  /** Dynamic: remaining time from the Gittins index of the learned runs (needs a feed); absent: predicted − used. */
+  gittins?: GittinsOptions;
 }
 
 /** One policy for the whole run, or a feed whose policy changes during it (`alps` only). */

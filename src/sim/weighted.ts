@@ -11,6 +11,10 @@
  *   predicted remaining time (predicted − used) crosses each threshold of the
  *   curve; once the invocation has used its slice it loses any boost (never
  *   below nice 0) but keeps yielding while the curve puts it above nice 0.
+ *   With a Gittins plan the curve is read at 1/Gittins index of the
+ *   function's learned runs instead of predicted − used: each invocation
+ *   carries its function's table of attained-time breakpoints
+ *   (src/contracts/gittins.ts), and the slice and yield bound apply on top.
  * - `static`: staticLevel(priority, used, slice): one level until the slice
  *   is used, then nice 0.
  * Levels only change at known amounts of CPU used, so those are events.
@@ -23,6 +27,7 @@
  * is slower than srpt's; the learner does not use it. Sharing has no
  * discrete dispatches: 0 context switches, one run per invocation.
  */
+import { type LevelTable, tableEntryAt } from "../contracts/gittins.js";
 import {
   BASE_NICE,
   curveLevel,
@@ -67,6 +72,19 @@ export interface LevelPlan {
   sandbox?: { of: Int32Array; count: number };
   /** A policy that changes during the run; the arrays above are then `online.entries`'. */
   online?: OnlinePlan;
+  /**
+   * Dynamic: levels from each invocation's Gittins table (attained time →
+   * level, src/contracts/gittins.ts) in place of the curve over predicted −
+   * used; the yield bound still counts in predicted runs.
+   */
+  gittins?: GittinsPlan;
+}
+
+export interface GittinsPlan {
+  /** Invocation j's table under the policy its entry came from, on `curve`. */
+  tableOf(j: number, curve: LevelCurve): LevelTable;
+  /** Whether past its slice an invocation is never below BASE_NICE (as `dynamic`). */
+  slice: boolean;
 }
 
 export interface OnlinePlan {
@@ -88,6 +106,9 @@ class LevelTracker {
   private readonly band: Int32Array;
   /** Dynamic: 1 once j's yields are lifted (its bound passed). */
   private readonly lifted: Uint8Array;
+  /** Gittins: j's level table and the entry it is at. */
+  private readonly tables: (LevelTable | undefined)[];
+  private readonly entry: Int32Array;
 
   constructor(
     private readonly plan: LevelPlan,
@@ -97,6 +118,8 @@ class LevelTracker {
     this.thresholds = levelThresholdsMs(plan.curve);
     this.band = new Int32Array(n);
     this.lifted = new Uint8Array(n);
+    this.tables = plan.gittins === undefined ? [] : new Array<LevelTable | undefined>(n);
+    this.entry = new Int32Array(plan.gittins === undefined ? 0 : n);
   }
 
   /** j's yield bound passed: from now on it never yields; its new level. */
@@ -118,6 +141,12 @@ class LevelTracker {
       // staticLevel is the contract; it already returns BASE_NICE past the slice.
       return this.floored(staticLevelOf(p, j, used, this.curve));
     }
+    if (p.gittins !== undefined) {
+      const table = p.gittins.tableOf(j, this.curve);
+      this.tables[j] = table;
+      this.entry[j] = tableEntryAt(table, used);
+      return this.floored(this.dynamicOf(j, used));
+    }
     this.band[j] =
       curveLevel(Math.max((p.predicted[j] as number) - used, 0), this.curve, this.thresholds) -
       this.curve.niceMin;
@@ -131,8 +160,14 @@ class LevelTracker {
 
   /** Dynamic level from the band index: past the slice never below BASE_NICE (as dynamicLevel). */
   private dynamicOf(j: number, used: number): number {
-    const l = this.curve.niceMin + (this.band[j] as number);
-    const level = used >= (this.plan.slice[j] as number) ? Math.max(l, BASE_NICE) : l;
+    const g = this.plan.gittins;
+    const table = g === undefined ? undefined : this.tables[j];
+    const l =
+      table === undefined
+        ? this.curve.niceMin + (this.band[j] as number)
+        : (table.level[this.entry[j] as number] as number);
+    const sliced = g === undefined || g.slice;
+    const level = sliced && used >= (this.plan.slice[j] as number) ? Math.max(l, BASE_NICE) : l;
     return this.lifted[j] === 1 ? Math.min(level, BASE_NICE) : level;
   }
 
@@ -142,6 +177,15 @@ class LevelTracker {
     const slice = p.slice[j] as number;
     const inSlice = used < slice;
     if (p.strategy === "static") return inSlice ? slice : INF;
+    const table = this.tables[j];
+    if (p.gittins !== undefined && table !== undefined) {
+      const sliced = p.gittins.slice;
+      // Lifted and past its slice (under the slice rule) it stays at BASE_NICE.
+      if (this.lifted[j] === 1 && sliced && !inSlice) return INF;
+      const e = this.entry[j] as number;
+      const next = e + 1 < table.fromMs.length ? (table.fromMs[e + 1] as number) : INF;
+      return Math.min(next, sliced && inSlice ? slice : INF);
+    }
     const b = this.band[j] as number;
     // The next threshold crossing changes the level unless the task is past
     // its slice and already at BASE_NICE (where it stays).
@@ -161,6 +205,13 @@ class LevelTracker {
   advance(j: number, used: number): number {
     const p = this.plan;
     if (p.strategy === "static") return this.floored(staticLevelOf(p, j, used, this.curve));
+    const table = this.tables[j];
+    if (p.gittins !== undefined && table !== undefined) {
+      let e = this.entry[j] as number;
+      while (e + 1 < table.fromMs.length && used >= (table.fromMs[e + 1] as number)) e++;
+      this.entry[j] = e;
+      return this.floored(this.dynamicOf(j, used));
+    }
     let b = this.band[j] as number;
     while (b > 0 && used >= (p.predicted[j] as number) - (this.thresholds[b - 1] as number)) b--;
     this.band[j] = b;
@@ -178,8 +229,8 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
   const used = new Float64Array(n);
   const level = new Int32Array(n);
   const changeAt = new Float64Array(n);
-  // When each invocation's yields are lifted (Infinity: never); only a
-  // yielding invocation has a lift event.
+  // When each invocation's yields are lifted (Infinity: never); every
+  // invocation has a lift event, yielding or not (see the lift below).
   const bound = plan.strategy === "dynamic" ? (plan.yieldBound ?? 0) : 0;
   const liftAt = new Float64Array(n).fill(INF);
   const active = new Int32Array(n);
@@ -267,8 +318,7 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
       computeRates();
       for (let a = 0; a < k; a++) {
         const j = active[a] as number;
-        if ((level[j] as number) > BASE_NICE && (liftAt[j] as number) < tLift)
-          tLift = liftAt[j] as number;
+        if ((liftAt[j] as number) < tLift) tLift = liftAt[j] as number;
         const r = rateOf(j);
         const u = used[j] as number;
         const d = demand[j] as number;
@@ -283,6 +333,10 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
     }
     const tDecide = online === undefined ? INF : online.feed.nextDecisionMs();
     const t = Math.min(tArrive, tEvent, tDecide, tLift);
+    // Every event is computed forward from now; one in the past is a bug in
+    // this engine, and running on would finish invocations before they arrive.
+    if (t < now - 1e-9 * Math.max(now, 1))
+      throw new Error(`weighted engine: next event at ${t} ms is before now (${now} ms)`);
     const dt = t - now;
     if (dt > 0) {
       for (let a = 0; a < k; a++) {
@@ -301,11 +355,15 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
       if (policy !== undefined) replan(online, policy);
       continue;
     }
-    // Yield bounds passed: those invocations move to their lifted level.
+    // Yield bounds passed: those invocations move to their lifted level. An
+    // invocation that is not yielding when its bound passes is lifted too (as
+    // the backend marks it): a later policy may predict it long, and it must
+    // not start yielding then. Skipping it once left its bound in the past,
+    // and the next event would have moved the clock back to it.
     if (tLift <= tArrive && tLift <= tEvent) {
       for (let a = 0; a < k; a++) {
         const j = active[a] as number;
-        if ((level[j] as number) <= BASE_NICE || (liftAt[j] as number) > now) continue;
+        if ((liftAt[j] as number) > now) continue;
         liftAt[j] = INF;
         countLevel((level[j] as number) + 20, -1);
         const l = levels.lift(j, used[j] as number);

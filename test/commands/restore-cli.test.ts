@@ -5,12 +5,12 @@
  * without a record is a success with nothing to do.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI, ensureBuilt } from "../helpers/cli.js";
 
-const CLI = "dist/cli.js";
 const dir = mkdtempSync(join(tmpdir(), "alps-restore-cli-"));
 
 function restore(...args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -21,20 +21,8 @@ function restore(...args: string[]): { code: number | null; stdout: string; stde
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-beforeAll(() => {
-  // The CLI is the compiled JavaScript; rebuild when it is missing or older than the sources.
-  const built = existsSync(CLI) ? statSync(CLI).mtimeMs : 0;
-  const newest = Math.max(
-    ...readdirSync("src", { recursive: true, encoding: "utf8" }).map(
-      (f) => statSync(join("src", f)).mtimeMs,
-    ),
-  );
-  if (built < newest) {
-    // tsc exits non-zero on type errors anywhere in the tree but still emits; the runs below check the output.
-    spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "ignore", timeout: 120_000 });
-  }
-  expect(existsSync(CLI), "dist/cli.js missing: run npm run build").toBe(true);
-}, 150_000);
+// The compiled CLI, rebuilt (under a lock shared with every other file that runs it) when stale.
+beforeAll(() => ensureBuilt(), 200_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -27,8 +27,13 @@ const newest = (d) => readdirSync(d, { withFileTypes: true }).reduce((m, e) => {
   const p = d + "/" + e.name;
   return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
 }, 0);
-if (!existsSync("${CLI}") || statSync("${CLI}").mtimeMs < newest("src"))
+if (!existsSync("${CLI}") || statSync("${CLI}").mtimeMs < newest("src")) {
   require("node:child_process").spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "ignore" });
+  // tsc is incremental: it rewrites only the outputs that changed, so ${CLI} can stay older
+  // than the source just built; its time is what says "built", for the next file's check.
+  const now = new Date();
+  if (existsSync("${CLI}")) require("node:fs").utimesSync("${CLI}", now, now);
+}
 `;
 
 /** Rebuild dist/ (tsc) when it is missing or older than src/. */

@@ -160,3 +160,19 @@ export function killPids(pids: Iterable<number | undefined>): void {
     }
   }
 }
+
+/**
+ * SIGKILLs each child we started and resolves once each has exited and been
+ * reaped ('exit' comes after Node's waitpid). Only then has it left its
+ * cgroups: a task that was merely signalled may still be exiting, and a
+ * cgroup it is in cannot be removed yet.
+ */
+export async function killAndReap(children: Iterable<ChildProcess | undefined>): Promise<void> {
+  const waits: Promise<unknown>[] = [];
+  for (const child of children) {
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) continue;
+    waits.push(new Promise((r) => child.once("exit", r)));
+    child.kill("SIGKILL");
+  }
+  await Promise.all(waits);
+}

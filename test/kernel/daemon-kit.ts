@@ -27,9 +27,18 @@ export interface StartedDaemon {
   log(): string;
   /** Exit code (or 128 + signal number when killed by one), once it exited. */
   exited: Promise<number>;
+  /**
+   * Once its stderr is closed: it exited and so did the guardian it started
+   * (which inherits that stderr). Only then is `log()` complete: 'exit' may
+   * come before the pipe has drained, and the guardian writes after it.
+   */
+  closed: Promise<void>;
   /** The guardian (the daemon's only child once it is up). */
   guardian(): number | undefined;
-  /** SIGTERM, then SIGKILL after 10 s; kills the guardian by pid if it is still there. */
+  /**
+   * SIGTERM, then SIGKILL after 10 s; kills the guardian by pid if it is
+   * still there, then waits (10 s at most) for the log to be complete.
+   */
   stop(): Promise<void>;
 }
 
@@ -62,12 +71,14 @@ export async function startDaemon(
   dir: string,
   args: readonly string[],
   until: "up" | "exit" = "up",
+  /** Another build of the CLI (a copy of the package, say). */
+  cli: string = CLI,
 ): Promise<StartedDaemon> {
   const socket = join(dir, "alps.sock");
   const stateDir = join(dir, "state");
   const proc = spawn(
     process.execPath,
-    [CLI, "daemon", "--socket", socket, "--state-dir", stateDir, "--metrics-port", "0", ...args],
+    [cli, "daemon", "--socket", socket, "--state-dir", stateDir, "--metrics-port", "0", ...args],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   let log = "";
@@ -79,6 +90,7 @@ export async function startDaemon(
       resolve(code ?? 128 + (signal === null ? 0 : signalNumber(signal))),
     ),
   );
+  const closed = new Promise<void>((resolve) => proc.once("close", () => resolve()));
   let guardian: number | undefined;
   const started: StartedDaemon = {
     proc,
@@ -88,6 +100,7 @@ export async function startDaemon(
     stateDir,
     log: () => log,
     exited,
+    closed,
     guardian: () => guardian,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {
@@ -97,10 +110,16 @@ export async function startDaemon(
         clearTimeout(timer);
       }
       killPids([guardian]);
+      // A guardian the daemon started after the first one (which the test
+      // may have killed) ends by itself once the daemon is gone.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+      clearTimeout(timer);
     },
   };
   if (until === "exit") {
-    await exited;
+    // The refusal is the last thing it writes: wait for its stderr to drain.
+    await closed;
     return started;
   }
   const deadline = Date.now() + 60_000;

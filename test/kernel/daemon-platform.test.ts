@@ -6,7 +6,7 @@
  * the caller's descendant. Needs `npm run build` first.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -117,14 +117,8 @@ describe.skipIf(!runs)("alps daemon with the cgroup-pattern platform adapter", (
     expect((await apiRequest(socket, "POST", `/v1/invocations/${id}/end`, {})).status).toBe(200);
 
     process.kill(orphan, "SIGKILL");
-    await until("the task to leave the cgroup", async () => {
-      try {
-        rmdirSync(sandbox);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    // It leaves the cgroup once it has exited; any error but EBUSY is a failure.
+    await rmdirWhenEmpty(sandbox);
     await until("the sandbox to be removed", async () => (await status()).sandboxes === 0);
   }, 60_000);
 });

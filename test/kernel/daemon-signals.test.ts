@@ -144,10 +144,13 @@ describe.skipIf(!runs)("alps daemon and signals", () => {
       process.kill(d.pid, signal);
       expect(await d.exited).toBe(128 + constants.signals[signal]);
       expect(readSched(worker)).toMatchObject({ policy: SCHED_OTHER, nice: 0 });
+      await eventually(() => !isRunning(guardian as number), "the guardian to exit");
+      // The log is complete only once both writers (daemon and guardian) closed it: read
+      // earlier, the guardian's "without bye" could still be on its way.
+      await d.closed;
       expect(d.log()).toContain(`${signal}: restoring every task and exiting`);
       // The daemon did it (the guardian got its bye), and left nothing behind.
       expect(d.log()).not.toMatch(/without bye/);
-      await eventually(() => !isRunning(guardian as number), "the guardian to exit");
       expect(existsSync(join(d.stateDir, "touched-tasks"))).toBe(false);
       expect(existsSync(d.socket)).toBe(false);
     } finally {

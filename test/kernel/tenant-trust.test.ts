@@ -20,7 +20,6 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
-  rmdirSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -29,6 +28,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
 import { cgroup2MountIfAny } from "../../src/host/cgroups.js";
+import { rmdirWhenEmpty } from "../helpers/cgroup-dir.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
 import { killPids, readSched, waitFor } from "../helpers/processes.js";
 import {
@@ -229,13 +229,9 @@ describe.skipIf(!runs)("a socket-group member that is not root", () => {
     } finally {
       killPids([other?.pid]);
       await d?.stop();
-      for (let i = 0; i < 50 && existsSync(cgroup); i++) {
-        try {
-          rmdirSync(cgroup);
-        } catch {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
+      // The killed task leaves the cgroup only once it has exited, which a loaded host may
+      // take longer than a second to get to (the old 50 x 20 ms loop then left it behind).
+      await rmdirWhenEmpty(cgroup);
       rmSync(bin, { recursive: true, force: true });
     }
   });

@@ -6,6 +6,7 @@
  * restore to the kernel's default would be caught.
  * Needs the built CLI (dist/, `npm run build`, which `npm test` runs first).
  */
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -13,7 +14,7 @@ import { apiRequest } from "../../src/frontend/api/client.js";
 import { readCpuHierarchy } from "../../src/host/cpu-cgroups.js";
 import { CpuSandboxes } from "../../src/host/sandbox-cgroups.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { isRunning, killPids, startWorker, waitFor } from "../helpers/processes.js";
+import { isRunning, killAndReap, startWorker, waitFor } from "../helpers/processes.js";
 import { CLI, childrenOf, daemonDir, type StartedDaemon, startDaemon } from "./daemon-kit.js";
 
 const hierarchy = readCpuHierarchy();
@@ -41,7 +42,7 @@ describe.skipIf(!runs)("sandbox cgroups alps changed are put back", () => {
     writeFileSync(policyFile, JSON.stringify({ functions: { boosted, yields }, default: boosted }));
     const sandboxes = new CpuSandboxes(`alps-test-restore-${process.pid}`);
     let daemon: StartedDaemon | undefined;
-    const workers: number[] = [];
+    const workers: ChildProcess[] = [];
     try {
       const boxes = [sandboxes.create("boosted"), sandboxes.create("yields")];
       boxes.forEach((box, i) => writeFileSync(join(box.cpuDir, WEIGHT), `${OWN[i]}\n`));
@@ -59,15 +60,15 @@ describe.skipIf(!runs)("sandbox cgroups alps changed are put back", () => {
 
       // Workers that burn 5 ms and sleep 5 ms for up to 3 s of CPU.
       for (const box of boxes) {
-        const pid = startWorker(5, 5, 3000, 20_000).pid as number;
-        box.add(pid);
-        workers.push(pid);
+        const worker = startWorker(5, 5, 3000, 20_000);
+        box.add(worker.pid as number);
+        workers.push(worker);
       }
       const fns = ["boosted", "yields"];
-      for (const [i, pid] of workers.entries()) {
+      for (const [i, worker] of workers.entries()) {
         const res = await apiRequest(socket, "POST", "/v1/invocations", {
           function: fns[i],
-          pid,
+          pid: worker.pid,
         });
         expect(res.status, JSON.stringify(res.body)).toBe(201);
       }
@@ -96,8 +97,9 @@ describe.skipIf(!runs)("sandbox cgroups alps changed are put back", () => {
       await waitFor(() => !isRunning(guardian as number), 3000, "the guardian to exit");
     } finally {
       await daemon?.stop();
-      killPids(workers);
-      await new Promise((r) => setTimeout(r, 50));
+      // Reaped, not just signalled: a task still exiting keeps its group busy (EBUSY), which
+      // a fixed 50 ms wait did not always cover on a loaded host.
+      await killAndReap(workers);
       expect(sandboxes.remove()).toEqual([]);
       rmSync(dir, { recursive: true, force: true });
     }

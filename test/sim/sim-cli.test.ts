@@ -4,19 +4,11 @@
  * input prints exactly one summary object with --json.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Summary } from "../../src/contracts/summary.js";
+import { CLI, ensureBuilt } from "../helpers/cli.js";
 
-const CLI = "dist/cli.js";
 const FIX = "test/fixtures/sim";
-const SOURCES = [
-  "src/commands/simulate.ts",
-  "src/sim/simulate.ts",
-  "src/trace/native.ts",
-  "src/trace/native-parser.ts",
-  "src/cli.ts",
-];
 
 function run(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, "simulate", ...args], {
@@ -26,16 +18,8 @@ function run(...args: string[]): { code: number | null; stdout: string; stderr: 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-beforeAll(() => {
-  // The CLI is the compiled JavaScript; rebuild when it is missing or older than the sources.
-  const built = existsSync(CLI) ? statSync(CLI).mtimeMs : 0;
-  const newest = Math.max(...SOURCES.map((f) => statSync(f).mtimeMs));
-  if (built < newest || !existsSync("dist/sim/index.js")) {
-    // tsc exits non-zero on type errors anywhere in the tree but still emits; the run below checks the output.
-    spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "ignore", timeout: 120_000 });
-  }
-  expect(existsSync(CLI), "dist/cli.js missing: run npm run build").toBe(true);
-}, 150_000);
+// The compiled CLI, rebuilt (under a lock shared with every other file that runs it) when stale.
+beforeAll(() => ensureBuilt(), 200_000);
 
 describe("bad trace input", () => {
   it.each([

@@ -170,3 +170,58 @@ describe("a policy that changes mid-run", () => {
     );
   });
 });
+
+describe("the yield bound under a policy that changes", () => {
+  // One core, both arriving at 0, 100 ms each. First a is predicted 1 ms
+  // (boosted; its bound, 6 × 1 ms, passes at 6 ms while it is not yielding)
+  // and b runs at nice 0 (its 0.001 ms slice is spent at once). At 50 ms a
+  // new policy predicts a 1000 ms long: a yield, but its bound has passed.
+  const trace: TraceInvocation[] = [
+    { arrivalMs: 0, fn: "a", durationMs: 100 },
+    { arrivalMs: 0, fn: "b", durationMs: 100 },
+  ];
+  const first = policyOf({ a: [1, 1, 1000], b: [2, 1, 0.001] });
+  const then = policyOf({ a: [2, 1000, 1000], b: [1, 1, 0.001] });
+  const run = (yieldBound: number) =>
+    simulate(trace, {
+      policy: "alps",
+      cores: 1,
+      alps: { feed: new ScriptedFeed(first, 50, { atMs: 50, policy: then }), yieldBound },
+    }).outcomes;
+
+  it("an invocation whose bound passed while it was not yielding never yields after it", () => {
+    const [a, b] = run(6);
+    // a ran ahead until 50 ms and shares equally after it: it finishes first,
+    // and the core is never idle, so the last one ends at 200 ms.
+    expect(a?.completionMs).toBeLessThan(b?.completionMs as number);
+    expect(b?.completionMs).toBeCloseTo(200, 6);
+    // Without the bound, a yields from 50 ms on and b finishes first.
+    const [a0, b0] = run(0);
+    expect(a0?.completionMs).toBeGreaterThan(b0?.completionMs as number);
+  });
+
+  it("no invocation finishes sooner than its CPU time after it arrives, on any trace", () => {
+    const long = policyOf({ a: [4, 400, 60], b: [3, 150, 60], c: [2, 40, 30], d: [1, 5, 8] });
+    fc.assert(
+      fc.property(
+        traceArb,
+        fc.integer({ min: 1, max: 3 }),
+        fc.double({ min: 1, max: 40, noNaN: true }),
+        (trace, cores, switchAt) => {
+          const atMs = Math.round(switchAt);
+          const feed = new ScriptedFeed(POLICY, 1, { atMs, policy: long });
+          const outcomes = simulate(trace, {
+            policy: "alps",
+            cores,
+            alps: { feed, yieldBound: 2 },
+          }).outcomes;
+          for (const o of outcomes)
+            expect(o.completionMs - o.arrivalMs).toBeGreaterThanOrEqual(
+              (o.cpuMs ?? o.durationMs) * (1 - 1e-9),
+            );
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});

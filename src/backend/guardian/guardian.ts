@@ -180,6 +180,10 @@ export async function startGuardian(opts: GuardianOptions): Promise<Guardian> {
       stopping ??= (async () => {
         stopBeat();
         if (child.exitCode === null && child.signalCode === null) {
+          // The child is unref'd so a running daemon's loop does not wait on
+          // it; a stop does. Unheld, an empty loop ends Node here with status
+          // 0 before the caller runs on (a failed start's error was lost so).
+          child.ref();
           stdin.end(`${GUARDIAN_BYE}\n`);
           const timeout = new Promise<"timeout">((resolve) =>
             setTimeout(resolve, 2000, "timeout").unref(),
