@@ -129,7 +129,15 @@ static __always_inline __s32 level_for(const struct alps_config *cfg, const stru
 	return level;
 }
 
-static __always_inline void post(__u32 type, __u32 tid, const struct alps_task *t, __u64 cpu_ns)
+/* Posts one event. `wake` says whether the daemon must see it at once:
+ * every level change must (it is applied before the task runs on), and so
+ * must a burst's end when the daemon counts the task as running (a group's
+ * weight follows its running members). Other bursts' ends (the learner's
+ * samples) and exits are needed only eventually: they wait in the ring
+ * buffer, unannounced, and the daemon drains them at its next wake-up (a
+ * request, a level event, its tick) and at an invocation's start and end.
+ * That spares the daemon a wake-up per invocation at low rates. */
+static __always_inline void post_event(__u32 type, __u32 tid, struct alps_task *t, __u64 cpu_ns, bool wake)
 {
 	struct alps_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
@@ -143,11 +151,39 @@ static __always_inline void post(__u32 type, __u32 tid, const struct alps_task *
 	e->level = t->level;
 	e->cpu_ns = cpu_ns;
 	e->ts_ns = bpf_ktime_get_ns();
-	/* Force the wake-up: events are rare (level changes only) and the
-	 * daemon must see each one at once, not when the adaptive heuristic
-	 * decides the consumer is idle. */
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	/* The daemon counts a task as running from a WOKE, or from any level
+	 * posted with CPU in its burst (the rule of #onEvents). */
+	if (type == ALPS_EV_WOKE || (type != ALPS_EV_BLOCKED && type != ALPS_EV_EXITED && cpu_ns > 0))
+		t->flags |= ALPS_TASK_SEEN_RUNNING;
+	/* Held-back records must never crowd out a level change: once a
+	 * quarter of the ring is unread (about 1600 records), this one wakes
+	 * the daemon whatever it is. */
+	if (!wake && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ALPS_RINGBUF_BYTES / 4)
+		wake = true;
+	/* Forced, not adaptive: the adaptive heuristic skips the wake-up while
+	 * an earlier record is unconsumed, and that record may be a deferred
+	 * one the daemon was never told about. */
+	if (wake) {
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	} else {
+		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+		count(nr_events_deferred);
+	}
 	count(nr_events);
+}
+
+static __always_inline void post(__u32 type, __u32 tid, struct alps_task *t, __u64 cpu_ns)
+{
+	post_event(type, tid, t, cpu_ns, true);
+}
+
+/* A burst ended (the task blocked or exits): a sample for the learner, and
+ * the end of "running" for the daemon, which needs it at once only when it
+ * counts the task as running. */
+static __always_inline void post_blocked(__u32 tid, struct alps_task *t)
+{
+	post_event(ALPS_EV_BLOCKED, tid, t, t->burst_used_ns, (t->flags & ALPS_TASK_SEEN_RUNNING) != 0);
+	t->flags &= ~ALPS_TASK_SEEN_RUNNING;
 }
 
 static __always_inline __u64 cgroup_of(struct task_struct *p)
@@ -246,7 +282,7 @@ int BPF_PROG(alps_switch, bool preempt, struct task_struct *prev, struct task_st
 	if (!t)
 		return 0;
 	count(nr_blocked);
-	post(ALPS_EV_BLOCKED, tid, t, t->burst_used_ns);
+	post_blocked(tid, t);
 	t->burst_used_ns = 0;
 	t->flags &= ~ALPS_TASK_EXPIRED;
 	/* The next burst's starting level is known now: post it while the task
@@ -351,9 +387,13 @@ int BPF_PROG(alps_exit, struct task_struct *p)
 	 * (the final switch-out happens after the entry is gone). */
 	if (t->burst_used_ns > 0) {
 		count(nr_blocked);
-		post(ALPS_EV_BLOCKED, tid, t, t->burst_used_ns);
+		post_blocked(tid, t);
 	}
-	post(ALPS_EV_EXITED, tid, t, t->total_ns);
+	/* An exit waits for the next wake-up too: what it tells (forget the
+	 * task, an invocation's task is gone) is needed when the daemon next
+	 * acts, and every request and tick drains the ring buffer first. A task
+	 * the daemon counts as running (no burst posted above) wakes it. */
+	post_event(ALPS_EV_EXITED, tid, t, t->total_ns, (t->flags & ALPS_TASK_SEEN_RUNNING) != 0);
 	bpf_map_delete_elem(&task_map, &tid);
 	return 0;
 }

@@ -62,6 +62,11 @@ struct alps_policy {
 /* Task flags. */
 #define ALPS_TASK_EXPIRED    (1u << 0) /* EXPIRED posted for the current burst */
 #define ALPS_TASK_REGISTERED (1u << 1) /* registered by tid, not found by cgroup */
+/* The daemon counts the task as running its current burst (an event said so,
+ * or it registered the task as running in a group): the burst's end must wake
+ * it. Without it, a BLOCKED sample waits in the ring buffer for the daemon's
+ * next wake-up. */
+#define ALPS_TASK_SEEN_RUNNING (1u << 2)
 
 /* Task map value, keyed by tid (__u32). */
 struct alps_task {
@@ -108,6 +113,7 @@ enum alps_counter {
 	nr_cgroup_matches,      /* tasks found through the cgroup map */
 	nr_task_map_full,       /* tasks not tracked because the task map was full */
 	nr_policy_default,      /* lookups that fell back to the default entry */
+	nr_events_deferred,     /* records posted without waking the daemon (BPF_RB_NO_WAKEUP) */
 	ALPS_NR_COUNTERS,
 };
 

@@ -37,6 +37,7 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
                            InstanceMethod("counter", &BpfHandle::Counter),
                            InstanceMethod("startEvents", &BpfHandle::StartEvents),
                            InstanceMethod("stopEvents", &BpfHandle::StopEvents),
+                           InstanceMethod("drainEvents", &BpfHandle::DrainEvents),
                            InstanceMethod("close", &BpfHandle::Close),
                        });
   }
@@ -187,12 +188,18 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
     __u32 fn = static_cast<__u32>(ArgInt32(info, 1, "fnId", 0, ALPS_MAX_FNS - 1));
     __s32 level = ArgInt32(info, 2, "level", -20, 19);
     __u32 root = static_cast<__u32>(ArgInt32(info, 3, "root", 0, 0x3fffffff));
+    // Optional: ALPS_TASK_SEEN_RUNNING when the daemon counts the task as
+    // running from now (its first burst's end must then wake the daemon).
+    __u32 extra = info.Length() > 4 && !info[4].IsUndefined()
+                      ? static_cast<__u32>(ArgInt32(info, 4, "flags", 0, ALPS_TASK_SEEN_RUNNING))
+                      : 0;
+    if (extra & ~ALPS_TASK_SEEN_RUNNING) throw Napi::RangeError::New(env, "flags: only ALPS_TASK_SEEN_RUNNING may be set");
     struct alps_task t;
     std::memset(&t, 0, sizeof(t));
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     t.fn = fn;
-    t.flags = ALPS_TASK_REGISTERED;
+    t.flags = ALPS_TASK_REGISTERED | extra;
     t.burst_start_ns = static_cast<__u64>(ts.tv_sec) * 1000000000ull + static_cast<__u64>(ts.tv_nsec);
     t.level = level;
     t.root = root;
@@ -359,16 +366,11 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
     return 0;
   }
 
-  static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
-    auto* self = static_cast<BpfHandle*>(handle->data);
-    if (status < 0 || !self->rb_) return;
-    ring_buffer__consume(self->rb_);
-    if (self->pending_.empty()) return;
-    Napi::Env env = self->env_;
-    Napi::HandleScope scope(env);
-    Napi::Array arr = Napi::Array::New(env, self->pending_.size());
-    for (size_t i = 0; i < self->pending_.size(); i++) {
-      const struct alps_event& e = self->pending_[i];
+  // The records consumed so far as a JS array (pending_ emptied).
+  Napi::Array TakePending(Napi::Env env) {
+    Napi::Array arr = Napi::Array::New(env, pending_.size());
+    for (size_t i = 0; i < pending_.size(); i++) {
+      const struct alps_event& e = pending_[i];
       Napi::Object o = Napi::Object::New(env);
       o.Set("type", Napi::Number::New(env, e.type));
       o.Set("tid", Napi::Number::New(env, e.tid));
@@ -379,7 +381,28 @@ class BpfHandle : public Napi::ObjectWrap<BpfHandle> {
       o.Set("tsNs", Napi::Number::New(env, static_cast<double>(e.ts_ns)));
       arr.Set(static_cast<uint32_t>(i), o);
     }
-    self->pending_.clear();
+    pending_.clear();
+    return arr;
+  }
+
+  // drainEvents(): every record in the ring buffer now, returned (not passed
+  // to the callback). Records the kernel posted without a wake-up
+  // (BPF_RB_NO_WAKEUP) are read here; no syscall when there are none.
+  Napi::Value DrainEvents(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!rb_) return Napi::Array::New(env, 0);
+    if (ring_buffer__consume(rb_) < 0) ThrowErrno(env, "ring_buffer__consume", errno);
+    return TakePending(env);
+  }
+
+  static void OnReadable(uv_poll_t* handle, int status, int /*events*/) {
+    auto* self = static_cast<BpfHandle*>(handle->data);
+    if (status < 0 || !self->rb_) return;
+    ring_buffer__consume(self->rb_);
+    if (self->pending_.empty()) return;
+    Napi::Env env = self->env_;
+    Napi::HandleScope scope(env);
+    Napi::Array arr = self->TakePending(env);
     try {
       self->callback_.MakeCallback(env.Global(), {arr});
     } catch (const Napi::Error& e) {

@@ -89,6 +89,13 @@ export interface Backend {
    * not answer. Harmless when nothing was suspended.
    */
   resume?(): void;
+  /**
+   * Hand over now what the backend's sensor holds back until its next
+   * wake-up (the BPF sensor's burst samples and exits): the daemon calls it
+   * before it acts on what they tell (a start, an end, the learner, the
+   * reaper, the bursts read, stopping).
+   */
+  flushEvents?(): void;
   status(): BackendStatus;
   /** Put every task this backend changed back as it was; detach. Idempotent. */
   close(): Promise<void>;

@@ -76,6 +76,16 @@ export interface DaemonCostOptions {
 
 export type Protocol = "http" | "line";
 
+/** The BPF counters that say what the kernel posted per invocation (postedPerInv). */
+const POSTED_COUNTERS = [
+  "nr_level_changes",
+  "nr_expired",
+  "nr_blocked",
+  "nr_exited",
+  "nr_woke",
+  "nr_events_deferred",
+] as const;
+
 /** How the client registers and ends: HTTP with keep-alive, or the line protocol (one pipelined connection). */
 interface Registrar {
   start(fn: string, pid: number): Promise<string | undefined>;
@@ -237,6 +247,13 @@ interface Phase {
   eventsPerInv: number;
   appliedPerInv: number;
   stalePerInv: number;
+  /**
+   * Per invocation, what the kernel posted by kind (BPF counters): LEVEL,
+   * EXPIRED, BLOCKED (burst samples), EXITED, and the tracked wake-ups (a
+   * WOKE event only when the new burst's level differs); `deferred` are the
+   * events posted without waking the daemon (BLOCKED, EXITED). JSON only.
+   */
+  postedPerInv?: Record<string, number>;
   /** Daemon CPU per second of the phase, % of one core. */
   corePct: number;
   perInvocationUs: number;
@@ -463,6 +480,9 @@ async function measureVariant(
           eventsPerInv: per("nr_events"),
           appliedPerInv: per("nr_applied"),
           stalePerInv: per("nr_stale_events"),
+          postedPerInv: Object.fromEntries(
+            POSTED_COUNTERS.map((name) => [name.replace(/^nr_/, ""), per(name)]),
+          ),
           corePct: cpu.ms / wallS / 10,
           perInvocationUs: (cpu.ms / run.done) * 1000,
           aboveIdleUs: ((cpu.ms - idleMsPerS * wallS) / run.done) * 1000,

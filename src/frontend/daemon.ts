@@ -413,6 +413,7 @@ export class Daemon {
 
   /** Stop learning. The backend stays open: its owner closes it. */
   stop(): void {
+    this.backend.flushEvents?.(); // no burst is lost at shutdown
     this.#cancel?.();
     this.#cancel = undefined;
     this.#running = false;
@@ -440,6 +441,7 @@ export class Daemon {
   /** Run the learner on the window now and apply the result. Errors are logged, counted, and keep the last policy. */
   learnNow(): Policy {
     if (this.#source === "file") return this.#policy;
+    this.backend.flushEvents?.(); // every burst so far is in the window
     const util = this.#utilization?.();
     const now = this.#clock.now();
     const records = this.#window.records(now);
@@ -543,6 +545,8 @@ export class Daemon {
    * registration leaves nothing behind.
    */
   startInvocation(fn: string, pid: number, caller: Caller = PLATFORM_CALLER): string {
+    // Exits and bursts the sensor held back count before this start (a quota, a reused pid).
+    this.backend.flushEvents?.();
     const platform = Daemon.isPlatform(caller.uid);
     const key = platform ? fn : functionKey(fn, caller.uid);
     const now = this.#clock.now();
@@ -656,6 +660,8 @@ export class Daemon {
     report: { cpuMs?: number },
     reaped: FinishedRecord["reaped"],
   ): FinishedRecord | undefined {
+    // Its task's exit (and its CPU) and last burst, if the sensor held them back.
+    this.backend.flushEvents?.();
     const inv = this.#open.get(id);
     if (inv === undefined) return undefined;
     this.#open.delete(id);
@@ -737,6 +743,7 @@ export class Daemon {
    * tasks go back as they were). Runs every REAP_PERIOD_MS once started.
    */
   reapNow(): void {
+    this.backend.flushEvents?.(); // exits the sensor held back
     const now = this.#clock.now();
     for (const inv of [...this.#exited]) {
       if (now - (inv.exitedMs ?? now) < EXIT_GRACE_MS) continue;
@@ -784,6 +791,7 @@ export class Daemon {
 
   /** The most recent bursts the backend reported, after sequence number `after` (GET /v1/bursts). */
   bursts(after: number, limit?: number): BurstPage {
+    this.backend.flushEvents?.();
     return this.#burstLog.read(after, limit);
   }
 
@@ -838,6 +846,8 @@ export class Daemon {
   }
 
   status(): DaemonStatus {
+    // What the sensor held back counts as handled once read (a client waits for handled >= posted).
+    this.backend.flushEvents?.();
     const b = this.backend.status();
     return {
       mode: b.mode,

@@ -31,6 +31,8 @@ export const STRATEGY_OBSERVE = 3;
 /** Task flags (ALPS_TASK_*). */
 export const TASK_EXPIRED = 1;
 export const TASK_REGISTERED = 2;
+/** The daemon counts the task as running its burst: the burst's end wakes the daemon. */
+export const TASK_SEEN_RUNNING = 4;
 
 /** Limits compiled into the BPF object (bpf/alps.h). */
 export const ALPS_MAX_LEVELS = 40;
@@ -52,6 +54,7 @@ export const COUNTER_NAMES = [
   "nr_cgroup_matches",
   "nr_task_map_full",
   "nr_policy_default",
+  "nr_events_deferred",
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 
@@ -177,8 +180,11 @@ export interface BpfHandle {
   clearPolicy(fnId: number): void;
   setCgroup(cgroupId: bigint, fnId: number): void;
   deleteCgroup(cgroupId: bigint): void;
-  /** Track `tid` as `fnId` of invocation `root`, fresh burst, at `level` (already applied by the caller). */
-  registerTask(tid: number, fnId: number, level: number, root: number): void;
+  /**
+   * Track `tid` as `fnId` of invocation `root`, fresh burst, at `level` (already applied by the
+   * caller). `flags`: TASK_SEEN_RUNNING when the daemon counts it as running from now.
+   */
+  registerTask(tid: number, fnId: number, level: number, root: number, flags?: number): void;
   unregisterTask(tid: number): boolean;
   readTask(tid: number): BpfTaskState | null;
   taskIds(): number[];
@@ -190,6 +196,12 @@ export interface BpfHandle {
   counter(index: number): bigint;
   /** Deliver ring-buffer records on the event loop (uv_poll on the epoll fd). */
   startEvents(callback: (events: AlpsEvent[]) => void): void;
+  /**
+   * Every record in the ring buffer now, returned instead of passed to the
+   * callback: the ones the kernel posted without waking the daemon (burst
+   * samples, exits) wait there until read. Empty before startEvents.
+   */
+  drainEvents(): AlpsEvent[];
   stopEvents(): void;
   /** Detach, free the ring buffer and maps. Idempotent. */
   close(): void;

@@ -25,6 +25,7 @@ const DEFINES: Record<string, number> = {
   ALPS_MAX_CGROUPS: types.ALPS_MAX_CGROUPS,
   ALPS_TASK_EXPIRED: types.TASK_EXPIRED,
   ALPS_TASK_REGISTERED: types.TASK_REGISTERED,
+  ALPS_TASK_SEEN_RUNNING: types.TASK_SEEN_RUNNING,
 };
 
 /** Each enum, member by member, with its TypeScript mirror. */

@@ -305,6 +305,11 @@ export class Actuator {
     return this.#targets?.onRunning(tid, running) ?? true;
   }
 
+  /** Whether a group's weight follows `tid` running (WeightTargets.countsRunning). */
+  countsRunning(tid: number): boolean {
+    return this.#targets?.countsRunning(tid) ?? false;
+  }
+
   /** The task exited: forget it without a syscall. */
   forget(tid: number): void {
     this.#targets?.onRelease(tid);

@@ -373,6 +373,17 @@ export class WeightTargets {
   }
 
   /**
+   * Whether `tid` counts as running a burst in its group: the end of that
+   * burst changes the group's level, so the sensor must report it at once.
+   */
+  countsRunning(tid: number): boolean {
+    const key = this.#taskGroup.get(tid);
+    if (key === undefined || key === null) return false;
+    const group = this.#groups.get(key);
+    return group !== undefined && group.members.has(tid) && !group.asleep.has(tid);
+  }
+
+  /**
    * Forget what was written (the guardian put every group back while the
    * daemon did not answer): the next level of each group is written again.
    */

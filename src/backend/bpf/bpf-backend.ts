@@ -47,6 +47,7 @@ import {
   EV_WOKE,
   STRATEGY_CODE,
   STRATEGY_OBSERVE,
+  TASK_SEEN_RUNNING,
 } from "../../host/addon-types.js";
 import { cgroupId, cgroupPids } from "../../host/cgroups.js";
 import { boostBudgetOf } from "../budget.js";
@@ -107,6 +108,8 @@ export interface BpfBackend extends Backend {
   taskState(tid: number): BpfTaskState | null;
   /** The id given to `fn` in the BPF maps (0 = the default entry). */
   fnId(fn: string): number | undefined;
+  /** Handle what the kernel posted without a wake-up (Backend.flushEvents; always present here). */
+  flushEvents(): void;
   /** Event-to-applied latencies of the most recent level changes, ns. */
   latenciesNs(): number[];
   /** Forget the latencies recorded so far (a bench starts measuring). */
@@ -605,6 +608,9 @@ class AlpsBpfBackend implements BpfBackend {
   startInvocation(fn: string, pid: number, limits: InvocationLimits = {}): void {
     if (!Number.isInteger(pid) || pid <= 0)
       throw new RangeError(`pid must be a positive integer, got ${pid}`);
+    // What the kernel holds back (an earlier burst's end, an exit) comes
+    // first: it is older than this registration.
+    this.flushEvents();
     const id = this.#ensureFn(fn);
     const level = this.#initialLevel(fn, id);
     const sliceNs = this.#sliceFor(id);
@@ -632,7 +638,10 @@ class AlpsBpfBackend implements BpfBackend {
     // with that level: a level the kernel posts after registration is newer
     // and is applied after this.
     if (this.actuator.apply(pid, level, sliceNs, pid, floor) || level === BASE_NICE) {
-      this.#handle.registerTask(pid, id, level, pid);
+      // A task its group counts as running: the kernel reports its burst's
+      // end at once (otherwise that sample waits for the next wake-up).
+      const flags = this.actuator.countsRunning(pid) ? TASK_SEEN_RUNNING : 0;
+      this.#handle.registerTask(pid, id, level, pid, flags);
       tids.add(pid);
     }
     this.#invocations.set(pid, inv);
@@ -675,6 +684,8 @@ class AlpsBpfBackend implements BpfBackend {
   }
 
   endInvocation(pid: number): void {
+    // The invocation's last burst (its sample) before its tasks are released.
+    this.flushEvents();
     const inv = this.#invocations.get(pid);
     this.#invocations.delete(pid);
     this.#disarmBudgetsIfIdle();
@@ -731,6 +742,18 @@ class AlpsBpfBackend implements BpfBackend {
       const sliceNs = this.#sliceNs.get(state.fn) ?? this.#sliceNs.get(0) ?? 0n;
       this.actuator.apply(tid, level, sliceNs, state.root, this.#floorOf(state.root));
     }
+  }
+
+  /**
+   * Read what the kernel posted without waking the daemon (burst samples and
+   * exits of tasks it does not count as running, alps.bpf.c post_event) and
+   * handle it now, with anything else still unread. Cheap when there is
+   * nothing: libbpf compares two positions of the mapped ring, no syscall.
+   */
+  flushEvents(): void {
+    if (this.#closed) return;
+    const events = this.#handle.drainEvents();
+    if (events.length > 0) this.#onEvents(events);
   }
 
   /**
@@ -854,6 +877,8 @@ class AlpsBpfBackend implements BpfBackend {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // No sample is lost at shutdown: what waits in the ring buffer is handed over first.
+    this.flushEvents();
     this.#closed = true;
     clearTimeout(this.#resyncTimer);
     clearInterval(this.#budgetTimer);

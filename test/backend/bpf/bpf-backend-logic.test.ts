@@ -24,6 +24,7 @@ import {
   EV_LEVEL,
   STRATEGY_CODE,
   STRATEGY_OBSERVE,
+  TASK_SEEN_RUNNING,
 } from "../../../src/host/addon-types.js";
 import { FakeAddon } from "./fake-addon.js";
 
@@ -199,6 +200,54 @@ describe("BPF backend with a fake addon", () => {
     const counters = b.status().counters;
     expect(counters.nr_samples).toBe(1);
     expect(counters.nr_samples_unattributed).toBe(1);
+  });
+
+  it("hands over held-back samples and exits at an invocation's start and end, on flush and at close", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    const samples: BurstSample[] = [];
+    const exits: number[] = [];
+    b.onBurst((s) => samples.push(s));
+    b.onExit?.((e) => exits.push(e.pid));
+    const id = b.fnId("fast") as number;
+    const blocked = (tid: number, cpuNs: number): AlpsEvent =>
+      event({ type: EV_BLOCKED, tid, fn: id, cpuNs, tsNs: Number(addon.nowNs) });
+    b.startInvocation("fast", PID);
+    // Posted without a wake-up: nothing reaches the learner until the daemon reads the ring.
+    addon.handle.hold(blocked(PID, 1_000_000), blocked(PID, 2_000_000));
+    expect(samples).toHaveLength(0);
+    b.endInvocation(PID);
+    expect(samples.map((s) => s.cpuMs)).toEqual([1, 2]);
+    // An exit held back is seen before the same pid's next start registers it.
+    b.startInvocation("fast", PID + 1);
+    addon.handle.hold(blocked(PID + 1, 3_000_000), event({ type: EV_EXITED, tid: PID + 1 }));
+    b.startInvocation("fast", PID + 2);
+    expect(exits).toEqual([PID + 1]);
+    expect(samples.map((s) => s.cpuMs)).toEqual([1, 2, 3]);
+    addon.handle.hold(blocked(PID + 2, 4_000_000));
+    // status reads counters only (a stalled loop must not consume); the daemon flushes first.
+    expect(b.status().counters.nr_samples).toBe(3);
+    b.flushEvents();
+    expect(b.status().counters.nr_samples).toBe(4);
+    addon.handle.hold(blocked(PID + 2, 5_000_000));
+    // A level event wakes the daemon: the held ones come first, in the ring's order.
+    addon.handle.emit(event({ type: EV_LEVEL, tid: PID + 2, fn: id, level: 3, cpuNs: 1 }));
+    expect(samples.map((s) => s.cpuMs)).toEqual([1, 2, 3, 4, 5]);
+    addon.handle.hold(blocked(PID + 2, 6_000_000));
+    await b.close();
+    backend = undefined;
+    expect(samples.map((s) => s.cpuMs)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("asks the kernel to report at once the burst end of a task its group counts as running", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    b.startInvocation("fast", PID);
+    // No group weights here: the task's own nice carries its level, nothing follows it running.
+    expect(b.actuator.countsRunning(PID)).toBe(false);
+    expect((addon.handle.tasks.get(PID)?.flags ?? 0) & TASK_SEEN_RUNNING).toBe(0);
   });
 
   it("forgets an exited task without a syscall", async () => {

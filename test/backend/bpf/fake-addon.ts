@@ -24,6 +24,8 @@ export class FakeHandle implements BpfHandle {
   readonly tasks = new Map<number, BpfTaskState>();
   readonly counterValues: bigint[] = COUNTER_NAMES.map(() => 0n);
   #deliver: ((events: AlpsEvent[]) => void) | undefined;
+  /** Events posted without a wake-up: they wait until drainEvents. */
+  readonly #held: AlpsEvent[] = [];
   closed = false;
 
   setConfig(config: BpfConfig): void {
@@ -46,11 +48,11 @@ export class FakeHandle implements BpfHandle {
     this.calls.push("deleteCgroup");
     this.cgroups.delete(cgroupId);
   }
-  registerTask(tid: number, fnId: number, level: number, root: number): void {
+  registerTask(tid: number, fnId: number, level: number, root: number, flags = 0): void {
     this.calls.push(`registerTask ${tid} ${fnId} ${level} ${root}`);
     this.tasks.set(tid, {
       fn: fnId,
-      flags: 2,
+      flags: 2 | flags,
       burstStartNs: 0n,
       burstUsedNs: 0n,
       totalNs: 0n,
@@ -82,18 +84,28 @@ export class FakeHandle implements BpfHandle {
     this.calls.push("startEvents");
     this.#deliver = callback;
   }
+  drainEvents(): AlpsEvent[] {
+    if (this.#deliver === undefined) return [];
+    return this.#held.splice(0);
+  }
   stopEvents(): void {
     this.calls.push("stopEvents");
     this.#deliver = undefined;
+    this.#held.length = 0;
   }
   close(): void {
     this.calls.push("close");
     this.closed = true;
   }
 
-  /** Deliver events as the ring buffer would (no-op once stopped). */
+  /** Deliver events as the ring buffer would (no-op once stopped); held ones first, as the ring keeps order. */
   emit(...events: AlpsEvent[]): void {
-    this.#deliver?.(events);
+    this.#deliver?.([...this.#held.splice(0), ...events]);
+  }
+
+  /** Post events without a wake-up (BPF_RB_NO_WAKEUP): read at the next emit or drainEvents. */
+  hold(...events: AlpsEvent[]): void {
+    if (this.#deliver !== undefined) this.#held.push(...events);
   }
 }
 
