@@ -10,20 +10,15 @@ import { ensureBuilt, runCli } from "../helpers/cli.js";
 const TRACE = "workloads/azure-like.csv";
 beforeAll(() => ensureBuilt(), 200_000);
 
-function mean(args: string[]): number {
-  const r = runCli([
-    "simulate",
-    "--trace",
-    TRACE,
-    "--cores",
-    "2",
-    "--policy",
-    "alps",
-    "--json",
-    ...args,
-  ]);
+/** `alps simulate` of alps learning online on TRACE, 2 cores, with `args`; exits 0. */
+function simulateAlps(args: string[]): string {
+  const r = runCli(["simulate", "--trace", TRACE, "--cores", "2", "--policy", "alps", ...args]);
   expect(r.code, r.stderr).toBe(0);
-  return (JSON.parse(r.stdout) as Summary).turnaround_ms.mean;
+  return r.stdout;
+}
+
+function mean(args: string[]): number {
+  return (JSON.parse(simulateAlps(["--json", ...args])) as Summary).turnaround_ms.mean;
 }
 
 describe("alps simulate --remaining", () => {
@@ -36,19 +31,9 @@ describe("alps simulate --remaining", () => {
       mean(["--remaining", "gittins"]),
       3,
     );
-    const r = runCli([
-      "simulate",
-      "--trace",
-      TRACE,
-      "--cores",
-      "2",
-      "--policy",
-      "alps",
-      "--remaining",
-      "gittins",
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain("alps (dynamic, Gittins remaining time, learned online)");
+    expect(simulateAlps(["--remaining", "gittins"])).toContain(
+      "alps (dynamic, Gittins remaining time, learned online)",
+    );
   });
 
   it("refuses what it cannot do, naming the flag", () => {
