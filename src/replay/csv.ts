@@ -13,6 +13,9 @@ export const MODE_CSV_COLUMNS = [
   "register_ms",
   "first_nice",
   "first_policy",
+  "pid",
+  "start_mono_ms",
+  "end_mono_ms",
 ] as const;
 
 /** RFC 4180 quoting, only where needed: function names may hold commas or quotes. */
@@ -41,6 +44,10 @@ export function modeCsv(measured: readonly MeasuredInvocation[]): string {
         m.registerMs === undefined ? "" : ms(m.registerMs),
         m.firstNice === undefined ? "" : String(m.firstNice),
         m.firstPolicy === undefined ? "" : String(m.firstPolicy),
+        m.pid === undefined ? "" : String(m.pid),
+        // CLOCK_MONOTONIC: lines a row up with `perf sched record -k mono` and the daemon's bursts.
+        m.startMonoMs === undefined ? "" : ms(m.startMonoMs),
+        m.endMonoMs === undefined ? "" : ms(m.endMonoMs),
       ].join(","),
     );
   return `${MODE_CSV_COLUMNS.join(",")}\n${rows.join("\n")}${rows.length > 0 ? "\n" : ""}`;
