@@ -31,9 +31,11 @@ export class PolicyEntries {
   readonly predicted: Float64Array;
   readonly slice: Float64Array;
   readonly priority: Float64Array;
+  /** 1 when the invocation's function has no entry of its own (it takes the default). */
+  readonly unseen: Uint8Array;
   readonly #jobs: JobTable;
   #policy: Policy;
-  readonly #cache = new Map<string, PolicyEntry>();
+  readonly #cache = new Map<string, { entry: PolicyEntry; unseen: boolean }>();
 
   constructor(jobs: JobTable, policy: Policy) {
     this.#jobs = jobs;
@@ -41,6 +43,7 @@ export class PolicyEntries {
     this.predicted = new Float64Array(jobs.n);
     this.slice = new Float64Array(jobs.n);
     this.priority = new Float64Array(jobs.n);
+    this.unseen = new Uint8Array(jobs.n);
   }
 
   get policy(): Policy {
@@ -56,15 +59,19 @@ export class PolicyEntries {
   /** Invocation j's entry from the policy in force. */
   assign(j: number): void {
     const fn = this.#jobs.fnAt(j);
-    let entry = this.#cache.get(fn);
-    if (entry === undefined) {
+    let cached = this.#cache.get(fn);
+    if (cached === undefined) {
       // Own properties only: a function named "constructor" must not find Object's.
       // (Not policyEntryFor: importing contracts/policy.js loads zod, which the
       // simulator must not pay for at CLI start-up.)
-      entry = ownEntry(this.#policy.functions, fn) ?? this.#policy.default;
+      const own = ownEntry(this.#policy.functions, fn);
+      const entry = own ?? this.#policy.default;
       checkEntry(fn, entry);
-      this.#cache.set(fn, entry);
+      cached = { entry, unseen: own === undefined };
+      this.#cache.set(fn, cached);
     }
+    const entry = cached.entry;
+    this.unseen[j] = cached.unseen ? 1 : 0;
     this.predicted[j] = entry.predicted_ms;
     this.slice[j] = entry.slice_ms;
     this.priority[j] = entry.priority;

@@ -132,6 +132,8 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
       }
       const curveOf = (policy: Policy) => alps.curve ?? curveForPolicy(policy);
       const gittins = alps.gittins;
+      if (alps.overrun !== undefined && (strategy !== "dynamic" || gittins !== undefined))
+        throw new RangeError("an overrun rule applies to strategy dynamic without Gittins levels");
       if (gittins !== undefined && strategy !== "dynamic")
         throw new RangeError(`Gittins remaining time applies to strategy dynamic, not ${strategy}`);
       if (gittins !== undefined && feed?.runSamples === undefined)
@@ -156,6 +158,7 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
         predicted: entries.predicted,
         slice: entries.slice,
         priority: entries.priority,
+        ...(alps.overrun === undefined ? {} : { overrun: alps.overrun, unseen: entries.unseen }),
         ...(alps.floor === undefined ? {} : { floor: alps.floor }),
         ...(feed === undefined ? {} : { online: { feed, entries, curveOf } }),
         ...(perFunction ? { sandbox: sandboxesOf(jobs) } : {}),

@@ -6,6 +6,7 @@ import type { TableResolution } from "../contracts/gittins.js";
 import type { LevelCurve, Strategy } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
 import type { Summary } from "../contracts/summary.js";
+import type { OverrunOptions } from "./overrun.js";
 
 export type SimPolicyName = "ps" | "cfs" | "fifo" | "srpt" | "sfs" | "alps" | "alps-ideal";
 export const SIM_POLICIES: readonly SimPolicyName[] = [
@@ -111,6 +112,8 @@ interface AlpsCommon {
   floor?: number;
   /** Dynamic: remaining time from the Gittins index of the learned runs (needs a feed); absent: predicted − used. */
   gittins?: GittinsOptions;
+  /** Dynamic, simulator only: the remaining time of a burst past its prediction (overrun.ts); absent: the kernel's (none). */
+  overrun?: OverrunOptions;
 }
 
 /** One policy for the whole run, or a feed whose policy changes during it (`alps` only). */

@@ -17,6 +17,9 @@
  *   (src/contracts/gittins.ts), and the slice and yield bound apply on top.
  * - `static`: staticLevel(priority, used, slice): one level until the slice
  *   is used, then nice 0.
+ * - Simulator only, `dynamic` with an overrun rule (overrun.ts): the
+ *   remaining time may rise again once a burst runs past its prediction, so
+ *   the band moves both ways; the kernel implements rule `none` only.
  * Levels only change at known amounts of CPU used, so those are events.
  * Dynamic levels from `idleFrom` up weigh IDLE_WEIGHT, as the SCHED_IDLE the
  * actuator applies there. What SCHED_IDLE also changes on a host (a waking
@@ -41,6 +44,7 @@ import {
 } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
 import type { PolicyEntries } from "./entries.js";
+import { type OverrunOptions, overrunLine, overrunRemainingMs, regrownMs } from "./overrun.js";
 import { GroupRates } from "./groups.js";
 import type { JobTable } from "./jobs.js";
 import type { EngineResult, PolicyFeed } from "./types.js";
@@ -61,6 +65,13 @@ export interface LevelPlan {
    * absent or 0: never.
    */
   yieldBound?: number;
+  /**
+   * Dynamic, simulator only: the remaining time of a burst past its
+   * prediction (overrun.ts); absent: the kernel's rule (none).
+   */
+  overrun?: OverrunOptions;
+  /** Per invocation: 1 when its function has no entry of its own (it runs on the default entry). */
+  unseen?: Uint8Array;
   /** Per invocation: its function's predicted_ms, slice_ms and priority. */
   predicted: Float64Array;
   slice: Float64Array;
@@ -109,6 +120,10 @@ class LevelTracker {
   /** Gittins: j's level table and the entry it is at. */
   private readonly tables: (LevelTable | undefined)[];
   private readonly entry: Int32Array;
+  /** Dynamic: the direction of j's next band change (-1 down, +1 up, 0 none: its slice). */
+  private readonly dir: Int8Array;
+  /** Dynamic, rule regrow: j's prediction as last regrown. */
+  private readonly guess: Float64Array;
 
   constructor(
     private readonly plan: LevelPlan,
@@ -120,6 +135,16 @@ class LevelTracker {
     this.lifted = new Uint8Array(n);
     this.tables = plan.gittins === undefined ? [] : new Array<LevelTable | undefined>(n);
     this.entry = new Int32Array(plan.gittins === undefined ? 0 : n);
+    this.dir = new Int8Array(n);
+    this.guess = new Float64Array(n);
+  }
+
+  /** j's overrun line (overrun.ts): slope 0 when remaining time only falls. */
+  private line(j: number): { slope: number; fromMs: number } {
+    const p = this.plan;
+    const rule = p.overrun?.rule;
+    if (rule === undefined || rule.kind === "none") return { slope: 0, fromMs: 0 };
+    return overrunLine(rule, p.predicted[j] as number, p.unseen?.[j] === 1);
   }
 
   /** j's yield bound passed: from now on it never yields; its new level. */
@@ -147,10 +172,44 @@ class LevelTracker {
       this.entry[j] = tableEntryAt(table, used);
       return this.floored(this.dynamicOf(j, used));
     }
+    this.guess[j] = this.predictedAt(j, used);
     this.band[j] =
-      curveLevel(Math.max((p.predicted[j] as number) - used, 0), this.curve, this.thresholds) -
-      this.curve.niceMin;
+      curveLevel(this.remaining(j, used), this.curve, this.thresholds) - this.curve.niceMin;
     return this.floored(this.dynamicOf(j, used));
+  }
+
+  /** j's predicted remaining time at `used` (dynamicLevel's, or the plan's overrun rule). */
+  remaining(j: number, used: number): number {
+    const p = this.plan;
+    const predicted = p.predicted[j] as number;
+    const rule = p.overrun?.rule;
+    return rule === undefined
+      ? Math.max(predicted - used, 0)
+      : overrunRemainingMs(rule, predicted, used, p.unseen?.[j] === 1);
+  }
+
+  /** Whether the plan's overrun rule makes j's remaining time rise past its prediction. */
+  overruns(j: number): boolean {
+    return this.line(j).slope > 0 || this.regrows(j);
+  }
+
+  /** Whether j's prediction grows each time it is reached (overrun.ts regrow). */
+  private regrows(j: number): boolean {
+    const p = this.plan;
+    const rule = p.overrun?.rule;
+    return (
+      rule?.kind === "regrow" &&
+      (!rule.unseenOnly || p.unseen?.[j] === 1) &&
+      (p.predicted[j] as number) > 0
+    );
+  }
+
+  /** j's prediction at `used`: its entry's, or as regrown (overrun.ts). */
+  private predictedAt(j: number, used: number): number {
+    const p = this.plan;
+    const predicted = p.predicted[j] as number;
+    const rule = p.overrun?.rule;
+    return rule === undefined ? predicted : regrownMs(rule, predicted, used, p.unseen?.[j] === 1);
   }
 
   private floored(level: number): number {
@@ -187,14 +246,46 @@ class LevelTracker {
       return Math.min(next, sliced && inSlice ? slice : INF);
     }
     const b = this.band[j] as number;
-    // The next threshold crossing changes the level unless the task is past
-    // its slice and already at BASE_NICE (where it stays).
-    // Lifted and past its slice, it stays at BASE_NICE whatever the band says.
-    const crossing =
-      b > 0 && (inSlice || (level > BASE_NICE && this.lifted[j] !== 1))
-        ? (p.predicted[j] as number) - (this.thresholds[b - 1] as number)
-        : INF;
-    return Math.min(crossing, inSlice ? slice : INF);
+    const predicted = this.predictedAt(j, used);
+    const { slope, fromMs } = this.line(j);
+    if (this.regrows(j)) {
+      // Falls along prediction − used, then jumps when the prediction regrows.
+      if (this.lifted[j] === 1 && !inSlice) return INF;
+      const down = b > 0 ? predicted - (this.thresholds[b - 1] as number) : INF;
+      const crossing = Math.min(down, predicted);
+      this.dir[j] = crossing === down ? -1 : 0;
+      if (inSlice && slice <= crossing) {
+        this.dir[j] = 0;
+        return slice;
+      }
+      return crossing;
+    }
+    if (slope === 0) {
+      // The next threshold crossing changes the level unless the task is past
+      // its slice and already at BASE_NICE (where it stays).
+      // Lifted and past its slice, it stays at BASE_NICE whatever the band says.
+      const crossing =
+        b > 0 && (inSlice || (level > BASE_NICE && this.lifted[j] !== 1))
+          ? predicted - (this.thresholds[b - 1] as number)
+          : INF;
+      this.dir[j] = crossing < (inSlice ? slice : INF) ? -1 : 0;
+      return Math.min(crossing, inSlice ? slice : INF);
+    }
+    // Lifted and past its slice it stays at BASE_NICE whatever the band says.
+    if (this.lifted[j] === 1 && !inSlice) return INF;
+    // Remaining time falls along predicted − used until the two lines meet
+    // (at turn), then rises along slope × (used − from).
+    const turn = (predicted + slope * fromMs) / (1 + slope);
+    const down = b > 0 ? predicted - (this.thresholds[b - 1] as number) : INF;
+    const up =
+      b < this.thresholds.length - 1 ? fromMs + (this.thresholds[b] as number) / slope : INF;
+    const crossing = used < turn && down < turn ? down : up;
+    this.dir[j] = crossing === INF ? 0 : crossing === down ? -1 : 1;
+    if (inSlice && slice <= crossing) {
+      this.dir[j] = 0;
+      return slice;
+    }
+    return crossing;
   }
 
   /**
@@ -212,8 +303,28 @@ class LevelTracker {
       this.entry[j] = e;
       return this.floored(this.dynamicOf(j, used));
     }
+    if (this.regrows(j) && used >= (this.guess[j] as number)) {
+      // The prediction regrew: the band from the new one, afresh.
+      this.guess[j] = this.predictedAt(j, used);
+      this.band[j] =
+        curveLevel(this.remaining(j, used), this.curve, this.thresholds) - this.curve.niceMin;
+      return this.floored(this.dynamicOf(j, used));
+    }
     let b = this.band[j] as number;
-    while (b > 0 && used >= (p.predicted[j] as number) - (this.thresholds[b - 1] as number)) b--;
+    const before = b;
+    const predicted = this.predictedAt(j, used);
+    const { slope, fromMs } = this.line(j);
+    const turn = slope === 0 ? INF : (predicted + slope * fromMs) / (1 + slope);
+    if (used < turn) {
+      while (b > 0 && used >= predicted - (this.thresholds[b - 1] as number)) b--;
+    } else {
+      const last = this.thresholds.length - 1;
+      while (b < last && used >= fromMs + (this.thresholds[b] as number) / slope) b++;
+    }
+    // A crossing computed in floating point may land a hair short of the
+    // line; the step it was computed for is taken all the same.
+    const d = this.dir[j] as number;
+    if (b === before && d !== 0) b = Math.min(Math.max(b + d, 0), this.thresholds.length - 1);
     this.band[j] = b;
     return this.floored(this.dynamicOf(j, used));
   }
@@ -233,6 +344,8 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
   // invocation has a lift event, yielding or not (see the lift below).
   const bound = plan.strategy === "dynamic" ? (plan.yieldBound ?? 0) : 0;
   const liftAt = new Float64Array(n).fill(INF);
+  /** When each invocation started (its yield bound counts from there). */
+  const startAt = new Float64Array(n);
   const active = new Int32Array(n);
   let k = 0;
   const weightOfLevel = new Float64Array(LEVELS);
@@ -364,6 +477,24 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
       for (let a = 0; a < k; a++) {
         const j = active[a] as number;
         if ((liftAt[j] as number) > now) continue;
+        // Simulator only (overrun.ts): a bound measured in the size the
+        // overrun implies, re-checked when it passes.
+        const fromSize = plan.overrun?.liftFromSize;
+        if (fromSize !== undefined && levels.overruns(j)) {
+          const u = used[j] as number;
+          if (fromSize === 0) {
+            liftAt[j] = INF;
+            continue;
+          }
+          // Re-checked at most every millisecond (as the daemon's timer
+          // would be): the implied size grows as it runs, and re-checking at
+          // the exact instant could approach a limit point without reaching it.
+          const at = (startAt[j] as number) + fromSize * (u + levels.remaining(j, u));
+          if (at > now) {
+            liftAt[j] = Math.max(at, now + 1);
+            continue;
+          }
+        }
         liftAt[j] = INF;
         countLevel((level[j] as number) + 20, -1);
         const l = levels.lift(j, used[j] as number);
@@ -382,6 +513,7 @@ export function runWeighted(jobs: JobTable, cores: number, plan: LevelPlan): Eng
         continue;
       }
       jobs.started(j, now);
+      startAt[j] = now;
       if (bound > 0) liftAt[j] = now + yieldLiftMs(bound, plan.predicted[j] as number);
       const l = levels.initial(j, 0);
       level[j] = l;
