@@ -108,6 +108,20 @@ export const CONFIG_FIELDS = {
     default: 250,
     help: "learn again this soon after a function without an entry has samples, ms (0 = wait for the period)",
   },
+  // docs/learning.md, "Provisional entries": an unseen long function yields
+  // while its first invocation runs, instead of sitting at nice 0 above the
+  // known long ones until it completes and is learned.
+  provisionalCapMs: {
+    schema: nonNeg,
+    default: 500,
+    help: "a function without an entry gets predicted = its oldest open invocation's age, at most this, ms (0 = off)",
+  },
+  // 250: on the daemon's shared tick (no wake-up of its own); 100 did no better (docs/results.md).
+  provisionalPeriodMs: {
+    schema: posInt.min(10),
+    default: 250,
+    help: "how often provisional entries are re-decided while such invocations are open, ms (a multiple of 250 shares the daemon's tick)",
+  },
   // The learner's parameters (learner.ts LEARNER_KEYS): docs/learning.md says how each was chosen.
   estimator: {
     schema: z.enum(["mean", "ewma", "linreg"]),

@@ -17,6 +17,7 @@ import type {
   InvocationExit,
   InvocationLimits,
 } from "../backend/types.js";
+import { ownEntry } from "../contracts/function-table.js";
 import { emptyPolicy, type Policy } from "../contracts/policy.js";
 import { type BurstPage, BurstLog } from "./burst-log.js";
 import { type DaemonClock, realClock } from "./clock.js";
@@ -30,6 +31,12 @@ import {
 } from "./learner.js";
 import type { Log } from "./log.js";
 import { readPolicyFile } from "./policy-file.js";
+import {
+  type ProvisionalEntry,
+  provisionalEntries,
+  sameEntries,
+  withProvisional,
+} from "./provisional.js";
 import { readSchedstat } from "../host/proc-task.js";
 import { UtilizationMeter } from "../host/utilization.js";
 import { type InvocationRecord, InvocationWindow, type WindowCounters } from "./window.js";
@@ -270,7 +277,17 @@ export class Daemon {
   readonly #finishedListeners: ((r: FinishedRecord) => void)[] = [];
   readonly #startListeners: ((inv: OpenInvocation) => void)[] = [];
   readonly #policyListeners: ((p: Policy, learnMs: number | null) => void)[] = [];
+  /** The learned (or file) policy. */
   #policy: Policy | LearnedPolicy;
+  /** What the backend enforces: #policy with the provisional entries (provisional.ts). */
+  #applied: Policy;
+  /** Functions without an entry of their own, by their oldest open invocation: provisional.ts. */
+  #provisional = new Map<string, ProvisionalEntry>();
+  /** Re-decides the provisional entries; runs only while a function without an entry has an invocation open. */
+  #provisionalTimer: (() => void) | undefined;
+  /** Invocations a simulated host reports by arrival (DaemonFeed): open from arrival to completion. */
+  readonly #simulatedOpen = new Map<number, { fn: string; startMs: number }>();
+  #nextSimulated = 1;
   #source: "learned" | "file";
   #nextId = 1;
   #cancel: (() => void) | undefined;
@@ -327,6 +344,7 @@ export class Daemon {
       this.#policy = emptyPolicy();
       this.#source = "learned";
     }
+    this.#applied = this.#policy;
     this.#floors = parseUidFloors(c.uidNiceFloors);
     this.#reap = opts.reap ?? true;
     this.backend.onBurst((sample) => this.#onBurst(sample));
@@ -419,6 +437,8 @@ export class Daemon {
     this.#running = false;
     this.#reaper?.();
     this.#reaper = undefined;
+    this.#provisionalTimer?.();
+    this.#provisionalTimer = undefined;
   }
 
   /**
@@ -440,14 +460,14 @@ export class Daemon {
 
   /** Run the learner on the window now and apply the result. Errors are logged, counted, and keep the last policy. */
   learnNow(): Policy {
-    if (this.#source === "file") return this.#policy;
+    if (this.#source === "file") return this.#applied;
     this.backend.flushEvents?.(); // every burst so far is in the window
     const util = this.#utilization?.();
     const now = this.#clock.now();
     const records = this.#window.records(now);
     if (records.length === 0) {
       this.#learnerPassed = true;
-      return this.#policy;
+      return this.#applied;
     }
     const t0 = performance.now();
     try {
@@ -472,7 +492,7 @@ export class Daemon {
         "error",
       );
     }
-    return this.#policy;
+    return this.#applied;
   }
 
   /** Into the window; notes a function the last learning run had not seen. */
@@ -496,9 +516,89 @@ export class Daemon {
       );
     this.#counters.policy_overflow_functions = overflow.length;
     this.#policy = policy;
-    this.backend.applyPolicy(policy);
+    // A function the learner now knows loses its provisional entry at once.
+    if (this.#source === "file") this.#provisional = new Map();
+    else
+      for (const fn of [...this.#provisional.keys()])
+        if (ownEntry(policy.functions, fn) !== undefined) this.#provisional.delete(fn);
+    this.#push(learnMs);
+  }
+
+  /** The policy with its provisional entries to the backend (the one path every policy change takes). */
+  #push(learnMs: number | null): void {
+    const applied = withProvisional(this.#policy, this.#provisional);
+    this.#applied = applied;
+    this.backend.applyPolicy(applied);
     this.#counters.policies_applied++;
-    for (const listener of this.#policyListeners) listener(policy, learnMs);
+    for (const listener of this.#policyListeners) listener(applied, learnMs);
+  }
+
+  /**
+   * Start of each open invocation's function without an entry of its own
+   * (the oldest one's), or empty when the rule is off or a policy file rules.
+   */
+  #oldestOpenUnknown(): Map<string, number> {
+    const oldest = new Map<string, number>();
+    if (this.#source === "file" || !(this.config.provisionalCapMs > 0)) return oldest;
+    const note = (fn: string, startMs: number): void => {
+      if (ownEntry(this.#policy.functions, fn) !== undefined) return;
+      const seen = oldest.get(fn);
+      if (seen === undefined || startMs < seen) oldest.set(fn, startMs);
+    };
+    for (const inv of this.#open.values())
+      if (inv.exitedMs === undefined) note(inv.fn, inv.startMs);
+    for (const inv of this.#simulatedOpen.values()) note(inv.fn, inv.startMs);
+    return oldest;
+  }
+
+  /**
+   * Re-decides the provisional entries now (docs/learning.md, "Provisional
+   * entries") and pushes the policy when they changed. The timer runs while
+   * a function without an entry has an invocation open, and stops after.
+   */
+  decideProvisional(): void {
+    const oldest = this.#oldestOpenUnknown();
+    const next = provisionalEntries(this.#policy, oldest, this.#clock.now(), {
+      capMs: this.config.provisionalCapMs,
+      maxFunctions: this.config.maxFunctions,
+    });
+    if (!sameEntries(next, this.#provisional)) {
+      // Not logged: it changes every period while an unseen function runs;
+      // /v1/policy shows the entries, marked provisional.
+      this.#provisional = next;
+      this.#push(null);
+    }
+    if (oldest.size === 0) {
+      this.#provisionalTimer?.();
+      this.#provisionalTimer = undefined;
+    }
+  }
+
+  /** Arms the provisional timer when `fn` has no entry of its own (a new invocation of it opened). */
+  #armProvisional(fn: string): void {
+    if (!this.#running || this.#provisionalTimer !== undefined) return;
+    if (this.#source === "file" || !(this.config.provisionalCapMs > 0)) return;
+    if (ownEntry(this.#policy.functions, fn) !== undefined) return;
+    this.#provisionalTimer = this.#clock.every(this.config.provisionalPeriodMs, () =>
+      this.decideProvisional(),
+    );
+  }
+
+  /**
+   * A simulated host's invocation arrived (DaemonFeed): open for the
+   * provisional rule until simulatedEnd. A host's invocations open with
+   * startInvocation instead. Returns its handle.
+   */
+  simulatedArrival(fn: string, atMs: number): number {
+    const handle = this.#nextSimulated++;
+    this.#simulatedOpen.set(handle, { fn, startMs: atMs });
+    this.#armProvisional(fn);
+    return handle;
+  }
+
+  /** A simulated invocation completed. */
+  simulatedEnd(handle: number): void {
+    this.#simulatedOpen.delete(handle);
   }
 
   async addSandbox(
@@ -599,6 +699,7 @@ export class Daemon {
       this.#counters.bursts_ignored_explicit += this.#window.forget(key);
     }
     this.#counters.invocations_started++;
+    this.#armProvisional(key);
     for (const listener of this.#startListeners) listener(open);
     return id;
   }
@@ -827,8 +928,9 @@ export class Daemon {
     return { ready: true, reason: "learning" };
   }
 
+  /** The policy in force: the learned (or file) one, with provisional entries marked `provisional: true`. */
   policy(): Policy | LearnedPolicy {
-    return this.#policy;
+    return this.#applied;
   }
 
   windowCounters(): WindowCounters {

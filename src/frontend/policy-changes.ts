@@ -14,7 +14,8 @@ import type { Log } from "./log.js";
 export interface PolicyChanges {
   /** Functions in the new policy, with an entry of their own. */
   functions: number;
-  added: { fn: string; priority: number }[];
+  /** `provisional`: a provisional entry (provisional.ts), not a learned one. */
+  added: { fn: string; priority: number; provisional?: true }[];
   removed: string[];
   reranked: { fn: string; from: number; to: number }[];
 }
@@ -49,6 +50,10 @@ function longestIncreasing(xs: readonly number[]): Set<number> {
   return kept;
 }
 
+function isProvisional(entry: unknown): boolean {
+  return (entry as { provisional?: unknown } | undefined)?.provisional === true;
+}
+
 export function policyChanges(previous: Policy | undefined, next: Policy): PolicyChanges {
   const before = previous === undefined ? [] : byPriority(previous);
   const after = byPriority(next);
@@ -56,7 +61,11 @@ export function policyChanges(previous: Policy | undefined, next: Policy): Polic
   const afterSet = new Set(after);
   const added = after
     .filter((fn) => !beforeSet.has(fn))
-    .map((fn) => ({ fn, priority: next.functions[fn]?.priority ?? 0 }));
+    .map((fn) => ({
+      fn,
+      priority: next.functions[fn]?.priority ?? 0,
+      ...(isProvisional(next.functions[fn]) ? { provisional: true as const } : {}),
+    }));
   const removed = before.filter((fn) => !afterSet.has(fn));
   // Order of the common functions: position before, listed in the new order.
   const position = new Map(before.filter((fn) => afterSet.has(fn)).map((fn, i) => [fn, i]));
@@ -86,7 +95,9 @@ function list<T>(items: readonly T[], show: (item: T) => string): string {
 /** One line: "12 functions; added f #3; removed g; re-ranked h #2→#5". */
 export function describeChanges(c: PolicyChanges): string {
   const parts = [`${c.functions} functions`];
-  if (c.added.length > 0) parts.push(`added ${list(c.added, (a) => `${a.fn} #${a.priority}`)}`);
+  const added = (a: PolicyChanges["added"][number]): string =>
+    `${a.fn} #${a.priority}${a.provisional === true ? " (provisional)" : ""}`;
+  if (c.added.length > 0) parts.push(`added ${list(c.added, added)}`);
   if (c.removed.length > 0) parts.push(`removed ${list(c.removed, (fn) => fn)}`);
   if (c.reranked.length > 0)
     parts.push(`re-ranked ${list(c.reranked, (r) => `${r.fn} #${r.from}→#${r.to}`)}`);
@@ -101,7 +112,7 @@ function table(policy: Policy): string {
         const e = policy.functions[fn];
         return e === undefined
           ? fn
-          : `${e.priority}:${fn} ${e.predicted_ms.toFixed(1)}/${e.slice_ms.toFixed(1)}ms`;
+          : `${e.priority}:${fn} ${e.predicted_ms.toFixed(1)}/${e.slice_ms.toFixed(1)}ms${isProvisional(e) ? " (provisional)" : ""}`;
       })
       .join(", ") || "(none)"
   );
