@@ -13,6 +13,7 @@
 import type { Backend, BackendStatus } from "../backend/types.js";
 import { emptyPolicy, type Policy } from "../contracts/policy.js";
 import { type SandboxLayout, type SimInput, type SimResult, simulate } from "../sim/index.js";
+import type { TraceInvocation } from "../contracts/trace.js";
 import type { CompletedInvocation, GittinsOptions, PolicyFeed } from "../sim/types.js";
 import { ManualClock } from "./clock.js";
 import type { ConfigKey, DaemonConfig } from "./config.js";
@@ -27,6 +28,8 @@ export const ONLINE_KEYS = [
   "yieldBound",
   "learnPeriodMs",
   "newFunctionLearnMs",
+  "provisionalCapMs",
+  "provisionalPeriodMs",
   ...LEARNER_KEYS,
   "windowInvocations",
   "windowSeconds",
@@ -69,12 +72,31 @@ export class DaemonFeed implements PolicyFeed {
   #samples: Map<string, number[]> | undefined;
 
   readonly #keepSamples: boolean;
+  /**
+   * The trace's arrivals, for the provisional rule (provisional.ts): the
+   * daemon learns of each invocation when it arrives, as startInvocation
+   * tells a host's daemon. Empty when the rule is off or no trace was given.
+   */
+  readonly #arrivals: { fn: (i: number) => string; arrival: ArrayLike<number>; n: number };
+  #arrived = 0;
+  /** Simulated invocations open, by function and arrival: the daemon's handles. */
+  readonly #openHandles = new Map<string, number[]>();
 
-  constructor(config: DaemonConfig, cores: number, log?: Log, keepSamples = false) {
+  constructor(
+    config: DaemonConfig,
+    cores: number,
+    log?: Log,
+    keepSamples = false,
+    trace?: SimInput,
+  ) {
     if (config.policyFile !== undefined)
       throw new RangeError("a daemon with a policy file does not learn: simulate that policy");
     this.#cores = cores;
     this.#keepSamples = keepSamples;
+    this.#arrivals =
+      trace === undefined || !(config.provisionalCapMs > 0)
+        ? { fn: () => "", arrival: [], n: 0 }
+        : arrivalsOf(trace);
     this.daemon = new Daemon({
       backend: this.#backend,
       config,
@@ -108,10 +130,17 @@ export class DaemonFeed implements PolicyFeed {
     // newFunctionLearnMs after its record arrives (a timer armed by the record).
     // Records arrive here at decisions: decide at the first such instant after
     // the earliest pending completion, so a record is as early as on a host.
+    // The provisional rule's timer starts when an invocation arrives: decide
+    // at each arrival, so the daemon learns of it on time (see decide).
+    const arrival =
+      this.#arrived < this.#arrivals.n
+        ? (this.#arrivals.arrival[this.#arrived] as number)
+        : Number.POSITIVE_INFINITY;
     const soon = this.daemon.config.newFunctionLearnMs;
     const first = this.#pending[0];
-    if (soon <= 0 || soon >= this.daemon.config.learnPeriodMs || first === undefined) return due;
-    return Math.min(due, Math.ceil(first.completionMs / soon) * soon);
+    if (soon <= 0 || soon >= this.daemon.config.learnPeriodMs || first === undefined)
+      return Math.min(due, arrival);
+    return Math.min(due, arrival, Math.ceil(first.completionMs / soon) * soon);
   }
 
   cpuDone(invocation: CompletedInvocation): void {
@@ -129,6 +158,7 @@ export class DaemonFeed implements PolicyFeed {
     for (const inv of this.#pending) {
       if (inv.completionMs > nowMs) break;
       const turnaroundMs = inv.completionMs - inv.arrivalMs;
+      this.#closeOpen(inv.fn, inv.arrivalMs);
       this.daemon.recordFinished({
         fn: inv.fn,
         arrivalMs: inv.arrivalMs,
@@ -140,12 +170,33 @@ export class DaemonFeed implements PolicyFeed {
     }
     if (done > 0) this.#pending.splice(0, done);
     this.#clock.advance(nowMs - this.#clock.now());
+    // After the clock reached nowMs: a decision falls on every arrival, so
+    // these arrived at nowMs, and the rule's timer starts from there.
+    const a = this.#arrivals;
+    for (; this.#arrived < a.n && (a.arrival[this.#arrived] as number) <= nowMs; this.#arrived++) {
+      const fn = a.fn(this.#arrived);
+      const key = `${fn}\0${a.arrival[this.#arrived] as number}`;
+      const handle = this.daemon.simulatedArrival(fn, a.arrival[this.#arrived] as number);
+      const same = this.#openHandles.get(key);
+      if (same === undefined) this.#openHandles.set(key, [handle]);
+      else same.push(handle);
+    }
     if (this.#backend.applied === this.#given) return undefined;
     this.#given = this.#backend.applied;
     // The learner ran at this instant, on the window as it is now.
     this.#samples = undefined;
     if (this.#keepSamples) this.#samples = this.#windowSamples();
     return this.#given;
+  }
+
+  /** A simulated invocation completed: the daemon no longer counts it open. */
+  #closeOpen(fn: string, arrivalMs: number): void {
+    const key = `${fn}\0${arrivalMs}`;
+    const same = this.#openHandles.get(key);
+    const handle = same?.shift();
+    if (handle === undefined) return;
+    if (same?.length === 0) this.#openHandles.delete(key);
+    this.daemon.simulatedEnd(handle);
   }
 
   #windowSamples(): Map<string, number[]> {
@@ -199,7 +250,7 @@ export function simulateOnline(
     gittins?: GittinsOptions;
   },
 ): OnlineRun {
-  const feed = new DaemonFeed(config, opts.cores, opts.log, opts.gittins !== undefined);
+  const feed = new DaemonFeed(config, opts.cores, opts.log, opts.gittins !== undefined, trace);
   const result = simulate(trace, {
     policy: "alps",
     cores: opts.cores,
@@ -214,4 +265,26 @@ export function simulateOnline(
     },
   });
   return { result, status: feed.status(), policy: feed.daemon.policy() };
+}
+
+/** Each invocation's function and arrival, from either form of a trace. */
+function arrivalsOf(trace: SimInput): {
+  fn: (i: number) => string;
+  arrival: ArrayLike<number>;
+  n: number;
+} {
+  if (Array.isArray(trace)) {
+    const list = trace as readonly TraceInvocation[];
+    return {
+      fn: (i) => (list[i] as TraceInvocation).fn,
+      arrival: list.map((inv) => inv.arrivalMs),
+      n: list.length,
+    };
+  }
+  const columns = trace as Exclude<SimInput, readonly TraceInvocation[]>;
+  return {
+    fn: (i) => columns.names[columns.fn[i] as number] as string,
+    arrival: columns.arrival,
+    n: columns.length,
+  };
 }

@@ -17,8 +17,11 @@ import {
 } from "../../src/contracts/levels.js";
 import { emptyPolicy, type Policy, type PolicyEntry } from "../../src/contracts/policy.js";
 import { ManualClock } from "../../src/frontend/clock.js";
+import { loadConfig } from "../../src/frontend/config.js";
 import { Daemon } from "../../src/frontend/daemon.js";
+import { DaemonFeed } from "../../src/frontend/online.js";
 import { provisionalEntries, withProvisional } from "../../src/frontend/provisional.js";
+import { simulate } from "../../src/sim/index.js";
 import { ObserveBackend } from "./observe-backend.js";
 
 const rule = { capMs: 500, maxFunctions: 1024 };
@@ -188,6 +191,32 @@ describe("the daemon's provisional entries", () => {
     expect(daemon.policy().functions["4242:shared"]?.provisional).toBe(true);
     expect(daemon.policy().functions.shared).toBeUndefined();
     daemon.stop();
+  });
+});
+
+describe("the simulated daemon runs the same rule", () => {
+  it("gives an unseen long function a provisional entry, and only with the rule on", () => {
+    // One 2 s function alone: unseen until it completes.
+    const trace = [{ fn: "long", arrivalMs: 0, durationMs: 2000, cpuMs: 2000 }];
+    const run = (cap: string) => {
+      const config = loadConfig({ flags: { provisionalCapMs: cap, provisionalPeriodMs: "100" } });
+      const feed = new DaemonFeed(config, 1, undefined, false, trace);
+      const seen: number[] = [];
+      feed.daemon.onPolicy((p) => {
+        const e = p.functions.long as (PolicyEntry & { provisional?: true }) | undefined;
+        if (e?.provisional === true) seen.push(e.predicted_ms);
+      });
+      simulate(trace, {
+        policy: "alps",
+        cores: 1,
+        alps: { feed, strategy: config.strategy, idleFrom: config.idleFromNice },
+      });
+      return seen;
+    };
+    const on = run("500");
+    expect(on.slice(0, 5)).toEqual([100, 200, 300, 400, 500]);
+    expect(Math.max(...on)).toBe(500);
+    expect(run("0")).toEqual([]);
   });
 });
 
