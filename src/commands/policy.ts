@@ -51,7 +51,9 @@ export function formatPolicy(policy: Policy): string {
         n(e.slice_ms),
         n(ex.samples),
         n(ex.stddev_ms),
-        String(ex.arithmetic ?? ""),
+        e.provisional === true
+          ? "provisional: its oldest open invocation's age, until it is learned"
+          : String(ex.arithmetic ?? ""),
       ].join("\t"),
     );
   }

@@ -232,3 +232,15 @@ describe("the policy-change log", () => {
     expect(line).toBe("2 functions; added new #1 (provisional)");
   });
 });
+
+describe("alps policy", () => {
+  it("says which entries are provisional", async () => {
+    const { formatPolicy } = await import("../../src/commands/policy.js");
+    const learned = learnedWith({ known: { priority: 1, predicted_ms: 5, slice_ms: 5 } });
+    const shown = formatPolicy(
+      withProvisional(learned, provisionalEntries(learned, new Map([["new", 0]]), 300, rule)),
+    );
+    expect(shown).toMatch(/^1\tnew\t300\t20\t-\t-\tprovisional: /m);
+    expect(shown).not.toMatch(/^1\tknown.*provisional/m);
+  });
+});
