@@ -186,6 +186,8 @@ export const RELOADABLE_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "policyFile",
   "learnPeriodMs",
   "newFunctionLearnMs",
+  "provisionalCapMs",
+  "provisionalPeriodMs",
   ...LEARNER_KEYS,
 ]);
 
@@ -395,6 +397,8 @@ export class Daemon {
     this.#running = true;
     this.#armReaper();
     this.#apply(this.#policy, null);
+    // After a reload: invocations open already get the rule (on its new options).
+    for (const inv of this.#open.values()) this.#armProvisional(inv.fn);
     if (this.#source === "file") {
       this.#log(`policy from ${this.config.policyFile}: applied as is, learning off`);
       this.#cancel = () => {};
@@ -517,7 +521,8 @@ export class Daemon {
     this.#counters.policy_overflow_functions = overflow.length;
     this.#policy = policy;
     // A function the learner now knows loses its provisional entry at once.
-    if (this.#source === "file") this.#provisional = new Map();
+    if (this.#source === "file" || !(this.config.provisionalCapMs > 0))
+      this.#provisional = new Map();
     else
       for (const fn of [...this.#provisional.keys()])
         if (ownEntry(policy.functions, fn) !== undefined) this.#provisional.delete(fn);

@@ -183,6 +183,23 @@ describe("the daemon's provisional entries", () => {
     daemon.stop();
   });
 
+  it("follows a reload: off drops the entries at once, on gives them to invocations open already", () => {
+    const { clock, daemon } = daemonOnSimulatedTime();
+    daemon.start();
+    daemon.startInvocation("f", process.pid);
+    clock.advance(300);
+    expect(daemon.policy().functions.f?.provisional).toBe(true);
+    const off = daemon.reload({ ...daemon.config, provisionalCapMs: 0 });
+    expect(off.applied).toEqual(["provisionalCapMs"]);
+    expect(daemon.policy().functions.f).toBeUndefined();
+    clock.advance(300);
+    expect(daemon.policy().functions.f).toBeUndefined();
+    daemon.reload({ ...daemon.config, provisionalCapMs: 200 });
+    clock.advance(100);
+    expect(daemon.policy().functions.f?.predicted_ms).toBe(200);
+    daemon.stop();
+  });
+
   it("keys a tenant's function as uid:name: its entry cannot reach the platform's function", () => {
     const { clock, daemon } = daemonOnSimulatedTime();
     daemon.start();
