@@ -227,6 +227,53 @@ describe.skipIf(!runs)("alps daemon learns from alps invoke (real host)", () => 
     }
   }, 180_000);
 
+  it("gives an unseen function a provisional entry while it runs, then its learned one", async () => {
+    // 800 ms of CPU: open for at least that long, so the 250 ms tick sees it
+    // past the default's 50 ms predicted run however loaded the host is.
+    const running = cli([
+      "invoke",
+      "--function",
+      "unseen",
+      "--socket",
+      socket,
+      "--json",
+      "--",
+      "perl",
+      BURN,
+      "800",
+    ]);
+    let done = false;
+    void running.then(() => {
+      done = true;
+    });
+    const provisional: number[] = [];
+    while (!done) {
+      const p = (await apiRequest(socket, "GET", "/v1/policy")).body as PolicyJson;
+      const e = p.functions.unseen as { predicted_ms: number; provisional?: boolean } | undefined;
+      if (e?.provisional === true) provisional.push(e.predicted_ms);
+      await sleep(50);
+    }
+    const r = await running;
+    expect(r.code, r.stderr).toBe(0);
+    // The oldest open invocation's age: above the default's 50 ms, at most the 500 ms cap.
+    expect(provisional.length, daemonLog).toBeGreaterThan(0);
+    for (const ms of provisional) {
+      expect(ms).toBeGreaterThan(50);
+      expect(ms).toBeLessThanOrEqual(500);
+    }
+    // Learned after it ended: its own entry replaces the provisional one.
+    let learned: { predicted_ms: number; provisional?: boolean } | undefined;
+    const deadline = Date.now() + 30 * PERIOD_MS;
+    while (Date.now() < deadline) {
+      const p = (await apiRequest(socket, "GET", "/v1/policy")).body as PolicyJson;
+      learned = p.functions.unseen as typeof learned;
+      if (learned !== undefined && learned.provisional !== true) break;
+      await sleep(PERIOD_MS / 5);
+    }
+    expect(learned?.provisional).toBeUndefined();
+    expect(learned?.predicted_ms).toBeGreaterThan(500); // its 800 ms burst
+  }, 60_000);
+
   it("alps invoke exits with the command's exit code", async () => {
     const r = await cli([
       "invoke",
