@@ -18,12 +18,12 @@
  *   picks the eligible entity with the earliest virtual deadline (its
  *   vruntime plus its slice over its weight), and a waking task whose slice
  *   is shorter than the running one's may end that one's protected slice
- *   (PREEMPT_SHORT); a group's slice is its shortest queued member's. A
- *   boosted invocation so starts as soon as it wakes instead of at the next
- *   tick (4 ms at HZ=250), which a weight alone did not give on this host
- *   (docs/results.md, "A boosted start waits for the tick"). Any task may ask
- *   this for itself, unprivileged: alps grants nothing a tenant could not
- *   set on its own task.
+ *   (PREEMPT_SHORT); a group's slice is its shortest queued member's. It is
+ *   meant for the boosted starts that wait a tick (4 ms at HZ=250) on the
+ *   run queue with their weight written (docs/results.md, "A boosted start
+ *   waits on the run queue"). Any task may ask this for itself,
+ *   unprivileged: alps grants nothing a tenant could not set on its own
+ *   task.
  * Under strategy dynamic the deepest yields (from `idleFrom`, default
  * DEFAULT_IDLE_FROM) are applied as SCHED_IDLE instead: a weight of 3, below
  * anything a nice level gives (the why is at DEFAULT_IDLE_FROM). Strategy
