@@ -53,7 +53,7 @@ export const CONFIG_FIELDS = {
   },
   eevdfSlice: {
     schema: z.enum(SLICE_REQUESTS),
-    default: "off",
+    default: "shortest",
     help: "the EEVDF slice (sched_runtime) a boost also asks for: none, the function's own slice, or the kernel's shortest (0.1 ms)",
   },
   idleFromNice: {
