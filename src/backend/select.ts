@@ -4,7 +4,7 @@
  * logged and returned in `reasons` (safety invariant 5, docs/safety.md: no silent
  * fallback); the daemon shows them in `/v1/status` and its metrics.
  */
-import type { Strategy } from "../contracts/levels.js";
+import type { SliceRequest, Strategy } from "../contracts/levels.js";
 import { UsageError } from "../errors.js";
 import { createAlpsProcBackend } from "./proc/alps-proc-backend.js";
 import { createBpfBackend } from "./bpf/bpf-backend.js";
@@ -25,7 +25,7 @@ export interface CreateBackendOptions {
   touched?: TouchedRecorder;
   log?: (message: string) => void;
   /** alps: also request each function's slice as an EEVDF slice. */
-  sliceRequest?: boolean;
+  sliceRequest?: SliceRequest;
   /** alps, strategy dynamic: yields at or above this level run under SCHED_IDLE. */
   idleFrom?: number;
   /** alps, strategy dynamic: yields end this many predicted runs after an invocation starts (0: never). */
@@ -57,7 +57,7 @@ export async function createBackend(
   };
   const touched = opts.touched === undefined ? {} : { touched: opts.touched };
   const strategy = opts.strategy ?? "dynamic";
-  const sliceRequest = opts.sliceRequest ?? false;
+  const sliceRequest = opts.sliceRequest ?? "off";
   // The yield bound travels with idleFrom: both shape strategy dynamic's yields.
   const idleFrom = {
     ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),

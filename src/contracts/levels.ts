@@ -11,6 +11,13 @@ export type Strategy = "dynamic" | "static" | "rt";
 export const STRATEGIES: readonly Strategy[] = ["dynamic", "static", "rt"];
 
 /**
+ * Which EEVDF slice (sched_runtime) a boost also asks for: none, the
+ * function's own slice, or the kernel's shortest (the Actuator says why).
+ */
+export const SLICE_REQUESTS = ["off", "function", "shortest"] as const;
+export type SliceRequest = (typeof SLICE_REQUESTS)[number];
+
+/**
  * The band of nice levels strategy `dynamic` maps predicted remaining time
  * onto (log scale), and the levels of the other strategies.
  *

@@ -11,13 +11,13 @@
  * from (where, what is allowed, what was given) and is a usage error.
  *
  * To add an option, add one entry: a boolean flag takes a value
- * (`--eevdf-slice true`), `switch: true` makes a flag without one
+ * (`--slice-clamp true`), `switch: true` makes a flag without one
  * (`--no-bpf`), `list: true` a comma-separated list in a flag or variable.
  */
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { DEFAULT_IDLE_FROM, DEFAULT_YIELD_BOUND } from "../contracts/levels.js";
+import { DEFAULT_IDLE_FROM, DEFAULT_YIELD_BOUND, SLICE_REQUESTS } from "../contracts/levels.js";
 import { InputError, UsageError } from "../errors.js";
 import { DEFAULT_SOCKET } from "./api/socket-path.js";
 
@@ -52,9 +52,9 @@ export const CONFIG_FIELDS = {
     help: "how levels are chosen",
   },
   eevdfSlice: {
-    schema: z.boolean(),
-    default: false,
-    help: "also request each function's slice as its EEVDF slice (sched_runtime)",
+    schema: z.enum(SLICE_REQUESTS),
+    default: "shortest",
+    help: "the EEVDF slice (sched_runtime) a boost also asks for: none, the function's own slice, or the kernel's shortest (0.1 ms)",
   },
   idleFromNice: {
     schema: z.number().int().min(1).max(20),

@@ -43,7 +43,7 @@ describe.skipIf(!ready)("actuator strategies", () => {
     const b = await spawnGatedBurner("s10", 2000);
     burners.push(b);
     const touched = createMemoryTouched();
-    const act = new Actuator({ strategy: "dynamic", syscalls, touched, sliceRequest: true });
+    const act = new Actuator({ strategy: "dynamic", syscalls, touched, sliceRequest: "function" });
     expect(act.apply(b.pid, -7, 20_000_000n)).toBe(true);
     expect(touched.list()).toEqual([b.pid]);
     const attr = syscalls.getAttr(b.pid);
@@ -57,6 +57,31 @@ describe.skipIf(!ready)("actuator strategies", () => {
     expect(procSched(b.pid)).toEqual({ nice: 0, policy: 0 });
     expect(syscalls.getAttr(b.pid).flags).toBe(0n);
     expect(touched.list()).toEqual([]);
+  });
+
+  it("dynamic with sliceRequest shortest: every boost asks for 0.1 ms, a yield for none, restore clears it", async () => {
+    if (!syscalls) return;
+    const b = await spawnGatedBurner("s10", 2000);
+    burners.push(b);
+    const act = new Actuator({ strategy: "dynamic", syscalls, sliceRequest: "shortest" });
+    try {
+      // Whatever the function's slice (20 ms here), the boost asks for the kernel's shortest.
+      expect(act.apply(b.pid, -12, 20_000_000n)).toBe(true);
+      expect(act.sliceSupported).toBe(true);
+      expect(syscalls.getAttr(b.pid)).toMatchObject({ nice: -12, runtimeNs: 100_000n });
+      // A yield asks for nothing: the kernel's default slice comes back.
+      expect(act.apply(b.pid, 5, 20_000_000n)).toBe(true);
+      const yielding = syscalls.getAttr(b.pid);
+      expect(yielding.nice).toBe(5);
+      expect(yielding.runtimeNs).not.toBe(100_000n);
+      expect(act.apply(b.pid, -3, 0n)).toBe(true);
+      expect(syscalls.getAttr(b.pid).runtimeNs).toBe(100_000n);
+      expect(act.restore(b.pid)).toBe(true);
+      expect(syscalls.getAttr(b.pid).runtimeNs).not.toBe(100_000n);
+      expect(procSched(b.pid)).toEqual({ nice: 0, policy: 0 });
+    } finally {
+      act.restoreAll();
+    }
   });
 
   it("dynamic without sliceRequest (the default): the level alone, no EEVDF slice", async () => {

@@ -33,6 +33,7 @@ const net = require("node:net");
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");
 const nice = (pid) => Number(fs.readFileSync("/proc/" + pid + "/stat", "utf8").split(") ")[1].split(" ")[16]);
+const slice = (pid) => Number(/se\\.slice\\s*:\\s*(\\d+)/.exec(fs.readFileSync("/proc/" + pid + "/sched", "utf8"))[1]);
 const [lineSocket, foreign] = process.argv.slice(1);
 const child = spawn("sleep", ["30"], { stdio: "ignore" });
 const sock = net.connect(lineSocket);
@@ -46,11 +47,13 @@ sock.on("data", (d) => {
 });
 const ask = (line) => new Promise((resolve) => { waiters.push(resolve); sock.write(line + "\\n"); });
 (async () => {
-  const out = { child: child.pid, niceBefore: nice(child.pid) };
+  const out = { child: child.pid, niceBefore: nice(child.pid), sliceBefore: slice(child.pid) };
   out.started = await ask("S linefn " + child.pid);
   out.niceStarted = nice(child.pid);
+  out.sliceStarted = slice(child.pid);
   out.ended = await ask("E " + out.started.split(" ")[1]);
   out.niceEnded = nice(child.pid);
+  out.sliceEnded = slice(child.pid);
   out.foreign = await ask("S linefn " + foreign);
   out.foreignNice = nice(Number(foreign));
   child.kill("SIGKILL");
@@ -100,8 +103,12 @@ describe.skipIf(!runs)("line protocol against the real daemon", () => {
     expect(out.niceBefore).toBe(0);
     expect(out.started).toMatch(new RegExp(`^201 \\d+ ${String(out.child)}$`));
     expect(out.niceStarted as number).toBeLessThan(0); // the level is on before the answer
+    // The daemon's default --eevdf-slice shortest: the boost asks for 0.1 ms, the end takes it back.
+    expect(out.sliceStarted).toBe(100_000);
+    expect(out.sliceBefore).not.toBe(100_000);
     expect(out.ended).toMatch(/^200 \d+ [0-9.]+ (schedstat|exit|none)$/);
     expect(out.niceEnded).toBe(0);
+    expect(out.sliceEnded).toBe(out.sliceBefore);
     expect(out.foreign).toMatch(
       new RegExp(
         `^403 forbidden_pid pid ${strangerPid} is in no declared sandbox and is not a descendant`,

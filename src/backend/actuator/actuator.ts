@@ -6,13 +6,24 @@
  * Levels are fair-class nice values (docs/architecture.md, "Levels"). A boost is applied with
  * sched_setattr(SCHED_OTHER, nice, SCHED_FLAG_RESET_ON_FORK): the reset flag
  * makes children start at nice 0 (they earn their own boost from the BPF
- * program). With `sliceRequest` on, the same call also asks for the
- * function's slice in sched_runtime where the kernel honours it (EEVDF,
- * Linux >= 6.12; probed on first use by reading it back). It is off by
- * default: an EEVDF slice is not alps's boost window but a protection from
- * preemption, and on this host a long function holding a 100 ms request kept
- * the core for ~60 ms after a far more boosted short one woke (the short one
- * waited the whole protected run; see test/kernel/bpf-inherit.test.ts).
+ * program). The same call may also ask for an EEVDF slice in sched_runtime
+ * where the kernel honours it (Linux >= 6.12; probed on first use by reading
+ * it back), as `sliceRequest` says:
+ * - `off`: no request, the kernel's default slice.
+ * - `function`: the function's own slice. An EEVDF slice is not alps's boost
+ *   window but a protection from preemption: on this host a long function
+ *   holding a 100 ms request kept the core for ~60 ms after a far more
+ *   boosted short one woke (see test/kernel/bpf-inherit.test.ts).
+ * - `shortest`: the kernel's shortest slice (0.1 ms) on every boost. EEVDF
+ *   picks the eligible entity with the earliest virtual deadline (its
+ *   vruntime plus its slice over its weight), and a waking task whose slice
+ *   is shorter than the running one's may end that one's protected slice
+ *   (PREEMPT_SHORT); a group's slice is its shortest queued member's. It is
+ *   meant for the boosted starts that wait a tick (4 ms at HZ=250) on the
+ *   run queue with their weight written (docs/results.md, "A boosted start
+ *   waits on the run queue"). Any task may ask this for itself,
+ *   unprivileged: alps grants nothing a tenant could not set on its own
+ *   task.
  * Under strategy dynamic the deepest yields (from `idleFrom`, default
  * DEFAULT_IDLE_FROM) are applied as SCHED_IDLE instead: a weight of 3, below
  * anything a nice level gives (the why is at DEFAULT_IDLE_FROM). Strategy
@@ -38,6 +49,7 @@ import {
   DEFAULT_IDLE_FROM,
   type LevelCurve,
   runsIdle,
+  type SliceRequest,
   type Strategy,
 } from "../../contracts/levels.js";
 import { RecordError } from "../../errors.js";
@@ -89,8 +101,8 @@ export interface ActuatorOptions {
   /** Strategy rt: the priority of the most boosted level. */
   rtMaxPriority?: number;
   log?: (msg: string) => void;
-  /** Also request the function's slice as the task's EEVDF slice. Default false. */
-  sliceRequest?: boolean;
+  /** Which EEVDF slice a boost asks for (SliceRequest). Default `off`. */
+  sliceRequest?: SliceRequest;
   /** Strategy dynamic: yields at or above this level run under SCHED_IDLE (runsIdle). */
   idleFrom?: number;
   /**
@@ -116,7 +128,7 @@ export class Actuator {
   readonly #curve: LevelCurve;
   readonly #rtMax: number;
   readonly #log: (msg: string) => void;
-  readonly #sliceRequest: boolean;
+  readonly #sliceRequest: SliceRequest;
   readonly #idleFrom: number;
   readonly #targets: WeightTargets | undefined;
   /** undefined until the first slice request tells whether the kernel keeps it. */
@@ -141,7 +153,7 @@ export class Actuator {
     this.#curve = opts.curve ?? DEFAULT_CURVE;
     this.#rtMax = opts.rtMaxPriority ?? DEFAULT_RT_MAX_PRIORITY;
     this.#log = opts.log ?? (() => {});
-    this.#sliceRequest = opts.sliceRequest ?? false;
+    this.#sliceRequest = opts.sliceRequest ?? "off";
     this.#idleFrom = opts.idleFrom ?? DEFAULT_IDLE_FROM;
     this.#targets = opts.targets;
   }
@@ -156,8 +168,8 @@ export class Actuator {
     return this.#idleFrom;
   }
 
-  /** Whether boosts also carry an EEVDF slice request (the `eevdfSlice` setting). */
-  get sliceRequest(): boolean {
+  /** Which EEVDF slice boosts ask for (the `eevdfSlice` setting). */
+  get sliceRequest(): SliceRequest {
     return this.#sliceRequest;
   }
 
@@ -376,15 +388,10 @@ export class Actuator {
       };
     }
     // A slice request only goes with a boost: a yielding task asks for nothing.
-    const wantSlice =
-      level < BASE_NICE && this.#sliceRequest && this.#sliceSupported !== false && sliceNs > 0n;
-    const runtimeNs = wantSlice
-      ? sliceNs < SLICE_MIN_NS
-        ? SLICE_MIN_NS
-        : sliceNs > SLICE_MAX_NS
-          ? SLICE_MAX_NS
-          : sliceNs
-      : 0n;
+    const runtimeNs =
+      level < BASE_NICE && this.#sliceSupported !== false
+        ? sliceRequestNs(this.#sliceRequest, sliceNs)
+        : 0n;
     return {
       ...baseAttr(),
       // Under SCHED_IDLE the kernel ignores the nice (the weight is fixed);
@@ -459,9 +466,25 @@ export function idleReason(idleFrom: number): string {
 
 /** What the status says about EEVDF slice requests. */
 export function sliceRequestReason(actuator: Actuator): string {
-  if (!actuator.sliceRequest)
-    return "fair-class slice request off (levels only; --eevdf-slice turns it on)";
+  const what = actuator.sliceRequest;
+  if (what === "off") return "fair-class slice request off (levels only; --eevdf-slice sets one)";
+  const asked =
+    what === "shortest" ? "the shortest slice on every boost" : "each function's slice on a boost";
   const slice = actuator.sliceSupported;
-  if (slice === undefined) return "fair-class slice request on, not yet probed";
-  return `fair-class slice request on, ${slice ? "honoured" : "not honoured"} by this kernel`;
+  if (slice === undefined) return `fair-class slice request: ${asked}, not yet probed`;
+  return `fair-class slice request: ${asked}, ${slice ? "honoured" : "not honoured"} by this kernel`;
+}
+
+/**
+ * The sched_runtime a boost asks for under `request`, ns (0: none): the
+ * function's slice within the kernel's bounds, or the shortest it takes.
+ */
+export function sliceRequestNs(request: SliceRequest, functionSliceNs: bigint): bigint {
+  if (request === "shortest") return SLICE_MIN_NS;
+  if (request === "off" || functionSliceNs <= 0n) return 0n;
+  return functionSliceNs < SLICE_MIN_NS
+    ? SLICE_MIN_NS
+    : functionSliceNs > SLICE_MAX_NS
+      ? SLICE_MAX_NS
+      : functionSliceNs;
 }

@@ -22,6 +22,7 @@ import {
   type Strategy,
   staticLevel,
   yieldLiftMs,
+  type SliceRequest,
 } from "../../contracts/levels.js";
 import {
   emptyPolicy,
@@ -73,7 +74,7 @@ export interface BpfBackendOptions {
   touched?: TouchedRecorder;
   log?: (msg: string) => void;
   /** Also request each function's slice as an EEVDF slice (see Actuator). */
-  sliceRequest?: boolean;
+  sliceRequest?: SliceRequest;
   /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
   idleFrom?: number;
   /** Strategy dynamic: yields end this many predicted runs after an invocation starts (yieldLiftMs; default DEFAULT_YIELD_BOUND, 0 = never). */
@@ -260,7 +261,7 @@ class AlpsBpfBackend implements BpfBackend {
       touched: opts.touched,
       curve: opts.curve ?? DEFAULT_CURVE,
       log: this.#log,
-      sliceRequest: opts.sliceRequest ?? false,
+      sliceRequest: opts.sliceRequest ?? "off",
       ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
       ...(this.#observeOnly || opts.groupWeights === false
         ? {}

@@ -18,6 +18,7 @@ import {
   levelThresholdsMs,
   type Strategy,
   staticLevel,
+  type SliceRequest,
 } from "../../contracts/levels.js";
 import { emptyPolicy, type Policy, policyEntryFor } from "../../contracts/policy.js";
 import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
@@ -47,7 +48,7 @@ export interface AlpsProcOptions {
   reasons?: string[];
   log?: (message: string) => void;
   /** Also request each function's slice as an EEVDF slice (see Actuator). */
-  sliceRequest?: boolean;
+  sliceRequest?: SliceRequest;
   /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
   idleFrom?: number;
   /** Strategy dynamic: yields end this many predicted runs after an invocation starts (yieldLiftMs; default DEFAULT_YIELD_BOUND, 0 = never). */
@@ -67,7 +68,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     strategy,
     syscalls: opts.syscalls,
     curve: opts.curve ?? DEFAULT_CURVE,
-    sliceRequest: opts.sliceRequest ?? false,
+    sliceRequest: opts.sliceRequest ?? "off",
     ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
     ...(opts.touched === undefined ? {} : { touched: opts.touched }),
     ...(opts.log === undefined ? {} : { log: opts.log }),

@@ -126,7 +126,7 @@ describe("BPF backend with a fake addon", () => {
 
   it("a function the policy does not name starts from the default entry's slice and level", async () => {
     const addon = new FakeAddon();
-    const b = await start(addon, { sliceRequest: true });
+    const b = await start(addon, { sliceRequest: "function" });
     b.applyPolicy(policy);
     addon.handle.calls.length = 0;
     b.startInvocation("unknown", PID);
