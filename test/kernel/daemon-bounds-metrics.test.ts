@@ -209,7 +209,10 @@ describe.skipIf(!runs)("bounds overflow is counted and visible in /metrics and /
   describe("ring buffer", () => {
     let stack: Stack;
     beforeAll(async () => {
-      stack = await startStack({});
+      // No provisional entry (docs/learning.md): its function has none and the stall keeps
+      // its invocation open for seconds, so the rule would move it off the default entry
+      // whose start level the end of the test checks.
+      stack = await startStack({ provisionalCapMs: 0 });
     });
     afterAll(async () => {
       await stack?.close();
