@@ -95,8 +95,11 @@ describe.skipIf(!runs)("guardian restores after SIGKILL of the daemon", () => {
       const d = drill;
       expect(d.guardian).toBeTypeOf("number");
       expect(isRunning(d.guardian as number)).toBe(true);
-      // The drill really changed them: nice -5, -8, -11, -14.
+      // The drill really changed them: nice -5, -8, -11, -14, each with the 0.1 ms slice request.
       expect(d.workers.map((pid) => readSched(pid)?.nice)).toEqual([-5, -8, -11, -14]);
+      const syscalls = createFfiSyscalls();
+      const defaultSlice = syscalls.getAttr(process.pid).runtimeNs; // this test's own, never touched
+      for (const pid of d.workers) expect(syscalls.getAttr(pid).runtimeNs).toBe(100_000n);
       expect(existsSync(d.record)).toBe(true);
 
       d.daemon.kill("SIGKILL");
@@ -106,8 +109,11 @@ describe.skipIf(!runs)("guardian restores after SIGKILL of the daemon", () => {
         "workers back at SCHED_OTHER nice 0",
       );
       expect(ms).toBeLessThan(1000);
-      for (const pid of d.workers)
+      for (const pid of d.workers) {
         expect(readSched(pid)).toMatchObject({ policy: SCHED_OTHER, nice: 0 });
+        // The slice request and the reset-on-fork flag go with the boost.
+        expect(syscalls.getAttr(pid)).toMatchObject({ flags: 0n, runtimeNs: defaultSlice });
+      }
       // The guardian's job is over: it exits and the record is cleared.
       await waitFor(() => !isRunning(d.guardian as number), 2000, "the guardian to exit");
       expect(existsSync(d.record)).toBe(false);

@@ -75,14 +75,19 @@ describe.skipIf(!runs)("alps restore", () => {
       daemon.kill("SIGKILL");
       await exited;
       await new Promise((r) => setTimeout(r, 200));
-      // Nobody restored them: the levels the daemon gave are still there.
+      // Nobody restored them: the levels the daemon gave are still there, slice request too.
       expect(workers.map((pid) => readSched(pid)?.nice)).toEqual([-5, -8, -11, -14]);
+      const syscalls = createFfiSyscalls();
+      const defaultSlice = syscalls.getAttr(process.pid).runtimeNs; // this test's own, never touched
+      for (const pid of workers) expect(syscalls.getAttr(pid).runtimeNs).toBe(100_000n);
 
       const { stdout, code } = await alpsRestore(["--state-dir", stateDir, "--json"]);
       expect(code).toBe(0);
       expect(JSON.parse(stdout)).toMatchObject({ restored: 4, gone: 0, recycled: 0, failed: [] });
-      for (const pid of workers)
+      for (const pid of workers) {
         expect(readSched(pid)).toMatchObject({ policy: SCHED_OTHER, nice: 0 });
+        expect(syscalls.getAttr(pid)).toMatchObject({ flags: 0n, runtimeNs: defaultSlice });
+      }
       expect(existsSync(touchedFilePath(stateDir))).toBe(false);
 
       // A second run finds nothing to do.

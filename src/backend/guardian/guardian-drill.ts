@@ -6,12 +6,14 @@
  *
  *   node dist/backend/guardian/guardian-drill.js --state-dir D --mode nice|fifo [--no-guardian] PID...
  *
- * mode nice: PID i gets nice -5 - 3i (a boosted level, as in alps mode).
+ * mode nice: PID i gets nice -5 - 3i with SCHED_RESET_ON_FORK and the
+ * shortest EEVDF slice request (a boost as alps mode applies it by default).
  * mode fifo: PID i gets SCHED_FIFO priority 10 + i with SCHED_RESET_ON_FORK
  * (as in sfs mode). Prints one JSON line `{ready, guardian, record}` once
  * every task is changed, then waits. SIGTERM/SIGINT is the clean shutdown:
  * put every task back as it was itself, say "bye" to the guardian, exit 0.
  */
+import { sliceRequestNs } from "../actuator/actuator.js";
 import { startGuardian } from "./guardian.js";
 import { putTaskBack } from "./restore.js";
 import { createFfiSyscalls } from "../../host/syscalls-ffi.js";
@@ -47,8 +49,14 @@ async function main(): Promise<void> {
   pids.forEach((pid, i) => {
     // Recorded before the change, as the real actuator does.
     touched.mark(pid);
-    if (mode === "nice") syscalls.setNice(pid, -5 - 3 * i);
-    else {
+    if (mode === "nice") {
+      syscalls.setAttr(pid, {
+        ...baseAttr(),
+        nice: -5 - 3 * i,
+        flags: SCHED_FLAG_RESET_ON_FORK,
+        runtimeNs: sliceRequestNs("shortest", 0n),
+      });
+    } else {
       syscalls.setAttr(pid, {
         ...baseAttr(),
         policy: SCHED_FIFO,
