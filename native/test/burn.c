@@ -67,19 +67,28 @@ static void check_cap(void) {
   }
 }
 
-static void report(const char *who, int step, int nice, int policy) {
-  printf("%s %d %lld %d %d %lld\n", who, step, now_ns(CLOCK_THREAD_CPUTIME_ID) / 1000, nice, policy,
+/* One line, with the thread CPU time `cpu_ns` read by the caller. */
+static void report_at(const char *who, int step, long long cpu_ns, int nice, int policy) {
+  printf("%s %d %lld %d %d %lld\n", who, step, cpu_ns / 1000, nice, policy,
          now_ns(CLOCK_MONOTONIC) / 1000);
   fflush(stdout);
+}
+
+static void report(const char *who, int step, int nice, int policy) {
+  report_at(who, step, now_ns(CLOCK_THREAD_CPUTIME_ID), nice, policy);
 }
 
 static volatile unsigned long sink;
 
 static void burn(const char *who, int step, long ms) {
-  long long end = now_ns(CLOCK_THREAD_CPUTIME_ID) + ms * 1000000LL;
   int nice, policy, last_nice, last_policy;
   read_sched(&last_nice, &last_policy);
-  report(who, step, last_nice, last_policy);
+  /* The first line carries the very reading the end is counted from, so its
+   * first and last lines span at least `ms` of CPU even where the guest's
+   * CPU clock moves in ticks (software emulation). */
+  long long start = now_ns(CLOCK_THREAD_CPUTIME_ID);
+  long long end = start + ms * 1000000LL;
+  report_at(who, step, start, last_nice, last_policy);
   while (now_ns(CLOCK_THREAD_CPUTIME_ID) < end) {
     for (int i = 0; i < 20000; i++) sink += i; /* ~100 us of work */
     read_sched(&nice, &policy);
