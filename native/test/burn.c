@@ -38,8 +38,8 @@ static long long now_ns(clockid_t c) {
   return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Fields 19 (nice) and 41 (policy) of /proc/thread-self/stat. */
-static void read_sched(int *nice, int *policy) {
+/* Fields 19 (nice) and 41 (policy) of one read of /proc/thread-self/stat. */
+static void read_sched_once(int *nice, int *policy) {
   char buf[1024];
   int fd = open("/proc/thread-self/stat", O_RDONLY);
   ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
@@ -56,6 +56,23 @@ static void read_sched(int *nice, int *policy) {
     field++;
     if (field == 19) *nice = atoi(tok);
     if (field == 41) { *policy = atoi(tok); break; }
+  }
+}
+
+/* The task's nice and policy as one state. The kernel formats the stat file
+ * without the run-queue lock, the nice some microseconds before the policy:
+ * a change landing in between reads as the old nice beside the new policy
+ * (seen: SCHED_IDLE -> nice 14 read once as SCHED_OTHER at nice 0). Two
+ * reads that agree are one state; a change lands at most every few ms, so
+ * a third read settles it. */
+static void read_sched(int *nice, int *policy) {
+  read_sched_once(nice, policy);
+  for (int i = 0; i < 4; i++) {
+    int again_nice, again_policy;
+    read_sched_once(&again_nice, &again_policy);
+    if (again_nice == *nice && again_policy == *policy) return;
+    *nice = again_nice;
+    *policy = again_policy;
   }
 }
 

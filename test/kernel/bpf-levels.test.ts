@@ -265,7 +265,10 @@ describe.skipIf(!ready)("BPF levels (dynamic strategy)", () => {
       // never into a boost.
       expect(main.at(-1)?.policy).toBe(SCHED_OTHER);
       expect(main.at(-1)?.nice).toBeGreaterThan(0);
-      expect(main.every((s) => s.policy === SCHED_IDLE || s.nice > 0)).toBe(true);
+      expect(
+        main.every((s) => s.policy === SCHED_IDLE || s.nice > 0),
+        `samples ${JSON.stringify(main)}`,
+      ).toBe(true);
     } finally {
       // A policy without a band puts the fixed band back.
       backend.applyPolicy(policyFor("spin", 80, 400));
