@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, chownSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { Policy } from "../contracts/policy.js";
+import type { Policy, PolicyEntry } from "../contracts/policy.js";
 import { ALPS_VERSION } from "../version.js";
 import type { Daemon, DaemonCounters, DaemonStatus, FinishedRecord } from "./daemon.js";
 import type { WindowCounters } from "./window.js";
@@ -214,6 +214,7 @@ export class DaemonMetrics {
   readonly #predicted: Gauge<"function">;
   readonly #priority: Gauge<"function">;
   readonly #slice: Gauge<"function">;
+  readonly #provisional: Gauge<"function">;
   readonly #band: Gauge<"end">;
   readonly #learnerSeconds: Histogram;
   readonly #refusals: Counter<"reason">;
@@ -277,6 +278,15 @@ export class DaemonMetrics {
     this.#slice = new Gauge({
       name: "alps_policy_slice_seconds",
       help: "Policy: slice of the function",
+      labelNames: ["function"],
+      registers: [r],
+    });
+    // 0 or 1 beside every function the policy gauges show (the default entry
+    // included, always 0), so a query can tell learned entries from
+    // provisional ones without knowing which functions exist.
+    this.#provisional = new Gauge({
+      name: "alps_policy_provisional",
+      help: "Policy: 1 while the function's entry is provisional (not learned yet: its oldest open invocation's age is its predicted run), else 0",
       labelNames: ["function"],
       registers: [r],
     });
@@ -549,6 +559,7 @@ export class DaemonMetrics {
     this.#predicted.reset();
     this.#priority.reset();
     this.#slice.reset();
+    this.#provisional.reset();
     this.#band.reset();
     if (policy.band !== undefined) {
       this.#band.set({ end: "lo" }, policy.band.lo_ms / 1000);
@@ -556,7 +567,7 @@ export class DaemonMetrics {
     }
     // The default entry under its reserved label; functions under theirs (a
     // function named "default" included: functionLabel keeps it apart).
-    const entries: [string, { priority: number; predicted_ms: number; slice_ms: number }][] = [
+    const entries: [string, PolicyEntry][] = [
       ...Object.entries(policy.functions).map(
         ([fn, entry]) => [this.#labels.of(fn), entry] as [string, typeof entry],
       ),
@@ -571,6 +582,7 @@ export class DaemonMetrics {
       this.#predicted.set({ function: label }, entry.predicted_ms / 1000);
       this.#priority.set({ function: label }, entry.priority);
       this.#slice.set({ function: label }, entry.slice_ms / 1000);
+      this.#provisional.set({ function: label }, entry.provisional === true ? 1 : 0);
     }
   }
 

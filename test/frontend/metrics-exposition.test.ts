@@ -79,6 +79,42 @@ describe("daemon metrics", () => {
     );
   });
 
+  it("marks a provisional entry 1 while its function is unseen, and 0 once the learner gives it its own", async () => {
+    const clock = new ManualClock(1_000_000);
+    const daemon = new Daemon({
+      backend: new ObserveBackend(),
+      clock,
+      cores: 2,
+      utilization: null,
+      config: { learnPeriodMs: 2000, newFunctionLearnMs: 250, provisionalPeriodMs: 100 },
+    });
+    const metrics = new DaemonMetrics(daemon, 50);
+    const scrape = async () => parsePrometheusText(await metrics.registry.metrics());
+    daemon.start();
+    // A learned function beside it: its entry is not provisional.
+    daemon.endInvocation(daemon.startInvocation("known", process.pid), { cpuMs: 5 });
+    clock.advance(250); // the early learning run for a new function
+    expect(daemon.policy().functions.known).toBeDefined();
+    const id = daemon.startInvocation("unseen", process.pid);
+    clock.advance(300); // three provisional decisions: predicted = 300 ms open
+    let fams = await scrape();
+    expect(fams.get("alps_policy_provisional")?.type).toBe("gauge");
+    expect(sampleValue(fams, "alps_policy_provisional", { function: "unseen" })).toBe(1);
+    expect(sampleValue(fams, "alps_policy_provisional", { function: "known" })).toBe(0);
+    expect(sampleValue(fams, "alps_policy_provisional", { function: "default" })).toBe(0);
+    expect(
+      sampleValue(fams, "alps_policy_predicted_run_seconds", { function: "unseen" }),
+    ).toBeCloseTo(0.3, 9);
+    daemon.endInvocation(id, { cpuMs: 700 });
+    clock.advance(250); // learned at the next early run: its own entry
+    fams = await scrape();
+    expect(sampleValue(fams, "alps_policy_provisional", { function: "unseen" })).toBe(0);
+    expect(
+      sampleValue(fams, "alps_policy_predicted_run_seconds", { function: "unseen" }),
+    ).toBeCloseTo(0.7, 9);
+    daemon.stop();
+  });
+
   it("bounds per-function labels: functions past the limit share 'other', counted", async () => {
     const daemon = observeDaemon();
     const metrics = new DaemonMetrics(daemon, 3);
