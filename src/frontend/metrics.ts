@@ -337,10 +337,14 @@ export class DaemonMetrics {
         this.set({ version: ALPS_VERSION, mode: s.mode, strategy: s.strategy ?? "" }, 1);
       },
     });
+    // The mode asked for beside the one that runs: `--mode auto` that fell
+    // back to sfs reads requested_mode="auto", mode="sfs" (no fallback is
+    // silent). The configured mode needs a restart to change, so the label is stable.
+    const requestedMode = daemon.config.mode;
     new Gauge({
       name: "alps_mode_info",
-      help: "Mode, sensor, strategy and policy source in force (value 1); why this mode: the log and /v1/status",
-      labelNames: ["mode", "sensor", "strategy", "policy_source"],
+      help: "Mode, sensor, strategy and policy source in force, and the mode asked for (value 1); why this mode: the log and /v1/status",
+      labelNames: ["mode", "sensor", "strategy", "policy_source", "requested_mode"],
       registers: [r],
       collect() {
         const s = status();
@@ -351,6 +355,7 @@ export class DaemonMetrics {
             sensor: s.sensor,
             strategy: s.strategy ?? "",
             policy_source: s.policy_source,
+            requested_mode: requestedMode,
           },
           1,
         );

@@ -151,6 +151,7 @@ describe("metric names follow Prometheus's conventions", () => {
     expect(Object.keys(mode?.[0]?.labels ?? {}).sort()).toEqual([
       "mode",
       "policy_source",
+      "requested_mode",
       "sensor",
       "strategy",
     ]);

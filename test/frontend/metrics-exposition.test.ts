@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { BackendStatus } from "../../src/backend/types.js";
 import { ManualClock } from "../../src/frontend/clock.js";
 import { Daemon } from "../../src/frontend/daemon.js";
 import { DaemonMetrics } from "../../src/frontend/metrics.js";
@@ -113,6 +114,34 @@ describe("daemon metrics", () => {
       sampleValue(fams, "alps_policy_predicted_run_seconds", { function: "unseen" }),
     ).toBeCloseTo(0.7, 9);
     daemon.stop();
+  });
+
+  it("shows the mode asked for beside the one that runs, so a fallback is visible", async () => {
+    // What select.ts hands back after `--mode auto` fell back (BPF did not
+    // load): an sfs backend. Its status is all the exporter reads of it; the
+    // real fallback is test/kernel/daemon-start-failure.test.ts.
+    class FellBackToSfs extends ObserveBackend {
+      override status(): BackendStatus {
+        return { ...super.status(), mode: "sfs", reasons: ["falling back to sfs"] };
+      }
+    }
+    const modeInfo = async (backend: ObserveBackend, mode: "auto" | "cfs") => {
+      const daemon = new Daemon({
+        backend,
+        clock: new ManualClock(),
+        cores: 2,
+        utilization: null,
+        config: { mode },
+      });
+      const fams = parsePrometheusText(await new DaemonMetrics(daemon, 5).registry.metrics());
+      return fams.get("alps_mode_info")?.samples.map((s) => s.labels);
+    };
+    expect(await modeInfo(new FellBackToSfs(), "auto")).toEqual([
+      expect.objectContaining({ mode: "sfs", requested_mode: "auto" }),
+    ]);
+    expect(await modeInfo(new ObserveBackend(), "cfs")).toEqual([
+      expect.objectContaining({ mode: "cfs", requested_mode: "cfs" }),
+    ]);
   });
 
   it("bounds per-function labels: functions past the limit share 'other', counted", async () => {
