@@ -5,7 +5,7 @@
  * provisionalCapMs, until it is learned; the daemon and the simulated daemon
  * run the same rule.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { functionTable } from "../../src/contracts/function-table.js";
 import {
   BASE_NICE,
@@ -16,11 +16,12 @@ import {
   yieldLiftMs,
 } from "../../src/contracts/levels.js";
 import { emptyPolicy, type Policy, type PolicyEntry } from "../../src/contracts/policy.js";
-import { ManualClock } from "../../src/frontend/clock.js";
+import { ManualClock, realClock } from "../../src/frontend/clock.js";
 import { loadConfig } from "../../src/frontend/config.js";
 import { Daemon } from "../../src/frontend/daemon.js";
 import { DaemonFeed } from "../../src/frontend/online.js";
 import { provisionalEntries, withProvisional } from "../../src/frontend/provisional.js";
+import { Ticker } from "../../src/frontend/ticker.js";
 import { simulate } from "../../src/sim/index.js";
 import { ObserveBackend } from "./observe-backend.js";
 
@@ -208,6 +209,46 @@ describe("the daemon's provisional entries", () => {
     expect(daemon.policy().functions["4242:shared"]?.provisional).toBe(true);
     expect(daemon.policy().functions.shared).toBeUndefined();
     daemon.stop();
+  });
+});
+
+describe("the provisional timer in alps daemon", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("rides the shared tick while an unseen function runs, and leaves it when none does", () => {
+    vi.useFakeTimers({
+      toFake: ["setInterval", "clearInterval", "setTimeout", "clearTimeout", "performance"],
+    });
+    // The clock src/commands/daemon.ts gives its daemon: real time, periodic work on the tick.
+    const ticker = new Ticker(250);
+    const daemon = new Daemon({
+      backend: new ObserveBackend(),
+      clock: { ...realClock, every: ticker.every },
+      cores: 2,
+      utilization: null,
+      // The reaper rides the tick too; without it every entry added below is the provisional one.
+      reap: false,
+    });
+    daemon.start();
+    const housekeeping = ticker.size; // the learner
+    expect(vi.getTimerCount()).toBe(1);
+    const id = daemon.startInvocation("unseen", process.pid);
+    // At the default period: an entry on the tick, no timer (no wake-up) of its own.
+    expect(ticker.size).toBe(housekeeping + 1);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(250);
+    expect(daemon.policy().functions.unseen?.provisional).toBe(true);
+    daemon.endInvocation(id, { cpuMs: 5 });
+    vi.advanceTimersByTime(250); // the next tick finds nothing open, and the early run learns it
+    expect(ticker.size).toBe(housekeeping);
+    expect(daemon.policy().functions.unseen?.predicted_ms).toBe(5); // learned, not provisional
+    expect(daemon.policy().functions.unseen?.provisional).toBeUndefined();
+    // A function with an entry of its own never puts the timer on the tick.
+    daemon.startInvocation("unseen", process.pid);
+    expect(ticker.size).toBe(housekeeping);
+    daemon.stop();
+    expect(ticker.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
 
