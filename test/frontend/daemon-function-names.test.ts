@@ -10,13 +10,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { ownEntry } from "../../src/contracts/function-table.js";
 import { policyEntryFor } from "../../src/contracts/policy.js";
-import { ManualClock } from "../../src/frontend/clock.js";
-import { Daemon } from "../../src/frontend/daemon.js";
 import { defaultConfig } from "../../src/frontend/config.js";
 import { type LearnedPolicy, learnerParams, learnPolicy } from "../../src/frontend/learner.js";
 import { DaemonMetrics } from "../../src/frontend/metrics.js";
 import type { InvocationRecord } from "../../src/frontend/window.js";
-import { ObserveBackend } from "./observe-backend.js";
+import { daemonOnSimulatedTime } from "./fixtures/simulated-daemon.js";
 import { parsePrometheusText, sampleValue } from "./prom-parse.js";
 
 /** Names that are members (or the accessor) of Object.prototype, and near misses. */
@@ -76,14 +74,7 @@ describe("functions named like Object.prototype's members", () => {
   });
 
   it("the daemon learns them period after period and exports a series for each", async () => {
-    const clock = new ManualClock(1_000_000);
-    const daemon = new Daemon({
-      backend: new ObserveBackend(),
-      clock,
-      cores: 2,
-      utilization: null,
-      config: { learnPeriodMs: 500 },
-    });
+    const { clock, daemon } = daemonOnSimulatedTime({ learnPeriodMs: 500 });
     const metrics = new DaemonMetrics(daemon, 50);
     daemon.start();
     try {

@@ -2,29 +2,17 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../src/frontend/clock.js";
-import { Daemon, type FinishedRecord } from "../../src/frontend/daemon.js";
+import type { FinishedRecord } from "../../src/frontend/daemon.js";
 import type { LearnedPolicy } from "../../src/frontend/learner.js";
 import { readSchedstat } from "../../src/host/proc-task.js";
-import { ObserveBackend } from "./observe-backend.js";
+import { daemonOnSimulatedTime } from "./fixtures/simulated-daemon.js";
 
-function daemonOnSimulatedTime(extra: Partial<ConstructorParameters<typeof Daemon>[0]> = {}) {
-  const backend = new ObserveBackend();
-  const clock = new ManualClock(1_000_000);
-  const daemon = new Daemon({
-    backend,
-    clock,
-    cores: 2,
-    utilization: null,
-    config: { learnPeriodMs: 500 },
-    ...extra,
-  });
-  return { backend, clock, daemon };
-}
+/** A short learning period, so a few simulated invocations are learned within one advance. */
+const LOOP = { learnPeriodMs: 500 };
 
 describe("the daemon loop on simulated time", () => {
   it("learns every period from finished invocations and applies the policy to the backend", () => {
-    const { backend, clock, daemon } = daemonOnSimulatedTime();
+    const { backend, clock, daemon } = daemonOnSimulatedTime(LOOP);
     const finished: FinishedRecord[] = [];
     daemon.onInvocationEnd((r) => finished.push(r));
     daemon.start();
@@ -65,7 +53,7 @@ describe("the daemon loop on simulated time", () => {
   });
 
   it("learns from backend bursts for functions without explicit boundaries, and not twice for the others", () => {
-    const { backend, clock, daemon } = daemonOnSimulatedTime();
+    const { backend, clock, daemon } = daemonOnSimulatedTime(LOOP);
     daemon.start();
     const id = daemon.startInvocation("explicit", process.pid);
     daemon.endInvocation(id, { cpuMs: 30 });
@@ -84,7 +72,9 @@ describe("the daemon loop on simulated time", () => {
 
   it("learns a new function within newFunctionLearnMs, and never re-runs early for one it left pending", () => {
     const { clock, daemon } = daemonOnSimulatedTime({
-      config: { learnPeriodMs: 2000, newFunctionLearnMs: 250, minSamples: 3 },
+      learnPeriodMs: 2000,
+      newFunctionLearnMs: 250,
+      minSamples: 3,
     });
     daemon.start();
     const invoke = (fn: string, cpuMs: number): void => {
@@ -109,9 +99,7 @@ describe("the daemon loop on simulated time", () => {
     clock.advance(1000); // the 2 s period
     expect(daemon.status().counters.learner_runs).toBe(3);
     // newFunctionLearnMs 0: only the period.
-    const periodOnly = daemonOnSimulatedTime({
-      config: { learnPeriodMs: 2000, newFunctionLearnMs: 0 },
-    });
+    const periodOnly = daemonOnSimulatedTime({ learnPeriodMs: 2000, newFunctionLearnMs: 0 });
     periodOnly.daemon.start();
     const id = periodOnly.daemon.startInvocation("fresh", process.pid);
     periodOnly.daemon.endInvocation(id, { cpuMs: 5 });
@@ -120,7 +108,7 @@ describe("the daemon loop on simulated time", () => {
   });
 
   it("drops a function's warm-up bursts from the window at its first explicit invocation", () => {
-    const { backend, clock, daemon } = daemonOnSimulatedTime();
+    const { backend, clock, daemon } = daemonOnSimulatedTime(LOOP);
     daemon.start();
     // A sandbox warming up: many short bursts of its runtime's threads.
     for (let i = 0; i < 20; i++) {
@@ -148,14 +136,9 @@ describe("the daemon loop on simulated time", () => {
       default: { priority: 2, predicted_ms: 50, slice_ms: 5 },
     };
     writeFileSync(file, JSON.stringify(fixed));
-    const backend = new ObserveBackend();
-    const clock = new ManualClock();
-    const daemon = new Daemon({
-      backend,
-      clock,
-      cores: 2,
-      utilization: null,
-      config: { learnPeriodMs: 100, policyFile: file },
+    const { backend, clock, daemon } = daemonOnSimulatedTime({
+      learnPeriodMs: 100,
+      policyFile: file,
     });
     daemon.start();
     const id = daemon.startInvocation("other", process.pid);
@@ -167,7 +150,7 @@ describe("the daemon loop on simulated time", () => {
   });
 
   it("refuses invocations past the open limit, counted", () => {
-    const { daemon } = daemonOnSimulatedTime({ config: { maxOpenInvocations: 2 } });
+    const { daemon } = daemonOnSimulatedTime({ maxOpenInvocations: 2 });
     daemon.startInvocation("a", process.pid);
     daemon.startInvocation("a", process.pid);
     expect(() => daemon.startInvocation("a", process.pid)).toThrow(/limit 2/);
@@ -175,7 +158,7 @@ describe("the daemon loop on simulated time", () => {
   });
 
   it("measures CPU from schedstat when the client does not report it", async () => {
-    const { daemon } = daemonOnSimulatedTime();
+    const { daemon } = daemonOnSimulatedTime(LOOP);
     const id = daemon.startInvocation("self", process.pid);
     // The baseline is read once the caller yields (off the path to the function's first instruction).
     await Promise.resolve();

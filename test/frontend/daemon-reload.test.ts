@@ -9,10 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.js";
-import { ManualClock } from "../../src/frontend/clock.js";
-import { defaultConfig } from "../../src/frontend/config.js";
-import { Daemon } from "../../src/frontend/daemon.js";
-import { ObserveBackend } from "./observe-backend.js";
+import type { ManualClock } from "../../src/frontend/clock.js";
+import { type DaemonConfig, defaultConfig } from "../../src/frontend/config.js";
+import type { Daemon } from "../../src/frontend/daemon.js";
+import { daemonOnSimulatedTime } from "./fixtures/simulated-daemon.js";
 
 const dir = mkdtempSync(join(tmpdir(), "alps-reload-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -24,11 +24,10 @@ function policyText(predicted: number): string {
   });
 }
 
-function started(config: Partial<ReturnType<typeof defaultConfig>> = {}) {
-  const backend = new ObserveBackend();
-  const clock = new ManualClock(1_000_000);
+function started(config: Partial<DaemonConfig> = {}) {
+  // The whole configuration, so a test can hand reload() a changed copy of it.
   const base = { ...defaultConfig(), learnPeriodMs: 500, newFunctionLearnMs: 0, ...config };
-  const daemon = new Daemon({ backend, clock, cores: 2, utilization: null, config: base });
+  const { backend, clock, daemon } = daemonOnSimulatedTime(base);
   daemon.start();
   return { backend, clock, daemon, base };
 }

@@ -6,9 +6,8 @@
  * long ended, and a registration the backend refuses leaving nothing open.
  */
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../src/frontend/clock.js";
+import type { DaemonConfig } from "../../src/frontend/config.js";
 import {
-  Daemon,
   EXIT_GRACE_MS,
   functionKey,
   parseUidFloors,
@@ -17,22 +16,15 @@ import {
 } from "../../src/frontend/daemon.js";
 import { boostBudgetOf } from "../../src/backend/budget.js";
 import { RecordError } from "../../src/errors.js";
-import { ObserveBackend } from "./observe-backend.js";
+import { daemonOnSimulatedTime, type SimulatedDaemon } from "./fixtures/simulated-daemon.js";
 
 const member = { uid: 1234 };
 
-function setup(config: ConstructorParameters<typeof Daemon>[0]["config"] = {}) {
-  const backend = new ObserveBackend();
-  const clock = new ManualClock(1_000_000);
-  const daemon = new Daemon({
-    backend,
-    clock,
-    cores: 2,
-    utilization: null,
-    config: { learnPeriodMs: 500, ...config },
-  });
-  daemon.start();
-  return { backend, clock, daemon };
+/** Started: the reaper runs only after start(), and the tests below count on it. */
+function setup(config: Partial<DaemonConfig> = {}): SimulatedDaemon {
+  const started = daemonOnSimulatedTime({ learnPeriodMs: 500, ...config });
+  started.daemon.start();
+  return started;
 }
 
 describe("callers that are not root", () => {

@@ -3,6 +3,7 @@ import type { BackendStatus } from "../../src/backend/types.js";
 import { ManualClock } from "../../src/frontend/clock.js";
 import { Daemon } from "../../src/frontend/daemon.js";
 import { DaemonMetrics } from "../../src/frontend/metrics.js";
+import { daemonOnSimulatedTime } from "./fixtures/simulated-daemon.js";
 import { ObserveBackend } from "./observe-backend.js";
 import { parsePrometheusText, sampleValue } from "./prom-parse.js";
 
@@ -81,13 +82,10 @@ describe("daemon metrics", () => {
   });
 
   it("marks a provisional entry 1 while its function is unseen, and 0 once the learner gives it its own", async () => {
-    const clock = new ManualClock(1_000_000);
-    const daemon = new Daemon({
-      backend: new ObserveBackend(),
-      clock,
-      cores: 2,
-      utilization: null,
-      config: { learnPeriodMs: 2000, newFunctionLearnMs: 250, provisionalPeriodMs: 100 },
+    const { clock, daemon } = daemonOnSimulatedTime({
+      learnPeriodMs: 2000,
+      newFunctionLearnMs: 250,
+      provisionalPeriodMs: 100,
     });
     const metrics = new DaemonMetrics(daemon, 50);
     const scrape = async () => parsePrometheusText(await metrics.registry.metrics());

@@ -16,13 +16,14 @@ import {
   yieldLiftMs,
 } from "../../src/contracts/levels.js";
 import { emptyPolicy, type Policy, type PolicyEntry } from "../../src/contracts/policy.js";
-import { ManualClock, realClock } from "../../src/frontend/clock.js";
+import { realClock } from "../../src/frontend/clock.js";
 import { loadConfig } from "../../src/frontend/config.js";
 import { Daemon } from "../../src/frontend/daemon.js";
 import { DaemonFeed } from "../../src/frontend/online.js";
 import { provisionalEntries, withProvisional } from "../../src/frontend/provisional.js";
 import { Ticker } from "../../src/frontend/ticker.js";
 import { simulate } from "../../src/sim/index.js";
+import { daemonOnSimulatedTime } from "./fixtures/simulated-daemon.js";
 import { ObserveBackend } from "./observe-backend.js";
 
 const rule = { capMs: 500, maxFunctions: 1024 };
@@ -113,22 +114,12 @@ describe("the provisional rule", () => {
   });
 });
 
-function daemonOnSimulatedTime(config: Record<string, unknown> = {}) {
-  const backend = new ObserveBackend();
-  const clock = new ManualClock(1_000_000);
-  const daemon = new Daemon({
-    backend,
-    clock,
-    cores: 2,
-    utilization: null,
-    config: { learnPeriodMs: 2000, newFunctionLearnMs: 250, provisionalPeriodMs: 100, ...config },
-  });
-  return { backend, clock, daemon };
-}
+/** Learning on its usual periods; provisional entries re-decided every 100 ms, so the ages below are round. */
+const PERIODS = { learnPeriodMs: 2000, newFunctionLearnMs: 250, provisionalPeriodMs: 100 };
 
 describe("the daemon's provisional entries", () => {
   it("pushes one while an unseen function's invocation is open, and the learned one replaces it", () => {
-    const { backend, clock, daemon } = daemonOnSimulatedTime();
+    const { backend, clock, daemon } = daemonOnSimulatedTime(PERIODS);
     daemon.start();
     const id = daemon.startInvocation("unseen", process.pid);
     clock.advance(99);
@@ -154,7 +145,7 @@ describe("the daemon's provisional entries", () => {
   });
 
   it("drops it when the function's invocations end, and stops its timer", () => {
-    const { backend, clock, daemon } = daemonOnSimulatedTime({ minSamples: 3 });
+    const { backend, clock, daemon } = daemonOnSimulatedTime({ ...PERIODS, minSamples: 3 });
     daemon.start();
     const a = daemon.startInvocation("f", process.pid);
     clock.advance(200);
@@ -176,7 +167,7 @@ describe("the daemon's provisional entries", () => {
   });
 
   it("gives none when switched off (provisionalCapMs 0)", () => {
-    const { clock, daemon } = daemonOnSimulatedTime({ provisionalCapMs: 0 });
+    const { clock, daemon } = daemonOnSimulatedTime({ ...PERIODS, provisionalCapMs: 0 });
     daemon.start();
     daemon.startInvocation("f", process.pid);
     clock.advance(1000);
@@ -185,7 +176,7 @@ describe("the daemon's provisional entries", () => {
   });
 
   it("follows a reload: off drops the entries at once, on gives them to invocations open already", () => {
-    const { clock, daemon } = daemonOnSimulatedTime();
+    const { clock, daemon } = daemonOnSimulatedTime(PERIODS);
     daemon.start();
     daemon.startInvocation("f", process.pid);
     clock.advance(300);
@@ -202,7 +193,7 @@ describe("the daemon's provisional entries", () => {
   });
 
   it("keys a tenant's function as uid:name: its entry cannot reach the platform's function", () => {
-    const { clock, daemon } = daemonOnSimulatedTime();
+    const { clock, daemon } = daemonOnSimulatedTime(PERIODS);
     daemon.start();
     daemon.startInvocation("shared", process.pid, { uid: 4242 });
     clock.advance(300);
