@@ -4,7 +4,7 @@
  * logged and returned in `reasons` (safety invariant 5, docs/safety.md: no silent
  * fallback); the daemon shows them in `/v1/status` and its metrics.
  */
-import type { SliceRequest, Strategy } from "../contracts/levels.js";
+import type { SliceRequest, Strategy, UnboostedSliceRequest } from "../contracts/levels.js";
 import { UsageError } from "../errors.js";
 import { createAlpsProcBackend } from "./proc/alps-proc-backend.js";
 import { createBpfBackend } from "./bpf/bpf-backend.js";
@@ -24,8 +24,10 @@ export interface CreateBackendOptions {
   noBpf?: boolean;
   touched?: TouchedRecorder;
   log?: (message: string) => void;
-  /** alps: also request each function's slice as an EEVDF slice. */
+  /** alps: the EEVDF slice a boost also asks for. */
   sliceRequest?: SliceRequest;
+  /** alps: the EEVDF slice invocations not boosted ask for. */
+  unboostedSlice?: UnboostedSliceRequest;
   /** alps, strategy dynamic: yields at or above this level run under SCHED_IDLE. */
   idleFrom?: number;
   /** alps, strategy dynamic: yields end this many predicted runs after an invocation starts (0: never). */
@@ -58,6 +60,7 @@ export async function createBackend(
   const touched = opts.touched === undefined ? {} : { touched: opts.touched };
   const strategy = opts.strategy ?? "dynamic";
   const sliceRequest = opts.sliceRequest ?? "off";
+  const unboostedSlice = opts.unboostedSlice ?? "off";
   // The yield bound travels with idleFrom: both shape strategy dynamic's yields.
   const idleFrom = {
     ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
@@ -107,6 +110,7 @@ export async function createBackend(
       ...touched,
       log,
       sliceRequest,
+      unboostedSlice,
       ...idleFrom,
     });
     return { backend, reasons };
@@ -122,6 +126,7 @@ export async function createBackend(
       log,
       reasons,
       sliceRequest,
+      unboostedSlice,
       ...idleFrom,
     });
     return { backend, reasons };

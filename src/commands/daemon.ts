@@ -180,6 +180,7 @@ async function runDaemon(
       ...(config.sensor !== undefined ? { sensor: config.sensor } : {}),
       strategy: config.strategy,
       sliceRequest: config.eevdfSlice,
+      unboostedSlice: config.eevdfUnboostedSlice,
       idleFrom: config.idleFromNice,
       yieldBound: config.yieldBound,
       noBpf: config.noBpf,

@@ -18,6 +18,14 @@ export const SLICE_REQUESTS = ["off", "function", "shortest"] as const;
 export type SliceRequest = (typeof SLICE_REQUESTS)[number];
 
 /**
+ * Which EEVDF slice an invocation alps does not boost asks for (a yield
+ * outside SCHED_IDLE, or one back at its base level past its boost): none,
+ * or the kernel's longest (100 ms; the Actuator says why).
+ */
+export const UNBOOSTED_SLICE_REQUESTS = ["off", "longest"] as const;
+export type UnboostedSliceRequest = (typeof UNBOOSTED_SLICE_REQUESTS)[number];
+
+/**
  * The band of nice levels strategy `dynamic` maps predicted remaining time
  * onto (log scale), and the levels of the other strategies.
  *

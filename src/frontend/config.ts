@@ -17,7 +17,12 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { DEFAULT_IDLE_FROM, DEFAULT_YIELD_BOUND, SLICE_REQUESTS } from "../contracts/levels.js";
+import {
+  DEFAULT_IDLE_FROM,
+  DEFAULT_YIELD_BOUND,
+  SLICE_REQUESTS,
+  UNBOOSTED_SLICE_REQUESTS,
+} from "../contracts/levels.js";
 import { InputError, UsageError } from "../errors.js";
 import { DEFAULT_SOCKET } from "./api/socket-path.js";
 
@@ -55,6 +60,11 @@ export const CONFIG_FIELDS = {
     schema: z.enum(SLICE_REQUESTS),
     default: "shortest",
     help: "the EEVDF slice (sched_runtime) a boost also asks for: none, the function's own slice, or the kernel's shortest (0.1 ms)",
+  },
+  eevdfUnboostedSlice: {
+    schema: z.enum(UNBOOSTED_SLICE_REQUESTS),
+    default: "longest",
+    help: "the EEVDF slice (sched_runtime) an open invocation alps does not boost asks for (a yield outside SCHED_IDLE, or back at its base level past its boost): none, or the kernel's longest (100 ms), so a long function owed CPU is not picked ahead of a boosted start",
   },
   idleFromNice: {
     schema: z.number().int().min(1).max(20),

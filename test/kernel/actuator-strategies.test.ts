@@ -84,6 +84,53 @@ describe.skipIf(!ready)("actuator strategies", () => {
     }
   });
 
+  it("dynamic with unboostedSlice longest: a yield and a return to base ask for 100 ms, an end for none", async () => {
+    if (!syscalls) return;
+    const b = await spawnGatedBurner("s10", 2000);
+    burners.push(b);
+    const act = new Actuator({
+      strategy: "dynamic",
+      syscalls,
+      sliceRequest: "shortest",
+      unboostedSlice: "longest",
+    });
+    const longest = 100_000_000n;
+    try {
+      // A yield first: it is what probes the kernel here.
+      expect(act.apply(b.pid, 5, 20_000_000n)).toBe(true);
+      expect(act.sliceSupported).toBe(true);
+      expect(syscalls.getAttr(b.pid)).toMatchObject({
+        policy: SCHED_OTHER,
+        nice: 5,
+        runtimeNs: longest,
+      });
+      // A boost still asks for the shortest.
+      expect(act.apply(b.pid, -12, 20_000_000n)).toBe(true);
+      expect(syscalls.getAttr(b.pid)).toMatchObject({ nice: -12, runtimeNs: 100_000n });
+      // Back at base while its invocation is open (past its boost): the longest again.
+      expect(act.apply(b.pid, 0, 0n)).toBe(true);
+      expect(syscalls.getAttr(b.pid)).toMatchObject({
+        policy: SCHED_OTHER,
+        nice: 0,
+        runtimeNs: longest,
+      });
+      // A deep yield runs under SCHED_IDLE, where the kernel neither takes a
+      // slice nor resets the one the task had (it reads back unchanged).
+      expect(act.apply(b.pid, DEFAULT_IDLE_FROM, 0n)).toBe(true);
+      expect(syscalls.getAttr(b.pid).policy).toBe(SCHED_IDLE);
+      expect(act.apply(b.pid, 3, 0n)).toBe(true);
+      expect(syscalls.getAttr(b.pid).runtimeNs).toBe(longest);
+      // The end asks for nothing: the kernel's default slice and nice 0.
+      expect(act.restore(b.pid)).toBe(true);
+      const ended = syscalls.getAttr(b.pid);
+      expect(ended.runtimeNs).not.toBe(longest);
+      expect(ended.runtimeNs).not.toBe(100_000n);
+      expect(procSched(b.pid)).toEqual({ nice: 0, policy: 0 });
+    } finally {
+      act.restoreAll();
+    }
+  });
+
   it("dynamic without sliceRequest (the default): the level alone, no EEVDF slice", async () => {
     if (!syscalls) return;
     const b = await spawnGatedBurner("s10", 2000);

@@ -24,6 +24,24 @@
  *   waits on the run queue"). Any task may ask this for itself,
  *   unprivileged: alps grants nothing a tenant could not set on its own
  *   task.
+ * What an invocation alps does not boost asks for is `unboostedSlice`'s:
+ * - `off`: none (the kernel's default slice).
+ * - `longest`: the kernel's longest slice (100 ms) for a yield outside
+ *   SCHED_IDLE (whose slice the kernel does not take) and for an invocation
+ *   back at its base level past its boost, while it is open. A long
+ *   function starved by boosted ones is owed service (EEVDF lag, in
+ *   virtual time) while it waits, and EEVDF pays it back by picking it
+ *   first while its virtual deadline (vruntime plus slice over weight) is
+ *   the earliest: with the default slice that often lands as a boosted
+ *   start wakes, and the start waits a tick or more (measured on this
+ *   project's hosts with a probe of the scheduler's entities; docs/results.md,
+ *   "Long slices for what alps does not boost"). A 100 ms slice puts that
+ *   deadline late, so the boosted start, whose slice is the shortest, goes
+ *   first; the long function keeps its weight, so its share of the CPU does
+ *   not change. A waking task with a shorter slice may end a running one's
+ *   protected slice (PREEMPT_SHORT), so the long slice does not hold the
+ *   core against a boost that asks for the shortest. Any task may ask this
+ *   for itself too. An ended invocation asks for nothing.
  * Under strategy dynamic the deepest yields (from `idleFrom`, default
  * DEFAULT_IDLE_FROM) are applied as SCHED_IDLE instead: a weight of 3, below
  * anything a nice level gives (the why is at DEFAULT_IDLE_FROM). Strategy
@@ -51,6 +69,7 @@ import {
   runsIdle,
   type SliceRequest,
   type Strategy,
+  type UnboostedSliceRequest,
 } from "../../contracts/levels.js";
 import { RecordError } from "../../errors.js";
 import { errorCode } from "../../host/errno.js";
@@ -103,6 +122,8 @@ export interface ActuatorOptions {
   log?: (msg: string) => void;
   /** Which EEVDF slice a boost asks for (SliceRequest). Default `off`. */
   sliceRequest?: SliceRequest;
+  /** Which EEVDF slice an invocation not boosted asks for (UnboostedSliceRequest). Default `off`. */
+  unboostedSlice?: UnboostedSliceRequest;
   /** Strategy dynamic: yields at or above this level run under SCHED_IDLE (runsIdle). */
   idleFrom?: number;
   /**
@@ -129,6 +150,7 @@ export class Actuator {
   readonly #rtMax: number;
   readonly #log: (msg: string) => void;
   readonly #sliceRequest: SliceRequest;
+  readonly #unboostedSlice: UnboostedSliceRequest;
   readonly #idleFrom: number;
   readonly #targets: WeightTargets | undefined;
   /** undefined until the first slice request tells whether the kernel keeps it. */
@@ -154,6 +176,7 @@ export class Actuator {
     this.#rtMax = opts.rtMaxPriority ?? DEFAULT_RT_MAX_PRIORITY;
     this.#log = opts.log ?? (() => {});
     this.#sliceRequest = opts.sliceRequest ?? "off";
+    this.#unboostedSlice = opts.unboostedSlice ?? "off";
     this.#idleFrom = opts.idleFrom ?? DEFAULT_IDLE_FROM;
     this.#targets = opts.targets;
   }
@@ -171,6 +194,11 @@ export class Actuator {
   /** Which EEVDF slice boosts ask for (the `eevdfSlice` setting). */
   get sliceRequest(): SliceRequest {
     return this.#sliceRequest;
+  }
+
+  /** Which EEVDF slice invocations not boosted ask for (the `eevdfUnboostedSlice` setting). */
+  get unboostedSlice(): UnboostedSliceRequest {
+    return this.#unboostedSlice;
   }
 
   /** Whether the kernel keeps a fair-class slice request (undefined: not probed yet). */
@@ -387,17 +415,21 @@ export class Actuator {
         flags: SCHED_FLAG_RESET_ON_FORK,
       };
     }
-    // A slice request only goes with a boost: a yielding task asks for nothing.
+    // Under SCHED_IDLE the kernel ignores the nice (the weight is fixed) and
+    // the slice; the task keeps the nice it had until a later level sets it.
+    const policy =
+      this.#strategy === "dynamic" && runsIdle(level, this.#idleFrom) ? SCHED_IDLE : SCHED_OTHER;
     const runtimeNs =
-      level < BASE_NICE && this.#sliceSupported !== false
-        ? sliceRequestNs(this.#sliceRequest, sliceNs)
-        : 0n;
+      this.#sliceSupported === false
+        ? 0n
+        : level < BASE_NICE
+          ? sliceRequestNs(this.#sliceRequest, sliceNs)
+          : policy === SCHED_OTHER && this.#unboostedSlice === "longest"
+            ? SLICE_MAX_NS
+            : 0n;
     return {
       ...baseAttr(),
-      // Under SCHED_IDLE the kernel ignores the nice (the weight is fixed);
-      // the task keeps the one it had until a later level sets it again.
-      policy:
-        this.#strategy === "dynamic" && runsIdle(level, this.#idleFrom) ? SCHED_IDLE : SCHED_OTHER,
+      policy,
       nice: level,
       flags: SCHED_FLAG_RESET_ON_FORK,
       runtimeNs,
@@ -430,9 +462,19 @@ export class Actuator {
         original === undefined ||
         original.policy === SCHED_OTHER ||
         original.policy === SCHED_BATCH
-      )
-        this.#syscalls.setAttr(tid, originalAttr(original));
-      else putTaskBack(tid, original, this.#syscalls);
+      ) {
+        // Back at its base level while its invocation is open (past its
+        // boost): unboosted, so it may ask for the longest slice, once the
+        // kernel is known to keep one. An end asks for nothing.
+        const unboosted =
+          !release && this.#unboostedSlice === "longest" && this.#sliceSupported === true;
+        this.#syscalls.setAttr(
+          tid,
+          unboosted
+            ? { ...originalAttr(original), runtimeNs: SLICE_MAX_NS }
+            : originalAttr(original),
+        );
+      } else putTaskBack(tid, original, this.#syscalls);
     } catch (err) {
       return this.#failed(tid, err, "restore");
     }
@@ -467,9 +509,17 @@ export function idleReason(idleFrom: number): string {
 /** What the status says about EEVDF slice requests. */
 export function sliceRequestReason(actuator: Actuator): string {
   const what = actuator.sliceRequest;
-  if (what === "off") return "fair-class slice request off (levels only; --eevdf-slice sets one)";
-  const asked =
-    what === "shortest" ? "the shortest slice on every boost" : "each function's slice on a boost";
+  const unboosted = actuator.unboostedSlice === "longest";
+  if (what === "off" && !unboosted)
+    return "fair-class slice request off (levels only; --eevdf-slice and --eevdf-unboosted-slice set one)";
+  const asked = [
+    ...(what === "shortest"
+      ? ["the shortest slice on every boost"]
+      : what === "function"
+        ? ["each function's slice on a boost"]
+        : []),
+    ...(unboosted ? ["the longest slice for invocations not boosted"] : []),
+  ].join(", ");
   const slice = actuator.sliceSupported;
   if (slice === undefined) return `fair-class slice request: ${asked}, not yet probed`;
   return `fair-class slice request: ${asked}, ${slice ? "honoured" : "not honoured"} by this kernel`;

@@ -23,6 +23,7 @@ import {
   staticLevel,
   yieldLiftMs,
   type SliceRequest,
+  type UnboostedSliceRequest,
 } from "../../contracts/levels.js";
 import {
   emptyPolicy,
@@ -75,6 +76,8 @@ export interface BpfBackendOptions {
   log?: (msg: string) => void;
   /** Also request each function's slice as an EEVDF slice (see Actuator). */
   sliceRequest?: SliceRequest;
+  /** The EEVDF slice invocations not boosted ask for (see Actuator). Default `off`. */
+  unboostedSlice?: UnboostedSliceRequest;
   /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
   idleFrom?: number;
   /** Strategy dynamic: yields end this many predicted runs after an invocation starts (yieldLiftMs; default DEFAULT_YIELD_BOUND, 0 = never). */
@@ -262,6 +265,7 @@ class AlpsBpfBackend implements BpfBackend {
       curve: opts.curve ?? DEFAULT_CURVE,
       log: this.#log,
       sliceRequest: opts.sliceRequest ?? "off",
+      unboostedSlice: opts.unboostedSlice ?? "off",
       ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
       ...(this.#observeOnly || opts.groupWeights === false
         ? {}

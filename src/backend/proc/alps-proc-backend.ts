@@ -19,6 +19,7 @@ import {
   type Strategy,
   staticLevel,
   type SliceRequest,
+  type UnboostedSliceRequest,
 } from "../../contracts/levels.js";
 import { emptyPolicy, type Policy, policyEntryFor } from "../../contracts/policy.js";
 import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
@@ -49,6 +50,8 @@ export interface AlpsProcOptions {
   log?: (message: string) => void;
   /** Also request each function's slice as an EEVDF slice (see Actuator). */
   sliceRequest?: SliceRequest;
+  /** The EEVDF slice invocations not boosted ask for (see Actuator). Default `off`. */
+  unboostedSlice?: UnboostedSliceRequest;
   /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
   idleFrom?: number;
   /** Strategy dynamic: yields end this many predicted runs after an invocation starts (yieldLiftMs; default DEFAULT_YIELD_BOUND, 0 = never). */
@@ -69,6 +72,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     syscalls: opts.syscalls,
     curve: opts.curve ?? DEFAULT_CURVE,
     sliceRequest: opts.sliceRequest ?? "off",
+    unboostedSlice: opts.unboostedSlice ?? "off",
     ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
     ...(opts.touched === undefined ? {} : { touched: opts.touched }),
     ...(opts.log === undefined ? {} : { log: opts.log }),
