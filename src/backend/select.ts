@@ -4,7 +4,7 @@
  * logged and returned in `reasons` (safety invariant 5, docs/safety.md: no silent
  * fallback); the daemon shows them in `/v1/status` and its metrics.
  */
-import type { SliceRequest, Strategy, UnboostedSliceRequest } from "../contracts/levels.js";
+import type { SliceRequest, Strategy } from "../contracts/levels.js";
 import { UsageError } from "../errors.js";
 import { createAlpsProcBackend } from "./proc/alps-proc-backend.js";
 import { createBpfBackend } from "./bpf/bpf-backend.js";
@@ -26,8 +26,8 @@ export interface CreateBackendOptions {
   log?: (message: string) => void;
   /** alps: the EEVDF slice a boost also asks for. */
   sliceRequest?: SliceRequest;
-  /** alps: the EEVDF slice invocations not boosted ask for. */
-  unboostedSlice?: UnboostedSliceRequest;
+  /** alps: the EEVDF slice open invocations not boosted ask for, ns (0: none). */
+  unboostedSliceNs?: bigint;
   /** alps, strategy dynamic: yields at or above this level run under SCHED_IDLE. */
   idleFrom?: number;
   /** alps, strategy dynamic: yields end this many predicted runs after an invocation starts (0: never). */
@@ -60,7 +60,7 @@ export async function createBackend(
   const touched = opts.touched === undefined ? {} : { touched: opts.touched };
   const strategy = opts.strategy ?? "dynamic";
   const sliceRequest = opts.sliceRequest ?? "off";
-  const unboostedSlice = opts.unboostedSlice ?? "off";
+  const unboostedSliceNs = opts.unboostedSliceNs ?? 0n;
   // The yield bound travels with idleFrom: both shape strategy dynamic's yields.
   const idleFrom = {
     ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
@@ -110,7 +110,7 @@ export async function createBackend(
       ...touched,
       log,
       sliceRequest,
-      unboostedSlice,
+      unboostedSliceNs,
       ...idleFrom,
     });
     return { backend, reasons };
@@ -126,7 +126,7 @@ export async function createBackend(
       log,
       reasons,
       sliceRequest,
-      unboostedSlice,
+      unboostedSliceNs,
       ...idleFrom,
     });
     return { backend, reasons };

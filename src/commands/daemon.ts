@@ -180,7 +180,7 @@ async function runDaemon(
       ...(config.sensor !== undefined ? { sensor: config.sensor } : {}),
       strategy: config.strategy,
       sliceRequest: config.eevdfSlice,
-      unboostedSlice: config.eevdfUnboostedSlice,
+      unboostedSliceNs: BigInt(Math.round(config.eevdfUnboostedSliceMs * 1e6)),
       idleFrom: config.idleFromNice,
       yieldBound: config.yieldBound,
       noBpf: config.noBpf,

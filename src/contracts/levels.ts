@@ -18,12 +18,15 @@ export const SLICE_REQUESTS = ["off", "function", "shortest"] as const;
 export type SliceRequest = (typeof SLICE_REQUESTS)[number];
 
 /**
- * Which EEVDF slice an invocation alps does not boost asks for (a yield
- * outside SCHED_IDLE, or one back at its base level past its boost): none,
- * or the kernel's longest (100 ms; the Actuator says why).
+ * The EEVDF slice an open invocation alps does not boost asks for (a yield
+ * outside SCHED_IDLE, or one back at its base level past its boost), ms; 0
+ * asks for none. The kernel takes 0.1 to 100 ms. The Actuator says why, and
+ * docs/results.md ("Long slices for what alps does not boost") how this
+ * default was chosen.
  */
-export const UNBOOSTED_SLICE_REQUESTS = ["off", "longest"] as const;
-export type UnboostedSliceRequest = (typeof UNBOOSTED_SLICE_REQUESTS)[number];
+export const DEFAULT_UNBOOSTED_SLICE_MS = 20;
+/** The kernel's bounds on a fair-class slice request (sched_runtime), ms. */
+export const SLICE_BOUNDS_MS = { min: 0.1, max: 100 } as const;
 
 /**
  * The band of nice levels strategy `dynamic` maps predicted remaining time

@@ -21,7 +21,8 @@ import {
   DEFAULT_IDLE_FROM,
   DEFAULT_YIELD_BOUND,
   SLICE_REQUESTS,
-  UNBOOSTED_SLICE_REQUESTS,
+  DEFAULT_UNBOOSTED_SLICE_MS,
+  SLICE_BOUNDS_MS,
 } from "../contracts/levels.js";
 import { InputError, UsageError } from "../errors.js";
 import { DEFAULT_SOCKET } from "./api/socket-path.js";
@@ -61,10 +62,11 @@ export const CONFIG_FIELDS = {
     default: "shortest",
     help: "the EEVDF slice (sched_runtime) a boost also asks for: none, the function's own slice, or the kernel's shortest (0.1 ms)",
   },
-  eevdfUnboostedSlice: {
-    schema: z.enum(UNBOOSTED_SLICE_REQUESTS),
-    default: "longest",
-    help: "the EEVDF slice (sched_runtime) an open invocation alps does not boost asks for (a yield outside SCHED_IDLE, or back at its base level past its boost): none, or the kernel's longest (100 ms), so a long function owed CPU is not picked ahead of a boosted start",
+  eevdfUnboostedSliceMs: {
+    // 0 asks for none; anything else within the kernel's bounds.
+    schema: z.union([z.literal(0), z.number().min(SLICE_BOUNDS_MS.min).max(SLICE_BOUNDS_MS.max)]),
+    default: DEFAULT_UNBOOSTED_SLICE_MS,
+    help: `the EEVDF slice (sched_runtime) an open invocation alps does not boost asks for (a yield outside SCHED_IDLE, or back at its base level past its boost), ms; 0: none. A long function owed CPU is then not picked ahead of a boosted start`,
   },
   idleFromNice: {
     schema: z.number().int().min(1).max(20),

@@ -13,6 +13,7 @@ import {
   loadConfig,
   readConfigFile,
 } from "../../src/frontend/config.js";
+import { DEFAULT_UNBOOSTED_SLICE_MS } from "../../src/contracts/levels.js";
 
 const dir = mkdtempSync(join(tmpdir(), "alps-config-"));
 function file(name: string, text: string): string {
@@ -82,6 +83,18 @@ describe("daemon configuration", () => {
       /--metrics-host/,
     );
     expect(() => loadConfig({ flags: { learnPeriodMs: "" } })).toThrow(/--learn-period-ms/);
+  });
+
+  it("takes an unboosted slice of 0 (none) or within the kernel's 0.1..100 ms, and names the flag otherwise", () => {
+    expect(defaultConfig().eevdfUnboostedSliceMs).toBe(DEFAULT_UNBOOSTED_SLICE_MS);
+    expect(loadConfig({ flags: { eevdfUnboostedSliceMs: "0" } }).eevdfUnboostedSliceMs).toBe(0);
+    expect(
+      loadConfig({ env: { ALPS_EEVDF_UNBOOSTED_SLICE_MS: "100" } }).eevdfUnboostedSliceMs,
+    ).toBe(100);
+    for (const bad of ["0.05", "101", "-1"])
+      expect(() => loadConfig({ flags: { eevdfUnboostedSliceMs: bad } })).toThrow(
+        /--eevdf-unboosted-slice-ms: expected 0 or number 0\.1\.\.100/,
+      );
   });
 
   it("never crashes on arbitrary config files: a value or an InputError", () => {

@@ -84,7 +84,7 @@ describe.skipIf(!ready)("actuator strategies", () => {
     }
   });
 
-  it("dynamic with unboostedSlice longest: a yield and a return to base ask for 100 ms, an end for none", async () => {
+  it("dynamic with an unboosted slice: a yield and a return to base ask for it, an end for none", async () => {
     if (!syscalls) return;
     const b = await spawnGatedBurner("s10", 2000);
     burners.push(b);
@@ -92,38 +92,39 @@ describe.skipIf(!ready)("actuator strategies", () => {
       strategy: "dynamic",
       syscalls,
       sliceRequest: "shortest",
-      unboostedSlice: "longest",
+      unboostedSliceNs: 20_000_000n,
     });
-    const longest = 100_000_000n;
+    const unboosted = 20_000_000n;
     try {
-      // A yield first: it is what probes the kernel here.
-      expect(act.apply(b.pid, 5, 20_000_000n)).toBe(true);
+      // A yield first: it is what probes the kernel here. The function's
+      // slice (30 ms) is not what a yield asks for.
+      expect(act.apply(b.pid, 5, 30_000_000n)).toBe(true);
       expect(act.sliceSupported).toBe(true);
       expect(syscalls.getAttr(b.pid)).toMatchObject({
         policy: SCHED_OTHER,
         nice: 5,
-        runtimeNs: longest,
+        runtimeNs: unboosted,
       });
       // A boost still asks for the shortest.
       expect(act.apply(b.pid, -12, 20_000_000n)).toBe(true);
       expect(syscalls.getAttr(b.pid)).toMatchObject({ nice: -12, runtimeNs: 100_000n });
-      // Back at base while its invocation is open (past its boost): the longest again.
+      // Back at base while its invocation is open (past its boost): the unboosted slice again.
       expect(act.apply(b.pid, 0, 0n)).toBe(true);
       expect(syscalls.getAttr(b.pid)).toMatchObject({
         policy: SCHED_OTHER,
         nice: 0,
-        runtimeNs: longest,
+        runtimeNs: unboosted,
       });
       // A deep yield runs under SCHED_IDLE, where the kernel neither takes a
       // slice nor resets the one the task had (it reads back unchanged).
       expect(act.apply(b.pid, DEFAULT_IDLE_FROM, 0n)).toBe(true);
       expect(syscalls.getAttr(b.pid).policy).toBe(SCHED_IDLE);
       expect(act.apply(b.pid, 3, 0n)).toBe(true);
-      expect(syscalls.getAttr(b.pid).runtimeNs).toBe(longest);
+      expect(syscalls.getAttr(b.pid).runtimeNs).toBe(unboosted);
       // The end asks for nothing: the kernel's default slice and nice 0.
       expect(act.restore(b.pid)).toBe(true);
       const ended = syscalls.getAttr(b.pid);
-      expect(ended.runtimeNs).not.toBe(longest);
+      expect(ended.runtimeNs).not.toBe(unboosted);
       expect(ended.runtimeNs).not.toBe(100_000n);
       expect(procSched(b.pid)).toEqual({ nice: 0, policy: 0 });
     } finally {

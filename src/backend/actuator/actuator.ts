@@ -24,24 +24,21 @@
  *   waits on the run queue"). Any task may ask this for itself,
  *   unprivileged: alps grants nothing a tenant could not set on its own
  *   task.
- * What an invocation alps does not boost asks for is `unboostedSlice`'s:
- * - `off`: none (the kernel's default slice).
- * - `longest`: the kernel's longest slice (100 ms) for a yield outside
- *   SCHED_IDLE (whose slice the kernel does not take) and for an invocation
- *   back at its base level past its boost, while it is open. A long
- *   function starved by boosted ones is owed service (EEVDF lag, in
- *   virtual time) while it waits, and EEVDF pays it back by picking it
- *   first while its virtual deadline (vruntime plus slice over weight) is
- *   the earliest: with the default slice that often lands as a boosted
- *   start wakes, and the start waits a tick or more (measured on this
- *   project's hosts with a probe of the scheduler's entities; docs/results.md,
- *   "Long slices for what alps does not boost"). A 100 ms slice puts that
- *   deadline late, so the boosted start, whose slice is the shortest, goes
- *   first; the long function keeps its weight, so its share of the CPU does
- *   not change. A waking task with a shorter slice may end a running one's
- *   protected slice (PREEMPT_SHORT), so the long slice does not hold the
- *   core against a boost that asks for the shortest. Any task may ask this
- *   for itself too. An ended invocation asks for nothing.
+ * An open invocation alps does not boost (a yield outside SCHED_IDLE, whose
+ * slice the kernel does not take, or one back at its base level past its
+ * boost) asks for `unboostedSliceNs` (0: none, the kernel's default). A
+ * long function starved by boosted ones is owed service (EEVDF lag, in
+ * virtual time) while it waits, and EEVDF pays it back by picking it while
+ * its virtual deadline (vruntime plus slice over weight) is the earliest:
+ * with the default slice (1.4 ms on 2 CPUs) that often lands as a boosted
+ * start wakes, and the start waits a tick or more (seen with a probe of the
+ * scheduler's entities: docs/results.md, "Long slices for what alps does
+ * not boost"). A longer slice puts that deadline later, so the boosted
+ * start, whose slice is the shortest, goes first; the weight, and so the
+ * share of the CPU, does not change. Too long a slice costs the runs of
+ * short invocations more than it saves at their starts (measured there:
+ * the default, DEFAULT_UNBOOSTED_SLICE_MS, is the compromise). Any task
+ * may ask either slice for itself. An ended invocation asks for nothing.
  * Under strategy dynamic the deepest yields (from `idleFrom`, default
  * DEFAULT_IDLE_FROM) are applied as SCHED_IDLE instead: a weight of 3, below
  * anything a nice level gives (the why is at DEFAULT_IDLE_FROM). Strategy
@@ -69,7 +66,6 @@ import {
   runsIdle,
   type SliceRequest,
   type Strategy,
-  type UnboostedSliceRequest,
 } from "../../contracts/levels.js";
 import { RecordError } from "../../errors.js";
 import { errorCode } from "../../host/errno.js";
@@ -122,8 +118,8 @@ export interface ActuatorOptions {
   log?: (msg: string) => void;
   /** Which EEVDF slice a boost asks for (SliceRequest). Default `off`. */
   sliceRequest?: SliceRequest;
-  /** Which EEVDF slice an invocation not boosted asks for (UnboostedSliceRequest). Default `off`. */
-  unboostedSlice?: UnboostedSliceRequest;
+  /** The EEVDF slice an open invocation not boosted asks for, ns (0: none, the default). */
+  unboostedSliceNs?: bigint;
   /** Strategy dynamic: yields at or above this level run under SCHED_IDLE (runsIdle). */
   idleFrom?: number;
   /**
@@ -150,7 +146,7 @@ export class Actuator {
   readonly #rtMax: number;
   readonly #log: (msg: string) => void;
   readonly #sliceRequest: SliceRequest;
-  readonly #unboostedSlice: UnboostedSliceRequest;
+  readonly #unboostedSliceNs: bigint;
   readonly #idleFrom: number;
   readonly #targets: WeightTargets | undefined;
   /** undefined until the first slice request tells whether the kernel keeps it. */
@@ -176,7 +172,7 @@ export class Actuator {
     this.#rtMax = opts.rtMaxPriority ?? DEFAULT_RT_MAX_PRIORITY;
     this.#log = opts.log ?? (() => {});
     this.#sliceRequest = opts.sliceRequest ?? "off";
-    this.#unboostedSlice = opts.unboostedSlice ?? "off";
+    this.#unboostedSliceNs = clampSliceNs(opts.unboostedSliceNs ?? 0n);
     this.#idleFrom = opts.idleFrom ?? DEFAULT_IDLE_FROM;
     this.#targets = opts.targets;
   }
@@ -196,9 +192,9 @@ export class Actuator {
     return this.#sliceRequest;
   }
 
-  /** Which EEVDF slice invocations not boosted ask for (the `eevdfUnboostedSlice` setting). */
-  get unboostedSlice(): UnboostedSliceRequest {
-    return this.#unboostedSlice;
+  /** The EEVDF slice open invocations not boosted ask for, ns (0: none; the `eevdfUnboostedSliceMs` setting). */
+  get unboostedSliceNs(): bigint {
+    return this.#unboostedSliceNs;
   }
 
   /** Whether the kernel keeps a fair-class slice request (undefined: not probed yet). */
@@ -424,8 +420,8 @@ export class Actuator {
         ? 0n
         : level < BASE_NICE
           ? sliceRequestNs(this.#sliceRequest, sliceNs)
-          : policy === SCHED_OTHER && this.#unboostedSlice === "longest"
-            ? SLICE_MAX_NS
+          : policy === SCHED_OTHER
+            ? this.#unboostedSliceNs
             : 0n;
     return {
       ...baseAttr(),
@@ -464,14 +460,13 @@ export class Actuator {
         original.policy === SCHED_BATCH
       ) {
         // Back at its base level while its invocation is open (past its
-        // boost): unboosted, so it may ask for the longest slice, once the
+        // boost): unboosted, so it asks for the unboosted slice, once the
         // kernel is known to keep one. An end asks for nothing.
-        const unboosted =
-          !release && this.#unboostedSlice === "longest" && this.#sliceSupported === true;
+        const unboosted = !release && this.#unboostedSliceNs > 0n && this.#sliceSupported === true;
         this.#syscalls.setAttr(
           tid,
           unboosted
-            ? { ...originalAttr(original), runtimeNs: SLICE_MAX_NS }
+            ? { ...originalAttr(original), runtimeNs: this.#unboostedSliceNs }
             : originalAttr(original),
         );
       } else putTaskBack(tid, original, this.#syscalls);
@@ -509,8 +504,8 @@ export function idleReason(idleFrom: number): string {
 /** What the status says about EEVDF slice requests. */
 export function sliceRequestReason(actuator: Actuator): string {
   const what = actuator.sliceRequest;
-  const unboosted = actuator.unboostedSlice === "longest";
-  if (what === "off" && !unboosted)
+  const unboostedNs = actuator.unboostedSliceNs;
+  if (what === "off" && unboostedNs === 0n)
     return "fair-class slice request off (levels only; --eevdf-slice and --eevdf-unboosted-slice set one)";
   const asked = [
     ...(what === "shortest"
@@ -518,7 +513,9 @@ export function sliceRequestReason(actuator: Actuator): string {
       : what === "function"
         ? ["each function's slice on a boost"]
         : []),
-    ...(unboosted ? ["the longest slice for invocations not boosted"] : []),
+    ...(unboostedNs > 0n
+      ? [`a ${Number(unboostedNs) / 1e6} ms slice for invocations not boosted`]
+      : []),
   ].join(", ");
   const slice = actuator.sliceSupported;
   if (slice === undefined) return `fair-class slice request: ${asked}, not yet probed`;
@@ -532,9 +529,11 @@ export function sliceRequestReason(actuator: Actuator): string {
 export function sliceRequestNs(request: SliceRequest, functionSliceNs: bigint): bigint {
   if (request === "shortest") return SLICE_MIN_NS;
   if (request === "off" || functionSliceNs <= 0n) return 0n;
-  return functionSliceNs < SLICE_MIN_NS
-    ? SLICE_MIN_NS
-    : functionSliceNs > SLICE_MAX_NS
-      ? SLICE_MAX_NS
-      : functionSliceNs;
+  return clampSliceNs(functionSliceNs);
+}
+
+/** A slice request within the kernel's bounds; 0 stays 0 (no request). */
+function clampSliceNs(ns: bigint): bigint {
+  if (ns <= 0n) return 0n;
+  return ns < SLICE_MIN_NS ? SLICE_MIN_NS : ns > SLICE_MAX_NS ? SLICE_MAX_NS : ns;
 }

@@ -23,7 +23,6 @@ import {
   staticLevel,
   yieldLiftMs,
   type SliceRequest,
-  type UnboostedSliceRequest,
 } from "../../contracts/levels.js";
 import {
   emptyPolicy,
@@ -76,8 +75,8 @@ export interface BpfBackendOptions {
   log?: (msg: string) => void;
   /** Also request each function's slice as an EEVDF slice (see Actuator). */
   sliceRequest?: SliceRequest;
-  /** The EEVDF slice invocations not boosted ask for (see Actuator). Default `off`. */
-  unboostedSlice?: UnboostedSliceRequest;
+  /** The EEVDF slice open invocations not boosted ask for, ns (see Actuator). Default 0: none. */
+  unboostedSliceNs?: bigint;
   /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
   idleFrom?: number;
   /** Strategy dynamic: yields end this many predicted runs after an invocation starts (yieldLiftMs; default DEFAULT_YIELD_BOUND, 0 = never). */
@@ -265,7 +264,7 @@ class AlpsBpfBackend implements BpfBackend {
       curve: opts.curve ?? DEFAULT_CURVE,
       log: this.#log,
       sliceRequest: opts.sliceRequest ?? "off",
-      unboostedSlice: opts.unboostedSlice ?? "off",
+      unboostedSliceNs: opts.unboostedSliceNs ?? 0n,
       ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
       ...(this.#observeOnly || opts.groupWeights === false
         ? {}

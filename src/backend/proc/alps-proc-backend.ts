@@ -19,7 +19,6 @@ import {
   type Strategy,
   staticLevel,
   type SliceRequest,
-  type UnboostedSliceRequest,
 } from "../../contracts/levels.js";
 import { emptyPolicy, type Policy, policyEntryFor } from "../../contracts/policy.js";
 import { Actuator, idleReason, sliceRequestReason } from "../actuator/actuator.js";
@@ -50,8 +49,8 @@ export interface AlpsProcOptions {
   log?: (message: string) => void;
   /** Also request each function's slice as an EEVDF slice (see Actuator). */
   sliceRequest?: SliceRequest;
-  /** The EEVDF slice invocations not boosted ask for (see Actuator). Default `off`. */
-  unboostedSlice?: UnboostedSliceRequest;
+  /** The EEVDF slice open invocations not boosted ask for, ns (see Actuator). Default 0: none. */
+  unboostedSliceNs?: bigint;
   /** Yields at or above this level run under SCHED_IDLE (see Actuator). */
   idleFrom?: number;
   /** Strategy dynamic: yields end this many predicted runs after an invocation starts (yieldLiftMs; default DEFAULT_YIELD_BOUND, 0 = never). */
@@ -72,7 +71,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     syscalls: opts.syscalls,
     curve: opts.curve ?? DEFAULT_CURVE,
     sliceRequest: opts.sliceRequest ?? "off",
-    unboostedSlice: opts.unboostedSlice ?? "off",
+    unboostedSliceNs: opts.unboostedSliceNs ?? 0n,
     ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
     ...(opts.touched === undefined ? {} : { touched: opts.touched }),
     ...(opts.log === undefined ? {} : { log: opts.log }),
