@@ -506,7 +506,7 @@ export function sliceRequestReason(actuator: Actuator): string {
   const what = actuator.sliceRequest;
   const unboostedNs = actuator.unboostedSliceNs;
   if (what === "off" && unboostedNs === 0n)
-    return "fair-class slice request off (levels only; --eevdf-slice and --eevdf-unboosted-slice set one)";
+    return "fair-class slice request off (levels only; --eevdf-slice and --eevdf-unboosted-slice-ms set one)";
   const asked = [
     ...(what === "shortest"
       ? ["the shortest slice on every boost"]
