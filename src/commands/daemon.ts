@@ -6,7 +6,7 @@
  * src/frontend/daemon.ts, the signals daemon-signals.ts.
  */
 import type { Command } from "commander";
-import { CONFIG_KEYS, type DaemonConfig, loadConfig } from "../frontend/config.js";
+import { CONFIG_KEYS, type DaemonConfig, loadConfig, sliceSettings } from "../frontend/config.js";
 import type { Log } from "../frontend/log.js";
 import { configFlags, configOption } from "./config-option.js";
 import { DaemonSignals } from "./daemon-signals.js";
@@ -179,8 +179,7 @@ async function runDaemon(
       mode: config.mode,
       ...(config.sensor !== undefined ? { sensor: config.sensor } : {}),
       strategy: config.strategy,
-      sliceRequest: config.eevdfSlice,
-      unboostedSliceNs: BigInt(Math.round(config.eevdfUnboostedSliceMs * 1e6)),
+      ...sliceSettings(config),
       idleFrom: config.idleFromNice,
       yieldBound: config.yieldBound,
       noBpf: config.noBpf,

@@ -21,6 +21,7 @@ import {
   DEFAULT_IDLE_FROM,
   DEFAULT_YIELD_BOUND,
   SLICE_REQUESTS,
+  type SliceRequest,
   DEFAULT_UNBOOSTED_SLICE_MS,
   SLICE_BOUNDS_MS,
 } from "../contracts/levels.js";
@@ -379,6 +380,21 @@ const PartialConfigSchema = ConfigSchema.partial();
 
 export function defaultConfig(): DaemonConfig {
   return Object.fromEntries(CONFIG_KEYS.map((k) => [k, CONFIG_FIELDS[k].default])) as DaemonConfig;
+}
+
+/**
+ * The EEVDF slice requests a backend makes under `config`, as the backend
+ * takes them: one conversion for `alps daemon` and the replay's in-process
+ * daemon, so both ask for the same slices.
+ */
+export function sliceSettings(config: Pick<DaemonConfig, "eevdfSlice" | "eevdfUnboostedSliceMs">): {
+  sliceRequest: SliceRequest;
+  unboostedSliceNs: bigint;
+} {
+  return {
+    sliceRequest: config.eevdfSlice,
+    unboostedSliceNs: BigInt(Math.round(config.eevdfUnboostedSliceMs * 1e6)),
+  };
 }
 
 /** JSON Schema's view of one field (zod's own conversion): what the help and docs describe. */

@@ -13,6 +13,7 @@ import type { Policy } from "../contracts/policy.js";
 import { apiErrorMessage, apiRequest } from "../frontend/api/client.js";
 import { LineClient } from "../frontend/api/line-client.js";
 import type { BurstPage, BurstRecord } from "../frontend/burst-log.js";
+import { defaultConfig, sliceSettings } from "../frontend/config.js";
 import { Daemon } from "../frontend/daemon.js";
 import { UsageError } from "../errors.js";
 import { DaemonChild } from "./daemon-child.js";
@@ -114,6 +115,7 @@ export async function inProcessSide(opts: AlpsSideOptions): Promise<AlpsSide> {
     const created = await createBackend({
       mode: daemonMode(opts.mode),
       strategy: opts.strategy,
+      ...sliceSettings(defaultConfig()),
       log,
     });
     backend = created.backend;
@@ -121,7 +123,13 @@ export async function inProcessSide(opts: AlpsSideOptions): Promise<AlpsSide> {
   } else {
     let unavailable: string;
     try {
-      const created = await createBackend({ mode: "alps", strategy: opts.strategy, log });
+      // The slices `alps daemon` asks for by default, as on the api driver's path.
+      const created = await createBackend({
+        mode: "alps",
+        strategy: opts.strategy,
+        ...sliceSettings(defaultConfig()),
+        log,
+      });
       reasons.push(...created.reasons);
       if (created.backend.mode === "alps" && created.backend.sensor === "bpf")
         backend = created.backend;

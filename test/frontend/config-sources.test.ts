@@ -12,6 +12,7 @@ import {
   flagName,
   loadConfig,
   readConfigFile,
+  sliceSettings,
 } from "../../src/frontend/config.js";
 import { DEFAULT_UNBOOSTED_SLICE_MS } from "../../src/contracts/levels.js";
 
@@ -95,6 +96,20 @@ describe("daemon configuration", () => {
       expect(() => loadConfig({ flags: { eevdfUnboostedSliceMs: bad } })).toThrow(
         /--eevdf-unboosted-slice-ms: expected 0 or number 0\.1\.\.100/,
       );
+  });
+
+  it("turns the slice settings into what a backend takes, the same for every caller", () => {
+    expect(sliceSettings(defaultConfig())).toEqual({
+      sliceRequest: "shortest",
+      unboostedSliceNs: BigInt(DEFAULT_UNBOOSTED_SLICE_MS) * 1_000_000n,
+    });
+    expect(sliceSettings({ eevdfSlice: "off", eevdfUnboostedSliceMs: 0.25 })).toEqual({
+      sliceRequest: "off",
+      unboostedSliceNs: 250_000n,
+    });
+    expect(
+      sliceSettings({ eevdfSlice: "function", eevdfUnboostedSliceMs: 0 }).unboostedSliceNs,
+    ).toBe(0n);
   });
 
   it("never crashes on arbitrary config files: a value or an InputError", () => {

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_UNBOOSTED_SLICE_MS } from "../../src/contracts/levels.js";
 import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
 import {
   SCHED_FIFO,
@@ -88,18 +89,22 @@ describe.skipIf(!runs)("guardian restores after SIGKILL of the daemon", () => {
   });
   afterAll(() => {});
 
-  it("four workers at boosted nice levels are back at SCHED_OTHER nice 0 within 1 s", async () => {
+  it("four workers at alps levels (three boosts, a yield) are back at SCHED_OTHER nice 0 within 1 s", async () => {
     let drill: Drill | undefined;
     try {
       drill = await startDrill("nice");
       const d = drill;
       expect(d.guardian).toBeTypeOf("number");
       expect(isRunning(d.guardian as number)).toBe(true);
-      // The drill really changed them: nice -5, -8, -11, -14, each with the 0.1 ms slice request.
-      expect(d.workers.map((pid) => readSched(pid)?.nice)).toEqual([-5, -8, -11, -14]);
+      // The drill really changed them: three boosts (nice -5, -8, -11) with the 0.1 ms slice
+      // request and a yield (nice 5) with the unboosted slice request, as alps applies them.
+      expect(d.workers.map((pid) => readSched(pid)?.nice)).toEqual([-5, -8, -11, 5]);
       const syscalls = createFfiSyscalls();
       const defaultSlice = syscalls.getAttr(process.pid).runtimeNs; // this test's own, never touched
-      for (const pid of d.workers) expect(syscalls.getAttr(pid).runtimeNs).toBe(100_000n);
+      expect(d.workers.map((pid) => syscalls.getAttr(pid).runtimeNs)).toEqual([
+        ...d.workers.slice(0, -1).map(() => 100_000n),
+        BigInt(DEFAULT_UNBOOSTED_SLICE_MS * 1e6),
+      ]);
       expect(existsSync(d.record)).toBe(true);
 
       d.daemon.kill("SIGKILL");
@@ -111,7 +116,7 @@ describe.skipIf(!runs)("guardian restores after SIGKILL of the daemon", () => {
       expect(ms).toBeLessThan(1000);
       for (const pid of d.workers) {
         expect(readSched(pid)).toMatchObject({ policy: SCHED_OTHER, nice: 0 });
-        // The slice request and the reset-on-fork flag go with the boost.
+        // The slice requests and the reset-on-fork flag go with the level.
         expect(syscalls.getAttr(pid)).toMatchObject({ flags: 0n, runtimeNs: defaultSlice });
       }
       // The guardian's job is over: it exits and the record is cleared.

@@ -7,13 +7,16 @@
  *   node dist/backend/guardian/guardian-drill.js --state-dir D --mode nice|fifo [--no-guardian] PID...
  *
  * mode nice: PID i gets nice -5 - 3i with SCHED_RESET_ON_FORK and the
- * shortest EEVDF slice request (a boost as alps mode applies it by default).
+ * shortest EEVDF slice request (a boost as alps mode applies it by
+ * default), except the last of several, which yields at nice 5 with the
+ * default unboosted slice request (a yield as alps mode applies it).
  * mode fifo: PID i gets SCHED_FIFO priority 10 + i with SCHED_RESET_ON_FORK
  * (as in sfs mode). Prints one JSON line `{ready, guardian, record}` once
  * every task is changed, then waits. SIGTERM/SIGINT is the clean shutdown:
  * put every task back as it was itself, say "bye" to the guardian, exit 0.
  */
 import { sliceRequestNs } from "../actuator/actuator.js";
+import { DEFAULT_UNBOOSTED_SLICE_MS } from "../../contracts/levels.js";
 import { startGuardian } from "./guardian.js";
 import { putTaskBack } from "./restore.js";
 import { createFfiSyscalls } from "../../host/syscalls-ffi.js";
@@ -50,11 +53,14 @@ async function main(): Promise<void> {
     // Recorded before the change, as the real actuator does.
     touched.mark(pid);
     if (mode === "nice") {
+      const yields = pids.length > 1 && i === pids.length - 1;
       syscalls.setAttr(pid, {
         ...baseAttr(),
-        nice: -5 - 3 * i,
+        nice: yields ? 5 : -5 - 3 * i,
         flags: SCHED_FLAG_RESET_ON_FORK,
-        runtimeNs: sliceRequestNs("shortest", 0n),
+        runtimeNs: yields
+          ? BigInt(DEFAULT_UNBOOSTED_SLICE_MS * 1e6)
+          : sliceRequestNs("shortest", 0n),
       });
     } else {
       syscalls.setAttr(pid, {
