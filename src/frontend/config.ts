@@ -67,7 +67,7 @@ export const CONFIG_FIELDS = {
     // 0 asks for none; anything else within the kernel's bounds.
     schema: z.union([z.literal(0), z.number().min(SLICE_BOUNDS_MS.min).max(SLICE_BOUNDS_MS.max)]),
     default: DEFAULT_UNBOOSTED_SLICE_MS,
-    help: `the EEVDF slice (sched_runtime) an open invocation alps does not boost asks for (a yield outside SCHED_IDLE, or back at its base level past its boost), ms; 0: none. A long function owed CPU is then not picked ahead of a boosted start`,
+    help: "the EEVDF slice (sched_runtime) an open invocation alps does not boost asks for (a yield outside SCHED_IDLE, or back at its base level past its boost), ms; 0: none. A long function owed CPU is then not picked ahead of a boosted start",
   },
   idleFromNice: {
     schema: z.number().int().min(1).max(20),
