@@ -64,6 +64,7 @@ import {
   DEFAULT_IDLE_FROM,
   type LevelCurve,
   runsIdle,
+  SLICE_BOUNDS_MS,
   type SliceRequest,
   type Strategy,
 } from "../../contracts/levels.js";
@@ -84,9 +85,9 @@ import {
 import type { TouchedRecorder } from "../guardian/touched-types.js";
 import type { WeightTargets } from "./weight-targets.js";
 
-/** The kernel clamps a fair-class slice request to [0.1 ms, 100 ms]. */
-const SLICE_MIN_NS = 100_000n;
-const SLICE_MAX_NS = 100_000_000n;
+/** The kernel clamps a fair-class slice request to [0.1 ms, 100 ms] (SLICE_BOUNDS_MS). */
+const SLICE_MIN_NS = BigInt(Math.round(SLICE_BOUNDS_MS.min * 1e6));
+const SLICE_MAX_NS = BigInt(Math.round(SLICE_BOUNDS_MS.max * 1e6));
 /** Highest SCHED_FIFO priority strategy `rt` gives a function (the daemon runs above it). */
 export const DEFAULT_RT_MAX_PRIORITY = 40;
 
