@@ -28,6 +28,11 @@ export const DEFAULT_UNBOOSTED_SLICE_MS = 20;
 /** The kernel's bounds on a fair-class slice request (sched_runtime), ms. */
 export const SLICE_BOUNDS_MS = { min: 0.1, max: 100 } as const;
 
+/** A slice in ms as sched_runtime takes it, ns. */
+export function sliceNs(ms: number): bigint {
+  return BigInt(Math.round(ms * 1e6));
+}
+
 /**
  * The band of nice levels strategy `dynamic` maps predicted remaining time
  * onto (log scale), and the levels of the other strategies.

@@ -24,6 +24,7 @@ import {
   type SliceRequest,
   DEFAULT_UNBOOSTED_SLICE_MS,
   SLICE_BOUNDS_MS,
+  sliceNs,
 } from "../contracts/levels.js";
 import { InputError, UsageError } from "../errors.js";
 import { DEFAULT_SOCKET } from "./api/socket-path.js";
@@ -393,7 +394,7 @@ export function sliceSettings(config: Pick<DaemonConfig, "eevdfSlice" | "eevdfUn
 } {
   return {
     sliceRequest: config.eevdfSlice,
-    unboostedSliceNs: BigInt(Math.round(config.eevdfUnboostedSliceMs * 1e6)),
+    unboostedSliceNs: sliceNs(config.eevdfUnboostedSliceMs),
   };
 }
 

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_UNBOOSTED_SLICE_MS } from "../../src/contracts/levels.js";
+import { DEFAULT_UNBOOSTED_SLICE_MS, sliceNs } from "../../src/contracts/levels.js";
 import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
 import {
   SCHED_FIFO,
@@ -103,7 +103,7 @@ describe.skipIf(!runs)("guardian restores after SIGKILL of the daemon", () => {
       const defaultSlice = syscalls.getAttr(process.pid).runtimeNs; // this test's own, never touched
       expect(d.workers.map((pid) => syscalls.getAttr(pid).runtimeNs)).toEqual([
         ...d.workers.slice(0, -1).map(() => 100_000n),
-        BigInt(DEFAULT_UNBOOSTED_SLICE_MS * 1e6),
+        sliceNs(DEFAULT_UNBOOSTED_SLICE_MS),
       ]);
       expect(existsSync(d.record)).toBe(true);
 

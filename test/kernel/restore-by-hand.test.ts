@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { restoreTasks } from "../../src/backend/guardian/restore.js";
-import { DEFAULT_UNBOOSTED_SLICE_MS } from "../../src/contracts/levels.js";
+import { DEFAULT_UNBOOSTED_SLICE_MS, sliceNs } from "../../src/contracts/levels.js";
 import { createFfiSyscalls } from "../../src/host/syscalls-ffi.js";
 import { SCHED_OTHER } from "../../src/host/syscalls-types.js";
 import { touchedFilePath, writeTouchedRecord } from "../../src/backend/guardian/touched.js";
@@ -83,7 +83,7 @@ describe.skipIf(!runs)("alps restore", () => {
       const defaultSlice = syscalls.getAttr(process.pid).runtimeNs; // this test's own, never touched
       expect(workers.map((pid) => syscalls.getAttr(pid).runtimeNs)).toEqual([
         ...workers.slice(0, -1).map(() => 100_000n),
-        BigInt(DEFAULT_UNBOOSTED_SLICE_MS * 1e6),
+        sliceNs(DEFAULT_UNBOOSTED_SLICE_MS),
       ]);
 
       const { stdout, code } = await alpsRestore(["--state-dir", stateDir, "--json"]);

@@ -66,6 +66,7 @@ import {
   runsIdle,
   SLICE_BOUNDS_MS,
   type SliceRequest,
+  sliceNs,
   type Strategy,
 } from "../../contracts/levels.js";
 import { RecordError } from "../../errors.js";
@@ -86,8 +87,8 @@ import type { TouchedRecorder } from "../guardian/touched-types.js";
 import type { WeightTargets } from "./weight-targets.js";
 
 /** The kernel clamps a fair-class slice request to [0.1 ms, 100 ms] (SLICE_BOUNDS_MS). */
-const SLICE_MIN_NS = BigInt(Math.round(SLICE_BOUNDS_MS.min * 1e6));
-const SLICE_MAX_NS = BigInt(Math.round(SLICE_BOUNDS_MS.max * 1e6));
+const SLICE_MIN_NS = sliceNs(SLICE_BOUNDS_MS.min);
+const SLICE_MAX_NS = sliceNs(SLICE_BOUNDS_MS.max);
 /** Highest SCHED_FIFO priority strategy `rt` gives a function (the daemon runs above it). */
 export const DEFAULT_RT_MAX_PRIORITY = 40;
 

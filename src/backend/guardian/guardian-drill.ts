@@ -16,7 +16,7 @@
  * put every task back as it was itself, say "bye" to the guardian, exit 0.
  */
 import { sliceRequestNs } from "../actuator/actuator.js";
-import { DEFAULT_UNBOOSTED_SLICE_MS } from "../../contracts/levels.js";
+import { DEFAULT_UNBOOSTED_SLICE_MS, sliceNs } from "../../contracts/levels.js";
 import { startGuardian } from "./guardian.js";
 import { putTaskBack } from "./restore.js";
 import { createFfiSyscalls } from "../../host/syscalls-ffi.js";
@@ -58,9 +58,7 @@ async function main(): Promise<void> {
         ...baseAttr(),
         nice: yields ? 5 : -5 - 3 * i,
         flags: SCHED_FLAG_RESET_ON_FORK,
-        runtimeNs: yields
-          ? BigInt(DEFAULT_UNBOOSTED_SLICE_MS * 1e6)
-          : sliceRequestNs("shortest", 0n),
+        runtimeNs: yields ? sliceNs(DEFAULT_UNBOOSTED_SLICE_MS) : sliceRequestNs("shortest", 0n),
       });
     } else {
       syscalls.setAttr(pid, {
