@@ -3,12 +3,14 @@
  * and the slice request, its deepest yields run under SCHED_IDLE, strategy
  * rt uses SCHED_FIFO below the daemon,
  * restore returns SCHED_OTHER nice 0 and releases the record, a vanished
- * task is counted, not an error. And strategy static in the kernel: a
- * fixed level for the whole slice.
+ * task is counted, not an error; after the guardian's restore or a
+ * suspension, each task is asked again for the slice alps had asked for.
+ * And strategy static in the kernel: a fixed level for the whole slice.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { Actuator } from "../../src/backend/actuator/actuator.js";
 import { createMemoryTouched } from "../../src/backend/guardian/touched-memory.js";
+import { putTaskBack } from "../../src/backend/guardian/restore.js";
 import { addonSyscalls, loadAddon } from "../../src/host/addon.js";
 import { createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
 import { probeBpf } from "../../src/backend/bpf/bpf-probe.js";
@@ -127,6 +129,89 @@ describe.skipIf(!ready)("actuator strategies", () => {
       expect(ended.runtimeNs).not.toBe(unboosted);
       expect(ended.runtimeNs).not.toBe(100_000n);
       expect(procSched(b.pid)).toEqual({ nice: 0, policy: 0 });
+    } finally {
+      act.restoreAll();
+    }
+  });
+
+  it("reapply after the guardian's restore, and resume after suspend, ask the kernel again for each slice alps had asked for", async () => {
+    if (!syscalls) return;
+    const boosted = await spawnGatedBurner("s10", 2000);
+    burners.push(boosted);
+    const past = await spawnGatedBurner("s10", 2000);
+    burners.push(past);
+    const touched = createMemoryTouched();
+    const act = new Actuator({
+      strategy: "dynamic",
+      syscalls,
+      touched,
+      sliceRequest: "function",
+      unboostedSliceNs: 20_000_000n,
+    });
+    // Distinct from the unboosted slice and from the kernel's default, so
+    // each read-back says whose request it is.
+    const functionSlice = 50_000_000n;
+    const unboosted = 20_000_000n;
+    const asAlpsAsked = (): void => {
+      expect(syscalls.getAttr(boosted.pid)).toMatchObject({
+        policy: SCHED_OTHER,
+        nice: -7,
+        runtimeNs: functionSlice,
+      });
+      // Back at base while its invocation is open: not in the applied
+      // levels, yet alps asked the kernel for the unboosted slice.
+      expect(act.appliedLevel(past.pid)).toBeUndefined();
+      expect(syscalls.getAttr(past.pid)).toMatchObject({
+        policy: SCHED_OTHER,
+        nice: 0,
+        runtimeNs: unboosted,
+      });
+    };
+    const asFound = (): void => {
+      for (const pid of [boosted.pid, past.pid]) {
+        const attr = syscalls.getAttr(pid);
+        expect(attr).toMatchObject({ policy: SCHED_OTHER, nice: 0, flags: 0n });
+        expect([functionSlice, unboosted]).not.toContain(attr.runtimeNs);
+      }
+    };
+    try {
+      expect(act.apply(boosted.pid, -7, functionSlice)).toBe(true);
+      expect(act.sliceSupported).toBe(true);
+      expect(act.apply(past.pid, -5, functionSlice)).toBe(true);
+      expect(act.apply(past.pid, 0, functionSlice)).toBe(true);
+      asAlpsAsked();
+
+      // What the guardian does while the daemon does not answer: every
+      // recorded task back to its original by syscall.
+      for (const pid of [boosted.pid, past.pid])
+        putTaskBack(pid, touched.taskOriginal(pid), syscalls);
+      asFound();
+      expect(act.reapply()).toBe(2);
+      asAlpsAsked();
+
+      // The guardian is gone: every task as found and out of the record, until resume.
+      act.suspend();
+      asFound();
+      expect(touched.list()).toEqual([]);
+      act.resume();
+      asAlpsAsked();
+      expect(touched.list().sort()).toEqual([boosted.pid, past.pid].sort());
+
+      // Levels that change while suspended: the boosted task goes past its
+      // boost, the other is boosted again; resume asks for what each is owed now.
+      act.suspend();
+      expect(act.apply(boosted.pid, 0, functionSlice)).toBe(true);
+      expect(act.apply(past.pid, -3, functionSlice)).toBe(true);
+      asFound();
+      act.resume();
+      expect(act.appliedLevel(boosted.pid)).toBeUndefined();
+      expect(syscalls.getAttr(boosted.pid)).toMatchObject({ nice: 0, runtimeNs: unboosted });
+      expect(syscalls.getAttr(past.pid)).toMatchObject({ nice: -3, runtimeNs: functionSlice });
+
+      // The end asks for nothing, as before.
+      act.restoreAll();
+      asFound();
+      expect(touched.list()).toEqual([]);
     } finally {
       act.restoreAll();
     }

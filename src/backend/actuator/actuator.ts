@@ -55,8 +55,13 @@
  * nice 0. A floor (a caller that is not root) keeps every level at or above
  * it; under a floor of 0 or more (no boost granted) such a task is never
  * given a level below the nice it had itself (an unprivileged user cannot
- * lower its own nice either), and SCHED_IDLE it set itself stays. While suspended (no guardian runs) nothing is changed;
- * the levels asked for are kept and applied on resume.
+ * lower its own nice either), and SCHED_IDLE it set itself stays.
+ *
+ * What alps last asked the kernel for is kept per task it changed (#asked),
+ * a task back at base past its boost included: the guardian's restore and a
+ * suspension put every task back as found, so what alps asked must be asked
+ * again, not only the levels. While suspended (no guardian runs) nothing is
+ * changed; the levels asked for are kept and applied on resume.
  */
 import {
   BASE_NICE,
@@ -94,6 +99,16 @@ export const DEFAULT_RT_MAX_PRIORITY = 40;
 
 /** How often a failing record is logged, ms. */
 const RECORD_LOG_MS = 10_000;
+
+/** What alps asked the kernel for on one task (see Actuator.#asked). */
+interface Asked {
+  level: number;
+  /** The slice the caller gave with the level (its request follows `sliceRequest`). */
+  sliceNs: bigint;
+  attr: SchedAttr;
+  /** The invocation's root pid (0: found through a sandbox's cgroup). */
+  root: number;
+}
 
 export interface ActuatorCounters {
   /** Levels applied (boosts and drops). */
@@ -153,16 +168,18 @@ export class Actuator {
   readonly #targets: WeightTargets | undefined;
   /** undefined until the first slice request tells whether the kernel keeps it. */
   #sliceSupported: boolean | undefined;
-  /** Level currently applied per tid (absent = base, untouched by us), and the attr that did it. */
-  readonly #applied = new Map<number, { level: number; attr: SchedAttr; root: number }>();
+  /**
+   * What alps last asked the kernel for, per tid it changed and has not put
+   * back: the level, the slice the caller gave with it, the attr that did it.
+   * Level BASE_NICE: back at base while its invocation is open (past its
+   * boost), which may carry the unboosted slice. Absent: as found.
+   */
+  readonly #asked = new Map<number, Asked>();
   /** Tids marked in the touched record and not yet released. */
   readonly #marked = new Set<number>();
   /** Suspended: no change is made; the levels asked for wait here. */
   #held = false;
-  readonly #desired = new Map<
-    number,
-    { level: number; sliceNs: bigint; root: number; floor?: number }
-  >();
+  readonly #desired = new Map<number, Omit<Asked, "attr"> & { floor?: number }>();
   #recordLoggedMs = Number.NEGATIVE_INFINITY;
   #recordErrorsLogged = 0;
 
@@ -206,7 +223,8 @@ export class Actuator {
 
   /** The level last applied to `tid`, or undefined when it is at base. */
   appliedLevel(tid: number): number | undefined {
-    return this.#applied.get(tid)?.level;
+    const level = this.#asked.get(tid)?.level;
+    return level === BASE_NICE ? undefined : level;
   }
 
   /** Whether changes are suspended (no guardian runs). */
@@ -262,14 +280,11 @@ export class Actuator {
    */
   apply(tid: number, level: number, sliceNs = 0n, root = 0, floor?: number): boolean {
     if (this.#held) {
-      if (level === BASE_NICE) this.#desired.delete(tid);
-      else
-        this.#desired.set(tid, {
-          level,
-          sliceNs,
-          root,
-          ...(floor === undefined ? {} : { floor }),
-        });
+      const was = this.#desired.get(tid);
+      if (level !== BASE_NICE)
+        this.#desired.set(tid, { level, sliceNs, root, ...(floor === undefined ? {} : { floor }) });
+      // Past its boost: on resume it is owed the unboosted slice, as it would be now.
+      else if (was !== undefined) this.#desired.set(tid, { level, sliceNs: 0n, root: was.root });
       return true;
     }
     if (floor !== undefined && level !== BASE_NICE) {
@@ -282,8 +297,12 @@ export class Actuator {
         level = this.#ownNice(tid, level, floor);
       }
     }
-    if (level === BASE_NICE) return this.#toBase(tid, false);
-    if (this.#applied.get(tid)?.level === level) return true;
+    if (level === BASE_NICE) {
+      // Never changed by us (not ours to touch), or already back at base: nothing to do.
+      const was = this.#asked.get(tid)?.level;
+      return was === undefined || was === BASE_NICE || this.#toBase(tid, false);
+    }
+    if (this.#asked.get(tid)?.level === level) return true;
     if (!this.#mark(tid)) return false;
     const attr = this.#boostAttr(level, sliceNs);
     try {
@@ -302,7 +321,7 @@ export class Actuator {
       }
       return this.#failed(tid, err, `set level ${level}`);
     }
-    this.#applied.set(tid, { level, attr, root });
+    this.#asked.set(tid, { level, sliceNs, attr, root });
     this.counters.applied++;
     this.#targets?.onLevel(tid, root, level);
     return true;
@@ -331,7 +350,12 @@ export class Actuator {
 
   /** Back as alps found it and released from the record. Returns false if the task is gone. */
   restore(tid: number): boolean {
-    return this.#toBase(tid, true);
+    if (this.#held) {
+      this.#desired.delete(tid);
+      return true;
+    }
+    // Never marked: nothing to undo, and not ours to touch.
+    return !this.#marked.has(tid) || this.#toBase(tid, true);
   }
 
   /**
@@ -351,7 +375,7 @@ export class Actuator {
   /** The task exited: forget it without a syscall. */
   forget(tid: number): void {
     this.#targets?.onRelease(tid);
-    this.#applied.delete(tid);
+    this.#asked.delete(tid);
     this.#desired.delete(tid);
     if (this.#marked.delete(tid)) this.touched.release(tid);
   }
@@ -368,8 +392,9 @@ export class Actuator {
    */
   suspend(): void {
     if (this.#held) return;
-    for (const [tid, { level, root }] of this.#applied)
-      this.#desired.set(tid, { level, sliceNs: 0n, root });
+    // The slice too: resume must ask for what was asked, not the level alone.
+    for (const [tid, { level, sliceNs, root }] of this.#asked)
+      this.#desired.set(tid, { level, sliceNs, root });
     this.restoreAll();
     this.#held = true;
   }
@@ -380,19 +405,24 @@ export class Actuator {
     this.#held = false;
     const desired = [...this.#desired];
     this.#desired.clear();
-    for (const [tid, d] of desired) this.apply(tid, d.level, d.sliceNs, d.root, d.floor);
+    for (const [tid, d] of desired) {
+      if (d.level !== BASE_NICE) this.apply(tid, d.level, d.sliceNs, d.root, d.floor);
+      // Past its boost: suspend released it, so it is marked again before its change.
+      else if (this.#mark(tid)) this.#toBase(tid, false, d.root);
+    }
   }
 
   /**
-   * Applies every level again as if for the first time: the guardian put the
-   * tasks back while the daemon did not answer, so what the kernel holds is
-   * no longer what #applied says. Returns the tasks changed.
+   * Asks the kernel again for what was asked as if for the first time: the
+   * guardian put the tasks back while the daemon did not answer, so what the
+   * kernel holds is no longer what #asked says. Returns the tasks changed.
    */
   reapply(): number {
     // The guardian put the groups back too: what the targets last wrote is stale.
     this.#targets?.invalidate();
     let n = 0;
-    for (const [tid, { level, attr, root }] of [...this.#applied]) {
+    // A task past its boost included: its attr carries the unboosted slice.
+    for (const [tid, { level, attr, root }] of [...this.#asked]) {
       try {
         this.#syscalls.setAttr(tid, attr);
         this.#targets?.onLevel(tid, root, level);
@@ -444,15 +474,14 @@ export class Actuator {
     );
   }
 
-  /** EXPIRED and restores: the task's original policy and nice, no flags, no slice. */
-  #toBase(tid: number, release: boolean): boolean {
-    if (this.#held) {
-      this.#desired.delete(tid);
-      return true;
-    }
-    const was = this.#applied.get(tid);
-    // Never changed by us: nothing to undo, and not ours to touch.
-    if (was === undefined && (!release || !this.#marked.has(tid))) return true;
+  /**
+   * EXPIRED and restores: the task's original policy and nice, no flags; no
+   * slice at the end (`release`), the unboosted one while its invocation is
+   * open. The callers decide that the task is ours to change.
+   */
+  #toBase(tid: number, release: boolean, root = this.#asked.get(tid)?.root ?? 0): boolean {
+    const was = this.#asked.get(tid)?.level;
+    let attr: SchedAttr;
     try {
       const original = this.touched.taskOriginal(tid);
       // The common case in one syscall: a fair-class task whose nice the attr carries.
@@ -465,22 +494,28 @@ export class Actuator {
         // boost): unboosted, so it asks for the unboosted slice, once the
         // kernel is known to keep one. An end asks for nothing.
         const unboosted = !release && this.#unboostedSliceNs > 0n && this.#sliceSupported === true;
-        this.#syscalls.setAttr(
-          tid,
-          unboosted
-            ? { ...originalAttr(original), runtimeNs: this.#unboostedSliceNs }
-            : originalAttr(original),
-        );
-      } else putTaskBack(tid, original, this.#syscalls);
+        attr = unboosted
+          ? { ...originalAttr(original), runtimeNs: this.#unboostedSliceNs }
+          : originalAttr(original);
+        this.#syscalls.setAttr(tid, attr);
+      } else {
+        attr = originalAttr(original);
+        putTaskBack(tid, original, this.#syscalls);
+      }
     } catch (err) {
       return this.#failed(tid, err, "restore");
     }
-    this.#applied.delete(tid);
-    if (release) this.#targets?.onRelease(tid);
-    else this.#targets?.onLevel(tid, 0, BASE_NICE);
-    if (release && this.#marked.delete(tid)) this.touched.release(tid);
-    if (was !== undefined) this.counters.applied++;
-    if (release) this.counters.restored++;
+    if (release) {
+      this.#asked.delete(tid);
+      this.#targets?.onRelease(tid);
+      if (this.#marked.delete(tid)) this.touched.release(tid);
+      this.counters.restored++;
+    } else {
+      this.#asked.set(tid, { level: BASE_NICE, sliceNs: 0n, attr, root });
+      this.#targets?.onLevel(tid, 0, BASE_NICE);
+    }
+    // A drop from a level is a level applied; a task already at base (put back again, or ended) is not.
+    if (was !== undefined && was !== BASE_NICE) this.counters.applied++;
     return true;
   }
 
