@@ -337,14 +337,24 @@ export class DaemonMetrics {
         this.set({ version: ALPS_VERSION, mode: s.mode, strategy: s.strategy ?? "" }, 1);
       },
     });
-    // The mode asked for beside the one that runs: `--mode auto` that fell
-    // back to sfs reads requested_mode="auto", mode="sfs" (no fallback is
-    // silent). The configured mode needs a restart to change, so the label is stable.
+    // The mode and sensor asked for beside the ones that run: `--mode auto`
+    // that fell back to sfs reads requested_mode="auto", mode="sfs"; cfs mode
+    // observing with the proc sensor where BPF does not load reads
+    // requested_sensor="unset", sensor="proc" (no fallback is silent). Both
+    // need a restart to change, so the labels are stable.
     const requestedMode = daemon.config.mode;
+    const requestedSensor = daemon.config.sensor ?? "unset";
     new Gauge({
       name: "alps_mode_info",
-      help: "Mode, sensor, strategy and policy source in force, and the mode asked for (value 1); why this mode: the log and /v1/status",
-      labelNames: ["mode", "sensor", "strategy", "policy_source", "requested_mode"],
+      help: "Mode, sensor, strategy and policy source in force, and the mode and sensor asked for (value 1); why: the log and /v1/status",
+      labelNames: [
+        "mode",
+        "sensor",
+        "strategy",
+        "policy_source",
+        "requested_mode",
+        "requested_sensor",
+      ],
       registers: [r],
       collect() {
         const s = status();
@@ -356,6 +366,7 @@ export class DaemonMetrics {
             strategy: s.strategy ?? "",
             policy_source: s.policy_source,
             requested_mode: requestedMode,
+            requested_sensor: requestedSensor,
           },
           1,
         );

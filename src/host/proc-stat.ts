@@ -79,6 +79,12 @@ export function readTaskStat(pid: number, tid: number = pid): TaskStat | undefin
   }
 }
 
+/** Whether process `pid` has exited: gone, or a zombie its parent has not reaped yet. */
+export function hasExited(pid: number): boolean {
+  const stat = readTaskStat(pid);
+  return stat === undefined || stat.state === "Z";
+}
+
 /** CPU time the task has run, ns (schedstat field 1), or undefined when it is gone. */
 export function readTaskCpuNs(pid: number, tid: number = pid): number | undefined {
   try {

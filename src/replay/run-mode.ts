@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { Strategy } from "../contracts/levels.js";
 import type { TraceInvocation } from "../contracts/trace.js";
-import { threadsOf } from "../host/proc-stat.js";
+import { hasExited, threadsOf } from "../host/proc-stat.js";
 import { loadSyscalls } from "../host/syscalls.js";
 import { UsageError } from "../errors.js";
 import { type AlpsSide, ModeUnavailableError, openAlpsSide } from "./alps-side.js";
@@ -76,6 +76,24 @@ function preemptions(pid: number): number {
     }
   }
   return sum;
+}
+
+/** Bound on the wait for fork processes to exit after the last report, ms. */
+const EXIT_WAIT_MS = 5000;
+const EXIT_POLL_MS = 5;
+
+/**
+ * Resolves once every process in `pids` has exited, or after EXIT_WAIT_MS
+ * (a pid the host reused for another process keeps it waiting that long;
+ * the comparison then counts that invocation as missed, which is what it was).
+ */
+async function untilExited(pids: readonly number[]): Promise<void> {
+  const deadline = performance.now() + EXIT_WAIT_MS;
+  let left = pids.filter((pid) => !hasExited(pid));
+  while (left.length > 0 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+    left = left.filter((pid) => !hasExited(pid));
+  }
 }
 
 function message(error: unknown): string {
@@ -162,6 +180,12 @@ export async function runMode(
     await dispatchAll(trace, workers, theSide, measured, opts);
     restoreDispatcher();
     restoreDispatcher = undefined;
+    // A fork process's last burst ends when it exits, after it reported its
+    // end; on a loaded host that can be well past the report. The bursts
+    // the sandbox driver is judged by are those that ended in the window, so
+    // the window closes once every such process is gone.
+    if (workerKind === "fork" && driver === "sandbox")
+      await untilExited(measured.flatMap((m) => (m.pid === undefined ? [] : [m.pid])));
     const toMonoMs = Number(process.hrtime.bigint()) / 1e6;
 
     for (const pid of workers.pids())

@@ -152,6 +152,7 @@ describe("metric names follow Prometheus's conventions", () => {
       "mode",
       "policy_source",
       "requested_mode",
+      "requested_sensor",
       "sensor",
       "strategy",
     ]);

@@ -114,7 +114,7 @@ describe("daemon metrics", () => {
     daemon.stop();
   });
 
-  it("shows the mode asked for beside the one that runs, so a fallback is visible", async () => {
+  it("shows the mode and sensor asked for beside the ones that run, so a fallback is visible", async () => {
     // What select.ts hands back after `--mode auto` fell back (BPF did not
     // load): an sfs backend. Its status is all the exporter reads of it; the
     // real fallback is test/kernel/daemon-start-failure.test.ts.
@@ -123,13 +123,17 @@ describe("daemon metrics", () => {
         return { ...super.status(), mode: "sfs", reasons: ["falling back to sfs"] };
       }
     }
-    const modeInfo = async (backend: ObserveBackend, mode: "auto" | "cfs") => {
+    const modeInfo = async (
+      backend: ObserveBackend,
+      mode: "auto" | "cfs",
+      sensor?: "bpf" | "proc",
+    ) => {
       const daemon = new Daemon({
         backend,
         clock: new ManualClock(),
         cores: 2,
         utilization: null,
-        config: { mode },
+        config: sensor === undefined ? { mode } : { mode, sensor },
       });
       const fams = parsePrometheusText(await new DaemonMetrics(daemon, 5).registry.metrics());
       return fams.get("alps_mode_info")?.samples.map((s) => s.labels);
@@ -138,7 +142,11 @@ describe("daemon metrics", () => {
       expect.objectContaining({ mode: "sfs", requested_mode: "auto" }),
     ]);
     expect(await modeInfo(new ObserveBackend(), "cfs")).toEqual([
-      expect.objectContaining({ mode: "cfs", requested_mode: "cfs" }),
+      expect.objectContaining({ mode: "cfs", requested_mode: "cfs", requested_sensor: "unset" }),
+    ]);
+    // The sensor that runs beside the one asked for (ObserveBackend reports sensor "none").
+    expect(await modeInfo(new ObserveBackend(), "cfs", "bpf")).toEqual([
+      expect.objectContaining({ sensor: "none", requested_sensor: "bpf" }),
     ]);
   });
 

@@ -3,9 +3,12 @@
  * schedstat parser, and the readers built on them, run against this process
  * (no root needed).
  */
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { errorCode, errorMessage, isGone } from "../../src/host/errno.js";
 import {
+  hasExited,
   parseSchedstat,
   parseStat,
   readTaskCpuNs,
@@ -101,5 +104,26 @@ describe("readers on this process", () => {
     expect(taskStartTime(GONE)).toBeUndefined();
     expect(readParentPid(GONE)).toBeUndefined();
     expect(readSchedstat(GONE)).toBeUndefined();
+  });
+
+  it("tell a process that exited (a zombie not reaped, or gone) from one that runs", async () => {
+    // The shell's background child exits at once and stays a zombie: its
+    // parent execs into sleep, which never reaps it.
+    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      const [line] = (await once(parent.stdout, "data")) as [Buffer];
+      const zombie = Number(line.toString().trim());
+      expect(Number.isInteger(zombie)).toBe(true);
+      for (let i = 0; i < 200 && readTaskStat(zombie)?.state !== "Z"; i++)
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(readTaskStat(zombie)?.state).toBe("Z");
+      expect(hasExited(zombie)).toBe(true);
+      expect(hasExited(parent.pid as number)).toBe(false);
+      expect(hasExited(GONE)).toBe(true);
+    } finally {
+      parent.kill("SIGKILL");
+    }
   });
 });

@@ -145,6 +145,8 @@ describe.skipIf(!runs)("alps daemon that cannot start says why and exits non-zer
     const metrics = await httpGet(`http://127.0.0.1:${port}/metrics`);
     // Both what runs and what was asked for: the fallback reads off /metrics alone.
     expect(metrics).toMatch(/^alps_mode_info\{mode="sfs",[^}]*requested_mode="auto"[^}]*\} 1$/m);
+    // No --sensor given: the sensor that runs is the fallback's own.
+    expect(metrics).toMatch(/^alps_mode_info\{[^}]*requested_sensor="unset"[^}]*\} 1$/m);
   });
 
   it("the control socket is another process's: the cause named, exit 1", async () => {
