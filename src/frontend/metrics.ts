@@ -223,7 +223,6 @@ export class DaemonMetrics {
   readonly #requestChildren = new Map<string, { inc(): void }>();
   readonly #servers: Server[] = [];
   #socketPath: string | undefined;
-  #otherPriority = Number.POSITIVE_INFINITY;
   #snapshot: DaemonStatus | undefined;
 
   constructor(daemon: Daemon, maxFunctions: number, labelMode: FunctionLabelMode = "name") {
@@ -589,12 +588,14 @@ export class DaemonMetrics {
       ),
       ["default", policy.default],
     ];
-    const done = new Set<string>();
+    // A label several functions share ("other" past the bound, "all" under
+    // --metrics-function-labels none) shows the most urgent of them: entries
+    // come in no particular order, so compare.
+    const shown = new Map<string, number>();
     for (const [label, entry] of entries) {
-      // Gauges are per function; "other" shows the most urgent of its members (entries come in no particular order, so compare).
-      if (label === "other" && done.has("other") && entry.priority >= this.#otherPriority) continue;
-      if (label === "other") this.#otherPriority = entry.priority;
-      done.add(label);
+      const urgent = shown.get(label);
+      if (urgent !== undefined && entry.priority >= urgent) continue;
+      shown.set(label, entry.priority);
       this.#predicted.set({ function: label }, entry.predicted_ms / 1000);
       this.#priority.set({ function: label }, entry.priority);
       this.#slice.set({ function: label }, entry.slice_ms / 1000);

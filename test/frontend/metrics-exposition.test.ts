@@ -164,6 +164,36 @@ describe("daemon metrics", () => {
     expect(sampleValue(fams, "alps_metric_label_overflow_total")).toBeGreaterThanOrEqual(7);
   });
 
+  it("a label several functions share ('other', 'all') shows the most urgent of them, whatever their order", async () => {
+    // Learned priorities: the shorter function first. Both orders of the
+    // invocations, so the order the policy lists its entries cannot decide.
+    for (const order of [
+      ["short", "long"],
+      ["long", "short"],
+    ]) {
+      const daemon = observeDaemon();
+      const all = new DaemonMetrics(daemon, 50, "none");
+      const other = new DaemonMetrics(daemon, 0);
+      for (const fn of order) {
+        const id = daemon.startInvocation(fn, process.pid);
+        daemon.endInvocation(id, { cpuMs: fn === "short" ? 2 : 900 });
+      }
+      daemon.learnNow();
+      const { short, long } = daemon.policy().functions;
+      expect(short?.priority).toBeLessThan(long?.priority ?? 0);
+      for (const [metrics, label] of [
+        [all, "all"],
+        [other, "other"],
+      ] as const) {
+        const fams = parsePrometheusText(await metrics.registry.metrics());
+        expect(sampleValue(fams, "alps_policy_priority", { function: label })).toBe(short?.priority);
+        expect(
+          sampleValue(fams, "alps_policy_predicted_run_seconds", { function: label }),
+        ).toBeCloseTo((short?.predicted_ms ?? 0) / 1000, 9);
+      }
+    }
+  });
+
   it("a function named like a reserved label keeps series of its own", async () => {
     const daemon = observeDaemon();
     const metrics = new DaemonMetrics(daemon, 50);
