@@ -186,7 +186,9 @@ describe("daemon metrics", () => {
         [other, "other"],
       ] as const) {
         const fams = parsePrometheusText(await metrics.registry.metrics());
-        expect(sampleValue(fams, "alps_policy_priority", { function: label })).toBe(short?.priority);
+        expect(sampleValue(fams, "alps_policy_priority", { function: label })).toBe(
+          short?.priority,
+        );
         expect(
           sampleValue(fams, "alps_policy_predicted_run_seconds", { function: label }),
         ).toBeCloseTo((short?.predicted_ms ?? 0) / 1000, 9);
