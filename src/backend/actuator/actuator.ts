@@ -399,9 +399,12 @@ export class Actuator {
     this.#held = true;
   }
 
-  /** Changes tasks again: applies the levels asked for while suspended. */
-  resume(): void {
-    if (!this.#held) return;
+  /**
+   * Changes tasks again: applies the levels asked for while suspended.
+   * False when it was not suspended (nothing applied: see reapply).
+   */
+  resume(): boolean {
+    if (!this.#held) return false;
     this.#held = false;
     const desired = [...this.#desired];
     this.#desired.clear();
@@ -410,6 +413,7 @@ export class Actuator {
       // Past its boost: suspend released it, so it is marked again before its change.
       else if (this.#mark(tid)) this.#toBase(tid, false, d.root);
     }
+    return true;
   }
 
   /**

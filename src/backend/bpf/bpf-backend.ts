@@ -733,8 +733,9 @@ class AlpsBpfBackend implements BpfBackend {
   }
 
   resume(): void {
-    this.actuator.resume();
-    this.actuator.reapply();
+    // After a suspension resume applies what was asked meanwhile; after the
+    // guardian's restore (no suspension) everything is asked for again.
+    if (!this.actuator.resume()) this.actuator.reapply();
     // Levels the kernel decided meanwhile (events are applied as they come,
     // but a stopped daemon applied none): take them from the task map.
     for (const tid of this.#handle.taskIds()) {

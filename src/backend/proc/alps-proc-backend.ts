@@ -268,8 +268,9 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
       actuator.suspend();
     },
     resume() {
-      actuator.resume();
-      actuator.reapply();
+      // After a suspension resume applies what was asked meanwhile; after the
+      // guardian's restore (no suspension) everything is asked for again.
+      if (!actuator.resume()) actuator.reapply();
     },
     applyPolicy(next) {
       policy = next;

@@ -325,6 +325,27 @@ describe("BPF backend with a fake addon", () => {
     expect(b.status().counters.nr_yields_lifted).toBe(1);
   });
 
+  it("resume asks the kernel once per task: after a suspension, and after the guardian's restore", async () => {
+    const addon = new FakeAddon();
+    const b = await start(addon);
+    b.applyPolicy(policy);
+    b.startInvocation("fast", PID);
+    const level = b.actuator.appliedLevel(PID);
+    expect(level).toBeLessThan(BASE_NICE);
+    if (b.suspend === undefined || b.resume === undefined) throw new Error("no suspend/resume");
+    const setAttrs = (): string[] => addon.handle.calls.filter((c) => c.startsWith("setAttr"));
+    // The guardian is gone: put back; a new one runs: the level again, once.
+    b.suspend();
+    addon.handle.calls.length = 0;
+    b.resume();
+    expect(setAttrs()).toEqual([`setAttr ${PID} ${level}`]);
+    // The guardian restored while the daemon did not answer (no suspension): once again.
+    addon.handle.calls.length = 0;
+    b.resume();
+    expect(setAttrs()).toEqual([`setAttr ${PID} ${level}`]);
+    b.endInvocation(PID);
+  });
+
   it("ends an invocation by unregistering its tasks, then restoring them", async () => {
     const addon = new FakeAddon();
     const b = await start(addon);
