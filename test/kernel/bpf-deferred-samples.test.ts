@@ -31,16 +31,24 @@ afterEach(async () => {
   backend = undefined;
 });
 
+/** A backend of `mode` (closed after the test) and the burst samples of `fn` it hands over. */
+async function collecting(
+  mode: "cfs" | "alps",
+  fn: string,
+): Promise<{ b: Backend; samples: BurstSample[] }> {
+  const opened = await createBackend({ mode });
+  backend = opened.backend;
+  const samples: BurstSample[] = [];
+  backend.onBurst((s) => {
+    if (s.fn === fn) samples.push(s);
+  });
+  return { b: backend, samples };
+}
+
 describe.skipIf(!ready)("burst samples posted without a wake-up", () => {
   it("wait in the ring buffer while nothing else wakes the daemon, and all arrive at close", async () => {
     // Observe only: no level ever changes, so nothing the kernel posts for this task wakes the daemon.
-    const opened = await createBackend({ mode: "cfs" });
-    backend = opened.backend;
-    const b = backend;
-    const samples: BurstSample[] = [];
-    b.onBurst((s) => {
-      if (s.fn === "quiet") samples.push(s);
-    });
+    const { b, samples } = await collecting("cfs", "quiet");
     const burner = await spawnGatedBurner(PLAN);
     try {
       b.startInvocation("quiet", burner.pid);
@@ -59,17 +67,11 @@ describe.skipIf(!ready)("burst samples posted without a wake-up", () => {
   });
 
   it("are all handed to the learner by the end of the invocation (alps mode)", async () => {
-    const opened = await createBackend({ mode: "alps" });
-    backend = opened.backend;
-    const b = backend;
+    const { b, samples } = await collecting("alps", "steady");
     b.applyPolicy({
       ...emptyPolicy(),
       // A long prediction and slice: the level stays the same through each 5 ms burst.
       functions: { steady: { priority: 1, predicted_ms: 5000, slice_ms: 10_000 } },
-    });
-    const samples: BurstSample[] = [];
-    b.onBurst((s) => {
-      if (s.fn === "steady") samples.push(s);
     });
     const before = b.status().counters;
     const burner = await spawnGatedBurner(PLAN);
@@ -95,13 +97,7 @@ describe.skipIf(!ready)("burst samples posted without a wake-up", () => {
   });
 
   it("wake the daemon once a quarter of the ring waits unread, so held-back records never crowd out a level", async () => {
-    const opened = await createBackend({ mode: "cfs" });
-    backend = opened.backend;
-    const b = backend;
-    const samples: BurstSample[] = [];
-    b.onBurst((s) => {
-      if (s.fn === "chatty") samples.push(s);
-    });
+    const { b, samples } = await collecting("cfs", "chatty");
     // A burst ended by each 1 ms sleep: a tenth more held-back samples than
     // a quarter of the ring, and nothing else that would wake the daemon.
     const sleeps = Math.ceil(QUARTER * 1.1);
