@@ -79,10 +79,15 @@ export function readTaskStat(pid: number, tid: number = pid): TaskStat | undefin
   }
 }
 
-/** Whether process `pid` has exited: gone, or a zombie its parent has not reaped yet. */
+/** Whether a task whose stat reads `stat` has exited: dead, or a zombie not reaped yet. */
+export function exitedStat(stat: TaskStat): boolean {
+  return stat.state === "Z" || stat.state === "X";
+}
+
+/** Whether process `pid` has exited: gone, or exitedStat. */
 export function hasExited(pid: number): boolean {
   const stat = readTaskStat(pid);
-  return stat === undefined || stat.state === "Z";
+  return stat === undefined || exitedStat(stat);
 }
 
 /** CPU time the task has run, ns (schedstat field 1), or undefined when it is gone. */

@@ -13,7 +13,13 @@
 import { readFileSync } from "node:fs";
 import pidusage from "pidusage";
 import { isGone } from "../../host/errno.js";
-import { listChildren, TaskFiles, threadGroupOf, threadsOf } from "../../host/proc-stat.js";
+import {
+  exitedStat,
+  listChildren,
+  TaskFiles,
+  threadGroupOf,
+  threadsOf,
+} from "../../host/proc-stat.js";
 
 /** One task the sensor follows. Mutable view, owned by the sensor. */
 export interface SensedTask {
@@ -236,7 +242,7 @@ export class ProcSensor {
     const sample = this.#files.get(task.tid)?.read();
     const cpuNs = sample?.cpuNs;
     const stat = sample?.stat;
-    if (cpuNs === undefined || stat === undefined || stat.state === "Z" || stat.state === "X") {
+    if (cpuNs === undefined || stat === undefined || exitedStat(stat)) {
       this.#drop(task.tid);
       if (task.running) {
         if (cpuNs !== undefined) task.cpuNs = cpuNs;
