@@ -11,7 +11,9 @@
  * What the daemon takes as the invocation's start is what it records: the
  * burst's end minus its CPU, so time spent waiting for a CPU shows as a start
  * offset. Bursts matching no invocation (a runtime's helper threads, a worker
- * waking between invocations) are counted as spurious, with their CPU.
+ * starting up) are counted as spurious, with their CPU; those of a process
+ * before its first invocation are counted apart (a fork process must never
+ * run while it is parked), and the first few are listed.
  */
 
 /** A burst as GET /v1/bursts returns it (the fields used here). */
@@ -31,6 +33,18 @@ export interface RealInvocation {
   cpuMs: number;
 }
 
+/** A burst that matched no real invocation. */
+export interface SpuriousBurst {
+  tid: number;
+  cpu_ms: number;
+  end_mono_ms: number;
+  /** How long before its process's first invocation it ended, ms; null when the task ran none. */
+  before_first_ms: number | null;
+}
+
+/** How many spurious bursts a report lists. */
+const SPURIOUS_EXAMPLES = 5;
+
 export interface Spread {
   mean: number;
   p50: number;
@@ -49,6 +63,14 @@ export interface InferenceReport {
   /** Bursts that match no real invocation, and their CPU. */
   spurious: number;
   spurious_cpu_ms: number;
+  /**
+   * Of those, bursts of a process that ran invocations, ended before its
+   * first one began: a warm worker starting up, or a fork process seen while
+   * it waited (parked) for its invocation.
+   */
+  spurious_early: number;
+  /** The first few spurious bursts, to tell what they were. */
+  spurious_examples: SpuriousBurst[];
   /** Bursts without a monotonic stamp (cannot be placed) and bursts the daemon's ring overwrote first. */
   unstamped: number;
   lost: number;
@@ -92,6 +114,8 @@ export function compareInference(
   let unstamped = 0;
   let spurious = 0;
   let spuriousCpu = 0;
+  let spuriousEarly = 0;
+  const examples: SpuriousBurst[] = [];
   for (const b of bursts) {
     if (!opts.functions.has(b.function)) continue;
     if (b.end_mono_ms === null) {
@@ -112,6 +136,15 @@ export function compareInference(
     if (owner === undefined) {
       spurious++;
       spuriousCpu += b.cpu_ms;
+      const first = list[0];
+      if (first !== undefined) spuriousEarly++;
+      if (examples.length < SPURIOUS_EXAMPLES)
+        examples.push({
+          tid: b.tid,
+          cpu_ms: b.cpu_ms,
+          end_mono_ms: end,
+          before_first_ms: first === undefined ? null : first.startMonoMs - end,
+        });
       continue;
     }
     const matched = matches.get(owner) ?? [];
@@ -143,6 +176,8 @@ export function compareInference(
     missed: real.length - matches.size,
     spurious,
     spurious_cpu_ms: spuriousCpu,
+    spurious_early: spuriousEarly,
+    spurious_examples: examples,
     unstamped,
     lost: opts.lost,
     start_offset_ms: spread(starts),

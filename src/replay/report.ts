@@ -174,7 +174,7 @@ function inferenceSection(input: ReportInput): string {
     const r = m.run.inference;
     if (r === undefined) return [];
     return [
-      `<tr><td>${escapeHtml(m.key)}</td><td>${r.invocations}</td><td>${r.bursts}</td><td>${r.matched}</td><td>${r.split}</td><td>${r.missed}</td><td>${r.spurious} (${fmt(r.spurious_cpu_ms)} ms CPU)</td><td>${fmt(r.start_offset_ms.mean)} / ${fmt(r.start_offset_ms.p50)} / ${fmt(r.start_offset_ms.p95)}</td><td>${fmt(r.end_offset_ms.mean)} / ${fmt(r.end_offset_ms.p50)} / ${fmt(r.end_offset_ms.p95)}</td><td>${fmt(r.cpu_ratio.p50)}</td><td>${fmt(r.cpu_attributed)}</td><td>${r.lost + r.unstamped}</td></tr>`,
+      `<tr><td>${escapeHtml(m.key)}</td><td>${r.invocations}</td><td>${r.bursts}</td><td>${r.matched}</td><td>${r.split}</td><td>${r.missed}</td><td>${r.spurious} (${fmt(r.spurious_cpu_ms)} ms CPU; ${r.spurious_early} before their process's first invocation)</td><td>${fmt(r.start_offset_ms.mean)} / ${fmt(r.start_offset_ms.p50)} / ${fmt(r.start_offset_ms.p95)}</td><td>${fmt(r.end_offset_ms.mean)} / ${fmt(r.end_offset_ms.p50)} / ${fmt(r.end_offset_ms.p95)}</td><td>${fmt(r.cpu_ratio.p50)}</td><td>${fmt(r.cpu_attributed)}</td><td>${r.lost + r.unstamped}</td></tr>`,
     ];
   });
   if (rows.length === 0) return "";

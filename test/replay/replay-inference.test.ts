@@ -39,6 +39,12 @@ describe("inferred invocations against the real ones", () => {
     expect(report.split).toBe(1);
     expect(report.spurious).toBe(2);
     expect(report.spurious_cpu_ms).toBeCloseTo(7, 9);
+    // The warm-up burst is of a process before its first invocation; the helper thread ran none.
+    expect(report.spurious_early).toBe(1);
+    expect(report.spurious_examples).toEqual([
+      { tid: 10, cpu_ms: 5, end_mono_ms: 50, before_first_ms: 50 },
+      { tid: 11, cpu_ms: 2, end_mono_ms: 120, before_first_ms: null },
+    ]);
     expect(report.unstamped).toBe(1);
     expect(report.lost).toBe(3);
     // Starts: pid 10: 110.2 − 10.1 − 100 = 0.1; pid 20: 155 − 3 − 150 = 2.
@@ -50,11 +56,20 @@ describe("inferred invocations against the real ones", () => {
     expect(report.cpu_attributed).toBeCloseTo((10.1 + 6) / 20, 9);
   });
 
+  it("lists the first five spurious bursts and counts them all", () => {
+    const helpers = Array.from({ length: 7 }, (_, i) => burst(40 + i, 300 + i, 0.5));
+    const report = compareInference(real, helpers, opts);
+    expect(report.spurious).toBe(7);
+    expect(report.spurious_early).toBe(0);
+    expect(report.spurious_examples.map((e) => e.tid)).toEqual([40, 41, 42, 43, 44]);
+  });
+
   it("reports no offsets when nothing matched", () => {
     const report = compareInference(real, [], opts);
     expect(report.matched).toBe(0);
     expect(report.missed).toBe(3);
     expect(Number.isNaN(report.start_offset_ms.mean)).toBe(true);
     expect(report.cpu_attributed).toBe(0);
+    expect(report.spurious_examples).toEqual([]);
   });
 });
