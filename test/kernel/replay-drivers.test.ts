@@ -80,6 +80,15 @@ afterEach(() => {
   for (const d of replayDaemons()) if (!daemonsBefore.has(d)) process.kill(d, "SIGTERM");
 });
 
+/** The cpu cgroup of `pid` (the v1 cpu hierarchy on a hybrid host, else v2); throws once it exited. */
+function cpuCgroupOf(pid: number, onV1: boolean): string {
+  const line = readFileSync(`/proc/${pid}/cgroup`, "utf8")
+    .split("\n")
+    .find((l) => (onV1 ? l.split(":")[1]?.split(",").includes("cpu") : l.startsWith("0::")));
+  if (line === undefined) throw new Error(`/proc/${pid}/cgroup names no cpu cgroup`);
+  return line.split(":")[2] ?? "";
+}
+
 function onlyRun(result: ReplayResult) {
   expect(result.runs).toHaveLength(1);
   const run = result.runs[0]?.run;
@@ -292,10 +301,11 @@ describe.skipIf(!ready)("replay drivers", () => {
       });
     expect(await alpsPrograms(), "alps BPF programs loaded before the run").toEqual([]);
     const seen: string[] = [];
-    // Each worker's cpu cgroup as last seen: a warm worker is spawned beside the replay
-    // and placed in its sandbox at once (before its first invocation), so a poll may
-    // catch it in between; where it ends up is where it runs.
-    const cpuCgroupOf = new Map<number, string>();
+    // Every cpu cgroup each worker was seen in. A warm worker is spawned in the replay's
+    // own cgroup and placed in its sandbox at once, before its first invocation; at the
+    // end the replay moves whatever is left back to the hierarchy's root before it
+    // removes the sandbox. A poll may catch a worker on either side of its sandbox.
+    const cpuCgroupsOf = new Map<number, Set<string>>();
     let polls = 0;
     let running = true;
     const onV1 = readCpuHierarchy().v1 !== undefined;
@@ -303,14 +313,11 @@ describe.skipIf(!ready)("replay drivers", () => {
       while (running) {
         seen.push(...(await alpsPrograms()));
         polls++;
-        // Each worker's cpu cgroup (v1 hierarchy here, or v2 on a pure v2 host).
         for (const pid of leftoverWorkers(process.pid)) {
           try {
-            const lines = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n");
-            const line = lines.find((l) =>
-              onV1 ? l.split(":")[1]?.split(",").includes("cpu") : l.startsWith("0::"),
-            );
-            if (line !== undefined) cpuCgroupOf.set(pid, line.split(":")[2] ?? "");
+            const seenIn = cpuCgroupsOf.get(pid) ?? new Set<string>();
+            seenIn.add(cpuCgroupOf(pid, onV1));
+            cpuCgroupsOf.set(pid, seenIn);
           } catch {
             // Exited meanwhile.
           }
@@ -342,14 +349,23 @@ describe.skipIf(!ready)("replay drivers", () => {
       true,
     );
     expect(run.backendStatus).toBeUndefined();
-    // Warm workers in sandboxes of their own: one cpu cgroup each, below the replay's root.
-    const cpuCgroups = new Set(cpuCgroupOf.values());
+    // Warm workers in sandboxes of their own: one cpu cgroup each, below the replay's root,
+    // besides the cgroups a worker passes through (the replay's own, the hierarchy's root).
     const root = `/${replayCgroupRoot(process.pid)}/`;
-    expect(
-      [...cpuCgroups].every((c) => c.startsWith(root)),
-      [...cpuCgroups].join(" "),
-    ).toBe(true);
-    expect(cpuCgroups.size).toBeGreaterThan(1);
+    const passedThrough = new Set(["/", cpuCgroupOf(process.pid, onV1)]);
+    const sandboxes = new Set<string>();
+    let placed = 0;
+    for (const [pid, seenIn] of cpuCgroupsOf) {
+      const own = [...seenIn].filter((c) => !passedThrough.has(c));
+      expect(own.length, `worker ${pid} seen in ${[...seenIn].join(" ")}`).toBeLessThanOrEqual(1);
+      for (const c of own) {
+        expect(c.startsWith(root), `worker ${pid} seen in ${c}`).toBe(true);
+        sandboxes.add(c);
+        placed++;
+      }
+    }
+    expect(sandboxes.size).toBeGreaterThan(1);
+    expect(sandboxes.size, "no two workers share a sandbox").toBe(placed);
     expect(result.summary.baseline?.key).toBe("none");
     expect(result.summary.vs_baseline.none?.mean_turnaround_ratio).toBe(1);
     // The decile table: ten mean slowdowns, none below 1 (a run never beats its duration).
