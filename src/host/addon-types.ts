@@ -39,6 +39,8 @@ export const ALPS_MAX_LEVELS = 40;
 export const ALPS_MAX_FNS = 1024;
 export const ALPS_MAX_TASKS = 16384;
 export const ALPS_MAX_CGROUPS = 4096;
+/** The ring buffer's size, bytes (the kernel tests size their floods by it); a record takes an 8-byte header + struct alps_event, 8-aligned. */
+export const ALPS_RINGBUF_BYTES = 256 * 1024;
 
 /** `enum alps_counter`, in index order. */
 export const COUNTER_NAMES = [

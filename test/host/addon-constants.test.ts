@@ -14,7 +14,6 @@ const header = readHeader();
 /** #defines the TypeScript side has no use for, and why. */
 const KERNEL_ONLY: Record<string, string> = {
   ALPS_H: "the include guard",
-  ALPS_RINGBUF_BYTES: "the ring buffer's size, read by no TypeScript code",
 };
 
 /** Each #define with its TypeScript mirror. */
@@ -23,6 +22,7 @@ const DEFINES: Record<string, number> = {
   ALPS_MAX_FNS: types.ALPS_MAX_FNS,
   ALPS_MAX_TASKS: types.ALPS_MAX_TASKS,
   ALPS_MAX_CGROUPS: types.ALPS_MAX_CGROUPS,
+  ALPS_RINGBUF_BYTES: types.ALPS_RINGBUF_BYTES,
   ALPS_TASK_EXPIRED: types.TASK_EXPIRED,
   ALPS_TASK_REGISTERED: types.TASK_REGISTERED,
   ALPS_TASK_SEEN_RUNNING: types.TASK_SEEN_RUNNING,

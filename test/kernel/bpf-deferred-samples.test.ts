@@ -10,19 +10,14 @@ import { createBackend } from "../../src/backend/select.js";
 import type { Backend, BurstSample } from "../../src/backend/types.js";
 import { emptyPolicy } from "../../src/contracts/policy.js";
 import { addonSyscalls } from "../../src/host/addon.js";
-import { bpfHost, cleanupChild, spawnGatedBurner } from "./bpf-kit.js";
+import { bpfHost, cleanupChild, RING_RECORDS, spawnGatedBurner } from "./bpf-kit.js";
 
 const { loaded, ready } = bpfHost();
 
 /** Three bursts of 5 ms CPU, 20 ms of sleep between them, then the task exits. */
 const PLAN = "b5,s20,b5,s20,b5";
 
-/**
- * Records the ring buffer holds (ALPS_RINGBUF_BYTES, 256 KiB, over a 32-byte
- * record and its 8-byte header), and the quarter past which a held-back
- * record wakes the daemon all the same (alps.bpf.c post_event).
- */
-const RING_RECORDS = Math.floor((256 * 1024) / 40);
+/** The quarter of the ring past which a held-back record wakes the daemon all the same (alps.bpf.c post_event). */
 const QUARTER = Math.ceil(RING_RECORDS / 4);
 
 let backend: Backend | undefined;

@@ -24,6 +24,7 @@ import { probeBpf } from "../../src/backend/bpf/bpf-probe.js";
 import { parseV1CpuMount } from "../../src/backend/detect.js";
 import { DEFAULT_CURVE, dynamicLevel, type LevelCurve } from "../../src/contracts/levels.js";
 import { type AddonResult, loadAddon } from "../../src/host/addon.js";
+import { ALPS_RINGBUF_BYTES, STRUCTS } from "../../src/host/addon-types.js";
 import { parseCgroup2Mount } from "../../src/host/cgroups.js";
 import { type CpuHierarchy, readCpuHierarchy } from "../../src/host/cpu-cgroups.js";
 import { baseAttr, type Syscalls } from "../../src/host/syscalls-types.js";
@@ -35,6 +36,11 @@ import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
  * and the alps BPF object). With CI set, a missing one fails the run
  * (requireHost) instead of skipping the tests.
  */
+/** Records the kernel's ring buffer holds: each an 8-byte header + struct alps_event, 8-aligned. */
+export const RING_RECORDS = Math.floor(
+  ALPS_RINGBUF_BYTES / (8 + Math.ceil(STRUCTS.alps_event.size / 8) * 8),
+);
+
 export function bpfHost(): { loaded: AddonResult; ready: boolean } {
   const loaded = loadAddon();
   const probe = probeBpf();

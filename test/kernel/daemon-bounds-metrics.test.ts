@@ -16,7 +16,7 @@ import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ALPS_MAX_FNS, STRUCTS } from "../../src/host/addon-types.js";
+import { ALPS_MAX_FNS } from "../../src/host/addon-types.js";
 import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
 import { loadSyscalls } from "../../src/host/syscalls.js";
 import { baseAttr } from "../../src/host/syscalls-types.js";
@@ -30,14 +30,17 @@ import type { LearnedPolicy } from "../../src/frontend/learner.js";
 import { DaemonMetrics } from "../../src/frontend/metrics.js";
 import { type Family, parsePrometheusText, sampleValue } from "../frontend/prom-parse.js";
 import { hasBtf, isRoot, requireHost } from "../helpers/host.js";
-import { burstUsedMs, levelsUpTo, procSched, type Sample, spawnGatedBurner } from "./bpf-kit.js";
+import {
+  burstUsedMs,
+  levelsUpTo,
+  procSched,
+  RING_RECORDS,
+  type Sample,
+  spawnGatedBurner,
+} from "./bpf-kit.js";
 
 const runs = requireHost("root and BTF (BPF tp_btf programs)", isRoot() && hasBtf());
 
-/** bpf/alps.h ALPS_RINGBUF_BYTES; each record takes an 8-byte header + struct alps_event, 8-aligned. */
-const RINGBUF_BYTES = 256 * 1024;
-const RECORD_BYTES = 8 + Math.ceil(STRUCTS.alps_event.size / 8) * 8;
-const RING_RECORDS = Math.floor(RINGBUF_BYTES / RECORD_BYTES);
 /**
  * The stall lasts until the flood has overflowed the ring; this only ends one that never does
  * (the kernel project's test timeout is 60 s). The flood's tasks outlive it.
