@@ -9,7 +9,8 @@
  * The zygote runs on SCHED_FIFO at the dispatcher's priority, on the
  * functions' cores, and so do its mover thread and, until they stop, its
  * children: neither a fork nor a placement ever queues behind the functions
- * it competes with. A child stops itself right after the fork; the zygote
+ * it competes with. A child steps once through its start (so its pages are
+ * its own, as a started runtime's are) and stops itself; the zygote
  * puts it on SCHED_OTHER nice 0 and its mover moves it into its sandbox
  * while it is stopped, so it never needs a CPU inside its sandbox before its
  * invocation (there, at nice 0 against the groups alps boosts, it could wait

@@ -248,8 +248,9 @@ export class ForkWorkers implements Workers {
       run: async () => {
         const running = parked.run(cpuDemandMs(inv), blockMsOf(inv), capMsOf(inv));
         // The sandbox's next process is parked while this invocation runs (the zygote
-        // continues this one first: G was written before P), so it is ready, as a warm
-        // sandbox is, when the sandbox is given back, however soon the next arrival.
+        // continues this one first: G was written before P, and it holds a P back for
+        // 2 ms after a G, burn-fork.c), so it is ready, as a warm sandbox is, when the
+        // sandbox is given back, unless the next arrival comes within those 2 ms.
         successor = this.#seat(sandbox);
         const d = await running;
         return {

@@ -42,8 +42,9 @@
  * sandbox before its invocation; the zygote places it while it is stopped:
  *
  * 1. The child, right after fork, still on the inherited SCHED_FIFO and in
- *    the zygote's cgroups, stops itself (SIGSTOP) at once: a few system
- *    calls, never queued behind the functions.
+ *    the zygote's cgroups, steps once through its start (rehearse(): its
+ *    pages become its own) and stops itself (SIGSTOP): a few system calls
+ *    and page faults, never queued behind the functions.
  * 2. The zygote sees the stop (waitpid WUNTRACED: the child is off the CPU
  *    for sure) and puts it on SCHED_OTHER nice 0 with sched_setattr (no
  *    flag: SCHED_RESET_ON_FORK cleared, as a sched_setscheduler by the task
@@ -69,7 +70,9 @@
  *
  * At the invocation's arrival the replay registers the pid with alps, when
  * it does, and sends G: the zygote writes the invocation's demand into the
- * child's pipe and continues it (SIGCONT).
+ * child's pipe and continues it (SIGCONT). A P that comes within 2 ms of a G
+ * is held back until then (PARK_QUIET_NS), so the continued child does not
+ * wait behind a fork.
  *
  * So the child runs inside its sandbox exactly once, from its invocation on:
  * alps's BPF side finds a sandbox's tasks when they wake up (or fork) in its
@@ -210,10 +213,36 @@ static int read_demand(int fd, long *cpu_us, long *block_us, long *cap_ms) {
              : -1;
 }
 
+/* Steps through what the child does between its SIGCONT and its first
+ * instruction, and what that instruction does, so their pages are its own
+ * before it parks. A fresh fork shares the zygote's pages copy-on-write and
+ * maps none of libc's code: every first write or first call faults. On this
+ * kind of host (a paravirtualised guest) a fault costs 10-50 us; 8 of them
+ * between the SIGCONT and the first instruction took 0.38 ms of CPU (median)
+ * and up to several ms with preemptions, paid at the invocation's arrival.
+ * A platform's sandbox has run its runtime's start-up before a request
+ * comes, so its pages are in place; parking models that, and this is part
+ * of parking, in every mode. */
+static void rehearse(void) {
+  volatile char stack[16384]; /* deeper than read_demand, invoke and say ever go */
+  for (size_t i = 0; i < sizeof(stack); i += 512) stack[i] = 0;
+  long a = 0, b = 0, c = 0;
+  if (sscanf("1 2 3", "%ld %ld %ld", &a, &b, &c) != 3) return;
+  char line[128];
+  snprintf(line, sizeof(line), "D %ld %d %lld %lld %lld %d %d\n", a, (int)b, (long long)c, 0LL, 0LL,
+           getpriority(PRIO_PROCESS, 0), sched_getscheduler(0));
+  struct rlimit cpu;
+  getrlimit(RLIMIT_CPU, &cpu);
+  alarm(0); /* none is set: only the call's page */
+  (void)now_ns(CLOCK_MONOTONIC);
+  (void)now_ns(CLOCK_THREAD_CPUTIME_ID);
+  work(1); /* writes `sink` */
+}
+
 /* The child, right after fork, still on the zygote's SCHED_FIFO and in its
- * cgroups: it only stops itself. The zygote places it while it is stopped
- * (see the top), so it never needs a CPU inside its sandbox before its
- * invocation. */
+ * cgroups: it rehearses its start (above) and stops itself. The zygote
+ * places it while it is stopped (see the top), so it never needs a CPU
+ * inside its sandbox before its invocation. */
 static void child(long id, int demand_fd, pid_t zygote) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != zygote) _exit(5); /* the zygote died before the line above */
@@ -224,6 +253,7 @@ static void child(long id, int demand_fd, pid_t zygote) {
   /* Should its group be orphaned all the same, the kernel's SIGHUP must
    * not kill a parked process (its SIGCONT only sends it to wait on the pipe). */
   signal(SIGHUP, SIG_IGN);
+  rehearse();
   raise(SIGSTOP); /* the zygote places it, says R; G continues it */
   long cpu_us, block_us, cap_ms;
   if (read_demand(demand_fd, &cpu_us, &block_us, &cap_ms) != 0) {
@@ -562,15 +592,86 @@ static void go(char **f, int n) {
   }
 }
 
-static void command(char *line, pid_t zygote) {
+/* P commands held back after a G, in the order they came.
+ *
+ * The replay parks a sandbox's next process right after it continues the
+ * current one (G, then P). A continued child wakes on the zygote's CPU, and a
+ * fork with its placement is 0.3-1 ms of SCHED_FIFO work on this kind of
+ * host: done at once, it runs first and the invocation waits behind it
+ * (0.55 ms on average before the first instruction, traced). The process
+ * parked is only needed when the sandbox is given back, so after a G the
+ * zygote parks nothing for PARK_QUIET_NS: the continued child starts first
+ * and a short invocation is done. A G is never held back. */
+#define PARK_QUIET_NS 2000000LL
+struct held_park {
+  char *line;
+  struct held_park *next;
+};
+static struct held_park *held_head, *held_tail;
+static long long quiet_until_ns; /* CLOCK_MONOTONIC; P waits until then */
+
+static void run_command(char *line, pid_t zygote);
+
+/* Runs the held-back P commands once the quiet time after the last G is over. */
+static void park_held(pid_t zygote) {
+  while (held_head != NULL && now_ns(CLOCK_MONOTONIC) >= quiet_until_ns) {
+    struct held_park *h = held_head;
+    held_head = h->next;
+    if (held_head == NULL) held_tail = NULL;
+    run_command(h->line, zygote);
+    free(h->line);
+    free(h);
+  }
+}
+
+/* The replay is gone: what was held back is never parked. */
+static void drop_held(void) {
+  while (held_head != NULL) {
+    struct held_park *h = held_head;
+    held_head = h->next;
+    free(h->line);
+    free(h);
+  }
+  held_tail = NULL;
+}
+
+/* 1 when the P line was held back, 0 when it is to run now. */
+static int hold_park(const char *line) {
+  if (held_head == NULL && now_ns(CLOCK_MONOTONIC) >= quiet_until_ns) return 0;
+  struct held_park *h = malloc(sizeof(*h));
+  char *copy = strdup(line);
+  if (h == NULL || copy == NULL) { /* parked now instead: later, never lost */
+    free(h);
+    free(copy);
+    return 0;
+  }
+  h->line = copy;
+  h->next = NULL;
+  if (held_tail != NULL)
+    held_tail->next = h;
+  else
+    held_head = h;
+  held_tail = h;
+  return 1;
+}
+
+static void run_command(char *line, pid_t zygote) {
   char *f[3 + MAX_CGROUPS];
   int n = split(line, f, 3 + MAX_CGROUPS);
   if (n >= 3 && strcmp(f[0], "P") == 0)
     park(f, n, zygote);
-  else if (n >= 2 && strcmp(f[0], "G") == 0)
+  else if (n >= 2 && strcmp(f[0], "G") == 0) {
     go(f, n);
-  else
+    quiet_until_ns = now_ns(CLOCK_MONOTONIC) + PARK_QUIET_NS;
+  } else
     say("E -1 bad command (%d fields)\n", n);
+}
+
+/* A line from the replay: a P is held back whole (split() cuts the line in
+ * place) while the quiet time lasts or others wait before it. */
+static void command(char *line, pid_t zygote) {
+  if (line[0] == 'P' && line[1] == ' ' && hold_park(line)) return;
+  run_command(line, zygote);
 }
 
 /* The replay is done: every child still here (parked ones, stopped) is
@@ -579,6 +680,7 @@ static void command(char *line, pid_t zygote) {
  * more, and the move it may have in hand is waited for before any child is
  * reaped: a pid it writes is never one freed for another process. */
 static int end_all(void) {
+  drop_held();
   pthread_mutex_lock(&moves_lock);
   for (struct move *m = moves_head, *next; m != NULL; m = next) {
     next = m->next;
@@ -680,7 +782,19 @@ int main(int argc, char **argv) {
     /* The channel, and the mover's finished moves once it runs (poll skips fd -1). */
     struct pollfd fds[2] = {{.fd = CHANNEL_FD, .events = POLLIN},
                             {.fd = moved_pipe[0], .events = POLLIN}};
-    if (ppoll(fds, 2, NULL, &waiting) < 0) continue; /* EINTR: a child exited */
+    /* Asleep until a command, a finished move, or the end of the quiet time
+     * when a P is held back. */
+    struct timespec quiet, *timeout = NULL;
+    if (held_head != NULL) {
+      long long left = quiet_until_ns - now_ns(CLOCK_MONOTONIC);
+      if (left < 0) left = 0;
+      quiet.tv_sec = (time_t)(left / 1000000000LL);
+      quiet.tv_nsec = (long)(left % 1000000000LL);
+      timeout = &quiet;
+    }
+    int ready = ppoll(fds, 2, timeout, &waiting);
+    park_held(self);
+    if (ready <= 0) continue; /* EINTR: a child exited; 0: the quiet time is over */
     if (fds[1].revents & POLLIN) moved();
     if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     ssize_t r = read(CHANNEL_FD, buf + have, sizeof(buf) - 1 - have);
