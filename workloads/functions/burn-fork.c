@@ -71,8 +71,8 @@
  * At the invocation's arrival the replay registers the pid with alps, when
  * it does, and sends G: the zygote writes the invocation's demand into the
  * child's pipe and continues it (SIGCONT). A P that comes within 2 ms of a G
- * is held back until then (PARK_QUIET_NS), so the continued child does not
- * wait behind a fork.
+ * is held back until then (PARK_QUIET_NS, and never more than 10 ms), so the
+ * continued child does not wait behind a fork.
  *
  * So the child runs inside its sandbox exactly once, from its invocation on:
  * alps's BPF side finds a sandbox's tasks when they wake up (or fork) in its
@@ -601,10 +601,13 @@ static void go(char **f, int n) {
  * (0.55 ms on average before the first instruction, traced). The process
  * parked is only needed when the sandbox is given back, so after a G the
  * zygote parks nothing for PARK_QUIET_NS: the continued child starts first
- * and a short invocation is done. A G is never held back. */
+ * and a short invocation is done. A G is never held back, and a P never
+ * longer than PARK_HOLD_MAX_NS, however close together the G's come. */
 #define PARK_QUIET_NS 2000000LL
+#define PARK_HOLD_MAX_NS 10000000LL
 struct held_park {
   char *line;
+  long long held_at_ns; /* CLOCK_MONOTONIC */
   struct held_park *next;
 };
 static struct held_park *held_head, *held_tail;
@@ -612,9 +615,16 @@ static long long quiet_until_ns; /* CLOCK_MONOTONIC; P waits until then */
 
 static void run_command(char *line, pid_t zygote);
 
-/* Runs the held-back P commands once the quiet time after the last G is over. */
+/* When the oldest held-back P runs: at the end of the quiet time, or once
+ * it has waited PARK_HOLD_MAX_NS. Only with one held. */
+static long long held_due_ns(void) {
+  long long cap = held_head->held_at_ns + PARK_HOLD_MAX_NS;
+  return quiet_until_ns < cap ? quiet_until_ns : cap;
+}
+
+/* Runs the held-back P commands that are due. */
 static void park_held(pid_t zygote) {
-  while (held_head != NULL && now_ns(CLOCK_MONOTONIC) >= quiet_until_ns) {
+  while (held_head != NULL && now_ns(CLOCK_MONOTONIC) >= held_due_ns()) {
     struct held_park *h = held_head;
     held_head = h->next;
     if (held_head == NULL) held_tail = NULL;
@@ -640,12 +650,13 @@ static int hold_park(const char *line) {
   if (held_head == NULL && now_ns(CLOCK_MONOTONIC) >= quiet_until_ns) return 0;
   struct held_park *h = malloc(sizeof(*h));
   char *copy = strdup(line);
-  if (h == NULL || copy == NULL) { /* parked now instead: later, never lost */
+  if (h == NULL || copy == NULL) { /* no memory to hold it: parked now */
     free(h);
     free(copy);
     return 0;
   }
   h->line = copy;
+  h->held_at_ns = now_ns(CLOCK_MONOTONIC);
   h->next = NULL;
   if (held_tail != NULL)
     held_tail->next = h;
@@ -782,11 +793,11 @@ int main(int argc, char **argv) {
     /* The channel, and the mover's finished moves once it runs (poll skips fd -1). */
     struct pollfd fds[2] = {{.fd = CHANNEL_FD, .events = POLLIN},
                             {.fd = moved_pipe[0], .events = POLLIN}};
-    /* Asleep until a command, a finished move, or the end of the quiet time
-     * when a P is held back. */
+    /* Asleep until a command, a finished move, or the time a held-back P
+     * is due. */
     struct timespec quiet, *timeout = NULL;
     if (held_head != NULL) {
-      long long left = quiet_until_ns - now_ns(CLOCK_MONOTONIC);
+      long long left = held_due_ns() - now_ns(CLOCK_MONOTONIC);
       if (left < 0) left = 0;
       quiet.tv_sec = (time_t)(left / 1000000000LL);
       quiet.tv_nsec = (long)(left % 1000000000LL);
@@ -794,7 +805,7 @@ int main(int argc, char **argv) {
     }
     int ready = ppoll(fds, 2, timeout, &waiting);
     park_held(self);
-    if (ready <= 0) continue; /* EINTR: a child exited; 0: the quiet time is over */
+    if (ready <= 0) continue; /* EINTR: a child exited; 0: a held P was due */
     if (fds[1].revents & POLLIN) moved();
     if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     ssize_t r = read(CHANNEL_FD, buf + have, sizeof(buf) - 1 - have);
