@@ -54,6 +54,7 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { InputError, RecordError, UsageError } from "../../errors.js";
+import { cgroup2MountIfAny } from "../../host/cgroups.js";
 import { isGone } from "../../host/errno.js";
 import { readProcFile } from "../../host/proc-file.js";
 import { parseStat, threadGroupOf } from "../../host/proc-stat.js";
@@ -186,8 +187,21 @@ export function cgroupNow(dir: string): CgroupOriginal | undefined {
     if ((error as { code?: unknown }).code === "ENOENT") return undefined;
     throw error;
   }
-  const v2 = readSmallFile(join(dir, "cpu.weight"));
-  const v1 = v2 === undefined ? readSmallFile(join(dir, "cpu.shares")) : undefined;
+  // The file the directory's hierarchy has is read first (under the v2
+  // mount: cpu.weight; elsewhere: v1's cpu.shares), the other only when it
+  // is missing: a failed open is an exception in Node, and this runs on
+  // every registration that weights a sandbox.
+  const mount = cgroup2MountIfAny();
+  const v2First = mount !== undefined && dir.startsWith(`${mount}/`);
+  let v2: string | undefined;
+  let v1: string | undefined;
+  if (v2First) {
+    v2 = readSmallFile(join(dir, "cpu.weight"));
+    if (v2 === undefined) v1 = readSmallFile(join(dir, "cpu.shares"));
+  } else {
+    v1 = readSmallFile(join(dir, "cpu.shares"));
+    if (v1 === undefined) v2 = readSmallFile(join(dir, "cpu.weight"));
+  }
   const raw = v2 ?? v1;
   if (raw === undefined)
     throw new Error(`${dir} has neither cpu.weight nor cpu.shares: not a cpu cgroup`);
