@@ -38,16 +38,11 @@ for r in $(seq 1 "$ROUNDS"); do
     node dist/cli.js replay --trace "workloads/$W.csv" --modes none --workers fork \
       --time-limit-s "$SECONDS_CUT" --out "$out/$v-$r" --json > /dev/null
     if [ -n "$load" ]; then kill "$load" 2>/dev/null || true; wait "$load" || true; load=""; fi
+    # The replay's own summary: the mean and the shorter half as every table reports them.
     node -e '
-      const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n");
-      const head = rows.shift().split(",");
-      const col = (n) => head.indexOf(n);
-      const inv = rows.map((l) => l.split(",")).map((f) => ({
-        d: Number(f[col("duration_ms")]), t: Number(f[col("turnaround_ms")]) }));
-      const mean = inv.reduce((s, x) => s + x.t, 0) / inv.length;
-      const half = [...inv].sort((a, b) => a.d - b.d).slice(0, Math.floor(inv.length / 2));
-      const slow = half.reduce((s, x) => s + x.t / x.d, 0) / half.length;
-      console.log(`${process.argv[2]} rt-load, round ${process.argv[3]}: mean ${mean.toFixed(0)} ms, shorter half ${slow.toFixed(2)} (${inv.length} invocations)`);
-    ' "$out/$v-$r/none.csv" "$v" "$r"
+      const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      const none = s.modes.none;
+      console.log(`${process.argv[2]} rt-load, round ${process.argv[3]}: mean ${none.turnaround_ms.mean.toFixed(0)} ms, shorter half ${s.vs_baseline.none.short_slowdown.toFixed(2)} (${none.invocations} invocations)`);
+    ' "$out/$v-$r/summary.json" "$v" "$r"
   done
 done

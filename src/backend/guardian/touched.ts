@@ -157,17 +157,6 @@ export function isSameTask(entry: { tid: number; startTime: number }): boolean {
   return taskStartTime(entry.tid) === entry.startTime;
 }
 
-/**
- * The cgroup v2 mount, looked up once per process (a host without one would
- * otherwise re-read mountinfo at every call). It only orders two reads in
- * cgroupNow, so a mount that appears later changes nothing but that order.
- */
-let v2MountMemo: { mount: string | undefined } | undefined;
-function v2Mount(): string | undefined {
-  v2MountMemo ??= { mount: cgroup2MountIfAny() };
-  return v2MountMemo.mount;
-}
-
 function readSmallFile(path: string): string | undefined {
   try {
     return readFileSync(path, "utf8").trim();
@@ -202,7 +191,7 @@ export function cgroupNow(dir: string): CgroupOriginal | undefined {
   // mount: cpu.weight; elsewhere: v1's cpu.shares), the other only when it
   // is missing: a failed open is an exception in Node, and this runs on
   // every registration that weights a sandbox.
-  const mount = v2Mount();
+  const mount = cgroup2MountIfAny(); // cached by cgroups.ts once found
   const v2First = mount !== undefined && dir.startsWith(`${mount}/`);
   let v2: string | undefined;
   let v1: string | undefined;
