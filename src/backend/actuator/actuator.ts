@@ -179,7 +179,14 @@ export class Actuator {
   readonly #marked = new Set<number>();
   /** Suspended: no change is made; the levels asked for wait here. */
   #held = false;
-  readonly #desired = new Map<number, Omit<Asked, "attr"> & { floor?: number }>();
+  readonly #desired = new Map<
+    number,
+    Omit<Asked, "attr"> & {
+      floor?: number;
+      /** A level back at base while held: the boost asked before it (resume decides from it). */
+      boost?: { level: number; floor?: number };
+    }
+  >();
   #recordLoggedMs = Number.NEGATIVE_INFINITY;
   #recordErrorsLogged = 0;
 
@@ -283,20 +290,20 @@ export class Actuator {
       const was = this.#desired.get(tid);
       if (level !== BASE_NICE)
         this.#desired.set(tid, { level, sliceNs, root, ...(floor === undefined ? {} : { floor }) });
-      // Past its boost: on resume it is owed the unboosted slice, as it would be now.
-      else if (was !== undefined) this.#desired.set(tid, { level, sliceNs: 0n, root: was.root });
+      // Past its boost: on resume it goes to base, with the unboosted slice,
+      // if that boost would have changed it (resume).
+      else if (was !== undefined && was.level !== BASE_NICE)
+        this.#desired.set(tid, {
+          level,
+          sliceNs: 0n,
+          root: was.root,
+          boost: { level: was.level, ...(was.floor === undefined ? {} : { floor: was.floor }) },
+        });
       return true;
     }
-    if (floor !== undefined && level !== BASE_NICE) {
-      if (level < floor) {
-        this.counters.floored++;
-        level = floor;
-      }
-      if (level !== BASE_NICE) {
-        if (!this.#mark(tid)) return false;
-        level = this.#ownNice(tid, level, floor);
-      }
-    }
+    const allowed = this.#underFloor(tid, level, floor);
+    if (allowed === false) return false;
+    level = allowed;
     if (level === BASE_NICE) {
       // Never changed by us (not ours to touch), or already back at base: nothing to do.
       const was = this.#asked.get(tid)?.level;
@@ -325,6 +332,23 @@ export class Actuator {
     this.counters.applied++;
     this.#targets?.onLevel(tid, root, level);
     return true;
+  }
+
+  /**
+   * The level `tid` gets for `level` under `floor` (undefined: as asked):
+   * never below the floor, and under a floor of 0 or more never better than
+   * its own nice (#ownNice, which marks it first). False when the record
+   * cannot take it.
+   */
+  #underFloor(tid: number, level: number, floor: number | undefined): number | false {
+    if (floor === undefined || level === BASE_NICE) return level;
+    if (level < floor) {
+      this.counters.floored++;
+      level = floor;
+    }
+    if (level === BASE_NICE) return level;
+    if (!this.#mark(tid)) return false;
+    return this.#ownNice(tid, level, floor);
   }
 
   /** Marks `tid`; false (counted, logged at most every 10 s) when the record cannot take it. */
@@ -409,9 +433,20 @@ export class Actuator {
     const desired = [...this.#desired];
     this.#desired.clear();
     for (const [tid, d] of desired) {
-      if (d.level !== BASE_NICE) this.apply(tid, d.level, d.sliceNs, d.root, d.floor);
-      // Past its boost: suspend released it, so it is marked again before its change.
-      else if (this.#mark(tid)) this.#toBase(tid, false, d.root);
+      if (d.level !== BASE_NICE) {
+        this.apply(tid, d.level, d.sliceNs, d.root, d.floor);
+        continue;
+      }
+      // Past its boost, as outside a suspension: put at base (with the
+      // unboosted slice) only if the boost changed it. One asked before the
+      // suspension did (no `boost`); one asked while held did unless a floor
+      // or its own nice left it as it was (a tenant's task floored to base).
+      const boost = d.boost;
+      const level =
+        boost === undefined ? undefined : this.#underFloor(tid, boost.level, boost.floor);
+      if (level === false || level === BASE_NICE) continue;
+      // Suspend released it, so it is marked again before its change.
+      if (this.#mark(tid)) this.#toBase(tid, false, d.root);
     }
     return true;
   }

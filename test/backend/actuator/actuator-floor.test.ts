@@ -120,4 +120,44 @@ describe("the actuator under a floor", () => {
     ]);
     expect(a.reapply()).toBe(2);
   });
+
+  it("on resume puts a task back at base only if the boost held before it would have changed it", () => {
+    const calls: { tid: number; attr: SchedAttr }[] = [];
+    const a = new Actuator({
+      strategy: "dynamic",
+      syscalls: fakeSyscalls(calls),
+      touched: recorder({
+        51: NORMAL,
+        52: NORMAL,
+        53: NORMAL,
+        54: { policy: 0, nice: 10, rtPriority: 0 },
+      }),
+    });
+    a.suspend();
+    // Each asked for a boost (or a yield), then back to base, both while held.
+    a.apply(51, -10, 0n, 51, 0); // a tenant's task: floor 0 leaves it as it was
+    a.apply(52, -10, 0n, 52, -5); // an operator's grant of -5
+    a.apply(53, -10, 0n, 53); // root: no floor
+    a.apply(54, 5, 0n, 54, 0); // a yield above nothing: its own nice is 10
+    for (const tid of [51, 52, 53, 54]) a.apply(tid, 0, 0n, tid, tid === 53 ? undefined : 0);
+    expect(calls).toEqual([]);
+    a.resume();
+    // Outside a suspension the same levels change 52 and 53 and put them
+    // back; 51 and 54 are never touched, and so it is after a resume.
+    expect(calls.map((c) => [c.tid, c.attr.nice])).toEqual([
+      [52, 0],
+      [53, 0],
+    ]);
+    const direct: { tid: number; attr: SchedAttr }[] = [];
+    const b = new Actuator({
+      strategy: "dynamic",
+      syscalls: fakeSyscalls(direct),
+      touched: recorder({ 51: NORMAL, 54: { policy: 0, nice: 10, rtPriority: 0 } }),
+    });
+    b.apply(51, -10, 0n, 51, 0);
+    b.apply(54, 5, 0n, 54, 0);
+    b.apply(51, 0, 0n, 51, 0);
+    b.apply(54, 0, 0n, 54, 0);
+    expect(direct).toEqual([]);
+  });
 });
