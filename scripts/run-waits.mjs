@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// What ran while the shorter half's invocations waited *during* their run:
+// one replay's alps.csv (its pid column) beside a scheduler trace taken
+// during it. For each invocation of the shorter half (by duration), every
+// stretch it spent switched out between its first run on a CPU and its
+// exit, and who ran on that CPU meanwhile, summed by kind: invocations of
+// the longer half, other invocations of the shorter half, the alps daemon
+// (its pid, every thread), the replay's fork zygote and its parking
+// children ("burn-fork" tasks that are no invocation), the replay's
+// dispatcher (any other "node"), the rest by name. docs/results.md ("The
+// provisional cap"); scripts/replay-waits.mjs does the same for the wait
+// before the first instruction.
+//
+//   node scripts/run-waits.mjs ALPS_CSV TIMEHIST DAEMON_PID
+//
+// TIMEHIST: `perf sched timehist -i perf.data` of a `perf sched record`
+// taken around the replay (fork workers: one process per invocation). The
+// daemon's pid is in summary.json's notes ("alps daemon pid N").
+import { readFileSync } from "node:fs";
+
+const [csvPath, timehistPath, daemonArg] = process.argv.slice(2);
+const daemonPid = Number(daemonArg);
+if (csvPath === undefined || timehistPath === undefined || !(daemonPid > 0)) {
+  console.error("usage: run-waits.mjs ALPS_CSV TIMEHIST DAEMON_PID");
+  process.exit(2);
+}
+
+function readCsv(path) {
+  const [head, ...lines] = readFileSync(path, "utf8").trim().split("\n");
+  const names = head.split(",");
+  return lines.map((line, i) => {
+    const cells = line.split(",");
+    if (cells.length !== names.length)
+      throw new Error(`${path}:${i + 2}: ${cells.length} fields, the header has ${names.length}`);
+    return Object.fromEntries(names.map((n, j) => [n, cells[j]]));
+  });
+}
+
+const rows = readCsv(csvPath).sort((a, b) => Number(a.duration_ms) - Number(b.duration_ms));
+const shorter = new Set(rows.slice(0, rows.length >> 1).map((r) => Number(r.pid)));
+const invocations = new Set(rows.map((r) => Number(r.pid)));
+
+// "time [cpu] name[tid/pid] wait sch-delay run": one line per switch-out of a task.
+const LINE = /^\s*([\d.]+)\s+\[(\d+)\]\s+(.+?)\[(\d+)(?:\/(\d+))?\]\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)/;
+const switches = [];
+readFileSync(timehistPath, "utf8")
+  .split("\n")
+  .forEach((line, i) => {
+    const m = LINE.exec(line);
+    if (m === null) return;
+    const [, t, cpu, name, tid, pid, wait, , run] = m;
+    const end = Number(t) * 1000;
+    const e = {
+      cpu: Number(cpu),
+      name: name.trim(),
+      tid: Number(tid),
+      pid: Number(pid ?? tid),
+      end,
+      start: end - Number(run),
+      wait: Number(wait),
+      line: i + 1,
+    };
+    if (!Number.isFinite(e.end) || !Number.isFinite(e.start))
+      throw new Error(`${timehistPath}:${i + 1}: cannot read the times`);
+    switches.push(e);
+  });
+
+const byCpu = new Map();
+for (const e of switches) {
+  let list = byCpu.get(e.cpu);
+  if (list === undefined) byCpu.set(e.cpu, (list = []));
+  list.push(e);
+}
+for (const list of byCpu.values()) list.sort((a, b) => a.end - b.end);
+
+function kind(e) {
+  if (e.pid === daemonPid || e.tid === daemonPid) return "alps daemon";
+  if (invocations.has(e.tid))
+    return shorter.has(e.tid) ? "invocations, shorter half" : "invocations, longer half";
+  if (e.name === "burn-fork") return "replay: zygote and parking children";
+  if (e.name === "node") return "replay: dispatcher";
+  if (e.name === "<idle>") return "idle";
+  return `other: ${e.name.replace(/[/:].*/, "")}`;
+}
+
+/** First index in `list` (sorted by end) whose end is after `t`. */
+function firstEndingAfter(list, t) {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid].end <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+const mine = new Map();
+for (const e of switches) {
+  if (!shorter.has(e.tid)) continue;
+  let list = mine.get(e.tid);
+  if (list === undefined) mine.set(e.tid, (list = []));
+  list.push(e);
+}
+const byKind = new Map();
+let waited = 0;
+let ran = 0;
+let seen = 0;
+for (const list of mine.values()) {
+  list.sort((a, b) => a.end - b.end);
+  // Its run starts with the switch-in that ends its parking (a stop of 50 ms or more).
+  let first = -1;
+  list.forEach((e, i) => {
+    if (e.wait >= 50) first = i;
+  });
+  if (first < 0) continue;
+  seen++;
+  for (const e of list.slice(first + 1)) {
+    ran += e.end - e.start;
+    waited += e.wait;
+    const from = e.start - e.wait;
+    const cpuList = byCpu.get(e.cpu) ?? [];
+    for (let i = firstEndingAfter(cpuList, from); i < cpuList.length; i++) {
+      const o = cpuList[i];
+      if (o.start >= e.start) break;
+      const overlap = Math.min(o.end, e.start) - Math.max(o.start, from);
+      if (overlap > 0) byKind.set(kind(o), (byKind.get(kind(o)) ?? 0) + overlap);
+    }
+  }
+}
+console.log(
+  `shorter half: ${seen} of ${shorter.size} invocations found in the trace; after their first run on a CPU they waited ${waited.toFixed(0)} ms and ran ${ran.toFixed(0)} ms`,
+);
+const total = [...byKind.values()].reduce((s, v) => s + v, 0);
+console.log("who ran meanwhile                     ms       %");
+for (const [k, v] of [...byKind].sort((a, b) => b[1] - a[1]))
+  console.log(`${k.padEnd(36)} ${v.toFixed(1).padStart(8)} ${((100 * v) / total).toFixed(1).padStart(6)}`);
