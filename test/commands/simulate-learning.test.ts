@@ -33,7 +33,8 @@ function summaryOf(args: string[]): Summary {
 
 describe("alps simulate --policy alps, no policy file", () => {
   it("runs, and its mean is within 5 % of the bench's learned figure (azure-like, 2 cores)", () => {
-    const cli = summaryOf(["--policy", "alps"]).turnaround_ms.mean;
+    const bounded = summaryOf(["--policy", "alps"]);
+    const cli = bounded.turnaround_ms.mean;
     const bench = feedbackFigures("azure-like.csv");
     const online = bench.rows.find((r) => r.label === LEARNED_ONLINE)?.alps.mean as number;
     // The bench's online row is this very run.
@@ -42,13 +43,18 @@ describe("alps simulate --policy alps, no policy file", () => {
     // unbounded: the bound counts from each invocation's prediction at its
     // arrival, which online learning revises during the run and hindsight
     // knows from the start, so it acts on different invocations in the two.
-    const unbounded = summaryOf(["--policy", "alps", "--yield-bound", "0"]).turnaround_ms.mean;
+    const unboundedRun = summaryOf(["--policy", "alps", "--yield-bound", "0"]);
+    const unbounded = unboundedRun.turnaround_ms.mean;
     const learned = bench.rows.find((r) => r.label === LEARNED_UNBOUNDED)?.alps.mean as number;
     expect(Math.abs(unbounded - learned) / learned).toBeLessThan(0.05);
     // And learning is what got it there: closer to srpt than cfs is.
     expect(cli - bench.srpt.mean).toBeLessThan(bench.cfs.mean - cli);
-    // The default bound gains on this workload, online and in hindsight.
-    expect(cli).toBeLessThan(unbounded);
+    // The default bound is for the tail (docs/results.md, "The yield bound,
+    // judged in the simulator"): online it cuts the p99 and costs the mean
+    // at most 1 % (0.1 % with the provisional cap at 930 ms; it gained 1 %
+    // at 500), and in hindsight it gains on the mean too.
+    expect(bounded.turnaround_ms.p99).toBeLessThan(unboundedRun.turnaround_ms.p99);
+    expect(cli).toBeLessThan(unbounded * 1.01);
     const hindsight = bench.rows.find((r) => r.label === LEARNED_DEFAULTS)?.alps.mean as number;
     expect(hindsight).toBeLessThan(learned);
   });

@@ -115,7 +115,12 @@ describe("the provisional rule", () => {
 });
 
 /** Learning on its usual periods; provisional entries re-decided every 100 ms, so the ages below are round. */
-const PERIODS = { learnPeriodMs: 2000, newFunctionLearnMs: 250, provisionalPeriodMs: 100 };
+const PERIODS = {
+  learnPeriodMs: 2000,
+  newFunctionLearnMs: 250,
+  provisionalPeriodMs: 100,
+  provisionalCapMs: 500,
+};
 
 describe("the daemon's provisional entries", () => {
   it("pushes one while an unseen function's invocation is open, and the learned one replaces it", () => {

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRequest } from "../../src/frontend/api/client.js";
+import { CONFIG_FIELDS } from "../../src/frontend/config.js";
 import { parsePrometheusText, sampleValue } from "../frontend/prom-parse.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { freePort } from "../helpers/ports.js";
@@ -255,11 +256,11 @@ describe.skipIf(!runs)("alps daemon learns from alps invoke (real host)", () => 
     }
     const r = await running;
     expect(r.code, r.stderr).toBe(0);
-    // The oldest open invocation's age: above the default's 50 ms, at most the 500 ms cap.
+    // The oldest open invocation's age: above the default's 50 ms, at most the cap.
     expect(provisional.length, daemonLog).toBeGreaterThan(0);
     for (const ms of provisional) {
       expect(ms).toBeGreaterThan(50);
-      expect(ms).toBeLessThanOrEqual(500);
+      expect(ms).toBeLessThanOrEqual(CONFIG_FIELDS.provisionalCapMs.default);
     }
     // Learned after it ended: its own entry replaces the provisional one.
     let learned: { predicted_ms: number; provisional?: boolean } | undefined;
