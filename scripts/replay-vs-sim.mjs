@@ -16,6 +16,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { readReplayCsv } from "./replay-csv.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const { simulate } = await import(join(root, "dist/sim/index.js"));
@@ -37,20 +38,10 @@ const summary = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
 const tracePath = traceArg ?? (isAbsolute(summary.trace) ? summary.trace : join(root, summary.trace));
 const cores = summary.cores;
 
-function readCsv(path) {
-  const [head, ...rows] = readFileSync(path, "utf8").trim().split("\n");
-  const keys = head.split(",");
-  return rows.map((line, i) => {
-    const cells = line.split(",");
-    if (cells.length !== keys.length)
-      throw new Error(`${path}:${i + 2}: ${cells.length} fields, the header has ${keys.length}`);
-    return Object.fromEntries(keys.map((k, j) => [k, cells[j]]));
-  });
-}
 
 const trace = readTraceFile(tracePath);
-const none = readCsv(join(dir, "none.csv"));
-const alps = readCsv(join(dir, "alps.csv"));
+const none = readReplayCsv(join(dir, "none.csv"));
+const alps = readReplayCsv(join(dir, "alps.csv"));
 for (const [name, rows] of [["none.csv", none], ["alps.csv", alps]])
   if (rows.length !== trace.length)
     throw new Error(`${join(dir, name)}: ${rows.length} rows, the trace has ${trace.length} (a --time-limit-s replay? pass its trace)`);

@@ -16,6 +16,7 @@
 // the four tasks that ran longest meanwhile, with their function, first nice
 // and (with WRITES) their sandboxes' cpu.shares at that moment.
 import { readFileSync } from "node:fs";
+import { readReplayCsv } from "./replay-csv.mjs";
 
 const args = process.argv.slice(2);
 const minAt = args.indexOf("--min-ms");
@@ -26,19 +27,8 @@ if (csvPath === undefined || timehistPath === undefined || !(minMs >= 0)) {
   process.exit(2);
 }
 
-function readCsv(path) {
-  const [head, ...lines] = readFileSync(path, "utf8").trim().split("\n");
-  const names = head.split(",");
-  return lines.map((line, i) => {
-    // Function names in these replays have no commas or quotes.
-    const cells = line.split(",");
-    if (cells.length !== names.length)
-      throw new Error(`${path}:${i + 2}: ${cells.length} fields, the header has ${names.length}`);
-    return Object.fromEntries(names.map((n, j) => [n, cells[j]]));
-  });
-}
 
-const invocations = readCsv(csvPath);
+const invocations = readReplayCsv(csvPath);
 if (!("start_mono_ms" in (invocations[0] ?? {})))
   throw new Error(`${csvPath}: no start_mono_ms column (a replay before it was written)`);
 const byPid = new Map(invocations.filter((r) => r.pid !== "").map((r) => [Number(r.pid), r]));

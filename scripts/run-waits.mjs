@@ -17,6 +17,7 @@
 // taken around the replay (fork workers: one process per invocation). The
 // daemon's pid is in summary.json's notes ("alps daemon pid N").
 import { readFileSync } from "node:fs";
+import { readReplayCsv } from "./replay-csv.mjs";
 
 const [csvPath, timehistPath, daemonArg] = process.argv.slice(2);
 const daemonPid = Number(daemonArg);
@@ -25,18 +26,8 @@ if (csvPath === undefined || timehistPath === undefined || !(daemonPid > 0)) {
   process.exit(2);
 }
 
-function readCsv(path) {
-  const [head, ...lines] = readFileSync(path, "utf8").trim().split("\n");
-  const names = head.split(",");
-  return lines.map((line, i) => {
-    const cells = line.split(",");
-    if (cells.length !== names.length)
-      throw new Error(`${path}:${i + 2}: ${cells.length} fields, the header has ${names.length}`);
-    return Object.fromEntries(names.map((n, j) => [n, cells[j]]));
-  });
-}
 
-const rows = readCsv(csvPath).sort((a, b) => Number(a.duration_ms) - Number(b.duration_ms));
+const rows = readReplayCsv(csvPath).sort((a, b) => Number(a.duration_ms) - Number(b.duration_ms));
 const shorter = new Set(rows.slice(0, rows.length >> 1).map((r) => Number(r.pid)));
 const invocations = new Set(rows.map((r) => Number(r.pid)));
 
