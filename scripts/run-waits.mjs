@@ -4,7 +4,9 @@
 // during it. For each invocation of the shorter half (by duration), every
 // stretch it spent switched out between its first run on a CPU and its
 // exit, and who ran on that CPU meanwhile, summed by kind: invocations of
-// the longer half, other invocations of the shorter half, the alps daemon
+// the longer half (of a function with an invocation ended 300 ms before,
+// which the daemon has learned by then, or not yet), other invocations of
+// the shorter half, the alps daemon
 // (its pid, every thread), the replay's fork zygote and its parking
 // children ("burn-fork" tasks that are no invocation), the replay's
 // dispatcher (any other "node"), the rest by name. docs/results.md ("The
@@ -29,7 +31,19 @@ if (csvPath === undefined || timehistPath === undefined || !(daemonPid > 0)) {
 
 const rows = readReplayCsv(csvPath).sort((a, b) => Number(a.duration_ms) - Number(b.duration_ms));
 const shorter = new Set(rows.slice(0, rows.length >> 1).map((r) => Number(r.pid)));
-const invocations = new Set(rows.map((r) => Number(r.pid)));
+const functionOf = new Map(rows.map((r) => [Number(r.pid), r.function]));
+/** Each function's invocations' ends, CLOCK_MONOTONIC ms (perf's clock here, to about a ms). */
+const endsOf = new Map();
+for (const r of rows) {
+  const end = Number(r.end_mono_ms);
+  if (!Number.isFinite(end)) continue;
+  let list = endsOf.get(r.function);
+  if (list === undefined) endsOf.set(r.function, (list = []));
+  list.push(end);
+}
+/** Whether an invocation of `fn` had ended `SEEN_MS` before `at`: the daemon has learned it by then. */
+const SEEN_MS = 300;
+const seenComplete = (fn, at) => (endsOf.get(fn) ?? []).some((end) => end < at - SEEN_MS);
 
 // "time [cpu] name[tid/pid] wait sch-delay run": one line per switch-out of a task.
 const LINE = /^\s*([\d.]+)\s+\[(\d+)\]\s+(.+?)\[(\d+)(?:\/(\d+))?\]\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)/;
@@ -64,10 +78,15 @@ for (const e of switches) {
 }
 for (const list of byCpu.values()) list.sort((a, b) => a.end - b.end);
 
-function kind(e) {
+function kind(e, at) {
   if (e.pid === daemonPid || e.tid === daemonPid) return "alps daemon";
-  if (invocations.has(e.tid))
-    return shorter.has(e.tid) ? "invocations, shorter half" : "invocations, longer half";
+  const fn = functionOf.get(e.tid);
+  if (fn !== undefined) {
+    if (shorter.has(e.tid)) return "invocations, shorter half";
+    return seenComplete(fn, at)
+      ? "invocations, longer half, function seen complete"
+      : "invocations, longer half, function not seen complete yet";
+  }
   if (e.name === "burn-fork") return "replay: zygote and parking children";
   if (e.name === "node") return "replay: dispatcher";
   if (e.name === "<idle>") return "idle";
@@ -115,7 +134,9 @@ for (const list of mine.values()) {
       const o = cpuList[i];
       if (o.start >= e.start) break;
       const overlap = Math.min(o.end, e.start) - Math.max(o.start, from);
-      if (overlap > 0) byKind.set(kind(o), (byKind.get(kind(o)) ?? 0) + overlap);
+      if (overlap <= 0) continue;
+      const k = kind(o, Math.max(o.start, from));
+      byKind.set(k, (byKind.get(k) ?? 0) + overlap);
     }
   }
 }
@@ -123,6 +144,6 @@ console.log(
   `shorter half: ${seen} of ${shorter.size} invocations found in the trace; after their first run on a CPU they waited ${waited.toFixed(0)} ms and ran ${ran.toFixed(0)} ms`,
 );
 const total = [...byKind.values()].reduce((s, v) => s + v, 0);
-console.log("who ran meanwhile                     ms       %");
+console.log(`${"who ran meanwhile".padEnd(56)}       ms      %`);
 for (const [k, v] of [...byKind].sort((a, b) => b[1] - a[1]))
-  console.log(`${k.padEnd(36)} ${v.toFixed(1).padStart(8)} ${((100 * v) / total).toFixed(1).padStart(6)}`);
+  console.log(`${k.padEnd(56)} ${v.toFixed(1).padStart(8)} ${((100 * v) / total).toFixed(1).padStart(6)}`);
