@@ -14,8 +14,7 @@
 // lag V - v (virtual time owed: EEVDF picks an eligible entity with the
 // earliest deadline v + slice/weight, so a group owed more than its virtual
 // slice goes ahead of a newcomer placed at V) and virtual slice.
-import { createReadStream } from "node:fs";
-import { createInterface } from "node:readline";
+import { firstAtOrAfter, levelsOf, readProbe } from "./eevdf-probe-read.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -30,81 +29,7 @@ if (path === undefined || !(minMs >= 0) || !(show >= 0)) {
   process.exit(2);
 }
 
-const s64 = (text) => BigInt.asIntN(64, BigInt(text));
-const us = (ns) => Number(ns) / 1e3;
-
-/** One level of an event: the entity and the run queue it is on. */
-function parseLevel(text, where) {
-  const f = text.trim().split(/\s+/);
-  if (f.length !== 14) throw new Error(`${where}: a level has ${f.length} fields, expected 14`);
-  const [v, deadline, , slice, weight, , , , zero, sum, load, currV, currW, currIsSelf] = f;
-  const vruntime = s64(v);
-  const zeroV = s64(zero);
-  const w = BigInt(weight) >> 10n;
-  const cw = BigInt(currW) >> 10n;
-  // V as the kernel computes it: the tree's weighted sum plus the running entity.
-  let avg = BigInt(sum);
-  let total = BigInt(load);
-  if (cw > 0n) {
-    avg += (s64(currV) - zeroV) * cw;
-    total += cw;
-  }
-  const eligible = avg >= (vruntime - zeroV) * total;
-  const V = total > 0n ? zeroV + avg / total : vruntime;
-  return {
-    weight: Number(w),
-    eligible,
-    lagUs: us(V - vruntime),
-    vsliceUs: us(s64(deadline) - vruntime),
-    sliceUs: us(BigInt(slice)),
-    curr: currIsSelf === "1",
-  };
-}
-
-const wakes = [];
-// Switches keep their text; the levels are parsed only for those that ran during a long wait.
-const switches = [];
-let lineNo = 0;
-for await (const line of createInterface({ input: createReadStream(path) })) {
-  lineNo++;
-  if (line === "") continue;
-  const where = `${path}:${lineNo}`;
-  const bar = line.indexOf(" | ");
-  const h = (bar < 0 ? line : line.slice(0, bar)).split(" ");
-  if (h.length !== 6 || (h[0] !== "W" && h[0] !== "S"))
-    throw new Error(`${where}: not a probe line (W|S ts pid cpu prio depth)`);
-  const event = {
-    ms: Number(BigInt(h[1])) / 1e6,
-    pid: Number(h[2]),
-    cpu: Number(h[3]),
-    prio: Number(h[4]),
-    where,
-    rest: bar < 0 ? "" : line.slice(bar + 3),
-  };
-  (h[0] === "W" ? wakes : switches).push(event);
-}
-/** The levels of an event, parsed once. */
-const levelsOf = (e) =>
-  (e.levels ??= e.rest === "" ? [] : e.rest.split(" | ").map((l) => parseLevel(l, e.where)));
-
-// Switches are in time order per CPU; sort all once for the lookups below.
-switches.sort((a, b) => a.ms - b.ms);
-const byPid = new Map();
-for (const s of switches) {
-  let list = byPid.get(s.pid);
-  if (list === undefined) byPid.set(s.pid, (list = []));
-  list.push(s);
-}
-const firstAtOrAfter = (list, ms) => {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid].ms < ms) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-};
+const { wakes, switches, switchesOf: byPid } = await readProbe(path);
 
 const waits = [];
 for (const w of wakes) {

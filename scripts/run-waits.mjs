@@ -18,16 +18,32 @@
 // TIMEHIST: `perf sched timehist -i perf.data` of a `perf sched record`
 // taken around the replay (fork workers: one process per invocation). The
 // daemon's pid is in summary.json's notes ("alps daemon pid N").
+//
+// --probe PROBE_OUT (scripts/eevdf-probe.sh run around the same replay, its
+// clock the same CLOCK_MONOTONIC: take the trace with `perf sched record -k
+// CLOCK_MONOTONIC`) splits the longer half's share by what the scheduler
+// saw when it switched that invocation in: its sandbox group's weight
+// against the waiting one's (at the waiting one's last switch-in), and
+// whether its group was owed more than its own virtual slice (EEVDF then
+// picks it ahead of entities placed at the queue's average); --weights
+// also names the two weights and task priorities.
 import { readFileSync } from "node:fs";
 import { readReplayCsv } from "./replay-csv.mjs";
+import { firstAtOrAfter, levelsOf, readProbe } from "./eevdf-probe-read.mjs";
 
-const [csvPath, timehistPath, daemonArg] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const probeAt = argv.indexOf("--probe");
+const probePath = probeAt >= 0 ? argv.splice(probeAt, 2)[1] : undefined;
+const detailAt = argv.indexOf("--weights");
+const detail = detailAt >= 0 && argv.splice(detailAt, 1).length === 1;
+const [csvPath, timehistPath, daemonArg] = argv;
 const daemonPid = Number(daemonArg);
-if (csvPath === undefined || timehistPath === undefined || !(daemonPid > 0)) {
-  console.error("usage: run-waits.mjs ALPS_CSV TIMEHIST DAEMON_PID");
+const usage = csvPath === undefined || timehistPath === undefined || !(daemonPid > 0);
+if (usage || (probeAt >= 0 && probePath === undefined) || (detail && probePath === undefined)) {
+  console.error("usage: run-waits.mjs ALPS_CSV TIMEHIST DAEMON_PID [--probe PROBE_OUT [--weights]]");
   process.exit(2);
 }
-
+const probe = probePath === undefined ? undefined : await readProbe(probePath);
 
 const rows = readReplayCsv(csvPath).sort((a, b) => Number(a.duration_ms) - Number(b.duration_ms));
 const shorter = new Set(rows.slice(0, rows.length >> 1).map((r) => Number(r.pid)));
@@ -105,6 +121,36 @@ function firstEndingAfter(list, t) {
   return lo;
 }
 
+/** `pid`'s probe event nearest `ms` (within `slackMs`), or the last before it when `before`. */
+function probeEvent(pid, ms, { slackMs = 0.5, before = false } = {}) {
+  const list = probe.switchesOf.get(pid) ?? [];
+  const i = firstAtOrAfter(list, ms);
+  if (before) return list[i - 1];
+  const near = [list[i - 1], list[i]].filter((x) => x !== undefined && Math.abs(x.ms - ms) <= slackMs);
+  return near.sort((a, b) => Math.abs(a.ms - ms) - Math.abs(b.ms - ms))[0];
+}
+
+/**
+ * What the scheduler saw when it switched `runner` in while `waiterPid`
+ * waited (since `from`): whether the waiting one was still boosted (a nice
+ * below 0, prio < 120) or back at its base past its slice, and the
+ * runner's sandbox group against the waiting one's.
+ */
+function asSeen(runner, waiterPid, from) {
+  const ran = probeEvent(runner.tid, runner.start);
+  const waiter = probeEvent(waiterPid, from, { before: true });
+  if (ran === undefined || waiter === undefined) return "no probe event";
+  const [, group] = levelsOf(ran);
+  const [, waiterGroup] = levelsOf(waiter);
+  if (group === undefined || waiterGroup === undefined) return "no sandbox level";
+  const state = waiter.prio < 120 ? "waiting one boosted" : "waiting one unboosted";
+  const rel =
+    group.weight > waiterGroup.weight ? "heavier" : group.weight === waiterGroup.weight ? "as heavy" : "lighter";
+  const owed = group.lagUs > group.vsliceUs ? ", owed more than its virtual slice" : "";
+  const weights = detail ? ` [${group.weight} vs ${waiterGroup.weight}, prio ${ran.prio} vs ${waiter.prio}]` : "";
+  return `${state}, its group ${rel}${owed}${weights}`;
+}
+
 const mine = new Map();
 for (const e of switches) {
   if (!shorter.has(e.tid)) continue;
@@ -135,7 +181,8 @@ for (const list of mine.values()) {
       if (o.start >= e.start) break;
       const overlap = Math.min(o.end, e.start) - Math.max(o.start, from);
       if (overlap <= 0) continue;
-      const k = kind(o, Math.max(o.start, from));
+      let k = kind(o, Math.max(o.start, from));
+      if (probe !== undefined && k.startsWith("invocations, longer half")) k += `: ${asSeen(o, e.tid, from)}`;
       byKind.set(k, (byKind.get(k) ?? 0) + overlap);
     }
   }
