@@ -3,7 +3,8 @@
 // one replay's alps.csv (its pid column) beside a scheduler trace taken
 // during it. For each invocation of the shorter half (by duration), every
 // stretch it spent switched out between its first run on a CPU and its
-// exit, and who ran on that CPU meanwhile, summed by kind: invocations of
+// end (the CSV's end_mono_ms, where its turnaround ends; its process exits
+// after that), and who ran on that CPU meanwhile, summed by kind: invocations of
 // the longer half (of a function with an invocation ended 300 ms before,
 // which the daemon has learned by then, or not yet), other invocations of
 // the shorter half, the alps daemon
@@ -48,7 +49,11 @@ const probe = probePath === undefined ? undefined : await readProbe(probePath);
 const rows = readReplayCsv(csvPath).sort((a, b) => Number(a.duration_ms) - Number(b.duration_ms));
 const shorter = new Set(rows.slice(0, rows.length >> 1).map((r) => Number(r.pid)));
 const functionOf = new Map(rows.map((r) => [Number(r.pid), r.function]));
-/** Each function's invocations' ends, CLOCK_MONOTONIC ms (perf's clock here, to about a ms). */
+/** Each invocation's end, CLOCK_MONOTONIC ms (perf's clock here, to about a ms), by pid. */
+const endOf = new Map(
+  rows.filter((r) => Number.isFinite(Number(r.end_mono_ms))).map((r) => [Number(r.pid), Number(r.end_mono_ms)]),
+);
+/** Each function's invocations' ends, CLOCK_MONOTONIC ms. */
 const endsOf = new Map();
 for (const r of rows) {
   const end = Number(r.end_mono_ms);
@@ -171,15 +176,20 @@ for (const list of mine.values()) {
   });
   if (first < 0) continue;
   seen++;
+  // Up to the invocation's end as the replay saw it (its turnaround ends
+  // there): the process's exit after that is no part of it.
+  const endMs = endOf.get(list[0].tid) ?? Number.POSITIVE_INFINITY;
   for (const e of list.slice(first + 1)) {
-    ran += e.end - e.start;
-    waited += e.wait;
     const from = e.start - e.wait;
+    if (from >= endMs) break;
+    const waitEnd = Math.min(e.start, endMs);
+    ran += Math.max(0, Math.min(e.end, endMs) - e.start);
+    waited += waitEnd - from;
     const cpuList = byCpu.get(e.cpu) ?? [];
     for (let i = firstEndingAfter(cpuList, from); i < cpuList.length; i++) {
       const o = cpuList[i];
-      if (o.start >= e.start) break;
-      const overlap = Math.min(o.end, e.start) - Math.max(o.start, from);
+      if (o.start >= waitEnd) break;
+      const overlap = Math.min(o.end, waitEnd) - Math.max(o.start, from);
       if (overlap <= 0) continue;
       let k = kind(o, Math.max(o.start, from));
       if (probe !== undefined && k.startsWith("invocations, longer half")) k += `: ${asSeen(o, e.tid, from)}`;
