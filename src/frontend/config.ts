@@ -157,13 +157,16 @@ export const CONFIG_FIELDS = {
   gamma: { schema: z.number().positive(), default: 1, help: "overload divisor γ" },
   theta: { schema: z.number().min(0).max(100), default: 50, help: "overload threshold θ, % CPU" },
   capMs: { schema: z.number().positive(), default: 200, help: "global slice cap, ms" },
-  // SRPT with quantum Q never preempts a run before Q ms, so a shorter boost
-  // has no counterpart in the replay the slice is learned from; without a
-  // floor a function whose runs vary more than their mean was never boosted.
+  // Without a floor a function whose runs vary more than their mean was
+  // never boosted, and SRPT with quantum Q (8 ms) never preempts a run
+  // sooner, so the floor is at least Q. It is 24: an invocation past its
+  // slice waits at nice 0 beside the long ones there, and at 8 ms the short
+  // functions' invocations of 10-30 ms lost their boost before their end;
+  // functions whose learned slice is longer keep theirs (docs/learning.md).
   sliceFloorMs: {
     schema: nonNeg,
-    default: 8,
-    help: "smallest learned slice, ms (SRPT's quantum: it never preempts a run sooner)",
+    default: 24,
+    help: "smallest learned slice, ms (at least the learner's SRPT quantum)",
   },
   smoothing: {
     schema: z.number().min(0).max(1),

@@ -25,7 +25,13 @@ function spaced(fns: { fn: string; cpu: number[] }[], gapMs = 10_000): Invocatio
   return out;
 }
 
-const P: LearnerParams = { ...learnerParams(defaultConfig(), 2), smoothing: 0.5 };
+// The slice cases below are worked out for a floor of 8 ms (the SRPT quantum);
+// the default's own floor is checked in its own case.
+const P: LearnerParams = {
+  ...learnerParams(defaultConfig(), 2),
+  smoothing: 0.5,
+  sliceFloorMs: 8,
+};
 
 describe("learner on crafted windows", () => {
   it("predicts the crafted run lengths", () => {
@@ -88,7 +94,7 @@ describe("learner on crafted windows", () => {
     expect(noisy.functions.f?.explain.stddev_penalty_ms).toBeCloseTo(30, 6);
   });
 
-  it("never learns a slice below the floor (SRPT's quantum), unless the floor is 0", () => {
+  it("never learns a slice below the floor, unless the floor is 0", () => {
     // Runs 1 and 9 ms: mean 5, stddev 4 → 5 − 4 = 1 ms, raised to the 8 ms floor.
     const w = spaced([{ fn: "jumpy", cpu: [1, 9, 1, 9] }]);
     const floored = learnPolicy(w, { ...P, sliceFloorMs: 8 });
@@ -98,6 +104,12 @@ describe("learner on crafted windows", () => {
     // The floor never lifts a slice above the cap.
     const capped = learnPolicy(w, { ...P, sliceFloorMs: 50, capMs: 20 });
     expect(capped.functions.jumpy?.slice_ms).toBeCloseTo(20, 6);
+    // The default floor, 24 ms, keeps a 10-12 ms function boosted to its end
+    // (mean 11 − stddev 1 = 10 would lose it two ms early).
+    const short = spaced([{ fn: "short", cpu: [10, 12, 10, 12] }]);
+    const byDefault = learnPolicy(short, learnerParams(defaultConfig(), 2));
+    expect(byDefault.functions.short?.slice_ms).toBeCloseTo(24, 6);
+    expect(learnPolicy(short, P).functions.short?.slice_ms).toBeCloseTo(10, 6);
   });
 
   it("shrinks slices by (100 + θ − util)/(100·γ) under overload, not by β", () => {
