@@ -166,7 +166,7 @@ export const CONFIG_FIELDS = {
   sliceFloorMs: {
     schema: nonNeg,
     default: 24,
-    help: "smallest learned slice, ms (at least the learner's SRPT quantum)",
+    help: "smallest learned slice, ms (keep it at or above --quantum-ms)",
   },
   smoothing: {
     schema: z.number().min(0).max(1),
