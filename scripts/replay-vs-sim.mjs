@@ -38,7 +38,6 @@ const summary = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
 const tracePath = traceArg ?? (isAbsolute(summary.trace) ? summary.trace : join(root, summary.trace));
 const cores = summary.cores;
 
-
 const trace = readTraceFile(tracePath);
 const none = readReplayCsv(join(dir, "none.csv"));
 const alps = readReplayCsv(join(dir, "alps.csv"));

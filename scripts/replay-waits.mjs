@@ -27,7 +27,6 @@ if (csvPath === undefined || timehistPath === undefined || !(minMs >= 0)) {
   process.exit(2);
 }
 
-
 const invocations = readReplayCsv(csvPath);
 if (!("start_mono_ms" in (invocations[0] ?? {})))
   throw new Error(`${csvPath}: no start_mono_ms column (a replay before it was written)`);
