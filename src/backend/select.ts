@@ -32,6 +32,8 @@ export interface CreateBackendOptions {
   idleFrom?: number;
   /** alps, strategy dynamic: yields end this many predicted runs after an invocation starts (0: never). */
   yieldBound?: number;
+  /** alps, strategy dynamic: nice levels between the levels used. */
+  levelStep?: number;
   /** SFS tuning (slots, slice, overload). */
   sfs?: Omit<SfsOptions, "syscalls" | "touched" | "log" | "reasons">;
 }
@@ -61,10 +63,11 @@ export async function createBackend(
   const strategy = opts.strategy ?? "dynamic";
   const sliceRequest = opts.sliceRequest ?? "off";
   const unboostedSliceNs = opts.unboostedSliceNs ?? 0n;
-  // The yield bound travels with idleFrom: both shape strategy dynamic's yields.
+  // The yield bound and the level step travel with idleFrom: all shape strategy dynamic's levels.
   const idleFrom = {
     ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
     ...(opts.yieldBound === undefined ? {} : { yieldBound: opts.yieldBound }),
+    ...(opts.levelStep === undefined ? {} : { levelStep: opts.levelStep }),
   };
 
   let mode: Mode;

@@ -182,6 +182,7 @@ async function runDaemon(
       ...sliceSettings(config),
       idleFrom: config.idleFromNice,
       yieldBound: config.yieldBound,
+      levelStep: config.levelStep,
       noBpf: config.noBpf,
       // The first entry wakes the tick (and beats at once after an idle beat), before the change it precedes.
       touched: record,

@@ -53,6 +53,12 @@ interface SimulateFlags {
 const LEARNING_GROUP =
   "Learning online (alps without --policy-file), the daemon's options (docs/config.md):";
 
+/** The daemon's options that shape levels, not learning: they apply to alps with a policy file too. */
+const LEVEL_KEYS = ["idleFromNice", "yieldBound", "levelStep"] as const;
+function isLevelKey(key: string): boolean {
+  return (LEVEL_KEYS as readonly string[]).includes(key);
+}
+
 /** Reads the trace; a file that cannot be opened is bad input naming the file, not a crash. */
 function readTrace<T>(read: (path: string) => T, file: string): T {
   try {
@@ -99,11 +105,10 @@ async function addLearningOptions(cmd: Command): Promise<void> {
     ).helpGroup(LEARNING_GROUP),
   );
   // --strategy and --quantum-ms are the simulator's own flags, with the same meaning;
-  // --idle-from-nice and --yield-bound apply to alps with a policy file too.
-  cmd.addOption(configOption("idleFromNice"));
-  cmd.addOption(configOption("yieldBound"));
+  // --idle-from-nice, --yield-bound and --level-step apply to alps with a policy file too.
+  for (const key of LEVEL_KEYS) cmd.addOption(configOption(key));
   for (const key of ONLINE_KEYS)
-    if (key !== "strategy" && key !== "quantumMs" && key !== "idleFromNice" && key !== "yieldBound")
+    if (key !== "strategy" && key !== "quantumMs" && !isLevelKey(key))
       cmd.addOption(configOption(key).helpGroup(LEARNING_GROUP));
 }
 
@@ -235,7 +240,7 @@ async function daemonConfig(
     flags,
     ONLINE_KEYS.filter((k) => k !== "strategy" && k !== "quantumMs"),
   );
-  const learningOnly = Object.keys(given).filter((k) => k !== "idleFromNice" && k !== "yieldBound");
+  const learningOnly = Object.keys(given).filter((k) => !isLevelKey(k));
   if (!learning && learningOnly.length > 0)
     throw new UsageError(
       `--${flagName(learningOnly[0] as (typeof ONLINE_KEYS)[number])} applies to alps learning online (without --policy-file) only`,
@@ -333,7 +338,11 @@ async function runSimulateCommand(flags: SimulateFlags & Record<string, unknown>
             strategy: config?.strategy,
             ...(config === undefined
               ? {}
-              : { idleFrom: config.idleFromNice, yieldBound: config.yieldBound }),
+              : {
+                  idleFrom: config.idleFromNice,
+                  yieldBound: config.yieldBound,
+                  levelStep: config.levelStep,
+                }),
             ...(niceFloor === undefined ? {} : { floor: niceFloor }),
           };
     const result = simulate(trace, {

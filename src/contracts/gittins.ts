@@ -210,6 +210,8 @@ export function gittinsLevelTable(
       const at = dist.attainedAtMs(s, thresholds[band - 1] as number);
       if (!(at < hi)) break;
       band--;
+      // A level the curve's step leaves unused repeats its neighbour's threshold: skip to the one chosen.
+      while (band > 0 && thresholds[band - 1] === thresholds[band]) band--;
       out.push(Math.max(at, lo), curve.niceMin + band);
     }
     lo = hi;

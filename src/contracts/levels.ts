@@ -60,6 +60,11 @@ export interface LevelCurve {
   hiMs: number;
   /** Static strategy: nice levels between adjacent priority ranks. */
   staticStep: number;
+  /**
+   * Strategy dynamic: nice levels between the levels used (1, or absent:
+   * every level of the band). See steppedThresholdsMs.
+   */
+  levelStep?: number;
 }
 
 /** The unchanged level: a task that is no function's, or past its slice and no longer yielding. */
@@ -118,6 +123,19 @@ export function runsIdle(level: number, idleFrom: number = DEFAULT_IDLE_FROM): b
 }
 
 /**
+ * Strategy dynamic uses every third level (steppedThresholdsMs): 0, ±3 ..
+ * ±18, and the band's ends. Why 3: against every level, on the host (fork
+ * workers, driver api, three rounds each on the bundled azure-like and
+ * huawei-like workloads) it halved the level changes the daemon is woken
+ * for (5.9 → 2.0 and 4.1 → 1.4 per invocation) with no figure worse (mean,
+ * shorter half, longest tenth); 2 cut fewer and split the figures. The
+ * simulator, which does not charge for the daemon's wake-ups, puts its
+ * ordering cost at 0.2-1.6 % of the mean. docs/results.md, "Fewer level
+ * changes".
+ */
+export const DEFAULT_LEVEL_STEP = 3;
+
+/**
  * The levels and static step alps uses. Its loMs..hiMs are the band of a
  * policy that brings none; the learner's policies bring one fitted to their
  * predicted runs (curveForPolicy).
@@ -128,7 +146,13 @@ export const DEFAULT_CURVE: LevelCurve = {
   loMs: 5,
   hiMs: 2000,
   staticStep: 3,
+  levelStep: DEFAULT_LEVEL_STEP,
 };
+
+/** DEFAULT_CURVE with another level step (`--level-step`). */
+export function curveWithStep(levelStep: number | undefined): LevelCurve {
+  return levelStep === undefined ? DEFAULT_CURVE : { ...DEFAULT_CURVE, levelStep };
+}
 
 /**
  * The curve strategy `dynamic` uses under `policy`: `base` over the policy's
@@ -146,7 +170,8 @@ export function curveForPolicy(policy: Policy, base: LevelCurve = DEFAULT_CURVE)
  * Upper bounds of predicted remaining time for each level of the band, ms:
  * `thresholds[i]` is the largest remaining time that still earns level
  * `niceMin + i`. Geometric between loMs and hiMs, so each level covers the
- * same ratio of remaining time.
+ * same ratio of remaining time. With a `levelStep` above 1 only every
+ * step-th level is used (steppedThresholdsMs).
  */
 export function levelThresholdsMs(curve: LevelCurve = DEFAULT_CURVE): number[] {
   const n = curve.niceMax - curve.niceMin + 1;
@@ -159,7 +184,62 @@ export function levelThresholdsMs(curve: LevelCurve = DEFAULT_CURVE): number[] {
   }
   if (n === 1) return [curve.hiMs];
   const ratio = curve.hiMs / curve.loMs;
-  return Array.from({ length: n }, (_, i) => curve.loMs * ratio ** (i / (n - 1)));
+  const fine = Array.from({ length: n }, (_, i) => curve.loMs * ratio ** (i / (n - 1)));
+  return steppedThresholdsMs(fine, curve.niceMin, curve.levelStep ?? 1);
+}
+
+/**
+ * Coarser levels through the same table: with `step` > 1, the levels are
+ * taken in groups of `step` neighbours centred on BASE_NICE's multiples of
+ * `step` (for step 3: -1..1 is 0, 2..4 is 3, -4..-2 is -3; for an even
+ * step a level halfway between two centres goes to the yielding one), and
+ * each group uses one level, its centre (the lowest group, which has none
+ * below it: its most urgent level), for all the remaining times its members
+ * covered. Above the band a task still gets niceMax.
+ *
+ * Why: every level change of a running task is one wake-up of the daemon,
+ * which runs at real-time priority and so takes its CPU from the functions
+ * at once; a running invocation crosses a level each time its remaining
+ * time falls by the band's ratio per level (15 % on the fixed band).
+ * Neighbouring levels differ by 25 % in weight, which orders little; levels
+ * `step` apart differ by 1.25^step. docs/results.md has the
+ * measurements.
+ *
+ * The table keeps one threshold per level, so everything that reads it (the
+ * BPF program, curveLevel, the simulator) needs no other rule: a level not
+ * used gets its predecessor's threshold, and the first level whose
+ * threshold covers a remaining time is the one chosen, so a duplicate is
+ * never chosen. `fine` must be ascending.
+ */
+export function steppedThresholdsMs(
+  fine: readonly number[],
+  niceMin: number,
+  step: number,
+): number[] {
+  if (!(Number.isInteger(step) && step >= 1))
+    throw new RangeError(`level step must be an integer >= 1, got ${step}`);
+  if (step === 1) return [...fine];
+  const n = fine.length;
+  const niceMax = niceMin + n - 1;
+  const centre = (level: number): number =>
+    Math.min(Math.max(BASE_NICE + step * Math.round((level - BASE_NICE) / step), niceMin), niceMax);
+  const out: number[] = [];
+  let i = 0;
+  while (i < n) {
+    // One group: the indices whose levels share a centre.
+    const c = centre(niceMin + i);
+    let top = i;
+    while (top + 1 < n && centre(niceMin + top + 1) === c) top++;
+    // The lowest group has no threshold below it to give its members before
+    // the centre: its first member is the level it uses.
+    const chosen = i === 0 ? 0 : c - niceMin;
+    for (let j = i; j <= top; j++) {
+      if (j === chosen) out.push(fine[top] as number);
+      else out.push(j === 0 ? (fine[top] as number) : (out[j - 1] as number));
+    }
+    i = top + 1;
+  }
+  return out;
 }
 
 /**

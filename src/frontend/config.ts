@@ -19,6 +19,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import {
   DEFAULT_IDLE_FROM,
+  DEFAULT_LEVEL_STEP,
   DEFAULT_YIELD_BOUND,
   SLICE_REQUESTS,
   type SliceRequest,
@@ -74,6 +75,11 @@ export const CONFIG_FIELDS = {
     schema: z.number().int().min(1).max(20),
     default: DEFAULT_IDLE_FROM,
     help: "strategy dynamic: yields at this nice level and above run under SCHED_IDLE (20 = never)",
+  },
+  levelStep: {
+    schema: z.number().int().min(1).max(10),
+    default: DEFAULT_LEVEL_STEP,
+    help: "strategy dynamic: nice levels between the levels used (1: every level); each level a running invocation crosses wakes the daemon",
   },
   yieldBound: {
     schema: nonNeg,

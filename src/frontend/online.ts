@@ -26,6 +26,7 @@ export const ONLINE_KEYS = [
   "strategy",
   "idleFromNice",
   "yieldBound",
+  "levelStep",
   "learnPeriodMs",
   "newFunctionLearnMs",
   "provisionalCapMs",
@@ -236,7 +237,7 @@ export interface OnlineRun {
 
 /**
  * `alps` over `trace` with the daemon learning online from it, configured by
- * `config` (strategy, idleFromNice, yieldBound and the learner's options included).
+ * `config` (strategy, idleFromNice, yieldBound, levelStep and the learner's options included).
  */
 export function simulateOnline(
   trace: SimInput,
@@ -261,6 +262,7 @@ export function simulateOnline(
       strategy: config.strategy,
       idleFrom: config.idleFromNice,
       yieldBound: config.yieldBound,
+      levelStep: config.levelStep,
       ...(opts.gittins === undefined ? {} : { gittins: opts.gittins }),
     },
   });

@@ -5,6 +5,7 @@
 import { EXACT } from "../contracts/gittins.js";
 import {
   curveForPolicy,
+  curveWithStep,
   DEFAULT_CURVE,
   DEFAULT_IDLE_FROM,
   DEFAULT_YIELD_BOUND,
@@ -130,7 +131,8 @@ function runEngine(jobs: JobTable, opts: SimOptions): EngineResult {
           ...(feed === undefined ? {} : { online: { feed, entries } }),
         });
       }
-      const curveOf = (policy: Policy) => alps.curve ?? curveForPolicy(policy);
+      const base = curveWithStep(alps.levelStep);
+      const curveOf = (policy: Policy) => alps.curve ?? curveForPolicy(policy, base);
       const gittins = alps.gittins;
       if (alps.overrun !== undefined && (strategy !== "dynamic" || gittins !== undefined))
         throw new RangeError("an overrun rule applies to strategy dynamic without Gittins levels");

@@ -108,6 +108,8 @@ interface AlpsCommon {
   idleFrom?: number;
   /** Dynamic: yields end this many predicted runs after an invocation starts (yieldLiftMs; default DEFAULT_YIELD_BOUND, 0 = never). */
   yieldBound?: number;
+  /** Dynamic: nice levels between the levels used (steppedThresholdsMs; default DEFAULT_LEVEL_STEP). Not with `curve`, which has its own. */
+  levelStep?: number;
   /** Lowest level any invocation gets (the daemon's floor for callers that are not root); default none. */
   floor?: number;
   /** Dynamic: remaining time from the Gittins index of the learned runs (needs a feed); absent: predicted − used. */

@@ -205,6 +205,21 @@ class LevelTracker {
   }
 
   /** j's prediction at `used`: its entry's, or as regrown (overrun.ts). */
+  /**
+   * The band index one level change from `b` in direction `d`. With a level
+   * step (steppedThresholdsMs) a level not used repeats its neighbour's
+   * threshold, and the first index of such a run is the level chosen: the
+   * step skips the rest of the run.
+   */
+  private stepFrom(b: number, d: number): number {
+    const t = this.thresholds;
+    const last = t.length - 1;
+    let next = Math.min(Math.max(b + d, 0), last);
+    if (d < 0) while (next > 0 && t[next - 1] === t[next]) next--;
+    else while (next < last && t[next] === t[next - 1]) next++;
+    return next;
+  }
+
   private predictedAt(j: number, used: number): number {
     const p = this.plan;
     const predicted = p.predicted[j] as number;
@@ -324,7 +339,7 @@ class LevelTracker {
     // A crossing computed in floating point may land a hair short of the
     // line; the step it was computed for is taken all the same.
     const d = this.dir[j] as number;
-    if (b === before && d !== 0) b = Math.min(Math.max(b + d, 0), this.thresholds.length - 1);
+    if (b === before && d !== 0) b = this.stepFrom(b, d);
     this.band[j] = b;
     return this.floored(this.dynamicOf(j, used));
   }

@@ -14,7 +14,7 @@ import { existsSync } from "node:fs";
 import {
   BASE_NICE,
   curveForPolicy,
-  DEFAULT_CURVE,
+  curveWithStep,
   DEFAULT_YIELD_BOUND,
   dynamicLevel,
   type LevelCurve,
@@ -69,6 +69,8 @@ export interface BpfBackendOptions {
   strategy: Strategy;
   /** A fixed band; by default each policy's own (curveForPolicy). */
   curve?: LevelCurve;
+  /** Strategy dynamic: nice levels between the levels used (steppedThresholdsMs); default DEFAULT_LEVEL_STEP. */
+  levelStep?: number;
   /** Defaults to the addon's syscalls. */
   syscalls?: Syscalls;
   touched?: TouchedRecorder;
@@ -195,8 +197,9 @@ class AlpsBpfBackend implements BpfBackend {
   readonly #handle: BpfHandle;
   readonly #strategy: Strategy;
   readonly #yieldBound: number;
-  /** A configured fixed curve; without one, each policy's band (curveForPolicy). */
+  /** A configured fixed curve; without one, each policy's band (curveForPolicy) over this base. */
   readonly #fixedCurve: LevelCurve | undefined;
+  readonly #baseCurve: LevelCurve;
   #curve: LevelCurve;
   /** The curve's thresholds, computed once per curve: startInvocation needs them on every invocation. */
   #thresholdsMs: readonly number[];
@@ -254,14 +257,15 @@ class AlpsBpfBackend implements BpfBackend {
     this.#strategy = opts.strategy;
     this.#yieldBound = opts.yieldBound ?? DEFAULT_YIELD_BOUND;
     this.#fixedCurve = opts.curve;
-    this.#curve = opts.curve ?? curveForPolicy(this.#policy);
+    this.#baseCurve = curveWithStep(opts.levelStep);
+    this.#curve = opts.curve ?? curveForPolicy(this.#policy, this.#baseCurve);
     this.#thresholdsMs = levelThresholdsMs(this.#curve);
     this.#log = opts.log ?? (() => {});
     this.actuator = new Actuator({
       strategy: opts.strategy,
       syscalls: opts.syscalls ?? addonSyscalls(addon),
       touched: opts.touched,
-      curve: opts.curve ?? DEFAULT_CURVE,
+      curve: opts.curve ?? this.#baseCurve,
       log: this.#log,
       sliceRequest: opts.sliceRequest ?? "off",
       unboostedSliceNs: opts.unboostedSliceNs ?? 0n,
@@ -558,7 +562,7 @@ class AlpsBpfBackend implements BpfBackend {
   applyPolicy(policy: Policy): void {
     this.#policy = policy;
     if (this.#fixedCurve === undefined) {
-      const curve = curveForPolicy(policy);
+      const curve = curveForPolicy(policy, this.#baseCurve);
       if (curve.loMs !== this.#curve.loMs || curve.hiMs !== this.#curve.hiMs) {
         this.#curve = curve;
         this.#thresholdsMs = levelThresholdsMs(curve);

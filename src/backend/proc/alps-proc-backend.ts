@@ -10,7 +10,7 @@
 import {
   BASE_NICE,
   curveForPolicy,
-  DEFAULT_CURVE,
+  curveWithStep,
   dynamicLevel,
   DEFAULT_YIELD_BOUND,
   yieldLiftMs,
@@ -41,6 +41,8 @@ export interface AlpsProcOptions {
   touched?: TouchedRecorder;
   /** A fixed band; by default each policy's own (curveForPolicy), as in the BPF backend. */
   curve?: LevelCurve;
+  /** Strategy dynamic: nice levels between the levels used (steppedThresholdsMs); default DEFAULT_LEVEL_STEP. */
+  levelStep?: number;
   /** Poll period while a boosted task runs, ms. */
   fastPollMs?: number;
   /** Poll period otherwise, ms. */
@@ -62,14 +64,15 @@ export interface AlpsProcOptions {
 export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
   const strategy = opts.strategy ?? "dynamic";
   let policy: Policy = emptyPolicy();
-  let curve = opts.curve ?? curveForPolicy(policy);
+  const baseCurve = curveWithStep(opts.levelStep);
+  let curve = opts.curve ?? curveForPolicy(policy, baseCurve);
   let thresholds = levelThresholdsMs(curve);
   const fastPollMs = opts.fastPollMs ?? 2;
   const idlePollMs = opts.idlePollMs ?? 20;
   const actuator = new Actuator({
     strategy,
     syscalls: opts.syscalls,
-    curve: opts.curve ?? DEFAULT_CURVE,
+    curve: opts.curve ?? baseCurve,
     sliceRequest: opts.sliceRequest ?? "off",
     unboostedSliceNs: opts.unboostedSliceNs ?? 0n,
     ...(opts.idleFrom === undefined ? {} : { idleFrom: opts.idleFrom }),
@@ -275,7 +278,7 @@ export function createAlpsProcBackend(opts: AlpsProcOptions): Backend {
     applyPolicy(next) {
       policy = next;
       if (opts.curve === undefined) {
-        curve = curveForPolicy(next);
+        curve = curveForPolicy(next, baseCurve);
         thresholds = levelThresholdsMs(curve);
       }
     },
