@@ -123,17 +123,19 @@ export function runsIdle(level: number, idleFrom: number = DEFAULT_IDLE_FROM): b
 }
 
 /**
- * Strategy dynamic uses every third level (steppedThresholdsMs): 0, ±3 ..
- * ±18, and the band's ends. Why 3: against every level, on the host (fork
- * workers, driver api, three rounds each on the bundled azure-like and
- * huawei-like workloads) it halved the level changes the daemon is woken
- * for (5.9 → 2.0 and 4.1 → 1.4 per invocation) with no figure worse (mean,
- * shorter half, longest tenth); 2 cut fewer and split the figures. The
- * simulator, which does not charge for the daemon's wake-ups, puts its
- * ordering cost at 0.2-1.6 % of the mean. docs/results.md, "Fewer level
- * changes".
+ * Strategy dynamic uses every level of the band unless told otherwise
+ * (`--level-step`). A step of 3 halves the level changes the daemon is
+ * woken for (5.9 → 2.0 per invocation on azure-like, 4.1 → 1.4 on
+ * huawei-like, fork workers), but on the host it was not worth making the
+ * default: over six rounds each the means moved within their run-to-run
+ * spread (azure-like +0.008, as the simulator's +0.010; huawei-like
+ * −0.008), the daemon's CPU over a 30 s replay did not fall (1.87 s against
+ * 1.86, three runs each), and registrations answered 0.14-0.26 ms later at
+ * the median (plausibly: a daemon woken less often runs each request
+ * colder).
+ * docs/results.md, "Fewer level changes".
  */
-export const DEFAULT_LEVEL_STEP = 3;
+export const DEFAULT_LEVEL_STEP = 1;
 
 /**
  * The levels and static step alps uses. Its loMs..hiMs are the band of a

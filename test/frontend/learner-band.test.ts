@@ -118,13 +118,10 @@ describe("the simulator under a policy with a band", () => {
       alps: { policy, ...(curve === undefined ? {} : { curve }) },
     }).outcomes.map((o) => o.completionMs);
 
-  it("uses the band: b at its start (nice -20), a at its end (nice 18)", () => {
+  it("uses the band: b at its start (nice -20), a at its end (nice 19)", () => {
     const curve = curveForPolicy(banded);
     expect(dynamicLevel(10, 0, 1000, curve)).toBe(-20);
-    // The top of the band: 19 is the last level, 18 the last of the default
-    // level step's (17..19 share it); 19 is left for what lies above the band.
-    expect(dynamicLevel(100, 0, 1000, curve)).toBe(18);
-    expect(dynamicLevel(101, 0, 1000, curve)).toBe(19);
+    expect(dynamicLevel(100, 0, 1000, curve)).toBe(19);
     expect(completions(banded)).toEqual(completions(banded, curve));
     // Under the fixed band the same two would be -15 and 0: b would finish later.
     const fixed = completions({ functions: entries, default: entries.a });

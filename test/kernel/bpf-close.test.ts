@@ -20,8 +20,8 @@ const { loaded, ready } = bpfHost();
 const POLICY = {
   ...emptyPolicy(),
   functions: {
-    f: { priority: 1, predicted_ms: 60, slice_ms: 1000 }, // a boost (nice < 0)
-    g: { priority: 2, predicted_ms: 2000, slice_ms: 1000 }, // a yield (nice 18)
+    f: { priority: 1, predicted_ms: 80, slice_ms: 1000 }, // a boost (nice < 0)
+    g: { priority: 2, predicted_ms: 2000, slice_ms: 1000 }, // a yield (nice 19)
   },
 };
 
@@ -66,7 +66,7 @@ describe.skipIf(!ready)("BPF backend close and probe", () => {
       tids = touched.list();
       expect(tids.length).toBeGreaterThanOrEqual(3);
       expect(tids.some((t) => procSched(t).nice < 0)).toBe(true);
-      // A yield at nice 18 runs under SCHED_IDLE (DEFAULT_IDLE_FROM).
+      // A yield at nice 19 runs under SCHED_IDLE (DEFAULT_IDLE_FROM).
       expect(procSched(b.pid).policy).toBe(SCHED_IDLE);
       await backend.close();
       for (const tid of tids) expect(procSched(tid)).toEqual({ nice: 0, policy: 0 });

@@ -17,7 +17,7 @@ import { bpfHost, cleanupChild, levelsUpTo, procCpuNs, procSched } from "./bpf-k
 const { loaded, ready } = bpfHost();
 const POLICY = {
   ...emptyPolicy(),
-  functions: { f: { priority: 1, predicted_ms: 60, slice_ms: 1000 } }, // a boost (nice < 0)
+  functions: { f: { priority: 1, predicted_ms: 80, slice_ms: 1000 } }, // a boost (nice < 0)
 };
 
 /** A sleeping Node process: a main thread and several runtime helper threads, no CPU used. */
@@ -116,7 +116,7 @@ describe.skipIf(!ready)("BPF: an invocation's helper threads", () => {
         const state = backend.taskState(tid);
         expect(state?.root).toBe(pid);
         const usedMs = (cpuOfThread(pid, tid) - (cpuBefore.get(tid) ?? 0)) / 1e6;
-        const own = levelsUpTo(60, 1000, usedMs);
+        const own = levelsUpTo(80, 1000, usedMs);
         if (state?.level !== 0) {
           expect(state?.level).toBeLessThanOrEqual(own.fresh);
           expect(state?.level).toBeGreaterThanOrEqual(own.earned);

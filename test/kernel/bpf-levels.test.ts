@@ -3,9 +3,8 @@
  * is boosted from its first instruction, its level rises as its predicted
  * remaining time shrinks, it drops to nice 0 once its slice is used, and a
  * new burst after a sleep is boosted again. On the default band (-20..19
- * over 5..2000 ms, every third level: the default level step) a predicted
- * remaining time up to ~79 ms is a boost, up to ~126 ms nice 0 and a longer
- * one a yield (positive nice), so the boosted cases predict 60 ms.
+ * over 5..2000 ms) a predicted remaining time up to ~108 ms is a boost and a
+ * longer one a yield (positive nice), so the boosted cases predict 80 ms.
  * A policy that carries its own band moves those thresholds in the kernel.
  *
  * Every bound is on the burner's own CPU clock (bpf-kit.ts says why); the
@@ -121,11 +120,11 @@ describe.skipIf(!ready)("BPF levels (dynamic strategy)", () => {
   it("spin 300 ms, slice 400 ms: boosted from the first instruction, rising, nice 0 at the end", async () => {
     const burner = await spawnGatedBurner("b300");
     try {
-      backend.applyPolicy(policyFor("spin", 60, 400));
+      backend.applyPolicy(policyFor("spin", 80, 400));
       backend.startInvocation("spin", burner.pid);
       const first = procSched(burner.pid);
       expect(first.nice).toBeLessThan(0);
-      expect(first.nice).toBe(dynamicLevel(60, 0, 400));
+      expect(first.nice).toBe(dynamicLevel(80, 0, 400));
       const result = await burner.release();
       expect(result.exitCode).toBe(0);
       const main = result.samples.filter((s) => s.who === "main");
@@ -134,7 +133,7 @@ describe.skipIf(!ready)("BPF levels (dynamic strategy)", () => {
       // the level it was registered at, or one the shell's exec and the
       // burner's start-up have already earned.
       const start = main[0] as Sample;
-      expectStartLevel(start.nice, [60, 400], burstUsedMs(start, result));
+      expectStartLevel(start.nice, [80, 400], burstUsedMs(start, result));
       expect(start.nice).toBeLessThan(0);
       expect(main.every((s) => s.policy === 0)).toBe(true);
       // The level never falls while remaining time shrinks, and it does rise.
@@ -158,7 +157,7 @@ describe.skipIf(!ready)("BPF levels (dynamic strategy)", () => {
     // (it is killed afterwards, not waited for).
     const burner = await spawnGatedBurner("b40,s5000");
     try {
-      backend.applyPolicy(policyFor("spin", 60, 400));
+      backend.applyPolicy(policyFor("spin", 80, 400));
       backend.startInvocation("spin", burner.pid);
       void burner.release();
       await new Promise((r) => setTimeout(r, 150));
@@ -175,7 +174,7 @@ describe.skipIf(!ready)("BPF levels (dynamic strategy)", () => {
 
   it("slice 20 ms: nice 0 once the slice is used, within a tick and the apply latency, and stays there", async () => {
     const { tickMs } = await kernelTick();
-    const { result, applyMs } = await run("b120", policyFor("spin", 60, 20));
+    const { result, applyMs } = await run("b120", policyFor("spin", 80, 20));
     expect(result.exitCode).toBe(0);
     const main = result.samples.filter((s) => s.who === "main");
     expect(main[0]?.nice).toBeLessThan(0);
@@ -247,12 +246,11 @@ describe.skipIf(!ready)("BPF levels (dynamic strategy)", () => {
   });
 
   it("a policy's band reaches the kernel: predicted 80 ms over a 2..80 ms band yields all the way", async () => {
-    // Over the fixed band 80 ms remaining is nice 0 (-1 without the default
-    // level step) and 35 ms remaining nice -6; over 2..80 ms they are 18
-    // (SCHED_IDLE) and nice 12. 45 ms of burn leaves margin both ways:
-    // SCHED_IDLE ends below about 45 ms remaining, and the band only reaches
-    // nice 0 at 14.6 ms, which the shell's exec and the sampling (same burst)
-    // would need 20 ms more CPU to reach.
+    // Over the fixed band 80 ms remaining is a boost (nice -1) and 35 ms
+    // remaining nice -7; over 2..80 ms they are 19 (SCHED_IDLE) and nice 11.
+    // 45 ms of burn leaves margin both ways: SCHED_IDLE ends below about
+    // 50 ms remaining, and the band only reaches nice 0 at 13 ms, which the
+    // shell's exec and the sampling (same burst) would need 22 ms more CPU to reach.
     // It starts under SCHED_IDLE: in a heavy cpu group, so it gets its CPU
     // on a loaded host too.
     const banded: Policy = { ...policyFor("spin", 80, 1000), band: { lo_ms: 2, hi_ms: 80 } };

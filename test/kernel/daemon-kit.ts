@@ -15,7 +15,7 @@ export const CLI = join(import.meta.dirname, "../../dist/cli.js");
 /** A policy file body: every function (and the default) boosted from the first instruction, for a long slice. */
 export const BOOST_POLICY = JSON.stringify({
   functions: {},
-  default: { priority: 1, predicted_ms: 60, slice_ms: 5000 },
+  default: { priority: 1, predicted_ms: 80, slice_ms: 5000 },
 });
 
 export interface StartedDaemon {

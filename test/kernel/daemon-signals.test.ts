@@ -48,7 +48,7 @@ const policySlice = async (d: StartedDaemon) =>
 
 const policyWithSlice = (sliceMs: number) =>
   JSON.stringify({
-    functions: { f: { priority: 1, predicted_ms: 60, slice_ms: sliceMs } },
+    functions: { f: { priority: 1, predicted_ms: 80, slice_ms: sliceMs } },
     default: { priority: 2, predicted_ms: 50, slice_ms: 20 },
   });
 

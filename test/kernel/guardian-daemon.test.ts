@@ -39,9 +39,9 @@ describe.skipIf(!runs)("the real daemon's guardian", () => {
     const socket = join(dir, "alps.sock");
     const policyFile = join(dir, "policy.json");
     // A long slice, so the boost holds through the whole test; predicted
-    // 60 ms is a boost (nice -3) from the first instruction, rising as it runs.
-    const entry = { priority: 1, predicted_ms: 60, slice_ms: 5000 };
-    // Predicted 2000 ms: a yield (nice 18), which the guardian must undo as well.
+    // 80 ms is a boost (nice -1) from the first instruction, rising as it runs.
+    const entry = { priority: 1, predicted_ms: 80, slice_ms: 5000 };
+    // Predicted 2000 ms: a yield (nice 19), which the guardian must undo as well.
     const yields = { priority: 2, predicted_ms: 2000, slice_ms: 5000 };
     writeFileSync(
       policyFile,

@@ -40,7 +40,7 @@ async function startDaemon(
   const dir = mkdtempSync(join(tmpdir(), "alps-leastpriv-"));
   const socket = join(dir, "alps.sock");
   const policyFile = join(dir, "policy.json");
-  const entry = { priority: 1, predicted_ms: 60, slice_ms: 5000 };
+  const entry = { priority: 1, predicted_ms: 80, slice_ms: 5000 };
   writeFileSync(policyFile, JSON.stringify({ functions: {}, default: entry }));
   const bounding = ["-all", ...caps.map((c) => `+${setprivName(c)}`)].join(",");
   const daemon = spawn(

@@ -32,7 +32,7 @@ describe.skipIf(!runs)("alps invoke registers before the first instruction", () 
     writeFileSync(
       policy,
       JSON.stringify({
-        functions: { spin: { priority: 1, predicted_ms: 60, slice_ms: 400 } },
+        functions: { spin: { priority: 1, predicted_ms: 80, slice_ms: 400 } },
         default: { priority: 2, predicted_ms: 50, slice_ms: 20 },
       }),
     );

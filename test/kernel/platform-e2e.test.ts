@@ -93,7 +93,7 @@ describe.skipIf(!runs)("daemon with the cgroup-pattern adapter, no control API",
     writeFileSync(
       policyFile,
       JSON.stringify({
-        functions: { fib: { priority: 1, predicted_ms: 60, slice_ms: 150 } },
+        functions: { fib: { priority: 1, predicted_ms: 80, slice_ms: 150 } },
         default: { priority: 2, predicted_ms: 50, slice_ms: 5 },
       }),
     );

@@ -36,7 +36,7 @@ describe.skipIf(!runs)("an invocation in a session of its own", () => {
   it("is weighed through its autogroup, recorded, and put back by the guardian after SIGKILL", async () => {
     const dir = daemonDir();
     const policyFile = join(dir, "policy.json");
-    const boosted = { priority: 1, predicted_ms: 60, slice_ms: 5000 };
+    const boosted = { priority: 1, predicted_ms: 80, slice_ms: 5000 };
     writeFileSync(policyFile, JSON.stringify({ functions: { boosted }, default: boosted }));
     let daemon: StartedDaemon | undefined;
     let worker: number | undefined;

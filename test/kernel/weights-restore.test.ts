@@ -35,9 +35,9 @@ describe.skipIf(!runs)("sandbox cgroups alps changed are put back", () => {
   it("by the guardian after SIGKILL of the daemon: each group's own weight and idle flag", async () => {
     const dir = daemonDir();
     const policyFile = join(dir, "policy.json");
-    // boosted: predicted 60 ms, a long slice (a boost that holds); yields:
+    // boosted: predicted 80 ms, a long slice (a boost that holds); yields:
     // predicted 2000 ms, a deep yield (cpu.idle on its group).
-    const boosted = { priority: 1, predicted_ms: 60, slice_ms: 5000 };
+    const boosted = { priority: 1, predicted_ms: 80, slice_ms: 5000 };
     const yields = { priority: 2, predicted_ms: 2000, slice_ms: 5000 };
     writeFileSync(policyFile, JSON.stringify({ functions: { boosted, yields }, default: boosted }));
     const sandboxes = new CpuSandboxes(`alps-test-restore-${process.pid}`);

@@ -13,7 +13,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
 import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
-import { DEFAULT_CURVE, runsIdle, dynamicLevel } from "../../src/contracts/levels.js";
+import { runsIdle, dynamicLevel } from "../../src/contracts/levels.js";
 import { emptyPolicy, type Policy } from "../../src/contracts/policy.js";
 import { addonSyscalls } from "../../src/host/addon.js";
 import { SCHED_IDLE, SCHED_OTHER, type Syscalls } from "../../src/host/syscalls-types.js";
@@ -32,8 +32,6 @@ const POLICY: Policy = {
     later: { priority: 2, predicted_ms: 40_000, slice_ms: 1000 },
   },
 };
-/** The band of the BPF backend below: every level. */
-const FINE = { ...DEFAULT_CURVE, levelStep: 1 };
 /** Only a hang waits this long for the lift (the check runs every 100 ms). */
 const DEADLINE_MS = 5000;
 
@@ -54,9 +52,7 @@ describe.skipIf(!ready)("yield bound (BPF backend, dynamic strategy)", () => {
   beforeAll(async () => {
     // The daemon runs above its functions; so does this test process.
     raiseToRealtime(50);
-    // Every level (no level step): the band's next level is then 122 ms of CPU
-    // away, not the 404 ms of the default step's (bpf-level-step.test.ts covers the step).
-    backend = await createBpfBackend({ strategy: "dynamic", yieldBound: BOUND, levelStep: 1 });
+    backend = await createBpfBackend({ strategy: "dynamic", yieldBound: BOUND });
     backend.applyPolicy(POLICY);
   });
   afterAll(async () => {
@@ -67,10 +63,10 @@ describe.skipIf(!ready)("yield bound (BPF backend, dynamic strategy)", () => {
 
   it("lifts a yield to nice 0 once its bound passes, and caps the levels posted after it", async () => {
     // Both start at a yield deep enough for SCHED_IDLE (1.2 s remaining: level 16).
-    expect(runsIdle(dynamicLevel(1200, 0, 1000, FINE))).toBe(true);
+    expect(runsIdle(dynamicLevel(1200, 0, 1000))).toBe(true);
     // 150 ms of CPU crosses the band's next threshold (1078 ms remaining, at
     // 122 ms used): the kernel posts level 15, still a SCHED_IDLE yield.
-    expect(dynamicLevel(1200, 150, 1000, FINE)).toBe(15);
+    expect(dynamicLevel(1200, 150, 1000)).toBe(15);
     const soon = await spawnGatedBurner("b150", 3000);
     burners.push(soon);
     const later = await spawnGatedBurner("b20", 3000);

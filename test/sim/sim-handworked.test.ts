@@ -256,10 +256,9 @@ describe("one core, the other policies", () => {
   });
 
   it("alps dynamic: running out of its slice never raises a yielding invocation to nice 0", () => {
-    // Both predicted 2000 ms (nice 18 on the default level step, under SCHED_IDLE). A's
-    // 2 ms slice runs out at t=4, but a yielding level is not a boost: A stays at 18, so
-    // both keep sharing equally and finish at 20. (Dropping A to nice 0 would finish it
-    // at 4 + 6·(1024+3)/1024 ≈ 10.0.)
+    // Both predicted 2000 ms (nice 19). A's 2 ms slice runs out at t=4, but a yielding
+    // level is not a boost: A stays at 19, so both keep sharing equally and finish at 20.
+    // (Dropping A to nice 0 would finish it at 4 + 6·(1024+15)/1024 ≈ 10.1.)
     const r = alpsPair(
       { priority: 1, predicted_ms: 2000, slice_ms: 2 },
       { priority: 1, predicted_ms: 2000, slice_ms: 1000 },
