@@ -16,6 +16,8 @@ import {
   levelThresholdsMs,
   steppedThresholdsMs,
 } from "../../src/contracts/levels.js";
+import type { Policy } from "../../src/contracts/policy.js";
+import { simulate } from "../../src/sim/index.js";
 
 const FINE: LevelCurve = { ...DEFAULT_CURVE, levelStep: 1 };
 const BANDS: readonly [string, LevelCurve][] = [
@@ -110,5 +112,32 @@ describe("level step", () => {
   it("a step that is not a whole number of at least 1 is refused", () => {
     for (const step of [0, -1, 1.5, Number.NaN])
       expect(() => levelThresholdsMs({ ...FINE, levelStep: step })).toThrow(/level step/);
+  });
+
+  it("the simulator takes the step as the daemon's option, the same as a curve that carries it", () => {
+    // On one core, a (predicted 100 ms) and b (80 ms). Every level: a starts
+    // at 0 and b at -1, a share of 1277 : 1024. Step 3: both start at 0, but b
+    // is below 79 ms remaining (-3, a share of 1.95 : 1) after 0.6 ms of CPU,
+    // a only after 20.6 ms, so b ends sooner. a ends at 180 ms either way.
+    const trace = [
+      { arrivalMs: 0, fn: "a", durationMs: 100 },
+      { arrivalMs: 0, fn: "b", durationMs: 80 },
+    ];
+    const entries = {
+      a: { priority: 2, predicted_ms: 100, slice_ms: 1000 },
+      b: { priority: 1, predicted_ms: 80, slice_ms: 1000 },
+    };
+    const policy: Policy = { functions: entries, default: entries.a };
+    const ends = (alps: { levelStep?: number; curve?: LevelCurve }): number[] =>
+      simulate(trace, { policy: "alps", cores: 1, alps: { policy, ...alps } }).outcomes.map(
+        (o) => o.completionMs,
+      );
+    const stepped = ends({ levelStep: 3 });
+    expect(stepped).toEqual(ends({ curve: { ...FINE, levelStep: 3 } }));
+    const fine = ends({ levelStep: 1 });
+    expect(fine).toEqual(ends({}));
+    expect(stepped[0]).toBeCloseTo(180, 6);
+    expect(fine[0]).toBeCloseTo(180, 6);
+    expect(stepped[1]).toBeLessThan((fine[1] as number) - 1);
   });
 });

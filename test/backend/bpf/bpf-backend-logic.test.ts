@@ -78,6 +78,25 @@ describe("BPF backend with a fake addon", () => {
     expect(addon.handle.config?.baseNice).toBe(BASE_NICE);
   });
 
+  it("writes the level step's table to the kernel's config: only stepped levels are ever matched first", async () => {
+    const fine = new FakeAddon();
+    await start(fine);
+    const fineNs = fine.handle.config?.thresholdsNs ?? [];
+    await backend?.close();
+    const addon = new FakeAddon();
+    await start(addon, { levelStep: 3 });
+    const ns = addon.handle.config?.thresholdsNs ?? [];
+    expect(ns).toHaveLength(fineNs.length);
+    expect(ns).toEqual(
+      levelThresholdsMs({ ...curveForPolicy(emptyPolicy()), levelStep: 3 }).map((ms) =>
+        BigInt(Math.round(ms * 1e6)),
+      ),
+    );
+    // 40 levels, 15 of them in use: the others repeat a neighbour's threshold.
+    expect(new Set(fineNs).size).toBe(40);
+    expect(new Set(ns).size).toBe(14);
+  });
+
   it("says why when the object cannot be opened", async () => {
     const addon = new FakeAddon();
     addon.openBpf = () => {
