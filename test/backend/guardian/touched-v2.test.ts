@@ -7,7 +7,15 @@
  * kernel. The ENOSPC case mounts a small tmpfs (root only).
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -87,8 +95,13 @@ describe("touched record v2: cgroups", () => {
     writeFileSync(join(kept, "cpu.idle"), "1\n");
     rmSync(gone, { recursive: true });
     // Same path, another directory (another inode): someone else's cgroup now.
+    // The newcomer is made while the old one still exists, so the file system
+    // cannot hand it the old inode number (ext4 and tmpfs reuse a freed one),
+    // and renamed into place, which keeps its inode.
+    const newcomer = fakeCgroup("again.new", { "cpu.shares": "2" });
+    expect(statSync(newcomer).ino).not.toBe(statSync(again).ino);
     rmSync(again, { recursive: true });
-    fakeCgroup("again", { "cpu.shares": "2" });
+    renameSync(newcomer, again);
     const original = touched.cgroupOriginal(kept);
     expect(original).toBeDefined();
     const result = restoreTasks(
