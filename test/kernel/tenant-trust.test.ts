@@ -5,6 +5,7 @@
  *
  * - its own process never goes below nice 0, where root's is boosted;
  * - another tenant's sandbox pid, and its own setuid child, are refused 403;
+ *   its own stopped child, registered with resume, is continued by the daemon;
  * - its cpu_ms lies change no prediction (its keys are uid:name);
  * - its exited children are reaped, so open_limit cannot be reached by them;
  * - per-uid quotas answer it 429 while root still gets 201;
@@ -203,16 +204,32 @@ describe.skipIf(!runs)("a socket-group member that is not root", () => {
         d.socket,
         `for (const fn of ["g", "mine"]) out(await api(SOCKET, "POST", "/v1/invocations", { function: fn, pid: ARGS.other }));
          const { spawn } = await import("node:child_process");
+         const { readFileSync } = await import("node:fs");
          const su = spawn(ARGS.setuid, ["30"], { stdio: "ignore" });
          await new Promise((r) => setTimeout(r, 100));
          out(await api(SOCKET, "POST", "/v1/invocations", { function: "mine", pid: su.pid }));
          su.kill("SIGKILL");
          const own = spawnGated("");
          out(await api(SOCKET, "POST", "/v1/invocations", { function: "mine", pid: own.pid }));
-         own.kill("SIGKILL");`,
+         own.kill("SIGKILL");
+         const state = (pid) => { const s = readFileSync("/proc/" + pid + "/stat", "utf8"); return s[s.lastIndexOf(")") + 2]; };
+         const stopped = spawn("sleep", ["30"], { stdio: "ignore" });
+         process.kill(stopped.pid, "SIGSTOP");
+         for (let i = 0; i < 500 && state(stopped.pid) !== "T"; i++) await new Promise((r) => setTimeout(r, 10));
+         out(state(stopped.pid));
+         out(await api(SOCKET, "POST", "/v1/invocations", { function: "mine", pid: stopped.pid, resume: true }));
+         for (let i = 0; i < 500 && state(stopped.pid) === "T"; i++) await new Promise((r) => setTimeout(r, 10));
+         out(state(stopped.pid));
+         stopped.kill("SIGKILL");`,
         { other: other.pid, setuid: setuidSleep },
-      )) as Reply[];
-      const [asSandboxFn, asOwnFn, setuidChild, ownChild] = replies;
+      )) as unknown[];
+      const [asSandboxFn, asOwnFn, setuidChild, ownChild] = replies as Reply[];
+      const [stateStopped, resumed, stateAfter] = replies.slice(4) as [string, Reply, string];
+      // Its own stopped child, registered with resume: the daemon continues it
+      // (a signal the tenant could send itself).
+      expect(stateStopped).toBe("T");
+      expect(resumed.status, JSON.stringify(resumed.body)).toBe(201);
+      expect(stateAfter).not.toBe("T");
       expect(asSandboxFn?.status).toBe(403);
       expect(JSON.stringify(asSandboxFn?.body)).toMatch(/declared by uid 0/);
       expect(asOwnFn?.status).toBe(403);

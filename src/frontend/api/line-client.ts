@@ -57,9 +57,13 @@ export class LineClient {
     this.#timeoutMs = opts.timeoutMs ?? API_TIMEOUT_MS;
   }
 
-  /** Registers an invocation of `fn` in `pid` (omitted: the calling process). */
-  async start(fn: string, pid?: number): Promise<{ id: string; pid: number }> {
-    const reply = await this.#request(encodeStart(fn, pid));
+  /**
+   * Registers an invocation of `fn` in `pid` (omitted: the calling process);
+   * `resume`: the task waits stopped and the daemon continues it once its
+   * level is in place.
+   */
+  async start(fn: string, pid?: number, resume = false): Promise<{ id: string; pid: number }> {
+    const reply = await this.#request(encodeStart(fn, pid, resume));
     if (reply.status !== 201 || !("pid" in reply)) throw this.#refusal(reply);
     return { id: reply.id, pid: reply.pid };
   }

@@ -7,7 +7,7 @@
  * (line-client.ts; clients/alps-hook.cjs has its own copy, dependency-free):
  *
  *   request = start / end                        ; one per line, LF-terminated
- *   start   = "S" SP function [SP pid]           ; 201 SP id SP pid
+ *   start   = "S" SP function [SP pid [SP "resume"]] ; 201 SP id SP pid
  *   end     = "E" SP id [SP cpu_ms]              ; 200 SP id SP cpu_ms SP cpu_source [SP reaped]
  *   refusal = status SP reason SP message        ; status 400..599, reason as in HTTP
  *
@@ -24,7 +24,7 @@ export const LINE_MAX_BYTES = 1024;
 
 /** A request as written on the line, before its fields are validated. */
 export type LineRequest =
-  | { verb: "S"; function: string; pid?: string }
+  | { verb: "S"; function: string; pid?: string; resume?: true }
   | { verb: "E"; id: string; cpuMs?: string };
 
 /** A line that is no request of this grammar (answered `400 bad_line`). */
@@ -38,12 +38,18 @@ export function parseRequestLine(line: string): LineRequest {
   const fields = text.split(" ");
   const verb = fields[0] ?? "";
   if (verb === "S") {
-    if (fields.length < 2 || fields.length > 3)
+    if (fields.length < 2 || fields.length > 4)
       throw new LineSyntaxError(
-        `'S' takes <function> [<pid>]: ${fields.length - 1} field(s) given`,
+        `'S' takes <function> [<pid> [resume]]: ${fields.length - 1} field(s) given`,
       );
-    const [, fn, pid] = fields as [string, string, string | undefined];
-    return pid === undefined ? { verb, function: fn } : { verb, function: fn, pid };
+    const [, fn, pid, flag] = fields as [string, string, string | undefined, string | undefined];
+    if (pid === undefined) return { verb, function: fn };
+    if (flag === undefined) return { verb, function: fn, pid };
+    if (flag !== "resume")
+      throw new LineSyntaxError(
+        `'S' takes 'resume' after the pid, got '${printable(flag.slice(0, 16))}'`,
+      );
+    return { verb, function: fn, pid, resume: true };
   }
   if (verb === "E") {
     if (fields.length < 2 || fields.length > 3)
@@ -66,12 +72,16 @@ function printable(text: string): string {
  * another request on the line (an injected `E`): refused here, before it is
  * written; the server's schema refuses it anyway.
  */
-export function encodeStart(fn: string, pid?: number): string {
+export function encodeStart(fn: string, pid?: number, resume = false): string {
   if (fn === "" || /[\s\u0000-\u001f\u007f]/.test(fn))
     throw new LineSyntaxError(`function name ${JSON.stringify(fn)} cannot go on a line`);
   if (pid !== undefined && (!Number.isInteger(pid) || pid < 1))
     throw new LineSyntaxError(`pid ${pid} is not a positive integer`);
-  return pid === undefined ? `S ${fn}\n` : `S ${fn} ${pid}\n`;
+  if (pid === undefined) {
+    if (resume) throw new LineSyntaxError("resume needs a pid (a task that waits stopped)");
+    return `S ${fn}\n`;
+  }
+  return resume ? `S ${fn} ${pid} resume\n` : `S ${fn} ${pid}\n`;
 }
 
 export function encodeEnd(id: string, cpuMs?: number): string {

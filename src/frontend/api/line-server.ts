@@ -54,10 +54,15 @@ function numberField(name: string, text: string, pattern: RegExp, what: string):
  * accepts a subset of what they accept, with the same result
  * (test/frontend/api/line-protocol.test.ts compares the two).
  */
-export function fastStartBody(fn: string, pid: number | undefined): InvocationRequest | undefined {
+export function fastStartBody(
+  fn: string,
+  pid: number | undefined,
+  resume?: true,
+): InvocationRequest | undefined {
   if (fn.length > FUNCTION_NAME_MAX || !FUNCTION_NAME_CHARS.test(fn)) return undefined;
   if (pid === undefined) return { function: fn };
-  return Number.isInteger(pid) && pid >= 1 && pid <= MAX_PID ? { function: fn, pid } : undefined;
+  if (!(Number.isInteger(pid) && pid >= 1 && pid <= MAX_PID)) return undefined;
+  return resume === undefined ? { function: fn, pid } : { function: fn, pid, resume };
 }
 
 /**
@@ -73,16 +78,19 @@ export function lineRequestOf(line: string): ValidLineRequest {
     throw error;
   }
   if (request.verb === "S") {
-    const value =
+    const value: { function: string; pid?: number; resume?: true } =
       request.pid === undefined
         ? { function: request.function }
         : {
             function: request.function,
             pid: numberField("pid", request.pid, INTEGER, "a decimal integer"),
+            ...(request.resume === undefined ? {} : { resume: request.resume }),
           };
     return {
       route: "start",
-      body: fastStartBody(value.function, value.pid) ?? validated(InvocationBody, value),
+      body:
+        fastStartBody(value.function, value.pid, request.resume) ??
+        validated(InvocationBody, value),
     };
   }
   if (!/^[0-9]{1,20}$/.test(request.id))

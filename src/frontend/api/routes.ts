@@ -12,6 +12,7 @@ import { RecordError } from "../../errors.js";
 import { cgroup2MountIfAny } from "../../host/cgroups.js";
 import type { PeerCred } from "../../host/libc.js";
 import { withProcSnapshot } from "../../host/proc-file.js";
+import { readUids } from "../../host/proc-task.js";
 import { Daemon, type FinishedRecord, OpenLimitError, QuotaError } from "../daemon.js";
 import { checkPid } from "./access.js";
 import { RefusalLog } from "./refusal-log.js";
@@ -37,6 +38,19 @@ export type RefusalReason =
 export type ApiProtocol = "http" | "line";
 /** What a request asked for (a label of the request counter). */
 export type ApiRoute = "start" | "end" | "sandbox" | "status" | "policy" | "bursts" | "unknown";
+
+/**
+ * Why a caller that is not the platform may not have `pid` continued, or
+ * undefined when it may: kill(2)'s rule, the caller's uid is the task's real
+ * or saved uid, so the daemon sends no signal the caller could not send.
+ */
+export function resumeRefusal(pid: number, uid: number): string | undefined {
+  const uids = readUids(pid);
+  if (uids === undefined) return `pid ${pid} is gone`;
+  const [real, , saved] = uids;
+  if (real === uid || saved === uid) return undefined;
+  return `pid ${pid} runs as uids ${uids.join("/")} (real/effective/saved/fs): uid ${uid} could not signal it, so the daemon does not resume it`;
+}
 
 /** A refusal: the status and reason both protocols answer with. */
 export class ApiError extends Error {
@@ -160,13 +174,36 @@ export class ApiRoutes {
     const pid = body.pid ?? peer.pid;
     const decision = checkPid({ pid, fn: body.function, peer, platform }, daemon, this.cgroupMount);
     if (!decision.ok) throw new ApiError(403, "forbidden_pid", decision.why);
+    if (body.resume === true && !platform) {
+      const why = resumeRefusal(pid, peer.uid);
+      if (why !== undefined) throw new ApiError(403, "forbidden_pid", why);
+    }
+    let id: string;
     try {
-      return { id: daemon.startInvocation(body.function, pid, { uid: peer.uid }), pid };
+      id = daemon.startInvocation(body.function, pid, { uid: peer.uid });
     } catch (error) {
       if (error instanceof OpenLimitError) throw new ApiError(503, "open_limit", error.message);
       if (error instanceof QuotaError) throw new ApiError(429, "quota", error.message);
       throw error;
     }
+    if (body.resume === true) {
+      // Its level is in place (startInvocation applied it synchronously):
+      // the task's first instruction runs at it.
+      try {
+        process.kill(pid, "SIGCONT");
+      } catch (error) {
+        // Gone since: the invocation is open and its exit ends it, as any task's.
+        if ((error as { code?: unknown }).code !== "ESRCH") {
+          daemon.endInvocation(id, {});
+          throw new ApiError(
+            500,
+            "backend_error",
+            `pid ${pid} was registered but could not be continued (${(error as Error).message}); the invocation ${id} is ended`,
+          );
+        }
+      }
+    }
+    return { id, pid };
   }
 
   /**

@@ -34,6 +34,13 @@ export const InvocationBody = z.strictObject({
    * a hook inside a container's pid namespace registers its own process.
    */
   pid: z.number().int().min(1).max(MAX_PID).optional(),
+  /**
+   * The task is stopped and waits for its invocation: the daemon continues
+   * it (SIGCONT) once its level is in place, which spares the platform the
+   * round trip between the answer and its own signal. Only for a task the
+   * caller could signal itself (routes.ts).
+   */
+  resume: z.boolean().optional(),
 });
 
 export const EndBody = z.strictObject({

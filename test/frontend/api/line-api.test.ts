@@ -7,13 +7,14 @@
  * over-long line, and the file removed at close.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRequest } from "../../../src/frontend/api/client.js";
 import { LineApiError, LineClient } from "../../../src/frontend/api/line-client.js";
+import { resumeRefusal } from "../../../src/frontend/api/routes.js";
 import { ApiServer, lineSocketOf } from "../../../src/frontend/api/server.js";
 import { ManualClock } from "../../../src/frontend/clock.js";
 import { Daemon } from "../../../src/frontend/daemon.js";
@@ -42,6 +43,18 @@ const api = new ApiServer({
 });
 let child: ChildProcess | undefined;
 const client = new LineClient(lineSocket);
+
+/** The state letter of `pid` (/proc/<pid>/stat field 3). */
+function stateOf(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+}
+
+/** Waits (asleep, up to 5 s) until the state of `pid` passes `ok`. */
+async function waitForState(pid: number, ok: (state: string) => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ok(stateOf(pid)); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(ok(stateOf(pid)), `state of ${pid}: ${stateOf(pid)}`).toBe(true);
+}
 
 /** Sends raw bytes on a new connection; resolves what came back once the server closed it or `lines` answers came. */
 function raw(text: string, lines: number): Promise<string[]> {
@@ -98,6 +111,37 @@ describe("line protocol socket", () => {
       status: 404,
       reason: "not_found",
     });
+  });
+
+  it("resume: continues the stopped task once it is registered; without it the task stays stopped", async () => {
+    const parked = spawn("sleep", ["30"], { stdio: "ignore" });
+    const pid = parked.pid as number;
+    try {
+      process.kill(pid, "SIGSTOP");
+      await waitForState(pid, (s) => s === "T");
+      const plain = await client.start("f", pid);
+      // Registered without resume: nobody continued it.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(stateOf(pid)).toBe("T");
+      await client.end(plain.id);
+      const resumed = await client.start("f", pid, true);
+      expect(backend.started.at(-1)).toEqual({ fn: "f", pid });
+      // SIGCONT was sent after the start: the sleep runs (sleeps) again.
+      await waitForState(pid, (s) => s !== "T");
+      await client.end(resumed.id);
+    } finally {
+      parked.kill("SIGKILL");
+    }
+  });
+
+  it("resume: the daemon sends no signal the caller could not send (kill(2)'s uid rule)", () => {
+    // A caller of this process's uid may; a caller of another uid may not.
+    const me = process.getuid?.() ?? 0;
+    expect(resumeRefusal(process.pid, me)).toBeUndefined();
+    expect(resumeRefusal(process.pid, me + 4242)).toMatch(
+      new RegExp(`runs as uids ${me}/${me}/${me}/${me} .*uid ${me + 4242} could not signal it`),
+    );
+    expect(resumeRefusal(4_194_304, me)).toBe("pid 4194304 is gone");
   });
 
   it("takes the caller's own pid when none is given", async () => {

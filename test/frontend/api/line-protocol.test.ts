@@ -38,6 +38,12 @@ describe("line protocol requests", () => {
   it("parses start with and without a pid, and end with and without cpu_ms", () => {
     expect(parseRequestLine("S thumb")).toEqual({ verb: "S", function: "thumb" });
     expect(parseRequestLine("S thumb 4123")).toEqual({ verb: "S", function: "thumb", pid: "4123" });
+    expect(parseRequestLine("S thumb 4123 resume")).toEqual({
+      verb: "S",
+      function: "thumb",
+      pid: "4123",
+      resume: true,
+    });
     expect(parseRequestLine("E 17")).toEqual({ verb: "E", id: "17" });
     expect(parseRequestLine("E 17 2.5\r")).toEqual({ verb: "E", id: "17", cpuMs: "2.5" });
   });
@@ -48,6 +54,10 @@ describe("line protocol requests", () => {
       body: { function: "ns/thumb:v2@x_y.z-1", pid: 4123 },
     });
     expect(lineRequestOf("S f")).toEqual({ route: "start", body: { function: "f" } });
+    expect(lineRequestOf("S f 12 resume")).toEqual({
+      route: "start",
+      body: { function: "f", pid: 12, resume: true },
+    });
     expect(lineRequestOf("E 17 12.25")).toEqual({
       route: "end",
       id: "17",
@@ -68,10 +78,14 @@ describe("line protocol requests", () => {
       fc.constantFrom(0, 1, 4_194_304, 4_194_305, 1.5, Number.NaN, 1e21),
     );
     fc.assert(
-      fc.property(names, pids, (fn, pid) => {
-        const fast = fastStartBody(fn, pid);
+      fc.property(names, pids, fc.boolean(), (fn, pid, resume) => {
+        const fast = fastStartBody(fn, pid, resume && pid !== undefined ? true : undefined);
         const parsed = InvocationBody.safeParse(
-          pid === undefined ? { function: fn } : { function: fn, pid },
+          pid === undefined
+            ? { function: fn }
+            : resume
+              ? { function: fn, pid, resume: true }
+              : { function: fn, pid },
         );
         // Never accepts what the schema refuses; where it answers, the same body.
         if (fast !== undefined) expect(parsed.success && parsed.data).toEqual(fast);
@@ -86,7 +100,18 @@ describe("line protocol requests", () => {
   });
 
   it("refuses a line of no known shape with 400 bad_line", () => {
-    for (const line of ["X f", "s f", "S", "S f 1 2", "E", "E 1 2 3", "S  f", "GET / HTTP/1.1"]) {
+    for (const line of [
+      "X f",
+      "s f",
+      "S",
+      "S f 1 2",
+      "S f 1 Resume",
+      "S f 1 resume x",
+      "E",
+      "E 1 2 3",
+      "S  f",
+      "GET / HTTP/1.1",
+    ]) {
       const r = refusal(line);
       expect(r.status, line).toBe(400);
       expect(r.reason, line).toBe(line === "S  f" ? "invalid_body" : "bad_line");
@@ -104,6 +129,8 @@ describe("line protocol requests", () => {
       ["S f -3", "pid"],
       ["S f 1e3", "pid"],
       ["S f 12x", "pid"],
+      // `resume` is only a flag after a pid: in the pid's place it is a bad pid.
+      ["S f resume", "pid"],
       ["E abc", "id"],
       [`E ${"1".repeat(21)}`, "id"],
       ["E 5 -1", "cpu_ms"],
@@ -124,16 +151,25 @@ describe("line protocol requests", () => {
       fc.property(
         fc.stringMatching(/^[A-Za-z0-9_.:@/-]{1,255}$/),
         fc.option(fc.integer({ min: 1, max: 4_194_304 }), { nil: undefined }),
-        (fn, pid) => {
-          const line = encodeStart(fn, pid);
+        fc.boolean(),
+        (fn, pid, resume) => {
+          const withResume = resume && pid !== undefined;
+          const line = encodeStart(fn, pid, withResume);
           expect(line.endsWith("\n")).toBe(true);
           expect(lineRequestOf(line.slice(0, -1))).toEqual({
             route: "start",
-            body: pid === undefined ? { function: fn } : { function: fn, pid },
+            body:
+              pid === undefined
+                ? { function: fn }
+                : withResume
+                  ? { function: fn, pid, resume: true }
+                  : { function: fn, pid },
           });
         },
       ),
     );
+    // A task to continue is named by its pid: no resume of the caller itself.
+    expect(() => encodeStart("f", undefined, true)).toThrow(LineSyntaxError);
     expect(lineRequestOf(encodeEnd("9", 0.125).slice(0, -1))).toEqual({
       route: "end",
       id: "9",
