@@ -30,12 +30,15 @@ export interface AlpsSide extends SandboxDeclarer {
   readonly reasons: string[];
   /** Whether invocations are registered (drivers api and inprocess). */
   readonly registers: boolean;
+  /** Whether the daemon can continue a stopped process it registers (driver api: the start's `resume`). */
+  readonly resumes: boolean;
   /**
    * Register an invocation of `fn` in process `pid` before its first
    * instruction; returns its id. In process it is a plain call (no await on
-   * the way to the first instruction); through the API, a request.
+   * the way to the first instruction); through the API, a request, which
+   * with `resume` also has the daemon continue the (stopped) process.
    */
-  register(fn: string, pid: number): string | Promise<string>;
+  register(fn: string, pid: number, resume?: boolean): string | Promise<string>;
   end(id: string, cpuMs: number): void | Promise<void>;
   /** The run begins: the in-process daemon starts learning; the sandbox driver starts collecting bursts. */
   start(): void;
@@ -79,6 +82,7 @@ export function noAlps(): AlpsSide {
     driver: undefined,
     reasons: ["no alps: no daemon, no BPF program, no cgroup moved by alps (the host as it is)"],
     registers: false,
+    resumes: false,
     register: () => {
       throw new Error("mode none registers nothing");
     },
@@ -156,6 +160,7 @@ export async function inProcessSide(opts: AlpsSideOptions): Promise<AlpsSide> {
     driver: "inprocess",
     reasons,
     registers: true,
+    resumes: false,
     register: (fn, pid) => daemon.startInvocation(fn, pid),
     end: (id, cpuMs) => {
       daemon.endInvocation(id, { cpuMs });
@@ -323,9 +328,14 @@ export async function daemonSide(opts: AlpsSideOptions): Promise<AlpsSide> {
     driver,
     reasons,
     registers: driver === "api",
-    register: async (fn, pid) => {
-      if (line !== undefined) return (await line.start(fn, pid)).id;
-      const body = (await post("/v1/invocations", { function: fn, pid }, 201)) as { id: string };
+    resumes: driver === "api",
+    register: async (fn, pid, resume = false) => {
+      if (line !== undefined) return (await line.start(fn, pid, resume)).id;
+      const body = (await post(
+        "/v1/invocations",
+        resume ? { function: fn, pid, resume } : { function: fn, pid },
+        201,
+      )) as { id: string };
       return body.id;
     },
     end: async (id, cpuMs) => {

@@ -30,8 +30,17 @@ import { DISPATCHER_RT_PRIORITY } from "./dispatcher-priority.js";
 /** A parked process, stopped inside its sandbox until it is given its invocation. */
 export interface Parked {
   pid: number;
-  /** Runs the invocation in it; resolves with its report when it finished. */
-  run(cpuMs: number, blockMs: number, capMs: number): Promise<BurnerDone>;
+  /**
+   * Runs the invocation in it; resolves with its report when it finished.
+   * `continuedBy` "daemon": its demand is written but it stays stopped until
+   * someone else (the daemon, registering it with resume) continues it.
+   */
+  run(
+    cpuMs: number,
+    blockMs: number,
+    capMs: number,
+    continuedBy?: "dispatcher" | "daemon",
+  ): Promise<BurnerDone>;
 }
 
 interface Pending {
@@ -145,9 +154,10 @@ export class Zygote {
           parked = true;
           resolve({
             pid,
-            run: (cpuMs, blockMs, capMs) => {
+            run: (cpuMs, blockMs, capMs, continuedBy = "dispatcher") => {
+              const verb = continuedBy === "daemon" ? "H" : "G";
               this.#channel.write(
-                `G ${id} ${Math.round(cpuMs * 1000)} ${Math.round(blockMs * 1000)} ${Math.ceil(capMs)}\n`,
+                `${verb} ${id} ${Math.round(cpuMs * 1000)} ${Math.round(blockMs * 1000)} ${Math.ceil(capMs)}\n`,
               );
               return done;
             },

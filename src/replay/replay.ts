@@ -29,6 +29,7 @@ import type {
   SandboxCgroupLayout,
   WorkerKind,
 } from "./types.js";
+import { defaultRegistration } from "./types.js";
 
 export const DEFAULT_TRACE = fileURLToPath(
   new URL("../../workloads/azure-like.csv", import.meta.url),
@@ -81,7 +82,7 @@ export interface ReplaySummary {
     drivers: Driver[];
     /** Driver api's protocol of start and end (absent without driver api). */
     api_protocol?: ApiProtocol;
-    /** Driver api with warm workers: when a worker starts an invocation (absent otherwise). */
+    /** Driver api: when an invocation starts against its registration (absent without driver api). */
     registration?: Registration;
   };
   baseline: Baseline | null;
@@ -207,7 +208,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const workers = opts.workers ?? "warm";
   const layout = opts.sandboxCgroups ?? "cpu";
   const apiProtocol = opts.apiProtocol ?? "line";
-  const registration = opts.registration ?? "await";
+  const registration = opts.registration ?? defaultRegistration(workers);
   mkdirSync(opts.outDir, { recursive: true });
   if (opts.socket !== undefined && opts.modes.includes("alps"))
     notes.push(
@@ -338,7 +339,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       sandbox_cgroups: layout,
       drivers,
       ...(drivers.includes("api") ? { api_protocol: apiProtocol } : {}),
-      ...(drivers.includes("api") && workers === "warm" ? { registration } : {}),
+      ...(drivers.includes("api") ? { registration } : {}),
     },
     baseline,
     modes: summaries,

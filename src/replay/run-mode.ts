@@ -28,6 +28,7 @@ import type {
   SandboxCgroupLayout,
   WorkerKind,
 } from "./types.js";
+import { defaultRegistration } from "./types.js";
 import { ForkWorkers, type Slot, WarmWorkers, type Workers } from "./workers.js";
 import type { RunResult } from "./worker-pool.js";
 
@@ -108,10 +109,14 @@ export async function runMode(
   const driver = opts.mode === "none" ? undefined : (opts.driver ?? "api");
   const workerKind = opts.workers ?? "warm";
   const layout = opts.sandboxCgroups ?? "cpu";
-  const registration = opts.registration ?? "await";
+  const registration = opts.registration ?? defaultRegistration(workerKind);
   if (registration === "concurrent" && workerKind === "fork")
     throw new UsageError(
       "--registration concurrent applies to warm workers: a fork worker's fresh process is held until it is registered",
+    );
+  if (registration === "resume" && workerKind === "warm")
+    throw new UsageError(
+      "--registration resume applies to fork workers: a warm worker is not stopped, it waits on its channel for the next invocation",
     );
   const reasons: string[] = [];
   const { syscalls, reason: syscallsReason } = loadSyscalls();
@@ -147,11 +152,13 @@ export async function runMode(
       log,
     });
     reasons.push(...side.reasons);
-    if (side.registers && workerKind === "warm")
+    if (side.registers)
       reasons.push(
-        registration === "await"
-          ? "registration await: a warm worker starts an invocation once the daemon answered its registration"
-          : "registration concurrent: a warm worker starts an invocation at once, its registration on the way (the level lands when the daemon has it)",
+        registration === "resume" && side.resumes
+          ? "registration resume: the fresh process waits stopped and the daemon continues it as its level lands (the start request's resume)"
+          : registration === "concurrent"
+            ? "registration concurrent: a warm worker starts an invocation at once, its registration on the way (the level lands when the daemon has it)"
+            : `registration await: the dispatcher lets the ${workerKind === "warm" ? "warm worker" : "fresh process"} go once the daemon answered its registration`,
       );
     reasons.push(
       layout === "cpu"
@@ -177,7 +184,7 @@ export async function runMode(
     theSide.start();
     const fromMonoMs = Number(process.hrtime.bigint()) / 1e6;
     restoreDispatcher = raiseDispatcher(syscalls);
-    await dispatchAll(trace, workers, theSide, measured, opts);
+    await dispatchAll(trace, workers, theSide, measured, { ...opts, registration });
     restoreDispatcher();
     restoreDispatcher = undefined;
     // A fork process's last burst ends when it exits, after it reported its
@@ -256,6 +263,8 @@ function dispatchAll(
 ): Promise<void> {
   const total = trace.length;
   const concurrent = opts.registration === "concurrent";
+  // The daemon continues a fork worker's process; the dispatcher only hands it its demand.
+  const resume = opts.registration === "resume" && side.resumes;
   const t0 = process.hrtime.bigint() + BigInt(Math.round((opts.leadMs ?? 200) * 1e6));
   const scheduledNs = (inv: TraceInvocation): bigint =>
     t0 + BigInt(Math.round(inv.arrivalMs * 1e6));
@@ -291,9 +300,12 @@ function dispatchAll(
       let id: string | undefined;
       let registerMs: number | undefined;
       let registering: Promise<string> | undefined;
+      // Resume: the demand is in the process's pipe before the daemon can continue it.
+      let handedOver: Promise<RunResult> | undefined;
+      if (resume) handedOver = slot.run({ continuedBy: "daemon" });
       if (side.registers) {
         const asked = process.hrtime.bigint();
-        const registered = side.register(inv.fn, slot.pid);
+        const registered = side.register(inv.fn, slot.pid, resume);
         const answered = (value: string): string => {
           registerMs = Number(process.hrtime.bigint() - asked) / 1e6;
           return value;
@@ -307,7 +319,7 @@ function dispatchAll(
       }
       let result: RunResult;
       try {
-        result = await slot.run();
+        result = await (handedOver ?? slot.run());
         if (registering !== undefined) id = await registering;
       } catch (error: unknown) {
         if (registering !== undefined) id = await registering.catch(() => undefined);

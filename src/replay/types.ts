@@ -48,15 +48,26 @@ export const API_PROTOCOLS: readonly ApiProtocol[] = ["http", "line"];
 export const WORKER_KINDS: readonly WorkerKind[] = ["warm", "fork"];
 
 /**
- * When driver api's dispatcher lets a warm worker start an invocation:
- * `await`, once the daemon answered its registration (the invocation's
- * first instruction already runs at its level); `concurrent`, at once, with
- * the registration on its way (the level lands when the daemon has it, and
- * the round trip is off the invocation's path). Fork workers always await:
- * a fresh process is held until it is registered.
+ * When driver api's invocation starts against its registration:
+ * - `await`: the dispatcher lets the worker go once the daemon answered
+ *   (the first instruction already runs at its level). Warm workers'
+ *   default.
+ * - `concurrent` (warm workers): at once, with the registration on its way
+ *   (the level lands when the daemon has it; the round trip is off the
+ *   invocation's path).
+ * - `resume` (fork workers): the fresh process waits stopped and the daemon
+ *   continues it as soon as its level is in place (the start request's
+ *   `resume`), so the answer's way back and the dispatcher's own release
+ *   are off the invocation's path. Fork workers' default.
+ * A fork worker's process is held until it is registered either way.
  */
-export type Registration = "await" | "concurrent";
-export const REGISTRATIONS: readonly Registration[] = ["await", "concurrent"];
+export type Registration = "await" | "concurrent" | "resume";
+export const REGISTRATIONS: readonly Registration[] = ["await", "concurrent", "resume"];
+
+/** The registration a replay runs when none is asked for: its workers' default. */
+export function defaultRegistration(workers: "warm" | "fork"): Registration {
+  return workers === "fork" ? "resume" : "await";
+}
 
 /**
  * How sandboxes are laid out: `cpu` = each one a cpu cgroup of its own (as

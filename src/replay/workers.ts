@@ -12,12 +12,20 @@ import { type Parked, Zygote } from "./fork-workers.js";
 import type { Sandbox, SandboxSet } from "./sandboxes.js";
 import { type RunResult, type Worker, WorkerPool, workerTag } from "./worker-pool.js";
 
+export interface SlotRunOptions {
+  continuedBy?: "dispatcher" | "daemon";
+}
+
 export interface Slot {
   readonly pid: number;
   /** It had to be started (warm) or parked (fork: forked and moved into its sandbox) while the invocation waited. */
   readonly cold: boolean;
-  /** Let it run the invocation's body; resolves at the end. */
-  run(): Promise<RunResult>;
+  /**
+   * Let it run the invocation's body; resolves at the end. `continuedBy:
+   * "daemon"` (fork workers): the process is handed its demand but left
+   * stopped, for the daemon to continue as it registers it.
+   */
+  run(opts?: SlotRunOptions): Promise<RunResult>;
   /** The invocation is over (and ended with alps): the slot may serve another. */
   release(): void;
 }
@@ -245,8 +253,13 @@ export class ForkWorkers implements Workers {
     return {
       pid: parked.pid,
       cold,
-      run: async () => {
-        const running = parked.run(cpuDemandMs(inv), blockMsOf(inv), capMsOf(inv));
+      run: async (opts) => {
+        const running = parked.run(
+          cpuDemandMs(inv),
+          blockMsOf(inv),
+          capMsOf(inv),
+          opts?.continuedBy ?? "dispatcher",
+        );
         // The sandbox's next process is parked while this invocation runs (the zygote
         // continues this one first: G was written before P, and it holds a P back for
         // 2 ms after a G, burn-fork.c), so it is ready, as a warm sandbox is, when the

@@ -34,6 +34,9 @@
  *   replay -> zygote  P <id> <n> <cgroup.procs path> x n   park process <id>
  *   zygote -> replay  R <id> <pid>                         parked: placed, stopped
  *   replay -> zygote  G <id> <cpu_us> <block_us> <cap_ms>  run it
+ *   replay -> zygote  H <id> <cpu_us> <block_us> <cap_ms>  hand it its demand,
+ *                                                          left stopped: alps
+ *                                                          continues it
  *   child  -> replay  D <id> <pid> <start_ns> <end_ns> <cpu_ns> <nice> <policy>
  *   any    -> replay  E <id> <message>                     it failed
  *
@@ -572,8 +575,12 @@ static void park(char **f, int n, pid_t zygote) {
   nchildren++;
 }
 
-/* G <id> <cpu_us> <block_us> <cap_ms>: the parked process runs its invocation. */
-static void go(char **f, int n) {
+/* G <id> <cpu_us> <block_us> <cap_ms>: the parked process runs its invocation.
+ * H, the same fields: its demand is written but it is not continued; the
+ * replay registers it with alps, which continues it once its level is in
+ * place (the start request's resume). A child continued before its demand
+ * is there waits on its pipe. */
+static void go(char **f, int n, int cont) {
   long id = atol(f[1]);
   int i = find_child(id);
   if (n != 5 || i < 0 || children[i].state != PARKED || children[i].demand_fd < 0) {
@@ -586,7 +593,7 @@ static void go(char **f, int n) {
   ssize_t w = write(children[i].demand_fd, buf, (size_t)len);
   close(children[i].demand_fd);
   children[i].demand_fd = -1;
-  if (w != len || kill(children[i].pid, SIGCONT) != 0) {
+  if (w != len || (cont && kill(children[i].pid, SIGCONT) != 0)) {
     say("E %ld cannot start pid %d: %s\n", id, (int)children[i].pid, strerror(errno));
     kill(children[i].pid, SIGKILL);
   }
@@ -671,8 +678,10 @@ static void run_command(char *line, pid_t zygote) {
   int n = split(line, f, 3 + MAX_CGROUPS);
   if (n >= 3 && strcmp(f[0], "P") == 0)
     park(f, n, zygote);
-  else if (n >= 2 && strcmp(f[0], "G") == 0) {
-    go(f, n);
+  else if (n >= 2 && (strcmp(f[0], "G") == 0 || strcmp(f[0], "H") == 0)) {
+    /* After H the continue comes from alps within a registration's round
+     * trip: the quiet time covers it as it covers a G's. */
+    go(f, n, f[0][0] == 'G');
     quiet_until_ns = now_ns(CLOCK_MONOTONIC) + PARK_QUIET_NS;
   } else
     say("E -1 bad command (%d fields)\n", n);
