@@ -50,7 +50,7 @@ interface ReplayFlags {
   sandboxCgroups: SandboxCgroupLayout;
   socket?: string;
   apiProtocol: ApiProtocol;
-  registration?: Registration;
+  registration: Registration;
   daemonArgs?: string;
   strategy: Strategy;
   cores?: number;
@@ -108,8 +108,10 @@ export function registerReplay(program: Command): void {
       .addOption(
         new Option(
           "--registration <when>",
-          "driver api: when an invocation starts against its registration. await: once the daemon answered (warm workers' default); concurrent (warm): at once, the registration on its way, its level lands when the daemon has it; resume (fork workers' default): the stopped process is continued by the daemon as its level lands",
-        ).argParser((text) => choiceFlag("--registration", text, REGISTRATIONS)),
+          "driver api: when an invocation starts against its registration. await: once the daemon answered; concurrent (warm workers): at once, the registration on its way, its level lands when the daemon has it; resume (fork workers): the stopped process is continued by the daemon once it has answered",
+        )
+          .argParser((text) => choiceFlag("--registration", text, REGISTRATIONS))
+          .default("await"),
       )
       .option(
         "--daemon-args <flags>",
@@ -166,7 +168,7 @@ export function registerReplay(program: Command): void {
             sandboxCgroups: flags.sandboxCgroups,
             ...(flags.socket === undefined ? {} : { socket: flags.socket }),
             apiProtocol: flags.apiProtocol,
-            ...(flags.registration === undefined ? {} : { registration: flags.registration }),
+            registration: flags.registration,
             ...(daemonArgs.length === 0 ? {} : { daemonArgs }),
             strategy: flags.strategy,
             cores: flags.cores,

@@ -29,7 +29,6 @@ import type {
   SandboxCgroupLayout,
   WorkerKind,
 } from "./types.js";
-import { defaultRegistration } from "./types.js";
 
 export const DEFAULT_TRACE = fileURLToPath(
   new URL("../../workloads/azure-like.csv", import.meta.url),
@@ -208,7 +207,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const workers = opts.workers ?? "warm";
   const layout = opts.sandboxCgroups ?? "cpu";
   const apiProtocol = opts.apiProtocol ?? "line";
-  const registration = opts.registration ?? defaultRegistration(workers);
+  const registration = opts.registration ?? "await";
   mkdirSync(opts.outDir, { recursive: true });
   if (opts.socket !== undefined && opts.modes.includes("alps"))
     notes.push(

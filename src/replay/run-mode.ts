@@ -28,7 +28,6 @@ import type {
   SandboxCgroupLayout,
   WorkerKind,
 } from "./types.js";
-import { defaultRegistration } from "./types.js";
 import { ForkWorkers, type Slot, WarmWorkers, type Workers } from "./workers.js";
 import type { RunResult } from "./worker-pool.js";
 
@@ -109,7 +108,7 @@ export async function runMode(
   const driver = opts.mode === "none" ? undefined : (opts.driver ?? "api");
   const workerKind = opts.workers ?? "warm";
   const layout = opts.sandboxCgroups ?? "cpu";
-  const registration = opts.registration ?? defaultRegistration(workerKind);
+  const registration = opts.registration ?? "await";
   if (registration === "concurrent" && workerKind === "fork")
     throw new UsageError(
       "--registration concurrent applies to warm workers: a fork worker's fresh process is held until it is registered",
@@ -155,7 +154,7 @@ export async function runMode(
     if (side.registers)
       reasons.push(
         registration === "resume" && side.resumes
-          ? "registration resume: the fresh process waits stopped and the daemon continues it as its level lands (the start request's resume)"
+          ? "registration resume: the fresh process waits stopped and the daemon continues it once it has answered (the start request's resume)"
           : registration === "concurrent"
             ? "registration concurrent: a warm worker starts an invocation at once, its registration on the way (the level lands when the daemon has it)"
             : `registration await: the dispatcher lets the ${workerKind === "warm" ? "warm worker" : "fresh process"} go once the daemon answered its registration`,

@@ -49,25 +49,20 @@ export const WORKER_KINDS: readonly WorkerKind[] = ["warm", "fork"];
 
 /**
  * When driver api's invocation starts against its registration:
- * - `await`: the dispatcher lets the worker go once the daemon answered
- *   (the first instruction already runs at its level). Warm workers'
- *   default.
+ * - `await` (the default): the dispatcher lets the worker go once the
+ *   daemon answered (the first instruction already runs at its level).
  * - `concurrent` (warm workers): at once, with the registration on its way
  *   (the level lands when the daemon has it; the round trip is off the
  *   invocation's path).
  * - `resume` (fork workers): the fresh process waits stopped and the daemon
- *   continues it as soon as its level is in place (the start request's
- *   `resume`), so the answer's way back and the dispatcher's own release
- *   are off the invocation's path. Fork workers' default.
+ *   continues it once it has answered (the start request's `resume`), so
+ *   the dispatcher's own release is off the invocation's path. Measured
+ *   equal to await here, where the dispatcher runs on SCHED_FIFO
+ *   (docs/results.md), so not the default.
  * A fork worker's process is held until it is registered either way.
  */
 export type Registration = "await" | "concurrent" | "resume";
 export const REGISTRATIONS: readonly Registration[] = ["await", "concurrent", "resume"];
-
-/** The registration a replay runs when none is asked for: its workers' default. */
-export function defaultRegistration(workers: "warm" | "fork"): Registration {
-  return workers === "fork" ? "resume" : "await";
-}
 
 /**
  * How sandboxes are laid out: `cpu` = each one a cpu cgroup of its own (as

@@ -408,6 +408,8 @@ static struct {
   pid_t pid;
   long id;
   int demand_fd; /* the write end of its pipe, until it is given its invocation */
+  int handed;    /* 1: H gave it its demand, nobody has continued it yet;
+                    -1: continued before its H came (alps was first) */
   enum state state;
   struct move *move; /* while FORKED */
 } children[MAX_CHILDREN];
@@ -488,11 +490,13 @@ static void moved(void) {
   }
 }
 
+static void continued(int i);
+
 static void reap(void) {
   child_exited = 0;
   int status;
-  for (pid_t pid = waitpid(-1, &status, WNOHANG | WUNTRACED); pid > 0;
-       pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) {
+  for (pid_t pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED); pid > 0;
+       pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED)) {
     for (int i = 0; i < nchildren; i++) {
       if (children[i].pid != pid) continue;
       if (WIFSTOPPED(status)) {
@@ -500,6 +504,14 @@ static void reap(void) {
         if (children[i].state == FORKED) place(i);
         break;
       }
+      if (WIFCONTINUED(status)) {
+        if (children[i].handed == 1)
+          continued(i);
+        else if (children[i].state == PARKED && children[i].demand_fd >= 0)
+          children[i].handed = -1; /* alps continued it before its H: it waits on its pipe */
+        break;
+      }
+      if (children[i].handed == 1) continued(i); /* gone without a continue: nothing to wait for */
       if (children[i].state != FAILED && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         if (WIFSIGNALED(status))
           say("E %ld pid %d killed by signal %d\n", children[i].id, (int)pid, WTERMSIG(status));
@@ -572,6 +584,7 @@ static void park(char **f, int n, pid_t zygote) {
   children[nchildren].demand_fd = demand[1];
   children[nchildren].state = FORKED;
   children[nchildren].move = m;
+  children[nchildren].handed = 0;
   nchildren++;
 }
 
@@ -580,12 +593,12 @@ static void park(char **f, int n, pid_t zygote) {
  * replay registers it with alps, which continues it once its level is in
  * place (the start request's resume). A child continued before its demand
  * is there waits on its pipe. */
-static void go(char **f, int n, int cont) {
+static int go(char **f, int n, int cont) {
   long id = atol(f[1]);
   int i = find_child(id);
   if (n != 5 || i < 0 || children[i].state != PARKED || children[i].demand_fd < 0) {
     say("E %ld bad go command (no such parked process)\n", id);
-    return;
+    return -1;
   }
   char buf[96];
   int len = snprintf(buf, sizeof(buf), "%s %s %s\n", f[2], f[3], f[4]);
@@ -596,7 +609,9 @@ static void go(char **f, int n, int cont) {
   if (w != len || (cont && kill(children[i].pid, SIGCONT) != 0)) {
     say("E %ld cannot start pid %d: %s\n", id, (int)children[i].pid, strerror(errno));
     kill(children[i].pid, SIGKILL);
+    return -1;
   }
+  return i;
 }
 
 /* P commands held back after a G, in the order they came.
@@ -609,7 +624,14 @@ static void go(char **f, int n, int cont) {
  * parked is only needed when the sandbox is given back, so after a G the
  * zygote parks nothing for PARK_QUIET_NS: the continued child starts first
  * and a short invocation is done. A G is never held back, and a P never
- * longer than PARK_HOLD_MAX_NS, however close together the G's come. */
+ * longer than PARK_HOLD_MAX_NS, however close together the G's come.
+ *
+ * After an H the continue comes from alps, a registration's round trip
+ * later (1-2 ms): the quiet time then starts when the child is continued
+ * (waitpid reports WCONTINUED), and until then, while any child handed its
+ * demand waits, P's are held (never longer than PARK_HOLD_MAX_NS). Counted
+ * from the H instead, the quiet time ended about when alps continued the
+ * child, and the next fork ran on SCHED_FIFO just as it wanted the CPU. */
 #define PARK_QUIET_NS 2000000LL
 #define PARK_HOLD_MAX_NS 10000000LL
 struct held_park {
@@ -619,6 +641,17 @@ struct held_park {
 };
 static struct held_park *held_head, *held_tail;
 static long long quiet_until_ns; /* CLOCK_MONOTONIC; P waits until then */
+static int handed_waiting;       /* children H gave their demand, not continued yet */
+
+/* Child i, handed its demand by H, was continued (or is gone): the quiet
+ * time runs from now, unless another handed child still waits. */
+static void continued(int i) {
+  if (children[i].handed != 1) return;
+  children[i].handed = 0;
+  handed_waiting--;
+  long long until = now_ns(CLOCK_MONOTONIC) + PARK_QUIET_NS;
+  if (handed_waiting == 0 || until > quiet_until_ns) quiet_until_ns = until;
+}
 
 static void run_command(char *line, pid_t zygote);
 
@@ -678,11 +711,21 @@ static void run_command(char *line, pid_t zygote) {
   int n = split(line, f, 3 + MAX_CGROUPS);
   if (n >= 3 && strcmp(f[0], "P") == 0)
     park(f, n, zygote);
-  else if (n >= 2 && (strcmp(f[0], "G") == 0 || strcmp(f[0], "H") == 0)) {
-    /* After H the continue comes from alps within a registration's round
-     * trip: the quiet time covers it as it covers a G's. */
-    go(f, n, f[0][0] == 'G');
+  else if (n >= 2 && strcmp(f[0], "G") == 0) {
+    go(f, n, 1);
     quiet_until_ns = now_ns(CLOCK_MONOTONIC) + PARK_QUIET_NS;
+  } else if (n >= 2 && strcmp(f[0], "H") == 0) {
+    int i = go(f, n, 0);
+    if (i >= 0 && children[i].handed == 0) {
+      children[i].handed = 1;
+      handed_waiting++;
+      /* Held until it is continued (continued()), within PARK_HOLD_MAX_NS. */
+      long long until = now_ns(CLOCK_MONOTONIC) + PARK_HOLD_MAX_NS;
+      if (until > quiet_until_ns) quiet_until_ns = until;
+    } else if (i >= 0) {
+      /* Already continued: it runs from this demand on, as after a G. */
+      quiet_until_ns = now_ns(CLOCK_MONOTONIC) + PARK_QUIET_NS;
+    }
   } else
     say("E -1 bad command (%d fields)\n", n);
 }

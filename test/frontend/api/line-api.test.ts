@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiRequest } from "../../../src/frontend/api/client.js";
 import { LineApiError, LineClient } from "../../../src/frontend/api/line-client.js";
-import { resumeRefusal } from "../../../src/frontend/api/routes.js";
+import { resumeRefusal, signalRefusal } from "../../../src/frontend/api/routes.js";
 import { ApiServer, lineSocketOf } from "../../../src/frontend/api/server.js";
 import { ManualClock } from "../../../src/frontend/clock.js";
 import { Daemon } from "../../../src/frontend/daemon.js";
@@ -142,6 +142,11 @@ describe("line protocol socket", () => {
       new RegExp(`runs as uids ${me}/${me}/${me}/${me} .*uid ${me + 4242} could not signal it`),
     );
     expect(resumeRefusal(4_194_304, me)).toBe("pid 4194304 is gone");
+    // The platform is held to what the daemon itself may signal (signal 0).
+    expect(signalRefusal(process.pid)).toBeUndefined();
+    expect(signalRefusal(4_194_304)).toMatch(
+      /pid 4194304 cannot be continued by the daemon: .*ESRCH/,
+    );
   });
 
   it("takes the caller's own pid when none is given", async () => {
