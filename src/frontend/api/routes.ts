@@ -206,7 +206,7 @@ export class ApiRoutes {
    * then the answer is written and the request's own follow-up work done.
    * Continued at once, the task often woke on the daemon's CPU and waited
    * there for the daemon (real-time) to finish that work: its first
-   * instruction came 0.4-0.6 ms later at the median than when the platform
+   * instruction came 0.2-1.3 ms later at the median than when the platform
    * continued it after the answer (docs/results.md, "The daemon continues
    * a fork worker").
    */
