@@ -97,13 +97,15 @@ function onlyRun(result: ReplayResult) {
 }
 
 describe.skipIf(!ready)("replay drivers", () => {
-  // Each protocol of the API once: warm workers over the line protocol (the default), fork over HTTP.
-  for (const [workers, apiProtocol] of [
-    ["warm", "line"],
-    ["fork", "http"],
+  // Each protocol of the API once: warm workers over the line protocol (the default), fork over
+  // HTTP; and fork workers the daemon continues itself (registration resume).
+  for (const [workers, apiProtocol, registration] of [
+    ["warm", "line", "await"],
+    ["fork", "http", "await"],
+    ["fork", "line", "resume"],
   ] as const) {
     it.skipIf(workers === "fork" && !FORK_READY)(
-      `api + ${workers} over ${apiProtocol}: every invocation registered through the daemon before its first instruction`,
+      `api + ${workers} over ${apiProtocol}, registration ${registration}: every invocation registered through the daemon before its first instruction`,
       async () => {
         daemonsBefore = new Set(replayDaemons());
         const dir = mkdtempSync(join(tmpdir(), `alps-replay-api-${workers}-`));
@@ -118,6 +120,7 @@ describe.skipIf(!ready)("replay drivers", () => {
           outDir: dir,
           daemonArgs: ["--policy-file", policyFile(dir)],
           apiProtocol,
+          registration,
         });
         const run = onlyRun(result);
         expect(run.mode).toBe("alps");
@@ -145,11 +148,12 @@ describe.skipIf(!ready)("replay drivers", () => {
           sandbox_cgroups: "cpu",
           drivers: ["api"],
           api_protocol: apiProtocol,
-          ...(workers === "warm" ? { registration: "await" } : {}),
+          registration,
         });
         expect(run.reasons.join("\n")).toContain(
           apiProtocol === "line" ? "over the line protocol on " : "over HTTP (--api-protocol http)",
         );
+        expect(run.reasons.join("\n")).toContain(`registration ${registration}: `);
         expect(summary.details.alps?.driver).toBe("api");
         expect(summary.details.alps?.first_instruction).toEqual({
           at_base: 0,
