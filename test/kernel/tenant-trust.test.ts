@@ -450,7 +450,16 @@ describe.skipIf(!runs)("a socket-group member that is not root", () => {
         "20",
       ]);
       const daemonPid = d.proc.pid as number;
-      expect(readSched(daemonPid)?.policy).toBe(1); // SCHED_FIFO before the flood
+      // Its own start-up (V8 compiling) can take more than the 20 % cap on a
+      // loaded host: the daemon then leaves real time and comes back once it
+      // has been calm for a while. The flood starts from SCHED_FIFO, and what
+      // counts is the demotion it causes.
+      await waitFor(
+        () => readSched(daemonPid)?.policy === 1,
+        20_000,
+        "the daemon on SCHED_FIFO before the flood",
+      );
+      const before = ((await status(d)).safety as Record<string, number>).rt_cap_demotions ?? 0;
       const policies = new Set<number>();
       let sampling = true;
       const sampler = (async () => {
@@ -472,7 +481,7 @@ describe.skipIf(!runs)("a socket-group member that is not root", () => {
       await sampler;
       expect(policies.has(0)).toBe(true);
       const st = await status(d);
-      expect((st.safety as Record<string, number>).rt_cap_demotions).toBeGreaterThanOrEqual(1);
+      expect((st.safety as Record<string, number>).rt_cap_demotions).toBeGreaterThan(before);
       expect(d.log()).toMatch(/leave SCHED_FIFO/);
     } finally {
       await d?.stop();
