@@ -18,6 +18,7 @@ import { addonSyscalls } from "../../src/host/addon.js";
 import { type BpfBackend, createBpfBackend } from "../../src/backend/bpf/bpf-backend.js";
 import { CpuSandboxes } from "../../src/host/sandbox-cgroups.js";
 import { raiseToRealtime, restoreSelf } from "../../src/backend/actuator/self-priority.js";
+import { readSched, type Sched } from "../helpers/processes.js";
 import { emptyPolicy, type Policy } from "../../src/contracts/policy.js";
 import {
   cpuCgroupHost,
@@ -47,6 +48,9 @@ interface Split {
   longWeight: number;
   /** The two sandboxes' cpu directories. */
   dirs: string[];
+  /** Policy, nice and state of each when the short one starts (a failure says what the scheduler had). */
+  longSched: Sched | undefined;
+  shortSched: Sched | undefined;
 }
 
 describe.skipIf(!ready)("sandboxes in their own cpu cgroups", () => {
@@ -92,6 +96,8 @@ describe.skipIf(!ready)("sandboxes in their own cpu cgroups", () => {
       if (alps) backend?.startInvocation("short", short.pid);
       const shortWeight = effectiveWeight(shortBox.cpuDir);
       const longWeight = effectiveWeight(longBox.cpuDir);
+      const longSched = readSched(long.pid);
+      const shortSched = readSched(short.pid);
       const longBefore = procCpuNs(long.pid);
       const res = await short.release();
       const longDuringShortMs = (procCpuNs(long.pid) - longBefore) / 1e6;
@@ -108,6 +114,8 @@ describe.skipIf(!ready)("sandboxes in their own cpu cgroups", () => {
         shortWeight,
         longWeight,
         dirs: [shortBox.cpuDir, longBox.cpuDir],
+        longSched,
+        shortSched,
       };
     } finally {
       cleanupChild(long?.child, syscalls);
@@ -147,7 +155,10 @@ describe.skipIf(!ready)("sandboxes in their own cpu cgroups", () => {
     backend = await createBpfBackend({ strategy: "dynamic", groupWeights: false });
     backend.applyPolicy(POLICY);
     const split = await race("nice-only", true);
-    expect(split.longDuringShortMs).toBeGreaterThan(0.5 * split.shortCpuMs);
+    // Seen once beside stress-ng in a full kernel run (1.4 ms against 60),
+    // not in six runs of this file beside it: the message keeps what the
+    // scheduler had, to tell an alps fault from the host's.
+    expect(split.longDuringShortMs, JSON.stringify(split)).toBeGreaterThan(0.5 * split.shortCpuMs);
   });
 
   it("without alps the core is split about evenly", async () => {
