@@ -36,9 +36,9 @@ export const InvocationBody = z.strictObject({
   pid: z.number().int().min(1).max(MAX_PID).optional(),
   /**
    * The task is stopped and waits for its invocation: the daemon continues
-   * it (SIGCONT) once its level is in place, which spares the platform the
-   * round trip between the answer and its own signal. Only for a task the
-   * caller could signal itself (routes.ts).
+   * it (SIGCONT) once its level is in place and the answer is written,
+   * which spares the platform its own wake-up and signal. Only for a task
+   * the caller could signal itself (routes.ts).
    */
   resume: z.boolean().optional(),
 });
