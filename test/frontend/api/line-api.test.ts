@@ -7,7 +7,7 @@
  * over-long line, and the file removed at close.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import { ApiServer, lineSocketOf } from "../../../src/frontend/api/server.js";
 import { ManualClock } from "../../../src/frontend/clock.js";
 import { Daemon } from "../../../src/frontend/daemon.js";
 import { ObserveBackend } from "../observe-backend.js";
+import { readSched } from "../../helpers/processes.js";
 
 const dir = mkdtempSync(join(tmpdir(), "alps-line-"));
 const socket = join(dir, "alps.sock");
@@ -44,11 +45,8 @@ const api = new ApiServer({
 let child: ChildProcess | undefined;
 const client = new LineClient(lineSocket);
 
-/** The state letter of `pid` (/proc/<pid>/stat field 3). */
-function stateOf(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-}
+/** The state letter of `pid` (/proc/<pid>/stat), "?" once it is gone. */
+const stateOf = (pid: number): string => readSched(pid)?.state ?? "?";
 
 /** Waits (asleep, up to 5 s) until the state of `pid` passes `ok`. */
 async function waitForState(pid: number, ok: (state: string) => boolean): Promise<void> {
