@@ -164,14 +164,24 @@ export async function spawnGatedBurner(
   capMs = 3000,
   /** How long the shell may take to reach its gate: only a hang takes this long (a loaded host, or the kernel matrix's emulated guests, take longer than an idle one). */
   gateTimeoutMs = 20_000,
+  /**
+   * Run on this CPU only, from the shell's first instruction (taskset).
+   * Pinned only after its move into a cpu cgroup, a task whose group then
+   * held nothing but it at SCHED_IDLE was starved on the pinned CPU in 8 of
+   * 40 runs beside stress-ng (weights-sandbox-cgroups), never when pinned
+   * from the start. Most likely the group's load left on the CPU the shell
+   * started on: a group's weight on a CPU is its load there over its load
+   * on every CPU (calc_group_shares), and a SCHED_IDLE member's load is
+   * tiny, so a little load elsewhere shrinks it many times over.
+   */
+  cpu?: number,
 ): Promise<GatedBurner> {
-  const child = spawn(
-    "sh",
-    ["-c", 'read _gate; exec "$0" "$@"', burnerPath(), plan, String(capMs)],
-    {
-      stdio: ["pipe", "pipe", "inherit"],
-    },
-  );
+  const gate = ["-c", 'read _gate; exec "$0" "$@"', burnerPath(), plan, String(capMs)];
+  const [command, args] =
+    cpu === undefined ? ["sh", gate] : ["taskset", ["-c", String(cpu), "sh", ...gate]];
+  const child = spawn(command, args, {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   const pid = child.pid;
   if (pid === undefined) throw new Error("spawn sh failed");
   let out = "";
