@@ -50,7 +50,7 @@ interface ReplayFlags {
   sandboxCgroups: SandboxCgroupLayout;
   socket?: string;
   apiProtocol: ApiProtocol;
-  registration: Registration;
+  registration?: Registration;
   daemonArgs?: string;
   strategy: Strategy;
   cores?: number;
@@ -108,10 +108,8 @@ export function registerReplay(program: Command): void {
       .addOption(
         new Option(
           "--registration <when>",
-          "driver api: when an invocation starts against its registration. await: once the daemon answered; concurrent (warm workers): at once, the registration on its way, its level lands when the daemon has it; resume (fork workers): the stopped process is continued by the daemon once it has answered",
-        )
-          .argParser((text) => choiceFlag("--registration", text, REGISTRATIONS))
-          .default("await"),
+          "driver api: when an invocation starts against its registration. await (default for fork workers): once the daemon answered; concurrent (warm workers, their default): at once, the registration on its way, its level lands when the daemon has it; resume (fork workers): the stopped process is continued by the daemon once it has answered",
+        ).argParser((text) => choiceFlag("--registration", text, REGISTRATIONS)),
       )
       .option(
         "--daemon-args <flags>",
@@ -168,7 +166,7 @@ export function registerReplay(program: Command): void {
             sandboxCgroups: flags.sandboxCgroups,
             ...(flags.socket === undefined ? {} : { socket: flags.socket }),
             apiProtocol: flags.apiProtocol,
-            registration: flags.registration,
+            ...(flags.registration === undefined ? {} : { registration: flags.registration }),
             ...(daemonArgs.length === 0 ? {} : { daemonArgs }),
             strategy: flags.strategy,
             cores: flags.cores,

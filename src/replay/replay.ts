@@ -20,14 +20,15 @@ import { type ReportMode, renderReport } from "./report.js";
 import { decileRows, fromMeasured } from "./report-data.js";
 import { runMode } from "./run-mode.js";
 export { comparisonTable, setupLine } from "./table.js";
-import type {
-  ApiProtocol,
-  Driver,
-  ModeRun,
-  Registration,
-  ReplayMode,
-  SandboxCgroupLayout,
-  WorkerKind,
+import {
+  type ApiProtocol,
+  type Driver,
+  defaultRegistration,
+  type ModeRun,
+  type Registration,
+  type ReplayMode,
+  type SandboxCgroupLayout,
+  type WorkerKind,
 } from "./types.js";
 
 export const DEFAULT_TRACE = fileURLToPath(
@@ -52,7 +53,7 @@ export interface ReplayOptions {
   socket?: string;
   /** Driver api: the protocol of start and end. Default line. */
   apiProtocol?: ApiProtocol;
-  /** Driver api, warm workers: await (default) or concurrent registration. */
+  /** Driver api: when an invocation starts against its registration (default by workers: defaultRegistration). */
   registration?: Registration;
   /** More flags for the alps daemon the replay starts. */
   daemonArgs?: string[];
@@ -207,7 +208,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
   const workers = opts.workers ?? "warm";
   const layout = opts.sandboxCgroups ?? "cpu";
   const apiProtocol = opts.apiProtocol ?? "line";
-  const registration = opts.registration ?? "await";
+  const registration = opts.registration ?? defaultRegistration(workers);
   mkdirSync(opts.outDir, { recursive: true });
   if (opts.socket !== undefined && opts.modes.includes("alps"))
     notes.push(

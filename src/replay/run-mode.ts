@@ -18,15 +18,16 @@ import { raiseDispatcher } from "./dispatcher-priority.js";
 import { compareInference, type InferenceReport } from "./inference.js";
 import { prewarmCounts } from "./prewarm.js";
 import { SandboxSet } from "./sandboxes.js";
-import type {
-  ApiProtocol,
-  Driver,
-  MeasuredInvocation,
-  ModeRun,
-  ReplayMode,
-  Registration,
-  SandboxCgroupLayout,
-  WorkerKind,
+import {
+  type ApiProtocol,
+  type Driver,
+  defaultRegistration,
+  type MeasuredInvocation,
+  type ModeRun,
+  type ReplayMode,
+  type Registration,
+  type SandboxCgroupLayout,
+  type WorkerKind,
 } from "./types.js";
 import { ForkWorkers, type Slot, WarmWorkers, type Workers } from "./workers.js";
 import type { RunResult } from "./worker-pool.js";
@@ -50,7 +51,7 @@ export interface RunModeOptions {
   socket?: string;
   /** Driver api: the protocol of start and end (default line). */
   apiProtocol?: ApiProtocol;
-  /** Driver api, warm workers: start once registered (await, default) or alongside (concurrent). */
+  /** Driver api: when an invocation starts against its registration (default by workers: defaultRegistration). */
   registration?: Registration;
   /** More flags for the alps daemon the replay starts. */
   daemonArgs?: readonly string[];
@@ -108,7 +109,7 @@ export async function runMode(
   const driver = opts.mode === "none" ? undefined : (opts.driver ?? "api");
   const workerKind = opts.workers ?? "warm";
   const layout = opts.sandboxCgroups ?? "cpu";
-  const registration = opts.registration ?? "await";
+  const registration = opts.registration ?? defaultRegistration(workerKind);
   if (registration === "concurrent" && workerKind === "fork")
     throw new UsageError(
       "--registration concurrent applies to warm workers: a fork worker's fresh process is held until it is registered",

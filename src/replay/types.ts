@@ -49,11 +49,15 @@ export const WORKER_KINDS: readonly WorkerKind[] = ["warm", "fork"];
 
 /**
  * When driver api's invocation starts against its registration:
- * - `await` (the default): the dispatcher lets the worker go once the
- *   daemon answered (the first instruction already runs at its level).
- * - `concurrent` (warm workers): at once, with the registration on its way
- *   (the level lands when the daemon has it; the round trip is off the
- *   invocation's path).
+ * - `await` (the default for fork workers): the dispatcher lets the worker
+ *   go once the daemon answered (the first instruction already runs at its
+ *   level).
+ * - `concurrent` (warm workers, their default): at once, with the
+ *   registration on its way (the level lands when the daemon has it; the
+ *   round trip is off the invocation's path). Measured better than await
+ *   for warm workers on both bundled workloads, alone and at load
+ *   (docs/results.md), and it is what a platform does with a warm sandbox
+ *   that already has the request.
  * - `resume` (fork workers): the fresh process waits stopped and the daemon
  *   continues it once it has answered (the start request's `resume`), so
  *   the dispatcher's own release is off the invocation's path. Measured
@@ -63,6 +67,11 @@ export const WORKER_KINDS: readonly WorkerKind[] = ["warm", "fork"];
  */
 export type Registration = "await" | "concurrent" | "resume";
 export const REGISTRATIONS: readonly Registration[] = ["await", "concurrent", "resume"];
+
+/** The registration a replay uses when none is asked for: see {@link Registration}. */
+export function defaultRegistration(workers: WorkerKind): Registration {
+  return workers === "warm" ? "concurrent" : "await";
+}
 
 /**
  * How sandboxes are laid out: `cpu` = each one a cpu cgroup of its own (as

@@ -166,7 +166,8 @@ describe.skipIf(!ready)("replay drivers", () => {
     );
   }
 
-  it("api + warm, registration concurrent: every invocation registered and ended, the run labelled", async () => {
+  // No --registration asked for: warm workers' default, concurrent (the replay's headline path).
+  it("api + warm, registration by default: concurrent, every invocation registered and ended, the run labelled", async () => {
     daemonsBefore = new Set(replayDaemons());
     const dir = mkdtempSync(join(tmpdir(), "alps-replay-api-concurrent-"));
     const { path, count } = shortTrace(dir, 12);
@@ -179,7 +180,6 @@ describe.skipIf(!ready)("replay drivers", () => {
       cores: 2,
       outDir: dir,
       daemonArgs: ["--policy-file", policyFile(dir)],
-      registration: "concurrent",
     });
     const run = onlyRun(result);
     expect(run.invocations).toHaveLength(count);
