@@ -53,8 +53,9 @@ export const WORKER_KINDS: readonly WorkerKind[] = ["warm", "fork"];
  *   go once the daemon answered (the first instruction already runs at its
  *   level).
  * - `concurrent` (warm workers, their default): at once, with the
- *   registration on its way (the level lands when the daemon has it; the
- *   round trip is off the invocation's path). Measured better than await
+ *   registration on its way (the worker is let go first, then the start
+ *   is sent; the level lands when the daemon has it; the round trip is off
+ *   the invocation's path). Measured better than await
  *   for warm workers on both bundled workloads, alone and at load
  *   (docs/results.md), and it is what a platform does with a warm sandbox
  *   that already has the request.
