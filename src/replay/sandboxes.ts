@@ -12,7 +12,7 @@
  * tasks in one scheduling group), the replay's layout before it had a choice.
  */
 import { join } from "node:path";
-import { createCgroup, moveToCgroup, removeCgroup } from "../host/cgroups.js";
+import { createCgroup, removeCgroup } from "../host/cgroups.js";
 import { CpuSandboxes } from "../host/sandbox-cgroups.js";
 import type { SandboxCgroupLayout } from "./types.js";
 
@@ -27,8 +27,6 @@ export interface Sandbox {
    * moving (a move may sleep, and a wake-up there would look like a burst).
    */
   readonly procsFiles: readonly string[];
-  /** Moves process `pid` (all its threads) into it. */
-  add(pid: number): void;
 }
 
 /** Directory (below each hierarchy's mount) that holds one replay's sandboxes. */
@@ -81,7 +79,6 @@ export class SandboxSet {
           sb.cpuDir === sb.v2Dir
             ? [join(sb.v2Dir, "cgroup.procs")]
             : [join(sb.cpuDir, "cgroup.procs"), join(sb.v2Dir, "cgroup.procs")],
-        add: (pid) => sb.add(pid),
       };
     }
     if (this.#v2Created.length === 0) this.#v2Created.push(createCgroup(this.#root));
@@ -90,7 +87,6 @@ export class SandboxSet {
     return {
       v2,
       procsFiles: [join(v2, "cgroup.procs")],
-      add: (pid) => moveToCgroup(v2, pid),
     };
   }
 

@@ -4,6 +4,7 @@
  * The dispatcher takes a slot, registers the slot's pid (when alps is
  * there), lets it run, ends the invocation, and gives the slot back.
  */
+import { writeFile } from "node:fs/promises";
 import type { TraceInvocation } from "../contracts/trace.js";
 import { cpuDemandMs } from "../contracts/trace.js";
 import { threadsOf } from "../host/proc-stat.js";
@@ -55,11 +56,25 @@ function blockMsOf(inv: TraceInvocation): number {
  * afterwards inherit the normal policy, then every thread seen after that;
  * a v1 cpu cgroup with RT group scheduling also refuses an RT task), then
  * into its sandbox and onto its cores.
+ *
+ * The moves are written off the dispatcher's event loop (libuv's threads):
+ * a write to cgroup.procs waits for an RCU grace period (rcu_sync_enter →
+ * synchronize_rcu_expedited), and a warm pool grows while invocations are
+ * being dispatched. Sampled on this host, the dispatcher's main thread sat
+ * in that wait 5-14 times (samples 10 ms apart) per huawei-heldout replay, and
+ * one replay's dispatches stalled for about 7 s right after its pools grew
+ * (docs/results.md, "A dispatcher held up by cgroup moves").
  */
-function place(pid: number, sandbox: Sandbox, syscalls: Syscalls, cpus?: number[]): void {
+async function place(
+  pid: number,
+  sandbox: Sandbox,
+  syscalls: Syscalls,
+  cpus?: number[],
+): Promise<void> {
   syscalls.setAttr(pid, baseAttr());
   for (const tid of threadsOf(pid)) if (tid !== pid) syscalls.setAttr(tid, baseAttr());
-  sandbox.add(pid);
+  // In the sandbox's order (its v2 directory, the one alps watches, last).
+  for (const file of sandbox.procsFiles) await writeFile(file, `${pid}\n`);
   if (cpus === undefined) return;
   for (const tid of threadsOf(pid)) syscalls.setAffinity(tid, cpus);
 }
