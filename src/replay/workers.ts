@@ -61,8 +61,7 @@ function blockMsOf(inv: TraceInvocation): number {
  * a write to cgroup.procs waits for an RCU grace period (rcu_sync_enter →
  * synchronize_rcu_expedited), and a warm pool grows while invocations are
  * being dispatched. Sampled on this host, the dispatcher's main thread sat
- * in that wait 5-14 times (samples 10 ms apart) per huawei-heldout replay, and
- * one replay's dispatches stalled for about 7 s right after its pools grew
+ * in that wait 5-14 times (samples 10 ms apart) per huawei-heldout replay
  * (docs/results.md, "A dispatcher held up by cgroup moves").
  */
 async function place(
