@@ -55,10 +55,10 @@ export const WORKER_KINDS: readonly WorkerKind[] = ["warm", "fork"];
  * - `concurrent` (warm workers, their default): at once, with the
  *   registration on its way (the worker is let go first, then the start
  *   is sent; the level lands when the daemon has it; the round trip is off
- *   the invocation's path). Measured better than await
- *   for warm workers on both bundled workloads, alone and at load
- *   (docs/results.md), and it is what a platform does with a warm sandbox
- *   that already has the request.
+ *   the invocation's path). Measured better than await for warm workers
+ *   on both bundled workloads, alone and at load (docs/results.md), and it
+ *   is what a platform does with a warm sandbox that already has the
+ *   request.
  * - `resume` (fork workers): the fresh process waits stopped and the daemon
  *   continues it once it has answered (the start request's `resume`), so
  *   the dispatcher's own release is off the invocation's path. Measured
