@@ -17,6 +17,9 @@ if (out === undefined) {
 const TARGET = { mean: 0.7, short: 2, longP99: 1.3 };
 const fmt = (x, d = 2) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(d) : "–");
 const avg = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+// A run's host stalls (details.<run>.host_stalls): how many, and the longest in ms.
+const stalls = (h) =>
+  h === null || h === undefined ? "–" : h.probed ? `${h.count}, ${fmt(h.longest_ms, 0)}` : "not probed";
 
 const rows = [];
 for (const name of readdirSync(out).sort()) {
@@ -48,6 +51,8 @@ for (const name of readdirSync(out).sort()) {
       deciles_alps: s.deciles[key],
       inference: s.details[key]?.inference ?? null,
       alps_p99: s.modes[key].turnaround_ms.p99,
+      stalls_none: stalls(s.details.none?.host_stalls),
+      stalls_alps: stalls(s.details[key]?.host_stalls),
       replay: name,
     });
   }
@@ -59,12 +64,12 @@ if (rows.length === 0) {
 
 console.log("### Every run\n");
 console.log(
-  "| workload | workers | run | driver | invocations | none mean ms | alps mean ms | mean vs none | shorter half slowdown none → alps | longest 10 % p99 vs none | p99 vs none | load after |",
+  "| workload | workers | run | driver | invocations | none mean ms | alps mean ms | mean vs none | shorter half slowdown none → alps | longest 10 % p99 vs none | p99 vs none | load after | host stalls none; alps (count, longest ms) |",
 );
-console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of rows)
   console.log(
-    `| ${r.workload} | ${r.workers} | ${r.run} | ${r.driver} | ${r.invocations} | ${fmt(r.none_mean, 0)} | ${fmt(r.alps_mean, 0)} | ${fmt(r.ratio)} | ${fmt(r.short_none, 1)} → ${fmt(r.short_alps, 1)} | ${fmt(r.long_p99)} | ${fmt(r.p99)} | ${r.load} |`,
+    `| ${r.workload} | ${r.workers} | ${r.run} | ${r.driver} | ${r.invocations} | ${fmt(r.none_mean, 0)} | ${fmt(r.alps_mean, 0)} | ${fmt(r.ratio)} | ${fmt(r.short_none, 1)} → ${fmt(r.short_alps, 1)} | ${fmt(r.long_p99)} | ${fmt(r.p99)} | ${r.load} | ${r.stalls_none}; ${r.stalls_alps} |`,
   );
 
 const groups = new Map();

@@ -16,6 +16,7 @@ export const MODE_CSV_COLUMNS = [
   "pid",
   "start_mono_ms",
   "end_mono_ms",
+  "host_stall_ms",
 ] as const;
 
 /** RFC 4180 quoting, only where needed: function names may hold commas or quotes. */
@@ -48,6 +49,8 @@ export function modeCsv(measured: readonly MeasuredInvocation[]): string {
         // CLOCK_MONOTONIC: lines a row up with `perf sched record -k mono` and the daemon's bursts.
         m.startMonoMs === undefined ? "" : ms(m.startMonoMs),
         m.endMonoMs === undefined ? "" : ms(m.endMonoMs),
+        // Empty where no stall probe ran (stall-probe.ts).
+        m.hostStallMs === undefined ? "" : ms(m.hostStallMs),
       ].join(","),
     );
   return `${MODE_CSV_COLUMNS.join(",")}\n${rows.join("\n")}${rows.length > 0 ? "\n" : ""}`;

@@ -19,6 +19,7 @@ import { modeProgress } from "./progress.js";
 import { type ReportMode, renderReport } from "./report.js";
 import { decileRows, fromMeasured } from "./report-data.js";
 import { runMode } from "./run-mode.js";
+import { type HostStallReport, hostStallNote, markStalls, watchStalls } from "./stall-probe.js";
 export { comparisonTable, setupLine } from "./table.js";
 import {
   type ApiProtocol,
@@ -128,6 +129,8 @@ export interface RunDetails {
   policy: ModeRun["policy"] | null;
   /** Driver sandbox: inferred invocations against the real ones. */
   inference: InferenceReport | null;
+  /** What the stall probes saw while the mode ran (stall-probe.ts). */
+  host_stalls: HostStallReport | null;
 }
 
 export interface ReplayResult {
@@ -227,7 +230,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
         ? planned.mode
         : `${planned.mode}-${planned.driver}`;
     const bar = modeProgress(name, trace.length, opts.progress ?? false);
+    const stallWatch = watchStalls();
     let run: ModeRun;
+    let hostStalls: HostStallReport;
     try {
       run = await runMode(trace, {
         mode: planned.mode,
@@ -248,7 +253,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       });
     } finally {
       bar.stop();
+      hostStalls = await stallWatch.stop();
     }
+    run.hostStalls = hostStalls;
+    markStalls(run.invocations, hostStalls);
     // A fallback may run a mode already in the list: keep both, under distinct keys.
     const ran =
       planned.driver === undefined || drivers.length === 1
@@ -257,6 +265,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
     const key = runs.some((r) => r.key === ran) ? `${ran}-for-${name}` : ran;
     runs.push({ key, run });
     writeFileSync(join(opts.outDir, `${key}.csv`), modeCsv(run.invocations));
+    const stallNote = hostStallNote(key, hostStalls, run.invocations);
+    if (stallNote !== undefined) notes.push(stallNote);
   }
 
   const summaries: Record<string, Summary> = {};
@@ -291,6 +301,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       backend: run.backendStatus ?? null,
       policy: run.policy ?? null,
       inference: run.inference ?? null,
+      host_stalls: run.hostStalls ?? null,
     };
     reportModes.push({
       key,

@@ -4,6 +4,7 @@ import type { BackendStatus } from "../backend/types.js";
 import type { Strategy } from "../contracts/levels.js";
 import type { Policy } from "../contracts/policy.js";
 import type { InferenceReport } from "./inference.js";
+import type { HostStallReport } from "./stall-probe.js";
 
 /**
  * What runs beside the functions in one run of the trace:
@@ -117,6 +118,8 @@ export interface MeasuredInvocation {
   /** CLOCK_MONOTONIC of the first instruction and of the end, ms (to line up with the daemon's bursts). */
   startMonoMs?: number;
   endMonoMs?: number;
+  /** How long the host stood still (stall-probe.ts) between its arrival and its end, ms; undefined: not probed. */
+  hostStallMs?: number;
 }
 
 export interface ModeRun {
@@ -137,5 +140,7 @@ export interface ModeRun {
   policy?: Policy;
   /** Driver sandbox: the invocations the daemon inferred from bursts, against the real ones. */
   inference?: InferenceReport;
+  /** What the stall probes saw while the mode ran (set by replay()). */
+  hostStalls?: HostStallReport;
   wallMs: number;
 }

@@ -12,11 +12,13 @@ import { describe, expect, it } from "vitest";
 import { replay } from "../../src/replay/index.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import {
+  isStallProbe,
   leftoverCgroup,
   leftoverWorkers,
   ownThreadPolicies,
   replayDaemons,
   shortLongTrace,
+  stallProbesOf,
   writeTrace,
 } from "../replay/replay-fixtures.js";
 
@@ -56,6 +58,7 @@ describe.skipIf(!CAN_RUN)("replay cleanup", () => {
     });
     expect(result.runs[0]?.run.invocations.length).toBeGreaterThan(10);
     expect(leftoverWorkers(process.pid)).toEqual([]);
+    expect(stallProbesOf(process.pid)).toEqual([]);
     expect(leftoverCgroup(process.pid)).toBe(false);
     expect(ownThreadPolicies().every((p) => p === 0)).toBe(true);
   }, 60_000);
@@ -104,6 +107,9 @@ describe.skipIf(!CAN_RUN)("replay cleanup", () => {
       expect(leftoverWorkers(pid).length).toBeGreaterThan(0);
       // The daemon the replay started is running (so "none left" below says something).
       expect(replayDaemons().filter((d) => !daemonsBefore.has(d)).length).toBe(1);
+      // And its stall probes, one per CPU it may use.
+      const probes = stallProbesOf(pid);
+      expect(probes.length).toBeGreaterThan(0);
       child.kill("SIGINT");
       const code = await exited;
       expect(code, stderr).toBe(130);
@@ -111,6 +117,7 @@ describe.skipIf(!CAN_RUN)("replay cleanup", () => {
       expect(leftoverWorkers(pid)).toEqual([]);
       expect(leftoverCgroup(pid)).toBe(false);
       expect(replayDaemons().filter((d) => !daemonsBefore.has(d))).toEqual([]);
+      expect(probes.filter(isStallProbe)).toEqual([]);
     } finally {
       // Only if an assertion failed before the replay ended: kill what we started, by pid.
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");

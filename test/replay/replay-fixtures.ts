@@ -5,6 +5,7 @@ import { readCpuHierarchy } from "../../src/host/cpu-cgroups.js";
 import { cgroup2Mount } from "../../src/host/cgroups.js";
 import type { TraceInvocation } from "../../src/contracts/trace.js";
 import { replayCgroupRoot, workerTag } from "../../src/replay/index.js";
+import { STALL_PROBE } from "../../src/replay/stall-probe.js";
 
 /** mulberry32: a seeded PRNG, so the trace is the same on every run. */
 function prng(seed: number): () => number {
@@ -78,6 +79,29 @@ export function leftoverWorkers(replayPid: number): number[] {
     }
   }
   return found;
+}
+
+/** The stall probes (src/replay/stall-probe.ts) among the direct children of `parentPid`. */
+export function stallProbesOf(parentPid: number): number[] {
+  const out: number[] = [];
+  let children = "";
+  try {
+    children = readFileSync(`/proc/${parentPid}/task/${parentPid}/children`, "utf8");
+  } catch {
+    return out; // the parent is gone
+  }
+  for (const pid of children.trim().split(/\s+/).filter(Boolean).map(Number))
+    if (isStallProbe(pid)) out.push(pid);
+  return out;
+}
+
+/** `pid` is (still) a stall probe: a live process running STALL_PROBE. */
+export function isStallProbe(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] === STALL_PROBE;
+  } catch {
+    return false; // gone
+  }
 }
 
 /** The replay's cgroup root still exists, in the v2 hierarchy or the v1 cpu one. */

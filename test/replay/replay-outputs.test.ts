@@ -27,18 +27,18 @@ describe("replay outputs", () => {
   it("writes one CSV row per invocation in trace order, quoting names that need it", () => {
     const csv = modeCsv([m(1, 'a,"b"', 2, 3), m(0, "fib", 1.23456, 4)]);
     expect(csv.split("\n")).toEqual([
-      "arrival_ms,function,duration_ms,turnaround_ms,start_ms,cpu_ms,dispatch_lag_ms,cold,register_ms,first_nice,first_policy,pid,start_mono_ms,end_mono_ms",
-      "0,fib,1.235,4,0.5,1.235,0.25,0,,,,,,",
-      '1,"a,""b""",2,3,0.5,2,0.25,1,,,,,,',
+      "arrival_ms,function,duration_ms,turnaround_ms,start_ms,cpu_ms,dispatch_lag_ms,cold,register_ms,first_nice,first_policy,pid,start_mono_ms,end_mono_ms,host_stall_ms",
+      "0,fib,1.235,4,0.5,1.235,0.25,0,,,,,,,",
+      '1,"a,""b""",2,3,0.5,2,0.25,1,,,,,,,',
       "",
     ]);
   });
 
   it("writes the process and its monotonic start and end where the replay has them", () => {
     const csv = modeCsv([
-      { ...m(0, "fib", 2, 5), pid: 4242, startMonoMs: 1000.25, endMonoMs: 1004.5 },
+      { ...m(0, "fib", 2, 5), pid: 4242, startMonoMs: 1000.25, endMonoMs: 1004.5, hostStallMs: 0 },
     ]);
-    expect(csv.split("\n")[1]).toBe("0,fib,2,5,0.5,2,0.25,0,,,,4242,1000.25,1004.5");
+    expect(csv.split("\n")[1]).toBe("0,fib,2,5,0.5,2,0.25,0,,,,4242,1000.25,1004.5,0");
   });
 
   it("prewarms each function for its overlap, at least one, within the caps", () => {

@@ -1,0 +1,66 @@
+/**
+ * A stall probe held up is reported, and it runs where and how the replay
+ * says: pinned to its CPU at SCHED_FIFO 99 while the watch runs, gone when
+ * it stops. The hold-up is a SIGSTOP of the probe (it was started here, and
+ * it is ended here by pid): the CPU then runs nothing of the probe's for as
+ * long as a hypervisor's pause would take it away.
+ */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { type HostStallReport, watchStalls } from "../../src/replay/stall-probe.js";
+import { isRoot, requireHost } from "../helpers/host.js";
+import { stallProbesOf } from "../replay/replay-fixtures.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Fields 40 and 41 of /proc/<pid>/stat (rt_priority, policy), or {} once it is gone. */
+function schedOf(pid: number): { rtPriority?: string; policy?: string } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Counted from field 3, the first after the command's closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { rtPriority: fields[37], policy: fields[38] };
+  } catch {
+    return {};
+  }
+}
+
+describe("the stall probe", () => {
+  it.skipIf(!requireHost("root (SCHED_FIFO)", isRoot()))(
+    "runs pinned at SCHED_FIFO 99 and reports the time it was held up",
+    async () => {
+      const HELD_MS = 300;
+      const watch = watchStalls({ cpus: [0], periodUs: 2000, thresholdMs: 20 });
+      let pid: number | undefined;
+      let report: HostStallReport | undefined;
+      try {
+        // Until the probe has exec'd and put itself on SCHED_FIFO (20 s: only a hang).
+        const deadline = Date.now() + 20_000;
+        let sched: { rtPriority?: string; policy?: string } = {};
+        while (Date.now() < deadline) {
+          [pid] = stallProbesOf(process.pid);
+          if (pid !== undefined) sched = schedOf(pid);
+          if (sched.policy === "1") break;
+          await sleep(10);
+        }
+        if (pid === undefined) throw new Error("no stall probe is running");
+        expect(sched).toEqual({ rtPriority: "99", policy: "1" });
+        expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(/^Cpus_allowed_list:\s*0$/m);
+        process.kill(pid, "SIGSTOP");
+        await sleep(HELD_MS);
+        process.kill(pid, "SIGCONT");
+        await sleep(100);
+      } finally {
+        if (pid !== undefined) process.kill(pid, "SIGCONT");
+        report = await watch.stop();
+      }
+      expect(report.probed, report.why_not).toBe(true);
+      // Held HELD_MS: its wake-up came that late less one period (2 ms) and
+      // the signals' own delivery; a third off is far beyond either.
+      expect(report.longest_ms).toBeGreaterThan(HELD_MS * (2 / 3));
+      expect(report.stalls.every((s) => s.cpu === 0)).toBe(true);
+      expect(stallProbesOf(process.pid)).toEqual([]);
+    },
+    20_000,
+  );
+});
