@@ -3,11 +3,14 @@
  * says: pinned to its CPU at SCHED_FIFO 99 while the watch runs, gone when
  * it stops. The hold-up is a SIGSTOP of the probe (it was started here, and
  * it is ended here by pid): the CPU then runs nothing of the probe's for as
- * long as a hypervisor's pause would take it away.
+ * long as a hypervisor's pause would take it away. And a probe that runs
+ * away (input that never ends keeps it reading) stops itself at its CPU
+ * bound instead of holding a CPU at SCHED_FIFO 99.
  */
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { type HostStallReport, watchStalls } from "../../src/replay/stall-probe.js";
+import { type HostStallReport, STALL_PROBE, watchStalls } from "../../src/replay/stall-probe.js";
 import { isRoot, requireHost } from "../helpers/host.js";
 import { stallProbesOf } from "../replay/replay-fixtures.js";
 
@@ -60,6 +63,25 @@ describe("the stall probe", () => {
       expect(report.longest_ms).toBeGreaterThan(HELD_MS * (2 / 3));
       expect(report.stalls.every((s) => s.cpu === 0)).toBe(true);
       expect(stallProbesOf(process.pid)).toEqual([]);
+    },
+    20_000,
+  );
+
+  it.skipIf(!requireHost("root (SCHED_FIFO)", isRoot()))(
+    "stops itself past its CPU bound: a runaway cannot hold a CPU at FIFO 99",
+    () => {
+      // Input that never ends keeps it busy reading: the runaway its bound is for.
+      const zero = openSync("/dev/zero", "r");
+      try {
+        const r = spawnSync(STALL_PROBE, ["0", "20000", "20", "1"], {
+          stdio: [zero, "pipe", "pipe"],
+          timeout: 10_000,
+        });
+        expect(r.status, r.stderr.toString()).toBe(4);
+        expect(r.stdout.toString()).toMatch(/^X past its CPU bound: \d+ ns of CPU in \d+ ns$/m);
+      } finally {
+        closeSync(zero);
+      }
     },
     20_000,
   );

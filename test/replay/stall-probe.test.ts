@@ -109,4 +109,12 @@ describe("where probes run", () => {
     expect(report).toMatchObject({ probed: false, count: 0 });
     expect(report.why_not).toMatch(/is not built/);
   });
+  it("a probe that ends before the run does leaves the run unprobed, and says so", async () => {
+    // /bin/true stands in for a probe that exits at once (it changes nothing).
+    const watch = watchStalls({ path: "/bin/true", cpus: [0] });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const report = await watch.stop();
+    expect(report.probed).toBe(false);
+    expect(report.why_not).toMatch(/cpu 0: stall-probe ended before the run did, with 0/);
+  });
 });
