@@ -67,7 +67,7 @@ export interface HostStallReport {
   stalls: Array<{ cpu: number; at_mono_ms: number; ms: number }>;
 }
 
-/** A probe's output line: a stall (S), its end (E) or its refusal (X). */
+/** A probe's output line: a stall (S), its end (E), or why it could not start or stopped (X). */
 export type ProbeLine =
   | { kind: "stall"; stall: HostStall }
   | { kind: "end"; cpu: number; wakeups: number; cpuMs: number }
