@@ -19,10 +19,11 @@
  * replay kills it by pid if it has not ended a second after being told to.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, readFileSync } from "node:fs";
+import { accessSync, constants } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { rtThrottling } from "../backend/capabilities.js";
+import { loadSyscalls } from "../host/syscalls.js";
 import type { MeasuredInvocation } from "./types.js";
 
 /** From src/replay (tests) and from dist/replay alike: repo/native/build/stall-probe. */
@@ -189,20 +190,6 @@ export function hostStallNote(
   );
 }
 
-/** The CPUs this process may run on (its affinity), from /proc/self/status. */
-export function allowedCpus(status = readFileSync("/proc/self/status", "utf8")): number[] {
-  const list = /^Cpus_allowed_list:\s*(.+)$/m.exec(status)?.[1]?.trim();
-  if (list === undefined) throw new Error("/proc/self/status has no Cpus_allowed_list");
-  const cpus: number[] = [];
-  for (const range of list.split(",")) {
-    const [a, b] = range.split("-").map(Number);
-    if (a === undefined || !Number.isInteger(a) || (b !== undefined && !Number.isInteger(b)))
-      throw new Error(`/proc/self/status: Cpus_allowed_list '${list}' is not a CPU list`);
-    for (let cpu = a; cpu <= (b ?? a); cpu++) cpus.push(cpu);
-  }
-  return cpus;
-}
-
 /** Why no probe can run here, or undefined when they can. */
 export function stallProbeUnavailable(
   path = STALL_PROBE,
@@ -250,7 +237,8 @@ export function watchStalls(opts: StallWatchOptions = {}): StallWatch {
   const path = opts.path ?? STALL_PROBE;
   let cpus: number[] = [];
   try {
-    cpus = opts.cpus ?? allowedCpus();
+    // The CPUs this process may run on: its workers' too.
+    cpus = opts.cpus ?? loadSyscalls().syscalls.getAffinity(process.pid);
   } catch (err) {
     const report = notProbed((err as Error).message, cpus, thresholdMs);
     return { stop: async () => report };

@@ -5,14 +5,15 @@
  * it is ended here by pid): the CPU then runs nothing of the probe's for as
  * long as a hypervisor's pause would take it away. And a probe that runs
  * away (input that never ends keeps it reading) stops itself at its CPU
- * bound instead of holding a CPU at SCHED_FIFO 99.
+ * bound instead of holding a CPU at SCHED_FIFO 99, and one whose replay is
+ * killed (SIGKILL) ends by itself: its input's writer is gone.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { type HostStallReport, STALL_PROBE, watchStalls } from "../../src/replay/stall-probe.js";
 import { isRoot, requireHost } from "../helpers/host.js";
-import { stallProbesOf } from "../replay/replay-fixtures.js";
+import { isStallProbe, stallProbesOf } from "../replay/replay-fixtures.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -84,5 +85,40 @@ describe("the stall probe", () => {
       }
     },
     20_000,
+  );
+
+  it.skipIf(!requireHost("root (SCHED_FIFO)", isRoot()))(
+    "ends when the replay that started it is killed (SIGKILL): nothing left at FIFO 99",
+    async () => {
+      // A stand-in for the replay: a node process that starts a probe the way
+      // watchStalls does (its input a pipe it holds) and prints the probe's pid.
+      const parent = spawn(
+        process.execPath,
+        [
+          "-e",
+          `const c = require("node:child_process").spawn(${JSON.stringify(STALL_PROBE)}, ["0", "20000", "20", "5"], { stdio: ["pipe", "ignore", "ignore"] });
+           console.log(c.pid); setInterval(() => {}, 1000);`,
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      let probe: number | undefined;
+      try {
+        probe = await new Promise<number>((resolve, reject) => {
+          parent.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString().trim())));
+          parent.once("exit", () => reject(new Error("the stand-in exited first")));
+        });
+        const deadline = Date.now() + 20_000;
+        while (Date.now() < deadline && schedOf(probe).policy !== "1") await sleep(10);
+        expect(schedOf(probe)).toEqual({ rtPriority: "99", policy: "1" });
+        parent.kill("SIGKILL");
+        // Its input's writer is gone: it ends at its next wake-up (20 s: only a hang).
+        while (Date.now() < deadline + 20_000 && isStallProbe(probe)) await sleep(10);
+        expect(isStallProbe(probe)).toBe(false);
+      } finally {
+        if (parent.exitCode === null && parent.signalCode === null) parent.kill("SIGKILL");
+        if (probe !== undefined && isStallProbe(probe)) process.kill(probe, "SIGKILL");
+      }
+    },
+    60_000,
   );
 });

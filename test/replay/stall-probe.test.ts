@@ -1,12 +1,10 @@
 /**
  * The stall probes' rules that need no kernel: their lines, how stalls of
- * several CPUs add up, what each invocation is charged, the CPUs probed and
- * when no probe may run. The kernel test stall-probe shows a probe held up
- * is reported.
+ * several CPUs add up, what each invocation is charged, and when no probe
+ * may run. The kernel test stall-probe shows a probe held up is reported.
  */
 import { describe, expect, it } from "vitest";
 import {
-  allowedCpus,
   hostStallNote,
   markStalls,
   parseProbeLine,
@@ -97,10 +95,6 @@ describe("stalls over time", () => {
 });
 
 describe("where probes run", () => {
-  it("probes the CPUs this process may use", () => {
-    expect(allowedCpus("Name:\tnode\nCpus_allowed_list:\t0-2,5\n")).toEqual([0, 1, 2, 5]);
-    expect(() => allowedCpus("Name:\tnode\n")).toThrow(/Cpus_allowed_list/);
-  });
   it("starts none without the binary or without RT throttling, and says why", async () => {
     expect(stallProbeUnavailable("/nonexistent/stall-probe")).toMatch(/is not built/);
     const unthrottled = () => ({ runtimeUs: -1, periodUs: 1_000_000, disabled: true });
