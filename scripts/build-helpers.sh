@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds the replay's C helpers into native/build:
+# Builds the replay's and the benchmark's C helpers into native/build:
 #   burn-fork    the fork-worker function body of `alps replay --workers fork`
 #                (workloads/functions/burn-fork.c);
 #   stall-probe  the real-time probe a replay runs on each CPU to see the
-#                host stand still (native/probes/stall-probe.c).
+#                host stand still (native/probes/stall-probe.c);
+#   line-floor   the daemon-cost benchmark's line server that does no work
+#                (native/probes/line-floor.c).
 # Like the native build it never fails the overall build: without a C
 # compiler the replay says which of them it lacks, and why.
 set -uo pipefail
@@ -34,4 +36,5 @@ build() {
 
 build burn-fork workloads/functions/burn-fork.c "alps replay --workers fork is unavailable"
 build stall-probe native/probes/stall-probe.c "alps replay runs without its stall probes"
+build line-floor native/probes/line-floor.c "the daemon-cost benchmark measures no C floor"
 exit 0

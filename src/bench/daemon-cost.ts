@@ -41,10 +41,17 @@
  * per protocol, side by side, one daemon), --rounds N (1), --before CLI, --mode M (alps),
  * --cpu-prof DIR (each daemon under node --cpu-prof), --perf DIR (perf record
  * of every daemon thread, with V8's perf map), --node-args "FLAGS" (more node
- * flags for the daemon, e.g. --trace-deopt), --json.
+ * flags for the daemon, e.g. --trace-deopt), --no-floor (ALPS_BENCH_FLOOR=0), --json.
+ *
+ * The floor: after the daemons, two line servers that do no work (one in
+ * Node, src/bench/line-floor-server.ts; one in C, native/probes/line-floor.c)
+ * are driven the same way over the line protocol at the same rates. Their
+ * CPU per invocation is what being woken twice per invocation costs on this
+ * host before any of alps's work: the daemon cannot cost less than the Node
+ * one while it handles each request in JavaScript.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -71,6 +78,8 @@ export interface DaemonCostOptions {
   nodeArgs: string[];
   /** Protocols of the start/end requests, each rate measured once per protocol, side by side. */
   protocols: Protocol[];
+  /** Also drive the line servers that do no work (Node, C) at the same rates: the floor. */
+  floor: boolean;
   json: boolean;
 }
 
@@ -123,6 +132,13 @@ function lineRegistrar(socket: string): Registrar {
     close: () => client.close(),
   };
 }
+
+/** The line server that does no work, in Node (built: from src/bench in tests and dist/bench alike). */
+export const NODE_FLOOR = fileURLToPath(
+  new URL("../../dist/bench/line-floor-server.js", import.meta.url),
+);
+/** The same in C (native/probes/line-floor.c, built by the set-up). */
+export const C_FLOOR = fileURLToPath(new URL("../../native/build/line-floor", import.meta.url));
 
 /** CPU bursts of the invocations, ms: small, so 1000/s stays under half a core. */
 const BURSTS_MS = [0.1, 0.3, 1.0] as const;
@@ -333,6 +349,58 @@ async function drive(
   return { done, errors, skipped, registerMs };
 }
 
+interface RateMeasurement {
+  run: Awaited<ReturnType<typeof drive>>;
+  cpu: ReturnType<typeof cpuBetween>;
+  wallS: number;
+}
+
+/** `rate` invocations a second for `seconds` through `registrar`, and the CPU of `pid` (every thread) meanwhile. */
+async function measureRate(
+  pid: number,
+  registrar: Registrar,
+  workers: WarmWorker[],
+  rate: number,
+  seconds: number,
+): Promise<RateMeasurement> {
+  const a = sampleCpu(pid);
+  const run = await drive(registrar, workers, rate, seconds);
+  const b = sampleCpu(pid);
+  return { run, cpu: cpuBetween(a, b), wallS: (b.atMs - a.atMs) / 1000 };
+}
+
+/** A rate's phase, without what only a daemon has (guardian, BPF counters: zero or NaN here). */
+function ratePhase(
+  protocol: string,
+  rate: number,
+  { run, cpu, wallS }: RateMeasurement,
+  idleMsPerS: number,
+): Phase {
+  const sorted = run.registerMs.sort((x, y) => x - y);
+  return {
+    name: `${rate}/s`,
+    protocol,
+    rate,
+    seconds: wallS,
+    invocations: run.done,
+    errors: run.errors,
+    skipped: run.skipped,
+    cpuMs: cpu.ms,
+    ticksMs: cpu.ticksMs,
+    guardianMs: 0,
+    threadsExited: cpu.exited,
+    wakeupsPerS: cpu.wakeups / wallS,
+    eventsPerInv: Number.NaN,
+    appliedPerInv: Number.NaN,
+    stalePerInv: Number.NaN,
+    corePct: cpu.ms / wallS / 10,
+    perInvocationUs: (cpu.ms / run.done) * 1000,
+    aboveIdleUs: ((cpu.ms - idleMsPerS * wallS) / run.done) * 1000,
+    registerP50Ms: percentile(sorted, 0.5),
+    registerP99Ms: percentile(sorted, 0.99),
+  };
+}
+
 async function measureVariant(
   label: string,
   cli: string,
@@ -455,39 +523,20 @@ async function measureVariant(
         const counters = async (): Promise<Record<string, number>> =>
           (await daemon.status()).backend ?? {};
         const ca = await counters();
-        const a = sampleCpu(daemon.pid);
         const ga = guardianSample();
-        const run = await drive(registrar, workers, rate, opts.seconds);
-        const b = sampleCpu(daemon.pid);
+        const measured = await measureRate(daemon.pid, registrar, workers, rate, opts.seconds);
         const cb = await counters();
-        const per = (name: string): number => ((cb[name] ?? 0) - (ca[name] ?? 0)) / run.done;
-        const cpu = cpuBetween(a, b);
-        const wallS = (b.atMs - a.atMs) / 1000;
-        const sorted = run.registerMs.sort((x, y) => x - y);
+        const per = (name: string): number =>
+          ((cb[name] ?? 0) - (ca[name] ?? 0)) / measured.run.done;
         phases.push({
-          name: `${rate}/s`,
-          protocol,
-          rate,
-          seconds: wallS,
-          invocations: run.done,
-          errors: run.errors,
-          skipped: run.skipped,
-          cpuMs: cpu.ms,
-          ticksMs: cpu.ticksMs,
+          ...ratePhase(protocol, rate, measured, idleMsPerS),
           guardianMs: guardianMsBetween(ga, guardianSample()),
-          threadsExited: cpu.exited,
-          wakeupsPerS: cpu.wakeups / wallS,
           eventsPerInv: per("nr_events"),
           appliedPerInv: per("nr_applied"),
           stalePerInv: per("nr_stale_events"),
           postedPerInv: Object.fromEntries(
             POSTED_COUNTERS.map((name) => [name.replace(/^nr_/, ""), per(name)]),
           ),
-          corePct: cpu.ms / wallS / 10,
-          perInvocationUs: (cpu.ms / run.done) * 1000,
-          aboveIdleUs: ((cpu.ms - idleMsPerS * wallS) / run.done) * 1000,
-          registerP50Ms: percentile(sorted, 0.5),
-          registerP99Ms: percentile(sorted, 0.99),
         });
       }
     return {
@@ -508,6 +557,80 @@ async function measureVariant(
     const problems = await daemon.stop();
     for (const p of problems) console.log(`daemon-cost: WARNING: ${p}`);
   }
+}
+
+/**
+ * A line server that does no work (NODE_FLOOR, C_FLOOR), driven like the
+ * daemon: the same warm workers, a warm-up at the highest rate, then each
+ * rate over the line protocol, its CPU counted over every thread. What it
+ * costs is what being woken for each request costs on this host, before any
+ * of alps's work. It runs at the default policy (the daemon's threads run
+ * at SCHED_FIFO: a development run of the Node one found the same CPU per
+ * invocation either way) and ends when its standard input closes.
+ */
+async function measureFloor(
+  label: string,
+  command: string,
+  args: string[],
+  opts: DaemonCostOptions,
+  logDir: string,
+): Promise<VariantResult> {
+  const socket = join(logDir, `${label}.sock`);
+  const server = spawn(command, [...args, socket], { stdio: ["pipe", "pipe", "inherit"] });
+  const workers: WarmWorker[] = [];
+  let registrar: Registrar | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${label}: not ready within 10 s`)), 10_000);
+      server.once("error", reject);
+      server.once("exit", (code) => reject(new Error(`${label}: exited (${code}) before ready`)));
+      createInterface({ input: server.stdout as NodeJS.ReadableStream }).once("line", (line) => {
+        clearTimeout(timer);
+        if (line === "ready") resolve();
+        else reject(new Error(`${label}: '${line}' instead of ready`));
+      });
+    });
+    const pid = server.pid as number;
+    for (let i = 0; i < WORKERS; i++) workers.push(new WarmWorker());
+    registrar = lineRegistrar(socket);
+    await drive(registrar, workers, Math.max(...opts.rates), 5);
+    await new Promise((r) => setTimeout(r, 2000));
+    const phases: Phase[] = [];
+    for (const rate of opts.rates)
+      phases.push(
+        ratePhase("line", rate, await measureRate(pid, registrar, workers, rate, opts.seconds), 0),
+      );
+    return { label, cli: command, mode: "no work", sensor: "–", phases };
+  } finally {
+    registrar?.close();
+    for (const w of workers) w.child.kill("SIGKILL");
+    if (server.exitCode === null && server.signalCode === null) {
+      const exited = new Promise((r) => server.once("exit", r));
+      server.stdin?.end();
+      const timer = setTimeout(() => server.kill("SIGKILL"), 1000);
+      await exited;
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** The floors this host can measure, and why any cannot be. */
+function floorServers(opts: DaemonCostOptions): {
+  servers: Array<[string, string, string[]]>;
+  missing: string[];
+} {
+  const servers: Array<[string, string, string[]]> = [];
+  const missing: string[] = [];
+  if (!opts.protocols.includes("line")) {
+    missing.push("the floor servers speak the line protocol only, and --protocols leaves it out");
+    return { servers, missing };
+  }
+  if (existsSync(NODE_FLOOR))
+    servers.push(["floor-node", process.execPath, [...opts.nodeArgs, NODE_FLOOR]]);
+  else missing.push(`${NODE_FLOOR} is missing (npm run build)`);
+  if (burnerUnavailable(C_FLOOR) === undefined) servers.push(["floor-c", C_FLOOR, []]);
+  else missing.push(`${C_FLOOR} is not built (the set-up compiles it; it needs a C compiler)`);
+  return { servers, missing };
 }
 
 function printTable(results: VariantResult[]): void {
@@ -567,11 +690,17 @@ export async function daemonCost(opts: DaemonCostOptions): Promise<VariantResult
   if (opts.before !== undefined) variants.unshift(["before", opts.before]);
   const results: VariantResult[] = [];
   const loadBefore = loadAverage();
+  const floors = opts.floor ? floorServers(opts) : { servers: [], missing: [] };
+  for (const why of floors.missing) console.log(`daemon-cost: a floor is not measured: ${why}`);
   for (let round = 0; round < opts.rounds; round++) {
+    const name = (label: string): string => (opts.rounds > 1 ? `${label}#${round + 1}` : label);
     for (const [label, cli] of variants) {
-      const name = opts.rounds > 1 ? `${label}#${round + 1}` : label;
-      if (!opts.json) console.log(`daemon-cost: measuring ${name} (${cli})`);
-      results.push(await measureVariant(name, cli, opts, logDir));
+      if (!opts.json) console.log(`daemon-cost: measuring ${name(label)} (${cli})`);
+      results.push(await measureVariant(name(label), cli, opts, logDir));
+    }
+    for (const [label, command, args] of floors.servers) {
+      if (!opts.json) console.log(`daemon-cost: measuring ${name(label)} (${command})`);
+      results.push(await measureFloor(name(label), command, args, opts, logDir));
     }
   }
   if (opts.json) console.log(JSON.stringify({ load_before: loadBefore, results }));
@@ -629,6 +758,7 @@ export function parseDaemonCostOptions(
     nodeArgs: (value("--node-args", "ALPS_BENCH_NODE_ARGS") ?? "")
       .split(" ")
       .filter((a) => a !== ""),
+    floor: !argv.includes("--no-floor") && env.ALPS_BENCH_FLOOR !== "0",
     json: argv.includes("--json"),
   };
 }
