@@ -6,9 +6,30 @@
  * against 62 µs for open + read + close into a reused buffer.
  */
 import { closeSync, openSync, readSync } from "node:fs";
+import { isGone } from "./errno.js";
 
 const CHUNK = 4096;
 const buffer = Buffer.alloc(CHUNK);
+
+/**
+ * A task's one-record files: the kernel writes each (proc_single_show) whole
+ * into one read that has room for it, regenerated at every read from offset
+ * 0, so a descriptor kept open reads it anew with one pread.
+ */
+const ONE_RECORD = /^\/proc\/\d+(?:\/task\/\d+)?\/(?:stat|status|cgroup|schedstat)$/;
+
+/**
+ * Descriptors of one-record files kept open between reads, least recently
+ * used first. A warm worker's files are read at each of its invocations'
+ * start and end: kept, each read is one system call instead of four (open,
+ * read, the read that finds the end, close), and system calls are what a
+ * registration is made of on this kind of host (about 5 µs each on a VM,
+ * docs/results.md "Daemon cost"). A kept descriptor stays bound to the task
+ * it was opened for: once that task is gone it reads ESRCH, never a new
+ * task that reuses the pid, and is then closed and the path opened again.
+ */
+const kept = new Map<string, number>();
+const KEPT_MAX = 128;
 
 /**
  * One registration reads a task's /proc files from several rules: the pid
@@ -48,6 +69,45 @@ export function readProcFile(path: string): string {
 }
 
 function readOnce(path: string): string {
+  if (!ONE_RECORD.test(path)) return readToEnd(path);
+  const old = kept.get(path);
+  if (old !== undefined) {
+    kept.delete(path);
+    const text = readOneRecord(old, path);
+    if (text !== undefined) return text;
+  }
+  return readOneRecord(openSync(path, "r"), path) ?? readToEnd(path);
+}
+
+/**
+ * The file's text from `fd` at offset 0, the descriptor then kept; undefined
+ * (and `fd` closed) when it named a task now gone or did not fit the buffer,
+ * for the caller to read the path anew. Other errors close it and throw.
+ */
+function readOneRecord(fd: number, path: string): string | undefined {
+  let n: number;
+  try {
+    n = readSync(fd, buffer, 0, CHUNK, 0);
+  } catch (error) {
+    closeSync(fd);
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+  if (n === CHUNK) {
+    closeSync(fd);
+    return undefined;
+  }
+  kept.set(path, fd);
+  if (kept.size > KEPT_MAX) {
+    const [oldest, oldFd] = kept.entries().next().value as [string, number];
+    kept.delete(oldest);
+    closeSync(oldFd);
+  }
+  return buffer.toString("latin1", 0, n);
+}
+
+/** Any file, opened, read to its end and closed. */
+function readToEnd(path: string): string {
   const fd = openSync(path, "r");
   try {
     let text = "";
