@@ -19,6 +19,8 @@ export interface TaskStat {
   cpuTicks: number;
   /** stat field 19. */
   nice: number;
+  /** stat field 20: the threads of the task's process. */
+  threads: number;
   /** stat field 22: clock ticks after boot at which the task started. */
   startTime: number;
   /** stat field 41: 0 SCHED_OTHER, 1 SCHED_FIFO, 2 SCHED_RR... */
@@ -48,6 +50,7 @@ export function parseStat(text: string): TaskStat {
     session: Number(field(6)),
     cpuTicks: Number(field(14)) + Number(field(15)),
     nice: Number(field(19)),
+    threads: Number(field(20)),
     startTime: Number(field(22)),
     rtPriority: Number(field(40)),
     policy: Number(field(41)),
@@ -98,6 +101,23 @@ export function readTaskCpuNs(pid: number, tid: number = pid): number | undefine
     if (isGone(error)) return undefined;
     throw error;
   }
+}
+
+/**
+ * Thread ids of process `pid` other than `pid` itself (empty when it is gone
+ * or has no other). A process of one thread (stat field 20) is not listed:
+ * one read of a file the daemon keeps open, against the directory's open,
+ * stat, two getdents and close.
+ */
+export function otherThreadsOf(pid: number): number[] {
+  let stat: TaskStat;
+  try {
+    stat = parseStat(readProcFile(`/proc/${pid}/stat`));
+  } catch (error) {
+    if (isGone(error)) return [];
+    throw error;
+  }
+  return stat.threads === 1 ? [] : threadsOf(pid).filter((tid) => tid !== pid);
 }
 
 /** Thread ids of process `pid` (empty when it is gone). */

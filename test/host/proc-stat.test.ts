@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { errorCode, errorMessage, isGone } from "../../src/host/errno.js";
 import {
   hasExited,
+  otherThreadsOf,
   parseSchedstat,
   parseStat,
   readTaskCpuNs,
@@ -46,6 +47,7 @@ describe("parseStat", () => {
       session: 6,
       cpuTicks: 14 + 15,
       nice: 0,
+      threads: 20,
       startTime: 22,
       rtPriority: 5,
       policy: 1,
@@ -89,6 +91,22 @@ describe("readers on this process", () => {
     expect(tids).toContain(process.pid);
     expect(tids.every(Number.isInteger)).toBe(true);
     expect(threadsOf(GONE)).toEqual([]);
+  });
+
+  it("list a process's other threads: this one's helpers, none of a one-thread process or one gone", async () => {
+    // Node has helper threads; a sleeping shell has one thread.
+    expect(otherThreadsOf(process.pid)).toEqual(
+      threadsOf(process.pid).filter((t) => t !== process.pid),
+    );
+    expect(otherThreadsOf(process.pid).length).toBeGreaterThan(0);
+    const child = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      expect(readTaskStat(child.pid as number)?.threads).toBe(1);
+      expect(otherThreadsOf(child.pid as number)).toEqual([]);
+    } finally {
+      child.kill("SIGKILL");
+    }
+    expect(otherThreadsOf(GONE)).toEqual([]);
   });
 
   it("read this task's stat, start time, parent and CPU, and undefined when gone", () => {

@@ -53,7 +53,7 @@ import {
 import { cgroupId, cgroupPids } from "../../host/cgroups.js";
 import { boostBudgetOf } from "../budget.js";
 import { errorCode } from "../../host/errno.js";
-import { threadsOf } from "../../host/proc-stat.js";
+import { otherThreadsOf, threadsOf } from "../../host/proc-stat.js";
 import type { Syscalls } from "../../host/syscalls-types.js";
 import { createWeightTargets, targetsReason } from "../actuator/weight-targets.js";
 import type { TouchedRecorder } from "../guardian/touched-types.js";
@@ -671,10 +671,12 @@ class AlpsBpfBackend implements BpfBackend {
     // LEVEL). On the path to the first instruction every syscall counts:
     // listing and registering a Node worker's 10 helpers there, and
     // applying levels to them, cost 0.3-0.6 ms per invocation on this host.
+    // Read after the registration: a thread created from then on is the
+    // kernel's to inherit, one created before is listed here.
     queueMicrotask(() => {
       if (this.#closed || this.#invocations.get(pid) !== inv) return; // ended (or restarted) already
-      for (const tid of threadsOrSelf(pid)) {
-        if (tid === pid || tids.has(tid)) continue;
+      for (const tid of otherThreadsOf(pid)) {
+        if (tids.has(tid)) continue;
         try {
           this.#handle.registerTask(tid, id, this.actuator.appliedLevel(tid) ?? BASE_NICE, pid);
         } catch (err) {
