@@ -605,11 +605,13 @@ async function measureFloor(
     registrar?.close();
     for (const w of workers) w.child.kill("SIGKILL");
     if (server.exitCode === null && server.signalCode === null) {
+      // Its stdin closed, it ends; killed by pid a second later if not (a server
+      // that never started emits no exit: given up on after two).
       const exited = new Promise((r) => server.once("exit", r));
       server.stdin?.end();
-      const timer = setTimeout(() => server.kill("SIGKILL"), 1000);
-      await exited;
-      clearTimeout(timer);
+      const kill = setTimeout(() => server.kill("SIGKILL"), 1000);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+      clearTimeout(kill);
     }
   }
 }
