@@ -22,11 +22,12 @@ const ONE_RECORD = /^\/proc\/\d+(?:\/task\/\d+)?\/(?:stat|status|cgroup|schedsta
  * Descriptors of one-record files kept open between reads, least recently
  * used first. A warm worker's files are read at each of its invocations'
  * start and end: kept, each read is one system call instead of four (open,
- * read, the read that finds the end, close), and system calls are what a
- * registration is made of on this kind of host (about 5 µs each on a VM,
- * docs/results.md "Daemon cost"). A kept descriptor stays bound to the task
- * it was opened for: once that task is gone it reads ESRCH, never a new
- * task that reuses the pid, and is then closed and the path opened again.
+ * read, the read that finds the end, close). System calls are a large part
+ * of an invocation's cost to the daemon on this kind of host (docs/results.md,
+ * "Daemon cost": 37 per invocation before, 21.5 after). A kept descriptor
+ * stays bound to the task it was opened for: once that task is gone it
+ * reads ESRCH, never a new task that reuses the pid, and is then closed
+ * and the path opened again.
  */
 const kept = new Map<string, number>();
 const KEPT_MAX = 128;
